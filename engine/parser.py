@@ -1,0 +1,172 @@
+"""Safe parsing of BPMN and DMN sources into SpiffWorkflow specs.
+
+XML is parsed with entity resolution, DTD loading and network access off, and any
+document type declaration is refused. Every expression found at parse time (gateway
+conditions, DMN cells) must compile under the restricted evaluator; script and service
+tasks are refused. Every failure surfaces as SpecError naming the file and element.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
+from SpiffWorkflow.dmn.specs.model import Decision, HitPolicy
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from .errors import ExpressionError, SpecError
+from .expressions import RestrictedScriptEngine, compile_expression
+
+__all__ = ["BPMN_NS", "DMN_NAMESPACES", "parse_xml", "CollectAllEngine", "EngineParser"]
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+DMN_NAMESPACES = frozenset({
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+})
+_HIT_POLICIES = frozenset(policy.value for policy in HitPolicy)
+
+
+def parse_xml(source: bytes, filename: str) -> Any:
+    """Parse XML bytes without entities, DTDs or network access; refuse any DOCTYPE."""
+    if not isinstance(source, bytes):
+        raise SpecError(f"{filename}: source must be bytes, not {type(source).__name__}")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        root = etree.fromstring(source, parser)
+    except etree.XMLSyntaxError as exc:
+        raise SpecError(f"{filename}: not well-formed XML: {exc.msg} (line {exc.lineno})") from None
+    except ValueError as exc:
+        raise SpecError(f"{filename}: not XML: {exc}") from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise SpecError(f"{filename}: a DOCTYPE declaration is not allowed in BPMN or DMN files")
+    return root
+
+
+class CollectAllEngine(DMNEngine):
+    """Spiff's DMN engine, except that COLLECT sets every output, as an empty list when no rule matches.
+
+    Spiff leaves the outputs unset when nothing matches, so a variable from an earlier pass
+    (or none at all) would reach the gateway; an empty list replaces the old value instead.
+    """
+
+    def result(self, task: Any) -> dict:
+        """Return the decision's outputs for the task's data."""
+        result = super().result(task)
+        if self.decision_table.hit_policy == HitPolicy.COLLECT.value:
+            for output in self.decision_table.outputs:
+                result.setdefault((output.name or output.label).split(".")[0], [])
+        return result
+
+
+class EngineParser(SpiffBpmnParser):
+    """SpiffBpmnParser fed only through the safe XML parser and checked for restricted expressions."""
+
+    def add_bpmn_bytes(self, source: bytes, filename: str) -> None:
+        """Add one BPMN document."""
+        root = parse_xml(source, filename)
+        if root.tag != f"{{{BPMN_NS}}}definitions":
+            raise SpecError(f"{filename}: not a BPMN 2.0 document (root element {root.tag})")
+        with _spec_errors(filename):
+            self.add_bpmn_xml(root, filename)
+
+    def add_dmn_bytes(self, source: bytes, filename: str) -> None:
+        """Add one DMN document and check every cell of its decision table."""
+        root = parse_xml(source, filename)
+        if etree.QName(root).namespace not in DMN_NAMESPACES or etree.QName(root).localname != "definitions":
+            raise SpecError(f"{filename}: not a DMN document (root element {root.tag})")
+        known = set(self.dmn_parsers)
+        with _spec_errors(filename):
+            self.add_dmn_xml(root, filename)
+            dmn_parser = next(each for each in self.dmn_parsers.values() if each.node is root)
+            if dmn_parser.bpmn_id in known:
+                raise SpecError(f"{filename}: decision {dmn_parser.bpmn_id!r} is defined in two files")
+            dmn_parser.parse()
+        _check_decision(dmn_parser.decision, filename)
+
+    def get_engine(self, decision_ref: str, node: Any) -> CollectAllEngine:
+        """Return the engine of a decision, with complete COLLECT results."""
+        return CollectAllEngine(super().get_engine(decision_ref, node).decision_table)
+
+    def process_specs(self, process_key: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
+        """Return the spec of a process and the specs of the subprocesses it calls."""
+        if process_key not in self.get_process_ids():
+            known = ", ".join(sorted(self.get_process_ids())) or "none"
+            raise SpecError(f"no executable process {process_key!r} (executable processes: {known})")
+        with _spec_errors(process_key):
+            spec = self.get_spec(process_key)
+            subprocess_specs = self.get_subprocess_specs(process_key)
+        for each in (spec, *subprocess_specs.values()):
+            _check_process(each)
+        return spec, subprocess_specs
+
+
+@contextmanager
+def _spec_errors(where: str) -> Iterator[None]:
+    """Turn Spiff's validation errors into SpecError naming file, line and element."""
+    try:
+        yield
+    except ValidationException as exc:
+        place = ", ".join(part for part in (
+            exc.file_name or where,
+            f"line {exc.line_number}" if exc.line_number else "",
+            f"element {exc.id!r}" if exc.id else "",
+        ) if part)
+        raise SpecError(f"{place}: {exc}") from None
+    except (LookupError, AttributeError, TypeError, ValueError) as exc:
+        raise SpecError(f"{where}: cannot read the definition: {type(exc).__name__}: {exc}") from None
+
+
+class _CompileOnlyEngine(RestrictedScriptEngine):
+    """Stands in for the runtime engine while the DMN engine builds each cell's expression."""
+
+    def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> bool:
+        """Compile the expression instead of evaluating it."""
+        compile_expression(expression)
+        return True
+
+
+def _check_decision(decision: Decision, filename: str) -> None:
+    """Compile every cell exactly as Spiff's DMN engine will build it at run time."""
+    task = SimpleNamespace(data={}, workflow=SimpleNamespace(script_engine=_CompileOnlyEngine()))
+    for table in decision.decisionTables:
+        where = f"{filename}: decision {decision.id!r}"
+        if table.hit_policy not in _HIT_POLICIES:
+            raise SpecError(f"{where}: hit policy {table.hit_policy} is not supported (only UNIQUE, COLLECT)")
+        for column in table.inputs:
+            if not column.expression:
+                raise SpecError(f"{where}: input {column.label or column.id!r} has no expression")
+        engine = DMNEngine(table)
+        for rule in table.rules:
+            try:
+                for entry in rule.inputEntries:
+                    for cell in entry.lhs:
+                        if cell is not None and not cell.strip():
+                            raise ExpressionError("empty input cell (write - for any value)")
+                        engine.evaluate(entry.input.expression, cell, task)
+                rule.output_as_dict(task)
+            except (SyntaxError, ExpressionError) as exc:
+                raise SpecError(f"{where}, rule {rule.row_number} ({rule.id}): {exc}") from None
+
+
+def _check_process(spec: BpmnProcessSpec) -> None:
+    """Refuse scripts and service calls; compile every gateway condition."""
+    for task_spec in spec.task_specs.values():
+        where = f"{spec.file}: {task_spec.bpmn_id or task_spec.name}"
+        if isinstance(task_spec, ScriptEngineTask) or getattr(task_spec, "prescript", None) \
+                or getattr(task_spec, "postscript", None):
+            raise SpecError(f"{where}: script and service tasks are not allowed")
+        for condition, target in getattr(task_spec, "cond_task_specs", ()):
+            if condition is None:
+                continue
+            try:
+                compile_expression(condition.args[0])
+            except ExpressionError as exc:
+                raise SpecError(f"{where}: condition towards {target!r}: {exc}") from None

@@ -1,0 +1,173 @@
+"""Process specs: read sources, hash them into versions, parse once per version."""
+
+import hashlib
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+
+from .errors import SpecError
+from .parser import EngineParser
+
+__all__ = [
+    "UserTaskDef",
+    "EndEventDef",
+    "ProcessSpec",
+    "source_version",
+    "read_sources",
+    "spec_from_sources",
+    "CACHE_SIZE",
+]
+
+#: How many parsed specs stay cached (least recently used ones are dropped).
+CACHE_SIZE = 32
+
+_PROCESS_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
+
+
+@dataclass(frozen=True)
+class UserTaskDef:
+    """A user task as drawn in the process."""
+
+    #: BPMN id of the task, e.g. "county_review".
+    name: str
+    #: The task's BPMN name attribute (Persian), shown to people.
+    title: str
+    #: Name attribute of the task's lane, e.g. "county".
+    lane: str
+    #: Key of the form that completes the task (spiffworkflow property formKey).
+    form_key: str
+    #: Variable that receives the submitted form (property dataKey); None merges it into task data.
+    data_key: str | None
+
+
+@dataclass(frozen=True)
+class EndEventDef:
+    """An end event of the top-level process: one possible outcome."""
+
+    #: BPMN id, e.g. "license_issued".
+    name: str
+    #: The event's BPMN name attribute (Persian).
+    title: str
+
+
+@dataclass(frozen=True, eq=False)
+class ProcessSpec:
+    """A parsed, checked process and the versions of the sources it came from."""
+
+    #: BPMN id of the executable process, e.g. "center_founding".
+    process_key: str
+    #: Hex SHA-256 over the sorted (file name, content) pairs of all source files.
+    version: str
+    #: The same hash over the DMN files only: the version of the rule tables.
+    rules_version: str
+    #: The parsed top-level process.
+    spec: BpmnProcessSpec
+    #: The parsed processes it calls, by id.
+    subprocess_specs: Mapping[str, BpmnProcessSpec]
+    #: User tasks by BPMN id, in parse order.
+    user_tasks: Mapping[str, UserTaskDef]
+    #: End events of the top-level process by BPMN id.
+    end_events: Mapping[str, EndEventDef]
+
+
+def source_version(sources: Mapping[str, bytes]) -> str:
+    """Return the hex SHA-256 over the sorted (file name, content) pairs."""
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        encoded = name.encode("utf-8")
+        # Length prefixes keep the encoding unambiguous between names and contents.
+        digest.update(b"%d:%b%d:%b" % (len(encoded), encoded, len(sources[name]), sources[name]))
+    return digest.hexdigest()
+
+
+def read_sources(bpmn_dir: Path, process_key: str) -> dict[str, bytes]:
+    """Read `{process_key}.bpmn` and every `*.dmn` (rule tables are shared) from a folder."""
+    if not _PROCESS_KEY.fullmatch(process_key):
+        raise SpecError(f"invalid process key {process_key!r}")
+    bpmn_dir = Path(bpmn_dir)
+    path = bpmn_dir / f"{process_key}.bpmn"
+    try:
+        sources = {path.name: path.read_bytes()}
+    except OSError as exc:
+        raise SpecError(f"cannot read {path}: {exc.strerror}") from None
+    for dmn in sorted(bpmn_dir.glob("*.dmn")):
+        sources[dmn.name] = dmn.read_bytes()
+    return sources
+
+
+def spec_from_sources(process_key: str, sources: Mapping[str, bytes]) -> ProcessSpec:
+    """Return the spec of a process from its source files, parsed once per version and cached."""
+    version = source_version(sources)
+    key = (process_key, version)
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
+    spec = _build(process_key, version, sources)
+    with _lock:
+        spec = _cache.setdefault(key, spec)
+        _cache.move_to_end(key)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return spec
+
+
+_cache: "OrderedDict[tuple[str, str], ProcessSpec]" = OrderedDict()
+_lock = threading.Lock()
+
+
+def _build(process_key: str, version: str, sources: Mapping[str, bytes]) -> ProcessSpec:
+    parser = EngineParser()
+    for name in sorted(sources):
+        if name.endswith(".bpmn"):
+            parser.add_bpmn_bytes(sources[name], name)
+        elif name.endswith(".dmn"):
+            parser.add_dmn_bytes(sources[name], name)
+        else:
+            raise SpecError(f"{name}: a source must be a .bpmn or .dmn file")
+    spec, subprocess_specs = parser.process_specs(process_key)
+    user_tasks: dict[str, UserTaskDef] = {}
+    for each in (spec, *subprocess_specs.values()):
+        for task_spec in each.task_specs.values():
+            if task_spec.manual:
+                if task_spec.bpmn_id in user_tasks:
+                    raise SpecError(f"{each.file}: user task id {task_spec.bpmn_id!r} is used twice")
+                user_tasks[task_spec.bpmn_id] = _user_task_def(task_spec, each.file)
+    end_events = {
+        task_spec.bpmn_id: EndEventDef(task_spec.bpmn_id, task_spec.bpmn_name or "")
+        for task_spec in spec.task_specs.values() if isinstance(task_spec, EndEvent)
+    }
+    return ProcessSpec(
+        process_key=process_key,
+        version=version,
+        rules_version=source_version({n: s for n, s in sources.items() if n.endswith(".dmn")}),
+        spec=spec,
+        subprocess_specs=MappingProxyType(subprocess_specs),
+        user_tasks=MappingProxyType(user_tasks),
+        end_events=MappingProxyType(end_events),
+    )
+
+
+def _user_task_def(task_spec: Any, filename: str) -> UserTaskDef:
+    properties = task_spec.extensions.get("properties", {})
+    where = f"{filename}: user task {task_spec.bpmn_id!r}"
+    if not task_spec.lane:
+        raise SpecError(f"{where} is in no lane")
+    if not properties.get("formKey"):
+        raise SpecError(f"{where} has no formKey property")
+    return UserTaskDef(
+        name=task_spec.bpmn_id,
+        title=task_spec.bpmn_name or "",
+        lane=task_spec.lane,
+        form_key=properties["formKey"],
+        data_key=properties.get("dataKey") or None,
+    )

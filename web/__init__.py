@@ -1,0 +1,64 @@
+"""The web application: pages, JSON API and CLI over the licensing domain."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from web.config import CONFIGS, PROJECT_ROOT
+from web.extensions import csrf, db, login_manager
+
+__all__ = ["create_app"]
+
+#: secrets that must never sign sessions outside tests
+_KNOWN_SECRETS = {"", "dev", "secret", "changeme", "test-only-secret"}
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application; ``config`` overrides the environment's settings (tests)."""
+    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH", str(PROJECT_ROOT / "instance")))
+    env = (config or {}).get("APP_ENV") or os.environ.get("APP_ENV", "development")
+    if env not in CONFIGS:
+        raise RuntimeError(f"APP_ENV must be one of {sorted(CONFIGS)}, not {env!r}")
+    app.config.from_object(CONFIGS[env])
+    app.config.update(config or {})
+    app.config["APP_ENV"] = env
+    _finish_config(app, env)
+
+    db.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from web import api, auth, cli, errors, pages, public, templating
+    templating.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
+    return app
+
+
+def _finish_config(app: Flask, env: str) -> None:
+    """Derive defaults that depend on the instance folder; refuse unsafe secrets."""
+    instance = Path(app.instance_path)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        instance.mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'app.db'}"
+    app.config.setdefault("STORAGE_DIR", instance / "documents")
+    app.config["STORAGE_DIR"] = Path(app.config["STORAGE_DIR"])
+    secret = app.config.get("SECRET_KEY") or ""
+    if env == "development" and not secret:
+        instance.mkdir(parents=True, exist_ok=True)
+        key_file = instance / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        secret = key_file.read_text().strip()
+        app.config["SECRET_KEY"] = secret
+    if env == "production" and (secret in _KNOWN_SECRETS or len(secret) < 32):
+        raise RuntimeError("SECRET_KEY must be set to a random value of at least 32 characters in production")

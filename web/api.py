@@ -1,0 +1,232 @@
+"""The JSON API under /api/v1: the same operations, validation and signatures as the pages.
+
+Authentication: ``Authorization: Bearer <token>`` (from POST /api/v1/auth/token), or the
+page session cookie together with an ``X-CSRFToken`` header on writes.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Blueprint, g, jsonify, request
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from sqlalchemy import select
+from wtforms.validators import ValidationError
+
+import forms
+from forms import t
+from web import certificate
+from web.auth import check_credentials, user_for_token
+from web.errors import error_body
+from web.extensions import csrf, db
+from web.scope import case_or_404, county_choices, latest_form_data, storage_dir, tasks_for, timeline, verification_summary
+from workflows import access, documents
+from workflows.cases import complete_task, load_draft, save_draft, start_case
+from workflows.errors import InvalidInput, NotFound
+from workflows.models import ApiToken, Case, CaseTask, License
+from workflows.verification import resolve_token
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+#: processes an applicant may start through the API
+STARTABLE = ("center_founding",)
+
+
+def _fail(status: int, code: str, message_key: str, errors: dict | None = None):
+    return jsonify(error_body(code, t(message_key), errors)), status
+
+
+def authenticated(view: Callable) -> Callable:
+    """Resolve the caller from a bearer token or the session (with CSRF on writes)."""
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):
+        user = user_for_token(request.headers.get("Authorization"))
+        if user is None and request.headers.get("Authorization"):
+            return _fail(401, "unauthorized", "web.error.http_401")
+        if user is None and current_user.is_authenticated:
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                try:
+                    validate_csrf(request.headers.get("X-CSRFToken", ""))
+                except ValidationError:
+                    return _fail(400, "csrf", "web.error.csrf")
+            user = current_user._get_current_object()
+        if user is None:
+            return _fail(401, "unauthorized", "web.error.http_401")
+        g.api_user = user
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def json_body(allowed: set[str], required: set[str] = frozenset()) -> dict:
+    """The request's JSON object; InvalidInput keyed by field for anything else."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput({"_body": [t("web.api.body_not_json")]})
+    errors = {key: [t("errors.unknown_field")] for key in body if key not in allowed}
+    errors.update({key: [t("errors.required")] for key in required if key not in body})
+    if errors:
+        raise InvalidInput(errors)
+    return body
+
+
+def task_json(task: CaseTask) -> dict:
+    return {"id": task.task_id, "name": task.name, "title": task.title, "lane": task.lane,
+            "form_key": task.form_key, "case_id": task.case_id,
+            "created_at": task.created_at.isoformat(),
+            "due_at": task.due_at.isoformat() if task.due_at else None,
+            "can_act": access.may_act(g.api_user, task)}
+
+
+def case_json(case: Case, *, full: bool = False) -> dict:
+    data = {"id": case.id, "public_id": case.public_id, "process_key": case.process_key,
+            "status": case.status, "outcome": case.outcome, "title": case.title,
+            "county": case.county_office.code if case.county_office else None,
+            "lock_version": case.lock_version, "spec_version": case.spec_version,
+            "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
+            "tasks": [task_json(task) for task in case.tasks]}
+    if full:
+        license_ = db.session.scalars(select(License).where(License.case_id == case.id)).first()
+        data.update(records=timeline(case), verification=verification_summary(case),
+                    application=latest_form_data(case, "founding_application"),
+                    license={"number": license_.number, "status": license_.status,
+                             "issued_at": license_.issued_at.isoformat()} if license_ else None)
+    return data
+
+
+def _waiting_task(case: Case, task_id: str) -> CaseTask:
+    task = next((row for row in case.tasks if row.task_id == task_id), None)
+    if task is None:
+        raise NotFound("task")
+    return task
+
+
+@bp.post("/auth/token")
+def issue_token():
+    body = json_body({"username", "password", "label"}, {"username", "password"})
+    user = check_credentials(str(body["username"]), str(body["password"]))
+    if user is None:
+        return _fail(401, "bad_credentials", "web.auth.bad_credentials")
+    token = secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                            label=str(body.get("label", ""))[:80]))
+    db.session.commit()
+    return jsonify({"token": token, "user": {"username": user.username, "role": user.role}}), 201
+
+
+@bp.get("/me")
+@authenticated
+def me():
+    user = g.api_user
+    return jsonify({"id": user.id, "username": user.username, "full_name": user.full_name,
+                    "role": user.role, "office": user.office.code if user.office else None})
+
+
+@bp.get("/tasks")
+@authenticated
+def my_tasks():
+    return jsonify({"tasks": [task_json(task) for task in tasks_for(g.api_user)]})
+
+
+@bp.get("/cases")
+@authenticated
+def list_cases():
+    rows = db.session.scalars(access.visible_cases(db.session, g.api_user)
+                              .order_by(Case.updated_at.desc()).limit(200))
+    return jsonify({"cases": [case_json(case) for case in rows]})
+
+
+@bp.post("/cases")
+@authenticated
+def create_case():
+    body = json_body({"process_key"}, {"process_key"})
+    if body["process_key"] not in STARTABLE:
+        raise InvalidInput({"process_key": [t("errors.choice_invalid")]})
+    case = start_case(db.session, process_key=body["process_key"], applicant=g.api_user)
+    db.session.commit()
+    return jsonify(case_json(case, full=True)), 201
+
+
+@bp.get("/cases/<int:case_id>")
+@authenticated
+def read_case(case_id: int):
+    return jsonify(case_json(case_or_404(g.api_user, case_id), full=True))
+
+
+@bp.get("/cases/<int:case_id>/tasks/<task_id>/form")
+@authenticated
+def task_form(case_id: int, task_id: str):
+    case = case_or_404(g.api_user, case_id)
+    task = _waiting_task(case, task_id)
+    description = forms.describe(task.form_key)
+    return jsonify({"task": task_json(task), "form_key": task.form_key, "form": description,
+                    "counties": county_choices() if task.form_key == "founding_application" else None,
+                    "draft": load_draft(db.session, case=case, form_key=task.form_key, user=g.api_user),
+                    "current": latest_form_data(case, task.form_key),
+                    "lock_version": case.lock_version})
+
+
+@bp.put("/cases/<int:case_id>/tasks/<task_id>/draft")
+@authenticated
+def put_draft(case_id: int, task_id: str):
+    case = case_or_404(g.api_user, case_id)
+    body = json_body({"data"}, {"data"})
+    save_draft(db.session, case=case, task_id=task_id, user=g.api_user, data=body["data"])
+    db.session.commit()
+    return jsonify({"saved": True})
+
+
+@bp.post("/cases/<int:case_id>/tasks/<task_id>/complete")
+@authenticated
+def complete(case_id: int, task_id: str):
+    case = case_or_404(g.api_user, case_id)
+    body = json_body({"data", "pin", "lock_version"}, {"data", "pin"})
+    lock_version = body.get("lock_version")
+    if lock_version is not None and (not isinstance(lock_version, int) or isinstance(lock_version, bool)):
+        raise InvalidInput({"lock_version": [t("errors.integer_invalid")]})
+    if not isinstance(body["pin"], str):
+        raise InvalidInput({"pin": [t("errors.not_text")]})
+    transition = complete_task(db.session, case=case, task_id=task_id, actor=g.api_user, data=body["data"],
+                               pin=forms.normalize_digits(body["pin"]), lock_version=lock_version,
+                               storage_dir=storage_dir())
+    db.session.commit()
+    return jsonify({"case": case_json(transition.case, full=True),
+                    "records": [{"seq": r.seq, "action": r.action, "hash": r.hash} for r in transition.records]})
+
+
+@bp.post("/cases/<int:case_id>/documents")
+@authenticated
+def upload_document(case_id: int):
+    case = case_or_404(g.api_user, case_id)
+    if case.applicant_id != g.api_user.id or not case.tasks:
+        raise InvalidInput({"file": [t("web.api.upload_not_allowed")]})
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput({"file": [t("errors.required")]})
+    link = documents.store_document(db.session, storage_dir(), case=case, user=g.api_user, field="file",
+                                    filename=upload.filename or "",
+                                    content=upload.read(documents.MAX_DOCUMENT_BYTES + 1))
+    db.session.commit()
+    return jsonify({"sha256": link.sha256, "size": link.document.size,
+                    "content_type": link.document.content_type}), 201
+
+
+@bp.get("/cases/<int:case_id>/certificate.pdf")
+@authenticated
+def certificate_pdf(case_id: int):
+    return certificate.pdf_response(case_or_404(g.api_user, case_id))
+
+
+@bp.get("/verify/<token>")
+def verify(token: str):
+    check = resolve_token(db.session, token)
+    if check is None:
+        return _fail(404, "unknown_token", "web.verify.unknown")
+    license_ = db.session.scalars(select(License).where(License.case_id == check.case.id)).first()
+    return jsonify({"status": check.case.status, "chain_ok": check.report.ok,
+                    "record_found": check.record_found, "is_head": check.is_head,
+                    "records": check.report.count,
+                    "license_number": license_.number if license_ else None})

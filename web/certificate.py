@@ -1,0 +1,55 @@
+"""The PDF certificate of a case: the data it shows, and its rendering."""
+from __future__ import annotations
+
+from flask import Response, current_app, render_template, request, url_for
+from sqlalchemy import select
+
+from signing import qr_data_uri, render_pdf
+from web.extensions import db
+from web.scope import latest_form_data, timeline, verification_summary
+from workflows.models import Case, License
+from workflows.registry import current_manager
+from workflows.verification import verification_token
+
+__all__ = ["certificate_context", "render_certificate", "pdf_response"]
+
+
+def certificate_context(case: Case) -> dict:
+    """Everything the certificate shows, as data (tests check this, not text pulled from the PDF)."""
+    entries = timeline(case)
+    license_ = db.session.scalars(select(License).where(License.case_id == case.id)).first()
+    manager = current_manager(db.session, case.center_id) if case.center_id else None
+    token = verification_token(case, entries[-1]["hash"]) if entries else None
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+    verify_url = f"{base}{url_for('public.verify', token=token)}" if token else None
+    county = case.county_office
+    return {
+        "case": case, "status": case.status, "entries": entries,
+        "license_number": license_.number if license_ else None,
+        "issued_at": license_.issued_at if license_ else None,
+        "center_name": license_.center.name if license_ else None,
+        "application": latest_form_data(case, "founding_application"),
+        "manager_name": manager.full_name if manager else None,
+        "manager_national_id": manager.national_id if manager else None,
+        "county_name": county.name if county else None,
+        "province_name": county.parent.name if county else None,
+        "token": token, "verify_url": verify_url,
+        "verification": verification_summary(case),
+    }
+
+
+def render_certificate(context: dict) -> bytes:
+    """Render the certificate as a PDF with the Vazirmatn font and the QR code."""
+    font_dir = current_app.config["FONT_DIR"]
+    html = render_template("certificate.html", font_dir=font_dir.as_uri(),
+                           qr=qr_data_uri(context["verify_url"]) if context["verify_url"] else None,
+                           **context)
+    return render_pdf(html, base_url=font_dir.as_uri() + "/", allowed_roots=[str(font_dir)])
+
+
+def pdf_response(case: Case) -> Response:
+    """The certificate as a download."""
+    pdf = render_certificate(certificate_context(case))
+    name = f"certificate-{case.public_id}.pdf"
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,47 @@
+"""Configuration, read from the environment in one place.
+
+``APP_ENV`` picks the class: ``development`` (the default of ``make run``), ``production``
+or ``test``. Production refuses to start without a ``SECRET_KEY`` of its own.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Config:
+    #: where BPMN/DMN files are deployed from
+    BPMN_DIR = PROJECT_ROOT / "bpmn"
+    #: Vazirmatn TTF files, installed from the npm registry by the setup
+    FONT_DIR = PROJECT_ROOT / "node_modules" / "vazirmatn" / "fonts" / "ttf"
+    #: the largest request body (uploads included)
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    #: public base URL printed in QR codes (falls back to the request's host)
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    """Embedded default: SQLite in the instance folder, a secret generated on first start."""
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-only-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = False
+
+
+CONFIGS = {"development": DevelopmentConfig, "production": ProductionConfig, "test": TestConfig}

@@ -1,0 +1,157 @@
+"""Pages for signed-in people: their cases or inbox, case pages, task forms, downloads."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+import forms
+from forms import t
+from web import certificate
+from web.extensions import db
+from web.formdata import flatten, unflatten
+from web.scope import (
+    case_or_404, county_choices, latest_form_data, storage_dir, tasks_for, timeline,
+    verification_summary,
+)
+from workflows import access, documents
+from workflows.cases import complete_task, load_draft, save_draft, start_case
+from workflows.errors import Forbidden, InvalidInput, NotFound, WrongPin
+from workflows.models import Case, CaseDocument
+
+bp = Blueprint("pages", __name__)
+
+#: file inputs of each form: input name → the form field that receives the digest
+UPLOAD_FIELDS = {"founding_application": ("manager_id_copy", "manager_photo", "manager_degree")}
+
+
+@bp.route("/cases")
+@login_required
+def cases():
+    """An applicant's cases, or an office's inbox and the cases in its jurisdiction."""
+    visible = db.session.scalars(access.visible_cases(db.session, current_user)
+                                 .order_by(Case.updated_at.desc()).limit(200)).all()
+    return render_template("cases.html", cases=visible, tasks=tasks_for(current_user))
+
+
+@bp.route("/cases/new", methods=["POST"])
+@login_required
+def new_case():
+    case = start_case(db.session, process_key="center_founding", applicant=current_user)
+    db.session.commit()
+    return redirect(url_for("pages.task", case_id=case.id, task_id=case.tasks[0].task_id))
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def case(case_id: int):
+    case = case_or_404(current_user, case_id)
+    entries = timeline(case)
+    return render_template(
+        "case.html", case=case, entries=entries, verification=verification_summary(case),
+        my_tasks=[task for task in case.tasks if access.may_act(current_user, task)],
+        application=latest_form_data(case, "founding_application"),
+        documents=db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id)).all(),
+        violations=_last_violations(entries))
+
+
+def _last_violations(entries: list[dict]) -> list[dict]:
+    """Rule violations of the latest application submission, if it failed the rules."""
+    for entry in reversed(entries):
+        if entry["rule_results"] is not None:
+            return entry["rule_results"]["violations"]
+    return []
+
+
+@bp.route("/cases/<int:case_id>/tasks/<task_id>", methods=["GET", "POST"])
+@login_required
+def task(case_id: int, task_id: str):
+    case = case_or_404(current_user, case_id)
+    task = next((row for row in case.tasks if row.task_id == task_id), None)
+    if task is None:
+        flash(t("web.task.no_longer_waiting"), "error")
+        return redirect(url_for("pages.case", case_id=case.id))
+    if not access.may_act(current_user, task):
+        raise Forbidden("not your task")
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        data = unflatten(request.form)
+        errors.update(_store_uploads(case, task.form_key, data))
+        save_draft(db.session, case=case, task_id=task_id, user=current_user, data=data)
+        db.session.commit()
+        if request.form.get("_action") == "submit" and not errors:
+            try:
+                complete_task(db.session, case=case, task_id=task_id, actor=current_user, data=data,
+                              pin=request.form.get("pin", ""), storage_dir=storage_dir(),
+                              lock_version=_int(request.form.get("lock_version")))
+                db.session.commit()
+                flash(t(f"web.task.done.{task.form_key}"), "success")
+                return redirect(url_for("pages.case", case_id=case.id))
+            except InvalidInput as error:
+                db.session.rollback()
+                errors.update(error.errors)
+            except WrongPin:
+                db.session.rollback()
+                errors["pin"] = [t("web.error.wrong_pin")]
+        elif not errors:
+            flash(t("web.task.draft_saved"), "success")
+            return redirect(url_for("pages.task", case_id=case.id, task_id=task_id))
+        values = flatten(data)
+        status = 422
+    else:
+        saved = load_draft(db.session, case=case, form_key=task.form_key, user=current_user)
+        if saved is None and task.form_key == "founding_application":
+            saved = latest_form_data(case, task.form_key)
+        values = flatten(saved or {})
+        status = 200
+    if errors:
+        flash(t("web.task.has_errors"), "error")
+    return render_template(
+        "task.html", case=case, task=task, form=forms.describe(task.form_key), values=values,
+        errors=errors, counties=county_choices(), entries=timeline(case),
+        application=latest_form_data(case, "founding_application") if task.form_key == "review_decision" else None,
+    ), status
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def _store_uploads(case: Case, form_key: str, data: dict) -> dict[str, list[str]]:
+    """Store the files posted with a form and put their digests into its data."""
+    errors: dict[str, list[str]] = {}
+    for field in UPLOAD_FIELDS.get(form_key, ()):
+        upload = request.files.get(f"file.{field}")
+        if upload is None or not upload.filename:
+            continue
+        try:
+            link = documents.store_document(db.session, storage_dir(), case=case, user=current_user,
+                                            field=f"documents.{field}", filename=upload.filename,
+                                            content=upload.read(documents.MAX_DOCUMENT_BYTES + 1))
+        except InvalidInput as error:
+            errors.update(error.errors)
+            continue
+        data.setdefault("documents", {})[field] = link.sha256
+    return errors
+
+
+@bp.route("/cases/<int:case_id>/documents/<sha256>")
+@login_required
+def document(case_id: int, sha256: str):
+    case = case_or_404(current_user, case_id)
+    link = db.session.scalars(select(CaseDocument).where(
+        CaseDocument.case_id == case.id, CaseDocument.sha256 == sha256)).first()
+    if link is None:
+        raise NotFound("document")
+    path = documents.document_path(storage_dir(), link.sha256)
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype=link.document.content_type, as_attachment=False,
+                     download_name=f"{link.sha256[:12]}.{link.document.content_type.split('/')[-1]}")
+
+
+@bp.route("/cases/<int:case_id>/certificate.pdf")
+@login_required
+def certificate_pdf(case_id: int):
+    case = case_or_404(current_user, case_id)
+    return certificate.pdf_response(case)

@@ -1,0 +1,51 @@
+"""Errors of the licensing domain; the web layer maps each to an HTTP answer."""
+from __future__ import annotations
+
+__all__ = [
+    "WorkflowError", "NotFound", "Forbidden", "Conflict", "InvalidInput", "WrongPin",
+]
+
+
+class WorkflowError(Exception):
+    """Base of every error an operation raises on purpose."""
+
+    #: catalogue key of the Persian message shown to people
+    message_key = "web.error.generic"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or self.message_key)
+        self.detail = detail
+
+
+class NotFound(WorkflowError):
+    """The thing does not exist, or the user may not know that it does."""
+
+    message_key = "web.error.not_found"
+
+
+class Forbidden(WorkflowError):
+    """The user sees the case but may not do this."""
+
+    message_key = "web.error.forbidden"
+
+
+class Conflict(WorkflowError):
+    """The case changed since the user loaded it, or the task is no longer waiting."""
+
+    message_key = "web.error.conflict"
+
+
+class InvalidInput(WorkflowError):
+    """Input failed validation; ``errors`` maps dotted field names to messages."""
+
+    message_key = "web.error.invalid_input"
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("invalid input")
+        self.errors = errors
+
+
+class WrongPin(WorkflowError):
+    """The signing PIN did not unlock the actor's key."""
+
+    message_key = "web.error.wrong_pin"

@@ -1,0 +1,308 @@
+"""Database models of the licensing domain.
+
+Plain SQLAlchemy 2 declarative models: no Flask here. The web layer binds them to a
+session; operations in this package only ``flush()``, the caller commits.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "Base", "Office", "User", "SigningKey", "ApiToken", "ProcessDefinition", "Case",
+    "CaseTask", "Draft", "Record", "Document", "CaseDocument", "Center", "License",
+    "ManagerTerm", "utcnow",
+]
+
+OFFICE_KINDS = ("hq", "province", "county")
+ROLES = ("applicant", "county_officer", "province_officer", "hq_auditor", "admin")
+CASE_STATUSES = ("draft", "county_review", "province_review", "correction", "licensed", "rejected")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Office(Base):
+    """A node of the office tree: headquarters → province → county."""
+
+    __tablename__ = "offices"
+    __table_args__ = (CheckConstraint(f"kind IN {OFFICE_KINDS}", name="office_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: stable short code used in forms, URLs and records (e.g. "markazi.arak")
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    #: Persian name shown to users
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
+    #: two-digit number used in license numbers (provinces only)
+    number: Mapped[int | None] = mapped_column(Integer)
+
+    parent: Mapped[Office | None] = relationship(remote_side=[id])
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="user_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    full_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(32))
+    #: the office the user works in; applicants have none
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    office: Mapped[Office | None] = relationship()
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class SigningKey(Base):
+    """A person's signing key pair; the private half only encrypted under their PIN."""
+
+    __tablename__ = "signing_keys"
+
+    #: hex SHA-256 of the public key's SubjectPublicKeyInfo
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    #: PKCS#8 PEM encrypted under the owner's signing PIN
+    encrypted_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class ProcessDefinition(Base):
+    """One deployed version of a process: its BPMN/DMN sources, keyed by content hash."""
+
+    __tablename__ = "process_definitions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(64), index=True)
+    rules_version: Mapped[str] = mapped_column(String(64))
+    #: JSON object {file name: file text}
+    sources: Mapped[str] = mapped_column(Text)
+    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Case(Base):
+    """One running (or finished) process instance."""
+
+    __tablename__ = "cases"
+    __table_args__ = (CheckConstraint(f"status IN {CASE_STATUSES}", name="case_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: random identifier used in verification tokens (never the row id)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    process_key: Mapped[str] = mapped_column(String(64))
+    spec_version: Mapped[str] = mapped_column(ForeignKey("process_definitions.version"))
+    serializer_version: Mapped[str] = mapped_column(String(32))
+    #: serialized SpiffWorkflow state, without the spec
+    state: Mapped[str] = mapped_column(Text)
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    #: the end event reached, once finished
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: the county office in charge (from the mosque's county); None while a draft
+    county_office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
+    #: short title for lists (the mosque's name)
+    title: Mapped[str | None] = mapped_column(String(200))
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+    applicant: Mapped[User] = relationship()
+    county_office: Mapped[Office | None] = relationship()
+    tasks: Mapped[list[CaseTask]] = relationship(
+        back_populates="case", cascade="all, delete-orphan", order_by="CaseTask.id")
+
+
+class CaseTask(Base):
+    """A user task a case waits on, derived from the state after every transition."""
+
+    __tablename__ = "case_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: the engine's task id (UUID string)
+    task_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str] = mapped_column(String(32))
+    form_key: Mapped[str] = mapped_column(String(64))
+    #: the office that may act (county/province lanes)
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
+    #: the person who may act (applicant lane)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    case: Mapped[Case] = relationship(back_populates="tasks")
+
+
+class Draft(Base):
+    """Unsigned, unvalidated form input saved by its author to resume later."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (UniqueConstraint("case_id", "form_key", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    form_key: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: JSON of the raw (normalized) input
+    data: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Record(Base):
+    """A signed transition. The canonical text is what was signed; other columns mirror it."""
+
+    __tablename__ = "records"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    task_name: Mapped[str | None] = mapped_column(String(64))
+    actor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: RFC 8785 canonical JSON of the record body
+    canonical: Mapped[str] = mapped_column(Text)
+    #: hex SHA-256 of the canonical bytes
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: base64 DER ECDSA signature over the domain-separated canonical bytes
+    signature: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
+    #: canonical JSON of the submitted form data (its digest is in the body)
+    form_data: Mapped[str | None] = mapped_column(Text)
+
+    actor: Mapped[User] = relationship()
+
+
+class Document(Base):
+    """An uploaded file, stored on disk by its SHA-256."""
+
+    __tablename__ = "documents"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaseDocument(Base):
+    """A document uploaded to a case; access to it follows access to the case."""
+
+    __tablename__ = "case_documents"
+    __table_args__ = (UniqueConstraint("case_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("documents.sha256"))
+    #: the name the uploader gave it (display only, never a path)
+    original_name: Mapped[str] = mapped_column(String(200))
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    document: Mapped[Document] = relationship()
+
+
+class Center(Base):
+    """A licensed mosque cultural-art center."""
+
+    __tablename__ = "centers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mosque_name: Mapped[str] = mapped_column(String(200))
+    county_office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    address: Mapped[str] = mapped_column(String(400))
+    postal_code: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class License(Base):
+    __tablename__ = "licenses"
+    __table_args__ = (CheckConstraint("status IN ('active', 'suspended', 'dissolved')", name="license_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    center: Mapped[Center] = relationship()
+
+
+class ManagerTerm(Base):
+    """A person's term as a center's manager."""
+
+    __tablename__ = "manager_terms"
+    __table_args__ = (Index("ix_manager_terms_center_current", "center_id", "end_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"))
+    national_id: Mapped[str] = mapped_column(String(10), index=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    #: replaced, retired, resigned
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
