@@ -4,7 +4,7 @@ import base64
 import os
 import unicodedata
 
-from cryptography.hazmat.primitives import hashes, padding, serialization
+from cryptography.hazmat.primitives import padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt

@@ -5,7 +5,7 @@ import io
 import mimetypes
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import qrcode
@@ -29,7 +29,10 @@ class LocalURLFetcher(URLFetcher):
     def __init__(self, allowed_roots: Sequence[str]) -> None:
         # The parent opener only ever sees data: URIs.
         super().__init__(allowed_protocols=("data",))
-        self.roots = tuple(Path(root).resolve(strict=True) for root in allowed_roots)
+        try:
+            self.roots = tuple(Path(root).resolve(strict=True) for root in allowed_roots)
+        except OSError as exc:
+            raise PdfError(f"allowed root does not exist: {exc}") from exc
         self.refused: list[str] = []
 
     def fetch(self, url: str, headers: dict[str, str] | None = None) -> URLFetcherResponse:
@@ -56,7 +59,7 @@ class LocalURLFetcher(URLFetcher):
         # A file URL naming another host is an FTP fetch to urllib: refuse it.
         if parts.netloc not in ("", "localhost"):
             raise ResourceRefusedError(f"file URL names a host: {parts.netloc}")
-        path = Path(url2pathname(unquote(parts.path))).resolve(strict=True)
+        path = Path(url2pathname(parts.path)).resolve(strict=True)  # url2pathname unquotes
         if not path.is_file() or not any(path.is_relative_to(root) for root in self.roots):
             raise ResourceRefusedError(f"file outside the allowed roots: {path}")
         return path

@@ -191,7 +191,7 @@ def record_hash(body: Mapping[str, Any]) -> str:
     return sha256_hex(canonical_bytes(body))
 
 
-def sign_record(body: Mapping[str, Any], signer: Signer) -> SignedRecord:
+def sign_record(body: dict[str, Any], signer: Signer) -> SignedRecord:
     """Validate `body` and sign DOMAIN + its canonical bytes with `signer`."""
     data = _canonical_body(body)
     if body["key_id"] != signer.key_id:
@@ -245,7 +245,7 @@ def require_valid(report: ChainReport) -> None:
         raise ChainError(f"record chain is not valid: {', '.join(codes)}", report)
 
 
-def _canonical_body(body: Mapping[str, Any]) -> bytes:
+def _canonical_body(body: dict[str, Any]) -> bytes:
     if not isinstance(body, dict):
         raise RecordError("record body must be a dict")
     missing, extra = BODY_KEYS - set(body), set(body) - BODY_KEYS

@@ -2,14 +2,23 @@
 
 import base64
 import io
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from signing import LocalURLFetcher, ResourceRefusedError, canonical_bytes, qr_data_uri, render_pdf
+from signing import (
+    LocalURLFetcher,
+    PdfError,
+    ResourceRefusedError,
+    canonical_bytes,
+    qr_data_uri,
+    render_pdf,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FONTS = ROOT / "node_modules" / "vazirmatn" / "fonts" / "ttf"
@@ -77,8 +86,14 @@ def test_renders_persian_page_with_qr_and_attachment(no_network: list[object]) -
     )
     assert pdf.startswith(b"%PDF-")
     assert embedded_files(pdf) == {"evidence.json": evidence, "empty.bin": b""}
-    assert b"Vazirmatn" in pdf  # the subset font is embedded under its own name
-    assert len(PdfFileReader(io.BytesIO(pdf)).root["/Pages"]["/Kids"]) == 1
+    pages = PdfFileReader(io.BytesIO(pdf)).root["/Pages"]["/Kids"]
+    assert len(pages) == 1
+    fonts = pages[0]["/Resources"]["/Font"]
+    # Subset fonts are named "ABCDEF+<name>": both faces came from node_modules.
+    assert sorted(str(fonts[name]["/BaseFont"]).split("+")[1] for name in fonts) == [
+        "Vazirmatn",
+        "Vazirmatn-Bold",
+    ]
     assert no_network == []
 
 
@@ -88,6 +103,29 @@ def test_qr_data_uri_is_a_png() -> None:
     image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert image.format == "PNG"
     assert image.width == image.height
+
+
+@pytest.mark.skipif(shutil.which("zbarimg") is None, reason="zbar-tools not installed")
+def test_qr_code_decodes_back(tmp_path: Path) -> None:
+    text = "https://verify.example/v/case-0001.0123456789abcdef0123"
+    path = tmp_path / "qr.png"
+    path.write_bytes(base64.b64decode(qr_data_uri(text).split(",", 1)[1]))
+    result = subprocess.run(["zbarimg", "--raw", "-q", str(path)], capture_output=True, check=True)
+    assert result.stdout.decode().strip() == text
+
+
+def test_font_outside_the_allowed_roots_is_refused(tmp_path: Path, no_network: list[object]) -> None:
+    with pytest.raises(ResourceRefusedError) as info:
+        render_pdf(page(), base_url=tmp_path.as_uri() + "/", allowed_roots=[str(tmp_path)])
+    assert "Vazirmatn-Regular.ttf" in str(info.value)
+
+
+def test_bad_arguments_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(PdfError):
+        render_pdf("<p>x</p>", base_url=tmp_path.as_uri(), allowed_roots=[str(tmp_path / "missing")])
+    with pytest.raises(PdfError):
+        render_pdf("<p>x</p>", base_url=tmp_path.as_uri(), allowed_roots=[str(tmp_path)],
+                   attachments=[("a.json", b"1"), ("a.json", b"2")])
 
 
 def test_external_image_is_refused_without_network(no_network: list[object]) -> None:

@@ -1,0 +1,64 @@
+"""Engine timings and state sizes: `.venv/bin/python -m tests.engine.bench_engine [runs]`."""
+
+import statistics
+import sys
+import time
+
+import engine
+from engine import specs
+from tests.engine.flow import BPMN_DIR, apply, decide, load_spec
+
+
+def median_ms(action, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def main(runs: int) -> None:
+    sources = engine.read_sources(BPMN_DIR, "center_founding")
+
+    def parse() -> None:
+        specs._cache.clear()
+        engine.spec_from_sources("center_founding", sources)
+
+    print(f"parse + spec (uncached)            {median_ms(parse, runs):7.3f} ms")
+    print(f"spec_from_sources (cached)         "
+          f"{median_ms(lambda: engine.spec_from_sources('center_founding', sources), runs):7.3f} ms")
+    spec = load_spec()
+    print(f"start to first user task           {median_ms(lambda: engine.Instance.start(spec), runs):7.3f} ms")
+
+    at_start = engine.Instance.start(spec)
+    apply(at_start)
+    waiting_county = at_start.serialize()
+
+    def step() -> None:
+        instance = engine.Instance.load(spec, waiting_county)
+        decide(instance, "county_review", "approve")
+        instance.serialize()
+
+    print(f"load + complete + serialize, 1 step {median_ms(step, runs):7.3f} ms")
+
+    instance = engine.Instance.start(spec)
+    start_size = len(instance.serialize().encode())
+    apply(instance)
+    decide(instance, "county_review", "approve")
+    decide(instance, "province_review", "approve")
+    end_size = len(instance.serialize().encode())
+    print(f"state size at start                {start_size:7d} bytes")
+    print(f"state size after approve-approve   {end_size:7d} bytes ({len(instance.completed_task_names())} "
+          f"elements completed)")
+
+    looped = engine.Instance.start(spec)
+    apply(looped)
+    for _ in range(10):
+        decide(looped, "county_review", "return")
+        apply(looped, "correct_application")
+    print(f"state size after 10 return loops   {len(looped.serialize().encode()):7d} bytes")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)

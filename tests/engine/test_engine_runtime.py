@@ -1,0 +1,329 @@
+"""Instances: every path of center_founding, refusals that change nothing, and reloadable state."""
+
+import json
+import uuid
+
+import pytest
+
+import engine
+from engine import Instance, LaneMismatch, StateError, TaskNotFound, TaskNotReady
+from tests.engine.flow import BPMN_DIR, ELIGIBLE, act, apply, decide, load_spec, only_task
+
+PATHS = {
+    "approve-approve": (
+        [("submit", {}), ("county_review", "approve"), ("province_review", "approve")],
+        "license_issued",
+    ),
+    "county-return-then-approve": (
+        [("submit", {}), ("county_review", "return"), ("correct", {}),
+         ("county_review", "approve"), ("province_review", "approve")],
+        "license_issued",
+    ),
+    "county-reject": (
+        [("submit", {}), ("county_review", "reject")],
+        "rejected_by_county",
+    ),
+    "province-reject": (
+        [("submit", {}), ("county_review", "approve"), ("province_review", "reject")],
+        "rejected_by_province",
+    ),
+    "province-return-then-approve": (
+        [("submit", {}), ("county_review", "approve"), ("province_review", "return"), ("correct", {}),
+         ("county_review", "approve"), ("province_review", "approve")],
+        "license_issued",
+    ),
+    "rules-fail-then-pass": (
+        [("submit", {"manager_age": 55}), ("correct", {"manager_age": 56}), ("correct", {}),
+         ("county_review", "approve"), ("province_review", "approve")],
+        "license_issued",
+    ),
+    "rules-pass-then-fail-after-return": (
+        [("submit", {}), ("county_review", "return"), ("correct", {"founding_board_size": 3}),
+         ("correct", {}), ("county_review", "reject")],
+        "rejected_by_county",
+    ),
+}
+
+EXPECTED_TRACE = {
+    "approve-approve": [
+        "StartEvent_application", "submit_application", "Gateway_merge", "check_eligibility",
+        "Gateway_eligible", "county_review", "Gateway_county", "province_review", "Gateway_province",
+        "license_issued",
+    ],
+    "county-reject": [
+        "StartEvent_application", "submit_application", "Gateway_merge", "check_eligibility",
+        "Gateway_eligible", "county_review", "Gateway_county", "rejected_by_county",
+    ],
+}
+
+
+def play(spec: engine.ProcessSpec, steps: list, *, reload: bool) -> tuple[Instance, list[list[str]]]:
+    """Play the steps, optionally through serialize/load between every step; return the waits seen."""
+    instance = Instance.start(spec)
+    waits = []
+    for step, value in steps:
+        if reload:
+            instance = Instance.load(spec, instance.serialize())
+        waits.append([task.name for task in instance.ready_user_tasks()])
+        if step == "submit":
+            apply(instance, **value)
+        elif step == "correct":
+            apply(instance, "correct_application", **value)
+        else:
+            decide(instance, step, value)
+    if reload:
+        instance = Instance.load(spec, instance.serialize())
+    return instance, waits
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_path(spec, path):
+    steps, end = PATHS[path]
+    instance, waits = play(spec, steps, reload=False)
+    assert instance.is_completed()
+    assert instance.end_event() == end
+    assert instance.ready_user_tasks() == []
+    expected_waits = {"submit": "submit_application", "correct": "correct_application"}
+    assert waits == [[expected_waits.get(step, step)] for step, _ in steps]
+    if path in EXPECTED_TRACE:
+        assert instance.completed_task_names() == EXPECTED_TRACE[path]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_reloading_between_steps_gives_the_same_result(spec, path):
+    steps, _ = PATHS[path]
+    straight, straight_waits = play(spec, steps, reload=False)
+    reloaded, reloaded_waits = play(spec, steps, reload=True)
+    assert reloaded_waits == straight_waits
+    assert reloaded.end_event() == straight.end_event()
+    assert reloaded.data() == straight.data()
+    assert reloaded.completed_task_names() == straight.completed_task_names()
+
+
+def test_loops_repeat_in_the_trace_and_data_is_current(spec):
+    instance, _ = play(spec, PATHS["rules-fail-then-pass"][0], reload=False)
+    names = instance.completed_task_names()
+    assert names.count("check_eligibility") == 3 and names.count("correct_application") == 2
+    data = instance.data()
+    assert data["eligibility_violations"] == []
+    assert data["application"] == {"facts": ELIGIBLE}
+    assert data["county_review"]["decision"] == "approve"
+
+
+def test_start_waits_for_the_application(spec):
+    instance = Instance.start(spec)
+    task = only_task(instance)
+    uuid.UUID(task.id)
+    assert (task.name, task.title, task.lane, task.form_key, task.data_key) == (
+        "submit_application", "ثبت درخواست تأسیس کانون", "applicant", "founding_application", "application")
+    assert not instance.is_completed() and instance.end_event() is None
+    assert instance.data() == {}
+
+
+def test_review_tasks_carry_their_forms(spec):
+    instance = Instance.start(spec)
+    apply(instance)
+    county = only_task(instance)
+    assert (county.name, county.title, county.lane, county.form_key, county.data_key) == (
+        "county_review", "بررسی اداره شهرستان", "county", "review_decision", "county_review")
+    decide(instance, "county_review", "approve")
+    province = only_task(instance)
+    assert (province.name, province.title, province.lane, province.form_key, province.data_key) == (
+        "province_review", "بررسی و تصمیم استان", "province", "review_decision", "province_review")
+
+
+def test_spec_metadata(spec):
+    assert {name: (task.lane, task.form_key, task.data_key) for name, task in spec.user_tasks.items()} == {
+        "submit_application": ("applicant", "founding_application", "application"),
+        "correct_application": ("applicant", "founding_application", "application"),
+        "county_review": ("county", "review_decision", "county_review"),
+        "province_review": ("province", "review_decision", "province_review"),
+    }
+    assert {name: end.title for name, end in spec.end_events.items()} == {
+        "license_issued": "صدور مجوز", "rejected_by_county": "رد در شهرستان", "rejected_by_province": "رد در استان"}
+    assert spec.user_tasks["correct_application"].title == "اصلاح درخواست"
+    assert len(spec.version) == 64 and len(spec.rules_version) == 64
+
+
+def test_spec_cache_returns_the_same_object(spec):
+    assert load_spec() is spec
+    assert engine.spec_from_sources("center_founding", engine.read_sources(BPMN_DIR, "center_founding")) is spec
+
+
+# --- refusals: each leaves the instance exactly as it was -------------------------------------
+
+def refused(instance: Instance, error: type, task_id: str, variables: dict, lane: str, match: str) -> None:
+    before = instance.serialize()
+    with pytest.raises(error, match=match):
+        instance.complete(task_id, variables, lane=lane)
+    assert instance.serialize() == before
+
+
+def test_future_task_is_refused(spec):
+    instance = Instance.start(spec)
+    apply(instance)
+    [future] = instance._workflow.get_tasks(spec_name="province_review")
+    refused(instance, TaskNotReady, str(future.id), {"decision": "approve"}, "province",
+            "task 'province_review' is MAYBE, not READY")
+    decide(instance, "county_review", "approve")  # and the flow goes on normally
+    assert only_task(instance).name == "province_review"
+
+
+def test_task_in_another_lane_is_refused(spec):
+    instance = Instance.start(spec)
+    apply(instance)
+    task = only_task(instance)
+    refused(instance, LaneMismatch, task.id, {"decision": "approve"}, "province",
+            "task 'county_review' belongs to lane 'county', not 'province'")
+    refused(instance, LaneMismatch, task.id, {"decision": "approve"}, "applicant", "belongs to lane 'county'")
+
+
+@pytest.mark.parametrize("task_id", [str(uuid.uuid4()), "not-a-uuid", "", "00000000-0000-0000-0000-000000000000"])
+def test_unknown_task_is_refused(spec, task_id):
+    instance = Instance.start(spec)
+    refused(instance, TaskNotFound, task_id, {}, "applicant", "task")
+
+
+def test_engine_task_is_not_a_user_task(spec):
+    instance = Instance.start(spec)
+    [gateway] = instance._workflow.get_tasks(spec_name="Gateway_merge")
+    refused(instance, TaskNotFound, str(gateway.id), {}, "applicant", "no user task with id")
+
+
+def test_stale_task_is_refused(spec):
+    instance = Instance.start(spec)
+    first = only_task(instance)
+    apply(instance)
+    refused(instance, TaskNotReady, first.id, {"facts": ELIGIBLE}, "applicant",
+            "task 'submit_application' is COMPLETED, not READY")
+    # the same stale id after a reload, as a second browser tab would send it
+    reloaded = Instance.load(spec, instance.serialize())
+    refused(reloaded, TaskNotReady, first.id, {"facts": ELIGIBLE}, "applicant", "COMPLETED")
+
+
+def test_task_ids_survive_reload(spec):
+    instance = Instance.start(spec)
+    apply(instance)
+    assert Instance.load(spec, instance.serialize()).ready_user_tasks() == instance.ready_user_tasks()
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"facts": {**ELIGIBLE, "space_area_m2": 80.5}}, r"variables.facts.space_area_m2: float values"),
+    ({"facts": ELIGIBLE, "when": (1, 2)}, "variables.when: tuple values"),
+    ({"facts": ELIGIBLE, "tags": {"a"}}, "variables.tags: set values"),
+    ({"facts": ELIGIBLE, "blob": b"x"}, "variables.blob: bytes values"),
+    ({"facts": ELIGIBLE, "id": uuid.uuid4()}, "variables.id: UUID values"),
+    ({"facts": ELIGIBLE, 1: "x"}, "variables: key 1 is not a string"),
+    ({"facts": ELIGIBLE, "docs": [{"typename": "BpmnWorkflow"}]}, r"variables.docs\[0\]: the key 'typename'"),
+    ({"typename": "x"}, "variables: the key 'typename'"),
+    ({"deep": json.loads("[" * 40 + "]" * 40)}, "nested deeper than"),
+])
+def test_variables_must_be_json_safe(spec, variables, message):
+    instance = Instance.start(spec)
+    refused(instance, StateError, only_task(instance).id, variables, "applicant", message)
+
+
+def test_variables_must_be_a_dict(spec):
+    instance = Instance.start(spec)
+    refused(instance, StateError, only_task(instance).id, [1], "applicant", "variables must be a dict")  # type: ignore[arg-type]
+
+
+def test_variables_are_copied(spec):
+    instance = Instance.start(spec)
+    facts = dict(ELIGIBLE)
+    act(instance, "submit_application", {"facts": facts})
+    facts["manager_age"] = 99
+    assert instance.data()["application"]["facts"]["manager_age"] == ELIGIBLE["manager_age"]
+    instance.data()["application"]["facts"]["manager_age"] = 99
+    assert instance.data()["application"]["facts"]["manager_age"] == ELIGIBLE["manager_age"]
+
+
+def test_task_without_data_key_merges_variables(spec):
+    """A user task with no dataKey property gets the variables merged into its data."""
+    sources = engine.read_sources(BPMN_DIR, "center_founding")
+    sources["center_founding.bpmn"] = sources["center_founding.bpmn"].replace(
+        b'<spiffworkflow:property name="dataKey" value="county_review" />', b"")
+    sources["center_founding.bpmn"] = sources["center_founding.bpmn"].replace(
+        b'county_review["decision"]', b'decision')
+    merged = engine.spec_from_sources("center_founding", sources)
+    instance = Instance.start(merged)
+    apply(instance)
+    assert only_task(instance).data_key is None
+    decide(instance, "county_review", "approve")
+    assert instance.data()["decision"] == "approve" and "county_review" not in instance.data()
+    assert only_task(instance).name == "province_review"
+
+
+# --- failures during engine steps ------------------------------------------------------------------
+
+def test_failed_step_raises_engine_error_and_the_instance_is_discarded(spec):
+    instance = Instance.start(spec)
+    saved = instance.serialize()
+    task = only_task(instance)
+    with pytest.raises(engine.ExpressionError, match="KeyError: 'space_area_m2'"):
+        instance.complete(task.id, {"facts": {k: v for k, v in ELIGIBLE.items() if k != "space_area_m2"}},
+                          lane="applicant")
+    with pytest.raises(StateError, match="discard it and load the last saved state"):
+        instance.serialize()
+    with pytest.raises(StateError):
+        instance.ready_user_tasks()
+    retry = Instance.load(spec, saved)
+    apply(retry)
+    assert only_task(retry).name == "county_review"
+
+
+def test_gateway_error_is_an_engine_error(spec):
+    """A review form without a decision makes the gateway condition fail: EngineError, not a Spiff trace."""
+    instance = Instance.start(spec)
+    apply(instance)
+    with pytest.raises(engine.ExpressionError, match=r"KeyError: 'decision'"):
+        act(instance, "county_review", {"reason": "no decision"})
+
+
+# --- serialized state ----------------------------------------------------------------------------------
+
+def test_state_leaves_the_spec_out_and_names_its_format(spec):
+    instance = Instance.start(spec)
+    state = json.loads(instance.serialize())
+    assert "spec" not in state and "subprocess_specs" not in state
+    assert state["serializer_version"] == engine.SERIALIZER_VERSION == "spiff-1.5+nospec"
+    assert (state["process_key"], state["spec_version"]) == ("center_founding", spec.version)
+
+
+def test_loaded_instance_uses_the_restricted_engine(spec):
+    loaded = Instance.load(spec, Instance.start(spec).serialize())
+    assert isinstance(loaded._workflow.script_engine, engine.RestrictedScriptEngine)
+
+
+def test_state_for_another_spec_is_refused(spec):
+    sources = engine.read_sources(BPMN_DIR, "center_founding")
+    sources["center_founding.bpmn"] += b"\n<!-- changed -->\n"
+    other = engine.spec_from_sources("center_founding", sources)
+    with pytest.raises(StateError, match="state belongs to process 'center_founding' version"):
+        Instance.load(other, Instance.start(spec).serialize())
+
+
+@pytest.mark.parametrize("state, message", [
+    ("not json", "state is not JSON"),
+    ("[]", "state is not a JSON object"),
+    ('{"serializer_version": "1.5"}', "written in format '1.5'"),
+    ("{}", "written in format None"),
+])
+def test_bad_state_is_refused(spec, state, message):
+    with pytest.raises(StateError, match=message):
+        Instance.load(spec, state)
+
+
+def test_damaged_state_is_a_state_error(spec):
+    state = json.loads(Instance.start(spec).serialize())
+    del state["tasks"]
+    with pytest.raises(StateError, match="cannot restore state: KeyError"):
+        Instance.load(spec, json.dumps(state))
+
+
+def test_strings_shaped_like_uuids_and_datetimes_stay_strings(spec):
+    extra = {"u": str(uuid.uuid4()), "d": "2024-01-01T00:00:00", "v": {"value": "x"}}
+    instance = Instance.start(spec)
+    act(instance, "submit_application", {"facts": ELIGIBLE, **extra})
+    loaded = Instance.load(spec, instance.serialize())
+    assert loaded.data()["application"] == {"facts": ELIGIBLE, **extra}

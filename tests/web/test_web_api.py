@@ -1,0 +1,195 @@
+"""The JSON API: same validation, errors keyed by field, same signatures, clear 4xx answers."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from support import PASSWORD, PIN, application_fixture, pdf_bytes, png_bytes
+from web.extensions import db
+from workflows.models import Case, Record
+
+
+def token_for(client, username: str) -> dict:
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 201
+    return {"Authorization": f"Bearer {response.json['token']}"}
+
+
+def upload_all(client, headers, case_id) -> dict:
+    digests = {}
+    for field, content in (("manager_id_copy", png_bytes("red")), ("manager_photo", png_bytes()),
+                           ("manager_degree", pdf_bytes())):
+        response = client.post(f"/api/v1/cases/{case_id}/documents", headers=headers,
+                               data={"file": (io.BytesIO(content), f"{field}.bin")}, content_type="multipart/form-data")
+        assert response.status_code == 201, response.json
+        digests[field] = response.json["sha256"]
+    return digests
+
+
+@pytest.fixture
+def applicant(client):
+    return token_for(client, "applicant1")
+
+
+def new_case(client, headers) -> dict:
+    response = client.post("/api/v1/cases", json={"process_key": "center_founding"}, headers=headers)
+    assert response.status_code == 201
+    return response.json
+
+
+def complete(client, headers, case, body):
+    task_id = case["tasks"][0]["id"]
+    return client.post(f"/api/v1/cases/{case['id']}/tasks/{task_id}/complete", json=body, headers=headers)
+
+
+def test_full_founding_through_the_api(client, applicant):
+    case = new_case(client, applicant)
+    form = client.get(f"/api/v1/cases/{case['id']}/tasks/{case['tasks'][0]['id']}/form", headers=applicant)
+    assert form.status_code == 200
+    assert form.json["form_key"] == "founding_application"
+    assert {f["name"] for f in form.json["form"]["fields"]} >= {"mosque", "manager", "documents"}
+    assert any(c["value"] == "markazi-arak" for c in form.json["counties"])
+
+    application = {**application_fixture(), "documents": upload_all(client, applicant, case["id"])}
+    response = complete(client, applicant, case, {"data": application, "pin": "۱۴۰۵"})
+    assert response.status_code == 200, response.json
+    case = response.json["case"]
+    assert case["status"] == "county_review"
+    assert response.json["records"][0]["action"] == "submit"
+
+    county = token_for(client, "arak_officer")
+    assert [t["case_id"] for t in client.get("/api/v1/tasks", headers=county).json["tasks"]] == [case["id"]]
+    case = complete(client, county, case, {"data": {"decision": "approve"}, "pin": PIN}).json["case"]
+    province = token_for(client, "markazi_officer")
+    response = complete(client, province, case, {"data": {"decision": "approve"}, "pin": PIN})
+    assert response.status_code == 200
+    case = response.json["case"]
+    assert case["status"] == "licensed" and case["license"]["number"]
+    assert case["verification"]["ok"] and case["verification"]["count"] == 4
+    assert [r["action"] for r in case["records"]] == ["submit", "approve", "approve", "issue_license"]
+
+    pdf = client.get(f"/api/v1/cases/{case['id']}/certificate.pdf", headers=applicant)
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    token = f"{case['public_id']}.{case['records'][-1]['hash'][:20]}"
+    verified = client.get(f"/api/v1/verify/{token}")
+    assert verified.json == {"status": "licensed", "chain_ok": True, "record_found": True, "is_head": True,
+                             "records": 4, "license_number": case["license"]["number"]}
+
+
+def test_validation_errors_are_keyed_by_field_and_nothing_is_written(client, applicant):
+    case = new_case(client, applicant)
+    application = application_fixture()
+    application["documents"] = {"manager_id_copy": "0" * 64, "manager_photo": "1" * 64, "manager_degree": "x"}
+    application["manager"]["national_id"] = "1111111111"
+    application["extra"] = "?"
+    response = complete(client, applicant, case, {"data": application, "pin": PIN})
+    assert response.status_code == 422
+    errors = response.json["errors"]
+    assert set(errors) >= {"manager.national_id", "extra", "documents.manager_degree"}
+    assert all(isinstance(m, str) for messages in errors.values() for m in messages)
+    assert db.session.get(Case, case["id"]).lock_version == case["lock_version"]
+    assert db.session.query(Record).count() == 0
+
+
+def test_documents_must_belong_to_the_case(client, applicant):
+    case = new_case(client, applicant)
+    application = {**application_fixture(), "documents": {"manager_id_copy": "a" * 64, "manager_photo": "b" * 64,
+                                                          "manager_degree": "c" * 64}}
+    response = complete(client, applicant, case, {"data": application, "pin": PIN})
+    assert response.status_code == 422
+    assert set(response.json["errors"]) == {"documents.manager_id_copy", "documents.manager_photo",
+                                            "documents.manager_degree"}
+
+
+@pytest.mark.parametrize("body, field", [
+    (None, "_body"), ([], "_body"), ({"pin": PIN}, "data"), ({"data": {}, "pin": PIN, "x": 1}, "x"),
+    ({"data": "text", "pin": PIN}, "_schema"), ({"data": {"decision": "approve"}, "pin": 1405}, "pin"),
+    ({"data": {}, "pin": PIN, "lock_version": "1"}, "lock_version"),
+])
+def test_malformed_bodies_get_a_clear_4xx(client, applicant, body, field):
+    case = new_case(client, applicant)
+    task_id = case["tasks"][0]["id"]
+    url = f"/api/v1/cases/{case['id']}/tasks/{task_id}/complete"
+    response = client.post(url, json=body, headers=applicant) if body is not None else \
+        client.post(url, data="{not json", headers={**applicant, "Content-Type": "application/json"})
+    assert response.status_code in (400, 422)
+    assert field in response.json["errors"]
+
+
+def test_wrong_pin_is_a_field_error(client, applicant):
+    case = new_case(client, applicant)
+    application = {**application_fixture(), "documents": upload_all(client, applicant, case["id"])}
+    response = complete(client, applicant, case, {"data": application, "pin": "9999"})
+    assert response.status_code == 422 and "pin" in response.json["errors"]
+    assert db.session.query(Record).count() == 0
+
+
+def test_double_completion_is_a_conflict_with_one_record(client, applicant):
+    case = new_case(client, applicant)
+    application = {**application_fixture(), "documents": upload_all(client, applicant, case["id"])}
+    assert complete(client, applicant, case, {"data": application, "pin": PIN}).status_code == 200
+    again = complete(client, applicant, case, {"data": application, "pin": PIN})
+    assert again.status_code == 409
+    assert db.session.query(Record).count() == 1
+
+
+def test_stale_lock_version_is_a_conflict(client, applicant):
+    case = new_case(client, applicant)
+    application = {**application_fixture(), "documents": upload_all(client, applicant, case["id"])}
+    response = complete(client, applicant, case, {"data": application, "pin": PIN,
+                                                  "lock_version": case["lock_version"] - 1})
+    assert response.status_code == 409
+    assert db.session.query(Record).count() == 0
+
+
+def test_task_of_another_office_is_forbidden(client, applicant):
+    case = new_case(client, applicant)
+    application = {**application_fixture(), "documents": upload_all(client, applicant, case["id"])}
+    case = complete(client, applicant, case, {"data": application, "pin": PIN}).json["case"]
+    saveh = token_for(client, "saveh_officer")
+    assert client.get(f"/api/v1/cases/{case['id']}", headers=saveh).status_code == 404
+    assert complete(client, saveh, case, {"data": {"decision": "approve"}, "pin": PIN}).status_code == 404
+    province = token_for(client, "markazi_officer")  # sees the case, but it is the county's turn
+    assert complete(client, province, case, {"data": {"decision": "approve"}, "pin": PIN}).status_code == 403
+    assert db.session.query(Record).count() == 1
+
+
+def test_other_applicant_sees_nothing(client, applicant):
+    case = new_case(client, applicant)
+    other = token_for(client, "applicant2")
+    assert client.get(f"/api/v1/cases/{case['id']}", headers=other).status_code == 404
+    assert client.get("/api/v1/cases", headers=other).json["cases"] == []
+
+
+def test_authentication_is_required(client):
+    assert client.get("/api/v1/tasks").status_code == 401
+    assert client.get("/api/v1/tasks", headers={"Authorization": "Bearer nope"}).status_code == 401
+    bad = client.post("/api/v1/auth/token", json={"username": "applicant1", "password": "wrong"})
+    assert bad.status_code == 401
+
+
+def test_session_writes_need_the_csrf_header(app, client):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client.post("/login", data={"username": "applicant1", "password": PASSWORD,
+                                "csrf_token": _csrf(client, "/login")})
+    assert client.post("/api/v1/cases", json={"process_key": "center_founding"}).status_code == 400
+    response = client.post("/api/v1/cases", json={"process_key": "center_founding"},
+                           headers={"X-CSRFToken": _csrf(client, "/cases")})
+    assert response.status_code == 201
+
+
+def _csrf(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_draft_round_trip(client, applicant):
+    case = new_case(client, applicant)
+    task_id = case["tasks"][0]["id"]
+    draft = {"mosque": {"name": "مسجد"}, "manager": {"birth_date": "۱۳۷۰"}}
+    assert client.put(f"/api/v1/cases/{case['id']}/tasks/{task_id}/draft", json={"data": draft},
+                      headers=applicant).status_code == 200
+    form = client.get(f"/api/v1/cases/{case['id']}/tasks/{task_id}/form", headers=applicant).json
+    assert form["draft"] == draft
