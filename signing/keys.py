@@ -3,6 +3,7 @@
 import base64
 import os
 import unicodedata
+from typing import TypeVar
 
 from cryptography.hazmat.primitives import padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -20,6 +21,8 @@ __all__ = [
     "load_public_key",
     "public_key_pem",
 ]
+
+_Key = TypeVar("_Key", ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)
 
 # scrypt N=2^14, r=8, p=1 (16 MiB): RFC 7914's interactive setting, ~60-75 ms per
 # unlock here. cryptography only writes PKCS#8 with PBKDF2 at 2048 iterations
@@ -45,7 +48,7 @@ def generate_key() -> ec.EllipticCurvePrivateKey:
 
 def encrypt_private_key(key: ec.EllipticCurvePrivateKey, pin: str) -> bytes:
     """Return `key` as PKCS#8 PEM encrypted under `pin` (PBES2: scrypt, AES-256-CBC)."""
-    _require_p256(key)
+    _p256(key, ec.EllipticCurvePrivateKey)
     salt = os.urandom(_SALT_BYTES)
     iv = os.urandom(16)
     kdf = Scrypt(salt=salt, length=_AES_KEY_BYTES, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
@@ -89,7 +92,7 @@ def decrypt_private_key(pem: bytes, pin: str) -> ec.EllipticCurvePrivateKey:
         if "incorrect password" in str(exc).lower():
             raise WrongPinError("the PIN does not decrypt this key") from exc
         raise KeyFormatError(str(exc)) from exc
-    return _require_p256(key)
+    return _p256(key, ec.EllipticCurvePrivateKey)
 
 
 def public_key_pem(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> str:
@@ -97,7 +100,7 @@ def public_key_pem(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) 
     if isinstance(key, ec.EllipticCurvePrivateKey):
         key = key.public_key()
     return (
-        _require_p256(key)
+        _p256(key, ec.EllipticCurvePublicKey)
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode("ascii")
     )
@@ -105,7 +108,7 @@ def public_key_pem(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) 
 
 def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
     """Return the hex SHA-256 of the key's SubjectPublicKeyInfo DER."""
-    der = _require_p256(public_key).public_bytes(
+    der = _p256(public_key, ec.EllipticCurvePublicKey).public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return sha256_hex(der)
@@ -118,13 +121,11 @@ def load_public_key(pem: str | bytes) -> ec.EllipticCurvePublicKey:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError) as exc:
         raise KeyFormatError(str(exc)) from exc
-    return _require_p256(key)
+    return _p256(key, ec.EllipticCurvePublicKey)
 
 
-def _require_p256(key: object) -> ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey:
-    if not isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)) or not (
-        isinstance(key.curve, ec.SECP256R1)
-    ):
+def _p256(key: object, kind: type[_Key]) -> _Key:
+    if not isinstance(key, kind) or not isinstance(key.curve, ec.SECP256R1):
         raise KeyFormatError(f"not an ECDSA P-256 key: {type(key).__name__}")
     return key
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from workflows.models import Case, Center, License, ManagerTerm
 
-__all__ = ["issue_license", "next_license_number", "current_manager"]
+__all__ = ["center_name", "issue_license", "next_license_number", "current_manager"]
 
 
 def _tehran_date(moment: datetime) -> date:
@@ -25,10 +25,16 @@ def next_license_number(session: Session, case: Case, issued_at: datetime) -> st
     return f"{prefix}{count + 1:05d}"
 
 
+def center_name(mosque_name: str) -> str:
+    """The center's name from its mosque's: «کانون فرهنگی هنری مسجد …»."""
+    prefix = "کانون فرهنگی هنری "
+    return prefix + (mosque_name if mosque_name.startswith("مسجد") else f"مسجد {mosque_name}")
+
+
 def issue_license(session: Session, case: Case, application: dict, issued_at: datetime) -> License:
     """Create the center, its license and its first manager's term from the approved application."""
     mosque, manager = application["mosque"], application["manager"]
-    center = Center(name=f"کانون فرهنگی هنری مسجد {mosque['name']}", mosque_name=mosque["name"],
+    center = Center(name=center_name(mosque["name"]), mosque_name=mosque["name"],
                     county_office_id=case.county_office_id, address=mosque["address"],
                     postal_code=mosque["postal_code"])
     session.add(center)

@@ -3,7 +3,6 @@
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,6 +105,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # WeasyPrint without libharfbuzz-subset
-        main()
+    main()
