@@ -2,12 +2,12 @@
 
 __all__ = [
     "EngineError",
-    "SpecError",
     "ExpressionError",
+    "LaneMismatch",
+    "SpecError",
+    "StateError",
     "TaskNotFound",
     "TaskNotReady",
-    "LaneMismatch",
-    "StateError",
 ]
 
 

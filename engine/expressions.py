@@ -10,9 +10,9 @@ to the functions in FUNCTIONS. Length, size and nesting of the text are bounded.
 import ast
 import operator
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
@@ -21,13 +21,13 @@ from .errors import ExpressionError
 
 __all__ = [
     "FUNCTIONS",
+    "MAX_DEPTH",
     "MAX_LENGTH",
     "MAX_NODES",
-    "MAX_DEPTH",
-    "compile_expression",
-    "evaluate",
     "RestrictedEnvironment",
     "RestrictedScriptEngine",
+    "compile_expression",
+    "evaluate",
 ]
 
 #: Longest expression text admitted, in characters.
@@ -38,19 +38,19 @@ MAX_NODES = 200
 MAX_DEPTH = 16
 
 #: The only functions an expression may call.
-FUNCTIONS = {
+FUNCTIONS: dict[str, Callable[..., Any]] = {
     "len": len, "min": min, "max": max, "abs": abs, "int": int, "str": str,
     "bool": bool, "sorted": sorted, "any": any, "all": all,
 }
 
 _CONSTANT_TYPES = (str, int, float, bool, type(None))
 _SEQUENCES = (str, bytes, list, tuple, dict, set)
-_BINARY = {
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
     ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
 }
-_UNARY = {ast.Not: operator.not_, ast.USub: operator.neg, ast.UAdd: operator.pos}
-_COMPARE = {
+_UNARY: dict[type, Callable[[Any], Any]] = {ast.Not: operator.not_, ast.USub: operator.neg, ast.UAdd: operator.pos}
+_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
     ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
@@ -155,18 +155,18 @@ def _children(node: ast.AST) -> list[ast.expr]:
         case ast.Dict(keys=keys, values=values):
             if any(key is None for key in keys):
                 raise ExpressionError("dict unpacking (**) is not allowed")
-            return [*keys, *values]
+            return [*cast(list[ast.expr], keys), *values]
         case ast.BoolOp(values=values):
             return list(values)
-        case ast.UnaryOp(op=op, operand=operand):
-            _admit(op, _UNARY)
+        case ast.UnaryOp(op=unary, operand=operand):
+            _admit(unary, _UNARY)
             return [operand]
-        case ast.BinOp(left=left, op=op, right=right):
-            _admit(op, _BINARY)
+        case ast.BinOp(left=left, op=binary, right=right):
+            _admit(binary, _BINARY)
             return [left, right]
         case ast.Compare(left=left, ops=ops, comparators=comparators):
-            for op in ops:
-                _admit(op, _COMPARE)
+            for comparison in ops:
+                _admit(comparison, _COMPARE)
             return [left, *comparators]
         case ast.IfExp(test=test, body=body, orelse=orelse):
             return [test, body, orelse]
@@ -218,24 +218,25 @@ def _eval(node: ast.expr, names: Mapping[str, Any]) -> Any:
         case ast.Set(elts=elts):
             return {_eval(elt, names) for elt in elts}
         case ast.Dict(keys=keys, values=values):
-            return {_eval(key, names): _eval(value, names) for key, value in zip(keys, values)}
-        case ast.BoolOp(op=op, values=values):
+            return {_eval(cast(ast.expr, key), names): _eval(value, names)
+                    for key, value in zip(keys, values, strict=True)}
+        case ast.BoolOp(op=boolean, values=values):
             for value_node in values:
                 result = _eval(value_node, names)
-                if bool(result) is isinstance(op, ast.Or):
+                if bool(result) is isinstance(boolean, ast.Or):
                     return result
             return result
-        case ast.UnaryOp(op=op, operand=operand):
-            return _UNARY[type(op)](_eval(operand, names))
-        case ast.BinOp(left=left, op=op, right=right):
+        case ast.UnaryOp(op=unary, operand=operand):
+            return _UNARY[type(unary)](_eval(operand, names))
+        case ast.BinOp(left=left, op=binary, right=right):
             a, b = _eval(left, names), _eval(right, names)
-            _check_operands(op, a, b)
-            return _BINARY[type(op)](a, b)
+            _check_operands(binary, a, b)
+            return _BINARY[type(binary)](a, b)
         case ast.Compare(left=left, ops=ops, comparators=comparators):
             a = _eval(left, names)
-            for op, comparator in zip(ops, comparators):
+            for comparison, comparator in zip(ops, comparators, strict=True):
                 b = _eval(comparator, names)
-                if not _COMPARE[type(op)](a, b):
+                if not _COMPARE[type(comparison)](a, b):
                     return False
                 a = b
             return True

@@ -17,12 +17,13 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.specs.model import Decision, HitPolicy
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .errors import ExpressionError, SpecError
 from .expressions import RestrictedScriptEngine, compile_expression
 
-__all__ = ["BPMN_NS", "DMN_NAMESPACES", "parse_xml", "CollectAllEngine", "EngineParser"]
+__all__ = ["BPMN_NS", "DMN_NAMESPACES", "CollectAllEngine", "EngineParser", "parse_xml"]
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_NAMESPACES = frozenset({
@@ -122,7 +123,9 @@ def _spec_errors(where: str) -> Iterator[None]:
             f"element {exc.id!r}" if exc.id else "",
         ) if part)
         raise SpecError(f"{place}: {exc}") from None
-    except (LookupError, AttributeError, TypeError, ValueError) as exc:
+    except SpiffWorkflowException as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    except (LookupError, AttributeError, TypeError, ValueError, AssertionError) as exc:
         raise SpecError(f"{where}: cannot read the definition: {type(exc).__name__}: {exc}") from None
 
 

@@ -7,7 +7,7 @@ sets the restricted script engine again (Spiff does not serialize script engines
 
 import copy
 import json
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -27,7 +27,7 @@ from .errors import EngineError, ExpressionError, LaneMismatch, StateError, Task
 from .expressions import RestrictedScriptEngine
 from .specs import ProcessSpec
 
-__all__ = ["SERIALIZER_VERSION", "MAX_DATA_DEPTH", "UserTask", "Instance"]
+__all__ = ["MAX_DATA_DEPTH", "SERIALIZER_VERSION", "Instance", "UserTask"]
 
 #: Format of serialized state: Spiff's serializer format, without the specs in it.
 SERIALIZER_VERSION = f"spiff-{SPIFF_SERIALIZER_VERSION}+nospec"
@@ -91,7 +91,7 @@ class Instance:
             raise StateError(f"state belongs to process {written_for[0]!r} version {written_for[1]!r}, "
                              f"not {spec.process_key!r} version {spec.version!r}")
         try:
-            workflow = _serializer().from_dict(dct, spec=spec.spec, subprocess_specs=dict(spec.subprocess_specs))
+            workflow = _SERIALIZER.from_dict(dct, spec=spec.spec, subprocess_specs=dict(spec.subprocess_specs))
         except Exception as exc:  # any defect of stored state is a state error
             raise StateError(f"cannot restore state: {type(exc).__name__}: {exc}") from None
         workflow.script_engine = _SCRIPT_ENGINE
@@ -100,21 +100,20 @@ class Instance:
     def serialize(self) -> str:
         """Return the instance's state as JSON (without the process specs)."""
         self._check_usable()
-        serializer = _serializer()
-        dct = serializer.to_dict(self._workflow)
+        dct = _SERIALIZER.to_dict(self._workflow)
         dct.update({
             _VERSION_KEY: SERIALIZER_VERSION,
             "process_key": self.spec.process_key,
             "spec_version": self.spec.version,
         })
-        return json.dumps(dct, cls=serializer.encoder_cls, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(dct, cls=_SERIALIZER.encoder_cls, ensure_ascii=False, separators=(",", ":"))
 
     def ready_user_tasks(self) -> list[UserTask]:
         """Return the user tasks waiting to be completed."""
         self._check_usable()
         return [self._describe(task) for task in self._workflow.get_tasks(state=TaskState.READY, manual=True)]
 
-    def complete(self, task_id: str, variables: dict, *, lane: str) -> None:
+    def complete(self, task_id: str, variables: dict[str, Any], *, lane: str) -> None:
         """Complete a ready user task of the given lane with form variables, then run to the next wait."""
         self._check_usable()
         task = self._find_user_task(task_id)
@@ -139,6 +138,7 @@ class Instance:
 
     def is_completed(self) -> bool:
         """Return whether the process has ended."""
+        self._check_usable()
         return self._workflow.is_completed()
 
     def end_event(self) -> str | None:
@@ -149,8 +149,9 @@ class Instance:
                 if isinstance(task.task_spec, EndEvent) and task.state == TaskState.COMPLETED]
         return max(ends, key=lambda task: task.last_state_change).task_spec.bpmn_id if ends else None
 
-    def data(self) -> dict:
+    def data(self) -> dict[str, Any]:
         """Return a deep copy of the process data at the current point (for display)."""
+        self._check_usable()
         workflow = self._workflow
         if workflow.is_completed():
             data = workflow.data
@@ -160,6 +161,7 @@ class Instance:
 
     def completed_task_names(self) -> list[str]:
         """Return the BPMN ids of completed elements in flow order, repeated for each pass."""
+        self._check_usable()
         return [task.task_spec.bpmn_id for task in self._workflow.get_tasks(state=TaskState.COMPLETED)
                 if task.task_spec.bpmn_id is not None]
 
@@ -185,10 +187,13 @@ class Instance:
             data_key=definition.data_key,
         )
 
-    def _step(self, run: Any) -> None:
+    def _step(self, run: Callable[[], None]) -> None:
         """Run engine code; on failure this instance is unusable and the caller keeps its last state."""
         try:
             run()
+        except EngineError:
+            self._failed = True
+            raise
         except Exception as exc:
             self._failed = True
             raise _engine_error(exc) from exc
@@ -220,20 +225,13 @@ class _Serializer(BpmnWorkflowSerializer):
         self.encoder_cls = create_encoder(self.registry)
 
 
-_local = threading.local()
-
-
-def _serializer() -> _Serializer:
-    """One serializer per thread: Spiff's registry keeps per-call state."""
-    if not hasattr(_local, "serializer"):
-        _local.serializer = _Serializer()
-    return _local.serializer
+# Shared by all threads: the converters keep no state (only Spiff's serialize_json toggles a
+# registry flag, and it is not used here).
+_SERIALIZER = _Serializer()
 
 
 def _engine_error(exc: Exception) -> EngineError:
     """Name the failure: the ExpressionError behind Spiff's wrappers, else a generic EngineError."""
-    if isinstance(exc, EngineError):
-        return exc
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ExpressionError):

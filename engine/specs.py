@@ -17,13 +17,13 @@ from .errors import SpecError
 from .parser import EngineParser
 
 __all__ = [
-    "UserTaskDef",
+    "CACHE_SIZE",
     "EndEventDef",
     "ProcessSpec",
-    "source_version",
+    "UserTaskDef",
     "read_sources",
+    "source_version",
     "spec_from_sources",
-    "CACHE_SIZE",
 ]
 
 #: How many parsed specs stay cached (least recently used ones are dropped).

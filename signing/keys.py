@@ -24,7 +24,7 @@ __all__ = [
 
 _Key = TypeVar("_Key", ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)
 
-# scrypt N=2^14, r=8, p=1 (16 MiB): RFC 7914's interactive setting, ~60-75 ms per
+# scrypt N=2^14, r=8, p=1 (16 MiB): RFC 7914's interactive setting, ~45-80 ms per
 # unlock here. cryptography only writes PKCS#8 with PBKDF2 at 2048 iterations
 # (~1 ms), so the PBES2/scrypt structure is written below; cryptography reads it.
 _SCRYPT_N = 2**14

@@ -21,7 +21,7 @@ __all__ = ["LocalURLFetcher", "qr_data_uri", "render_pdf"]
 class LocalURLFetcher(URLFetcher):
     """A WeasyPrint URL fetcher serving data: URIs and file:// URLs under allowed roots only.
 
-    Every other URL is refused before any I/O and remembered in `refused`, as is any
+    Every other URL is refused before any network I/O and remembered in `refused`, as is any
     file that cannot be read; render_pdf then fails instead of printing a page that
     silently lacks a font or an image.
     """
@@ -61,7 +61,7 @@ class LocalURLFetcher(URLFetcher):
             raise ResourceRefusedError(f"file URL names a host: {parts.netloc}")
         path = Path(url2pathname(parts.path)).resolve(strict=True)  # url2pathname unquotes
         if not path.is_file() or not any(path.is_relative_to(root) for root in self.roots):
-            raise ResourceRefusedError(f"file outside the allowed roots: {path}")
+            raise ResourceRefusedError(f"not a file under the allowed roots: {path}")
         return path
 
 

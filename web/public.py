@@ -42,3 +42,8 @@ def font(name: str):
     """Vazirmatn web fonts from the npm package (never committed)."""
     directory = current_app.config["FONT_DIR"].parent / "webfonts"
     return send_from_directory(directory, name, max_age=86400)
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    return redirect(url_for("static", filename="favicon.svg"), code=301)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 import engine
 import forms
-from signing import SignedRecord, canonical_bytes, digest, sign_record
+from signing import SignedRecord, canonical_bytes, digest, format_time, sign_record
 from workflows import access, documents, registry
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import unlock_signer
@@ -261,7 +261,7 @@ def _append_record(session: Session, case: Case, spec: engine.ProcessSpec, signe
         "key_id": signer.key_id, "form_key": form_key,
         "form_digest": digest(form_data) if form_data is not None else None,
         "attachments": attachments, "rule_results": rule_results, "details": details or {},
-        "time": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "prev_hash": last.hash if last else None,
+        "time": format_time(now), "prev_hash": last.hash if last else None,
     }
     signed: SignedRecord = sign_record(body, signer)
     record = Record(case_id=case.id, seq=body["seq"], action=action, task_name=body["task_name"],

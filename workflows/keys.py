@@ -46,9 +46,9 @@ def unlock_signer(session: Session, user: User, pin: str) -> Signer:
         raise WrongPin("wrong PIN") from None
 
 
-def public_keys(session: Session, key_ids: set[str]) -> dict[str, str]:
-    """PEM public keys by key id, for verification."""
+def public_keys(session: Session, key_ids: set[str]) -> dict[str, tuple[str, int]]:
+    """(PEM public key, owner's user id) by key id, for verification."""
     if not key_ids:
         return {}
     rows = session.scalars(select(SigningKey).where(SigningKey.key_id.in_(key_ids)))
-    return {row.key_id: row.public_key_pem for row in rows}
+    return {row.key_id: (row.public_key_pem, row.user_id) for row in rows}

@@ -22,7 +22,9 @@ def verify_case(session: Session, case: Case) -> ChainReport:
     stored = [StoredRecord(seq=r.seq, canonical=r.canonical, hash=r.hash, signature=r.signature,
                            key_id=r.key_id, form_data=r.form_data, action=r.action,
                            actor_user_id=r.actor_user_id, case_id=case.public_id) for r in rows]
-    return verify_chain(case.public_id, stored, public_keys(session, {r.key_id for r in rows}))
+    keys = public_keys(session, {r.key_id for r in rows})
+    return verify_chain(case.public_id, stored, {k: pem for k, (pem, _) in keys.items()},
+                        key_owners={k: owner for k, (_, owner) in keys.items()})
 
 
 def verification_token(case: Case, record_hash: str) -> str:

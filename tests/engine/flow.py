@@ -6,6 +6,20 @@ import engine
 
 BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
 
+#: A process with a script task: refused at parse time, and at run time if the parse check is skipped.
+SCRIPT_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:process id="scripted" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="script"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:script>import os</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="script"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="script" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
 #: Facts that satisfy every rule of manager_eligibility.
 ELIGIBLE = {
     "manager_age": 30,

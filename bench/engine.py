@@ -1,12 +1,16 @@
-"""Engine timings and state sizes: `.venv/bin/python -m tests.engine.bench_engine [runs]`."""
+"""Engine timings and state sizes: `.venv/bin/python bench/engine.py [runs]`."""
 
 import statistics
 import sys
 import time
+from pathlib import Path
 
-import engine
-from engine import specs
-from tests.engine.flow import BPMN_DIR, apply, decide, load_spec
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engine")]
+
+import engine  # noqa: E402
+from engine import specs  # noqa: E402
+from flow import BPMN_DIR, apply, decide, load_spec
 
 
 def median_ms(action, runs: int) -> float:

@@ -1,11 +1,11 @@
-"""Timings for the signing package: `.venv/bin/python tests/signing/bench_signing.py`."""
+"""Timings for the signing package: `.venv/bin/python bench/signing.py`."""
 
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from signing import (  # noqa: E402
