@@ -63,7 +63,10 @@ def authenticated(view: Callable) -> Callable:
 
 def json_body(allowed: set[str], required: set[str] = frozenset()) -> dict:
     """The request's JSON object; InvalidInput keyed by field for anything else."""
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        body = None
     if not isinstance(body, dict):
         raise InvalidInput({"_body": [t("web.api.body_not_json")]})
     errors = {key: [t("errors.unknown_field")] for key in body if key not in allowed}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -44,7 +45,9 @@ def init_app(app: Flask) -> None:
         return render_template("error.html", status=status, message=t(error.message_key)), status
 
     @app.errorhandler(StaleDataError)
-    def _stale(error: StaleDataError):
+    @app.errorhandler(IntegrityError)
+    def _stale(error: Exception):
+        # a concurrent transition won the race (version check or a unique sequence/number)
         return _domain(Conflict("concurrent change"))
 
     @app.errorhandler(CSRFError)

@@ -193,3 +193,11 @@ def test_draft_round_trip(client, applicant):
                       headers=applicant).status_code == 200
     form = client.get(f"/api/v1/cases/{case['id']}/tasks/{task_id}/form", headers=applicant).json
     assert form["draft"] == draft
+
+
+def test_deeply_nested_json_is_a_clear_400(client, applicant):
+    case = new_case(client, applicant)
+    url = f"/api/v1/cases/{case['id']}/tasks/{case['tasks'][0]['id']}/complete"
+    body = "[" * 100000 + "]" * 100000
+    response = client.post(url, data=body, headers={**applicant, "Content-Type": "application/json"})
+    assert response.status_code in (400, 422) and "_body" in response.json["errors"]
