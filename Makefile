@@ -11,6 +11,7 @@ run: $(VENV)/.runtime node_modules/.installed
 	@$(BIN)/flask --app web init
 	$(BIN)/flask --app web run --host $(HOST) --port $(PORT)
 
+# TEST_DATABASE_URL=postgresql+psycopg://user:pw@host:port/db (from the environment) runs it on PostgreSQL.
 test: $(VENV)/.dev node_modules/.installed system-deps
 	$(BIN)/python -m pytest
 

@@ -43,7 +43,7 @@ def main(cases: int) -> None:
         db.session.commit()
         applicant = user(ACTORS["applicant"])
         for _ in range(cases):
-            case = start_case(db.session, process_key="center_founding", applicant=applicant)
+            case = start_case(db.session, process_key="center_founding", starter=applicant)
             digests = {f: documents.store_document(db.session, folder / "docs", case=case, user=applicant, field=f,
                                                    filename=f, content=c).sha256
                        for f, c in (("manager_id_copy", png_bytes()), ("manager_photo", png_bytes("red")),
@@ -55,7 +55,7 @@ def main(cases: int) -> None:
             for label, actor, data in steps:
                 start = time.perf_counter()
                 complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user(ACTORS[actor]),
-                              data=data, pin=PIN, storage_dir=folder / "docs")
+                              data=data, pin=PIN)
                 db.session.commit()
                 timings[label].append(time.perf_counter() - start)
             start = time.perf_counter()

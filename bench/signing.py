@@ -10,20 +10,45 @@ sys.path.insert(0, str(ROOT))
 
 from signing import (  # noqa: E402
     DOMAIN,
+    RECORD_PURPOSES,
+    BundleRecord,
+    CertifiedKey,
+    Checkpoint,
     InMemorySigner,
+    Purpose,
     StoredRecord,
+    Subject,
+    build_bundle,
     canonical_bytes,
+    certificate_pem,
+    consistency_proof,
+    create_root_ca,
     decrypt_private_key,
     digest,
     encrypt_private_key,
     format_time,
+    generate_ca_key,
     generate_key,
+    inclusion_proof,
+    issue_ca,
+    issue_crl,
+    issue_end_entity,
+    leaf_hash,
     qr_data_uri,
+    record_leaf_hash,
     render_pdf,
+    sign_checkpoint,
+    sign_pdf,
     sign_record,
+    validate_pdf,
+    verify_bundle,
     verify_chain,
+    verify_chain_at,
+    verify_consistency,
+    verify_inclusion,
     verify_signature,
 )
+from signing.merkle import root as merkle_root  # noqa: E402
 
 FONTS = ROOT / "node_modules" / "vazirmatn" / "fonts" / "ttf"
 
@@ -46,6 +71,83 @@ def timed(label: str, func, runs: int) -> object:
     print(f"{label:<42} median {statistics.median(times) * 1000:,.1f} ms "
           f"(min {min(times) * 1000:,.1f}, max {max(times) * 1000:,.1f}, n={runs})")
     return result
+
+
+def bench_merkle() -> None:
+    print("-- Merkle log")
+    rate("leaf_hash (append one record's leaf)", lambda: leaf_hash(b"x" * 32))
+    for size in (10_000, 100_000, 1_000_000):
+        leaves = [leaf_hash(i.to_bytes(8, "big")) for i in range(size)]
+        timed(f"root over {size:,} leaves", lambda leaves=leaves: merkle_root(leaves), 3 if size < 10**6 else 1)
+    leaves = [leaf_hash(i.to_bytes(8, "big")) for i in range(100_000)]
+    top = merkle_root(leaves)
+    proof = timed("inclusion_proof, 100,000 leaves", lambda: inclusion_proof(77_777, leaves), 3)
+    rate("verify_inclusion, 100,000 leaves", lambda: verify_inclusion(leaves[77_777], 77_777, len(leaves), proof, top))
+    old_root = merkle_root(leaves[:60_001])
+    proof = timed("consistency_proof 60,001 -> 100,000", lambda: consistency_proof(60_001, leaves), 3)
+    rate("verify_consistency 60,001 -> 100,000",
+         lambda: verify_consistency(60_001, len(leaves), old_root, top, proof))
+
+
+def bench_pki_pades_bundle() -> None:
+    import logging
+    from datetime import datetime, timedelta, timezone
+
+    print("-- PKI, PAdES, evidence bundle")
+    logging.getLogger("pyhanko").setLevel(logging.ERROR)  # it warns that fetching is off, on purpose
+    start = (datetime.now(timezone.utc) - timedelta(days=30)).replace(microsecond=0)
+    root_key, province_key, county_key = generate_ca_key(), generate_ca_key(), generate_key()
+    root = create_root_ca("HQ Root CA", root_key, not_before=start)
+    province = issue_ca(root, root_key, "Province CA", province_key.public_key(), 1, not_before=start)
+    county = issue_ca(province, province_key, "County CA", county_key.public_key(), 0, not_before=start)
+    person_key, seal_key, log_key = generate_key(), generate_key(), generate_key()
+    person = issue_end_entity(county, county_key, Subject("Officer", "county", 12), person_key.public_key(),
+                              Purpose.PERSON, not_before=start)
+    seal = issue_end_entity(province, province_key, Subject("Seal", "province"), seal_key.public_key(),
+                            Purpose.SEAL, not_before=start)
+    log = issue_end_entity(root, root_key, Subject("Log", "hq"), log_key.public_key(), Purpose.LOG,
+                           not_before=start)
+    now = datetime.now(timezone.utc)
+    crls = [issue_crl(cert, key, [], now - timedelta(minutes=1), now + timedelta(days=7))
+            for cert, key in ((root, root_key), (province, province_key), (county, county_key))]
+    rate("verify_chain_at, person <- county <- province <- root",
+         lambda: verify_chain_at(person, [county, province], root, crls, now, purposes=RECORD_PURPOSES))
+
+    signer = InMemorySigner(person_key)
+    stored, leaves, indexes, prev = [], [leaf_hash(b"other")], [], None
+    for seq in range(1, 7):
+        body = {
+            "v": 1, "case_id": "case-0001", "seq": seq, "process_key": "center_founding",
+            "spec_version": "sha256:" + "ab" * 32, "task_id": None, "task_name": None, "action": "approve",
+            "actor": {"user_id": 12, "username": "officer12", "role": "county_officer", "office": "county"},
+            "key_id": signer.key_id, "form_key": None, "form_digest": None, "attachments": [],
+            "rule_results": None, "details": {}, "time": format_time(start + timedelta(days=seq)),
+            "prev_hash": prev,
+        }
+        record = sign_record(body, signer)
+        stored.append(StoredRecord(seq, record.canonical, record.hash, record.signature, record.key_id, None,
+                                   "approve", 12, "case-0001"))
+        indexes.append(len(leaves))
+        leaves.append(record_leaf_hash(record.hash))
+        prev = record.hash
+    leaves.extend(leaf_hash(i.to_bytes(8, "big")) for i in range(100_000 - len(leaves)))
+    checkpoint = sign_checkpoint(
+        Checkpoint(len(leaves), merkle_root(leaves).hex(), format_time(now), "hq-log"), InMemorySigner(log_key))
+    bundle = timed("build_bundle, 6 records, log of 100,000 leaves", lambda: build_bundle(
+        "case-0001", [BundleRecord(r, i) for r, i in zip(stored, indexes)], [CertifiedKey(person, (county, province))],
+        crls, checkpoint, CertifiedKey(log, ()), leaves), 3)
+    root_pem = certificate_pem(root)
+    report = verify_bundle(bundle, root_pem)
+    assert report.ok, report.problems
+    timed("verify_bundle, 6 records", lambda: verify_bundle(bundle, root_pem), 20)
+
+    pdf = render_pdf("<p>certificate</p>", base_url=ROOT.as_uri() + "/", allowed_roots=[str(ROOT)],
+                     attachments=[("evidence.json", canonical_bytes(bundle))])
+    sealed = timed("sign_pdf (PAdES, chain + CRLs, self-check)", lambda: sign_pdf(
+        pdf, signer=InMemorySigner(seal_key), cert=seal, chain=[province], root=root, crls=crls), 10)
+    assert validate_pdf(sealed, root=root).ok
+    timed("validate_pdf (offline, hard-fail CRLs)", lambda: validate_pdf(sealed, root=root), 10)
+    print(f"sealed PDF size: {len(sealed):,} bytes")
 
 
 def main() -> None:
@@ -102,6 +204,8 @@ def main() -> None:
         10,
     )
     print(f"PDF size: {len(pdf):,} bytes")
+    bench_merkle()
+    bench_pki_pades_bundle()
 
 
 if __name__ == "__main__":

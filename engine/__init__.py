@@ -1,12 +1,16 @@
 """SpiffWorkflow wrapper: safe parsing, restricted expressions, versioned state.
 
 Specs and state in, state out: no database, no Flask, no other project package.
+A spec is a BPMN process with the shared DMN rule tables and JSON data tables (deadlines);
+an instance starts with initial data, completes user tasks, receives messages and fires
+timers only when the caller's clock says they are due.
 """
 
 from .errors import (
     EngineError,
     ExpressionError,
     LaneMismatch,
+    MessageNotAwaited,
     SpecError,
     StateError,
     TaskNotFound,
@@ -14,8 +18,8 @@ from .errors import (
 )
 from .expressions import RestrictedScriptEngine, compile_expression, evaluate
 from .parser import EngineParser, parse_xml
-from .runtime import SERIALIZER_VERSION, Instance, UserTask
-from .specs import EndEventDef, ProcessSpec, UserTaskDef, read_sources, source_version, spec_from_sources
+from .runtime import SERIALIZER_VERSION, Instance, TimerWait, UserTask
+from .specs import EndEventDef, JsonTables, ProcessSpec, UserTaskDef, read_sources, source_version, spec_from_sources
 
 __all__ = [
     "SERIALIZER_VERSION",
@@ -24,13 +28,16 @@ __all__ = [
     "EngineParser",
     "ExpressionError",
     "Instance",
+    "JsonTables",
     "LaneMismatch",
+    "MessageNotAwaited",
     "ProcessSpec",
     "RestrictedScriptEngine",
     "SpecError",
     "StateError",
     "TaskNotFound",
     "TaskNotReady",
+    "TimerWait",
     "UserTask",
     "UserTaskDef",
     "compile_expression",

@@ -4,6 +4,7 @@ __all__ = [
     "EngineError",
     "ExpressionError",
     "LaneMismatch",
+    "MessageNotAwaited",
     "SpecError",
     "StateError",
     "TaskNotFound",
@@ -33,6 +34,10 @@ class TaskNotReady(EngineError):
 
 class LaneMismatch(EngineError):
     """The user task belongs to another lane than the caller's."""
+
+
+class MessageNotAwaited(EngineError):
+    """No message event of the instance is waiting for the message that was sent."""
 
 
 class StateError(EngineError):

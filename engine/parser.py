@@ -2,8 +2,11 @@
 
 XML is parsed with entity resolution, DTD loading and network access off, and any
 document type declaration is refused. Every expression found at parse time (gateway
-conditions, DMN cells) must compile under the restricted evaluator; script and service
-tasks are refused. Every failure surfaces as SpecError naming the file and element.
+conditions, DMN cells, timer and payload expressions) must compile under the restricted
+evaluator; script and service tasks are refused, and so are events the runtime cannot honour
+(cycle timers, two timers on one event, message correlation, a message catch without a
+variable for its payload). Timers are replaced by the engine's clocked ones (see events.py).
+Every failure surfaces as SpecError naming the file and element.
 """
 
 from collections.abc import Iterator
@@ -14,6 +17,9 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.specs.model import Decision, HitPolicy
@@ -21,6 +27,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .errors import ExpressionError, SpecError
+from .events import event_definitions, install_clocked_timers
 from .expressions import RestrictedScriptEngine, compile_expression
 
 __all__ = ["BPMN_NS", "DMN_NAMESPACES", "CollectAllEngine", "EngineParser", "parse_xml"]
@@ -108,6 +115,7 @@ class EngineParser(SpiffBpmnParser):
             subprocess_specs = self.get_subprocess_specs(process_key)
         for each in (spec, *subprocess_specs.values()):
             _check_process(each)
+            install_clocked_timers(each)
         return spec, subprocess_specs
 
 
@@ -175,3 +183,28 @@ def _check_process(spec: BpmnProcessSpec) -> None:
                 compile_expression(condition.args[0])
             except ExpressionError as exc:
                 raise SpecError(f"{where}: condition towards {target!r}: {exc}") from None
+        _check_events(task_spec, where)
+
+
+def _check_events(task_spec: Any, where: str) -> None:
+    """Compile event expressions; refuse events the runtime cannot honour."""
+    definitions = event_definitions(task_spec)
+    if sum(isinstance(each, TimerEventDefinition) for each in definitions) > 1:
+        raise SpecError(f"{where}: at most one timer may follow an event-based gateway (Spiff gives them "
+                        f"one due time)")
+    for definition in definitions:
+        expression = getattr(definition, "expression", None)
+        if expression is not None:
+            try:
+                compile_expression(expression)
+            except ExpressionError as exc:
+                raise SpecError(f"{where}: event expression: {exc}") from None
+        if isinstance(definition, CycleTimerEventDefinition):
+            raise SpecError(f"{where}: cycle timers are not supported (use a duration or a date)")
+        if isinstance(definition, MessageEventDefinition):
+            if definition.correlation_properties or getattr(definition, "process_correlations", None):
+                raise SpecError(f"{where}: message correlation is not supported (the application sends a "
+                                f"message to one instance)")
+            if isinstance(task_spec, CatchingEvent) and not getattr(definition, "message_var", None):
+                raise SpecError(f"{where}: message {definition.name!r} is caught without a "
+                                f"spiffworkflow:messageVariable to receive its payload")

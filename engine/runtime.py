@@ -1,39 +1,59 @@
-"""Running process instances: start, complete user tasks, serialize and load state.
+"""Running process instances: start, complete user tasks, catch messages, fire timers, serialize and load.
 
 An Instance wraps one SpiffWorkflow BpmnWorkflow. The serialized state leaves the
 process specs out; `Instance.load` injects the cached, parsed ProcessSpec instead, and
 sets the restricted script engine again (Spiff does not serialize script engines).
+
+Time: every call that moves the instance takes an optional aware `now` (the real clock when
+omitted). A timer's due time is fixed from the `now` of the call during which its wait began,
+and a timer fires only in `fire_due_timers`, never by itself in another call (see events.py).
 """
 
 import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from .errors import EngineError, ExpressionError, LaneMismatch, StateError, TaskNotFound, TaskNotReady
+from .errors import (
+    EngineError,
+    ExpressionError,
+    LaneMismatch,
+    MessageNotAwaited,
+    StateError,
+    TaskNotFound,
+    TaskNotReady,
+)
+from .events import clock, event_definitions, register_clocked_timers, timer_definitions
 from .expressions import RestrictedScriptEngine
 from .specs import ProcessSpec
 
-__all__ = ["MAX_DATA_DEPTH", "SERIALIZER_VERSION", "Instance", "UserTask"]
+__all__ = ["MAX_DATA_DEPTH", "MAX_FIRING_ROUNDS", "SERIALIZER_VERSION", "Instance", "TimerWait", "UserTask"]
 
 #: Format of serialized state: Spiff's serializer format, without the specs in it.
 SERIALIZER_VERSION = f"spiff-{SPIFF_SERIALIZER_VERSION}+nospec"
 
 #: Deepest nesting of lists and dicts accepted in submitted variables.
 MAX_DATA_DEPTH = 32
+
+#: Most rounds `fire_due_timers` runs (a fired timer may start another that is already due).
+MAX_FIRING_ROUNDS = 100
 
 _VERSION_KEY = BpmnWorkflowSerializer.VERSION_KEY
 _SCRIPT_ENGINE = RestrictedScriptEngine()  # stateless: one is enough for every workflow
@@ -57,6 +77,20 @@ class UserTask:
     data_key: str | None
 
 
+@dataclass(frozen=True)
+class TimerWait:
+    """A timer the instance is waiting on."""
+
+    #: Id of the waiting task in this instance (for a timer after an event-based gateway, the gateway's).
+    task_id: str
+    #: BPMN id of the timer event, e.g. "county_overdue".
+    name: str
+    #: When the timer falls due (aware, UTC); `fire_due_timers(now)` fires it once now >= fire_at.
+    fire_at: datetime
+    #: BPMN id of the user task a boundary timer is attached to; None for an intermediate timer.
+    attached_to: str | None
+
+
 class Instance:
     """One running process instance. State goes out only through `serialize()`."""
 
@@ -67,11 +101,19 @@ class Instance:
         self._failed = False
 
     @classmethod
-    def start(cls, spec: ProcessSpec) -> "Instance":
-        """Create an instance of the process and run it to its first wait."""
+    def start(cls, spec: ProcessSpec, variables: dict[str, Any] | None = None, *,
+              now: datetime | None = None) -> "Instance":
+        """Create an instance with initial process data (JSON-safe) and run it to its first wait."""
+        if variables is None:
+            variables = {}
+        if not isinstance(variables, dict):
+            raise StateError(f"variables must be a dict, not {type(variables).__name__}")
+        data = _json_safe(variables, "variables", 0)
+        moment = _aware(now)
         workflow = BpmnWorkflow(spec.spec, dict(spec.subprocess_specs), script_engine=_SCRIPT_ENGINE)
+        workflow.task_tree.data.update(data)
         instance = cls(spec, workflow)
-        instance._step(workflow.do_engine_steps)
+        instance._step(workflow.do_engine_steps, moment)
         return instance
 
     @classmethod
@@ -113,8 +155,11 @@ class Instance:
         self._check_usable()
         return [self._describe(task) for task in self._workflow.get_tasks(state=TaskState.READY, manual=True)]
 
-    def complete(self, task_id: str, variables: dict[str, Any], *, lane: str) -> None:
-        """Complete a ready user task of the given lane with form variables, then run to the next wait."""
+    def complete(self, task_id: str, variables: dict[str, Any], *, lane: str, now: datetime | None = None) -> None:
+        """Complete a ready user task of the given lane with form variables, then run to the next wait.
+
+        The variables the task's `resets` property names are removed from the process data first.
+        """
         self._check_usable()
         task = self._find_user_task(task_id)
         described = self._describe(task)
@@ -125,8 +170,12 @@ class Instance:
         if not isinstance(variables, dict):
             raise StateError(f"variables must be a dict, not {type(variables).__name__}")
         data = _json_safe(variables, "variables", 0)
+        moment = _aware(now)
+        resets = self.spec.user_tasks[described.name].resets
 
         def run() -> None:
+            for name in resets:
+                task.data.pop(name, None)
             if described.data_key is None:
                 task.data.update(data)
             else:
@@ -134,7 +183,75 @@ class Instance:
             task.run()
             self._workflow.do_engine_steps()
 
-        self._step(run)
+        self._step(run, moment)
+
+    def awaited_messages(self) -> list[str]:
+        """Return the names of the messages that waiting catch events would receive now, sorted."""
+        self._check_usable()
+        return sorted({definition.name for task in self._waiting_event_tasks()
+                       for definition in event_definitions(task.task_spec)
+                       if isinstance(definition, MessageEventDefinition)})
+
+    def send_message(self, name: str, payload: dict[str, Any], *, now: datetime | None = None) -> None:
+        """Deliver a message with a JSON-safe payload to the event waiting for it, then run to the next wait.
+
+        The payload becomes the variable named by the catch event's spiffworkflow:messageVariable.
+        Raises MessageNotAwaited, changing nothing, when no event waits for the message.
+        """
+        self._check_usable()
+        if not isinstance(name, str):
+            raise StateError(f"a message name must be a string, not {type(name).__name__}")
+        if not isinstance(payload, dict):
+            raise StateError(f"payload must be a dict, not {type(payload).__name__}")
+        data = _json_safe(payload, "payload", 0)
+        moment = _aware(now)
+        awaited = self.awaited_messages()
+        if name not in awaited:
+            raise MessageNotAwaited(f"no event waits for message {name!r} "
+                                    f"(waiting for: {', '.join(map(repr, awaited)) or 'no message'})")
+        event = BpmnEvent(MessageEventDefinition(name), payload=data)
+
+        def run() -> None:
+            self._workflow.send_event(event)
+            self._workflow.do_engine_steps()
+
+        self._step(run, moment)
+
+    def timers(self) -> list[TimerWait]:
+        """Return the timers the instance waits on, earliest first."""
+        self._check_usable()
+        return [wait for wait, _ in self._timer_waits()]
+
+    def fire_due_timers(self, now: datetime) -> list[str]:
+        """Fire every waiting timer with fire_at <= now, run to the next wait, return the fired timers' names.
+
+        Timers whose waits begin during this call count from `now`; any of them already due fires
+        too. A second call with the same `now` fires nothing, and a call that fires nothing changes
+        nothing.
+        """
+        self._check_usable()
+        if now is None:
+            raise StateError("now must be a timezone-aware datetime, not None")
+        moment = _aware(now)
+        if not any(wait.fire_at <= moment for wait, _ in self._timer_waits()):
+            return []
+        fired: list[str] = []
+
+        def run() -> None:
+            for _ in range(MAX_FIRING_ROUNDS):
+                due = [(wait, task) for wait, task in self._timer_waits() if wait.fire_at <= moment]
+                if not due:
+                    return
+                for wait, task in due:
+                    task._set_internal_data(event_fired=True)
+                    fired.append(wait.name)
+                self._workflow.refresh_timers()
+                self._workflow.do_engine_steps()
+            raise EngineError(f"timers still fall due after {MAX_FIRING_ROUNDS} rounds: a loop of timers "
+                              f"without a wait")
+
+        self._step(run, moment)
+        return fired
 
     def is_completed(self) -> bool:
         """Return whether the process has ended."""
@@ -165,6 +282,26 @@ class Instance:
         return [task.task_spec.bpmn_id for task in self._workflow.get_tasks(state=TaskState.COMPLETED)
                 if task.task_spec.bpmn_id is not None]
 
+    def _waiting_event_tasks(self) -> list[Task]:
+        """Catching events (and event-based gateways) waiting for an event, in a stable order."""
+        tasks = [task for task in self._workflow.event_manager.tasks.values() if task.state == TaskState.WAITING]
+        return sorted(tasks, key=lambda task: (task.task_spec.bpmn_id or task.task_spec.name, str(task.id)))
+
+    def _timer_waits(self) -> list[tuple[TimerWait, Task]]:
+        """Waiting timers with the tasks that hold their state, earliest first."""
+        waits = []
+        for task in self._waiting_event_tasks():
+            if task._get_internal_data("event_fired", False):
+                continue
+            value = task._get_internal_data("event_value")
+            for name, _definition in timer_definitions(task.task_spec):
+                if not isinstance(value, str):  # fixed on the first look, which every wait has had
+                    raise StateError(f"timer {name!r} has no due time")
+                wait = TimerWait(task_id=str(task.id), name=name,
+                                 fire_at=TimerEventDefinition.get_datetime(value), attached_to=_host(task))
+                waits.append((wait, task))
+        return sorted(waits, key=lambda pair: (pair[0].fire_at, pair[0].name))
+
     def _find_user_task(self, task_id: str) -> Task:
         try:
             task = self._workflow.get_task_from_id(UUID(task_id))
@@ -187,10 +324,12 @@ class Instance:
             data_key=definition.data_key,
         )
 
-    def _step(self, run: Callable[[], None]) -> None:
-        """Run engine code; on failure this instance is unusable and the caller keeps its last state."""
+    def _step(self, run: Callable[[], None], now: datetime | None = None) -> None:
+        """Run engine code on the engine clock; on failure this instance is unusable and the caller keeps
+        its last state."""
         try:
-            run()
+            with clock(now):
+                run()
         except EngineError:
             self._failed = True
             raise
@@ -222,12 +361,33 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
 class _Serializer(BpmnWorkflowSerializer):
     def __init__(self) -> None:
         super().__init__(self.configure({**SPIFF_CONFIG, BpmnWorkflow: _SpeclessWorkflowConverter}))
+        register_clocked_timers(self.registry)
         self.encoder_cls = create_encoder(self.registry)
 
 
 # Shared by all threads: the converters keep no state (only Spiff's serialize_json toggles a
 # registry flag, and it is not used here).
 _SERIALIZER = _Serializer()
+
+
+def _host(task: Task) -> str | None:
+    """BPMN id of the task a boundary event is attached to; None for other events."""
+    if not isinstance(task.task_spec, BoundaryEvent) or task.parent is None:
+        return None
+    hosts = [sibling.task_spec.bpmn_id for sibling in task.parent.children
+             if not isinstance(sibling.task_spec, BoundaryEvent)]
+    return hosts[0] if hosts else None
+
+
+def _aware(now: datetime | None) -> datetime | None:
+    """Check that `now` is an aware datetime and return it in UTC (None stays None: the real clock)."""
+    if now is None:
+        return None
+    if not isinstance(now, datetime):
+        raise StateError(f"now must be a datetime, not {type(now).__name__}")
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise StateError("now must be a timezone-aware datetime")
+    return now.astimezone(timezone.utc)
 
 
 def _engine_error(exc: Exception) -> EngineError:

@@ -1,10 +1,17 @@
-"""Process specs: read sources, hash them into versions, parse once per version."""
+"""Process specs: read sources, hash them into versions, parse once per version.
 
+A spec's sources are its BPMN file, every DMN file (rule tables are shared) and every JSON
+file (data tables such as deadlines.json, shared too) of the bpmn folder. All of them make
+up the spec's version, so a changed deadline is a new version like a changed diagram.
+"""
+
+import copy
 import hashlib
+import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -19,6 +26,7 @@ from .parser import EngineParser
 __all__ = [
     "CACHE_SIZE",
     "EndEventDef",
+    "JsonTables",
     "ProcessSpec",
     "UserTaskDef",
     "read_sources",
@@ -30,6 +38,8 @@ __all__ = [
 CACHE_SIZE = 32
 
 _PROCESS_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
+_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
+_VARIABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,9 @@ class UserTaskDef:
     form_key: str
     #: Variable that receives the submitted form (property dataKey); None merges it into task data.
     data_key: str | None
+    #: Variables removed from the process data when the task completes (property resets, names
+    #: separated by spaces or commas): results of an earlier pass that must not outlive a correction.
+    resets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,32 @@ class ProcessSpec:
     user_tasks: Mapping[str, UserTaskDef]
     #: End events of the top-level process by BPMN id.
     end_events: Mapping[str, EndEventDef]
+    #: Parsed JSON data tables by file stem, e.g. tables["deadlines"]; every read returns a fresh copy.
+    tables: Mapping[str, Any]
+
+
+class JsonTables(Mapping[str, Any]):
+    """Read-only mapping of parsed JSON tables; each lookup returns a deep copy, so the cached spec stays intact."""
+
+    def __init__(self, tables: Mapping[str, Any]) -> None:
+        """Hold the parsed tables (not copied: the caller hands them over)."""
+        self._tables = dict(tables)
+
+    def __getitem__(self, name: str) -> Any:
+        """Return a deep copy of one table."""
+        return copy.deepcopy(self._tables[name])
+
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over the table names."""
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        """Return how many tables there are."""
+        return len(self._tables)
+
+    def __repr__(self) -> str:
+        """Name the tables."""
+        return f"JsonTables({sorted(self._tables)})"
 
 
 def source_version(sources: Mapping[str, bytes]) -> str:
@@ -89,7 +128,7 @@ def source_version(sources: Mapping[str, bytes]) -> str:
 
 
 def read_sources(bpmn_dir: Path, process_key: str) -> dict[str, bytes]:
-    """Read `{process_key}.bpmn` and every `*.dmn` (rule tables are shared) from a folder."""
+    """Read `{process_key}.bpmn`, every `*.dmn` and every `*.json` (shared tables) from a folder (not below it)."""
     if not _PROCESS_KEY.fullmatch(process_key):
         raise SpecError(f"invalid process key {process_key!r}")
     bpmn_dir = Path(bpmn_dir)
@@ -98,8 +137,11 @@ def read_sources(bpmn_dir: Path, process_key: str) -> dict[str, bytes]:
         sources = {path.name: path.read_bytes()}
     except OSError as exc:
         raise SpecError(f"cannot read {path}: {exc.strerror}") from None
-    for dmn in sorted(bpmn_dir.glob("*.dmn")):
-        sources[dmn.name] = dmn.read_bytes()
+    for shared in sorted([*bpmn_dir.glob("*.dmn"), *bpmn_dir.glob("*.json")]):
+        try:
+            sources[shared.name] = shared.read_bytes()
+        except OSError as exc:
+            raise SpecError(f"cannot read {shared}: {exc.strerror}") from None
     return sources
 
 
@@ -127,13 +169,16 @@ _lock = threading.Lock()
 
 def _build(process_key: str, version: str, sources: Mapping[str, bytes]) -> ProcessSpec:
     parser = EngineParser()
+    tables: dict[str, Any] = {}
     for name in sorted(sources):
         if name.endswith(".bpmn"):
             parser.add_bpmn_bytes(sources[name], name)
         elif name.endswith(".dmn"):
             parser.add_dmn_bytes(sources[name], name)
+        elif name.endswith(".json"):
+            tables[_table_name(name)] = _parse_table(sources[name], name)
         else:
-            raise SpecError(f"{name}: a source must be a .bpmn or .dmn file")
+            raise SpecError(f"{name}: a source must be a .bpmn, .dmn or .json file")
     spec, subprocess_specs = parser.process_specs(process_key)
     user_tasks: dict[str, UserTaskDef] = {}
     for each in (spec, *subprocess_specs.values()):
@@ -154,7 +199,40 @@ def _build(process_key: str, version: str, sources: Mapping[str, bytes]) -> Proc
         subprocess_specs=MappingProxyType(subprocess_specs),
         user_tasks=MappingProxyType(user_tasks),
         end_events=MappingProxyType(end_events),
+        tables=JsonTables(tables),
     )
+
+
+def _table_name(filename: str) -> str:
+    """The table's name: the file name without .json."""
+    stem = filename[:-len(".json")]
+    if not _TABLE_NAME.fullmatch(stem):
+        raise SpecError(f"{filename}: a table's file name must be a letter then letters, digits or _")
+    return stem
+
+
+def _parse_table(source: bytes, filename: str) -> Any:
+    """Parse strict JSON: UTF-8, no duplicate keys, no NaN or Infinity."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        table: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in table:
+                raise ValueError(f"duplicate key {key!r}")
+            table[key] = value
+        return table
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        return json.loads(source.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constant)
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{filename}: not UTF-8: {exc.reason} at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{filename}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except (ValueError, RecursionError) as exc:
+        raise SpecError(f"{filename}: not valid JSON: {exc}") from None
 
 
 def _user_task_def(task_spec: Any, filename: str) -> UserTaskDef:
@@ -164,10 +242,15 @@ def _user_task_def(task_spec: Any, filename: str) -> UserTaskDef:
         raise SpecError(f"{where} is in no lane")
     if not properties.get("formKey"):
         raise SpecError(f"{where} has no formKey property")
+    resets = tuple(name for name in re.split(r"[\s,]+", properties.get("resets", "")) if name)
+    for name in resets:
+        if not _VARIABLE.fullmatch(name):
+            raise SpecError(f"{where} resets {name!r}, which is not a variable name")
     return UserTaskDef(
         name=task_spec.bpmn_id,
         title=task_spec.bpmn_name or "",
         lane=task_spec.lane,
         form_key=properties["formKey"],
         data_key=properties.get("dataKey") or None,
+        resets=resets,
     )

@@ -14,9 +14,17 @@ from forms.errors import FormError, UnknownFormError
 from forms.fields import FormField, Section, SectionList
 from forms.messages import t
 from forms.persian import age_on
-from forms.schemas import FoundingApplicationSchema, ReviewDecisionSchema
+from forms.schemas import (
+    FoundingApplicationSchema,
+    InquiryAnswerSchema,
+    InterimAppointmentSchema,
+    ManagerChangeApplicationSchema,
+    ReviewDecisionSchema,
+    TermEndAcknowledgementSchema,
+    TermEndRequestSchema,
+)
 
-__all__ = ["FORMS", "FormSpec", "describe", "eligibility_facts", "get_form", "validate"]
+__all__ = ["FORMS", "FormSpec", "describe", "eligibility_facts", "get_form", "manager_facts", "validate"]
 
 
 @dataclass(frozen=True)
@@ -34,13 +42,20 @@ class FormSpec:
     workflow_variables: Callable[[dict[str, Any], date], dict[str, Any]]
 
 
-def eligibility_facts(application: dict[str, Any], on_date: date) -> dict[str, Any]:
-    """Return the facts the eligibility rule table decides on, from a cleaned application."""
-    manager, space = application["manager"], application["space"]
+def manager_facts(manager: dict[str, Any], on_date: date) -> dict[str, Any]:
+    """Return the facts the manager rule table decides on, from a cleaned manager section."""
     return {
         "manager_age": age_on(date.fromisoformat(manager["birth_date"]), on_date),
         "manager_education": manager["education"],
         "manager_gender": manager["gender"],
+    }
+
+
+def eligibility_facts(application: dict[str, Any], on_date: date) -> dict[str, Any]:
+    """Return the facts the rule tables decide on, from a cleaned founding application."""
+    space = application["space"]
+    return {
+        **manager_facts(application["manager"], on_date),
         "founding_board_size": len(application["founding_board"]),
         "space_area_m2": space["area_m2"],
         "space_distance_m": space.get("distance_m", 0),
@@ -51,8 +66,24 @@ def _founding_variables(cleaned: dict[str, Any], on_date: date) -> dict[str, Any
     return {"facts": eligibility_facts(cleaned, on_date)}
 
 
+def _manager_change_variables(cleaned: dict[str, Any], on_date: date) -> dict[str, Any]:
+    return {"facts": manager_facts(cleaned["manager"], on_date)}
+
+
 def _review_variables(cleaned: dict[str, Any], on_date: date) -> dict[str, Any]:
     return {"decision": cleaned["decision"]}
+
+
+def _term_end_variables(cleaned: dict[str, Any], on_date: date) -> dict[str, Any]:
+    return {"effective_date": cleaned["effective_date"]}
+
+
+def _acknowledgement_variables(cleaned: dict[str, Any], on_date: date) -> dict[str, Any]:
+    return {"continuity": cleaned["continuity"]}
+
+
+def _no_variables(cleaned: dict[str, Any], on_date: date) -> dict[str, Any]:
+    return {}
 
 
 #: Every registered form, by form key (read-only).
@@ -71,6 +102,36 @@ FORMS: Mapping[str, FormSpec] = MappingProxyType(
                 schema=ReviewDecisionSchema,
                 title_key="forms.review_decision.title",
                 workflow_variables=_review_variables,
+            ),
+            FormSpec(
+                key="manager_change_application",
+                schema=ManagerChangeApplicationSchema,
+                title_key="forms.manager_change_application.title",
+                workflow_variables=_manager_change_variables,
+            ),
+            FormSpec(
+                key="term_end_request",
+                schema=TermEndRequestSchema,
+                title_key="forms.term_end_request.title",
+                workflow_variables=_term_end_variables,
+            ),
+            FormSpec(
+                key="term_end_acknowledgement",
+                schema=TermEndAcknowledgementSchema,
+                title_key="forms.term_end_acknowledgement.title",
+                workflow_variables=_acknowledgement_variables,
+            ),
+            FormSpec(
+                key="interim_appointment",
+                schema=InterimAppointmentSchema,
+                title_key="forms.interim_appointment.title",
+                workflow_variables=_no_variables,
+            ),
+            FormSpec(
+                key="inquiry_answer",
+                schema=InquiryAnswerSchema,
+                title_key="forms.inquiry_answer.title",
+                workflow_variables=_no_variables,
             ),
         )
     }

@@ -35,7 +35,12 @@ __all__ = [
     "SPACE_LOCATIONS",
     "FormSchema",
     "FoundingApplicationSchema",
+    "InquiryAnswerSchema",
+    "InterimAppointmentSchema",
+    "ManagerChangeApplicationSchema",
     "ReviewDecisionSchema",
+    "TermEndAcknowledgementSchema",
+    "TermEndRequestSchema",
 ]
 
 
@@ -60,6 +65,8 @@ GENDERS = _choices("gender", "male", "female")
 BOARD_ROLES = _choices("board_role", "imam", "trustee", "cultural", "basij", "other")
 SPACE_LOCATIONS = _choices("space_location", "in_mosque", "outside")
 REVIEW_DECISIONS = _choices("review_decision", "approve", "return", "reject")
+CONTINUITY = _choices("continuity", "successor", "interim")
+INQUIRY_RESULTS = _choices("inquiry_result", "clear", "not_clear")
 
 
 def _name() -> Text:
@@ -169,3 +176,63 @@ class ReviewDecisionSchema(FormSchema):
         if data["decision"] != "approve" and len(data.get("reason", "")) < self.REASON_MIN_LENGTH:
             minimum = to_persian_digits(str(self.REASON_MIN_LENGTH))
             raise ValidationError(t("errors.review_reason_required", min=minimum), "reason")
+
+
+# --- manager_change_application ----------------------------------------------
+
+
+class ManagerChangeApplicationSchema(FormSchema):
+    """The unified e-form that proposes a new manager for a licensed center."""
+
+    manager = Section(ManagerSchema)
+    reason = Text(2000, min_length=5, multiline=True)
+    documents = Section(DocumentsSchema)
+
+
+# --- term end: retirement and resignation -------------------------------------
+
+
+class TermEndRequestSchema(FormSchema):
+    """A dated request (or an office's notice) that the manager's term ends."""
+
+    effective_date = JalaliDate()
+    reason = Text(2000, min_length=5, multiline=True)
+
+
+class InterimSchema(FormSchema):
+    full_name = _name()
+    national_id = NationalId()
+    mobile = Mobile()
+
+
+class TermEndAcknowledgementSchema(FormSchema):
+    """The county office acknowledges and says how the center keeps a manager."""
+
+    continuity = Choice(CONTINUITY)
+    interim = Section(InterimSchema, required=False)
+    note = Text(2000, required=False, multiline=True)
+
+    @validates_schema
+    def _interim_named(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data["continuity"] == "interim" and "interim" not in data:
+            raise ValidationError(t("errors.interim_required"), "interim")
+        if data["continuity"] == "successor" and "interim" in data:
+            raise ValidationError(t("errors.interim_not_allowed"), "interim")
+
+
+class InterimAppointmentSchema(FormSchema):
+    """The county office names an interim manager when no successor came in time."""
+
+    interim = Section(InterimSchema)
+    note = Text(2000, required=False, multiline=True)
+
+
+# --- inquiry_answer (agencies, through the API) --------------------------------
+
+
+class InquiryAnswerSchema(FormSchema):
+    """An agency's answer to an inquiry about a proposed manager."""
+
+    result = Choice(INQUIRY_RESULTS)
+    reference = Text(64, min_length=1)
+    note = Text(2000, required=False, multiline=True)

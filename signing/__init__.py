@@ -1,23 +1,47 @@
-"""Canonical bytes, keys, signers, signed record chains and PDF rendering.
+"""Canonical bytes, keys, signers, record chains, the Merkle log, PKI, PDFs and evidence bundles.
 
-Imports no other project package and nothing from Flask. The PDF names are
-imported on first use: WeasyPrint loads Pango and takes about a second to import,
-which code that only signs or verifies records should not pay.
+Imports no other project package and nothing from Flask. The PDF names are imported
+on first use: WeasyPrint loads Pango and takes about a second to import, and pyHanko
+most of one, which code that only signs or verifies records should not pay. The Merkle
+root function is `signing.merkle.root` (the bare name would read as a root certificate).
 """
 
 from typing import TYPE_CHECKING
 
+from .bundle import (
+    BUNDLE_FORMAT,
+    BundleProblem,
+    BundleRecord,
+    BundleReport,
+    CertifiedKey,
+    build_bundle,
+    load_bundle,
+    verify_bundle,
+)
 from .canonical import canonical_bytes, digest, sha256_hex
 from .errors import (
     BadSignatureError,
+    BundleError,
     CanonicalizationError,
+    CertificateConstraintError,
+    CertificateError,
+    CertificatePathError,
+    CertificateRevokedError,
+    CertificateValidityError,
     ChainError,
+    CheckpointError,
+    ConsistencyProofError,
+    InclusionProofError,
     KeyFormatError,
+    MerkleError,
     PdfError,
+    PdfSignatureError,
     PinError,
     RecordError,
     ResourceRefusedError,
+    RevocationUnknownError,
     SigningError,
+    UntrustedPathError,
     WrongPinError,
 )
 from .keys import (
@@ -28,6 +52,41 @@ from .keys import (
     load_public_key,
     public_key_pem,
 )
+from .merkle import (
+    CHECKPOINT_DOMAIN,
+    EMPTY_ROOT,
+    Checkpoint,
+    SignedCheckpoint,
+    consistency_proof,
+    inclusion_proof,
+    inclusion_proofs,
+    leaf_hash,
+    record_leaf_hash,
+    sign_checkpoint,
+    verify_checkpoint,
+    verify_consistency,
+    verify_inclusion,
+)
+from .pki import (
+    DOCUMENT_SIGNING,
+    PURPOSE_OIDS,
+    RECORD_PURPOSES,
+    CertificateOptions,
+    Purpose,
+    Subject,
+    certificate_pem,
+    certificate_purpose,
+    certificate_user_id,
+    create_root_ca,
+    crl_pem,
+    generate_ca_key,
+    issue_ca,
+    issue_crl,
+    issue_end_entity,
+    load_certificate,
+    load_crl,
+    verify_chain_at,
+)
 from .records import (
     BODY_KEYS,
     DOMAIN,
@@ -36,6 +95,7 @@ from .records import (
     SignedRecord,
     StoredRecord,
     format_time,
+    parse_time,
     record_hash,
     require_valid,
     sign_record,
@@ -44,52 +104,121 @@ from .records import (
 from .signer import InMemorySigner, Signer, verify_signature
 
 if TYPE_CHECKING:
+    from .pades import PdfValidation, SealOptions, sign_pdf, signed_attachment, validate_pdf
     from .pdf import LocalURLFetcher, qr_data_uri, render_pdf
 
-_PDF_NAMES = frozenset({"LocalURLFetcher", "qr_data_uri", "render_pdf"})
+_LAZY = {
+    "LocalURLFetcher": "pdf",
+    "qr_data_uri": "pdf",
+    "render_pdf": "pdf",
+    "PdfValidation": "pades",
+    "SealOptions": "pades",
+    "sign_pdf": "pades",
+    "signed_attachment": "pades",
+    "validate_pdf": "pades",
+}
 
 __all__ = [
     "BODY_KEYS",
+    "BUNDLE_FORMAT",
+    "CHECKPOINT_DOMAIN",
+    "DOCUMENT_SIGNING",
     "DOMAIN",
+    "EMPTY_ROOT",
+    "PURPOSE_OIDS",
+    "RECORD_PURPOSES",
     "BadSignatureError",
+    "BundleError",
+    "BundleProblem",
+    "BundleRecord",
+    "BundleReport",
     "CanonicalizationError",
+    "CertificateConstraintError",
+    "CertificateError",
+    "CertificateOptions",
+    "CertificatePathError",
+    "CertificateRevokedError",
+    "CertificateValidityError",
+    "CertifiedKey",
     "ChainError",
     "ChainProblem",
     "ChainReport",
+    "Checkpoint",
+    "CheckpointError",
+    "ConsistencyProofError",
     "InMemorySigner",
+    "InclusionProofError",
     "KeyFormatError",
     "LocalURLFetcher",
+    "MerkleError",
     "PdfError",
+    "PdfSignatureError",
+    "PdfValidation",
     "PinError",
+    "Purpose",
     "RecordError",
     "ResourceRefusedError",
+    "RevocationUnknownError",
+    "SealOptions",
+    "SignedCheckpoint",
     "SignedRecord",
     "Signer",
     "SigningError",
     "StoredRecord",
+    "Subject",
+    "UntrustedPathError",
     "WrongPinError",
+    "build_bundle",
     "canonical_bytes",
+    "certificate_pem",
+    "certificate_purpose",
+    "certificate_user_id",
+    "consistency_proof",
+    "create_root_ca",
+    "crl_pem",
     "decrypt_private_key",
     "digest",
     "encrypt_private_key",
     "format_time",
+    "generate_ca_key",
     "generate_key",
+    "inclusion_proof",
+    "inclusion_proofs",
+    "issue_ca",
+    "issue_crl",
+    "issue_end_entity",
     "key_id",
+    "leaf_hash",
+    "load_bundle",
+    "load_certificate",
+    "load_crl",
     "load_public_key",
+    "parse_time",
     "public_key_pem",
     "qr_data_uri",
     "record_hash",
+    "record_leaf_hash",
+    "render_pdf",
     "require_valid",
-    "sign_record",
     "sha256_hex",
+    "sign_checkpoint",
+    "sign_pdf",
+    "sign_record",
+    "signed_attachment",
+    "validate_pdf",
+    "verify_bundle",
     "verify_chain",
+    "verify_chain_at",
+    "verify_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
     "verify_signature",
 ]
 
 
 def __getattr__(name: str) -> object:
-    if name in _PDF_NAMES:
-        from . import pdf
+    if name in _LAZY:
+        from importlib import import_module
 
-        return getattr(pdf, name)
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,14 +2,27 @@
 
 __all__ = [
     "BadSignatureError",
+    "BundleError",
     "CanonicalizationError",
+    "CertificateConstraintError",
+    "CertificateError",
+    "CertificatePathError",
+    "CertificateRevokedError",
+    "CertificateValidityError",
     "ChainError",
+    "CheckpointError",
+    "ConsistencyProofError",
+    "InclusionProofError",
     "KeyFormatError",
+    "MerkleError",
     "PdfError",
+    "PdfSignatureError",
     "PinError",
     "RecordError",
     "ResourceRefusedError",
+    "RevocationUnknownError",
     "SigningError",
+    "UntrustedPathError",
     "WrongPinError",
 ]
 
@@ -76,3 +89,81 @@ class ResourceRefusedError(PdfError):
     """A URL met while rendering a PDF was refused or could not be read."""
 
     code = "pdf_resource_refused"
+
+
+class PdfSignatureError(PdfError):
+    """A PDF cannot be signed, or holds no single signature that can be evaluated."""
+
+    code = "pdf_signature_invalid"
+
+
+class MerkleError(SigningError):
+    """A Merkle log argument is out of range or malformed."""
+
+    code = "merkle_invalid"
+
+
+class InclusionProofError(MerkleError):
+    """An inclusion proof does not prove the leaf at that index under that root."""
+
+    code = "not_in_log"
+
+
+class ConsistencyProofError(MerkleError):
+    """A consistency proof does not prove the newer tree extends the older one."""
+
+    code = "log_inconsistent"
+
+
+class CheckpointError(SigningError):
+    """A log checkpoint is malformed, unsigned, or its signature does not verify."""
+
+    code = "checkpoint_invalid"
+
+
+class CertificateError(SigningError):
+    """A certificate, key or CRL cannot be issued or loaded as asked."""
+
+    code = "bad_certificate"
+
+
+class CertificatePathError(SigningError):
+    """A certificate does not chain to the root, valid and unrevoked, at the time asked."""
+
+    code = "cert_path_invalid"
+
+
+class UntrustedPathError(CertificatePathError):
+    """A signature link is broken or the path does not end at the given root."""
+
+    code = "cert_untrusted"
+
+
+class CertificateValidityError(CertificatePathError):
+    """A certificate on the path is not yet valid or has expired at the time asked."""
+
+    code = "cert_not_valid_at_time"
+
+
+class CertificateConstraintError(CertificatePathError):
+    """Basic constraints, path length, key usage or purpose forbid this use."""
+
+    code = "cert_constraints_violated"
+
+
+class RevocationUnknownError(CertificatePathError):
+    """No usable CRL of an issuer on the path covers the time asked (hard fail)."""
+
+    code = "revocation_unknown"
+
+
+class CertificateRevokedError(CertificatePathError):
+    """A certificate on the path was revoked at or before the time asked."""
+
+    code = "cert_revoked"
+
+
+class BundleError(SigningError):
+    """An evidence bundle cannot be built from the data given."""
+
+    code = "bundle_invalid"

@@ -27,6 +27,7 @@ __all__ = [
     "SignedRecord",
     "StoredRecord",
     "format_time",
+    "parse_time",
     "record_hash",
     "require_valid",
     "sign_record",
@@ -184,6 +185,13 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise RecordError("record time must be timezone-aware")
     return moment.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    """Parse a record time written by format_time into an aware UTC datetime; raise RecordError."""
+    if not _time(text):
+        raise RecordError(f"not a record time: {text!r}")
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=timezone.utc)
 
 
 def record_hash(body: Mapping[str, Any]) -> str:

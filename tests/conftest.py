@@ -1,44 +1,73 @@
-"""Shared fixtures: an application on a real database seeded with the demo offices and people."""
+"""Shared fixtures: an application on a real database seeded with the demo offices and people.
+
+Seeding (demo users with scrypt-encrypted keys) takes most of a second, so it happens once per
+session; every test then gets its own copy of the seeded database: a file copy on SQLite (the
+default), ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL when ``TEST_DATABASE_URL`` names a
+server (see tests/databases.py). Each copy is dropped after its test.
+"""
 from __future__ import annotations
 
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from databases import Databases, make_databases
 from web import create_app
 from web.cli import deploy_all
 from web.extensions import db
 from workflows.demo import seed_demo
 
 
-def _config(db_path: Path, storage: Path) -> dict:
-    return {"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "STORAGE_DIR": storage}
+def _config(url: str, storage: Path) -> dict:
+    return {"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, "STORAGE_DIR": storage}
+
+
+@dataclass(frozen=True)
+class SeededDatabase:
+    """The session's seeded database and the factory that copies it for each test."""
+
+    databases: Databases
+    #: URL of the seeded database (never used by a test directly: tests get copies)
+    url: str
+
+    def copy(self, folder: Path) -> str:
+        return self.databases.create(folder, template=self.url)
 
 
 @pytest.fixture(scope="session")
-def seeded_db(tmp_path_factory) -> Path:
-    """A database file with tables, the deployed processes and the demo data (made once)."""
+def test_databases():
+    """Creates and drops the tests' databases on the backend of this run."""
+    databases = make_databases()
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def seeded_db(test_databases, tmp_path_factory) -> SeededDatabase:
+    """A database with tables, the deployed processes and the demo data (made once)."""
     folder = tmp_path_factory.mktemp("seed")
-    path = folder / "seed.db"
-    app = create_app(_config(path, folder / "documents"))
+    url = test_databases.create(folder)
+    app = create_app(_config(url, folder / "documents"))
     with app.app_context():
         db.create_all()
         deploy_all()
-        seed_demo(db.session)
+        seed_demo(db.session, app.config["SYSTEM_SIGNING_PIN"])
         db.session.commit()
-        db.engine.dispose()
-    return path
+        db.session.remove()
+        db.engine.dispose()  # a PostgreSQL template must have no open connections
+    yield SeededDatabase(test_databases, url)
+    test_databases.drop(url)
 
 
 @pytest.fixture
 def app(seeded_db, tmp_path):
-    path = tmp_path / "app.db"
-    shutil.copy(seeded_db, path)
-    app = create_app(_config(path, tmp_path / "documents"))
+    url = seeded_db.copy(tmp_path)
+    app = create_app(_config(url, tmp_path / "documents"))
     with app.app_context():
         yield app
         db.session.remove()
         db.engine.dispose()
+    seeded_db.databases.drop(url)
 
 
 @pytest.fixture

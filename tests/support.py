@@ -9,7 +9,12 @@ from PIL import Image
 from sqlalchemy import select
 
 from web.extensions import db
-from workflows.models import User
+from workflows import documents, inquiries, timers
+from workflows.cases import complete_task, start_case
+from workflows.demo import DEMO_ACCOUNTS
+from workflows.keys import unlock_signer
+from workflows.models import Case, Center, Inquiry, Record, User, utcnow
+from workflows.people import system_user
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = ROOT / "bpmn" / "scenarios"
@@ -17,6 +22,8 @@ PIN = "1405"
 PASSWORD = "demo1234"
 #: which demo account plays each actor of a scenario
 ACTORS = {"applicant": "applicant1", "county": "arak_officer", "province": "markazi_officer"}
+#: the manager of a second demo center (someone who already manages a center)
+OTHER_MANAGER = "1234567891"
 
 
 def user(username: str) -> User:
@@ -41,3 +48,51 @@ def pdf_bytes(text: str = "degree") -> bytes:
 
 def application_fixture() -> dict:
     return json.loads((SCENARIO_DIR / "center_founding" / "fixtures.json").read_text("utf-8"))["application"]
+
+
+def upload_documents(app, case: Case) -> dict:
+    files = {"manager_id_copy": png_bytes("red"), "manager_photo": png_bytes("blue"), "manager_degree": pdf_bytes()}
+    return {field: documents.store_document(db.session, app.config["STORAGE_DIR"], case=case, user=case.applicant,
+                                            field=field, filename=f"{field}.bin", content=content).sha256
+            for field, content in files.items()}
+
+
+def found_center(app, applicant: str, manager_national_id: str | None = None) -> Center:
+    """Run a founding through to its license (the setup of the center procedures)."""
+    case = start_case(db.session, process_key="center_founding", starter=user(applicant))
+    data = application_fixture()
+    data["documents"] = upload_documents(app, case)
+    if manager_national_id:
+        data["manager"]["national_id"] = manager_national_id
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user(applicant), data=data, pin=PIN)
+    answer_all(case, "clear", utcnow())
+    for actor in ("county", "province"):
+        complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user(ACTORS[actor]),
+                      data={"decision": "approve"}, pin=PIN)
+    db.session.commit()
+    assert case.status == "licensed"
+    return db.session.get(Center, case.center_id)
+
+
+def answer_all(case: Case, results, now) -> list[Record]:
+    """The demo agencies answer every pending inquiry of the case."""
+    records = []
+    agencies = {a.agency: a for a in DEMO_ACCOUNTS if a.agency}
+    for inquiry in db.session.scalars(select(Inquiry).where(Inquiry.case_id == case.id, Inquiry.status == "pending")
+                                      .order_by(Inquiry.id)).all():
+        result = results if isinstance(results, str) else results.get(inquiry.kind, "clear")
+        records += inquiries.answer_inquiry(db.session, inquiry_id=inquiry.id, agency_user=user(agencies[inquiry.agency].username),
+                                            data={"result": result, "reference": f"REF-{inquiry.id}"},
+                                            pin=agencies[inquiry.agency].pin, now=now)
+    db.session.commit()
+    return records
+
+
+def tick(app, now) -> list[Record]:
+    system = system_user(db.session)
+    signer = unlock_signer(db.session, system, app.config["SYSTEM_SIGNING_PIN"])
+    records = []
+    for case_id in timers.due_cases(db.session, now):
+        records += timers.fire_case(db.session, case_id, now=now, system=system, signer=signer)
+        db.session.commit()
+    return records

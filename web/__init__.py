@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Flask
 
-from web.config import CONFIGS, PROJECT_ROOT
-from web.extensions import csrf, db, login_manager
+from web.config import CONFIGS, MIGRATIONS_DIR, PROJECT_ROOT
+from web.extensions import csrf, db, login_manager, migrate
 
 __all__ = ["create_app"]
 
@@ -29,16 +29,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _finish_config(app, env)
 
     db.init_app(app)
+    # render_as_batch: SQLite alters a table by copying it, which batch operations do for us
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from web import api, auth, cli, errors, pages, public, templating
+    from web import api, auth, cli, errors, pages, public, registry, templating
     templating.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(registry.bp)
     app.register_blueprint(api.bp)
     return app
 
@@ -51,14 +54,22 @@ def _finish_config(app: Flask, env: str) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'app.db'}"
     app.config.setdefault("STORAGE_DIR", instance / "documents")
     app.config["STORAGE_DIR"] = Path(app.config["STORAGE_DIR"])
+    if env == "development":
+        for name, file in (("SECRET_KEY", "secret_key"), ("SYSTEM_SIGNING_PIN", "system_pin")):
+            if not app.config.get(name):
+                app.config[name] = _instance_secret(instance, file)
     secret = app.config.get("SECRET_KEY") or ""
-    if env == "development" and not secret:
-        instance.mkdir(parents=True, exist_ok=True)
-        key_file = instance / "secret_key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_hex(32))
-            key_file.chmod(0o600)
-        secret = key_file.read_text().strip()
-        app.config["SECRET_KEY"] = secret
     if env == "production" and (secret in _KNOWN_SECRETS or len(secret) < 32):
         raise RuntimeError("SECRET_KEY must be set to a random value of at least 32 characters in production")
+    if env == "production" and len(app.config.get("SYSTEM_SIGNING_PIN") or "") < 16:
+        raise RuntimeError("SYSTEM_SIGNING_PIN must be set (16+ characters) in production")
+
+
+def _instance_secret(instance: Path, name: str) -> str:
+    """A random secret kept in the instance folder, made on first use (development only)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / name
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -5,7 +5,6 @@ page session cookie together with an ``X-CSRFToken`` header on writes.
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
 from functools import wraps
 from typing import Any, Callable
@@ -22,18 +21,21 @@ from web import certificate
 from web.auth import check_credentials, user_for_token
 from web.errors import error_body
 from web.extensions import csrf, db
-from web.scope import case_or_404, county_choices, latest_form_data, storage_dir, tasks_for, timeline, verification_summary
-from workflows import access, documents
+from web.scope import (
+    case_application, case_or_404, county_choices, latest_form_data, storage_dir, tasks_for, timeline,
+    verification_summary,
+)
+from web.registry import center_json, center_or_404, search_visible_centers
+from workflows import access, documents, inquiries
 from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.errors import InvalidInput, NotFound
-from workflows.models import ApiToken, Case, CaseTask, License
+from workflows.models import Case, CaseTask, Inquiry, License, utcnow
+from workflows.people import add_token
+from workflows.procedures import PROCEDURES
 from workflows.verification import resolve_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
-
-#: processes an applicant may start through the API
-STARTABLE = ("center_founding",)
 
 
 def _fail(status: int, code: str, message_key: str, errors: dict | None = None):
@@ -86,6 +88,7 @@ def task_json(task: CaseTask) -> dict:
 
 def case_json(case: Case, *, full: bool = False) -> dict:
     data = {"id": case.id, "public_id": case.public_id, "process_key": case.process_key,
+            "center_id": case.center_id, "linked_case_id": case.linked_case_id,
             "status": case.status, "outcome": case.outcome, "title": case.title,
             "county": case.county_office.code if case.county_office else None,
             "lock_version": case.lock_version, "spec_version": case.spec_version,
@@ -94,7 +97,8 @@ def case_json(case: Case, *, full: bool = False) -> dict:
     if full:
         license_ = db.session.scalars(select(License).where(License.case_id == case.id)).first()
         data.update(records=timeline(case), verification=verification_summary(case),
-                    application=latest_form_data(case, "founding_application"),
+                    application=case_application(case),
+                    inquiries=[inquiry_json(i) for i in inquiries.case_inquiries(db.session, case)],
                     license={"number": license_.number, "status": license_.status,
                              "issued_at": license_.issued_at.isoformat()} if license_ else None)
     return data
@@ -114,8 +118,7 @@ def issue_token():
     if user is None:
         return _fail(401, "bad_credentials", "web.auth.bad_credentials")
     token = secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                            label=str(body.get("label", ""))[:80]))
+    add_token(db.session, user, token, label=str(body.get("label", "")))
     db.session.commit()
     return jsonify({"token": token, "user": {"username": user.username, "role": user.role}}), 201
 
@@ -145,10 +148,21 @@ def list_cases():
 @bp.post("/cases")
 @authenticated
 def create_case():
-    body = json_body({"process_key"}, {"process_key"})
-    if body["process_key"] not in STARTABLE:
+    """Start a founding case, or (with center_id) a procedure on an existing center."""
+    body = json_body({"process_key", "center_id", "linked_case_id"}, {"process_key"})
+    if body["process_key"] not in PROCEDURES:
         raise InvalidInput({"process_key": [t("errors.choice_invalid")]})
-    case = start_case(db.session, process_key=body["process_key"], applicant=g.api_user)
+    center = linked = None
+    if body.get("center_id") is not None:
+        if not isinstance(body["center_id"], int) or isinstance(body["center_id"], bool):
+            raise InvalidInput({"center_id": [t("errors.integer_invalid")]})
+        center = center_or_404(g.api_user, body["center_id"])
+    if body.get("linked_case_id") is not None:
+        if not isinstance(body["linked_case_id"], int) or isinstance(body["linked_case_id"], bool):
+            raise InvalidInput({"linked_case_id": [t("errors.integer_invalid")]})
+        linked = case_or_404(g.api_user, body["linked_case_id"])
+    case = start_case(db.session, process_key=body["process_key"], starter=g.api_user, center=center,
+                      linked_case=linked)
     db.session.commit()
     return jsonify(case_json(case, full=True)), 201
 
@@ -193,8 +207,7 @@ def complete(case_id: int, task_id: str):
     if not isinstance(body["pin"], str):
         raise InvalidInput({"pin": [t("errors.not_text")]})
     transition = complete_task(db.session, case=case, task_id=task_id, actor=g.api_user, data=body["data"],
-                               pin=forms.normalize_digits(body["pin"]), lock_version=lock_version,
-                               storage_dir=storage_dir())
+                               pin=forms.normalize_digits(body["pin"]), lock_version=lock_version)
     db.session.commit()
     return jsonify({"case": case_json(transition.case, full=True),
                     "records": [{"seq": r.seq, "action": r.action, "hash": r.hash} for r in transition.records]})
@@ -221,6 +234,68 @@ def upload_document(case_id: int):
 @authenticated
 def certificate_pdf(case_id: int):
     return certificate.pdf_response(case_or_404(g.api_user, case_id))
+
+
+def inquiry_json(inquiry: Inquiry, *, for_agency: bool = False) -> dict:
+    data = {"id": inquiry.id, "kind": inquiry.kind, "agency": inquiry.agency, "round": inquiry.round,
+            "status": inquiry.status, "result": inquiry.result, "reference": inquiry.reference,
+            "sent_at": inquiry.sent_at.isoformat(), "due_at": inquiry.due_at.isoformat(),
+            "answered_at": inquiry.answered_at.isoformat() if inquiry.answered_at else None,
+            "subject": {"national_id": inquiry.subject_national_id, "name": inquiry.subject_name}}
+    if not for_agency:
+        data.update(case_id=inquiry.case_id, note=inquiry.note)
+    return data
+
+
+@bp.get("/inquiries")
+@authenticated
+def list_inquiries():
+    """Agencies: the inquiries addressed to them (pending unless ?status=answered or all)."""
+    status = request.args.get("status", "pending")
+    if status not in ("pending", "answered", "all"):
+        raise InvalidInput({"status": [t("errors.choice_invalid")]})
+    rows = inquiries.agency_inquiries(db.session, g.api_user, None if status == "all" else status)
+    return jsonify({"inquiries": [inquiry_json(i, for_agency=True) for i in rows]})
+
+
+@bp.post("/inquiries/<int:inquiry_id>/answer")
+@authenticated
+def answer_inquiry(inquiry_id: int):
+    """Agencies: answer an inquiry (clear / not_clear, reference, note), signed with the agency's key."""
+    body = json_body({"data", "pin"}, {"data", "pin"})
+    if not isinstance(body["pin"], str):
+        raise InvalidInput({"pin": [t("errors.not_text")]})
+    records = inquiries.answer_inquiry(db.session, inquiry_id=inquiry_id, agency_user=g.api_user,
+                                       data=body["data"], pin=forms.normalize_digits(body["pin"]), now=utcnow())
+    db.session.commit()
+    return jsonify({"records": [{"seq": r.seq, "action": r.action, "hash": r.hash} for r in records]})
+
+
+@bp.post("/inquiries/<int:inquiry_id>/resend")
+@authenticated
+def resend_inquiry(inquiry_id: int):
+    """Offices: send an unanswered inquiry again with a new deadline; the reason is signed."""
+    body = json_body({"reason", "pin"}, {"reason", "pin"})
+    if not isinstance(body["pin"], str):
+        raise InvalidInput({"pin": [t("errors.not_text")]})
+    record = inquiries.resend_inquiry(db.session, inquiry_id=inquiry_id, officer=g.api_user, reason=body["reason"],
+                                      pin=forms.normalize_digits(body["pin"]), now=utcnow())
+    db.session.commit()
+    return jsonify({"seq": record.seq, "action": record.action, "hash": record.hash})
+
+
+@bp.get("/centers")
+@authenticated
+def list_centers():
+    """The registry: centers in the caller's jurisdiction, with filters q, license_number, national_id, county."""
+    return jsonify({"centers": [center_json(c) for c in search_visible_centers(g.api_user, request.args)]})
+
+
+@bp.get("/centers/<int:center_id>")
+@authenticated
+def read_center(center_id: int):
+    """One center with its licenses and every manager term."""
+    return jsonify(center_json(center_or_404(g.api_user, center_id), full=True))
 
 
 @bp.get("/verify/<token>")

@@ -6,31 +6,45 @@ from sqlalchemy import select
 
 from signing import qr_data_uri, render_pdf
 from web.extensions import db
-from web.scope import latest_form_data, timeline, verification_summary
-from workflows.models import Case, License
-from workflows.registry import current_manager
+from web.scope import case_application, latest_form_data, timeline, verification_summary
+from workflows.models import Case, License, ManagerTerm
 from workflows.verification import verification_token
 
 __all__ = ["certificate_context", "render_certificate", "pdf_response"]
 
 
+#: the certificate's title for a case that reached this status in this procedure
+TITLES = {("center_founding", "licensed"): "web.certificate.license_title",
+          ("manager_change", "appointed"): "web.certificate.appointment_title",
+          ("manager_retirement", "closed"): "web.certificate.retirement_title",
+          ("manager_resignation", "closed"): "web.certificate.resignation_title"}
+
+
 def certificate_context(case: Case) -> dict:
     """Everything the certificate shows, as data (tests check this, not text pulled from the PDF)."""
     entries = timeline(case)
-    license_ = db.session.scalars(select(License).where(License.case_id == case.id)).first()
-    manager = current_manager(db.session, case.center_id) if case.center_id else None
+    license_ = db.session.scalars(select(License).where(License.center_id == case.center_id)
+                                  .order_by(License.issued_at.desc())).first() if case.center_id else None
+    started = db.session.scalars(select(ManagerTerm).where(ManagerTerm.case_id == case.id)).first()
+    deciding = [case.id, *db.session.scalars(select(Case.id).where(Case.linked_case_id == case.id))]
+    ended = db.session.scalars(select(ManagerTerm).where(ManagerTerm.ended_by_case_id.in_(deciding))).first()
     token = verification_token(case, entries[-1]["hash"]) if entries else None
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
     verify_url = f"{base}{url_for('public.verify', token=token)}" if token else None
     county = case.county_office
     return {
         "case": case, "status": case.status, "entries": entries,
+        "title_key": TITLES.get((case.process_key, case.status), "web.certificate.status_title"),
         "license_number": license_.number if license_ else None,
         "issued_at": license_.issued_at if license_ else None,
         "center_name": license_.center.name if license_ else None,
-        "application": latest_form_data(case, "founding_application"),
-        "manager_name": manager.full_name if manager else None,
-        "manager_national_id": manager.national_id if manager else None,
+        "application": case_application(case),
+        "request": latest_form_data(case, "term_end_request"),
+        "manager_name": started.full_name if started else None,
+        "manager_national_id": started.national_id if started else None,
+        "manager_since": started.start_date if started else None,
+        "manager_interim": started.interim if started else False,
+        "ended_term": ended,
         "county_name": county.name if county else None,
         "province_name": county.parent.name if county else None,
         "token": token, "verify_url": verify_url,

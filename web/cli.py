@@ -1,20 +1,29 @@
 """Command-line operations: ``flask --app web <command>``."""
 from __future__ import annotations
 
-import hashlib
+import json
 import secrets
+from datetime import datetime, timezone
 
 import click
+import flask_migrate
 from flask import Flask, current_app
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
 from web.extensions import db
+from workflows import inquiries, timers
 from workflows.cases import deploy
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
-from workflows.models import ApiToken, Office, User
+from workflows.keys import unlock_signer
+from workflows.models import Office, Record, User, utcnow
+from workflows.people import add_token, system_user
 
 #: processes deployed from bpmn/ by ``init`` and ``deploy``
-PROCESSES = ("center_founding",)
+PROCESSES = ("center_founding", "manager_change", "manager_retirement", "manager_resignation")
 
 
 def deploy_all() -> list[str]:
@@ -22,14 +31,25 @@ def deploy_all() -> list[str]:
     return [deploy(db.session, current_app.config["BPMN_DIR"], key).version for key in PROCESSES]
 
 
+def _upgrade_schema() -> None:
+    """Apply the migrations in migrations/ (an empty database gets the whole schema)."""
+    tables = set(sa_inspect(db.engine).get_table_names())
+    if tables and "alembic_version" not in tables:
+        raise click.ClickException(
+            f"{db.engine.url.render_as_string(hide_password=True)} has tables but no migration history: "
+            "it was made before migrations existed. Move it away (demo data only) and run init again, "
+            "or mark the revision its schema matches: flask --app web db stamp REVISION")
+    flask_migrate.upgrade()
+
+
 def init_app(app: Flask) -> None:
     @app.cli.command("init")
     @click.option("--demo/--no-demo", default=True, help="Create demo offices and accounts if empty.")
     def init(demo: bool) -> None:
-        """Create tables, deploy processes, and (by default) demo data; print the demo accounts."""
-        db.create_all()
+        """Migrate the database schema, deploy processes, and (by default) demo data; print the demo accounts."""
+        _upgrade_schema()
         versions = deploy_all()
-        created = seed_demo(db.session) if demo else False
+        created = seed_demo(db.session, current_app.config["SYSTEM_SIGNING_PIN"]) if demo else False
         db.session.commit()
         click.echo(f"Database: {db.engine.url.render_as_string(hide_password=True)}")
         click.echo("Deployed: " + ", ".join(f"{k} {v[:12]}" for k, v in zip(PROCESSES, versions)))
@@ -53,9 +73,66 @@ def init_app(app: Flask) -> None:
         if user is None:
             raise click.ClickException(f"no user {username!r}")
         token = secrets.token_urlsafe(32)
-        db.session.add(ApiToken(user_id=user.id, token_hash=hashlib.sha256(token.encode()).hexdigest(), label="cli"))
+        add_token(db.session, user, token, label="cli")
         db.session.commit()
         click.echo(token)
+
+    @app.cli.command("tick")
+    @click.option("--now", "now_text", default=None, help="Pretend it is this ISO time (UTC); for tests and drills.")
+    def tick(now_text: str | None) -> None:
+        """Fire every due timer (deadlines, escalations); safe to run from several processes at once."""
+        now = _parse_now(now_text)
+        fired = run_tick(now)
+        click.echo(f"{now.isoformat()}: {len(fired)} case(s) moved by deadlines" +
+                   (": " + ", ".join(f"#{case_id} {', '.join(names)}" for case_id, names in fired) if fired else ""))
+
+    @app.cli.command("answer-inquiries")
+    @click.option("--result", type=click.Choice(["clear", "not_clear"]), default="clear")
+    @click.option("--case", "case_id", type=int, default=None, help="Only this case's inquiries.")
+    def answer_inquiries(result: str, case_id: int | None) -> None:
+        """Answer pending inquiries as the demo agencies would (demo only), each a signed record."""
+        answered = 0
+        for account in (a for a in DEMO_ACCOUNTS if a.agency):
+            agency = db.session.scalars(select(User).where(User.username == account.username)).one()
+            for inquiry in inquiries.agency_inquiries(db.session, agency):
+                if case_id is not None and inquiry.case_id != case_id:
+                    continue
+                inquiries.answer_inquiry(db.session, inquiry_id=inquiry.id, agency_user=agency, pin=account.pin,
+                                         data={"result": result, "reference": f"DEMO-{inquiry.id}"}, now=utcnow())
+                db.session.commit()
+                answered += 1
+        click.echo(f"{answered} inquiry answer(s) signed ({result}).")
+
+
+def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
+    """Fire due timers case by case, one transaction each; a case another tick holds is skipped."""
+    system = system_user(db.session)
+    signer = unlock_signer(db.session, system, current_app.config["SYSTEM_SIGNING_PIN"])
+    fired = []
+    for case_id in timers.due_cases(db.session, now):
+        try:
+            records = timers.fire_case(db.session, case_id, now=now, system=system, signer=signer)
+            db.session.commit()
+        except (StaleDataError, IntegrityError, OperationalError):
+            db.session.rollback()  # another tick moved this case first
+            continue
+        if records:
+            fired.append((case_id, _timer_names(records[0])))
+    return fired
+
+
+def _timer_names(record: Record) -> list[str]:
+    return json.loads(record.canonical)["details"].get("timers", [])
+
+
+def _parse_now(text: str | None) -> datetime:
+    if not text:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter("use an ISO time such as 2026-12-01T08:00:00Z", param_hint="--now") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _print_accounts() -> None:
@@ -63,4 +140,5 @@ def _print_accounts() -> None:
     click.echo("Demo accounts (password / signing PIN):")
     for a in DEMO_ACCOUNTS:
         office = offices.get(a.office, "-") if a.office else "-"
-        click.echo(f"  {a.role:<17} {a.username:<21} {a.password} / PIN {a.pin}   {office}")
+        token = f"   API token {a.token}" if a.token else ""
+        click.echo(f"  {a.role:<17} {a.username:<21} {a.password} / PIN {a.pin}   {office}{token}")

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Alembic migrations (Flask-Migrate): the schema history of every database
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 
 class Config:
@@ -25,6 +27,8 @@ class Config:
     #: public base URL printed in QR codes (falls back to the request's host)
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    #: unlocks the system account's signing key (timers, deadlines)
+    SYSTEM_SIGNING_PIN: str | None = os.environ.get("SYSTEM_SIGNING_PIN")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
     TESTING = False
 
@@ -40,6 +44,7 @@ class ProductionConfig(Config):
 class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-only-secret"
+    SYSTEM_SIGNING_PIN = "test-only-system-pin"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_login import LoginManager
+from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
@@ -9,4 +10,6 @@ from workflows.models import Base
 
 db = SQLAlchemy(model_class=Base)
 login_manager = LoginManager()
+#: schema migrations in migrations/ (``flask --app web db ...``); bound in create_app, run only by commands
+migrate = Migrate()
 csrf = CSRFProtect()

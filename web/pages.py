@@ -11,24 +11,28 @@ from web import certificate
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
-    case_or_404, county_choices, latest_form_data, storage_dir, tasks_for, timeline,
+    case_application, case_or_404, county_choices, latest_form_data, storage_dir, tasks_for, timeline,
     verification_summary,
 )
-from workflows import access, documents
+from workflows import access, documents, inquiries
 from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound, WrongPin
-from workflows.models import Case, CaseDocument
+from workflows.models import Case, CaseDocument, utcnow
+from workflows.procedures import OPEN_STATUSES
 
 bp = Blueprint("pages", __name__)
 
 #: file inputs of each form: input name → the form field that receives the digest
-UPLOAD_FIELDS = {"founding_application": ("manager_id_copy", "manager_photo", "manager_degree")}
+UPLOAD_FIELDS = {form_key: ("manager_id_copy", "manager_photo", "manager_degree")
+                 for form_key in ("founding_application", "manager_change_application")}
 
 
 @bp.route("/cases")
 @login_required
 def cases():
     """An applicant's cases, or an office's inbox and the cases in its jurisdiction."""
+    if current_user.role == "agency":
+        return render_template("agency.html", inquiries=inquiries.agency_inquiries(db.session, current_user))
     visible = db.session.scalars(access.visible_cases(db.session, current_user)
                                  .order_by(Case.updated_at.desc()).limit(200)).all()
     return render_template("cases.html", cases=visible, tasks=tasks_for(current_user))
@@ -37,7 +41,7 @@ def cases():
 @bp.route("/cases/new", methods=["POST"])
 @login_required
 def new_case():
-    case = start_case(db.session, process_key="center_founding", applicant=current_user)
+    case = start_case(db.session, process_key="center_founding", starter=current_user)
     db.session.commit()
     return redirect(url_for("pages.task", case_id=case.id, task_id=case.tasks[0].task_id))
 
@@ -50,7 +54,10 @@ def case(case_id: int):
     return render_template(
         "case.html", case=case, entries=entries, verification=verification_summary(case),
         my_tasks=[task for task in case.tasks if access.may_act(current_user, task)],
-        application=latest_form_data(case, "founding_application"),
+        application=case_application(case), request_data=latest_form_data(case, "term_end_request"),
+        inquiries=inquiries.case_inquiries(db.session, case),
+        can_resend=current_user.role in ("county_officer", "province_officer") and case.status in OPEN_STATUSES,
+        linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
         documents=db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id)).all(),
         violations=_last_violations(entries))
 
@@ -82,7 +89,7 @@ def task(case_id: int, task_id: str):
         if request.form.get("_action") == "submit" and not errors:
             try:
                 complete_task(db.session, case=case, task_id=task_id, actor=current_user, data=data,
-                              pin=request.form.get("pin", ""), storage_dir=storage_dir(),
+                              pin=request.form.get("pin", ""),
                               lock_version=_int(request.form.get("lock_version")))
                 db.session.commit()
                 flash(t(f"web.task.done.{task.form_key}"), "success")
@@ -100,7 +107,7 @@ def task(case_id: int, task_id: str):
         status = 422
     else:
         saved = load_draft(db.session, case=case, form_key=task.form_key, user=current_user)
-        if saved is None and task.form_key == "founding_application":
+        if saved is None and task.form_key in UPLOAD_FIELDS:
             saved = latest_form_data(case, task.form_key)
         values = flatten(saved or {})
         status = 200
@@ -109,7 +116,9 @@ def task(case_id: int, task_id: str):
     return render_template(
         "task.html", case=case, task=task, form=forms.describe(task.form_key), values=values,
         errors=errors, counties=county_choices(), entries=timeline(case),
-        application=latest_form_data(case, "founding_application") if task.form_key == "review_decision" else None,
+        application=case_application(case) if task.form_key not in UPLOAD_FIELDS else None,
+        request_data=latest_form_data(case, "term_end_request"),
+        inquiries=inquiries.case_inquiries(db.session, case),
     ), status
 
 
@@ -133,6 +142,24 @@ def _store_uploads(case: Case, form_key: str, data: dict) -> dict[str, list[str]
             continue
         data.setdefault("documents", {})[field] = link.sha256
     return errors
+
+
+@bp.route("/cases/<int:case_id>/inquiries/<int:inquiry_id>/resend", methods=["POST"])
+@login_required
+def resend_inquiry(case_id: int, inquiry_id: int):
+    case = case_or_404(current_user, case_id)
+    try:
+        inquiries.resend_inquiry(db.session, inquiry_id=inquiry_id, officer=current_user,
+                                 reason=request.form.get("reason", ""), pin=request.form.get("pin", ""), now=utcnow())
+        db.session.commit()
+        flash(t("web.inquiry.resent"), "success")
+    except InvalidInput as error:
+        db.session.rollback()
+        flash(" ".join(m for messages in error.errors.values() for m in messages), "error")
+    except WrongPin:
+        db.session.rollback()
+        flash(t("web.error.wrong_pin"), "error")
+    return redirect(url_for("pages.case", case_id=case.id))
 
 
 @bp.route("/cases/<int:case_id>/documents/<sha256>")

@@ -14,7 +14,7 @@ from workflows.errors import NotFound
 from workflows.models import Case, CaseTask, Office, Record, User
 from workflows.verification import verify_case
 
-__all__ = ["case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
+__all__ = ["case_application", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
            "storage_dir", "county_choices"]
 
 
@@ -68,6 +68,11 @@ def latest_form_data(case: Case, form_key: str) -> dict | None:
         if json.loads(row.canonical)["form_key"] == form_key:
             return json.loads(row.form_data)
     return None
+
+
+def case_application(case: Case) -> dict | None:
+    """The latest signed application of the case: a founding application or a proposed manager."""
+    return latest_form_data(case, "founding_application") or latest_form_data(case, "manager_change_application")
 
 
 def verification_summary(case: Case) -> dict:

@@ -1,12 +1,15 @@
 """Template helpers: the Persian catalogue, Jalali dates and Persian digits."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from flask import Flask
 from flask_wtf.csrf import generate_csrf
 
 from forms import format_jalali, jalali_iso, t, to_persian_digits
+from web.extensions import db
+from workflows.models import Center, ManagerTerm, utcnow
+from workflows.registry import current_manager
 
 
 def jalali(value: date | datetime | str | None, with_time: bool = True) -> str:
@@ -35,6 +38,18 @@ def fa(value: object) -> str:
     return to_persian_digits(str(value)) if value is not None else ""
 
 
+def current_manager_of(center: Center) -> ManagerTerm | None:
+    """The center's current manager term (for registry lists)."""
+    return current_manager(db.session, center.id)
+
+
+def is_past(moment: datetime | None) -> bool:
+    """True when the moment (a UTC time, naive from SQLite) has passed."""
+    if moment is None:
+        return False
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)) < utcnow()
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(t=t, csrf_token=generate_csrf)
-    app.jinja_env.filters.update(jalali=jalali, fa=fa, jalali_input=jalali_input)
+    app.jinja_env.filters.update(jalali=jalali, fa=fa, jalali_input=jalali_input, current_manager=current_manager_of, is_past=is_past)

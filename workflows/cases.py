@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,29 +17,19 @@ from sqlalchemy.orm import Session
 
 import engine
 import forms
-from signing import SignedRecord, canonical_bytes, digest, format_time, sign_record
-from workflows import access, documents, registry
+from workflows import access, documents, inquiries, registry, transitions
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import unlock_signer
 from workflows.models import (
-    Case, CaseTask, Draft, Office, ProcessDefinition, Record, User, utcnow,
+    Case, CaseTask, Center, Draft, Office, ProcessDefinition, Record, User, tehran_today, utcnow,
 )
+from workflows.procedures import APPLICATION_FORMS, OPEN_STATUSES, action_for, procedure
 
 __all__ = [
-    "deploy", "spec_of", "start_case", "save_draft", "load_draft", "complete_task",
-    "Transition", "open_task", "case_records", "tehran_today",
+    "deploy", "start_case", "save_draft", "load_draft", "complete_task", "Transition", "open_task",
+    "case_records",
 ]
 
-#: case status for each end event reached
-OUTCOME_STATUS = {
-    "license_issued": "licensed",
-    "rejected_by_county": "rejected",
-    "rejected_by_province": "rejected",
-}
-#: case status while a task of this lane is waiting
-LANE_STATUS = {"applicant": "correction", "county": "county_review", "province": "province_review"}
-#: which action a completed form records
-REVIEW_ACTIONS = {"approve": "approve", "return": "return", "reject": "reject"}
 #: the largest draft accepted, in bytes of JSON
 MAX_DRAFT_BYTES = 64 * 1024
 
@@ -50,11 +40,6 @@ class Transition:
 
     case: Case
     records: list[Record]
-
-
-def tehran_today(now: datetime) -> date:
-    """The calendar date in Iran at this instant (UTC+03:30, no DST)."""
-    return (now + timedelta(hours=3, minutes=30)).date()
 
 
 # --- process definitions -------------------------------------------------------------
@@ -75,16 +60,10 @@ def deploy(session: Session, bpmn_dir: Path, process_key: str) -> ProcessDefinit
     return definition
 
 
-def spec_of(definition: ProcessDefinition) -> engine.ProcessSpec:
-    """The parsed spec of a stored version (parsed once per process, then cached)."""
-    sources = {name: text.encode("utf-8") for name, text in json.loads(definition.sources).items()}
-    return engine.spec_from_sources(definition.process_key, sources)
-
-
 def _latest_definition(session: Session, process_key: str) -> ProcessDefinition:
     definition = session.scalars(
         select(ProcessDefinition).where(ProcessDefinition.process_key == process_key)
-        .order_by(ProcessDefinition.deployed_at.desc()).limit(1)).first()
+        .order_by(ProcessDefinition.deployed_at.desc(), ProcessDefinition.version).limit(1)).first()
     if definition is None:
         raise NotFound(f"process {process_key!r} is not deployed")
     return definition
@@ -92,20 +71,55 @@ def _latest_definition(session: Session, process_key: str) -> ProcessDefinition:
 
 # --- cases ---------------------------------------------------------------------------
 
-def start_case(session: Session, *, process_key: str, applicant: User) -> Case:
-    """Start a case on the newest version of a process; it waits on the applicant's form."""
-    if applicant.role != "applicant":
-        raise Forbidden("only applicants start cases")
+def start_case(session: Session, *, process_key: str, starter: User, center: Center | None = None,
+               linked_case: Case | None = None, now: datetime | None = None) -> Case:
+    """Start a case on the newest version of a process, for a new center or an existing one."""
+    now = now or utcnow()
+    try:
+        proc = procedure(process_key)
+    except KeyError:
+        raise NotFound(f"no procedure {process_key!r}") from None
+    if starter.role not in proc.starters or not starter.active:
+        raise Forbidden("this role does not start this procedure")
+    if proc.needs_center:
+        if center is None:
+            raise NotFound("center")
+        _check_center_starter(session, starter, center)
+        if registry.current_manager(session, center.id) is None:
+            raise Conflict("the center has no current manager")
+        if session.scalar(select(func.count()).select_from(Case).where(
+                Case.center_id == center.id, Case.process_key == process_key, Case.status.in_(OPEN_STATUSES))):
+            raise Conflict("a case of this procedure is already open for the center")
+    elif center is not None:
+        raise InvalidInput({"center": [forms.t("errors.unknown_field")]})
+    if linked_case is not None and (process_key != "manager_change" or linked_case.center_id != center.id
+                                    or linked_case.status not in OPEN_STATUSES):
+        raise Conflict("cannot link to that case")
+
     definition = _latest_definition(session, process_key)
-    instance = engine.Instance.start(spec_of(definition))
-    case = Case(public_id=secrets.token_urlsafe(12), process_key=process_key,
-                spec_version=definition.version, serializer_version=engine.SERIALIZER_VERSION,
-                state=instance.serialize(), status="draft", applicant=applicant)
+    spec = transitions.spec_of(definition)
+    variables = {"deadlines": dict(spec.tables.get("deadlines", {}).get(process_key, {})),
+                 "initiator": "office" if starter.role == "county_officer" else "applicant"}
+    instance = engine.Instance.start(spec, variables)
+    case = Case(public_id=secrets.token_urlsafe(12), process_key=process_key, spec_version=definition.version,
+                serializer_version=engine.SERIALIZER_VERSION, state=instance.serialize(), status="draft",
+                applicant_id=center.applicant_id if center else starter.id,
+                center_id=center.id if center else None,
+                county_office_id=center.county_office_id if center else None,
+                title=center.name if center else None,
+                linked_case_id=linked_case.id if linked_case else None, created_at=now, updated_at=now)
     session.add(case)
     session.flush()
-    _rewrite_tasks(case, instance)
-    session.flush()
+    transitions.save(session, case, instance, now)
     return case
+
+
+def _check_center_starter(session: Session, starter: User, center: Center) -> None:
+    if starter.role == "applicant" and starter.id == center.applicant_id:
+        return
+    if starter.role == "county_officer" and starter.office_id == center.county_office_id:
+        return
+    raise NotFound("center")
 
 
 def open_task(session: Session, case: Case, task_id: str) -> CaseTask:
@@ -149,12 +163,12 @@ def case_records(session: Session, case: Case) -> list[Record]:
 
 
 def complete_task(session: Session, *, case: Case, task_id: str, actor: User, data: Any,
-                  pin: str, lock_version: int | None = None, now: datetime | None = None,
-                  storage_dir: Path) -> Transition:
+                  pin: str, lock_version: int | None = None, now: datetime | None = None) -> Transition:
     """Validate, complete the task, advance the engine, sign and store the transition."""
     now = now or utcnow()
     if lock_version is not None and lock_version != case.lock_version:
         raise Conflict("case changed since the form was loaded")
+    case = transitions.lock(session, case)
     task = open_task(session, case, task_id)
     if not access.may_act(actor, task):
         raise Forbidden("not your task")
@@ -164,13 +178,15 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
         cleaned = forms.validate(task.form_key, data)
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
-    county = _check_references(session, case, task.form_key, cleaned)
+    county = _check_references(session, case, task, cleaned)
     signer = unlock_signer(session, actor, pin)
 
-    definition = session.get(ProcessDefinition, case.spec_version)
-    spec = spec_of(definition)
-    instance = engine.Instance.load(spec, case.state)
+    spec, instance = transitions.load(session, case)
     variables = form.workflow_variables(cleaned, tehran_today(now))
+    if "facts" in variables:
+        manager_id = cleaned["manager"]["national_id"]
+        variables["facts"]["manager_current_centers"] = registry.manages_other_center(
+            session, manager_id, except_center_id=case.center_id)
     try:
         instance.complete(task_id, variables, lane=task.lane)
     except (engine.TaskNotFound, engine.TaskNotReady) as error:
@@ -178,24 +194,14 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
 
     if county is not None:
         case.county_office, case.title = county, cleaned["mosque"]["name"]
-    records = [_append_record(
-        session, case, spec, signer, actor, now, task=task, action=_action(session, case, task, cleaned),
-        form_key=task.form_key, form_data=cleaned,
+    submitted_before = session.scalar(select(func.count()).select_from(Record).where(
+        Record.case_id == case.id, Record.action == "submit")) > 0
+    records = [transitions.append_record(
+        session, case, signer, actor, now, action=action_for(task.form_key, cleaned, submitted_before),
+        task_id=task.task_id, task_name=task.name, form_key=task.form_key, form_data=cleaned,
         rule_results=_rule_results(spec, instance, variables) if "facts" in variables else None)]
-
-    case.state = instance.serialize()
-    if instance.is_completed():
-        case.outcome = instance.end_event()
-        case.status = OUTCOME_STATUS.get(case.outcome, "rejected")
-        if case.outcome == "license_issued":
-            license_ = registry.issue_license(session, case, _application(session, case), now)
-            records.append(_append_record(
-                session, case, spec, signer, actor, now, task=None, action="issue_license",
-                details={"license_number": license_.number, "center_id": license_.center_id}))
-    else:
-        case.status = LANE_STATUS[instance.ready_user_tasks()[0].lane]
-    _rewrite_tasks(case, instance)
-    case.updated_at = now
+    records += transitions.settle(session, case, spec, instance, signer, actor, now)
+    transitions.save(session, case, instance, now)
     session.query(Draft).filter(Draft.case_id == case.id, Draft.form_key == task.form_key,
                                 Draft.user_id == actor.id).delete()
     session.flush()
@@ -204,85 +210,34 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
 
 # --- helpers ---------------------------------------------------------------------------
 
-def _check_references(session: Session, case: Case, form_key: str, cleaned: dict) -> Office | None:
-    """Checks the schema cannot make: offices and documents that must exist in this case."""
-    if form_key != "founding_application":
-        return None
+#: the review steps that decide on the inquiries' answers (the county's, or the province's in its place)
+INQUIRY_DECIDING_TASKS = ("county_review", "escalated_county_review")
+
+
+def _check_references(session: Session, case: Case, task: CaseTask, cleaned: dict) -> Office | None:
+    """Checks the schema cannot make: offices, documents and inquiries of this case."""
+    form_key = task.form_key
     errors: dict[str, list[str]] = {}
-    county = session.scalars(select(Office).where(
-        Office.code == cleaned["mosque"]["county"], Office.kind == "county")).first()
-    if county is None:
-        errors["mosque.county"] = [forms.t("errors.county_unknown")]
-    linked = documents.case_document_digests(session, case)
-    for field, sha in cleaned["documents"].items():
-        if sha not in linked:
-            errors[f"documents.{field}"] = [forms.t("errors.document_missing")]
+    county = None
+    if form_key == "founding_application":
+        county = session.scalars(select(Office).where(
+            Office.code == cleaned["mosque"]["county"], Office.kind == "county")).first()
+        if county is None:
+            errors["mosque.county"] = [forms.t("errors.county_unknown")]
+    if form_key in APPLICATION_FORMS:
+        linked = documents.case_document_digests(session, case)
+        for field, sha in cleaned["documents"].items():
+            if sha not in linked:
+                errors[f"documents.{field}"] = [forms.t("errors.document_missing")]
+    if (task.name in INQUIRY_DECIDING_TASKS and cleaned["decision"] == "approve"
+            and len(cleaned.get("reason", "")) < 5 and inquiries.pending_in_latest_round(session, case)):
+        errors["reason"] = [forms.t("errors.pending_inquiries_reason")]
     if errors:
         raise InvalidInput(errors)
     return county
 
 
-def _action(session: Session, case: Case, task: CaseTask, cleaned: dict) -> str:
-    if task.form_key == "review_decision":
-        return REVIEW_ACTIONS[cleaned["decision"]]
-    submitted = session.scalar(select(func.count()).select_from(Record).where(
-        Record.case_id == case.id, Record.action == "submit"))
-    return "resubmit" if submitted else "submit"
-
-
 def _rule_results(spec: engine.ProcessSpec, instance: engine.Instance, variables: dict) -> dict:
     data = instance.data()
-    return {"table": "manager_eligibility", "rules_version": spec.rules_version,
-            "facts": variables["facts"], "violations": data.get("eligibility_violations", [])}
-
-
-def _application(session: Session, case: Case) -> dict:
-    """The latest signed application form data of the case."""
-    for record in reversed(case_records(session, case)):
-        if record.action in ("submit", "resubmit") and record.form_data:
-            return json.loads(record.form_data)
-    raise NotFound("the case has no application")
-
-
-def _append_record(session: Session, case: Case, spec: engine.ProcessSpec, signer: Any,
-                   actor: User, now: datetime, *, task: CaseTask | None, action: str,
-                   form_key: str | None = None, form_data: dict | None = None,
-                   rule_results: dict | None = None, details: dict | None = None) -> Record:
-    last = session.scalars(select(Record).where(Record.case_id == case.id)
-                           .order_by(Record.seq.desc()).limit(1)).first()
-    attachments = sorted(set(form_data["documents"].values())) if form_data and "documents" in form_data else []
-    body = {
-        "v": 1, "case_id": case.public_id, "seq": (last.seq + 1) if last else 1,
-        "process_key": case.process_key, "spec_version": case.spec_version,
-        "task_id": task.task_id if task else None, "task_name": task.name if task else None,
-        "action": action,
-        "actor": {"user_id": actor.id, "username": actor.username, "role": actor.role,
-                  "office": actor.office.code if actor.office else None},
-        "key_id": signer.key_id, "form_key": form_key,
-        "form_digest": digest(form_data) if form_data is not None else None,
-        "attachments": attachments, "rule_results": rule_results, "details": details or {},
-        "time": format_time(now), "prev_hash": last.hash if last else None,
-    }
-    signed: SignedRecord = sign_record(body, signer)
-    record = Record(case_id=case.id, seq=body["seq"], action=action, task_name=body["task_name"],
-                    actor_user_id=actor.id, created_at=now, canonical=signed.canonical,
-                    hash=signed.hash, signature=signed.signature, key_id=signed.key_id,
-                    form_data=_canonical_text(form_data) if form_data is not None else None)
-    session.add(record)
-    session.flush()
-    return record
-
-
-def _canonical_text(data: dict) -> str:
-    return canonical_bytes(data).decode("utf-8")
-
-
-def _rewrite_tasks(case: Case, instance: engine.Instance) -> None:
-    """Replace the case's task rows with the tasks the engine now waits on."""
-    waiting = instance.ready_user_tasks()
-    case.tasks.clear()
-    for user_task in waiting:
-        office_id, assignee_id = access.task_holder(case, user_task.lane)
-        case.tasks.append(CaseTask(task_id=user_task.id, name=user_task.name, title=user_task.title,
-                                   lane=user_task.lane, form_key=user_task.form_key,
-                                   office_id=office_id, assignee_id=assignee_id))
+    violations = [*data.get("center_violations", []), *data.get("manager_violations", [])]
+    return {"rules_version": spec.rules_version, "facts": variables["facts"], "violations": violations}

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows.models import Office
-from workflows.people import create_office, create_user
+from workflows.people import add_token, create_office, create_system_user, create_user
 
 __all__ = ["DEMO_ACCOUNTS", "DemoAccount", "seed_demo"]
 
@@ -26,6 +26,12 @@ class DemoAccount:
     office: str | None
     password: str = "demo1234"
     pin: str = "1405"
+    #: agency accounts: the agency code inquiries are addressed to, and a fixed demo API token
+    agency: str | None = None
+
+    @property
+    def token(self) -> str | None:
+        return f"demo-{self.agency}-token" if self.agency else None
 
 
 DEMO_ACCOUNTS = [
@@ -39,10 +45,14 @@ DEMO_ACCOUNTS = [
     DemoAccount("kashan_officer", "فاطمه صادقی (کارشناس اداره کاشان)", "county_officer", "isfahan-kashan"),
     DemoAccount("applicant1", "سید مهدی طباطبایی (امام جماعت)", "applicant", None),
     DemoAccount("applicant2", "عباس جعفری (هیئت مؤسس)", "applicant", None),
+    DemoAccount("judiciary_agency", "قوه قضاییه (گواهی سوءپیشینه)", "agency", None, agency="judiciary"),
+    DemoAccount("health_agency", "آزمایشگاه مرجع سلامت (عدم اعتیاد)", "agency", None, agency="health"),
+    DemoAccount("education_agency", "سامانه استعلام مدارک تحصیلی", "agency", None, agency="education"),
+    DemoAccount("basij_agency", "حراست و سازمان بسیج", "agency", None, agency="basij"),
 ]
 
 
-def seed_demo(session: Session) -> bool:
+def seed_demo(session: Session, system_pin: str) -> bool:
     """Create the demo offices and accounts unless offices exist already; True if created."""
     if session.scalars(select(Office).limit(1)).first() is not None:
         return False
@@ -55,6 +65,11 @@ def seed_demo(session: Session) -> bool:
             offices[county_code] = create_office(session, code=county_code, name=county_name, kind="county",
                                                  parent=province)
     for account in DEMO_ACCOUNTS:
-        create_user(session, username=account.username, password=account.password, full_name=account.full_name,
-                    role=account.role, office=offices[account.office] if account.office else None, pin=account.pin)
+        user = create_user(session, username=account.username, password=account.password,
+                           full_name=account.full_name, role=account.role,
+                           office=offices[account.office] if account.office else None, pin=account.pin,
+                           agency=account.agency)
+        if account.token:
+            add_token(session, user, account.token, label="demo")
+    create_system_user(session, system_pin)
     return True

@@ -5,10 +5,11 @@ session; operations in this package only ``flush()``, the caller commits.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import (
     Boolean,
+    text,
     CheckConstraint,
     Date,
     DateTime,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
@@ -25,12 +27,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "Base", "Office", "User", "SigningKey", "ApiToken", "ProcessDefinition", "Case",
     "CaseTask", "Draft", "Record", "Document", "CaseDocument", "Center", "License",
-    "ManagerTerm", "utcnow",
+    "ManagerTerm", "Inquiry", "utcnow", "tehran_today",
 ]
 
 OFFICE_KINDS = ("hq", "province", "county")
-ROLES = ("applicant", "county_officer", "province_officer", "hq_auditor", "admin")
-CASE_STATUSES = ("draft", "county_review", "province_review", "correction", "licensed", "rejected")
+ROLES = ("applicant", "county_officer", "province_officer", "hq_auditor", "admin", "agency", "system")
+CASE_STATUSES = ("draft", "inquiries", "county_review", "province_review", "correction", "acknowledgement",
+                 "awaiting_successor", "interim_needed", "licensed", "appointed", "closed", "rejected")
+INQUIRY_STATUSES = ("pending", "answered", "withdrawn")
 
 
 def utcnow() -> datetime:
@@ -38,8 +42,24 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def tehran_today(moment: datetime) -> date:
+    """The calendar date in Iran at this instant (UTC+03:30, no DST since 2022)."""
+    return (moment + timedelta(hours=3, minutes=30)).date()
+
+
+#: constraint and index names, so that they are the same on SQLite and PostgreSQL and
+#: migrations can refer to them; keep every name within PostgreSQL's 63 characters
+NAMING_CONVENTION = {
+    "pk": "pk_%(table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "ix": "ix_%(column_0_label)s",
+}
+
+
 class Base(DeclarativeBase):
-    pass
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class Office(Base):
@@ -70,8 +90,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(32))
-    #: the office the user works in; applicants have none
+    #: the office the user works in; applicants and agencies have none
     office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
+    #: for agency accounts: the agency code inquiries are addressed to (e.g. "judiciary")
+    agency: Mapped[str | None] = mapped_column(String(32), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -159,7 +181,11 @@ class Case(Base):
     county_office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
     #: short title for lists (the mosque's name)
     title: Mapped[str | None] = mapped_column(String(200))
-    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"))
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"), index=True)
+    #: a retirement/resignation case this manager change provides the successor for
+    linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    #: the earliest time a timer of this case is due (None when no timer waits)
+    wake_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -167,6 +193,7 @@ class Case(Base):
 
     applicant: Mapped[User] = relationship()
     county_office: Mapped[Office | None] = relationship()
+    center: Mapped[Center | None] = relationship(foreign_keys=[center_id])
     tasks: Mapped[list[CaseTask]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseTask.id")
 
@@ -274,7 +301,11 @@ class Center(Base):
     county_office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
     address: Mapped[str] = mapped_column(String(400))
     postal_code: Mapped[str] = mapped_column(String(10))
+    #: the account that holds the center (its founder or prayer leader) and starts its procedures
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    county_office: Mapped[Office] = relationship()
 
 
 class License(Base):
@@ -292,10 +323,15 @@ class License(Base):
 
 
 class ManagerTerm(Base):
-    """A person's term as a center's manager."""
+    """A person's term as a center's manager; at most one open term per center."""
 
     __tablename__ = "manager_terms"
-    __table_args__ = (Index("ix_manager_terms_center_current", "center_id", "end_date"),)
+    __table_args__ = (
+        Index("ix_manager_terms_center_current", "center_id", unique=True,
+              sqlite_where=text("end_date IS NULL"), postgresql_where=text("end_date IS NULL")),
+        CheckConstraint("end_reason IS NULL OR end_reason IN ('replaced', 'retired', 'resigned')",
+                        name="term_end_reason"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"))
@@ -305,4 +341,41 @@ class ManagerTerm(Base):
     end_date: Mapped[date | None] = mapped_column(Date)
     #: replaced, retired, resigned
     end_reason: Mapped[str | None] = mapped_column(String(16))
+    #: an interim manager named by the county office until a successor is confirmed
+    interim: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the case whose signed transition started this term
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    #: the case whose signed transition ended it
+    ended_by_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+
+
+class Inquiry(Base):
+    """A question about the proposed manager sent to an agency; its answer is a signed record."""
+
+    __tablename__ = "inquiries"
+    __table_args__ = (
+        CheckConstraint(f"status IN {INQUIRY_STATUSES}", name="inquiry_status"),
+        CheckConstraint("result IS NULL OR result IN ('clear', 'not_clear')", name="inquiry_result"),
+        Index("ix_inquiries_agency_status", "agency", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: which pass through the inquiries step of the case sent it
+    round: Mapped[int] = mapped_column(Integer)
+    #: criminal_record, addiction_test, education_verification, security_opinion
+    kind: Mapped[str] = mapped_column(String(32))
+    #: the agency code it is addressed to
+    agency: Mapped[str] = mapped_column(String(32))
+    subject_national_id: Mapped[str] = mapped_column(String(10))
+    subject_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    result: Mapped[str | None] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    case: Mapped[Case] = relationship()

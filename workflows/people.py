@@ -1,13 +1,20 @@
 """Offices and people: creating accounts with their signing keys."""
 from __future__ import annotations
 
+import hashlib
+import secrets
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from workflows.keys import issue_key
-from workflows.models import Office, User
+from workflows.models import ApiToken, Office, User
 
-__all__ = ["create_office", "create_user"]
+__all__ = ["create_office", "create_user", "create_system_user", "system_user", "add_token", "SYSTEM_USERNAME"]
+
+#: the account that signs what no person does: timers firing, deadlines passing
+SYSTEM_USERNAME = "system"
 
 
 def create_office(session: Session, *, code: str, name: str, kind: str,
@@ -20,11 +27,30 @@ def create_office(session: Session, *, code: str, name: str, kind: str,
 
 
 def create_user(session: Session, *, username: str, password: str, full_name: str, role: str,
-                office: Office | None, pin: str) -> User:
-    """Add a person with a password and a signing key under their PIN."""
+                office: Office | None, pin: str, agency: str | None = None) -> User:
+    """Add a person (or agency account) with a password and a signing key under their PIN."""
     user = User(username=username, password_hash=generate_password_hash(password), full_name=full_name,
-                role=role, office=office)
+                role=role, office=office, agency=agency)
     session.add(user)
     session.flush()
     issue_key(session, user, pin)
     return user
+
+
+def create_system_user(session: Session, pin: str) -> User:
+    """The system account; it cannot sign in (no usable password) and signs under the server's PIN."""
+    return create_user(session, username=SYSTEM_USERNAME, password=secrets.token_urlsafe(32),
+                       full_name="سامانه (اقدام خودکار)", role="system", office=None, pin=pin)
+
+
+def system_user(session: Session) -> User:
+    """The system account."""
+    return session.scalars(select(User).where(User.username == SYSTEM_USERNAME, User.role == "system")).one()
+
+
+def add_token(session: Session, user: User, token: str, label: str = "") -> ApiToken:
+    """Register an API bearer token for a user (only its SHA-256 is stored)."""
+    row = ApiToken(user_id=user.id, token_hash=hashlib.sha256(token.encode()).hexdigest(), label=label[:80])
+    session.add(row)
+    session.flush()
+    return row

@@ -1,25 +1,22 @@
 """The center registry: centers, licenses and manager terms, written only by signed transitions."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import jdatetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows.models import Case, Center, License, ManagerTerm
+from workflows.models import Case, Center, License, ManagerTerm, tehran_today
 
-__all__ = ["center_name", "issue_license", "next_license_number", "current_manager"]
-
-
-def _tehran_date(moment: datetime) -> date:
-    return (moment + timedelta(hours=3, minutes=30)).date()
+__all__ = ["center_name", "issue_license", "next_license_number", "current_manager", "appoint_manager",
+           "manages_other_center", "search_centers"]
 
 
 def next_license_number(session: Session, case: Case, issued_at: datetime) -> str:
     """The next license number: province number, Jalali year, running number (e.g. 01-1405-00007)."""
     province = case.county_office.parent
-    year = jdatetime.date.fromgregorian(date=_tehran_date(issued_at)).year
+    year = jdatetime.date.fromgregorian(date=tehran_today(issued_at)).year
     prefix = f"{province.number or 0:02d}-{year}-"
     count = session.scalar(select(func.count()).select_from(License).where(License.number.like(f"{prefix}%")))
     return f"{prefix}{count + 1:05d}"
@@ -36,14 +33,14 @@ def issue_license(session: Session, case: Case, application: dict, issued_at: da
     mosque, manager = application["mosque"], application["manager"]
     center = Center(name=center_name(mosque["name"]), mosque_name=mosque["name"],
                     county_office_id=case.county_office_id, address=mosque["address"],
-                    postal_code=mosque["postal_code"])
+                    postal_code=mosque["postal_code"], applicant_id=case.applicant_id)
     session.add(center)
     session.flush()
     license_ = License(number=next_license_number(session, case, issued_at), center_id=center.id,
                        case_id=case.id, status="active", issued_at=issued_at)
     term = ManagerTerm(center_id=center.id, national_id=manager["national_id"],
                        full_name=f"{manager['first_name']} {manager['last_name']}",
-                       start_date=_tehran_date(issued_at), case_id=case.id)
+                       start_date=tehran_today(issued_at), case_id=case.id)
     session.add_all([license_, term])
     case.center_id = center.id
     session.flush()
@@ -59,3 +56,44 @@ def current_manager(session: Session, center_id: int, on: date | None = None) ->
     else:
         query = query.where(ManagerTerm.end_date.is_(None))
     return session.scalars(query.order_by(ManagerTerm.start_date.desc())).first()
+
+
+def appoint_manager(session: Session, center: Center, *, case: Case, national_id: str, full_name: str,
+                    start: date, end_reason: str, interim: bool = False) -> ManagerTerm:
+    """End the open term (if any) and start the new one on the same day: never a day without a manager."""
+    current = current_manager(session, center.id)
+    if current is not None:
+        current.end_date, current.end_reason, current.ended_by_case_id = start, end_reason, case.id
+        session.flush()
+    term = ManagerTerm(center_id=center.id, national_id=national_id, full_name=full_name, start_date=start,
+                       interim=interim, case_id=case.id)
+    session.add(term)
+    session.flush()
+    return term
+
+
+def manages_other_center(session: Session, national_id: str, except_center_id: int | None = None) -> int:
+    """How many centers (other than the given one) this person manages now."""
+    query = select(func.count()).select_from(ManagerTerm).where(
+        ManagerTerm.national_id == national_id, ManagerTerm.end_date.is_(None))
+    if except_center_id is not None:
+        query = query.where(ManagerTerm.center_id != except_center_id)
+    return session.scalar(query)
+
+
+def search_centers(session: Session, *, county_ids: list[int] | None, text: str = "", license_number: str = "",
+                   manager_national_id: str = "", county_id: int | None = None, limit: int = 200) -> list[Center]:
+    """Centers matching the filters, within the given counties (None: everywhere)."""
+    query = select(Center).order_by(Center.id)
+    if county_ids is not None:
+        query = query.where(Center.county_office_id.in_(county_ids))
+    if county_id is not None:
+        query = query.where(Center.county_office_id == county_id)
+    if text:
+        query = query.where(Center.name.contains(text) | Center.mosque_name.contains(text))
+    if license_number:
+        query = query.where(Center.id.in_(select(License.center_id).where(License.number == license_number)))
+    if manager_national_id:
+        query = query.where(Center.id.in_(select(ManagerTerm.center_id).where(
+            ManagerTerm.national_id == manager_national_id, ManagerTerm.end_date.is_(None))))
+    return list(session.scalars(query.limit(limit)))

@@ -25,8 +25,9 @@ def live_server(app):
     thread.join(5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module; Playwright's event loop ends with it (pyHanko needs asyncio.run later)."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is needed for the browser tests (make test installs Debian's chromium)")
     from playwright.sync_api import sync_playwright

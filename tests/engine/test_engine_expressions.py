@@ -231,8 +231,14 @@ def test_timer_and_message_payload_are_evaluated_restricted():
     ('{"kind": "x"}', "'P' + str(9**9) + 'D'", "operator Pow is not allowed"),
 ])
 def test_timer_and_message_payload_escapes_are_refused(payload, duration, message):
+    """Refused when the spec is built, and again at run time if a spec skipped that check."""
+    with pytest.raises(engine.SpecError, match="event expression: .*" + _literal(message)):
+        events_spec(payload, duration)
+    parser = engine.EngineParser()
+    parser.add_bpmn_bytes(EVENTS.replace("PAYLOAD", payload).replace("DURATION", duration).encode(), "events.bpmn")
+    workflow = BpmnWorkflow(parser.get_spec("events"), script_engine=RestrictedScriptEngine())
     with pytest.raises(ExpressionError, match=_literal(message)):
-        engine.Instance.start(events_spec(payload, duration))
+        workflow.do_engine_steps()
 
 
 def _literal(text: str) -> str:

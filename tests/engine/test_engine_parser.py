@@ -112,7 +112,7 @@ def test_unknown_process_id():
 
 
 def test_unknown_source_kind():
-    with pytest.raises(SpecError, match=r"notes\.txt: a source must be a \.bpmn or \.dmn file"):
+    with pytest.raises(SpecError, match=r"notes\.txt: a source must be a \.bpmn, \.dmn or \.json file"):
         spec_from_sources("center_founding", {**real_sources(), "notes.txt": b"x"})
 
 
@@ -130,25 +130,34 @@ def test_decision_defined_twice():
         spec_from_sources("center_founding", sources)
 
 
-@pytest.mark.parametrize("old, new, message", [
-    ("<text>&lt; 20</text>", "<text>&lt; ().__class__</text>", r"rule 1 \(Rule_manager_age_min\): attribute access"),
-    ('<text>? not in ("diploma"', '<text>? not in open("/etc/passwd") or ("diploma"', r"rule 3 .*calling 'open'"),
-    ('<text>"manager_age_max"</text>', '<text>__import__("os")</text>',
-     r"rule 2 .*calling '__import__' is not allowed"),
-    ("<text>&gt; 200</text>", "<text>&gt; 2 ** 99</text>", r"rule 6 .*operator Pow is not allowed"),
-    ("<text>&lt; 5</text>", "<text>&lt; [x for x in y]</text>", r"rule 4 .*ListComp is not allowed"),
-    ("<text>&lt; 80</text>", "<text>&lt; 80 +</text>", r"rule 5 .*invalid syntax|rule 5 .*invalid expression"),
-    ("<text>&lt; 80</text>", "<text> </text>", r"rule 5 .*empty input cell"),
-    ("<text>&lt; 80</text>", "<text>&lt; _secret</text>", r"rule 5 .*names may not start with '_'"),
+@pytest.mark.parametrize("filename, old, new, message", [
+    ("manager_eligibility.dmn", "<text>&lt; 20</text>", "<text>&lt; ().__class__</text>",
+     r"decision 'manager_eligibility', rule 1 \(Rule_manager_age_min\): attribute access"),
+    ("manager_eligibility.dmn", '<text>? not in ("diploma"', '<text>? not in open("/etc/passwd") or ("diploma"',
+     r"decision 'manager_eligibility', rule 3 .*calling 'open'"),
+    ("manager_eligibility.dmn", '<text>"manager_age_max"</text>', '<text>__import__("os")</text>',
+     r"decision 'manager_eligibility', rule 2 .*calling '__import__' is not allowed"),
+    ("manager_eligibility.dmn", "<text>&gt; 0</text>", "<text>&gt; 0 or _x</text>",
+     r"decision 'manager_eligibility', rule 4 \(Rule_manager_already_managing\): .*names may not start with '_'"),
+    ("center_eligibility.dmn", "<text>&gt; 200</text>", "<text>&gt; 2 ** 99</text>",
+     r"decision 'center_eligibility', rule 3 .*operator Pow is not allowed"),
+    ("center_eligibility.dmn", "<text>&lt; 5</text>", "<text>&lt; [x for x in y]</text>",
+     r"decision 'center_eligibility', rule 1 .*ListComp is not allowed"),
+    ("center_eligibility.dmn", "<text>&lt; 80</text>", "<text>&lt; 80 +</text>",
+     r"decision 'center_eligibility', rule 2 .*(invalid syntax|invalid expression)"),
+    ("center_eligibility.dmn", "<text>&lt; 80</text>", "<text> </text>",
+     r"decision 'center_eligibility', rule 2 .*empty input cell"),
+    ("center_eligibility.dmn", "<text>&lt; 80</text>", "<text>&lt; _secret</text>",
+     r"decision 'center_eligibility', rule 2 .*names may not start with '_'"),
 ])
-def test_dmn_cell_that_does_not_compile(old, new, message):
-    with pytest.raises(SpecError, match=r"manager_eligibility.dmn: decision 'manager_eligibility', " + message):
-        spec_from_sources("center_founding", edited("manager_eligibility.dmn", old, new))
+def test_dmn_cell_that_does_not_compile(filename, old, new, message):
+    with pytest.raises(SpecError, match=filename.replace(".", r"\.") + ": " + message):
+        spec_from_sources("center_founding", edited(filename, old, new))
 
 
 def test_dmn_input_expression_that_does_not_compile():
-    sources = edited("manager_eligibility.dmn", 'application["facts"]["space_area_m2"]', "application.facts")
-    with pytest.raises(SpecError, match=r"rule 5 .*attribute access is not allowed"):
+    sources = edited("center_eligibility.dmn", 'application["facts"]["space_area_m2"]', "application.facts")
+    with pytest.raises(SpecError, match=r"center_eligibility\.dmn: .*rule 2 .*attribute access is not allowed"):
         spec_from_sources("center_founding", sources)
 
 
@@ -159,9 +168,9 @@ def test_dmn_unsupported_hit_policy():
 
 
 def test_gateway_condition_that_does_not_compile():
-    sources = edited("center_founding.bpmn", "len(eligibility_violations) == 0",
-                     "eligibility_violations.__len__() == 0")
-    with pytest.raises(SpecError, match="Gateway_eligible: condition towards 'county_review': attribute access"):
+    sources = edited("center_founding.bpmn", "len(center_violations) + len(manager_violations) == 0",
+                     "center_violations.__len__() == 0")
+    with pytest.raises(SpecError, match="Gateway_eligible: condition towards 'await_inquiries': attribute access"):
         spec_from_sources("center_founding", sources)
 
 
@@ -186,5 +195,140 @@ def test_read_sources_refuses_odd_keys_and_missing_files(tmp_path):
         engine.read_sources(tmp_path, "nothing")
 
 
-def test_read_sources_takes_the_process_and_every_rule_table():
-    assert sorted(real_sources()) == ["center_founding.bpmn", "manager_eligibility.dmn"]
+def test_read_sources_takes_the_process_every_rule_table_and_every_data_table():
+    sources = real_sources()
+    mine = {"center_founding.bpmn", "center_eligibility.dmn", "manager_eligibility.dmn", "deadlines.json"}
+    assert mine <= set(sources)
+    shared = sorted(path.name for pattern in ("*.dmn", "*.json") for path in BPMN_DIR.glob(pattern))
+    assert sorted(sources) == sorted(["center_founding.bpmn", *shared])
+    assert not any(name.endswith(".bpmn") and name != "center_founding.bpmn" for name in sources)
+
+
+# --- events the runtime cannot honour ------------------------------------------------------------------
+
+GATEWAY = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
+  <bpmn:message id="m_answer" name="answer" />
+  MORE_MESSAGES
+  <bpmn:process id="waits" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:eventBasedGateway id="gateway"><bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing><bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f4</bpmn:outgoing>
+    </bpmn:eventBasedGateway>
+    <bpmn:intermediateCatchEvent id="answered"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>
+      <bpmn:messageEventDefinition id="med" messageRef="m_answer">MESSAGE_EXTENSIONS</bpmn:messageEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:intermediateCatchEvent id="late"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f6</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="ted">TIMER</bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:intermediateCatchEvent id="later"><bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f7</bpmn:outgoing>
+      SECOND_EVENT
+    </bpmn:intermediateCatchEvent>
+    <bpmn:endEvent id="end"><bpmn:incoming>f5</bpmn:incoming><bpmn:incoming>f6</bpmn:incoming>
+      <bpmn:incoming>f7</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="gateway"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="gateway" targetRef="answered"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="gateway" targetRef="late"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="gateway" targetRef="later"/>
+    <bpmn:sequenceFlow id="f5" sourceRef="answered" targetRef="end"/>
+    <bpmn:sequenceFlow id="f6" sourceRef="late" targetRef="end"/>
+    <bpmn:sequenceFlow id="f7" sourceRef="later" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+VARIABLE = ("<bpmn:extensionElements><spiffworkflow:messageVariable>answer</spiffworkflow:messageVariable>"
+            "</bpmn:extensionElements>")
+DURATION = '<bpmn:timeDuration>"P3D"</bpmn:timeDuration>'
+SIGNAL = '<bpmn:signalEventDefinition id="sed" signalRef="s"/>'
+
+
+def gateway_spec(*, extensions: str = VARIABLE, timer: str = DURATION, second: str = "",
+                 more: str = '<bpmn:signal id="s" name="s" />') -> engine.ProcessSpec:
+    second = second or '<bpmn:messageEventDefinition id="med2" messageRef="m_other">' + VARIABLE.replace(
+        ">answer<", ">other<") + "</bpmn:messageEventDefinition>"
+    more += '<bpmn:message id="m_other" name="other" />'
+    source = (GATEWAY.replace("MESSAGE_EXTENSIONS", extensions).replace("TIMER", timer)
+              .replace("SECOND_EVENT", second).replace("MORE_MESSAGES", more))
+    return spec_from_sources("waits", {"waits.bpmn": source.encode()})
+
+
+def test_well_formed_event_gateway_is_accepted():
+    spec = gateway_spec()
+    instance = engine.Instance.start(spec)
+    assert instance.awaited_messages() == ["answer", "other"]
+    assert [wait.name for wait in instance.timers()] == ["late"]
+    instance.send_message("other", {"x": 1})
+    assert instance.is_completed() and instance.data()["other"] == {"x": 1} and "answer" not in instance.data()
+
+
+def test_message_catch_without_variable_is_refused():
+    with pytest.raises(SpecError, match="gateway: message 'answer' is caught without a "
+                                        "spiffworkflow:messageVariable"):
+        gateway_spec(extensions="")
+
+
+def test_cycle_timer_is_refused():
+    with pytest.raises(SpecError, match="gateway: cycle timers are not supported"):
+        gateway_spec(timer='<bpmn:timeCycle>"R3/PT1H"</bpmn:timeCycle>')
+
+
+def test_two_timers_after_one_gateway_are_refused():
+    with pytest.raises(SpecError, match="gateway: at most one timer may follow an event-based gateway"):
+        gateway_spec(second='<bpmn:timerEventDefinition id="ted2">' + DURATION + "</bpmn:timerEventDefinition>")
+
+
+def test_message_correlation_is_refused():
+    correlated = """<bpmn:collaboration id="c">
+    <bpmn:correlationKey id="ck" name="case"><bpmn:correlationPropertyRef>case_id</bpmn:correlationPropertyRef>
+    </bpmn:correlationKey></bpmn:collaboration>
+  <bpmn:correlationProperty id="case_id" name="case id">
+    <bpmn:correlationPropertyRetrievalExpression messageRef="m_answer">
+      <bpmn:messagePath>case_id</bpmn:messagePath></bpmn:correlationPropertyRetrievalExpression>
+  </bpmn:correlationProperty>"""
+    with pytest.raises(SpecError, match="gateway: message correlation is not supported"):
+        gateway_spec(more=correlated)
+
+
+def test_timer_expression_is_compiled_at_parse_time():
+    with pytest.raises(SpecError, match=r"gateway: event expression: .*attribute access"):
+        gateway_spec(timer="<bpmn:timeDuration>deadlines.__class__</bpmn:timeDuration>")
+
+
+@pytest.mark.parametrize("value, fires_at", [
+    ('"2025-04-01T12:00:00+03:30"', "2025-04-01T08:30:00+00:00"),
+    ('"2025-04-01T08:30:00Z"', "2025-04-01T08:30:00+00:00"),
+])
+def test_date_timer(value, fires_at):
+    from datetime import datetime
+    spec = gateway_spec(timer=f"<bpmn:timeDate>{value}</bpmn:timeDate>")
+    instance = engine.Instance.start(spec)
+    [wait] = instance.timers()
+    assert wait.fire_at == datetime.fromisoformat(fires_at)
+    loaded = engine.Instance.load(spec, instance.serialize())
+    assert loaded.fire_due_timers(wait.fire_at) == ["late"]
+    assert loaded.is_completed() and loaded.awaited_messages() == []
+
+
+def test_date_timer_without_offset_is_an_expression_error():
+    spec = gateway_spec(timer='<bpmn:timeDate>"2025-04-01T12:00:00"</bpmn:timeDate>')
+    with pytest.raises(engine.ExpressionError, match="'2025-04-01T12:00:00' has no UTC offset"):
+        engine.Instance.start(spec)
+
+
+@pytest.mark.parametrize("resets, message", [
+    ("inquiry_results, _secret", "resets '_secret', which is not a variable name"),
+    ("a.b", "resets 'a.b', which is not a variable name"),
+])
+def test_resets_must_name_variables(resets, message):
+    sources = edited("center_founding.bpmn", 'value="inquiry_results county_review province_review"',
+                     f'value="{resets}"')
+    with pytest.raises(SpecError, match=f"user task 'correct_application' {message}"):
+        spec_from_sources("center_founding", sources)
+
+
+def test_resets_may_be_separated_by_commas():
+    sources = edited("center_founding.bpmn", 'value="inquiry_results county_review province_review"',
+                     'value="inquiry_results,county_review, province_review"')
+    assert spec_from_sources("center_founding", sources).user_tasks["correct_application"].resets == (
+        "inquiry_results", "county_review", "province_review")

@@ -1,4 +1,4 @@
-"""Instances: every path of center_founding, refusals that change nothing, and reloadable state."""
+"""Instances: start, user tasks, refusals that change nothing, and reloadable state (routes: test_engine_processes)."""
 
 import json
 import uuid
@@ -7,122 +7,63 @@ import pytest
 
 import engine
 from engine import Instance, LaneMismatch, StateError, TaskNotFound, TaskNotReady
-from tests.engine.flow import BPMN_DIR, ELIGIBLE, act, apply, decide, load_spec, only_task
+from tests.engine.flow import (
+    BPMN_DIR,
+    ELIGIBLE,
+    NOW,
+    act,
+    apply,
+    decide,
+    load_spec,
+    only_task,
+    reach_county_review,
+    start,
+)
 
-PATHS = {
-    "approve-approve": (
-        [("submit", {}), ("county_review", "approve"), ("province_review", "approve")],
-        "license_issued",
-    ),
-    "county-return-then-approve": (
-        [("submit", {}), ("county_review", "return"), ("correct", {}),
-         ("county_review", "approve"), ("province_review", "approve")],
-        "license_issued",
-    ),
-    "county-reject": (
-        [("submit", {}), ("county_review", "reject")],
-        "rejected_by_county",
-    ),
-    "province-reject": (
-        [("submit", {}), ("county_review", "approve"), ("province_review", "reject")],
-        "rejected_by_province",
-    ),
-    "province-return-then-approve": (
-        [("submit", {}), ("county_review", "approve"), ("province_review", "return"), ("correct", {}),
-         ("county_review", "approve"), ("province_review", "approve")],
-        "license_issued",
-    ),
-    "rules-fail-then-pass": (
-        [("submit", {"manager_age": 55}), ("correct", {"manager_age": 56}), ("correct", {}),
-         ("county_review", "approve"), ("province_review", "approve")],
-        "license_issued",
-    ),
-    "rules-pass-then-fail-after-return": (
-        [("submit", {}), ("county_review", "return"), ("correct", {"founding_board_size": 3}),
-         ("correct", {}), ("county_review", "reject")],
-        "rejected_by_county",
-    ),
-}
-
-EXPECTED_TRACE = {
-    "approve-approve": [
-        "StartEvent_application", "submit_application", "Gateway_merge", "check_eligibility",
-        "Gateway_eligible", "county_review", "Gateway_county", "province_review", "Gateway_province",
-        "license_issued",
-    ],
-    "county-reject": [
-        "StartEvent_application", "submit_application", "Gateway_merge", "check_eligibility",
-        "Gateway_eligible", "county_review", "Gateway_county", "rejected_by_county",
-    ],
-}
-
-
-def play(spec: engine.ProcessSpec, steps: list, *, reload: bool) -> tuple[Instance, list[list[str]]]:
-    """Play the steps, optionally through serialize/load between every step; return the waits seen."""
-    instance = Instance.start(spec)
-    waits = []
-    for step, value in steps:
-        if reload:
-            instance = Instance.load(spec, instance.serialize())
-        waits.append([task.name for task in instance.ready_user_tasks()])
-        if step == "submit":
-            apply(instance, **value)
-        elif step == "correct":
-            apply(instance, "correct_application", **value)
-        else:
-            decide(instance, step, value)
-    if reload:
-        instance = Instance.load(spec, instance.serialize())
-    return instance, waits
-
-
-@pytest.mark.parametrize("path", PATHS)
-def test_every_path(spec, path):
-    steps, end = PATHS[path]
-    instance, waits = play(spec, steps, reload=False)
-    assert instance.is_completed()
-    assert instance.end_event() == end
-    assert instance.ready_user_tasks() == []
-    expected_waits = {"submit": "submit_application", "correct": "correct_application"}
-    assert waits == [[expected_waits.get(step, step)] for step, _ in steps]
-    if path in EXPECTED_TRACE:
-        assert instance.completed_task_names() == EXPECTED_TRACE[path]
-
-
-@pytest.mark.parametrize("path", PATHS)
-def test_reloading_between_steps_gives_the_same_result(spec, path):
-    steps, _ = PATHS[path]
-    straight, straight_waits = play(spec, steps, reload=False)
-    reloaded, reloaded_waits = play(spec, steps, reload=True)
-    assert reloaded_waits == straight_waits
-    assert reloaded.end_event() == straight.end_event()
-    assert reloaded.data() == straight.data()
-    assert reloaded.completed_task_names() == straight.completed_task_names()
-
-
-def test_loops_repeat_in_the_trace_and_data_is_current(spec):
-    instance, _ = play(spec, PATHS["rules-fail-then-pass"][0], reload=False)
-    names = instance.completed_task_names()
-    assert names.count("check_eligibility") == 3 and names.count("correct_application") == 2
-    data = instance.data()
-    assert data["eligibility_violations"] == []
-    assert data["application"] == {"facts": ELIGIBLE}
-    assert data["county_review"]["decision"] == "approve"
+START_VARIABLES = {"deadlines": {"county_review": "P5D", "inquiries": "P10D"}, "initiator": "applicant"}
 
 
 def test_start_waits_for_the_application(spec):
-    instance = Instance.start(spec)
+    instance = start(spec)
     task = only_task(instance)
     uuid.UUID(task.id)
     assert (task.name, task.title, task.lane, task.form_key, task.data_key) == (
         "submit_application", "ثبت درخواست تأسیس کانون", "applicant", "founding_application", "application")
     assert not instance.is_completed() and instance.end_event() is None
+    assert instance.data() == START_VARIABLES
+    assert instance.awaited_messages() == [] and instance.timers() == []
+
+
+def test_start_without_variables(spec):
+    instance = Instance.start(spec)
     assert instance.data() == {}
+    assert only_task(instance).name == "submit_application"
+    # the inquiries' deadline needs the deadlines: a start without them fails there, as an expression error
+    with pytest.raises(engine.ExpressionError, match="name 'deadlines' is not defined"):
+        apply(instance)
+
+
+@pytest.mark.parametrize("variables, message", [
+    ([1], "variables must be a dict"),
+    ({"deadlines": {"inquiries": 10.5}}, r"variables.deadlines.inquiries: float values"),
+    ({"typename": "x"}, "the key 'typename' is reserved"),
+    ({"when": NOW}, "variables.when: datetime values"),
+])
+def test_start_variables_must_be_json_safe(spec, variables, message):
+    with pytest.raises(StateError, match=message):
+        Instance.start(spec, variables)
+
+
+def test_start_variables_are_copied(spec):
+    variables = {"deadlines": spec.tables["deadlines"]["center_founding"], "initiator": "office"}
+    instance = Instance.start(spec, variables)
+    variables["deadlines"]["inquiries"] = "P1D"
+    variables["initiator"] = "applicant"
+    assert instance.data() == {**START_VARIABLES, "initiator": "office"}
 
 
 def test_review_tasks_carry_their_forms(spec):
-    instance = Instance.start(spec)
-    apply(instance)
+    instance = reach_county_review(spec)
     county = only_task(instance)
     assert (county.name, county.title, county.lane, county.form_key, county.data_key) == (
         "county_review", "بررسی اداره شهرستان", "county", "review_decision", "county_review")
@@ -132,17 +73,63 @@ def test_review_tasks_carry_their_forms(spec):
         "province_review", "بررسی و تصمیم استان", "province", "review_decision", "province_review")
 
 
-def test_spec_metadata(spec):
-    assert {name: (task.lane, task.form_key, task.data_key) for name, task in spec.user_tasks.items()} == {
-        "submit_application": ("applicant", "founding_application", "application"),
-        "correct_application": ("applicant", "founding_application", "application"),
-        "county_review": ("county", "review_decision", "county_review"),
-        "province_review": ("province", "review_decision", "province_review"),
-    }
-    assert {name: end.title for name, end in spec.end_events.items()} == {
-        "license_issued": "صدور مجوز", "rejected_by_county": "رد در شهرستان", "rejected_by_province": "رد در استان"}
-    assert spec.user_tasks["correct_application"].title == "اصلاح درخواست"
+SPEC_TASKS = {
+    "center_founding": {
+        "submit_application": ("applicant", "founding_application", "application", "ثبت درخواست تأسیس کانون"),
+        "correct_application": ("applicant", "founding_application", "application", "اصلاح درخواست"),
+        "county_review": ("county", "review_decision", "county_review", "بررسی اداره شهرستان"),
+        "escalated_county_review": ("province", "review_decision", "county_review",
+                                    "بررسی به‌جای اداره شهرستان (تأخیر)"),
+        "province_review": ("province", "review_decision", "province_review", "بررسی و تصمیم استان"),
+    },
+    "manager_change": {
+        "submit_change": ("applicant", "manager_change_application", "application", "پیشنهاد مدیر جدید"),
+        "correct_change": ("applicant", "manager_change_application", "application", "اصلاح پیشنهاد"),
+        "county_review": ("county", "review_decision", "county_review", "بررسی اداره شهرستان"),
+        "escalated_county_review": ("province", "review_decision", "county_review",
+                                    "بررسی به‌جای اداره شهرستان (تأخیر)"),
+        "province_review": ("province", "review_decision", "province_review", "تأیید نهایی استان"),
+    },
+    "manager_retirement": {
+        "office_request": ("county", "term_end_request", "request", "اعلام بازنشستگی از سوی اداره"),
+        "submit_request": ("applicant", "term_end_request", "request", "درخواست بازنشستگی"),
+        "county_acknowledge": ("county", "term_end_acknowledgement", "acknowledgement", "ثبت و تأیید دریافت"),
+        "name_interim": ("county", "interim_appointment", "interim", "تعیین سرپرست (تأخیر در معرفی جانشین)"),
+    },
+    "manager_resignation": {
+        "submit_request": ("applicant", "term_end_request", "request", "درخواست استعفا"),
+        "county_acknowledge": ("county", "term_end_acknowledgement", "acknowledgement", "ثبت و تأیید دریافت"),
+        "name_interim": ("county", "interim_appointment", "interim", "تعیین سرپرست (تأخیر در معرفی جانشین)"),
+    },
+}
+SPEC_ENDS = {
+    "center_founding": {"license_issued": "صدور مجوز", "rejected_by_county": "رد در شهرستان",
+                        "rejected_by_province": "رد در استان"},
+    "manager_change": {"manager_appointed": "انتصاب مدیر جدید", "rejected_by_county": "رد در شهرستان",
+                       "rejected_by_province": "رد در استان"},
+    "manager_retirement": {"interim_appointed": "انتصاب سرپرست", "successor_appointed": "انتصاب جانشین"},
+    "manager_resignation": {"interim_appointed": "انتصاب سرپرست", "successor_appointed": "انتصاب جانشین"},
+}
+RESETS = ("inquiry_results", "county_review", "province_review")
+
+
+@pytest.mark.parametrize("process", SPEC_TASKS)
+def test_spec_metadata(process):
+    spec = load_spec(process)
+    assert spec.process_key == process
+    assert {name: (task.lane, task.form_key, task.data_key, task.title)
+            for name, task in spec.user_tasks.items()} == SPEC_TASKS[process]
+    assert {name: end.title for name, end in spec.end_events.items()} == SPEC_ENDS[process]
+    assert {name: task.resets for name, task in spec.user_tasks.items() if task.resets} == (
+        {"correct_application": RESETS} if process == "center_founding"
+        else {"correct_change": RESETS} if process == "manager_change" else {})
     assert len(spec.version) == 64 and len(spec.rules_version) == 64
+    assert spec.rules_version == load_spec().rules_version  # every process carries both rule tables
+
+
+def test_versions_differ_between_processes():
+    versions = {load_spec(process).version for process in SPEC_TASKS}
+    assert len(versions) == len(SPEC_TASKS)
 
 
 def test_spec_cache_returns_the_same_object(spec):
@@ -160,8 +147,7 @@ def refused(instance: Instance, error: type, task_id: str, variables: dict, lane
 
 
 def test_future_task_is_refused(spec):
-    instance = Instance.start(spec)
-    apply(instance)
+    instance = reach_county_review(spec)
     [future] = instance._workflow.get_tasks(spec_name="province_review")
     refused(instance, TaskNotReady, str(future.id), {"decision": "approve"}, "province",
             "task 'province_review' is MAYBE, not READY")
@@ -170,8 +156,7 @@ def test_future_task_is_refused(spec):
 
 
 def test_task_in_another_lane_is_refused(spec):
-    instance = Instance.start(spec)
-    apply(instance)
+    instance = reach_county_review(spec)
     task = only_task(instance)
     refused(instance, LaneMismatch, task.id, {"decision": "approve"}, "province",
             "task 'county_review' belongs to lane 'county', not 'province'")
@@ -180,18 +165,18 @@ def test_task_in_another_lane_is_refused(spec):
 
 @pytest.mark.parametrize("task_id", [str(uuid.uuid4()), "not-a-uuid", "", "00000000-0000-0000-0000-000000000000"])
 def test_unknown_task_is_refused(spec, task_id):
-    instance = Instance.start(spec)
+    instance = start(spec)
     refused(instance, TaskNotFound, task_id, {}, "applicant", "task")
 
 
 def test_engine_task_is_not_a_user_task(spec):
-    instance = Instance.start(spec)
+    instance = start(spec)
     [gateway] = instance._workflow.get_tasks(spec_name="Gateway_merge")
     refused(instance, TaskNotFound, str(gateway.id), {}, "applicant", "no user task with id")
 
 
 def test_stale_task_is_refused(spec):
-    instance = Instance.start(spec)
+    instance = start(spec)
     first = only_task(instance)
     apply(instance)
     refused(instance, TaskNotReady, first.id, {"facts": ELIGIBLE}, "applicant",
@@ -202,7 +187,7 @@ def test_stale_task_is_refused(spec):
 
 
 def test_task_ids_survive_reload(spec):
-    instance = Instance.start(spec)
+    instance = start(spec)
     apply(instance)
     assert Instance.load(spec, instance.serialize()).ready_user_tasks() == instance.ready_user_tasks()
 
@@ -219,17 +204,17 @@ def test_task_ids_survive_reload(spec):
     ({"deep": json.loads("[" * 40 + "]" * 40)}, "nested deeper than"),
 ])
 def test_variables_must_be_json_safe(spec, variables, message):
-    instance = Instance.start(spec)
+    instance = start(spec)
     refused(instance, StateError, only_task(instance).id, variables, "applicant", message)
 
 
 def test_variables_must_be_a_dict(spec):
-    instance = Instance.start(spec)
+    instance = start(spec)
     refused(instance, StateError, only_task(instance).id, [1], "applicant", "variables must be a dict")  # type: ignore[arg-type]
 
 
 def test_variables_are_copied(spec):
-    instance = Instance.start(spec)
+    instance = start(spec)
     facts = dict(ELIGIBLE)
     act(instance, "submit_application", {"facts": facts})
     facts["manager_age"] = 99
@@ -246,8 +231,8 @@ def test_task_without_data_key_merges_variables(spec):
     sources["center_founding.bpmn"] = sources["center_founding.bpmn"].replace(
         b'county_review["decision"]', b'decision')
     merged = engine.spec_from_sources("center_founding", sources)
-    instance = Instance.start(merged)
-    apply(instance)
+    assert merged.user_tasks["escalated_county_review"].data_key is None
+    instance = reach_county_review(merged)
     assert only_task(instance).data_key is None
     decide(instance, "county_review", "approve")
     assert instance.data()["decision"] == "approve" and "county_review" not in instance.data()
@@ -257,7 +242,7 @@ def test_task_without_data_key_merges_variables(spec):
 # --- failures during engine steps ------------------------------------------------------------------
 
 def test_failed_step_raises_engine_error_and_the_instance_is_discarded(spec):
-    instance = Instance.start(spec)
+    instance = start(spec)
     saved = instance.serialize()
     task = only_task(instance)
     with pytest.raises(engine.ExpressionError, match="KeyError: 'space_area_m2'"):
@@ -269,13 +254,12 @@ def test_failed_step_raises_engine_error_and_the_instance_is_discarded(spec):
         instance.ready_user_tasks()
     retry = Instance.load(spec, saved)
     apply(retry)
-    assert only_task(retry).name == "county_review"
+    assert retry.awaited_messages() == ["inquiries_complete"]
 
 
 def test_gateway_error_is_an_engine_error(spec):
     """A review form without a decision makes the gateway condition fail: EngineError, not a Spiff trace."""
-    instance = Instance.start(spec)
-    apply(instance)
+    instance = reach_county_review(spec)
     with pytest.raises(engine.ExpressionError, match=r"KeyError: 'decision'"):
         act(instance, "county_review", {"reason": "no decision"})
 
@@ -283,7 +267,7 @@ def test_gateway_error_is_an_engine_error(spec):
 # --- serialized state ----------------------------------------------------------------------------------
 
 def test_state_leaves_the_spec_out_and_names_its_format(spec):
-    instance = Instance.start(spec)
+    instance = start(spec)
     state = json.loads(instance.serialize())
     assert "spec" not in state and "subprocess_specs" not in state
     assert state["serializer_version"] == engine.SERIALIZER_VERSION == "spiff-1.5+nospec"
@@ -291,7 +275,7 @@ def test_state_leaves_the_spec_out_and_names_its_format(spec):
 
 
 def test_loaded_instance_uses_the_restricted_engine(spec):
-    loaded = Instance.load(spec, Instance.start(spec).serialize())
+    loaded = Instance.load(spec, start(spec).serialize())
     assert isinstance(loaded._workflow.script_engine, engine.RestrictedScriptEngine)
 
 
@@ -300,7 +284,7 @@ def test_state_for_another_spec_is_refused(spec):
     sources["center_founding.bpmn"] += b"\n<!-- changed -->\n"
     other = engine.spec_from_sources("center_founding", sources)
     with pytest.raises(StateError, match="state belongs to process 'center_founding' version"):
-        Instance.load(other, Instance.start(spec).serialize())
+        Instance.load(other, start(spec).serialize())
 
 
 @pytest.mark.parametrize("state, message", [
@@ -315,7 +299,7 @@ def test_bad_state_is_refused(spec, state, message):
 
 
 def test_damaged_state_is_a_state_error(spec):
-    state = json.loads(Instance.start(spec).serialize())
+    state = json.loads(start(spec).serialize())
     del state["tasks"]
     with pytest.raises(StateError, match="cannot restore state: KeyError"):
         Instance.load(spec, json.dumps(state))
@@ -323,7 +307,7 @@ def test_damaged_state_is_a_state_error(spec):
 
 def test_strings_shaped_like_uuids_and_datetimes_stay_strings(spec):
     extra = {"u": str(uuid.uuid4()), "d": "2024-01-01T00:00:00", "v": {"value": "x"}}
-    instance = Instance.start(spec)
+    instance = start(spec)
     act(instance, "submit_application", {"facts": ELIGIBLE, **extra})
     loaded = Instance.load(spec, instance.serialize())
     assert loaded.data()["application"] == {"facts": ELIGIBLE, **extra}

@@ -3,7 +3,6 @@
 import base64
 import io
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
@@ -50,21 +49,6 @@ def page(extra: str = "") -> str:
         qr=qr_data_uri("https://verify.example/c/case-0001?h=ab12&i=42"),
         extra=extra,
     )
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Record and refuse any attempt to open a network connection."""
-    attempts: list[object] = []
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        attempts.append(args)
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    return attempts
 
 
 def embedded_files(pdf: bytes) -> dict[str, bytes]:

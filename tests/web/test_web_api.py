@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from support import PASSWORD, PIN, application_fixture, pdf_bytes, png_bytes
+from support import PASSWORD, PIN, answer_all, application_fixture, pdf_bytes, png_bytes
+from workflows.demo import DEMO_ACCOUNTS
 from web.extensions import db
-from workflows.models import Case, Record
+from workflows.models import Case, Record, utcnow
 
 
 def token_for(client, username: str) -> dict:
@@ -56,8 +57,19 @@ def test_full_founding_through_the_api(client, applicant):
     response = complete(client, applicant, case, {"data": application, "pin": "۱۴۰۵"})
     assert response.status_code == 200, response.json
     case = response.json["case"]
-    assert case["status"] == "county_review"
+    assert case["status"] == "inquiries" and len(case["inquiries"]) == 4
     assert response.json["records"][0]["action"] == "submit"
+
+    for account in (a for a in DEMO_ACCOUNTS if a.agency):
+        agency = {"Authorization": f"Bearer {account.token}"}
+        pending = client.get("/api/v1/inquiries", headers=agency).json["inquiries"]
+        assert [i["subject"]["national_id"] for i in pending] == [application["manager"]["national_id"]]
+        answer = client.post(f"/api/v1/inquiries/{pending[0]['id']}/answer", headers=agency,
+                             json={"data": {"result": "clear", "reference": "۱۲۳-الف"}, "pin": PIN})
+        assert answer.status_code == 200, answer.json
+    case = client.get(f"/api/v1/cases/{case['id']}", headers=applicant).json
+    assert case["status"] == "county_review"
+    assert {i["status"] for i in case["inquiries"]} == {"answered"}
 
     county = token_for(client, "arak_officer")
     assert [t["case_id"] for t in client.get("/api/v1/tasks", headers=county).json["tasks"]] == [case["id"]]
@@ -67,15 +79,16 @@ def test_full_founding_through_the_api(client, applicant):
     assert response.status_code == 200
     case = response.json["case"]
     assert case["status"] == "licensed" and case["license"]["number"]
-    assert case["verification"]["ok"] and case["verification"]["count"] == 4
-    assert [r["action"] for r in case["records"]] == ["submit", "approve", "approve", "issue_license"]
+    assert case["verification"]["ok"] and case["verification"]["count"] == 8
+    assert [r["action"] for r in case["records"]] == ["submit"] + ["inquiry_answer"] * 4 + [
+        "approve", "approve", "issue_license"]
 
     pdf = client.get(f"/api/v1/cases/{case['id']}/certificate.pdf", headers=applicant)
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     token = f"{case['public_id']}.{case['records'][-1]['hash'][:20]}"
     verified = client.get(f"/api/v1/verify/{token}")
     assert verified.json == {"status": "licensed", "chain_ok": True, "record_found": True, "is_head": True,
-                             "records": 4, "license_number": case["license"]["number"]}
+                             "records": 8, "license_number": case["license"]["number"]}
 
 
 def test_validation_errors_are_keyed_by_field_and_nothing_is_written(client, applicant):
@@ -147,13 +160,15 @@ def test_stale_lock_version_is_a_conflict(client, applicant):
 def test_task_of_another_office_is_forbidden(client, applicant):
     case = new_case(client, applicant)
     application = {**application_fixture(), "documents": upload_all(client, applicant, case["id"])}
-    case = complete(client, applicant, case, {"data": application, "pin": PIN}).json["case"]
+    complete(client, applicant, case, {"data": application, "pin": PIN})
+    answer_all(db.session.get(Case, case["id"]), "clear", utcnow())
+    case = client.get(f"/api/v1/cases/{case['id']}", headers=applicant).json
     saveh = token_for(client, "saveh_officer")
     assert client.get(f"/api/v1/cases/{case['id']}", headers=saveh).status_code == 404
     assert complete(client, saveh, case, {"data": {"decision": "approve"}, "pin": PIN}).status_code == 404
     province = token_for(client, "markazi_officer")  # sees the case, but it is the county's turn
     assert complete(client, province, case, {"data": {"decision": "approve"}, "pin": PIN}).status_code == 403
-    assert db.session.query(Record).count() == 1
+    assert db.session.query(Record).count() == 5
 
 
 def test_other_applicant_sees_nothing(client, applicant):

@@ -6,10 +6,10 @@ import re
 
 from sqlalchemy import select
 
-from support import PIN, application_fixture, login, pdf_bytes, png_bytes
+from support import PIN, answer_all, application_fixture, login, pdf_bytes, png_bytes
 from web.extensions import db
 from web.formdata import flatten
-from workflows.models import Case, License, Record
+from workflows.models import Case, License, Record, utcnow
 
 
 def form_fields(application: dict) -> dict:
@@ -49,6 +49,8 @@ def test_founding_through_the_pages_with_a_return_for_correction(client):
 
     response = submit(client, case_id, task_id, {**form_fields(application_fixture()), **uploads()})
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    assert db.session.get(Case, case_id).status == "inquiries"
+    answer_all(db.session.get(Case, case_id), "clear", utcnow())
     assert db.session.get(Case, case_id).status == "county_review"
 
     client.post("/logout")
@@ -72,6 +74,7 @@ def test_founding_through_the_pages_with_a_return_for_correction(client):
     assert len(hidden) == 3  # uploaded documents carried over
     response = submit(client, case_id, task_id, {**fields, **hidden})
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    answer_all(db.session.get(Case, case_id), "clear", utcnow())
 
     for officer in ("arak_officer", "markazi_officer"):
         client.post("/logout")
@@ -81,7 +84,9 @@ def test_founding_through_the_pages_with_a_return_for_correction(client):
     case = db.session.get(Case, case_id)
     assert case.status == "licensed"
     actions = [r.action for r in db.session.scalars(select(Record).where(Record.case_id == case_id).order_by(Record.seq))]
-    assert actions == ["submit", "return", "resubmit", "approve", "approve", "issue_license"]
+    assert [a for a in actions if a != "inquiry_answer"] == ["submit", "return", "resubmit", "approve", "approve",
+                                                             "issue_license"]
+    assert actions.count("inquiry_answer") == 8
     license_ = db.session.scalars(select(License).where(License.case_id == case_id)).one()
 
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)

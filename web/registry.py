@@ -1,0 +1,166 @@
+"""The center registry: search, a center's history, exports for the national portal, starting procedures."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from forms import normalize_numeric, normalize_text, parse_jalali
+from web.extensions import db
+from workflows import access, registry
+from workflows.cases import start_case
+from workflows.errors import NotFound
+from workflows.models import Case, Center, License, ManagerTerm, Office, User
+from workflows.procedures import OPEN_STATUSES, PROCEDURES
+
+bp = Blueprint("registry", __name__)
+
+#: the fields of a registry export, in order (documented in the README)
+EXPORT_FIELDS = ("center_id", "center_name", "mosque_name", "province", "county", "address", "postal_code",
+                 "license_number", "license_status", "license_issued_at", "manager_national_id",
+                 "manager_name", "manager_since", "manager_interim")
+
+
+def _scope(user: User) -> list[int] | None:
+    """County office ids the user may see centers of; None for everywhere; [] for none."""
+    if user.role in access.READ_ALL_ROLES:
+        return None
+    if user.office_id is None:
+        return []
+    return access.office_subtree_ids(db.session, user.office_id)
+
+
+def center_or_404(user: User, center_id: int) -> Center:
+    """A center in the user's jurisdiction (an applicant's own); NotFound otherwise."""
+    center = db.session.get(Center, center_id)
+    if center is None:
+        raise NotFound("center")
+    scope = _scope(user)
+    if user.role == "applicant":
+        if center.applicant_id != user.id:
+            raise NotFound("center")
+    elif scope is not None and center.county_office_id not in scope:
+        raise NotFound("center")
+    return center
+
+
+def search_visible_centers(user: User, args: MultiDict) -> list[Center]:
+    """Registry search within the user's jurisdiction."""
+    county = db.session.scalars(select(Office).where(Office.code == args.get("county", ""))).first()
+    if user.role == "applicant":
+        return list(db.session.scalars(select(Center).where(Center.applicant_id == user.id).order_by(Center.id)))
+    return registry.search_centers(
+        db.session, county_ids=_scope(user), text=normalize_text(args.get("q", ""))[:100],
+        license_number=normalize_numeric(args.get("license_number", ""))[:32],
+        manager_national_id=normalize_numeric(args.get("national_id", ""))[:10],
+        county_id=county.id if county else None)
+
+
+def center_json(center: Center, *, full: bool = False) -> dict:
+    license_ = db.session.scalars(select(License).where(License.center_id == center.id)
+                                  .order_by(License.issued_at.desc())).first()
+    manager = registry.current_manager(db.session, center.id)
+    data = {"id": center.id, "name": center.name, "mosque_name": center.mosque_name,
+            "county": center.county_office.code, "address": center.address, "postal_code": center.postal_code,
+            "license": {"number": license_.number, "status": license_.status,
+                        "issued_at": license_.issued_at.isoformat()} if license_ else None,
+            "manager": _term_json(manager) if manager else None}
+    if full:
+        terms = db.session.scalars(select(ManagerTerm).where(ManagerTerm.center_id == center.id)
+                                   .order_by(ManagerTerm.start_date, ManagerTerm.id))
+        data["terms"] = [_term_json(term) for term in terms]
+        data["cases"] = [{"id": c.id, "process_key": c.process_key, "status": c.status}
+                         for c in db.session.scalars(select(Case).where(Case.center_id == center.id))]
+    return data
+
+
+def _term_json(term: ManagerTerm) -> dict:
+    return {"national_id": term.national_id, "full_name": term.full_name, "start_date": term.start_date.isoformat(),
+            "end_date": term.end_date.isoformat() if term.end_date else None, "end_reason": term.end_reason,
+            "interim": term.interim}
+
+
+def export_rows(centers: list[Center]) -> list[dict]:
+    """One flat row per center, the fields of EXPORT_FIELDS."""
+    rows = []
+    for center in centers:
+        data = center_json(center)
+        license_, manager = data["license"] or {}, data["manager"] or {}
+        rows.append({
+            "center_id": center.id, "center_name": center.name, "mosque_name": center.mosque_name,
+            "province": center.county_office.parent.code, "county": center.county_office.code,
+            "address": center.address, "postal_code": center.postal_code,
+            "license_number": license_.get("number"), "license_status": license_.get("status"),
+            "license_issued_at": license_.get("issued_at"), "manager_national_id": manager.get("national_id"),
+            "manager_name": manager.get("full_name"), "manager_since": manager.get("start_date"),
+            "manager_interim": manager.get("interim")})
+    return rows
+
+
+@bp.route("/centers")
+@login_required
+def centers():
+    found = search_visible_centers(current_user, request.args)
+    counties = [] if current_user.role == "applicant" else db.session.scalars(
+        select(Office).where(Office.kind == "county").order_by(Office.code)).all()
+    return render_template("centers.html", centers=found, args=request.args, counties=counties)
+
+
+@bp.route("/centers/export.<fmt>")
+@login_required
+def export(fmt: str):
+    rows = export_rows(search_visible_centers(current_user, request.args))
+    if fmt == "json":
+        return Response(json.dumps({"fields": EXPORT_FIELDS, "centers": rows}, ensure_ascii=False, indent=1),
+                        mimetype="application/json",
+                        headers={"Content-Disposition": 'attachment; filename="centers.json"'})
+    if fmt != "csv":
+        raise NotFound("format")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="centers.csv"'})
+
+
+@bp.route("/centers/<int:center_id>")
+@login_required
+def center(center_id: int):
+    center = center_or_404(current_user, center_id)
+    on = request.args.get("on", "")
+    manager_on = None
+    if on:
+        try:
+            manager_on = registry.current_manager(db.session, center.id, parse_jalali(on))
+        except ValueError:
+            manager_on = None
+    open_cases = {c.process_key: c for c in db.session.scalars(select(Case).where(
+        Case.center_id == center.id, Case.status.in_(OPEN_STATUSES)))}
+    startable = [key for key, proc in PROCEDURES.items()
+                 if proc.needs_center and current_user.role in proc.starters and key not in open_cases]
+    return render_template("center.html", center=center, data=center_json(center, full=True), on=on,
+                           manager_on=manager_on, startable=startable, open_cases=open_cases)
+
+
+@bp.route("/centers/<int:center_id>/cases", methods=["POST"])
+@login_required
+def start(center_id: int):
+    center = center_or_404(current_user, center_id)
+    linked = None
+    if request.form.get("linked_case_id", "").isdigit():
+        linked = db.session.get(Case, int(request.form["linked_case_id"]))
+        if linked is None or linked.center_id != center.id:
+            raise NotFound("case")
+    case = start_case(db.session, process_key=request.form.get("process_key", ""), starter=current_user,
+                      center=center, linked_case=linked)
+    db.session.commit()
+    if case.tasks and access.may_act(current_user, case.tasks[0]):
+        return redirect(url_for("pages.task", case_id=case.id, task_id=case.tasks[0].task_id))
+    return redirect(url_for("pages.case", case_id=case.id))
+

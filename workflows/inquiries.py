@@ -1,0 +1,136 @@
+"""Inquiries (استعلام) to other agencies about a proposed manager, and their signed answers."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import engine
+import forms
+from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
+from workflows.keys import unlock_signer
+from workflows.models import Case, Inquiry, Record, User
+
+__all__ = ["MESSAGE", "has_open_round", "open_round", "answer_inquiry", "resend_inquiry", "case_inquiries",
+           "pending_in_latest_round", "agency_inquiries", "RESEND_DAYS"]
+
+#: the message the engine waits on until every inquiry of a round is answered
+MESSAGE = "inquiries_complete"
+#: how long a resent inquiry is given
+RESEND_DAYS = 7
+
+
+def _config(spec: engine.ProcessSpec) -> dict:
+    return spec.tables["inquiries"]
+
+
+def has_open_round(session: Session, case: Case) -> bool:
+    """True while an inquiry of the case is waiting for its answer."""
+    return session.scalar(select(func.count()).select_from(Inquiry).where(
+        Inquiry.case_id == case.id, Inquiry.status == "pending")) > 0
+
+
+def open_round(session: Session, case: Case, spec: engine.ProcessSpec, instance: engine.Instance,
+               application: dict, now: datetime) -> list[Inquiry]:
+    """Send this procedure's inquiries about the proposed manager; answer at once when there are none."""
+    config = _config(spec)
+    kinds = config["procedures"].get(case.process_key, [])
+    if not kinds:
+        instance.send_message(MESSAGE, {"all_clear": True, "results": []})
+        return []
+    last_round = session.scalar(select(func.max(Inquiry.round)).where(Inquiry.case_id == case.id)) or 0
+    due = next((t.fire_at for t in instance.timers() if t.name == "inquiries_overdue"), now + timedelta(days=10))
+    manager = application["manager"]
+    sent = [Inquiry(case_id=case.id, round=last_round + 1, kind=kind, agency=config["kinds"][kind]["agency"],
+                    subject_national_id=manager["national_id"],
+                    subject_name=f"{manager['first_name']} {manager['last_name']}",
+                    status="pending", sent_at=now, due_at=due) for kind in kinds]
+    session.add_all(sent)
+    session.flush()
+    return sent
+
+
+def case_inquiries(session: Session, case: Case) -> list[Inquiry]:
+    """Every inquiry of the case, newest round first."""
+    return list(session.scalars(select(Inquiry).where(Inquiry.case_id == case.id)
+                                .order_by(Inquiry.round.desc(), Inquiry.id)))
+
+
+def pending_in_latest_round(session: Session, case: Case) -> list[Inquiry]:
+    """Inquiries of the case's latest round still without an answer."""
+    latest = session.scalar(select(func.max(Inquiry.round)).where(Inquiry.case_id == case.id))
+    if latest is None:
+        return []
+    return list(session.scalars(select(Inquiry).where(
+        Inquiry.case_id == case.id, Inquiry.round == latest, Inquiry.status == "pending")))
+
+
+def agency_inquiries(session: Session, agency_user: User, status: str | None = "pending") -> list[Inquiry]:
+    """Inquiries addressed to the agency this account answers for."""
+    if agency_user.role != "agency" or not agency_user.agency:
+        return []
+    query = select(Inquiry).where(Inquiry.agency == agency_user.agency).order_by(Inquiry.sent_at, Inquiry.id)
+    if status:
+        query = query.where(Inquiry.status == status)
+    return list(session.scalars(query.limit(500)))
+
+
+def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data: object, pin: str,
+                   now: datetime) -> list[Record]:
+    """Record an agency's signed answer; the last answer of a round resumes the waiting case."""
+    from workflows import transitions  # transitions imports this module
+
+    inquiry = session.get(Inquiry, inquiry_id)
+    if inquiry is None or agency_user.role != "agency" or inquiry.agency != agency_user.agency:
+        raise NotFound("inquiry")
+    if inquiry.status != "pending":
+        raise Conflict("inquiry already answered or withdrawn")
+    try:
+        cleaned = forms.validate("inquiry_answer", data)
+    except forms.FormError as error:
+        raise InvalidInput(error.errors) from None
+    signer = unlock_signer(session, agency_user, pin)
+    case = transitions.lock(session, inquiry.case)
+    spec, instance = transitions.load(session, case)
+    records = [transitions.append_record(
+        session, case, signer, agency_user, now, action="inquiry_answer", form_key="inquiry_answer",
+        form_data=cleaned, details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "round": inquiry.round,
+                                    "result": cleaned["result"]})]
+    inquiry.status, inquiry.result = "answered", cleaned["result"]
+    inquiry.reference, inquiry.note = cleaned["reference"], cleaned.get("note")
+    inquiry.answered_at, inquiry.answered_by = now, agency_user.id
+    session.flush()
+    round_ = list(session.scalars(select(Inquiry).where(Inquiry.case_id == case.id, Inquiry.round == inquiry.round)))
+    if all(i.status == "answered" for i in round_) and MESSAGE in instance.awaited_messages():
+        instance.send_message(MESSAGE, {
+            "all_clear": all(i.result == "clear" for i in round_),
+            "results": [{"kind": i.kind, "result": i.result, "reference": i.reference} for i in round_]})
+        records += transitions.settle(session, case, spec, instance, signer, agency_user, now)
+    transitions.save(session, case, instance, now)
+    return records
+
+
+def resend_inquiry(session: Session, *, inquiry_id: int, officer: User, reason: str, pin: str,
+                   now: datetime) -> Record:
+    """An officer sends an unanswered inquiry again with a new deadline; the reason is signed."""
+    from workflows import access, transitions
+
+    inquiry = session.get(Inquiry, inquiry_id)
+    if inquiry is None or not access.can_view(session, officer, inquiry.case):
+        raise NotFound("inquiry")
+    if officer.role not in ("county_officer", "province_officer"):
+        raise Forbidden("only offices resend inquiries")
+    if inquiry.status != "pending":
+        raise Conflict("inquiry already answered")
+    reason = forms.normalize_text(reason or "") if isinstance(reason, str) else ""
+    if len(reason) < 5:
+        raise InvalidInput({"reason": [forms.t("errors.review_reason_required", min="۵")]})
+    signer = unlock_signer(session, officer, pin)
+    case = transitions.lock(session, inquiry.case)
+    inquiry.sent_at, inquiry.due_at = now, now + timedelta(days=RESEND_DAYS)
+    record = transitions.append_record(session, case, signer, officer, now, action="resend_inquiry",
+                                       details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "reason": reason})
+    case.updated_at = now
+    session.flush()
+    return record

@@ -1,0 +1,171 @@
+"""The machinery every transition shares: lock, load, sign a record, settle the engine, save.
+
+A transition is one database transaction: the caller commits after the operation returns,
+or rolls everything back. Nothing here commits.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import engine
+from signing import Signer, canonical_bytes, digest, format_time, sign_record
+from workflows import access, inquiries, registry
+from workflows.errors import NotFound
+from workflows.models import Case, CaseTask, ProcessDefinition, Record, User, tehran_today
+from workflows.procedures import MESSAGE_STATUS, TASK_STATUS, procedure
+
+__all__ = ["lock", "load", "spec_of", "append_record", "settle", "save", "latest_application"]
+
+
+def lock(session: Session, case: Case) -> Case:
+    """Re-read the case row under a row lock (SELECT … FOR UPDATE; a no-op on SQLite)."""
+    return session.scalars(select(Case).where(Case.id == case.id).with_for_update()
+                           .execution_options(populate_existing=True)).one()
+
+
+def spec_of(definition: ProcessDefinition) -> engine.ProcessSpec:
+    """The parsed spec of a stored version (parsed once per version, then cached)."""
+    sources = {name: text.encode("utf-8") for name, text in json.loads(definition.sources).items()}
+    return engine.spec_from_sources(definition.process_key, sources)
+
+
+def load(session: Session, case: Case) -> tuple[engine.ProcessSpec, engine.Instance]:
+    """The case's spec (the version it started on) and its running instance."""
+    spec = spec_of(session.get(ProcessDefinition, case.spec_version))
+    return spec, engine.Instance.load(spec, case.state)
+
+
+def append_record(session: Session, case: Case, signer: Signer, actor: User, now: datetime, *,
+                  action: str, task_id: str | None = None, task_name: str | None = None,
+                  form_key: str | None = None, form_data: dict | None = None,
+                  rule_results: dict | None = None, details: dict | None = None) -> Record:
+    """Sign the next record of the case's chain and add it to the session."""
+    last = session.scalars(select(Record).where(Record.case_id == case.id)
+                           .order_by(Record.seq.desc()).limit(1)).first()
+    documents = (form_data or {}).get("documents") or {}
+    body = {
+        "v": 1, "case_id": case.public_id, "seq": (last.seq + 1) if last else 1,
+        "process_key": case.process_key, "spec_version": case.spec_version,
+        "task_id": task_id, "task_name": task_name, "action": action,
+        "actor": {"user_id": actor.id, "username": actor.username, "role": actor.role,
+                  "office": actor.office.code if actor.office else None},
+        "key_id": signer.key_id, "form_key": form_key,
+        "form_digest": digest(form_data) if form_data is not None else None,
+        "attachments": sorted(set(documents.values())), "rule_results": rule_results,
+        "details": details or {}, "time": format_time(now), "prev_hash": last.hash if last else None,
+    }
+    signed = sign_record(body, signer)
+    record = Record(case_id=case.id, seq=body["seq"], action=action, task_name=task_name,
+                    actor_user_id=actor.id, created_at=now, canonical=signed.canonical,
+                    hash=signed.hash, signature=signed.signature, key_id=signed.key_id,
+                    form_data=canonical_bytes(form_data).decode("utf-8") if form_data is not None else None)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def latest_application(session: Session, case: Case) -> dict:
+    """The most recent signed application form (founding or manager change) of a case."""
+    rows = session.scalars(select(Record).where(Record.case_id == case.id, Record.action.in_(("submit", "resubmit")))
+                           .order_by(Record.seq.desc()).limit(1)).first()
+    if rows is None or rows.form_data is None:
+        raise NotFound("the case has no application")
+    return json.loads(rows.form_data)
+
+
+def settle(session: Session, case: Case, spec: engine.ProcessSpec, instance: engine.Instance,
+           signer: Signer, actor: User, now: datetime) -> list[Record]:
+    """After the engine moved: send the inquiries it now waits for, apply an outcome it reached."""
+    records: list[Record] = []
+    if instance.is_completed():
+        records += _apply_outcome(session, case, instance, signer, actor, now)
+    elif inquiries.MESSAGE in instance.awaited_messages() and not inquiries.has_open_round(session, case):
+        inquiries.open_round(session, case, spec, instance, latest_application(session, case), now)
+    return records
+
+
+def save(session: Session, case: Case, instance: engine.Instance, now: datetime) -> None:
+    """Store the state and rewrite what is derived from it: status, task rows, next wake-up."""
+    case.state = instance.serialize()
+    case.updated_at = now
+    timers = instance.timers()
+    case.wake_at = min((t.fire_at for t in timers), default=None)
+    if instance.is_completed():
+        case.outcome = instance.end_event()
+        case.status = procedure(case.process_key).outcomes.get(case.outcome, "closed")
+    waiting = instance.ready_user_tasks()
+    due = {t.attached_to: t.fire_at for t in timers if t.attached_to}
+    case.tasks.clear()
+    for user_task in waiting:
+        office_id, assignee_id = access.task_holder(case, user_task.lane)
+        case.tasks.append(CaseTask(task_id=user_task.id, name=user_task.name, title=user_task.title,
+                                   lane=user_task.lane, form_key=user_task.form_key, office_id=office_id,
+                                   assignee_id=assignee_id, due_at=due.get(user_task.name), created_at=now))
+    if not instance.is_completed():
+        awaited = [MESSAGE_STATUS[m] for m in instance.awaited_messages() if m in MESSAGE_STATUS]
+        case.status = awaited[0] if awaited else TASK_STATUS.get(waiting[0].name, case.status) if waiting else case.status
+    session.flush()
+
+
+def _apply_outcome(session: Session, case: Case, instance: engine.Instance, signer: Signer, actor: User,
+                   now: datetime) -> list[Record]:
+    """What an end event means for the registry, each effect a signed record."""
+    end = instance.end_event()
+    today = tehran_today(now)
+    if end == "license_issued":
+        license_ = registry.issue_license(session, case, latest_application(session, case), now)
+        return [append_record(session, case, signer, actor, now, action="issue_license",
+                              details={"license_number": license_.number, "center_id": license_.center_id})]
+    if end == "manager_appointed":
+        linked = session.get(Case, case.linked_case_id) if case.linked_case_id else None
+        reason = procedure(linked.process_key).term_end_reason if linked else "replaced"
+        manager = latest_application(session, case)["manager"]
+        term = registry.appoint_manager(session, case.center, case=case, national_id=manager["national_id"],
+                                        full_name=f"{manager['first_name']} {manager['last_name']}",
+                                        start=today, end_reason=reason)
+        records = [append_record(session, case, signer, actor, now, action="appoint_manager",
+                                 details={"term_id": term.id, "national_id": term.national_id,
+                                          "start_date": today.isoformat(), "previous_term_end": reason})]
+        if linked is not None:
+            _confirm_successor(session, linked, case, signer, actor, now)
+        return records
+    if end == "interim_appointed":
+        data = instance.data()
+        interim = (data.get("interim") or {}).get("interim") or (data.get("acknowledgement") or {}).get("interim")
+        interim = interim or _interim_from_records(session, case)
+        term = registry.appoint_manager(session, case.center, case=case, national_id=interim["national_id"],
+                                        full_name=interim["full_name"], start=today,
+                                        end_reason=procedure(case.process_key).term_end_reason, interim=True)
+        return [append_record(session, case, signer, actor, now, action="appoint_interim",
+                              details={"term_id": term.id, "national_id": term.national_id,
+                                       "start_date": today.isoformat()})]
+    return []
+
+
+def _interim_from_records(session: Session, case: Case) -> dict:
+    """The interim manager named in the latest signed acknowledgement or interim appointment."""
+    for record in session.scalars(select(Record).where(Record.case_id == case.id, Record.form_data.is_not(None))
+                                  .order_by(Record.seq.desc())):
+        data = json.loads(record.form_data)
+        if "interim" in data:
+            return data["interim"]
+    raise NotFound("no interim manager was named")
+
+
+def _confirm_successor(session: Session, linked: Case, change: Case, signer: Signer, actor: User,
+                       now: datetime) -> None:
+    """Tell the retirement or resignation case waiting for a successor that one was appointed."""
+    linked = lock(session, linked)
+    spec, instance = load(session, linked)
+    if "successor_confirmed" not in instance.awaited_messages():
+        return  # it already ended another way (an interim was named); the term change stands
+    instance.send_message("successor_confirmed", {"case_id": change.public_id})
+    append_record(session, linked, signer, actor, now, action="successor_confirmed",
+                  details={"manager_change_case": change.public_id})
+    settle(session, linked, spec, instance, signer, actor, now)
+    save(session, linked, instance, now)
+
