@@ -50,6 +50,9 @@ def deploy(session: Session, bpmn_dir: Path, process_key: str) -> ProcessDefinit
     spec = engine.spec_from_sources(process_key, sources)
     existing = session.get(ProcessDefinition, spec.version)
     if existing is not None:
+        if _latest_definition(session, process_key).version != existing.version:
+            existing.deployed_at = utcnow()  # files went back to an older version: it is current again
+            session.flush()
         return existing
     definition = ProcessDefinition(
         version=spec.version, process_key=process_key, rules_version=spec.rules_version,

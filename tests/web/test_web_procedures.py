@@ -1,0 +1,215 @@
+"""Manager change, retirement, inquiries, deadlines and the registry, through the pages, API and CLI."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from support import ACTORS, OTHER_MANAGER, PIN, found_center, login, pdf_bytes, png_bytes, user
+from web.extensions import db
+from workflows.cases import complete_task, start_case
+from workflows.models import Case, Inquiry, ManagerTerm, Record, utcnow
+
+AGENCY = {"Authorization": "Bearer demo-judiciary-token"}
+HEALTH = {"Authorization": "Bearer demo-health-token"}
+
+
+def new_manager_form() -> dict:
+    return {"manager.first_name": "محمدحسین", "manager.last_name": "صالحی", "manager.national_id": "۰۰۱۳۵۴۲۴۱۹",
+            "manager.birth_date": "۱۳۷۸/۰۱/۱۵", "manager.gender": "male", "manager.education": "seminary_2",
+            "manager.mobile": "09121110000", "reason": "مدیر پیشین به شهر دیگری رفته است.",
+            "file.manager_id_copy": (io.BytesIO(png_bytes("red")), "id.png"),
+            "file.manager_photo": (io.BytesIO(png_bytes("blue")), "photo.png"),
+            "file.manager_degree": (io.BytesIO(pdf_bytes()), "degree.pdf")}
+
+
+def post_task(client, case_id: int, data: dict):
+    db.session.expire_all()
+    task = db.session.get(Case, case_id).tasks[0]
+    return client.post(f"/cases/{case_id}/tasks/{task.task_id}", data={**data, "_action": "submit", "pin": PIN},
+                       content_type="multipart/form-data")
+
+
+def start_from_center(client, center_id: int, process_key: str) -> int:
+    response = client.post(f"/centers/{center_id}/cases", data={"process_key": process_key})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    return int(re.search(r"/cases/(\d+)", response.headers["Location"]).group(1))
+
+
+def test_manager_change_through_the_pages_and_the_cli(app, client, runner):
+    center = found_center(app, ACTORS["applicant"])
+    login(client, "applicant1")
+    page = client.get(f"/centers/{center.id}").get_data(as_text=True)
+    assert 'id="start-manager_change"' in page and "فاطمه محمدی‌نیا" in page
+    case_id = start_from_center(client, center.id, "manager_change")
+    assert post_task(client, case_id, new_manager_form()).status_code == 302
+    assert db.session.get(Case, case_id).status == "inquiries"
+
+    result = runner.invoke(args=["answer-inquiries", "--case", str(case_id)])
+    assert result.exit_code == 0 and "4 inquiry answer(s) signed" in result.output
+    db.session.expire_all()
+    assert db.session.get(Case, case_id).status == "county_review"
+
+    for officer in ("arak_officer", "markazi_officer"):
+        client.post("/logout")
+        login(client, officer)
+        assert post_task(client, case_id, {"decision": "approve"}).status_code == 302
+    db.session.expire_all()
+    case = db.session.get(Case, case_id)
+    assert case.status == "appointed"
+    terms = db.session.scalars(select(ManagerTerm).where(ManagerTerm.center_id == center.id).order_by(ManagerTerm.id)).all()
+    assert [(t.national_id, t.end_reason) for t in terms] == [("2389001122", "replaced"), ("0013542419", None)]
+    assert terms[0].end_date == terms[1].start_date
+    page = client.get(f"/centers/{center.id}").get_data(as_text=True)
+    assert "محمدحسین صالحی" in page
+    with app.test_request_context(base_url="http://127.0.0.1:5000"):
+        from web.certificate import certificate_context
+        context = certificate_context(case)
+    assert context["title_key"] == "web.certificate.appointment_title"
+    assert context["manager_national_id"] == "0013542419" and context["ended_term"].national_id == "2389001122"
+    assert client.get(f"/cases/{case_id}/certificate.pdf").data.startswith(b"%PDF")
+
+
+def test_office_starts_a_retirement_and_names_an_interim(app, client):
+    center = found_center(app, ACTORS["applicant"])
+    login(client, "arak_officer")
+    case_id = start_from_center(client, center.id, "manager_retirement")
+    today = (utcnow() + timedelta(hours=3, minutes=30)).date().isoformat()
+    assert post_task(client, case_id, {"effective_date": today, "reason": "رسیدن به سن بازنشستگی."}).status_code == 302
+    assert db.session.get(Case, case_id).status == "acknowledgement"
+    response = post_task(client, case_id, {"continuity": "interim"})
+    assert response.status_code == 422 and 'id="err-interim"' in response.get_data(as_text=True)
+    response = post_task(client, case_id, {"continuity": "interim", "interim.full_name": "رضا قاسمی",
+                                           "interim.national_id": "0067749828", "interim.mobile": "09350001122"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    case = db.session.get(Case, case_id)
+    assert case.status == "closed" and case.outcome == "interim_appointed"
+    current = db.session.scalars(select(ManagerTerm).where(ManagerTerm.center_id == center.id,
+                                                           ManagerTerm.end_date.is_(None))).one()
+    assert current.interim and current.national_id == "0067749828"
+    # the applicant of another center cannot start anything here
+    client.post("/logout")
+    login(client, "applicant2")
+    assert client.post(f"/centers/{center.id}/cases", data={"process_key": "manager_resignation"}).status_code == 404
+
+
+def test_agency_answers_are_scoped_checked_and_signed(app, client):
+    center = found_center(app, ACTORS["applicant"])
+    applicant = {"Authorization": "Bearer " + client.post("/api/v1/auth/token", json={
+        "username": "applicant1", "password": "demo1234"}).json["token"]}
+    case = client.post("/api/v1/cases", json={"process_key": "manager_change", "center_id": center.id},
+                       headers=applicant).json
+    digests = {}
+    for field, content in (("manager_id_copy", png_bytes()), ("manager_photo", png_bytes("red")),
+                           ("manager_degree", pdf_bytes())):
+        digests[field] = client.post(f"/api/v1/cases/{case['id']}/documents", headers=applicant,
+                                     data={"file": (io.BytesIO(content), "x")},
+                                     content_type="multipart/form-data").json["sha256"]
+    manager = {"first_name": "محمدحسین", "last_name": "صالحی", "national_id": "0013542419",
+               "birth_date": "1378/01/15", "gender": "male", "education": "seminary_2", "mobile": "09121110000"}
+    response = client.post(f"/api/v1/cases/{case['id']}/tasks/{case['tasks'][0]['id']}/complete", headers=applicant,
+                           json={"data": {"manager": manager, "reason": "جابه‌جایی مدیر پیشین",
+                                          "documents": digests}, "pin": PIN})
+    assert response.status_code == 200 and response.json["case"]["status"] == "inquiries"
+    mine = client.get("/api/v1/inquiries", headers=AGENCY).json["inquiries"]
+    assert [i["kind"] for i in mine] == ["criminal_record"]
+    theirs = client.get("/api/v1/inquiries", headers=HEALTH).json["inquiries"][0]
+    records_before = db.session.query(Record).count()
+
+    def answer(inquiry_id, body, headers=AGENCY):
+        return client.post(f"/api/v1/inquiries/{inquiry_id}/answer", json=body, headers=headers)
+
+    good = {"data": {"result": "not_clear", "reference": "ق-۱۴۰۵-۷۷", "note": "سابقه دارد"}, "pin": PIN}
+    assert answer(999999, good).status_code == 404
+    assert answer(theirs["id"], good).status_code == 404  # another agency's inquiry looks absent
+    bad = answer(mine[0]["id"], {"data": {"result": "maybe"}, "pin": PIN})
+    assert bad.status_code == 422 and set(bad.json["errors"]) == {"result", "reference"}
+    assert answer(mine[0]["id"], {**good, "pin": "0000"}).status_code == 422
+    assert answer(mine[0]["id"], {"data": good["data"]}).status_code == 422
+    assert db.session.query(Record).count() == records_before
+    assert answer(mine[0]["id"], good).status_code == 200
+    assert answer(mine[0]["id"], good).status_code == 409
+    assert db.session.query(Record).count() == records_before + 1
+    stored = db.session.get(Inquiry, mine[0]["id"])
+    assert (stored.status, stored.result, stored.reference) == ("answered", "not_clear", "ق-1405-77")
+    # applicants and officers cannot answer, and agencies see no cases
+    assert answer(theirs["id"], good, headers=applicant).status_code == 404
+    assert client.get(f"/api/v1/cases/{case['id']}", headers=HEALTH).status_code == 404
+    # the county sees the answer on the case
+    login(client, "arak_officer")
+    page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "دارای مانع" in page and "سابقه دارد" in page
+
+
+def test_resend_an_unanswered_inquiry(app, client):
+    found_center(app, ACTORS["applicant"])
+    center = found_center(app, "applicant2", manager_national_id=OTHER_MANAGER)
+    officer = {"Authorization": "Bearer " + client.post("/api/v1/auth/token", json={
+        "username": "arak_officer", "password": "demo1234"}).json["token"]}
+    applicant = {"Authorization": "Bearer " + client.post("/api/v1/auth/token", json={
+        "username": "applicant2", "password": "demo1234"}).json["token"]}
+    case = client.post("/api/v1/cases", json={"process_key": "manager_change", "center_id": center.id},
+                       headers=applicant).json
+    assert case["status"] == "draft"
+    inquiry = Inquiry(case_id=case["id"], round=1, kind="criminal_record", agency="judiciary",
+                      subject_national_id="0013542419", subject_name="x", status="pending",
+                      sent_at=utcnow(), due_at=utcnow())
+    db.session.add(inquiry)
+    db.session.commit()
+    url = f"/api/v1/inquiries/{inquiry.id}/resend"
+    assert client.post(url, json={"reason": "دیر", "pin": PIN}, headers=officer).status_code == 422
+    assert client.post(url, json={"reason": "پاسخی نرسید؛ دوباره فرستاده شد.", "pin": PIN}, headers=applicant).status_code == 403
+    response = client.post(url, json={"reason": "پاسخی نرسید؛ دوباره فرستاده شد.", "pin": PIN}, headers=officer)
+    assert response.status_code == 200 and response.json["action"] == "resend_inquiry"
+    db.session.expire_all()
+    assert db.session.get(Inquiry, inquiry.id).due_at.replace(tzinfo=None) > utcnow().replace(tzinfo=None) + timedelta(days=6)
+
+
+def test_tick_fires_each_deadline_once(app, runner):
+    found_center(app, ACTORS["applicant"])
+    center = found_center(app, "applicant2", manager_national_id=OTHER_MANAGER)
+    case = start_case(db.session, process_key="manager_resignation", starter=user("applicant2"), center=center)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("applicant2"),
+                  data={"effective_date": "1405/10/01", "reason": "ادامه تحصیل در شهر دیگر"}, pin=PIN)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("arak_officer"),
+                  data={"continuity": "successor"}, pin=PIN)
+    db.session.commit()
+    assert case.status == "awaiting_successor" and case.wake_at is not None
+    later = (utcnow() + timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    first = runner.invoke(args=["tick", "--now", later])
+    second = runner.invoke(args=["tick", "--now", later])
+    assert first.exit_code == 0 and "1 case(s)" in first.output and "successor_overdue" in first.output
+    assert second.exit_code == 0 and "0 case(s)" in second.output
+    db.session.expire_all()
+    case = db.session.get(Case, case.id)
+    assert case.status == "interim_needed" and [t.name for t in case.tasks] == ["name_interim"]
+    actions = [r.action for r in db.session.scalars(select(Record).where(Record.case_id == case.id))]
+    assert actions.count("deadline_passed") == 1
+    assert runner.invoke(args=["tick", "--now", "yesterday"]).exit_code != 0
+
+
+def test_registry_search_export_and_jurisdiction(app, client):
+    center = found_center(app, ACTORS["applicant"])
+    login(client, "arak_officer")
+    page = client.get("/centers").get_data(as_text=True)
+    assert center.name in page
+    by_id = client.get("/centers?national_id=۲۳۸۹۰۰۱۱۲۲").get_data(as_text=True)
+    assert center.name in by_id
+    assert center.name not in client.get("/centers?national_id=0013542419").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(client.get("/centers/export.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(rows) == 1 and rows[0]["manager_national_id"] == "2389001122" and rows[0]["license_number"]
+    exported = json.loads(client.get("/centers/export.json").get_data(as_text=True))
+    assert exported["centers"][0]["county"] == "markazi-arak" and "license_number" in exported["fields"]
+    on = client.get(f"/centers/{center.id}?on=۱۳۹۰/۰۱/۰۱").get_data(as_text=True)
+    assert "در این تاریخ مدیری ثبت نشده است" in on
+    client.post("/logout")
+    login(client, "saveh_officer")
+    assert center.name not in client.get("/centers").get_data(as_text=True)
+    assert client.get(f"/centers/{center.id}").status_code == 404
+    assert json.loads(client.get("/centers/export.json").get_data(as_text=True))["centers"] == []
+    assert client.get("/centers/export.xml").status_code == 404
