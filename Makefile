@@ -31,9 +31,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian packages: WeasyPrint's Pango and HarfBuzz, poppler and zbar to read PDFs and QR codes back,
+# Debian packages: WeasyPrint's Pango and HarfBuzz; poppler, qpdf, NSS tools and zbar to check PDFs, seals and QR codes;
 # Chromium for the browser tests.
-SYSTEM_PACKAGES := poppler-utils zbar-tools libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 chromium
+SYSTEM_PACKAGES := poppler-utils zbar-tools qpdf libnss3-tools libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 chromium
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

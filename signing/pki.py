@@ -38,6 +38,8 @@ __all__ = [
     "certificate_user_id",
     "create_root_ca",
     "crl_pem",
+    "decrypt_service_key",
+    "encrypt_service_key",
     "generate_ca_key",
     "issue_ca",
     "issue_crl",
@@ -111,6 +113,26 @@ class CertificateOptions:
     person_lifetime: timedelta = timedelta(days=2 * 365)
     #: Agencies, the system, seals and the log key.
     service_lifetime: timedelta = timedelta(days=3 * 365)
+
+
+def encrypt_service_key(key: ec.EllipticCurvePrivateKey, passphrase: str) -> bytes:
+    """A CA, seal or log key as encrypted PKCS#8 PEM under the deployment's key passphrase."""
+    if not isinstance(passphrase, str) or len(passphrase) < 16:
+        raise CertificateError("the key passphrase must be at least 16 characters")
+    _ec_key(key.public_key(), (ec.SECP256R1, ec.SECP384R1))
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.BestAvailableEncryption(passphrase.encode("utf-8")))
+
+
+def decrypt_service_key(pem: bytes, passphrase: str) -> ec.EllipticCurvePrivateKey:
+    """Load a key written by encrypt_service_key; CertificateError on a wrong passphrase."""
+    try:
+        key = serialization.load_pem_private_key(pem, password=passphrase.encode("utf-8"))
+    except (TypeError, ValueError) as exc:
+        raise CertificateError(f"cannot open the service key: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CertificateError("the service key is not an EC key")
+    return key
 
 
 def generate_ca_key() -> ec.EllipticCurvePrivateKey:

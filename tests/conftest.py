@@ -51,7 +51,7 @@ def seeded_db(test_databases, tmp_path_factory) -> SeededDatabase:
     with app.app_context():
         db.create_all()
         deploy_all()
-        seed_demo(db.session, app.config["SYSTEM_SIGNING_PIN"])
+        seed_demo(db.session, app.config["SYSTEM_SIGNING_PIN"], app.config["CA_KEY_PASSPHRASE"])
         db.session.commit()
         db.session.remove()
         db.engine.dispose()  # a PostgreSQL template must have no open connections

@@ -6,15 +6,14 @@ import json
 from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from web.cli import run_tick
 from web.extensions import db
-from workflows import documents, inquiries, timers
+from workflows import documents, inquiries
 from workflows.cases import complete_task, start_case
 from workflows.demo import DEMO_ACCOUNTS
-from workflows.keys import unlock_signer
 from workflows.models import Case, Center, Inquiry, Record, User, utcnow
-from workflows.people import system_user
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = ROOT / "bpmn" / "scenarios"
@@ -89,10 +88,7 @@ def answer_all(case: Case, results, now) -> list[Record]:
 
 
 def tick(app, now) -> list[Record]:
-    system = system_user(db.session)
-    signer = unlock_signer(db.session, system, app.config["SYSTEM_SIGNING_PIN"])
-    records = []
-    for case_id in timers.due_cases(db.session, now):
-        records += timers.fire_case(db.session, case_id, now=now, system=system, signer=signer)
-        db.session.commit()
-    return records
+    """Run the deadline tick as the CLI does; returns the records it signed."""
+    before = db.session.scalar(select(func.max(Record.id))) or 0
+    run_tick(now)
+    return list(db.session.scalars(select(Record).where(Record.id > before).order_by(Record.id)))

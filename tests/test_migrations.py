@@ -6,6 +6,8 @@ When a test here fails after a model change, create a migration and read it over
 """
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -14,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from databases import SqliteDatabases, postgres_url
 from sqlalchemy import CheckConstraint, inspect, select, text
+from sqlalchemy.exc import SAWarning
 
 from web import create_app
 from web.config import MIGRATIONS_DIR
@@ -68,7 +71,7 @@ def check_constraint_differences(connection) -> list[str]:
     """compare_metadata leaves CHECK constraints out: compare their names at least."""
     inspector = inspect(connection)
     lines = []
-    for table in Base.metadata.sorted_tables:
+    for table in Base.metadata.tables.values():
         if not inspector.has_table(table.name):
             continue
         models = {c.name for c in table.constraints if isinstance(c, CheckConstraint)}
@@ -82,7 +85,11 @@ def test_migrations_build_the_schema_of_the_models(empty_app):
     command.upgrade(alembic_config(empty_app), "head")
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        lines = [line for diff in compare_metadata(context, Base.metadata) for line in describe(diff)]
+        with warnings.catch_warnings():
+            # a foreign-key cycle between new tables must not hide the readable diff below
+            warnings.filterwarnings("ignore", "Cannot correctly sort tables", SAWarning)
+            diffs = compare_metadata(context, Base.metadata)
+        lines = [line for diff in diffs for line in describe(diff)]
         lines += check_constraint_differences(connection)
     assert not lines, (
         f"The migrations in migrations/ do not build the schema of workflows/models.py on {db.engine.name} "
@@ -109,7 +116,7 @@ def test_migrations_have_one_head():
 
 
 def test_constraint_and_index_names_are_explicit_and_fit_postgresql():
-    names = [(table.name, item.name) for table in Base.metadata.sorted_tables
+    names = [(table.name, item.name) for table in Base.metadata.tables.values()
              for item in [*table.constraints, *table.indexes]]
     assert all(name for _, name in names), "every constraint and index needs a name (see NAMING_CONVENTION)"
     too_long = [f"{table}: {name}" for table, name in names if len(name) > MAX_NAME]
@@ -119,7 +126,7 @@ def test_constraint_and_index_names_are_explicit_and_fit_postgresql():
 def test_init_migrates_an_empty_database_and_keeps_data_on_a_second_run(empty_app):
     runner = empty_app.test_cli_runner()
     first = runner.invoke(args=["init"])
-    assert first.exit_code == 0, first.output
+    assert first.exit_code == 0, first.output or repr(first.exception)
     assert "Demo data created." in first.output
     head = ScriptDirectory.from_config(alembic_config(empty_app)).get_current_head()
     assert db.session.scalar(text("SELECT version_num FROM alembic_version")) == head
@@ -128,7 +135,7 @@ def test_init_migrates_an_empty_database_and_keeps_data_on_a_second_run(empty_ap
     admin.full_name = "changed between the runs"
     db.session.commit()
     second = runner.invoke(args=["init"])
-    assert second.exit_code == 0, second.output
+    assert second.exit_code == 0, second.output or repr(second.exception)
     assert "Demo data kept as it was." in second.output
     db.session.expire_all()
     assert db.session.scalars(select(User.full_name).where(User.username == "admin")).one() == \

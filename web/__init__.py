@@ -55,14 +55,16 @@ def _finish_config(app: Flask, env: str) -> None:
     app.config.setdefault("STORAGE_DIR", instance / "documents")
     app.config["STORAGE_DIR"] = Path(app.config["STORAGE_DIR"])
     if env == "development":
-        for name, file in (("SECRET_KEY", "secret_key"), ("SYSTEM_SIGNING_PIN", "system_pin")):
+        for name, file in (("SECRET_KEY", "secret_key"), ("SYSTEM_SIGNING_PIN", "system_pin"),
+                           ("CA_KEY_PASSPHRASE", "ca_passphrase")):
             if not app.config.get(name):
                 app.config[name] = _instance_secret(instance, file)
     secret = app.config.get("SECRET_KEY") or ""
     if env == "production" and (secret in _KNOWN_SECRETS or len(secret) < 32):
         raise RuntimeError("SECRET_KEY must be set to a random value of at least 32 characters in production")
-    if env == "production" and len(app.config.get("SYSTEM_SIGNING_PIN") or "") < 16:
-        raise RuntimeError("SYSTEM_SIGNING_PIN must be set (16+ characters) in production")
+    for name in ("SYSTEM_SIGNING_PIN", "CA_KEY_PASSPHRASE"):
+        if env == "production" and len(app.config.get(name) or "") < 16:
+            raise RuntimeError(f"{name} must be set (16+ characters) in production")
 
 
 def _instance_secret(instance: Path, name: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from web.extensions import db
-from workflows import inquiries, timers
+from workflows import inquiries, log, pki, timers
 from workflows.cases import deploy
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
 from workflows.keys import unlock_signer
@@ -49,7 +49,9 @@ def init_app(app: Flask) -> None:
         """Migrate the database schema, deploy processes, and (by default) demo data; print the demo accounts."""
         _upgrade_schema()
         versions = deploy_all()
-        created = seed_demo(db.session, current_app.config["SYSTEM_SIGNING_PIN"]) if demo else False
+        created = seed_demo(db.session, current_app.config["SYSTEM_SIGNING_PIN"],
+                            current_app.config["CA_KEY_PASSPHRASE"]) if demo else False
+        pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
         db.session.commit()
         click.echo(f"Database: {db.engine.url.render_as_string(hide_password=True)}")
         click.echo("Deployed: " + ", ".join(f"{k} {v[:12]}" for k, v in zip(PROCESSES, versions)))
@@ -105,7 +107,11 @@ def init_app(app: Flask) -> None:
 
 
 def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
-    """Fire due timers case by case, one transaction each; a case another tick holds is skipped."""
+    """Keep CRLs current, fire due timers case by case (one transaction each; a case another tick
+    holds is skipped), then sign a log checkpoint if the log grew."""
+    passphrase = current_app.config["CA_KEY_PASSPHRASE"]
+    pki.refresh_crls(db.session, passphrase, now)
+    db.session.commit()
     system = system_user(db.session)
     signer = unlock_signer(db.session, system, current_app.config["SYSTEM_SIGNING_PIN"])
     fired = []
@@ -118,6 +124,8 @@ def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
             continue
         if records:
             fired.append((case_id, _timer_names(records[0])))
+    log.checkpoint(db.session, passphrase, now)
+    db.session.commit()
     return fired
 
 

@@ -29,6 +29,8 @@ class Config:
     SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
     #: unlocks the system account's signing key (timers, deadlines)
     SYSTEM_SIGNING_PIN: str | None = os.environ.get("SYSTEM_SIGNING_PIN")
+    #: unlocks the CA, seal and log keys kept in the database
+    CA_KEY_PASSPHRASE: str | None = os.environ.get("CA_KEY_PASSPHRASE")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
     TESTING = False
 
@@ -45,6 +47,7 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-only-secret"
     SYSTEM_SIGNING_PIN = "test-only-system-pin"
+    CA_KEY_PASSPHRASE = "test-only-ca-passphrase"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
 

@@ -56,7 +56,7 @@ def case(case_id: int):
         my_tasks=[task for task in case.tasks if access.may_act(current_user, task)],
         application=case_application(case), request_data=latest_form_data(case, "term_end_request"),
         inquiries=inquiries.case_inquiries(db.session, case),
-        can_resend=current_user.role in ("county_officer", "province_officer") and case.status in OPEN_STATUSES,
+        can_resend=access.is_office_role(current_user.role) and case.status in OPEN_STATUSES,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
         documents=db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id)).all(),
         violations=_last_violations(entries))

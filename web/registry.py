@@ -143,7 +143,7 @@ def center(center_id: int):
     open_cases = {c.process_key: c for c in db.session.scalars(select(Case).where(
         Case.center_id == center.id, Case.status.in_(OPEN_STATUSES)))}
     startable = [key for key, proc in PROCEDURES.items()
-                 if proc.needs_center and current_user.role in proc.starters and key not in open_cases]
+                 if proc.needs_center and access.may_start(current_user, proc.starters) and key not in open_cases]
     return render_template("center.html", center=center, data=center_json(center, full=True), on=on,
                            manager_on=manager_on, startable=startable, open_cases=open_cases)
 

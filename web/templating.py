@@ -1,14 +1,14 @@
 """Template helpers: the Persian catalogue, Jalali dates and Persian digits."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from flask import Flask
 from flask_wtf.csrf import generate_csrf
 
 from forms import format_jalali, jalali_iso, t, to_persian_digits
 from web.extensions import db
-from workflows.models import Center, ManagerTerm, utcnow
+from workflows.models import Center, ManagerTerm, as_utc, utcnow
 from workflows.registry import current_manager
 
 
@@ -47,7 +47,7 @@ def is_past(moment: datetime | None) -> bool:
     """True when the moment (a UTC time, naive from SQLite) has passed."""
     if moment is None:
         return False
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)) < utcnow()
+    return as_utc(moment) < utcnow()
 
 
 def init_app(app: Flask) -> None:

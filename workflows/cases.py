@@ -82,7 +82,7 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
         proc = procedure(process_key)
     except KeyError:
         raise NotFound(f"no procedure {process_key!r}") from None
-    if starter.role not in proc.starters or not starter.active:
+    if not access.may_start(starter, proc.starters):
         raise Forbidden("this role does not start this procedure")
     if proc.needs_center:
         if center is None:
@@ -102,7 +102,7 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
     definition = _latest_definition(session, process_key)
     spec = transitions.spec_of(definition)
     variables = {"deadlines": dict(spec.tables.get("deadlines", {}).get(process_key, {})),
-                 "initiator": "office" if starter.role == "county_officer" else "applicant"}
+                 "initiator": "office" if "county" in access.lanes_of(starter.role) else "applicant"}
     instance = engine.Instance.start(spec, variables)
     case = Case(public_id=secrets.token_urlsafe(12), process_key=process_key, spec_version=definition.version,
                 serializer_version=engine.SERIALIZER_VERSION, state=instance.serialize(), status="draft",
@@ -120,7 +120,7 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
 def _check_center_starter(session: Session, starter: User, center: Center) -> None:
     if starter.role == "applicant" and starter.id == center.applicant_id:
         return
-    if starter.role == "county_officer" and starter.office_id == center.county_office_id:
+    if "county" in access.lanes_of(starter.role) and starter.office_id == center.county_office_id:
         return
     raise NotFound("center")
 

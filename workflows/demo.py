@@ -1,4 +1,4 @@
-"""Demo data: headquarters, two provinces with two counties each, and one account per role."""
+"""Demo data: the office tree of workflows/data/offices.json and one account per role (two for offices)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,16 +6,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows import pki
 from workflows.models import Office
-from workflows.people import add_token, create_office, create_system_user, create_user
+from workflows.offices import load_offices, read_office_tree
+from workflows.people import add_token, create_system_user, create_user
 
 __all__ = ["DEMO_ACCOUNTS", "DemoAccount", "seed_demo"]
-
-#: (code, Persian name, number used in license numbers, [(county code, Persian name)])
-PROVINCES = [
-    ("markazi", "استان مرکزی", 0, [("markazi-arak", "اراک"), ("markazi-saveh", "ساوه")]),
-    ("isfahan", "استان اصفهان", 10, [("isfahan-isfahan", "اصفهان"), ("isfahan-kashan", "کاشان")]),
-]
 
 
 @dataclass(frozen=True)
@@ -28,6 +24,12 @@ class DemoAccount:
     pin: str = "1405"
     #: agency accounts: the agency code inquiries are addressed to, and a fixed demo API token
     agency: str | None = None
+    #: where notifications are sent (SMS, email); agencies get none
+    mobile: str | None = None
+
+    @property
+    def email(self) -> str | None:
+        return f"{self.username}@demo.example" if self.mobile else None
 
     @property
     def token(self) -> str | None:
@@ -35,16 +37,25 @@ class DemoAccount:
 
 
 DEMO_ACCOUNTS = [
-    DemoAccount("admin", "مدیر سامانه", "admin", "hq"),
-    DemoAccount("hq_auditor", "حسین رضایی (ناظر ستاد)", "hq_auditor", "hq"),
-    DemoAccount("markazi_officer", "مریم احمدی (کارشناس استان مرکزی)", "province_officer", "markazi"),
-    DemoAccount("isfahan_officer", "علی کریمی (کارشناس استان اصفهان)", "province_officer", "isfahan"),
-    DemoAccount("arak_officer", "محمد حسینی (کارشناس اداره اراک)", "county_officer", "markazi-arak"),
-    DemoAccount("saveh_officer", "زهرا موسوی (کارشناس اداره ساوه)", "county_officer", "markazi-saveh"),
-    DemoAccount("isfahan_city_officer", "رضا نوری (کارشناس اداره اصفهان)", "county_officer", "isfahan-isfahan"),
-    DemoAccount("kashan_officer", "فاطمه صادقی (کارشناس اداره کاشان)", "county_officer", "isfahan-kashan"),
-    DemoAccount("applicant1", "سید مهدی طباطبایی (امام جماعت)", "applicant", None),
-    DemoAccount("applicant2", "عباس جعفری (هیئت مؤسس)", "applicant", None),
+    DemoAccount("admin", "مدیر سامانه", "admin", "hq", mobile="09120000001"),
+    DemoAccount("hq_auditor", "حسین رضایی (ناظر ستاد)", "hq_auditor", "hq", mobile="09120000002"),
+    DemoAccount("markazi_officer", "مریم احمدی (کارشناس استان مرکزی)", "province_officer", "markazi",
+                mobile="09120000003"),
+    DemoAccount("markazi_head", "سعید کاظمی (مدیر ستاد استان مرکزی)", "province_head", "markazi",
+                mobile="09120000004"),
+    DemoAccount("isfahan_officer", "علی کریمی (کارشناس استان اصفهان)", "province_officer", "isfahan",
+                mobile="09120000005"),
+    DemoAccount("arak_officer", "محمد حسینی (کارشناس اداره اراک)", "county_officer", "markazi-arak",
+                mobile="09120000006"),
+    DemoAccount("arak_head", "نرگس رحیمی (مدیر اداره اراک)", "county_head", "markazi-arak", mobile="09120000007"),
+    DemoAccount("saveh_officer", "زهرا موسوی (کارشناس اداره ساوه)", "county_officer", "markazi-saveh",
+                mobile="09120000008"),
+    DemoAccount("isfahan_city_officer", "رضا نوری (کارشناس اداره اصفهان)", "county_officer", "isfahan-isfahan",
+                mobile="09120000009"),
+    DemoAccount("kashan_officer", "فاطمه صادقی (کارشناس اداره کاشان)", "county_officer", "isfahan-kashan",
+                mobile="09120000010"),
+    DemoAccount("applicant1", "سید مهدی طباطبایی (امام جماعت)", "applicant", None, mobile="09120000011"),
+    DemoAccount("applicant2", "عباس جعفری (هیئت مؤسس)", "applicant", None, mobile="09120000012"),
     DemoAccount("judiciary_agency", "قوه قضاییه (گواهی سوءپیشینه)", "agency", None, agency="judiciary"),
     DemoAccount("health_agency", "آزمایشگاه مرجع سلامت (عدم اعتیاد)", "agency", None, agency="health"),
     DemoAccount("education_agency", "سامانه استعلام مدارک تحصیلی", "agency", None, agency="education"),
@@ -52,24 +63,18 @@ DEMO_ACCOUNTS = [
 ]
 
 
-def seed_demo(session: Session, system_pin: str) -> bool:
+def seed_demo(session: Session, system_pin: str, ca_passphrase: str) -> bool:
     """Create the demo offices and accounts unless offices exist already; True if created."""
     if session.scalars(select(Office).limit(1)).first() is not None:
         return False
-    offices = {"hq": create_office(session, code="hq", kind="hq",
-                                   name="ستاد هماهنگی کانون‌های فرهنگی هنری مساجد کشور")}
-    for code, name, number, counties in PROVINCES:
-        province = create_office(session, code=code, name=name, kind="province", parent=offices["hq"], number=number)
-        offices[code] = province
-        for county_code, county_name in counties:
-            offices[county_code] = create_office(session, code=county_code, name=county_name, kind="county",
-                                                 parent=province)
+    offices = load_offices(session, read_office_tree())
     for account in DEMO_ACCOUNTS:
         user = create_user(session, username=account.username, password=account.password,
                            full_name=account.full_name, role=account.role,
                            office=offices[account.office] if account.office else None, pin=account.pin,
-                           agency=account.agency)
+                           agency=account.agency, mobile=account.mobile, email=account.email)
         if account.token:
             add_token(session, user, account.token, label="demo")
     create_system_user(session, system_pin)
+    pki.ensure(session, ca_passphrase)
     return True

@@ -119,7 +119,7 @@ def resend_inquiry(session: Session, *, inquiry_id: int, officer: User, reason: 
     inquiry = session.get(Inquiry, inquiry_id)
     if inquiry is None or not access.can_view(session, officer, inquiry.case):
         raise NotFound("inquiry")
-    if officer.role not in ("county_officer", "province_officer"):
+    if not access.is_office_role(officer.role):
         raise Forbidden("only offices resend inquiries")
     if inquiry.status != "pending":
         raise Conflict("inquiry already answered")

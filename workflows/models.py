@@ -27,11 +27,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "Base", "Office", "User", "SigningKey", "ApiToken", "ProcessDefinition", "Case",
     "CaseTask", "Draft", "Record", "Document", "CaseDocument", "Center", "License",
-    "ManagerTerm", "Inquiry", "utcnow", "tehran_today",
+    "ManagerTerm", "Inquiry", "Certificate", "CertificateAuthority", "ServiceKey", "Crl", "LogLeaf", "LogState",
+    "LogCheckpoint", "utcnow", "as_utc", "tehran_today",
 ]
 
 OFFICE_KINDS = ("hq", "province", "county")
-ROLES = ("applicant", "county_officer", "province_officer", "hq_auditor", "admin", "agency", "system")
+#: every role (workflows/data/roles.json defines what each may do; a test keeps the two in step)
+ROLES = ("applicant", "county_officer", "county_head", "province_officer", "province_head", "hq_auditor", "admin",
+         "agency", "system")
 CASE_STATUSES = ("draft", "inquiries", "county_review", "province_review", "correction", "acknowledgement",
                  "awaiting_successor", "interim_needed", "licensed", "appointed", "closed", "rejected")
 INQUIRY_STATUSES = ("pending", "answered", "withdrawn")
@@ -40,6 +43,11 @@ INQUIRY_STATUSES = ("pending", "answered", "withdrawn")
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(timezone.utc)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A stored UTC time made timezone-aware (SQLite gives them back naive)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def tehran_today(moment: datetime) -> date:
@@ -95,6 +103,9 @@ class User(Base):
     #: for agency accounts: the agency code inquiries are addressed to (e.g. "judiciary")
     agency: Mapped[str | None] = mapped_column(String(32), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: where text messages (SMS) and email notifications go; None: that channel is not used
+    mobile: Mapped[str | None] = mapped_column(String(11))
+    email: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     office: Mapped[Office | None] = relationship()
@@ -129,6 +140,115 @@ class SigningKey(Base):
     encrypted_private_key: Mapped[bytes] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: the X.509 certificate that binds this key to its owner (None until enrolled)
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
+    #: consecutive wrong PINs; signing locks at the limit until an administrator resets it
+    failed_pins: Mapped[int] = mapped_column(Integer, default=0)
+
+    certificate: Mapped[Certificate | None] = relationship()
+
+
+class Certificate(Base):
+    """An X.509 certificate the deployment issued: a CA's, a person's or a service's."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: serial number, lowercase hex
+    serial: Mapped[str] = mapped_column(String(64), unique=True)
+    #: ca, person, agency, system, seal, log
+    purpose: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
+    #: hex SHA-256 of the SubjectPublicKeyInfo
+    key_id: Mapped[str] = mapped_column(String(64), index=True)
+    #: the CA that issued it (None for the root)
+    issuer_ca_id: Mapped[int | None] = mapped_column(ForeignKey("certificate_authorities.id"))
+    pem: Mapped[str] = mapped_column(Text)
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    not_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revocation_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class CertificateAuthority(Base):
+    """A CA of the hierarchy: HQ root → province → county, and HQ's issuing CA for services."""
+
+    __tablename__ = "certificate_authorities"
+    __table_args__ = (CheckConstraint("kind IN ('root', 'hq', 'province', 'county')", name="ca_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    #: encrypted PKCS#8 under the deployment's CA key passphrase
+    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+    certificate: Mapped[Certificate] = relationship(foreign_keys=[certificate_id])
+    office: Mapped[Office] = relationship()
+
+
+class ServiceKey(Base):
+    """A key the deployment itself signs with: an office's document seal, HQ's log key."""
+
+    __tablename__ = "service_keys"
+    __table_args__ = (UniqueConstraint("purpose", "office_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: seal or log
+    purpose: Mapped[str] = mapped_column(String(16))
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+    certificate: Mapped[Certificate] = relationship()
+
+
+class Crl(Base):
+    """A certificate revocation list a CA issued."""
+
+    __tablename__ = "crls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ca_id: Mapped[int] = mapped_column(ForeignKey("certificate_authorities.id"), index=True)
+    this_update: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_update: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    pem: Mapped[str] = mapped_column(Text)
+
+
+class LogLeaf(Base):
+    """One leaf of the global append-only Merkle log: a signed record's hash."""
+
+    __tablename__ = "log_leaves"
+
+    #: 0-based position in the log; contiguous
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: RFC 6962 leaf hash, SHA-256(0x00 ‖ record hash)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), unique=True)
+
+
+class LogState(Base):
+    """The log's size, one row locked by every append so the log never forks or skips."""
+
+    __tablename__ = "log_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LogCheckpoint(Base):
+    """A signed tree head: size and root of the log at a time, signed by HQ's log key."""
+
+    __tablename__ = "log_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    root: Mapped[str] = mapped_column(String(64))
+    time: Mapped[str] = mapped_column(String(40))
+    log_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(64))
 
 
 class ApiToken(Base):
@@ -186,6 +306,8 @@ class Case(Base):
     linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     #: the earliest time a timer of this case is due (None when no timer waits)
     wake_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    #: the last record seq that notifications were made for (workflows.notifications)
+    notified_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -216,9 +338,13 @@ class CaseTask(Base):
     #: the person who may act (applicant lane)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    #: the person of the office who took the task; only they may complete it until they release it
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     case: Mapped[Case] = relationship(back_populates="tasks")
+    claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id])
 
 
 class Draft(Base):
@@ -240,7 +366,9 @@ class Record(Base):
     """A signed transition. The canonical text is what was signed; other columns mirror it."""
 
     __tablename__ = "records"
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (UniqueConstraint("case_id", "seq"),
+                      # monitoring and the HQ audit list decisions by action and time
+                      Index("ix_records_action_created_at", "action", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -258,6 +386,8 @@ class Record(Base):
     key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
     #: canonical JSON of the submitted form data (its digest is in the body)
     form_data: Mapped[str | None] = mapped_column(Text)
+    #: the record's leaf index in the global Merkle log
+    log_index: Mapped[int | None] = mapped_column(Integer, unique=True)
 
     actor: Mapped[User] = relationship()
 
@@ -337,7 +467,7 @@ class ManagerTerm(Base):
     center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"))
     national_id: Mapped[str] = mapped_column(String(10), index=True)
     full_name: Mapped[str] = mapped_column(String(200))
-    start_date: Mapped[date] = mapped_column(Date)
+    start_date: Mapped[date] = mapped_column(Date, index=True)
     end_date: Mapped[date | None] = mapped_column(Date)
     #: replaced, retired, resigned
     end_reason: Mapped[str | None] = mapped_column(String(16))
@@ -347,6 +477,10 @@ class ManagerTerm(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     #: the case whose signed transition ended it
     ended_by_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    #: the manager's education and age in full years on the start date, from the signed application
+    #: (None for interim managers, whose form asks neither): the youth-policy profile reads them
+    education: Mapped[str | None] = mapped_column(String(32))
+    age_at_start: Mapped[int | None] = mapped_column(Integer)
 
 
 class Inquiry(Base):

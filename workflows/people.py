@@ -27,13 +27,19 @@ def create_office(session: Session, *, code: str, name: str, kind: str,
 
 
 def create_user(session: Session, *, username: str, password: str, full_name: str, role: str,
-                office: Office | None, pin: str, agency: str | None = None) -> User:
-    """Add a person (or agency account) with a password and a signing key under their PIN."""
+                office: Office | None, pin: str | None, agency: str | None = None, mobile: str | None = None,
+                email: str | None = None) -> User:
+    """Add a person (or agency account) with a password and a signing key under their PIN.
+
+    Without a PIN the account has no key yet: its owner chooses a PIN (and so makes the key)
+    on first sign-in, so nobody else ever knows it.
+    """
     user = User(username=username, password_hash=generate_password_hash(password), full_name=full_name,
-                role=role, office=office, agency=agency)
+                role=role, office=office, agency=agency, mobile=mobile, email=email)
     session.add(user)
     session.flush()
-    issue_key(session, user, pin)
+    if pin is not None:
+        issue_key(session, user, pin)
     return user
 
 

@@ -6,14 +6,14 @@ the second finds the case already moved on (its wake-up time is later, or its ve
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing import Signer
 from workflows import transitions
-from workflows.models import Case, Record, User
+from workflows.models import Case, Record, User, as_utc
 
 __all__ = ["due_cases", "fire_case"]
 
@@ -30,7 +30,7 @@ def fire_case(session: Session, case_id: int, *, now: datetime, system: User, si
     if case is None:
         return []
     case = transitions.lock(session, case)
-    if case.wake_at is None or _aware(case.wake_at) > now:
+    if case.wake_at is None or as_utc(case.wake_at) > now:
         return []
     spec, instance = transitions.load(session, case)
     fired = instance.fire_due_timers(now)
@@ -43,7 +43,3 @@ def fire_case(session: Session, case_id: int, *, now: datetime, system: User, si
     transitions.save(session, case, instance, now)
     return records
 
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes for UTC columns."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

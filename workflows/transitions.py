@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 import engine
 from signing import Signer, canonical_bytes, digest, format_time, sign_record
-from workflows import access, inquiries, registry
-from workflows.errors import NotFound
-from workflows.models import Case, CaseTask, ProcessDefinition, Record, User, tehran_today
+from workflows import access, inquiries, log, pki, registry
+from workflows.errors import Forbidden, NotFound
+from workflows.models import Case, CaseTask, ProcessDefinition, Record, SigningKey, User, tehran_today
 from workflows.procedures import MESSAGE_STATUS, TASK_STATUS, procedure
 
 __all__ = ["lock", "load", "spec_of", "append_record", "settle", "save", "latest_application"]
@@ -58,6 +58,10 @@ def append_record(session: Session, case: Case, signer: Signer, actor: User, now
         "attachments": sorted(set(documents.values())), "rule_results": rule_results,
         "details": details or {}, "time": format_time(now), "prev_hash": last.hash if last else None,
     }
+    key_row = session.get(SigningKey, signer.key_id)
+    if key_row is None or not key_row.active or key_row.user_id != actor.id:
+        raise Forbidden("the signing key is not the actor's active key")
+    pki.check_signer(session, key_row, now)
     signed = sign_record(body, signer)
     record = Record(case_id=case.id, seq=body["seq"], action=action, task_name=task_name,
                     actor_user_id=actor.id, created_at=now, canonical=signed.canonical,
@@ -65,6 +69,7 @@ def append_record(session: Session, case: Case, signer: Signer, actor: User, now
                     form_data=canonical_bytes(form_data).decode("utf-8") if form_data is not None else None)
     session.add(record)
     session.flush()
+    log.append(session, record)
     return record
 
 

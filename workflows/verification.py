@@ -1,14 +1,17 @@
 """Verifying a case's signed records, and the public verification token."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from signing import ChainReport, StoredRecord, verify_chain
+from signing import ChainProblem, ChainReport, SigningError, StoredRecord, merkle, parse_time, verify_chain
+from signing import pki as x
+from workflows import pki
 from workflows.keys import public_keys
-from workflows.models import Case, Record
+from workflows.models import Case, LogLeaf, Record
 
 __all__ = ["verify_case", "verification_token", "resolve_token", "TokenCheck"]
 
@@ -17,14 +20,54 @@ TOKEN_HASH_DIGITS = 20
 
 
 def verify_case(session: Session, case: Case) -> ChainReport:
-    """Recompute the case's chain from its stored records (never from a stored flag)."""
+    """Recompute the case's chain from its stored records (never from a stored flag): the chain,
+    each signer's certificate at the record's time (revocation included), and each record's leaf."""
     rows = list(session.scalars(select(Record).where(Record.case_id == case.id).order_by(Record.seq)))
     stored = [StoredRecord(seq=r.seq, canonical=r.canonical, hash=r.hash, signature=r.signature,
                            key_id=r.key_id, form_data=r.form_data, action=r.action,
                            actor_user_id=r.actor_user_id, case_id=case.public_id) for r in rows]
     keys = public_keys(session, {r.key_id for r in rows})
-    return verify_chain(case.public_id, stored, {k: pem for k, (pem, _) in keys.items()},
-                        key_owners={k: owner for k, (_, owner) in keys.items()})
+    report = verify_chain(case.public_id, stored, {k: pem for k, (pem, _) in keys.items()},
+                          key_owners={k: owner for k, (_, owner) in keys.items()})
+    problems = list(report.problems) + _certificate_problems(session, rows) + _log_problems(session, rows)
+    if len(problems) == len(report.problems):
+        return report
+    problems.sort(key=lambda p: p.seq)
+    first_bad = problems[0].seq
+    valid = [r for r in rows if r.seq < first_bad]
+    return ChainReport(ok=False, head=valid[-1].hash if valid else None, count=len(valid), problems=tuple(problems))
+
+
+def _certificate_problems(session: Session, rows: list[Record]) -> list[ChainProblem]:
+    """Each record's signer held a valid, unrevoked certificate for its user at the record's time."""
+    if not rows:
+        return []
+    known = pki.trust(session, {r.key_id for r in rows})
+    problems = []
+    for row in rows:
+        try:
+            body = json.loads(row.canonical)
+            at = parse_time(body["time"])
+            cert, chain = known.certified[row.key_id]
+        except (ValueError, KeyError, TypeError):
+            problems.append(ChainProblem(row.seq, "cert_missing", "no certificate for the signing key"))
+            continue
+        try:
+            x.verify_chain_at(cert, chain, known.root, known.crls, at, purposes=x.RECORD_PURPOSES)
+        except SigningError as error:
+            problems.append(ChainProblem(row.seq, error.code, str(error)))
+            continue
+        if x.certificate_user_id(cert) != body.get("actor", {}).get("user_id"):
+            problems.append(ChainProblem(row.seq, "key_mismatch", "the certificate names another user"))
+    return problems
+
+
+def _log_problems(session: Session, rows: list[Record]) -> list[ChainProblem]:
+    """Each record is the leaf of the global log at its index."""
+    leaves = dict(session.execute(select(LogLeaf.index, LogLeaf.leaf_hash).where(
+        LogLeaf.index.in_([r.log_index for r in rows if r.log_index is not None]))).all())
+    return [ChainProblem(r.seq, "not_in_log", "the record is not the log's leaf at its index")
+            for r in rows if r.log_index is None or bytes(leaves.get(r.log_index, b"")) != merkle.record_leaf_hash(r.hash)]
 
 
 def verification_token(case: Case, record_hash: str) -> str:

@@ -1,0 +1,266 @@
+"""The deployment's PKI: the CA hierarchy in the database, enrolment, revocation and CRLs.
+
+HQ root (P-384) → province CAs (P-384) → county CAs (P-256) → people of that office. HQ's
+issuing CA (P-256, under the root) certifies applicants, agencies, the system account, office
+seals and the log key. CA and service keys are stored encrypted under the deployment's key
+passphrase; people's keys stay encrypted under their own PIN and never reach a CA.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from signing import InMemorySigner, Signer, load_public_key, sha256_hex
+from signing import pki as x
+from signing.bundle import CertifiedKey
+from workflows.errors import Forbidden, NotFound
+from workflows.models import (
+    Certificate, CertificateAuthority, Crl, LogState, Office, ServiceKey, SigningKey, User, as_utc, utcnow,
+)
+
+__all__ = ["ensure", "enroll_pending", "root_certificate", "chain_of", "current_crls", "revoke", "refresh_crls",
+           "check_signer", "service_signer", "certified_key", "CRL_LIFETIME", "Trust", "trust"]
+
+#: how long a CRL is current; refreshed when less than half remains
+CRL_LIFETIME = timedelta(days=30)
+#: the purpose a role's certificate carries
+ROLE_PURPOSES = {"agency": x.Purpose.AGENCY, "system": x.Purpose.SYSTEM}
+
+
+
+def _cn(name: str) -> str:
+    """X.509 common names hold at most 64 bytes of UTF-8: longer names are cut with an ellipsis."""
+    if len(name.encode("utf-8")) <= 64:
+        return name
+    return name.encode("utf-8")[:61].decode("utf-8", "ignore").rstrip() + "…"
+
+
+def _spki_digest(cert: x509.Certificate) -> str:
+    """The key id of any certificate's key (CAs hold P-384 keys, which signing.key_id refuses)."""
+    return sha256_hex(cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+
+
+def _store(session: Session, cert: x509.Certificate, purpose: str, subject: str, *, issuer: CertificateAuthority | None,
+           user: User | None = None, office: Office | None = None) -> Certificate:
+    row = Certificate(serial=format(cert.serial_number, "x"), purpose=purpose, subject=subject,
+                      user_id=user.id if user else None, office_id=office.id if office else None,
+                      key_id=_spki_digest(cert), issuer_ca_id=issuer.id if issuer else None,
+                      pem=x.certificate_pem(cert), not_before=cert.not_valid_before_utc,
+                      not_after=cert.not_valid_after_utc)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _ca(session: Session, kind: str, office: Office) -> CertificateAuthority | None:
+    return session.scalars(select(CertificateAuthority).where(
+        CertificateAuthority.kind == kind, CertificateAuthority.office_id == office.id)).first()
+
+
+def _open(ca: CertificateAuthority, passphrase: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    return x.load_certificate(ca.certificate.pem), x.decrypt_service_key(ca.encrypted_key, passphrase)
+
+
+def _new_ca(session: Session, kind: str, office: Office, parent: CertificateAuthority | None, passphrase: str,
+            now: datetime) -> CertificateAuthority:
+    key = x.generate_ca_key() if kind in ("root", "province") else ec.generate_private_key(ec.SECP256R1())
+    name = _cn({"root": "ریشه", "hq": "صدور ستاد", "province": "مرجع", "county": "مرجع"}[kind] + f" · {office.name}")
+    start = now - timedelta(minutes=5)
+    if parent is None:
+        cert = x.create_root_ca(name, key, not_before=start)
+    else:
+        parent_cert, parent_key = _open(parent, passphrase)
+        cert = x.issue_ca(parent_cert, parent_key, name, key.public_key(),
+                          {"hq": 0, "province": 1, "county": 0}[kind], not_before=start)
+    ca = CertificateAuthority(kind=kind, office_id=office.id, encrypted_key=x.encrypt_service_key(key, passphrase),
+                              certificate_id=_store(session, cert, "ca", name, issuer=parent, office=office).id)
+    session.add(ca)
+    session.flush()
+    return ca
+
+
+def ensure(session: Session, passphrase: str, now: datetime | None = None) -> None:
+    """Create what is missing (CAs for every office, seals, the log key, CRLs) and certify every key."""
+    now = now or utcnow()
+    hq = session.scalars(select(Office).where(Office.kind == "hq")).first()
+    if hq is None:
+        return
+    root = _ca(session, "root", hq) or _new_ca(session, "root", hq, None, passphrase, now)
+    issuing = _ca(session, "hq", hq) or _new_ca(session, "hq", hq, root, passphrase, now)
+    for province in session.scalars(select(Office).where(Office.kind == "province").order_by(Office.id)):
+        province_ca = _ca(session, "province", province) or _new_ca(session, "province", province, root, passphrase, now)
+        for county in session.scalars(select(Office).where(Office.parent_id == province.id, Office.kind == "county")
+                                      .order_by(Office.id)):
+            if _ca(session, "county", county) is None:
+                _new_ca(session, "county", county, province_ca, passphrase, now)
+        _service_key(session, "seal", province, province_ca, passphrase, now)
+    _service_key(session, "seal", hq, issuing, passphrase, now)
+    _service_key(session, "log", hq, issuing, passphrase, now)
+    if session.get(LogState, 1) is None:
+        session.add(LogState(id=1, size=0))
+    refresh_crls(session, passphrase, now)
+    enroll_pending(session, passphrase, now)
+    session.flush()
+
+
+def _service_key(session: Session, purpose: str, office: Office, ca: CertificateAuthority, passphrase: str,
+                 now: datetime) -> ServiceKey:
+    row = session.scalars(select(ServiceKey).where(ServiceKey.purpose == purpose,
+                                                   ServiceKey.office_id == office.id)).first()
+    if row is not None:
+        return row
+    key = ec.generate_private_key(ec.SECP256R1())
+    issuer_cert, issuer_key = _open(ca, passphrase)
+    name = _cn({"seal": "مهر اسناد", "log": "کلید دفتر ثبت"}[purpose] + f" · {office.name}")
+    cert = x.issue_end_entity(issuer_cert, issuer_key, x.Subject(name, office.code),
+                              key.public_key(), x.Purpose(purpose), not_before=now - timedelta(minutes=5))
+    row = ServiceKey(purpose=purpose, office_id=office.id, encrypted_key=x.encrypt_service_key(key, passphrase),
+                     certificate_id=_store(session, cert, purpose, name, issuer=ca, office=office).id)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _issuer_for(session: Session, user: User) -> CertificateAuthority:
+    """People of a county or province office are certified by its CA; everyone else by HQ's issuing CA."""
+    if user.office is not None and user.office.kind in ("county", "province"):
+        ca = _ca(session, user.office.kind, user.office)
+        if ca is not None:
+            return ca
+    hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
+    return _ca(session, "hq", hq)
+
+
+def enroll_pending(session: Session, passphrase: str, now: datetime | None = None) -> int:
+    """Certify every active signing key that has no certificate yet; returns how many."""
+    now = now or utcnow()
+    count = 0
+    for row in session.scalars(select(SigningKey).where(SigningKey.active, SigningKey.certificate_id.is_(None))).all():
+        user = session.get(User, row.user_id)
+        ca = _issuer_for(session, user)
+        if ca is None:
+            continue
+        issuer_cert, issuer_key = _open(ca, passphrase)
+        purpose = ROLE_PURPOSES.get(user.role, x.Purpose.PERSON)
+        cert = x.issue_end_entity(issuer_cert, issuer_key,
+                                  x.Subject(_cn(user.full_name), user.office.code if user.office else None, user.id),
+                                  load_public_key(row.public_key_pem), purpose, not_before=now - timedelta(minutes=5))
+        row.certificate_id = _store(session, cert, purpose.value, user.full_name, issuer=ca, user=user,
+                                    office=user.office).id
+        count += 1
+    session.flush()
+    return count
+
+
+def root_certificate(session: Session) -> Certificate:
+    """The HQ root certificate (the trust anchor)."""
+    row = session.scalars(select(Certificate).where(Certificate.purpose == "ca", Certificate.issuer_ca_id.is_(None))).first()
+    if row is None:
+        raise NotFound("no PKI yet: run flask --app web init")
+    return row
+
+
+def chain_of(session: Session, cert: Certificate) -> list[Certificate]:
+    """The CA certificates above a certificate, issuer first, up to (not including) the root."""
+    chain = []
+    issuer_id = cert.issuer_ca_id
+    while issuer_id is not None:
+        ca = session.get(CertificateAuthority, issuer_id)
+        if ca.certificate.issuer_ca_id is None:
+            break
+        chain.append(ca.certificate)
+        issuer_id = ca.certificate.issuer_ca_id
+    return chain
+
+
+def current_crls(session: Session) -> list[Crl]:
+    """The newest CRL of every CA."""
+    newest: dict[int, Crl] = {}
+    for crl in session.scalars(select(Crl).order_by(Crl.this_update)):
+        newest[crl.ca_id] = crl
+    return list(newest.values())
+
+
+def refresh_crls(session: Session, passphrase: str, now: datetime | None = None, *, force_ca_ids: set[int] = frozenset()) -> int:
+    """Issue a new CRL for every CA whose newest one is missing, half expired, or out of date."""
+    now = now or utcnow()
+    newest = {crl.ca_id: crl for crl in current_crls(session)}
+    issued = 0
+    for ca in session.scalars(select(CertificateAuthority)):
+        crl = newest.get(ca.id)
+        if crl is not None and ca.id not in force_ca_ids and as_utc(crl.next_update) - now > CRL_LIFETIME / 2:
+            continue
+        revoked = [(int(c.serial, 16), as_utc(c.revoked_at), None) for c in session.scalars(
+            select(Certificate).where(Certificate.issuer_ca_id == ca.id, Certificate.revoked_at.is_not(None)))]
+        cert, key = _open(ca, passphrase)
+        this_update = max(now, as_utc(crl.this_update) + timedelta(seconds=1)) if crl else now
+        made = x.issue_crl(cert, key, revoked, this_update, this_update + CRL_LIFETIME)
+        session.add(Crl(ca_id=ca.id, this_update=this_update, next_update=this_update + CRL_LIFETIME,
+                        pem=x.crl_pem(made)))
+        issued += 1
+    session.flush()
+    return issued
+
+
+def revoke(session: Session, cert: Certificate, *, reason: str, passphrase: str, now: datetime | None = None) -> None:
+    """Revoke a certificate from now on and publish its CA's new CRL; its key stops signing."""
+    now = now or utcnow()
+    if cert.revoked_at is not None:
+        return
+    cert.revoked_at, cert.revocation_reason = now, reason[:32]
+    for key in session.scalars(select(SigningKey).where(SigningKey.certificate_id == cert.id)):
+        key.active = False
+    session.flush()
+    refresh_crls(session, passphrase, now, force_ca_ids={cert.issuer_ca_id})
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What verifying against this deployment's PKI needs, loaded once."""
+
+    root: x509.Certificate
+    crls: list[x509.CertificateRevocationList]
+    #: key id → (certificate, chain up to the root)
+    certified: dict[str, tuple[x509.Certificate, list[x509.Certificate]]]
+
+
+def trust(session: Session, key_ids: set[str]) -> Trust:
+    """The root, the current CRLs and the certificates of these keys."""
+    certified = {}
+    for row in session.scalars(select(Certificate).where(Certificate.key_id.in_(key_ids))):
+        certified[row.key_id] = (x.load_certificate(row.pem), [x.load_certificate(c.pem) for c in chain_of(session, row)])
+    return Trust(root=x.load_certificate(root_certificate(session).pem),
+                 crls=[x.load_crl(c.pem) for c in current_crls(session)], certified=certified)
+
+
+def check_signer(session: Session, signing_key: SigningKey, now: datetime) -> None:
+    """Refuse to sign with a key whose certificate is missing, expired or revoked."""
+    if signing_key.certificate_id is None:
+        raise Forbidden("the signing key has no certificate")
+    known = trust(session, {signing_key.key_id})
+    cert, chain = known.certified[signing_key.key_id]
+    try:
+        x.verify_chain_at(cert, chain, known.root, known.crls, now, purposes=x.RECORD_PURPOSES)
+    except Exception as error:  # every path error means: this key may not sign now
+        raise Forbidden(f"certificate not valid: {error}") from None
+
+
+def service_signer(session: Session, purpose: str, office: Office, passphrase: str) -> tuple[Signer, ServiceKey]:
+    """The signer of an office's seal, or of HQ's log key."""
+    row = session.scalars(select(ServiceKey).where(ServiceKey.purpose == purpose,
+                                                   ServiceKey.office_id == office.id)).first()
+    if row is None:
+        raise NotFound(f"no {purpose} key for {office.code}")
+    return InMemorySigner(x.decrypt_service_key(row.encrypted_key, passphrase)), row
+
+
+def certified_key(session: Session, cert: Certificate) -> CertifiedKey:
+    """The certificate and its chain as the bundle format wants them."""
+    return CertifiedKey(x.load_certificate(cert.pem), tuple(x.load_certificate(c.pem) for c in chain_of(session, cert)))
