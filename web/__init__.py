@@ -43,7 +43,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(public.bp)
     app.register_blueprint(registry.bp)
     app.register_blueprint(api.bp)
+    _init_offices(app)
     return app
+
+
+def _init_offices(app: Flask) -> None:
+    """Inboxes, notifications, monitoring, the headquarters audit and administration."""
+    from web import admin, audit, dashboard, inbox, notifications, office_cli
+    notifications.init_app(app)
+    audit.init_app(app)
+    office_cli.init_app(app)
+    for blueprint in (inbox.bp, inbox.api_bp, notifications.bp, notifications.api_bp, dashboard.bp, audit.bp,
+                      admin.bp, admin.account_bp):
+        app.register_blueprint(blueprint)
 
 
 def _finish_config(app: Flask, env: str) -> None:

@@ -9,7 +9,7 @@ import secrets
 from functools import wraps
 from typing import Any, Callable
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
@@ -17,18 +17,20 @@ from wtforms.validators import ValidationError
 
 import forms
 from forms import t
+from signing import canonical_bytes, merkle
 from web import certificate
 from web.auth import check_credentials, user_for_token
 from web.errors import error_body
 from web.extensions import csrf, db
+from web.registry import center_json, center_or_404, search_visible_centers
 from web.scope import (
-    case_application, case_or_404, county_choices, latest_form_data, storage_dir, tasks_for, timeline,
+    case_application, case_or_404, county_choices, latest_form_data, storage_dir, task_filters, timeline,
     verification_summary,
 )
-from web.registry import center_json, center_or_404, search_visible_centers
-from workflows import access, documents, inquiries
+from workflows.inbox import search_tasks
+from workflows import access, documents, evidence, inquiries, log
 from workflows.cases import complete_task, load_draft, save_draft, start_case
-from workflows.errors import InvalidInput, NotFound
+from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Case, CaseTask, Inquiry, License, utcnow
 from workflows.people import add_token
 from workflows.procedures import PROCEDURES
@@ -83,6 +85,7 @@ def task_json(task: CaseTask) -> dict:
             "form_key": task.form_key, "case_id": task.case_id,
             "created_at": task.created_at.isoformat(),
             "due_at": task.due_at.isoformat() if task.due_at else None,
+            "claimed_by": task.claimed_by.username if task.claimed_by else None,
             "can_act": access.may_act(g.api_user, task)}
 
 
@@ -134,7 +137,10 @@ def me():
 @bp.get("/tasks")
 @authenticated
 def my_tasks():
-    return jsonify({"tasks": [task_json(task) for task in tasks_for(g.api_user)]})
+    """The caller's inbox: ?queue=open|mine|unclaimed|office, process_key, step, county, overdue, q, sort, page."""
+    page = search_tasks(db.session, g.api_user, task_filters(request.args, g.api_user), utcnow())
+    return jsonify({"tasks": [task_json(task) for task in page.items], "total": page.total, "page": page.page,
+                    "per_page": page.per_page, "pages": page.pages, "counts": page.counts})
 
 
 @bp.get("/cases")
@@ -308,3 +314,66 @@ def verify(token: str):
                     "record_found": check.record_found, "is_head": check.is_head,
                     "records": check.report.count,
                     "license_number": license_.number if license_ else None})
+
+
+# --- evidence and the transparency log ---------------------------------------------------
+
+@bp.get("/cases/<int:case_id>/evidence.json")
+@authenticated
+def case_evidence(case_id: int):
+    """The case's evidence bundle: verify it offline with `python -m signing.verify_cli --root hq-root.pem`."""
+    case = case_or_404(g.api_user, case_id)
+    data = evidence.bundle(db.session, case, current_app.config["CA_KEY_PASSPHRASE"])
+    db.session.commit()
+    return Response(canonical_bytes(data), mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="evidence-{case.public_id}.json"'})
+
+
+def _checkpoint_json(row) -> dict:
+    return log.signed(row).as_dict() if row is not None else None
+
+
+@bp.get("/log/checkpoint")
+def log_checkpoint():
+    """Public: the latest signed checkpoint (tree size, root, time, signature)."""
+    return jsonify({"checkpoint": _checkpoint_json(log.latest_checkpoint(db.session))})
+
+
+@bp.post("/log/checkpoint")
+@authenticated
+def sign_log_checkpoint():
+    """HQ auditors and administrators: sign a checkpoint of the log now."""
+    if g.api_user.role not in access.READ_ALL_ROLES:
+        raise Forbidden("only headquarters signs checkpoints")
+    row = log.checkpoint(db.session, current_app.config["CA_KEY_PASSPHRASE"])
+    db.session.commit()
+    return jsonify({"checkpoint": _checkpoint_json(row)})
+
+
+def _int_arg(name: str) -> int:
+    value = request.args.get(name, "")
+    if not value.isdigit() or len(value) > 12:
+        raise InvalidInput({name: [t("errors.integer_invalid")]})
+    return int(value)
+
+
+@bp.get("/log/inclusion")
+def log_inclusion():
+    """Public: the inclusion proof of leaf ``index`` in the tree of ``tree_size`` leaves."""
+    index, size = _int_arg("index"), _int_arg("tree_size")
+    leaves = log.leaf_hashes(db.session, size)
+    if size == 0 or size > len(leaves) or index >= size:
+        raise InvalidInput({"index": [t("errors.integer_invalid")]})
+    return jsonify({"index": index, "tree_size": size, "leaf_hash": leaves[index].hex(),
+                    "proof": [node.hex() for node in merkle.inclusion_proof(index, leaves)]})
+
+
+@bp.get("/log/consistency")
+def log_consistency():
+    """Public: the consistency proof between the trees of ``first`` and ``second`` leaves."""
+    first, second = _int_arg("first"), _int_arg("second")
+    leaves = log.leaf_hashes(db.session, second)
+    if first == 0 or first > second or second > len(leaves):
+        raise InvalidInput({"first": [t("errors.integer_invalid")]})
+    return jsonify({"first": first, "second": second,
+                    "proof": [node.hex() for node in merkle.consistency_proof(first, leaves)]})

@@ -4,13 +4,14 @@ from __future__ import annotations
 from flask import Response, current_app, render_template, request, url_for
 from sqlalchemy import select
 
-from signing import qr_data_uri, render_pdf
+from signing import qr_data_uri
 from web.extensions import db
 from web.scope import case_application, latest_form_data, timeline, verification_summary
-from workflows.models import Case, License, ManagerTerm
+from workflows import evidence
+from workflows.models import Case, License, ManagerTerm, utcnow
 from workflows.verification import verification_token
 
-__all__ = ["certificate_context", "render_certificate", "pdf_response"]
+__all__ = ["certificate_context", "certificate_html", "render_certificate", "pdf_response"]
 
 
 #: the certificate's title for a case that reached this status in this procedure
@@ -49,16 +50,24 @@ def certificate_context(case: Case) -> dict:
         "province_name": county.parent.name if county else None,
         "token": token, "verify_url": verify_url,
         "verification": verification_summary(case),
+        "seal_office": evidence.seal_office(db.session, case),
+        "issued_now": utcnow(),
     }
 
 
+def certificate_html(context: dict) -> str:
+    """The certificate page: the case's data, the QR code and the visible seal block."""
+    return render_template("certificate.html", font_dir=current_app.config["FONT_DIR"].as_uri(),
+                           qr=qr_data_uri(context["verify_url"]) if context["verify_url"] else None, **context)
+
+
 def render_certificate(context: dict) -> bytes:
-    """Render the certificate as a PDF with the Vazirmatn font and the QR code."""
+    """The sealed PDF: rendered with its evidence bundle attached, then signed by the office seal."""
     font_dir = current_app.config["FONT_DIR"]
-    html = render_template("certificate.html", font_dir=font_dir.as_uri(),
-                           qr=qr_data_uri(context["verify_url"]) if context["verify_url"] else None,
-                           **context)
-    return render_pdf(html, base_url=font_dir.as_uri() + "/", allowed_roots=[str(font_dir)])
+    pdf = evidence.sealed_pdf(db.session, context["case"], certificate_html(context), base_url=font_dir.as_uri() + "/",
+                              allowed_roots=[str(font_dir)], passphrase=current_app.config["CA_KEY_PASSPHRASE"])
+    db.session.commit()  # a checkpoint may have been signed to cover the case's records
+    return pdf
 
 
 def pdf_response(case: Case) -> Response:

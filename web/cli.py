@@ -18,7 +18,7 @@ from web.extensions import db
 from workflows import inquiries, log, pki, timers
 from workflows.cases import deploy
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
-from workflows.keys import unlock_signer
+from workflows.keys import active_key, issue_key, unlock_signer
 from workflows.models import Office, Record, User, utcnow
 from workflows.people import add_token, system_user
 
@@ -43,6 +43,7 @@ def _upgrade_schema() -> None:
 
 
 def init_app(app: Flask) -> None:
+    init_trust_commands(app)
     @app.cli.command("init")
     @click.option("--demo/--no-demo", default=True, help="Create demo offices and accounts if empty.")
     def init(demo: bool) -> None:
@@ -150,3 +151,54 @@ def _print_accounts() -> None:
         office = offices.get(a.office, "-") if a.office else "-"
         token = f"   API token {a.token}" if a.token else ""
         click.echo(f"  {a.role:<17} {a.username:<21} {a.password} / PIN {a.pin}   {office}{token}")
+
+
+def init_trust_commands(app: Flask) -> None:
+    """PKI operations for administrators: revoke, rotate, unlock, export the root."""
+
+    def _user(username: str) -> User:
+        user = db.session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        return user
+
+    @app.cli.command("revoke-key")
+    @click.argument("username")
+    @click.option("--reason", default="key_compromise", help="Why (recorded with the revocation).")
+    def revoke_key(username: str, reason: str) -> None:
+        """Revoke a person's current certificate from now on; records signed before stay valid."""
+        row = active_key(db.session, _user(username))
+        if row is None or row.certificate is None:
+            raise click.ClickException("the user has no certified key")
+        pki.revoke(db.session, row.certificate, reason=reason, passphrase=current_app.config["CA_KEY_PASSPHRASE"])
+        db.session.commit()
+        click.echo(f"revoked certificate {row.certificate.serial} of {username}")
+
+    @app.cli.command("rotate-key")
+    @click.argument("username")
+    @click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True, help="The new key's signing PIN.")
+    def rotate_key(username: str, pin: str) -> None:
+        """Give a person a new key and certificate; old records still verify against the old one."""
+        user = _user(username)
+        issue_key(db.session, user, pin)
+        pki.enroll_pending(db.session, current_app.config["CA_KEY_PASSPHRASE"])
+        db.session.commit()
+        click.echo(f"new key {active_key(db.session, user).key_id[:16]} for {username}")
+
+    @app.cli.command("unlock-signing")
+    @click.argument("username")
+    def unlock_signing(username: str) -> None:
+        """Reset the wrong-PIN count of a person whose signing was locked."""
+        row = active_key(db.session, _user(username))
+        if row is not None:
+            row.failed_pins = 0
+        db.session.commit()
+        click.echo(f"signing unlocked for {username}")
+
+    @app.cli.command("export-root")
+    @click.argument("path", type=click.Path(dir_okay=False, writable=True))
+    def export_root(path: str) -> None:
+        """Write the HQ root certificate (PEM) for offline verification."""
+        with open(path, "w", encoding="ascii") as handle:
+            handle.write(pki.root_certificate(db.session).pem)
+        click.echo(path)

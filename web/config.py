@@ -32,6 +32,8 @@ class Config:
     #: unlocks the CA, seal and log keys kept in the database
     CA_KEY_PASSPHRASE: str | None = os.environ.get("CA_KEY_PASSPHRASE")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
+    #: "package.module:Class" that sends SMS and email notifications (see workflows/outbox.py)
+    OUTBOX_SENDER = os.environ.get("OUTBOX_SENDER", "workflows.outbox:ConsoleSender")
     TESTING = False
 
 

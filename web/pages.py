@@ -8,6 +8,7 @@ from sqlalchemy import select
 import forms
 from forms import t
 from web import certificate
+from web.errors import count_wrong_pin
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
@@ -15,6 +16,7 @@ from web.scope import (
     verification_summary,
 )
 from workflows import access, documents, inquiries
+from workflows.inbox import case_progress
 from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound, WrongPin
 from workflows.models import Case, CaseDocument, utcnow
@@ -35,7 +37,9 @@ def cases():
         return render_template("agency.html", inquiries=inquiries.agency_inquiries(db.session, current_user))
     visible = db.session.scalars(access.visible_cases(db.session, current_user)
                                  .order_by(Case.updated_at.desc()).limit(200)).all()
-    return render_template("cases.html", cases=visible, tasks=tasks_for(current_user))
+    progress = {case.id: case_progress(db.session, case, current_user)
+                for case in visible} if current_user.role == "applicant" else {}
+    return render_template("cases.html", cases=visible, tasks=tasks_for(current_user), progress=progress)
 
 
 @bp.route("/cases/new", methods=["POST"])
@@ -99,6 +103,7 @@ def task(case_id: int, task_id: str):
                 errors.update(error.errors)
             except WrongPin:
                 db.session.rollback()
+                count_wrong_pin()
                 errors["pin"] = [t("web.error.wrong_pin")]
         elif not errors:
             flash(t("web.task.draft_saved"), "success")
@@ -158,6 +163,7 @@ def resend_inquiry(case_id: int, inquiry_id: int):
         flash(" ".join(m for messages in error.errors.values() for m in messages), "error")
     except WrongPin:
         db.session.rollback()
+        count_wrong_pin()
         flash(t("web.error.wrong_pin"), "error")
     return redirect(url_for("pages.case", case_id=case.id))
 

@@ -1,13 +1,19 @@
 """Pages anyone can open: the home page and the public verification of a certificate."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, send_from_directory, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from forms import normalize_text
 from web.extensions import db
-from workflows.models import License
+from signing import SigningError
+from signing import pki as x
+from signing.bundle import load_bundle, verify_bundle
+from signing.pades import signed_attachment, validate_pdf
+from signing.verify_cli import EVIDENCE_NAME
+from workflows import documents, pki
+from workflows.models import Case, License
 from workflows.verification import resolve_token
 
 bp = Blueprint("public", __name__)
@@ -20,12 +26,56 @@ def home():
     return render_template("home.html")
 
 
-@bp.route("/verify", methods=["GET"])
+@bp.route("/verify", methods=["GET", "POST"])
 def verify_form():
+    """A token typed or scanned, or a certificate PDF uploaded, checked without signing in."""
+    if request.method == "POST":
+        return render_template("verify.html", check=None, token="", pdf=check_uploaded_pdf(request.files.get("pdf")))
     token = normalize_text(request.args.get("token", ""))[:100]
     if token:
         return redirect(url_for("public.verify", token=token))
     return render_template("verify.html", check=None, token="")
+
+
+def check_uploaded_pdf(upload) -> dict:
+    """Validate an uploaded certificate PDF's seal and its attached evidence against the HQ root."""
+    content = upload.read(documents.MAX_DOCUMENT_BYTES + 1) if upload is not None else b""
+    if not content.startswith(b"%PDF-") or len(content) > documents.MAX_DOCUMENT_BYTES:
+        return {"ok": False, "problems": ["not_a_pdf"]}
+    root = pki.root_certificate(db.session).pem
+    crls = [x.load_crl(c.pem) for c in pki.current_crls(db.session)]
+    try:
+        seal = validate_pdf(content, root=x.load_certificate(root), crls=crls)
+    except SigningError as error:
+        return {"ok": False, "problems": [error.code]}
+    result = {"ok": seal.ok, "signer": seal.signer_common_name, "signing_time": seal.signing_time,
+              "problems": list(seal.problems), "bundle": None}
+    if EVIDENCE_NAME in seal.attachments:
+        try:
+            report = verify_bundle(load_bundle(signed_attachment(content, EVIDENCE_NAME)), root, crls=crls)
+            result["bundle"] = {"ok": report.ok, "count": report.count, "case_id": report.case_id,
+                                "problems": [p.code for p in report.problems]}
+            case = db.session.scalars(select(Case).where(Case.public_id == report.case_id)).first()
+            result["status"] = case.status if case else None
+        except SigningError as error:
+            result["bundle"] = {"ok": False, "count": 0, "case_id": None, "problems": [error.code]}
+        result["ok"] = result["ok"] and result["bundle"]["ok"]
+    else:
+        result["ok"], result["problems"] = False, result["problems"] + ["no_evidence"]
+    return result
+
+
+@bp.route("/pki/root.pem")
+def root_pem():
+    """The HQ root certificate: the only thing an offline verifier needs."""
+    return Response(pki.root_certificate(db.session).pem, mimetype="application/x-pem-file",
+                    headers={"Content-Disposition": 'attachment; filename="hq-root.pem"'})
+
+
+@bp.route("/pki/crls.pem")
+def crls_pem():
+    """The current CRL of every CA."""
+    return Response("".join(c.pem for c in pki.current_crls(db.session)), mimetype="application/x-pem-file")
 
 
 @bp.route("/verify/<token>")

@@ -5,17 +5,25 @@ import json
 
 from flask import current_app
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from forms import t
 from web.extensions import db
-from workflows import access
+from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
+from workflows import access, inbox
 from workflows.cases import case_records
 from workflows.errors import NotFound
-from workflows.models import Case, CaseTask, Office, Record, User
+from workflows.models import Case, CaseTask, Office, Record, User, utcnow
+from workflows.procedures import PROCEDURES
 from workflows.verification import verify_case
 
 __all__ = ["case_application", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
-           "storage_dir", "county_choices"]
+           "storage_dir", "county_choices", "task_filters", "county_filter_choices", "STEP_NAMES"]
+
+#: user task names of the four BPMN processes, for the inbox's step filter
+STEP_NAMES = ("county_review", "escalated_county_review", "province_review", "county_acknowledge",
+              "name_interim", "office_request", "submit_application", "correct_application", "submit_change",
+              "correct_change", "submit_request")
 
 
 def storage_dir():
@@ -31,16 +39,32 @@ def case_or_404(user: User, case_id: int) -> Case:
 
 
 def tasks_for(user: User) -> list[CaseTask]:
-    """The waiting tasks this user may act on, oldest first."""
-    query = select(CaseTask).join(Case).order_by(CaseTask.created_at, CaseTask.id)
-    if user.role == "applicant":
-        query = query.where(CaseTask.assignee_id == user.id)
-    elif user.role in access.LANE_ROLES.values() and user.office_id is not None:
-        lanes = [lane for lane, role in access.LANE_ROLES.items() if role == user.role]
-        query = query.where(CaseTask.office_id == user.office_id, CaseTask.lane.in_(lanes))
-    else:
+    """The waiting tasks this user may act on now (unclaimed or claimed by them), oldest first (first 100)."""
+    filters = inbox.TaskFilters(queue="open", sort="oldest", per_page=inbox.MAX_PER_PAGE)
+    return inbox.search_tasks(db.session, user, filters, utcnow()).items
+
+
+def county_filter_choices(user: User) -> list[Office]:
+    """The counties a user may filter lists by: those of their jurisdiction (every county for HQ)."""
+    if user.role in access.READ_ALL_ROLES:
+        return list(db.session.scalars(select(Office).where(Office.kind == "county").order_by(Office.code)))
+    if user.office_id is None:
         return []
-    return list(db.session.scalars(query))
+    subtree = access.office_subtree_ids(db.session, user.office_id)
+    return list(db.session.scalars(select(Office).where(Office.kind == "county", Office.id.in_(subtree))
+                                   .order_by(Office.code)))
+
+
+def task_filters(args: MultiDict, user: User) -> inbox.TaskFilters:
+    """Inbox filters from a query string; InvalidInput (Persian, keyed by parameter) for a bad one."""
+    counties = {office.code: office.id for office in county_filter_choices(user)}
+    pages, queue, process_key, step, county, sort = collect(
+        lambda: page_args(args), lambda: choice_arg(args, "queue", inbox.QUEUES, "open"),
+        lambda: choice_arg(args, "process_key", tuple(PROCEDURES)), lambda: choice_arg(args, "step", STEP_NAMES),
+        lambda: choice_arg(args, "county", tuple(counties)), lambda: choice_arg(args, "sort", inbox.SORTS, "deadline"))
+    return inbox.TaskFilters(queue=queue, process_key=process_key, step=step,
+                             county_id=counties[county] if county else None, overdue=bool_arg(args, "overdue"),
+                             q=text_arg(args, "q"), sort=sort, page=pages[0], per_page=pages[1])
 
 
 def timeline(case: Case) -> list[dict]:

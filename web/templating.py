@@ -7,6 +7,7 @@ from flask import Flask
 from flask_wtf.csrf import generate_csrf
 
 from forms import format_jalali, jalali_iso, t, to_persian_digits
+from forms.messages import FA
 from web.extensions import db
 from workflows.models import Center, ManagerTerm, as_utc, utcnow
 from workflows.registry import current_manager
@@ -50,6 +51,13 @@ def is_past(moment: datetime | None) -> bool:
     return as_utc(moment) < utcnow()
 
 
+def problem(code: str) -> str:
+    """The Persian label of a verification problem code (the code itself if it has none)."""
+    key = f"web.verify.problem.{code}"
+    return t(key) if key in FA else code
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(t=t, csrf_token=generate_csrf)
-    app.jinja_env.filters.update(jalali=jalali, fa=fa, jalali_input=jalali_input, current_manager=current_manager_of, is_past=is_past)
+    app.jinja_env.filters.update(jalali=jalali, fa=fa, jalali_input=jalali_input, current_manager=current_manager_of, is_past=is_past,
+                              problem=problem)

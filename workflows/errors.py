@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 __all__ = [
-    "WorkflowError", "NotFound", "Forbidden", "Conflict", "InvalidInput", "WrongPin",
+    "WorkflowError", "NotFound", "Forbidden", "Conflict", "InvalidInput", "WrongPin", "SigningLocked",
 ]
 
 
@@ -49,3 +49,9 @@ class WrongPin(WorkflowError):
     """The signing PIN did not unlock the actor's key."""
 
     message_key = "web.error.wrong_pin"
+
+
+class SigningLocked(Forbidden):
+    """Too many wrong PINs: the key signs nothing until an administrator resets the count."""
+
+    message_key = "web.error.signing_locked"

@@ -8,10 +8,13 @@ from signing import (
     InMemorySigner, Signer, WrongPinError, decrypt_private_key, encrypt_private_key,
     generate_key, key_id, public_key_pem,
 )
-from workflows.errors import Forbidden, WrongPin
+from workflows.errors import Forbidden, SigningLocked, WrongPin
 from workflows.models import SigningKey, User
 
-__all__ = ["issue_key", "active_key", "unlock_signer", "public_keys"]
+__all__ = ["issue_key", "active_key", "unlock_signer", "public_keys", "note_wrong_pin", "MAX_WRONG_PINS"]
+
+#: wrong PINs in a row after which the key stops signing until an administrator resets it
+MAX_WRONG_PINS = 5
 
 
 def issue_key(session: Session, user: User, pin: str) -> SigningKey:
@@ -38,12 +41,26 @@ def unlock_signer(session: Session, user: User, pin: str) -> Signer:
     row = active_key(session, user)
     if row is None:
         raise Forbidden("user has no signing key")
+    if row.failed_pins >= MAX_WRONG_PINS:
+        raise SigningLocked("too many wrong PINs")
     if not isinstance(pin, str) or not pin:
         raise WrongPin("no PIN")
     try:
-        return InMemorySigner(decrypt_private_key(row.encrypted_private_key, pin))
+        signer = InMemorySigner(decrypt_private_key(row.encrypted_private_key, pin))
     except WrongPinError:
         raise WrongPin("wrong PIN") from None
+    row.failed_pins = 0
+    return signer
+
+
+def note_wrong_pin(session: Session, user: User) -> int:
+    """Count a wrong PIN (in its own transaction: the failed operation was rolled back)."""
+    row = active_key(session, user)
+    if row is None:
+        return 0
+    row.failed_pins += 1
+    session.flush()
+    return row.failed_pins
 
 
 def public_keys(session: Session, key_ids: set[str]) -> dict[str, tuple[str, int]]:

@@ -367,8 +367,9 @@ class Record(Base):
 
     __tablename__ = "records"
     __table_args__ = (UniqueConstraint("case_id", "seq"),
-                      # monitoring and the HQ audit list decisions by action and time
-                      Index("ix_records_action_created_at", "action", "created_at"),)
+                      # monitoring and the HQ audit read decisions by action and time, step times by step and time
+                      Index("ix_records_action_created_at", "action", "created_at"),
+                      Index("ix_records_task_name_created_at", "task_name", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

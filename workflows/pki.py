@@ -7,6 +7,7 @@ passphrase; people's keys stay encrypted under their own PIN and never reach a C
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,10 +37,16 @@ ROLE_PURPOSES = {"agency": x.Purpose.AGENCY, "system": x.Purpose.SYSTEM}
 
 
 def _cn(name: str) -> str:
-    """X.509 common names hold at most 64 bytes of UTF-8: longer names are cut with an ellipsis."""
-    if len(name.encode("utf-8")) <= 64:
-        return name
-    return name.encode("utf-8")[:61].decode("utf-8", "ignore").rstrip() + "…"
+    """A certificate common name: at most 64 bytes of UTF-8, and (RFC 4518 string preparation)
+    a right-to-left name holds letters and spaces only, starting and ending with a letter."""
+    text = "".join(c if (c.isalpha() or c == "\u200c") else " " for c in name)
+    if any(unicodedata.bidirectional(c) in ("R", "AL") for c in text):
+        text = "".join(c if unicodedata.bidirectional(c) in ("R", "AL", "WS", "BN") or c == " " else " " for c in text)
+    words = text.split()
+    while words and len(" ".join(words).encode("utf-8")) > 64:
+        words.pop()
+    text = " ".join(words).strip("\u200c ")
+    return text or "signer"
 
 
 def _spki_digest(cert: x509.Certificate) -> str:
@@ -71,7 +78,7 @@ def _open(ca: CertificateAuthority, passphrase: str) -> tuple[x509.Certificate, 
 def _new_ca(session: Session, kind: str, office: Office, parent: CertificateAuthority | None, passphrase: str,
             now: datetime) -> CertificateAuthority:
     key = x.generate_ca_key() if kind in ("root", "province") else ec.generate_private_key(ec.SECP256R1())
-    name = _cn({"root": "ریشه", "hq": "صدور ستاد", "province": "مرجع", "county": "مرجع"}[kind] + f" · {office.name}")
+    name = _cn({"root": "ریشه", "hq": "صدور ستاد", "province": "مرجع", "county": "مرجع"}[kind] + f" {office.name}")
     start = now - timedelta(minutes=5)
     if parent is None:
         cert = x.create_root_ca(name, key, not_before=start)
@@ -118,7 +125,7 @@ def _service_key(session: Session, purpose: str, office: Office, ca: Certificate
         return row
     key = ec.generate_private_key(ec.SECP256R1())
     issuer_cert, issuer_key = _open(ca, passphrase)
-    name = _cn({"seal": "مهر اسناد", "log": "کلید دفتر ثبت"}[purpose] + f" · {office.name}")
+    name = _cn({"seal": "مهر اسناد", "log": "کلید دفتر ثبت"}[purpose] + f" {office.name}")
     cert = x.issue_end_entity(issuer_cert, issuer_key, x.Subject(name, office.code),
                               key.public_key(), x.Purpose(purpose), not_before=now - timedelta(minutes=5))
     row = ServiceKey(purpose=purpose, office_id=office.id, encrypted_key=x.encrypt_service_key(key, passphrase),
@@ -229,15 +236,34 @@ class Trust:
     crls: list[x509.CertificateRevocationList]
     #: key id → (certificate, chain up to the root)
     certified: dict[str, tuple[x509.Certificate, list[x509.Certificate]]]
+    #: key ids whose certificate row does not agree with its own PEM (a changed column)
+    inconsistent: frozenset[str] = frozenset()
 
 
 def trust(session: Session, key_ids: set[str]) -> Trust:
-    """The root, the current CRLs and the certificates of these keys."""
-    certified = {}
+    """The root, the current CRLs and the certificates of these keys, each row checked against its PEM."""
+    certified, inconsistent = {}, set()
     for row in session.scalars(select(Certificate).where(Certificate.key_id.in_(key_ids))):
-        certified[row.key_id] = (x.load_certificate(row.pem), [x.load_certificate(c.pem) for c in chain_of(session, row)])
+        try:
+            cert = x.load_certificate(row.pem)
+            chain = [x.load_certificate(c.pem) for c in chain_of(session, row)]
+        except Exception:  # an unreadable PEM is a changed row
+            inconsistent.add(row.key_id)
+            continue
+        certified[row.key_id] = (cert, chain)
+        if not _row_matches(row, cert):
+            inconsistent.add(row.key_id)
     return Trust(root=x.load_certificate(root_certificate(session).pem),
-                 crls=[x.load_crl(c.pem) for c in current_crls(session)], certified=certified)
+                 crls=[x.load_crl(c.pem) for c in current_crls(session)], certified=certified,
+                 inconsistent=frozenset(inconsistent))
+
+
+def _row_matches(row: Certificate, cert: x509.Certificate) -> bool:
+    """The columns that mirror a certificate say what its PEM says."""
+    return (row.serial == format(cert.serial_number, "x") and row.key_id == _spki_digest(cert)
+            and as_utc(row.not_before) == cert.not_valid_before_utc and as_utc(row.not_after) == cert.not_valid_after_utc
+            and (row.purpose == "ca" or (row.purpose == x.certificate_purpose(cert).value
+                                         and row.user_id == x.certificate_user_id(cert))))
 
 
 def check_signer(session: Session, signing_key: SigningKey, now: datetime) -> None:

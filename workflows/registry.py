@@ -7,9 +7,11 @@ import jdatetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from forms import age_on
+
 from workflows.models import Case, Center, License, ManagerTerm, tehran_today
 
-__all__ = ["center_name", "issue_license", "next_license_number", "current_manager", "appoint_manager",
+__all__ = ["center_name", "issue_license", "manager_profile", "next_license_number", "current_manager", "appoint_manager",
            "manages_other_center", "search_centers"]
 
 
@@ -38,9 +40,10 @@ def issue_license(session: Session, case: Case, application: dict, issued_at: da
     session.flush()
     license_ = License(number=next_license_number(session, case, issued_at), center_id=center.id,
                        case_id=case.id, status="active", issued_at=issued_at)
+    start = tehran_today(issued_at)
     term = ManagerTerm(center_id=center.id, national_id=manager["national_id"],
                        full_name=f"{manager['first_name']} {manager['last_name']}",
-                       start_date=tehran_today(issued_at), case_id=case.id)
+                       start_date=start, case_id=case.id, **manager_profile(manager, start))
     session.add_all([license_, term])
     case.center_id = center.id
     session.flush()
@@ -58,15 +61,22 @@ def current_manager(session: Session, center_id: int, on: date | None = None) ->
     return session.scalars(query.order_by(ManagerTerm.start_date.desc())).first()
 
 
+def manager_profile(manager: dict, start: date) -> dict:
+    """The education and age on the start date of a manager from a signed application (youth policy figures)."""
+    birth = manager.get("birth_date")
+    return {"education": manager.get("education"),
+            "age_at_start": age_on(date.fromisoformat(birth), start) if birth else None}
+
+
 def appoint_manager(session: Session, center: Center, *, case: Case, national_id: str, full_name: str,
-                    start: date, end_reason: str, interim: bool = False) -> ManagerTerm:
+                    start: date, end_reason: str, interim: bool = False, profile: dict | None = None) -> ManagerTerm:
     """End the open term (if any) and start the new one on the same day: never a day without a manager."""
     current = current_manager(session, center.id)
     if current is not None:
         current.end_date, current.end_reason, current.ended_by_case_id = start, end_reason, case.id
         session.flush()
     term = ManagerTerm(center_id=center.id, national_id=national_id, full_name=full_name, start_date=start,
-                       interim=interim, case_id=case.id)
+                       interim=interim, case_id=case.id, **(profile or {}))
     session.add(term)
     session.flush()
     return term

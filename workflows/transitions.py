@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 import engine
 from signing import Signer, canonical_bytes, digest, format_time, sign_record
-from workflows import access, inquiries, log, pki, registry
+from workflows import access, inquiries, log, notifications, pki, registry
 from workflows.errors import Forbidden, NotFound
 from workflows.models import Case, CaseTask, ProcessDefinition, Record, SigningKey, User, tehran_today
 from workflows.procedures import MESSAGE_STATUS, TASK_STATUS, procedure
@@ -104,16 +104,22 @@ def save(session: Session, case: Case, instance: engine.Instance, now: datetime)
         case.status = procedure(case.process_key).outcomes.get(case.outcome, "closed")
     waiting = instance.ready_user_tasks()
     due = {t.attached_to: t.fire_at for t in timers if t.attached_to}
+    previous = notifications.snapshot(case.tasks)
     case.tasks.clear()
     for user_task in waiting:
         office_id, assignee_id = access.task_holder(case, user_task.lane)
+        kept = previous.get(user_task.id)  # a task still waiting keeps its arrival time and its claim
         case.tasks.append(CaseTask(task_id=user_task.id, name=user_task.name, title=user_task.title,
                                    lane=user_task.lane, form_key=user_task.form_key, office_id=office_id,
-                                   assignee_id=assignee_id, due_at=due.get(user_task.name), created_at=now))
+                                   assignee_id=assignee_id, due_at=due.get(user_task.name),
+                                   created_at=kept.created_at if kept else now,
+                                   claimed_by_id=kept.claimed_by_id if kept else None,
+                                   claimed_at=kept.claimed_at if kept else None))
     if not instance.is_completed():
         awaited = [MESSAGE_STATUS[m] for m in instance.awaited_messages() if m in MESSAGE_STATUS]
         case.status = awaited[0] if awaited else TASK_STATUS.get(waiting[0].name, case.status) if waiting else case.status
     session.flush()
+    notifications.after_transition(session, case, previous, now)
 
 
 def _apply_outcome(session: Session, case: Case, instance: engine.Instance, signer: Signer, actor: User,
@@ -131,7 +137,8 @@ def _apply_outcome(session: Session, case: Case, instance: engine.Instance, sign
         manager = latest_application(session, case)["manager"]
         term = registry.appoint_manager(session, case.center, case=case, national_id=manager["national_id"],
                                         full_name=f"{manager['first_name']} {manager['last_name']}",
-                                        start=today, end_reason=reason)
+                                        start=today, end_reason=reason,
+                                        profile=registry.manager_profile(manager, today))
         records = [append_record(session, case, signer, actor, now, action="appoint_manager",
                                  details={"term_id": term.id, "national_id": term.national_id,
                                           "start_date": today.isoformat(), "previous_term_end": reason})]

@@ -45,6 +45,9 @@ def _certificate_problems(session: Session, rows: list[Record]) -> list[ChainPro
     known = pki.trust(session, {r.key_id for r in rows})
     problems = []
     for row in rows:
+        if row.key_id in known.inconsistent:
+            problems.append(ChainProblem(row.seq, "cert_column_mismatch", "the certificate row disagrees with its PEM"))
+            continue
         try:
             body = json.loads(row.canonical)
             at = parse_time(body["time"])

@@ -1,0 +1,274 @@
+"""Trust that stands on its own: sealed PDFs, evidence bundles, the log, revocation, PIN lockout,
+and tampering with any stored record, certificate or log row."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import select
+
+from signing import merkle
+from signing import pki as x
+from signing.bundle import load_bundle, verify_bundle
+from signing.pades import signed_attachment, validate_pdf
+from support import ACTORS, PIN, ROOT, answer_all, application_fixture, found_center, login, upload_documents, user
+from web.extensions import db
+from workflows import log, pki
+from workflows.cases import complete_task, start_case
+from workflows.errors import Forbidden, SigningLocked, WrongPin
+from workflows.keys import MAX_WRONG_PINS, active_key, note_wrong_pin, unlock_signer
+from workflows.models import Case, Certificate, LogCheckpoint, LogLeaf, Record, utcnow
+from workflows.verification import verify_case
+
+PASSPHRASE = "test-only-ca-passphrase"
+
+
+@pytest.fixture
+def licensed(app):
+    center = found_center(app, ACTORS["applicant"])
+    return db.session.scalars(select(Case).where(Case.center_id == center.id)).one()
+
+
+def certificate_pdf(client, case) -> bytes:
+    login(client, "applicant1")
+    response = client.get(f"/cases/{case.id}/certificate.pdf")
+    assert response.status_code == 200
+    return response.data
+
+
+def test_sealed_certificate_verifies_offline_from_the_root_alone(app, client, licensed, tmp_path):
+    pdf = certificate_pdf(client, licensed)
+    root_pem = client.get("/pki/root.pem").get_data(as_text=True)
+    assert root_pem.startswith("-----BEGIN CERTIFICATE-----")
+    seal = validate_pdf(pdf, root=x.load_certificate(root_pem))
+    assert seal.ok and "evidence.json" in seal.attachments
+    report = verify_bundle(load_bundle(signed_attachment(pdf, "evidence.json")), root_pem)
+    assert report.ok and report.case_id == licensed.public_id
+    assert report.count == db.session.query(Record).filter_by(case_id=licensed.id).count()
+
+    (tmp_path / "root.pem").write_text(root_pem)
+    (tmp_path / "ok.pdf").write_bytes(pdf)
+    verify = [sys.executable, "-m", "signing.verify_cli", "--root", str(tmp_path / "root.pem")]
+    result = subprocess.run([*verify, str(tmp_path / "ok.pdf")], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.startswith("OK"), result.stdout + result.stderr
+
+    tampered = bytearray(pdf)
+    position = pdf.index(b"/Type /Page") + 2 if b"/Type /Page" in pdf else len(pdf) // 3
+    tampered[position] ^= 0x01
+    (tmp_path / "bad.pdf").write_bytes(bytes(tampered))
+    result = subprocess.run([*verify, str(tmp_path / "bad.pdf")], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode != 0 and "FAIL" in result.stdout
+
+    other_root = x.create_root_ca("ریشه دیگر", x.generate_ca_key())
+    (tmp_path / "other.pem").write_text(x.certificate_pem(other_root))
+    result = subprocess.run([sys.executable, "-m", "signing.verify_cli", "--root", str(tmp_path / "other.pem"),
+                             str(tmp_path / "ok.pdf")], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode != 0
+
+    if shutil.which("pdfsig"):
+        out = subprocess.run(["pdfsig", str(tmp_path / "ok.pdf")], capture_output=True, text=True).stdout
+        assert "Signature #1" in out and "Signature is Valid" in out
+        out = subprocess.run(["pdfsig", str(tmp_path / "bad.pdf")], capture_output=True, text=True).stdout
+        assert "Signature is Valid" not in out
+
+
+def test_public_page_checks_an_uploaded_pdf(client, licensed):
+    pdf = certificate_pdf(client, licensed)
+    client.post("/logout")
+    page = client.post("/verify", data={"pdf": (io.BytesIO(pdf), "c.pdf")}, content_type="multipart/form-data")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "مهر سند معتبر است" in text and "مجوز صادر شد" in text
+    broken = pdf.replace(b"/Reason", b"/Reasom", 1)
+    page = client.post("/verify", data={"pdf": (io.BytesIO(broken), "c.pdf")}, content_type="multipart/form-data")
+    assert "این سند معتبر نیست" in page.get_data(as_text=True)
+    page = client.post("/verify", data={"pdf": (io.BytesIO(b"not a pdf"), "c.pdf")}, content_type="multipart/form-data")
+    assert "این سند معتبر نیست" in page.get_data(as_text=True)
+
+
+def test_log_proofs_through_the_api(app, client, licensed):
+    first = log.checkpoint(db.session, PASSPHRASE)
+    db.session.commit()
+    found_center(app, "applicant2", manager_national_id="1234567891")
+    second = log.checkpoint(db.session, PASSPHRASE)
+    db.session.commit()
+    assert second.tree_size > first.tree_size
+    latest = client.get("/api/v1/log/checkpoint").json["checkpoint"]
+    assert latest["tree_size"] == second.tree_size and latest["root"] == second.root
+    record = db.session.scalars(select(Record).where(Record.case_id == licensed.id)).first()
+    proof = client.get(f"/api/v1/log/inclusion?index={record.log_index}&tree_size={second.tree_size}").json
+    merkle.verify_inclusion(merkle.record_leaf_hash(record.hash), record.log_index, second.tree_size,
+                            [bytes.fromhex(p) for p in proof["proof"]], bytes.fromhex(second.root))
+    consistency = client.get(f"/api/v1/log/consistency?first={first.tree_size}&second={second.tree_size}").json
+    merkle.verify_consistency(first.tree_size, second.tree_size, bytes.fromhex(first.root), bytes.fromhex(second.root),
+                              [bytes.fromhex(p) for p in consistency["proof"]])
+    assert client.get("/api/v1/log/inclusion?index=x&tree_size=1").status_code == 422
+    assert client.get(f"/api/v1/log/inclusion?index=0&tree_size={10**9}").status_code == 422
+    log_cert = db.session.scalars(select(Certificate).where(Certificate.purpose == "log")).one()
+    assert log.verify_log(db.session, _public_pem(log_cert)) == []
+
+
+def _public_pem(cert_row: Certificate) -> str:
+    return x.load_certificate(cert_row.pem).public_key().public_bytes(
+        Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def test_revocation_stops_signing_and_old_records_still_verify(app, licensed, runner):
+    case = start_case(db.session, process_key="center_founding", starter=user("applicant2"))
+    data = application_fixture()
+    data["manager"]["national_id"] = "1234567891"
+    data["documents"] = upload_documents(app, case)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("applicant2"), data=data, pin=PIN)
+    answer_all(case, "clear", utcnow())
+    assert case.status == "county_review"
+
+    result = runner.invoke(args=["revoke-key", "arak_officer", "--reason", "key_compromise"])
+    assert result.exit_code == 0, result.output
+    assert verify_case(db.session, licensed).ok  # everything it signed before the revocation stands
+    with pytest.raises(Forbidden):
+        complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("arak_officer"),
+                      data={"decision": "approve"}, pin=PIN)
+    db.session.rollback()
+    # a new key and certificate: the officer signs again, and old records still verify
+    assert runner.invoke(args=["rotate-key", "arak_officer", "--pin", "2468"]).exit_code == 0
+    assert active_key(db.session, user("arak_officer")).certificate is not None
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("arak_officer"),
+                  data={"decision": "approve"}, pin="2468")
+    db.session.commit()
+    assert verify_case(db.session, licensed).ok and verify_case(db.session, case).ok
+
+
+def test_a_record_signed_after_revocation_or_backdated_fails(app, licensed):
+    record = db.session.scalars(select(Record).where(Record.case_id == licensed.id, Record.action == "approve")
+                                .order_by(Record.seq)).first()
+    cert = db.session.scalars(select(Certificate).where(Certificate.key_id == record.key_id)).one()
+    body = json.loads(record.canonical)
+    pki.revoke(db.session, cert, reason="key_compromise", passphrase=PASSPHRASE,
+               now=x.load_certificate(cert.pem).not_valid_before_utc + timedelta(minutes=1))
+    db.session.commit()
+    report = verify_case(db.session, licensed)
+    assert not report.ok and {p.code for p in report.problems} == {"cert_revoked"}
+    assert body["time"]  # the record's own time is what the revocation is compared with
+
+
+def test_wrong_pins_lock_signing(app):
+    for _ in range(MAX_WRONG_PINS):
+        with pytest.raises(WrongPin):
+            unlock_signer(db.session, user("applicant1"), "0000")
+        db.session.rollback()
+        note_wrong_pin(db.session, user("applicant1"))
+        db.session.commit()
+    with pytest.raises(SigningLocked):
+        unlock_signer(db.session, user("applicant1"), PIN)
+
+
+def test_wrong_pins_through_the_api_lock_signing(app, client):
+    token = client.post("/api/v1/auth/token", json={"username": "applicant1", "password": "demo1234"}).json["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    case = client.post("/api/v1/cases", json={"process_key": "center_founding"}, headers=headers).json
+    data = application_fixture()
+    data["documents"] = upload_documents(app, db.session.get(Case, case["id"]))
+    db.session.commit()
+    url = f"/api/v1/cases/{case['id']}/tasks/{case['tasks'][0]['id']}/complete"
+    for _ in range(MAX_WRONG_PINS):
+        response = client.post(url, json={"data": data, "pin": "0000"}, headers=headers)
+        assert response.status_code == 422 and set(response.json["errors"]) == {"pin"}
+    db.session.expire_all()
+    assert active_key(db.session, user("applicant1")).failed_pins == MAX_WRONG_PINS
+    locked = client.post(url, json={"data": data, "pin": PIN}, headers=headers)
+    assert locked.status_code == 403
+    assert db.session.query(Record).filter_by(case_id=case["id"]).count() == 0
+
+
+@pytest.mark.parametrize("change", ["leaf_hash", "delete_leaf", "checkpoint_root", "certificate_pem",
+                                    "certificate_key_id", "delete_record", "swap_records"])
+def test_tampering_with_certificates_and_the_log_is_detected(app, licensed, change):
+    log.checkpoint(db.session, PASSPHRASE)
+    db.session.commit()
+    records = db.session.scalars(select(Record).where(Record.case_id == licensed.id).order_by(Record.seq)).all()
+    approve = next(r for r in records if r.action == "approve")
+    cert = db.session.scalars(select(Certificate).where(Certificate.key_id == approve.key_id)).one()
+    other = db.session.scalars(select(Certificate).where(Certificate.user_id == user("saveh_officer").id)).one()
+    leaf = db.session.get(LogLeaf, approve.log_index)
+    if change == "leaf_hash":
+        leaf.leaf_hash = bytes(32)
+    elif change == "delete_leaf":
+        db.session.delete(leaf)
+    elif change == "checkpoint_root":
+        db.session.scalars(select(LogCheckpoint)).first().root = "0" * 64
+    elif change == "certificate_pem":
+        cert.pem = other.pem
+    elif change == "certificate_key_id":
+        cert.key_id = other.key_id
+    elif change == "delete_record":
+        db.session.delete(db.session.get(LogLeaf, approve.log_index))
+        db.session.flush()
+        db.session.delete(approve)
+    elif change == "swap_records":
+        first, second = records[1], records[2]
+        first_seq, second_seq = first.seq, second.seq
+        first.seq = -1
+        db.session.flush()
+        second.seq = first_seq
+        db.session.flush()
+        first.seq = second_seq
+    db.session.commit()
+    log_cert = db.session.scalars(select(Certificate).where(Certificate.purpose == "log")).one()
+    case_ok = verify_case(db.session, licensed).ok
+    log_ok = log.verify_log(db.session, _public_pem(log_cert)) == []
+    assert not (case_ok and log_ok), change
+
+
+CERTIFICATE_COLUMNS = ["serial", "purpose", "user_id", "key_id", "issuer_ca_id", "pem", "not_before", "not_after"]
+
+
+@pytest.mark.parametrize("column", CERTIFICATE_COLUMNS)
+def test_every_certificate_column_is_checked(app, licensed, column):
+    record = db.session.scalars(select(Record).where(Record.case_id == licensed.id, Record.action == "approve")).first()
+    cert = db.session.scalars(select(Certificate).where(Certificate.key_id == record.key_id)).one()
+    other = db.session.scalars(select(Certificate).where(Certificate.user_id == user("saveh_officer").id)).one()
+    changed = {"serial": "1234abcd", "purpose": "agency", "user_id": other.user_id, "key_id": other.key_id,
+               "issuer_ca_id": other.issuer_ca_id, "pem": other.pem,
+               "not_before": cert.not_before - timedelta(days=1), "not_after": cert.not_after + timedelta(days=1)}
+    setattr(cert, column, changed[column])
+    db.session.commit()
+    report = verify_case(db.session, licensed)
+    assert not report.ok, column
+    assert any(p.seq == record.seq for p in report.problems), column
+
+
+@pytest.mark.parametrize("column", ["index", "leaf_hash", "record_id"])
+def test_every_log_leaf_column_is_checked(app, licensed, column):
+    found_center(app, "applicant2", manager_national_id="1234567891")
+    record = db.session.scalars(select(Record).where(Record.case_id == licensed.id, Record.action == "approve")).first()
+    leaf = db.session.get(LogLeaf, record.log_index)
+    last = db.session.scalars(select(LogLeaf).order_by(LogLeaf.index.desc())).first()
+    if column == "index":
+        leaf.index = last.index + 100
+    elif column == "leaf_hash":
+        leaf.leaf_hash = merkle.leaf_hash(b"forged")
+    else:
+        last_record_id = last.record_id
+        db.session.delete(last)
+        db.session.flush()
+        leaf.record_id = last_record_id
+    db.session.commit()
+    log_cert = db.session.scalars(select(Certificate).where(Certificate.purpose == "log")).one()
+    assert not verify_case(db.session, licensed).ok or log.verify_log(db.session, _public_pem(log_cert))
+
+
+@pytest.mark.parametrize("column", ["tree_size", "root", "time", "log_id", "signature", "key_id"])
+def test_every_checkpoint_column_is_checked(app, licensed, column):
+    row = log.checkpoint(db.session, PASSPHRASE)
+    db.session.commit()
+    changed = {"tree_size": row.tree_size - 1, "root": "ab" * 32, "time": "2020-01-01T00:00:00.000000Z",
+               "log_id": "another-log", "signature": row.signature[:-8] + "AAAAAAA=", "key_id": "0" * 64}[column]
+    setattr(row, column, changed)
+    db.session.commit()
+    log_cert = db.session.scalars(select(Certificate).where(Certificate.purpose == "log")).one()
+    assert log.verify_log(db.session, _public_pem(log_cert)), column

@@ -1,0 +1,175 @@
+"""Administration pages: offices, people, roles, deactivation, the signed admin log; and the page
+where a person made by an administrator chooses their signing PIN.
+
+Every administrative change is signed with the administrator's PIN into the admin log.
+Pages here answer 404 to anyone without the ``administer`` capability.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, or_, select
+
+import forms
+from forms import t
+from web.errors import count_wrong_pin
+from web.extensions import db
+from web.listing import error_messages, page_args, query_without, text_arg
+from workflows import access, admin, pki
+from workflows.errors import Conflict, InvalidInput, NotFound, WrongPin
+from workflows.keys import active_key, issue_key
+from workflows.models import Office, User
+
+__all__ = ["bp", "account_bp", "refresh_pki"]
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+account_bp = Blueprint("account", __name__)
+
+#: the fields of each change form (a password never enters the signed log)
+OFFICE_FIELDS = ("code", "name", "kind", "parent", "number")
+USER_FIELDS = ("username", "full_name", "role", "office", "password", "mobile", "email", "agency")
+MIN_PIN = 4
+
+
+def refresh_pki() -> None:
+    """Give new offices their CAs and new keys their certificates (the PKI adds only what is missing)."""
+    pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
+
+
+def _admin() -> User:
+    if not access.has_capability(current_user, "administer"):
+        raise NotFound("admin")
+    return current_user._get_current_object()
+
+
+def _form(fields: tuple[str, ...]) -> dict:
+    return {name: request.form.get(name, "") for name in fields}
+
+
+def _page(status: int = 200, errors: dict | None = None, values: dict | None = None, form: str | None = None):
+    """The admin page: offices, people (search, pages), the forms; errors next to the form that had them."""
+    try:
+        page, per_page = page_args(request.args)
+    except InvalidInput as error:
+        page, per_page, errors, status = 1, 25, {**(errors or {}), **error.errors}, 422
+    q = text_arg(request.args, "q")
+    query = select(User).where(User.role != "system")
+    if q:
+        query = query.where(or_(User.username.contains(q, autoescape=True), User.full_name.contains(q, autoescape=True)))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    users = db.session.scalars(query.order_by(User.id).limit(per_page).offset((page - 1) * per_page)).all()
+    offices = db.session.scalars(select(Office).order_by(Office.kind.desc(), Office.number, Office.code)).all()
+    return render_template(
+        "admin.html", users=users, offices=offices, total=total, page=page, pages=max(1, -(-total // per_page)),
+        q=q, errors=errors or {}, values=values or {}, form=form, roles=admin.ASSIGNABLE_ROLES,
+        messages=error_messages(errors or {}), args=query_without(request.args, "page"),
+        parents=[o for o in offices if o.kind in ("hq", "province")],
+    ), status
+
+
+@bp.route("")
+@login_required
+def index():
+    _admin()
+    return _page()
+
+
+def _apply(form_name: str, fields: tuple[str, ...], change):
+    """Run one signed change from a posted form; the page again with errors if it fails."""
+    user = _admin()
+    values = _form(fields)
+    try:
+        result = change(user, values, forms.normalize_digits(request.form.get("pin", "")))
+    except InvalidInput as error:
+        db.session.rollback()
+        return _page(422, error.errors, values, form_name)
+    except WrongPin:
+        db.session.rollback()
+        count_wrong_pin()
+        return _page(422, {"pin": [t("web.error.wrong_pin")]}, values, form_name)
+    refresh_pki()
+    db.session.commit()
+    flash(t(f"web.admin.done.{form_name.split('_')[0]}", seq=forms.to_persian_digits(str(result.record.seq))),
+          "success")
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/offices", methods=["POST"])
+@login_required
+def add_office():
+    return _apply("office", OFFICE_FIELDS,
+                  lambda user, values, pin: admin.add_office(db.session, user, data=values, pin=pin))
+
+
+@bp.route("/users", methods=["POST"])
+@login_required
+def add_user():
+    return _apply("user", USER_FIELDS,
+                  lambda user, values, pin: admin.add_user(db.session, user, data=values, pin=pin))
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+@login_required
+def assign_role(user_id: int):
+    _admin()
+    if db.session.get(User, user_id) is None:
+        raise NotFound("user")
+    return _apply(f"role_{user_id}", ("role", "office"),
+                  lambda user, values, pin: admin.assign_role(db.session, user, user_id=user_id, data=values, pin=pin))
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@login_required
+def deactivate(user_id: int):
+    _admin()
+    if db.session.get(User, user_id) is None:
+        raise NotFound("user")
+    try:
+        return _apply(f"deactivate_{user_id}", ("reason",), lambda user, values, pin: admin.deactivate_user(
+            db.session, user, user_id=user_id, data=values, pin=pin))
+    except Conflict:
+        db.session.rollback()
+        flash(t("web.admin.already_inactive"), "error")
+        return redirect(url_for("admin.index"))
+
+
+@bp.route("/log")
+@login_required
+def log():
+    """The signed admin log, newest first, with its chain verified now."""
+    _admin()
+    try:
+        page, per_page = page_args(request.args)
+    except InvalidInput as error:
+        return render_template("admin_log.html", rows=[], total=0, page=1, pages=1, report=None,
+                               messages=error_messages(error.errors), args={}), 422
+    rows, total = admin.admin_records(db.session, page=page, per_page=per_page)
+    return render_template("admin_log.html", rows=rows, total=total, page=page, pages=max(1, -(-total // per_page)),
+                           report=admin.verify_admin_log(db.session), messages=[],
+                           args=query_without(request.args, "page"), loads=json.loads)
+
+
+@account_bp.route("/account/pin", methods=["GET", "POST"])
+@login_required
+def choose_pin():
+    """A person without a signing key (made by an administrator) chooses their PIN: the key is made now."""
+    user = current_user._get_current_object()
+    if active_key(db.session, user) is not None or user.role in ("agency", "system"):
+        flash(t("web.account.has_key"), "success")
+        return redirect(url_for("pages.cases"))
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        pin = forms.normalize_digits(request.form.get("pin", ""))
+        if len(pin) < MIN_PIN or not pin.isdigit():
+            errors["pin"] = [t("web.account.pin_short", min=forms.to_persian_digits(str(MIN_PIN)))]
+        elif pin != forms.normalize_digits(request.form.get("pin_again", "")):
+            errors["pin_again"] = [t("web.account.pin_mismatch")]
+        else:
+            issue_key(db.session, user, pin)
+            refresh_pki()
+            db.session.commit()
+            flash(t("web.account.key_made"), "success")
+            return redirect(url_for("pages.cases"))
+    return render_template("account_pin.html", errors=errors), (422 if errors else 200)

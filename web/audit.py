@@ -1,0 +1,140 @@
+"""The headquarters audit: signed decisions across the country, any case read-only with its
+verification, whole-database verification, and the log of what headquarters read or exported.
+
+Every page here is for roles with the ``audit`` capability; anyone else gets 404 (the audit's
+addresses name cases, and a case outside one's jurisdiction is not found). Reads by
+headquarters anywhere in the application (case pages, documents, certificates, exports, the
+API) are recorded by ``record_hq_reads``, never signed.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Flask, g, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from web.extensions import db
+from web.listing import choice_arg, collect, date_range, error_messages, page_args, query_without, text_arg
+from web.scope import timeline, verification_summary
+from workflows import access, audit, inquiries
+from workflows.errors import InvalidInput, NotFound
+from workflows.models import Case, CaseDocument, Office, User, utcnow
+from workflows.monitoring import MonitorFilters
+from workflows.procedures import PROCEDURES
+
+__all__ = ["bp", "init_app", "record_hq_reads", "EXPORT_ENDPOINTS"]
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+#: views that hand out data in bulk: every use by headquarters is logged as an export
+EXPORT_ENDPOINTS = {"registry.export", "monitoring.export"}
+#: view arguments that name one thing headquarters reads
+READ_ARGS = ("case_id", "center_id", "inquiry_id")
+
+
+def _auditor() -> User:
+    if not access.has_capability(current_user, "audit"):
+        raise NotFound("audit")
+    return current_user._get_current_object()
+
+
+@bp.route("")
+@login_required
+def decisions():
+    """Signed decisions across the country, with filters."""
+    _auditor()
+    offices = {office.code: office for office in db.session.scalars(
+        select(Office).where(Office.kind != "hq").order_by(Office.kind.desc(), Office.code))}
+    actions = tuple(sorted({*audit.AUDITED_ACTIONS, "submit", "resubmit", "request", "inquiry_answer",
+                            "deadline_passed", "resend_inquiry", "successor_confirmed"}))
+    try:
+        (page, per_page), office, process_key, action, dates = collect(
+            lambda: page_args(request.args), lambda: choice_arg(request.args, "office", tuple(offices)),
+            lambda: choice_arg(request.args, "process_key", tuple(PROCEDURES)),
+            lambda: choice_arg(request.args, "action", actions), lambda: date_range(request.args))
+    except InvalidInput as error:
+        return render_template("audit.html", rows=[], total=0, page=1, pages=1, messages=error_messages(error.errors),
+                               offices=offices.values(), actions=actions, args=request.args, link_args={}), 422
+    filters = audit.DecisionFilters(office_id=offices[office].id if office else None,
+                                    person=text_arg(request.args, "person"), process_key=process_key, action=action,
+                                    dates=MonitorFilters(date_from=dates[0], date_to=dates[1]))
+    rows, total = audit.signed_decisions(db.session, filters, page=page, per_page=per_page)
+    return render_template("audit.html", rows=rows, total=total, page=page, pages=max(1, -(-total // per_page)),
+                           messages=[], offices=offices.values(), actions=actions, args=request.args,
+                           link_args=query_without(request.args, "page"))
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def case(case_id: int):
+    """Any case, read-only: its facts, full signed timeline and the verification recomputed now."""
+    _auditor()
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise NotFound("case")
+    return render_template("audit_case.html", case=case, entries=timeline(case),
+                           verification=verification_summary(case),
+                           inquiries=inquiries.case_inquiries(db.session, case),
+                           documents=db.session.scalars(select(CaseDocument).where(
+                               CaseDocument.case_id == case.id)).all())
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@login_required
+def verify():
+    """Verify every case's chain now (POST), and list the ones that fail."""
+    user = _auditor()
+    if request.method == "GET":
+        return render_template("audit_verify.html", ran=False)
+    checked, failures = 0, []
+    for result in audit.verify_all(db.session):
+        checked += 1
+        if not result.report.ok:
+            failures.append(result)
+    audit.record_read(db.session, user, "verify_all", "cases", {"checked": checked, "failed": len(failures)})
+    db.session.commit()
+    return render_template("audit_verify.html", ran=True, checked=checked, failures=failures)
+
+
+@bp.route("/log")
+@login_required
+def log():
+    """Who at headquarters read or exported what."""
+    _auditor()
+    try:
+        page, per_page = page_args(request.args)
+    except InvalidInput as error:
+        return render_template("audit_log.html", rows=[], total=0, page=1, pages=1,
+                               messages=error_messages(error.errors), args={}), 422
+    rows, total = audit.audit_events(db.session, page=page, per_page=per_page)
+    return render_template("audit_log.html", rows=rows, total=total, page=page, pages=max(1, -(-total // per_page)),
+                           messages=[], args=query_without(request.args, "page"), loads=json.loads)
+
+
+def record_hq_reads(response):
+    """After a successful read by headquarters of one case, center or document, or of an export: log it."""
+    if request.method != "GET" or response.status_code != 200 or request.endpoint is None:
+        return response
+    user = g.get("api_user") or (current_user._get_current_object() if current_user.is_authenticated else None)
+    if user is None or user.role not in access.READ_ALL_ROLES:
+        return response
+    args = request.view_args or {}
+    if request.endpoint in EXPORT_ENDPOINTS:
+        action, target = "export", f"export:{request.endpoint}"
+    elif any(name in args for name in READ_ARGS):
+        action = "view"
+        target = ",".join(f"{name.removesuffix('_id')}:{args[name]}" for name in READ_ARGS if name in args)
+        if "sha256" in args:
+            target += f",document:{str(args['sha256'])[:16]}"
+    else:
+        return response
+    audit.record_read(db.session, user, action, target,
+                      {"endpoint": request.endpoint, "query": request.query_string.decode("utf-8", "replace")[:500]},
+                      utcnow())
+    db.session.commit()
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(record_hq_reads)

@@ -1,0 +1,203 @@
+"""The monitoring and evaluation dashboard (نظارت و ارزیابی) for province and headquarters users.
+
+A province's people see their province; headquarters sees the country and may narrow it to a
+province or a county. Every table exports as CSV with the same filters.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from forms import t, to_persian_digits
+from web.charts import bar_chart, stacked_chart
+from web.extensions import db
+from web.listing import choice_arg, collect, date_range, error_messages, query_without
+from workflows import access, monitoring
+from workflows.errors import Forbidden, InvalidInput, NotFound
+from workflows.models import Office, User, utcnow
+from workflows.procedures import DECISION_ACTIONS, PROCEDURES
+
+__all__ = ["bp", "TABLES"]
+
+bp = Blueprint("monitoring", __name__)
+
+#: the tables of the dashboard, each exported as /monitoring/<name>.csv
+TABLES = ("cases", "steps", "end_to_end", "backlog", "decisions", "ages", "education")
+
+
+@dataclass(frozen=True)
+class Scope:
+    filters: monitoring.MonitorFilters
+    #: group the case counts by county (a province in view) rather than by province
+    by_county: bool
+    province: Office | None
+    county: Office | None
+
+
+def _require_monitor(user: User) -> None:
+    if not access.has_capability(user, "monitor"):
+        raise Forbidden("monitoring is for province and headquarters users")
+
+
+def _offices(kind: str, within: list[int] | None) -> dict[str, Office]:
+    query = select(Office).where(Office.kind == kind).order_by(Office.number, Office.code)
+    if within is not None:
+        query = query.where(Office.id.in_(within))
+    return {office.code: office for office in db.session.scalars(query)}
+
+
+def read_scope(user: User, args) -> Scope:
+    """The filters of the query within the user's jurisdiction; InvalidInput for a bad parameter."""
+    _require_monitor(user)
+    within = None if user.role in access.READ_ALL_ROLES else access.office_subtree_ids(db.session, user.office_id)
+    provinces = _offices("province", within)
+    dates, process_key, province_code = collect(
+        lambda: date_range(args), lambda: choice_arg(args, "process_key", tuple(PROCEDURES)),
+        lambda: choice_arg(args, "province", tuple(provinces)))
+    province = provinces.get(province_code) if province_code else (
+        next(iter(provinces.values())) if within is not None and len(provinces) == 1 else None)
+    county_within = access.office_subtree_ids(db.session, province.id) if province else within
+    counties = _offices("county", county_within)
+    county_code = choice_arg(args, "county", tuple(counties))
+    county = counties.get(county_code) if county_code else None
+    if county is not None:
+        county_ids: tuple[int, ...] | None = (county.id,)
+        office_ids: tuple[int, ...] | None = (county.id,)
+    elif province is not None:
+        county_ids = tuple(office.id for office in counties.values())
+        office_ids = (province.id, *county_ids)
+    else:
+        county_ids = office_ids = None
+    filters = monitoring.MonitorFilters(date_from=dates[0], date_to=dates[1], process_key=process_key,
+                                        county_ids=county_ids, office_ids=office_ids)
+    return Scope(filters, by_county=province is not None, province=province, county=county)
+
+
+def duration_text(seconds: float | None) -> str:
+    """A duration as Persian text: days and hours, or hours and minutes under a day."""
+    if seconds is None:
+        return "—"
+    minutes = int(round(seconds / 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return t("web.monitor.days_hours", days=to_persian_digits(str(days)), hours=to_persian_digits(str(hours)))
+    return t("web.monitor.hours_minutes", hours=to_persian_digits(str(hours)), minutes=to_persian_digits(str(minutes)))
+
+
+def _step_label(process_key: str | None, step: str | None) -> str:
+    if process_key is None:
+        return t("web.monitor.all_steps")
+    return f"{t('web.process.' + process_key)} · {t('web.step.' + step) if step else ''}"
+
+
+def _hours(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds / 3600:.2f}"
+
+
+def table_rows(name: str, scope: Scope) -> tuple[list[str], list[dict]]:
+    """The CSV columns and rows of one dashboard table."""
+    filters, now = scope.filters, utcnow()
+    if name == "cases":
+        rows = monitoring.cases_by_status(db.session, filters, by_county=scope.by_county)
+        columns = ["province", "province_name"] + (["county", "county_name"] if scope.by_county else []) + [
+            "process_key", "status", "cases"]
+        return columns, rows
+    if name in ("steps", "end_to_end"):
+        rows = monitoring.step_times(db.session, filters) if name == "steps" else \
+            monitoring.end_to_end_times(db.session, filters)
+        columns = (["process_key", "step"] if name == "steps" else ["process_key"]) + [
+            "n", "median_hours", "p90_hours"]
+        return columns, [{**row, "median_hours": _hours(row["p50"]), "p90_hours": _hours(row["p90"])} for row in rows]
+    if name == "backlog":
+        rows = monitoring.backlog(db.session, filters, now)
+        return ["office", "office_name", "kind", "open", "overdue", "oldest"], [
+            {**row, "oldest": row["oldest"].isoformat() if row["oldest"] else ""} for row in rows]
+    if name == "decisions":
+        rows = monitoring.decision_rates(db.session, filters)
+        columns = ["process_key", "step", *DECISION_ACTIONS, "decisions", *[f"{a}_rate" for a in DECISION_ACTIONS]]
+        return columns, [{**row, **{f"{a}_rate": "" if row[f"{a}_rate"] is None else f"{row[f'{a}_rate']:.4f}"
+                                    for a in DECISION_ACTIONS}} for row in rows]
+    profile = monitoring.youth_profile(db.session, filters)
+    if name == "ages":
+        return ["band", "n"], profile["bands"]
+    if name == "education":
+        return ["education", "n"], profile["education"]
+    raise NotFound("table")
+
+
+@bp.route("/monitoring")
+@login_required
+def index():
+    try:
+        scope = read_scope(current_user, request.args)
+    except InvalidInput as error:
+        _require_monitor(current_user)
+        return render_template("monitoring.html", messages=error_messages(error.errors), scope=None,
+                               args=request.args, **_choices(current_user, None)), 422
+    filters, now = scope.filters, utcnow()
+    cases = monitoring.cases_by_status(db.session, filters, by_county=scope.by_county)
+    area_key = "county_name" if scope.by_county else "province_name"
+    per_area: dict[str, int] = {}
+    for row in cases:
+        per_area[row[area_key]] = per_area.get(row[area_key], 0) + row["cases"]
+    steps = monitoring.step_times(db.session, filters)
+    end_to_end = monitoring.end_to_end_times(db.session, filters)
+    backlog = monitoring.backlog(db.session, filters, now)
+    decisions = monitoring.decision_rates(db.session, filters)
+    youth = monitoring.youth_profile(db.session, filters)
+    charts = {
+        "cases": bar_chart(sorted(per_area.items(), key=lambda item: -item[1])[:20], title=t("web.monitor.cases")),
+        "steps": bar_chart([(_step_label(r["process_key"], r["step"]), r["p50"] / 86400) for r in steps],
+                           title=t("web.monitor.steps")),
+        "backlog": bar_chart([(r["office_name"], r["overdue"]) for r in backlog[:15]], title=t("web.monitor.overdue")),
+        "decisions": stacked_chart([(_step_label(r["process_key"], r["step"]), [r[a] for a in DECISION_ACTIONS])
+                                    for r in decisions], title=t("web.monitor.decisions"),
+                                   series=[t(f"web.action.{a}") for a in DECISION_ACTIONS]),
+        "ages": bar_chart([(_band_label(b["band"]), b["n"]) for b in youth["bands"]], title=t("web.monitor.ages")),
+    }
+    return render_template(
+        "monitoring.html", scope=scope, messages=[], cases=cases, steps=steps, end_to_end=end_to_end,
+        backlog=backlog, decisions=decisions, youth=youth, charts=charts, duration=duration_text,
+        step_label=_step_label, band_label=_band_label, area_key=area_key, args=request.args,
+        export_args=query_without(request.args), now=now, **_choices(current_user, scope))
+
+
+def _band_label(band: str) -> str:
+    if band == "unknown":
+        return t("web.monitor.band_unknown")
+    low, high = band.split("-")
+    if not low:
+        return t("web.monitor.band_upto", high=to_persian_digits(high))
+    if not high:
+        return t("web.monitor.band_from", low=to_persian_digits(low))
+    return t("web.monitor.band", low=to_persian_digits(low), high=to_persian_digits(high))
+
+
+def _choices(user: User, scope: Scope | None) -> dict:
+    within = None if user.role in access.READ_ALL_ROLES else access.office_subtree_ids(db.session, user.office_id)
+    province = scope.province if scope else None
+    return {"provinces": list(_offices("province", within).values()),
+            "counties": list(_offices("county", access.office_subtree_ids(db.session, province.id)
+                                      if province else within).values()),
+            "procedures": tuple(PROCEDURES), "tables": TABLES}
+
+
+@bp.route("/monitoring/<table>.csv")
+@login_required
+def export(table: str):
+    if table not in TABLES:
+        raise NotFound("table")
+    scope = read_scope(current_user, request.args)
+    columns, rows = table_rows(table, scope)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="monitoring-{table}.csv"'})

@@ -1,0 +1,133 @@
+"""Inboxes: an office's queues with claims, filters, search and pages; the JSON equivalents.
+
+GET /api/v1/tasks itself lives in web/api.py and reads its filters with ``task_filters``.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from forms import t
+from web.api import authenticated, json_body, task_json
+from web.extensions import csrf, db
+from web.listing import error_messages, query_without
+from web.scope import STEP_NAMES, case_or_404, county_filter_choices, task_filters
+from workflows import access, inbox
+from workflows.errors import InvalidInput, NotFound
+from workflows.models import Case, CaseTask, Office, User, utcnow
+from workflows.procedures import PROCEDURES
+
+__all__ = ["bp", "api_bp"]
+
+bp = Blueprint("inbox", __name__)
+api_bp = Blueprint("inbox_api", __name__, url_prefix="/api/v1")
+csrf.exempt(api_bp)  # the API authenticates each request (bearer token, or session plus X-CSRFToken)
+
+@bp.route("/inbox")
+@login_required
+def index():
+    """The user's inbox: office queues (open, mine, unclaimed, whole office) or an applicant's tasks."""
+    errors: dict[str, list[str]] = {}
+    try:
+        filters = task_filters(request.args, current_user)
+    except InvalidInput as error:
+        errors, filters = error.errors, inbox.TaskFilters()
+    page = inbox.search_tasks(db.session, current_user, filters, utcnow())
+    if errors:
+        page = inbox.Page([], 0, 1, filters.per_page, page.counts)
+    offices = {office.id: office for office in db.session.scalars(
+        select(Office).where(Office.id.in_({task.case.county_office_id for task in page.items} - {None})))}
+    return render_template(
+        "inbox.html", page=page, filters=filters, errors=errors, messages=error_messages(errors),
+        counties=county_filter_choices(current_user), steps=STEP_NAMES, procedures=tuple(PROCEDURES),
+        queues=inbox.QUEUES, sorts=inbox.SORTS, offices=offices, now=utcnow(),
+        colleagues={task.id: inbox.colleagues(db.session, task) for task in page.items
+                    if _may_hand_over(current_user, task)},
+        args=query_without(request.args, "page"),
+    ), (422 if errors else 200)
+
+
+def _may_hand_over(user: User, task: CaseTask) -> bool:
+    return task.assignee_id is None and (task.claimed_by_id == user.id or (
+        access.has_capability(user, "reassign") and task.office_id == user.office_id))
+
+
+def _task(case: Case, task_id: str) -> CaseTask:
+    task = next((row for row in case.tasks if row.task_id == task_id), None)
+    if task is None:
+        raise NotFound("task")
+    return task
+
+
+def _back(case: Case):
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("inbox.index")
+    return redirect(target)
+
+
+@bp.route("/cases/<int:case_id>/tasks/<task_id>/claim", methods=["POST"])
+@login_required
+def claim(case_id: int, task_id: str):
+    case = case_or_404(current_user, case_id)
+    inbox.claim(db.session, _task(case, task_id), current_user, utcnow())
+    db.session.commit()
+    flash(t("web.inbox.claimed"), "success")
+    return _back(case)
+
+
+@bp.route("/cases/<int:case_id>/tasks/<task_id>/release", methods=["POST"])
+@login_required
+def release(case_id: int, task_id: str):
+    case = case_or_404(current_user, case_id)
+    inbox.release(db.session, _task(case, task_id), current_user)
+    db.session.commit()
+    flash(t("web.inbox.released"), "success")
+    return _back(case)
+
+
+@bp.route("/cases/<int:case_id>/tasks/<task_id>/reassign", methods=["POST"])
+@login_required
+def reassign(case_id: int, task_id: str):
+    case = case_or_404(current_user, case_id)
+    raw = request.form.get("user_id", "")
+    try:
+        inbox.reassign(db.session, _task(case, task_id), current_user, int(raw) if raw.isdigit() else None, utcnow())
+    except InvalidInput as error:
+        db.session.rollback()
+        flash(" ".join(error_messages(error.errors)), "error")
+        return _back(case)
+    db.session.commit()
+    flash(t("web.inbox.reassigned"), "success")
+    return _back(case)
+
+
+# --- JSON API -----------------------------------------------------------------------------
+
+@api_bp.post("/cases/<int:case_id>/tasks/<task_id>/claim")
+@authenticated
+def api_claim(case_id: int, task_id: str):
+    case = case_or_404(g.api_user, case_id)
+    task = inbox.claim(db.session, _task(case, task_id), g.api_user, utcnow())
+    db.session.commit()
+    return jsonify({"task": task_json(task)})
+
+
+@api_bp.post("/cases/<int:case_id>/tasks/<task_id>/release")
+@authenticated
+def api_release(case_id: int, task_id: str):
+    case = case_or_404(g.api_user, case_id)
+    task = inbox.release(db.session, _task(case, task_id), g.api_user)
+    db.session.commit()
+    return jsonify({"task": task_json(task)})
+
+
+@api_bp.post("/cases/<int:case_id>/tasks/<task_id>/reassign")
+@authenticated
+def api_reassign(case_id: int, task_id: str):
+    case = case_or_404(g.api_user, case_id)
+    body = json_body({"user_id"}, {"user_id"})
+    task = inbox.reassign(db.session, _task(case, task_id), g.api_user, body["user_id"], utcnow())
+    db.session.commit()
+    return jsonify({"task": task_json(task)})

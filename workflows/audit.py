@@ -1,0 +1,127 @@
+"""The headquarters audit: signed decisions across the country, whole-database verification, and
+the log of what headquarters read or exported.
+
+Headquarters reads and signs nothing in a case: a read is recorded here (an ``AuditEvent``),
+never as a record of the case's chain.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, func, or_, select
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship
+
+from signing import ChainReport
+from workflows.access import office_subtree_ids
+from workflows.models import Base, Case, Office, Record, User, utcnow
+from workflows.monitoring import MonitorFilters, day_bounds
+from workflows.procedures import DECISION_ACTIONS, OUTCOME_ACTIONS
+
+__all__ = ["AuditEvent", "record_read", "audit_events", "DecisionFilters", "signed_decisions", "verify_all",
+           "AUDITED_ACTIONS", "VerifyResult"]
+
+#: the signed actions the audit lists by default: decisions and what they changed in the registry
+AUDITED_ACTIONS = (*DECISION_ACTIONS, *OUTCOME_ACTIONS, "acknowledge")
+
+
+class AuditEvent(Base):
+    """Someone at headquarters read or exported something (recorded, not signed)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: view, export, verify_all
+    action: Mapped[str] = mapped_column(String(32))
+    #: what was read: "case:12", "center:3", "export:registry.export", …
+    target: Mapped[str] = mapped_column(String(120))
+    #: the request path and query, for exports the filters
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+def record_read(session: Session, user: User, action: str, target: str, details: dict | None = None,
+                now: datetime | None = None) -> AuditEvent:
+    event = AuditEvent(user_id=user.id, action=action[:32], target=target[:120], created_at=now or utcnow(),
+                       details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True))
+    session.add(event)
+    session.flush()
+    return event
+
+
+def audit_events(session: Session, *, page: int, per_page: int) -> tuple[list[AuditEvent], int]:
+    """One page of the read log, newest first, and its size."""
+    total = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    rows = list(session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())
+                                .limit(per_page).offset((page - 1) * per_page)))
+    return rows, total
+
+
+@dataclass(frozen=True)
+class DecisionFilters:
+    #: an office: the cases of its subtree (a province: all its counties)
+    office_id: int | None = None
+    #: part of the signer's username or name
+    person: str = ""
+    process_key: str | None = None
+    action: str | None = None
+    dates: MonitorFilters = MonitorFilters()
+
+
+def signed_decisions(session: Session, filters: DecisionFilters, *, page: int, per_page: int) -> tuple[list, int]:
+    """One page of signed decisions across the country, newest first: (record, case, actor, county) rows."""
+    county = aliased(Office)
+    query = (select(Record, Case, User, county).join(Case, Case.id == Record.case_id)
+             .join(User, User.id == Record.actor_user_id).outerjoin(county, county.id == Case.county_office_id))
+    query = query.where(Record.action == filters.action) if filters.action else \
+        query.where(Record.action.in_(AUDITED_ACTIONS))
+    if filters.office_id is not None:
+        query = query.where(Case.county_office_id.in_(office_subtree_ids(session, filters.office_id)))
+    if filters.person:
+        query = query.where(or_(User.username.contains(filters.person, autoescape=True),
+                                User.full_name.contains(filters.person, autoescape=True)))
+    if filters.process_key:
+        query = query.where(Case.process_key == filters.process_key)
+    start, end = day_bounds(filters.dates)
+    if start is not None:
+        query = query.where(Record.created_at >= start)
+    if end is not None:
+        query = query.where(Record.created_at < end)
+    total = session.scalar(select(func.count()).select_from(query.with_only_columns(Record.id).subquery())) or 0
+    rows = list(session.execute(query.order_by(Record.created_at.desc(), Record.id.desc())
+                                .limit(per_page).offset((page - 1) * per_page)))
+    return rows, total
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    case_id: int
+    public_id: str
+    process_key: str
+    report: ChainReport
+
+
+def verify_all(session: Session, batch: int = 200, *, release: bool = False) -> Iterator[VerifyResult]:
+    """Recompute every case's chain, case by case in id order (a batch of ids at a time).
+
+    ``release`` empties the session after each batch, so memory stays flat over a national
+    database (for commands that hold nothing else in the session).
+    """
+    from workflows.verification import verify_case  # verification imports the PKI, which is heavier
+
+    last = 0
+    while True:
+        cases = list(session.scalars(select(Case).where(Case.id > last).order_by(Case.id).limit(batch)))
+        if not cases:
+            return
+        for case in cases:
+            yield VerifyResult(case.id, case.public_id, case.process_key, verify_case(session, case))
+        last = cases[-1].id
+        if release:
+            session.expunge_all()

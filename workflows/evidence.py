@@ -1,0 +1,65 @@
+"""A case's evidence: its bundle (records, certificates, CRLs, log proofs, a signed checkpoint)
+and the sealed PDF certificate that carries it."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from signing import StoredRecord, canonical_bytes, render_pdf
+from signing import pki as x
+from signing.bundle import BundleRecord, build_bundle
+from signing.pades import SealOptions, sign_pdf
+from signing.verify_cli import EVIDENCE_NAME
+from workflows import log, pki
+from workflows.errors import Conflict
+from workflows.models import Case, Certificate, Office, Record, ServiceKey, utcnow
+
+__all__ = ["EVIDENCE_NAME", "bundle", "seal_office", "sealed_pdf"]
+
+
+def bundle(session: Session, case: Case, passphrase: str, now: datetime | None = None) -> dict:
+    """The case's evidence bundle, verifiable offline with the HQ root alone."""
+    now = now or utcnow()
+    rows = list(session.scalars(select(Record).where(Record.case_id == case.id).order_by(Record.seq)))
+    if not rows:
+        raise Conflict("the case has no signed records yet")
+    head = log.latest_checkpoint(session)
+    if head is None or head.tree_size <= max(r.log_index for r in rows):
+        head = log.checkpoint(session, passphrase, now)
+    leaves = log.leaf_hashes(session, head.tree_size)
+    certificates = {c.key_id: c for c in session.scalars(select(Certificate).where(
+        Certificate.key_id.in_({r.key_id for r in rows})))}
+    hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
+    log_key = session.scalars(select(ServiceKey).where(ServiceKey.purpose == "log", ServiceKey.office_id == hq.id)).one()
+    return build_bundle(
+        case.public_id,
+        [BundleRecord(StoredRecord(seq=r.seq, canonical=r.canonical, hash=r.hash, signature=r.signature,
+                                   key_id=r.key_id, form_data=r.form_data, action=r.action,
+                                   actor_user_id=r.actor_user_id, case_id=case.public_id), r.log_index) for r in rows],
+        [pki.certified_key(session, certificates[key]) for key in sorted(certificates)],
+        [x.load_crl(c.pem) for c in pki.current_crls(session)],
+        log.signed(head), pki.certified_key(session, log_key.certificate), leaves)
+
+
+def seal_office(session: Session, case: Case) -> Office:
+    """The office whose seal certifies this case: the province of its county (HQ if none)."""
+    if case.county_office is not None and case.county_office.parent is not None:
+        return case.county_office.parent
+    return session.scalars(select(Office).where(Office.kind == "hq")).one()
+
+
+def sealed_pdf(session: Session, case: Case, html: str, *, base_url: str, allowed_roots: list[str],
+               passphrase: str, now: datetime | None = None) -> bytes:
+    """Render the certificate with its evidence bundle attached, then seal it (PAdES)."""
+    evidence = canonical_bytes(bundle(session, case, passphrase, now))
+    pdf = render_pdf(html, base_url=base_url, allowed_roots=allowed_roots, attachments=[(EVIDENCE_NAME, evidence)])
+    office = seal_office(session, case)
+    signer, key = pki.service_signer(session, "seal", office, passphrase)
+    cert = x.load_certificate(key.certificate.pem)
+    chain = [x.load_certificate(c.pem) for c in pki.chain_of(session, key.certificate)]
+    root = x.load_certificate(pki.root_certificate(session).pem)
+    return sign_pdf(pdf, signer=signer, cert=cert, chain=chain, root=root,
+                    crls=[x.load_crl(c.pem) for c in pki.current_crls(session)],
+                    options=SealOptions(reason="گواهی پرونده", location=office.name, signer_name=key.certificate.subject))

@@ -1,0 +1,239 @@
+"""Monitoring and evaluation (نظارت و ارزیابی): how cases actually move, computed in the database.
+
+Every figure is one aggregate query over indexed columns; nothing loads cases into Python.
+Times come from the signed records: a step's time is from the case's previous signed record
+(or the case's creation, for its first) to the record that completed the step; a case's end to
+end time is from its first signed record to its last, for finished cases. Medians and 90th
+percentiles are ``percentile_cont`` on PostgreSQL; on SQLite the same interpolation over rows
+numbered by a window function (an ordered-offset query per group).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, cast, false, func, literal, select
+from sqlalchemy.orm import Session, aliased
+
+from forms import TEHRAN
+from workflows.models import Case, CaseTask, Center, ManagerTerm, Office, Record
+from workflows.procedures import DECISION_ACTIONS, OPEN_STATUSES
+
+__all__ = ["MonitorFilters", "cases_by_status", "step_times", "end_to_end_times", "backlog", "decision_rates",
+           "youth_profile", "AGE_BANDS", "percentiles", "day_bounds"]
+
+#: age bands of new managers, in full years on the start date (the rule table allows 20 to 41)
+AGE_BANDS = ((None, 25), (26, 30), (31, 35), (36, 41), (42, None))
+PERCENTILES = (0.5, 0.9)
+
+
+@dataclass(frozen=True)
+class MonitorFilters:
+    #: Tehran calendar days, both inclusive
+    date_from: date | None = None
+    date_to: date | None = None
+    process_key: str | None = None
+    #: county offices in scope (None: every county)
+    county_ids: tuple[int, ...] | None = None
+    #: offices whose backlog is shown (None: every office)
+    office_ids: tuple[int, ...] | None = None
+
+
+def day_bounds(filters: MonitorFilters) -> tuple[datetime | None, datetime | None]:
+    """The UTC instants the date range covers: [from 00:00 Tehran, day after ``to`` 00:00 Tehran)."""
+    start = datetime.combine(filters.date_from, time(), TEHRAN) if filters.date_from else None
+    end = datetime.combine(filters.date_to + timedelta(days=1), time(), TEHRAN) if filters.date_to else None
+    return start, end
+
+
+def _in_range(column: Any, filters: MonitorFilters) -> list[ColumnElement]:
+    start, end = day_bounds(filters)
+    conditions = []
+    if start is not None:
+        conditions.append(column >= start)
+    if end is not None:
+        conditions.append(column < end)
+    return conditions
+
+
+def _scoped(query: Select, county_column: Any, filters: MonitorFilters) -> Select:
+    if filters.county_ids is not None:
+        query = query.where(county_column.in_(filters.county_ids) if filters.county_ids else false())
+    if filters.process_key:
+        query = query.where(Case.process_key == filters.process_key)
+    return query
+
+
+def _seconds(session: Session, later: Any, earlier: Any) -> ColumnElement:
+    """Seconds between two timestamp expressions, on this database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("epoch", later - earlier), Float)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def percentiles(session: Session, source: Any, groups: list[str], value: str = "d",
+                fractions: tuple[float, ...] = PERCENTILES) -> list[dict]:
+    """Count and continuous percentiles of ``source.c[value]`` per group, computed by the database.
+
+    ``source`` is a subquery with the group columns and the value column; the answer has one dict
+    per group: the group columns, ``n`` and ``p50``/``p90``… (None for an empty group).
+    """
+    keys = [source.c[name] for name in groups]
+    column = source.c[value]
+    names = [f"p{round(f * 100)}" for f in fractions]
+    if session.get_bind().dialect.name == "postgresql":
+        query = select(*keys, func.count(column).label("n"),
+                       *[func.percentile_cont(f).within_group(column).label(name) for f, name in zip(fractions, names)])
+    else:
+        # number the values within each group (0-based) and interpolate between the two rows
+        # around (n - 1) × p, as percentile_cont does
+        ranked = select(*keys, column.label("v"),
+                        (func.row_number().over(partition_by=keys or None, order_by=column) - 1).label("i"),
+                        func.count().over(partition_by=keys or None).label("n")).where(column.is_not(None)).subquery()
+        rkeys = [ranked.c[name] for name in groups]
+        n = ranked.c.n
+        parts = []
+        for f, name in zip(fractions, names):
+            position = (n - 1) * f
+            low = cast(position, Integer)
+            parts += [func.max(case((ranked.c.i == low, ranked.c.v))).label(f"{name}_lo"),
+                      func.max(case((ranked.c.i == low + 1, ranked.c.v))).label(f"{name}_hi"),
+                      func.max(cast(position, Float) - low).label(f"{name}_frac")]
+        inner = select(*rkeys, func.max(n).label("n"), *parts).group_by(*rkeys).subquery()
+        outer_keys = [inner.c[name] for name in groups]
+        query = select(*outer_keys, inner.c.n, *[
+            (inner.c[f"{name}_lo"] + (func.coalesce(inner.c[f"{name}_hi"], inner.c[f"{name}_lo"])
+                                      - inner.c[f"{name}_lo"]) * inner.c[f"{name}_frac"]).label(name)
+            for name in names])
+    if groups:
+        query = query.group_by(*keys) if session.get_bind().dialect.name == "postgresql" else query
+        query = query.order_by(*[query.selected_columns[name] for name in groups])
+    rows = [dict(row._mapping) for row in session.execute(query)]
+    for row in rows:
+        for name in names:
+            row[name] = float(row[name]) if row[name] is not None else None
+        row["n"] = int(row["n"] or 0)
+    return [row for row in rows if row["n"]]
+
+
+def cases_by_status(session: Session, filters: MonitorFilters, *, by_county: bool) -> list[dict]:
+    """How many cases (created in the range) each province, or county, has per procedure and status."""
+    county, province = aliased(Office), aliased(Office)
+    area = [province.code, province.name] + ([county.code, county.name] if by_county else [])
+    labels = ["province", "province_name"] + (["county", "county_name"] if by_county else [])
+    group = [*area, Case.process_key, Case.status]
+    query = (select(*[column.label(name) for column, name in zip(group, [*labels, "process_key", "status"])],
+                    func.count(Case.id).label("cases"))
+             .select_from(Case).join(county, Case.county_office_id == county.id).join(province, county.parent_id == province.id)
+             .where(*_in_range(Case.created_at, filters)))
+    query = _scoped(query, Case.county_office_id, filters).group_by(*group).order_by(*group)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def step_times(session: Session, filters: MonitorFilters) -> list[dict]:
+    """Median and 90th percentile, in seconds, of each step's time, per procedure and step."""
+    previous = aliased(Record)
+    started = func.coalesce(previous.created_at, Case.created_at)
+    durations = (select(Case.process_key.label("process_key"), Record.task_name.label("step"),
+                        _seconds(session, Record.created_at, started).label("d"))
+                 .select_from(Record).join(Case, Case.id == Record.case_id)
+                 .outerjoin(previous, and_(previous.case_id == Record.case_id, previous.seq == Record.seq - 1))
+                 .where(Record.task_name.is_not(None), *_in_range(Record.created_at, filters)))
+    durations = _scoped(durations, Case.county_office_id, filters).subquery()
+    return percentiles(session, durations, ["process_key", "step"])
+
+
+def end_to_end_times(session: Session, filters: MonitorFilters) -> list[dict]:
+    """Median and 90th percentile, in seconds, from a finished case's first signed record to its last."""
+    last = func.max(Record.created_at)
+    per_case = (select(Case.process_key.label("process_key"),
+                       _seconds(session, last, func.min(Record.created_at)).label("d"))
+                .select_from(Record).join(Case, Case.id == Record.case_id)
+                .where(Case.status.not_in(OPEN_STATUSES))
+                .group_by(Case.id, Case.process_key))
+    start, end = day_bounds(filters)
+    if start is not None:
+        per_case = per_case.having(last >= start)
+    if end is not None:
+        per_case = per_case.having(last < end)
+    per_case = _scoped(per_case, Case.county_office_id, filters).subquery()
+    return percentiles(session, per_case, ["process_key"])
+
+
+def backlog(session: Session, filters: MonitorFilters, now: datetime) -> list[dict]:
+    """Open tasks and overdue tasks per office now, and since when the oldest waits."""
+    query = (select(Office.code.label("office"), Office.name.label("office_name"), Office.kind.label("kind"),
+                    func.count(CaseTask.id).label("open"),
+                    func.count(CaseTask.id).filter(CaseTask.due_at < now).label("overdue"),
+                    func.min(CaseTask.created_at).label("oldest"))
+             .select_from(CaseTask).join(Office, Office.id == CaseTask.office_id)
+             .join(Case, Case.id == CaseTask.case_id))
+    if filters.office_ids is not None:
+        query = query.where(CaseTask.office_id.in_(filters.office_ids) if filters.office_ids else false())
+    if filters.process_key:
+        query = query.where(Case.process_key == filters.process_key)
+    query = query.group_by(Office.code, Office.name, Office.kind).order_by(
+        func.count(CaseTask.id).filter(CaseTask.due_at < now).desc(), func.count(CaseTask.id).desc(), Office.code)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def decision_rates(session: Session, filters: MonitorFilters) -> list[dict]:
+    """How often each deciding step approved, returned or rejected (signed decisions in the range)."""
+    counts = [func.count(Record.id).filter(Record.action == action).label(action) for action in DECISION_ACTIONS]
+    query = (select(Case.process_key.label("process_key"), Record.task_name.label("step"), *counts,
+                    func.count(Record.id).label("decisions"))
+             .select_from(Record).join(Case, Case.id == Record.case_id)
+             .where(Record.action.in_(DECISION_ACTIONS), *_in_range(Record.created_at, filters)))
+    query = _scoped(query, Case.county_office_id, filters).group_by(Case.process_key, Record.task_name).order_by(
+        Case.process_key, Record.task_name)
+    rows = [dict(row._mapping) for row in session.execute(query)]
+    totals = {action: sum(row[action] for row in rows) for action in (*DECISION_ACTIONS, "decisions")}
+    if rows:
+        rows.append({"process_key": None, "step": None, **totals})
+    for row in rows:
+        for action in DECISION_ACTIONS:
+            row[f"{action}_rate"] = row[action] / row["decisions"] if row["decisions"] else None
+    return rows
+
+
+def _age_band() -> ColumnElement:
+    whens = []
+    for low, high in AGE_BANDS:
+        name = f"{low or ''}-{high or ''}"
+        if high is None:
+            whens.append((ManagerTerm.age_at_start >= low, literal(name)))
+        else:
+            whens.append((ManagerTerm.age_at_start <= high, literal(name)))
+    return case(*whens, else_=literal("unknown"))
+
+
+def youth_profile(session: Session, filters: MonitorFilters) -> dict:
+    """New appointments (first managers and changes, not interims) started in the range: how many
+    in each age band and education, and their median and 90th-percentile age."""
+    conditions = [ManagerTerm.interim.is_(False)]
+    if filters.date_from:
+        conditions.append(ManagerTerm.start_date >= filters.date_from)
+    if filters.date_to:
+        conditions.append(ManagerTerm.start_date <= filters.date_to)
+
+    def scoped(query: Select) -> Select:
+        query = query.select_from(ManagerTerm).join(Center, Center.id == ManagerTerm.center_id).join(
+            Case, Case.id == ManagerTerm.case_id).where(*conditions)
+        return _scoped(query, Center.county_office_id, filters)
+
+    band = _age_band().label("band")
+    bands = {row.band: row.n for row in session.execute(
+        scoped(select(band, func.count(ManagerTerm.id).label("n"))).group_by(band))}
+    education = [dict(row._mapping) for row in session.execute(
+        scoped(select(ManagerTerm.education.label("education"), func.count(ManagerTerm.id).label("n")))
+        .group_by(ManagerTerm.education).order_by(func.count(ManagerTerm.id).desc(), ManagerTerm.education))]
+    ages = scoped(select(cast(ManagerTerm.age_at_start, Float).label("d"))).where(
+        ManagerTerm.age_at_start.is_not(None)).subquery()
+    summary = percentiles(session, ages, [])
+    ordered = [f"{low or ''}-{high or ''}" for low, high in AGE_BANDS] + ["unknown"]
+    return {"bands": [{"band": name, "n": bands.get(name, 0)} for name in ordered],
+            "education": education,
+            "total": sum(bands.values()),
+            "median_age": summary[0]["p50"] if summary else None,
+            "p90_age": summary[0]["p90"] if summary else None}

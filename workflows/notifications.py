@@ -1,0 +1,242 @@
+"""Notifications: who must be told after a transition, in the app and by SMS and email.
+
+``after_transition`` is called once by ``transitions.save`` for every transition. It looks at
+the records signed since the case's last notification (``Case.notified_seq``) and at the tasks
+that appeared, and makes:
+
+- ``task``: a step waits on someone: the people of the office (roles of the lane) or the applicant;
+- ``returned``: the case went back to the applicant for correction, with the reason;
+- ``decision``: an approval or refusal at one level, told to the applicant;
+- ``outcome``: the license issued, the manager or interim appointed, told to the applicant;
+- ``overdue``: a deadline passed: the people who held the step (or the county office) and the applicant.
+
+Each notification is one row per person (unique per person and event) and one outgoing
+message per channel the person has (SMS to ``User.mobile``, email to ``User.email``) in the
+outbox, unique per event and channel: running the same transition's notifications twice, or a
+second sender process, never produces or sends a message twice. ``workflows.outbox`` sends.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+import forms
+from workflows import access
+from workflows.models import Base, Case, CaseTask, Record, User, utcnow
+from workflows.procedures import DECISION_ACTIONS, OUTCOME_ACTIONS
+
+__all__ = ["Notification", "OutboxMessage", "TaskSnapshot", "snapshot", "after_transition", "render",
+           "unread_count", "user_notifications", "mark_read", "CHANNELS", "KINDS"]
+
+CHANNELS = ("sms", "email")
+KINDS = ("task", "returned", "decision", "outcome", "overdue")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+
+
+class Notification(Base):
+    """An in-app notification for one person."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        CheckConstraint(f"kind IN {KINDS}", name="notification_kind"),
+        Index("ix_notifications_user_read", "user_id", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: the event it tells of, e.g. "<case public id>:record:7:decision"; unique per person
+    key: Mapped[str] = mapped_column(String(120))
+    #: JSON of the values the catalogue text takes (case label, step, reason …)
+    params: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    case: Mapped[Case | None] = relationship()
+
+
+class OutboxMessage(Base):
+    """An SMS or email waiting to be sent, or sent: ``flask --app web send-outbox`` delivers them."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        CheckConstraint(f"channel IN {CHANNELS}", name="outbox_channel"),
+        CheckConstraint(f"status IN {OUTBOX_STATUSES}", name="outbox_status"),
+        Index("ix_outbox_messages_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: "<user id>:<notification key>:<channel>": one message per person, event and channel
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+    channel: Mapped[str] = mapped_column(String(8))
+    #: the mobile number or email address
+    address: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    #: pending → sending (taken by one sender) → sent; or back to pending after a failure, until failed
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: the gateway's message id, when it gives one
+    provider_id: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class TaskSnapshot:
+    """A waiting task as it was before a transition rewrote the task rows."""
+
+    task_id: str
+    name: str
+    title: str
+    lane: str
+    office_id: int | None
+    assignee_id: int | None
+    claimed_by_id: int | None
+    claimed_at: datetime | None
+    created_at: datetime
+
+
+def snapshot(tasks: list[CaseTask]) -> dict[str, TaskSnapshot]:
+    """The case's waiting tasks by engine task id, taken before they are rewritten."""
+    return {task.task_id: TaskSnapshot(task.task_id, task.name, task.title, task.lane, task.office_id,
+                                       task.assignee_id, task.claimed_by_id, task.claimed_at, task.created_at)
+            for task in tasks}
+
+
+def _label(case: Case) -> str:
+    return f"{case.title or forms.t('web.cases.untitled')} #{forms.to_persian_digits(str(case.id))}"
+
+
+def _holders(session: Session, case: Case, lane: str, office_id: int | None, assignee_id: int | None,
+             claimed_by_id: int | None = None) -> list[User]:
+    """The people a task waits on: its claimant, the person it is assigned to, or its office's people."""
+    if claimed_by_id is not None:
+        claimant = session.get(User, claimed_by_id)
+        return [claimant] if claimant is not None and claimant.active else []
+    if assignee_id is not None:
+        person = session.get(User, assignee_id)
+        return [person] if person is not None and person.active else []
+    if office_id is None:
+        return []
+    return access.office_people(session, office_id, lane)
+
+
+def after_transition(session: Session, case: Case, previous: dict[str, TaskSnapshot], now: datetime) -> list[Notification]:
+    """Notify the people concerned by what the case's new records and new tasks mean (see module doc)."""
+    records = list(session.scalars(select(Record).where(Record.case_id == case.id, Record.seq > case.notified_seq)
+                                   .order_by(Record.seq)))
+    if not records:
+        return []  # the case was just started: its starter is already at the first task
+    case.notified_seq = records[-1].seq
+    actors = {record.actor_user_id for record in records}
+    applicant = session.get(User, case.applicant_id)
+    process = forms.t(f"web.process.{case.process_key}")
+    base = {"case": _label(case), "process": process}
+    steps = {snap.name: snap.title for snap in previous.values()}
+    made: list[Notification] = []
+
+    def notify(people: list[User], kind: str, key: str, **params: str) -> None:
+        for person in people:
+            made.extend(_add(session, person, case, kind, key, {**base, **params}, now))
+
+    for record in records:
+        body = json.loads(record.canonical)
+        form_data = json.loads(record.form_data) if record.form_data else {}
+        step = steps.get(record.task_name or "", forms.t("web.notify.this_step"))
+        key = f"{case.public_id}:record:{record.seq}"
+        if record.action == "return":
+            notify([applicant], "returned", f"{key}:returned", step=step, reason=form_data.get("reason", ""))
+        elif record.action in DECISION_ACTIONS:
+            notify([applicant], "decision", f"{key}:decision", step=step,
+                   decision=forms.t(f"web.action.{record.action}"), reason=form_data.get("reason", ""))
+        elif record.action in OUTCOME_ACTIONS:
+            notify([applicant], "outcome", f"{key}:outcome", outcome=forms.t(f"web.action.{record.action}"),
+                   license=forms.to_persian_digits(str(body["details"].get("license_number") or "")))
+        elif record.action == "deadline_passed":
+            held = [p for snap in previous.values()
+                    for p in _holders(session, case, snap.lane, snap.office_id, snap.assignee_id, snap.claimed_by_id)]
+            if not held and case.county_office_id is not None:
+                held = access.office_people(session, case.county_office_id, "county")
+            notify(_unique([*held, applicant]), "overdue", f"{key}:overdue")
+    for task in case.tasks:
+        if task.task_id in previous:
+            continue
+        people = [p for p in _holders(session, case, task.lane, task.office_id, task.assignee_id) if p.id not in actors]
+        notify(people, "task", f"{case.public_id}:task:{task.task_id}", step=task.title)
+    session.flush()
+    return made
+
+
+def _unique(people: list[User | None]) -> list[User]:
+    seen, unique = set(), []
+    for person in people:
+        if person is not None and person.active and person.id not in seen:
+            seen.add(person.id)
+            unique.append(person)
+    return unique
+
+
+def _add(session: Session, person: User | None, case: Case, kind: str, key: str, params: dict,
+         now: datetime) -> list[Notification]:
+    """One notification (and its outgoing messages) unless this person already has it."""
+    if person is None or not person.active:
+        return []
+    exists = session.scalar(select(Notification.id).where(Notification.user_id == person.id, Notification.key == key))
+    if exists is not None:
+        return []
+    notification = Notification(user_id=person.id, case_id=case.id, kind=kind, key=key, created_at=now,
+                                params=json.dumps(params, ensure_ascii=False, sort_keys=True))
+    session.add(notification)
+    session.flush()
+    text = render(notification)
+    for channel, address in (("sms", person.mobile), ("email", person.email)):
+        if address:
+            session.add(OutboxMessage(key=f"{person.id}:{key}:{channel}", notification_id=notification.id,
+                                      channel=channel, address=address, created_at=now, status="pending",
+                                      subject=forms.t("web.notify.subject", case=params["case"]), body=text))
+    return [notification]
+
+
+def render(notification: Notification) -> str:
+    """The notification's Persian text, from the catalogue."""
+    params = json.loads(notification.params)
+    text = forms.t(f"web.notify.{notification.kind}", **params)
+    if params.get("reason") and notification.kind in ("returned", "decision"):
+        text += " " + forms.t("web.notify.reason", reason=params["reason"])
+    return text
+
+
+def unread_count(session: Session, user: User) -> int:
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+
+
+def user_notifications(session: Session, user: User, *, page: int, per_page: int,
+                       unread_only: bool = False) -> tuple[list[Notification], int]:
+    """One page of the user's notifications, newest first, and how many there are."""
+    query = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(Notification.id.desc()).limit(per_page).offset((page - 1) * per_page)))
+    return rows, total
+
+
+def mark_read(session: Session, user: User, now: datetime, notification_id: int | None = None) -> int:
+    """Mark one of the user's notifications (or all of them) read; how many changed."""
+    query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        query = query.where(Notification.id == notification_id)
+    result = session.execute(query.values(read_at=now).execution_options(synchronize_session=False))
+    return result.rowcount
