@@ -116,7 +116,10 @@ def record_hq_reads(response):
     """After a successful read by headquarters of one case, center or document, or of an export: log it."""
     if request.method != "GET" or response.status_code != 200 or request.endpoint is None:
         return response
-    user = g.get("api_user") or (current_user._get_current_object() if current_user.is_authenticated else None)
+    if request.path.startswith("/api/"):
+        user = g.get("api_user")
+    else:
+        user = current_user._get_current_object() if current_user.is_authenticated else None
     if user is None or user.role not in access.READ_ALL_ROLES:
         return response
     args = request.view_args or {}

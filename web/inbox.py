@@ -14,7 +14,8 @@ from web.extensions import csrf, db
 from web.listing import error_messages, query_without
 from web.scope import STEP_NAMES, case_or_404, county_filter_choices, task_filters
 from workflows import access, inbox
-from workflows.errors import InvalidInput, NotFound
+from workflows.cases import open_task
+from workflows.errors import InvalidInput
 from workflows.models import Case, CaseTask, Office, User, utcnow
 from workflows.procedures import PROCEDURES
 
@@ -54,10 +55,8 @@ def _may_hand_over(user: User, task: CaseTask) -> bool:
 
 
 def _task(case: Case, task_id: str) -> CaseTask:
-    task = next((row for row in case.tasks if row.task_id == task_id), None)
-    if task is None:
-        raise NotFound("task")
-    return task
+    """The waiting task (409 when it is no longer waiting, as for completing it)."""
+    return open_task(db.session, case, task_id)
 
 
 def _back(case: Case):

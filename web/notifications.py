@@ -80,19 +80,21 @@ def nav_counts() -> dict:
     """What the navigation shows a signed-in person: inbox queues, unread notifications, a missing key."""
     if not current_user.is_authenticated:
         return _EMPTY_NAV
-    if "nav_counts" not in g:
+    cached = g.get("nav_counts")
+    if cached is None or cached[0] is not request._get_current_object():  # one count per request
         user = current_user._get_current_object()
         try:
             counts = inbox.queue_counts(db.session, user) if (
                 user.role == "applicant" or access.is_office_role(user.role)) else None
-            g.nav_counts = {
+            counts = {
                 "queues": counts, "unread": notifications.unread_count(db.session, user),
                 "needs_pin": user.role not in ("agency", "system") and active_key(db.session, user) is None,
                 "can": lambda capability: access.has_capability(user, capability)}
         except SQLAlchemyError:  # an error page after a database failure still renders
             db.session.rollback()
-            g.nav_counts = _EMPTY_NAV
-    return g.nav_counts
+            counts = _EMPTY_NAV
+        g.nav_counts = cached = (request._get_current_object(), counts)
+    return cached[1]
 
 
 def init_app(app: Flask) -> None:

@@ -1,6 +1,7 @@
 """Pages anyone can open: the home page and the public verification of a certificate."""
 from __future__ import annotations
 
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from flask import Blueprint, Response, current_app, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from signing.bundle import load_bundle, verify_bundle
 from signing.pades import signed_attachment, validate_pdf
 from signing.verify_cli import EVIDENCE_NAME
 from workflows import documents, pki
-from workflows.models import Case, License
+from workflows.models import Case, License, Office, ServiceKey
 from workflows.verification import resolve_token
 
 bp = Blueprint("public", __name__)
@@ -70,6 +71,15 @@ def root_pem():
     """The HQ root certificate: the only thing an offline verifier needs."""
     return Response(pki.root_certificate(db.session).pem, mimetype="application/x-pem-file",
                     headers={"Content-Disposition": 'attachment; filename="hq-root.pem"'})
+
+
+@bp.route("/pki/log-key.pem")
+def log_key_pem():
+    """HQ's log key (public), for auditors who check checkpoints and consistency proofs."""
+    hq = db.session.scalars(select(Office).where(Office.kind == "hq")).one()
+    key = db.session.scalars(select(ServiceKey).where(ServiceKey.purpose == "log", ServiceKey.office_id == hq.id)).one()
+    public = x.load_certificate(key.certificate.pem).public_key()
+    return Response(public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo), mimetype="application/x-pem-file")
 
 
 @bp.route("/pki/crls.pem")

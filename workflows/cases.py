@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 import engine
 import forms
+from signing import Signer
 from workflows import access, documents, inquiries, registry, transitions
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import unlock_signer
@@ -166,8 +167,13 @@ def case_records(session: Session, case: Case) -> list[Record]:
 
 
 def complete_task(session: Session, *, case: Case, task_id: str, actor: User, data: Any,
-                  pin: str, lock_version: int | None = None, now: datetime | None = None) -> Transition:
-    """Validate, complete the task, advance the engine, sign and store the transition."""
+                  pin: str | None = None, signer: Signer | None = None, lock_version: int | None = None,
+                  now: datetime | None = None) -> Transition:
+    """Validate, complete the task, advance the engine, sign and store the transition.
+
+    The actor's key is unlocked with ``pin``, or ``signer`` is a key the actor unlocked earlier
+    (it must be the actor's active, certified key: append_record checks).
+    """
     now = now or utcnow()
     if lock_version is not None and lock_version != case.lock_version:
         raise Conflict("case changed since the form was loaded")
@@ -182,7 +188,8 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
     county = _check_references(session, case, task, cleaned)
-    signer = unlock_signer(session, actor, pin)
+    if signer is None:
+        signer = unlock_signer(session, actor, pin)
 
     spec, instance = transitions.load(session, case)
     variables = form.workflow_variables(cleaned, tehran_today(now))

@@ -110,7 +110,7 @@ def _search(query: Select, text: str) -> Select:
                                                        Center.mosque_name.contains(text, autoescape=True)))),
         Case.id.in_(select(Inquiry.case_id).where(Inquiry.subject_national_id == numeric)),
         Case.center_id.in_(select(ManagerTerm.center_id).where(ManagerTerm.national_id == numeric)),
-        Case.center_id.in_(select(License.center_id).where(License.number == numeric)),
+        Case.center_id.in_(select(License.center_id).where(License.number == text.replace(" ", ""))),
     ))
 
 

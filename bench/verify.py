@@ -1,0 +1,369 @@
+"""Part 2: audit verification over a database of real signed records.
+
+1. Generate: real founding cases through the domain operations (workflows.cases.start_case,
+   complete_task with a pre-unlocked signer, workflows.inquiries.answer_inquiry), in 1..N processes,
+   until the database holds the requested number of signed records. The database is kept in the
+   data folder and reused (and topped up) by later runs; the generation rate is measured.
+2. Verify: workflows.verification.verify_case for every case, on one core and in two processes
+   (cases split between them), against the raw ECDSA P-256 verification rate of this machine
+   (cryptography's verify in a loop over a real record) on one and two cores.
+3. Profile a slice of the verification with pyinstrument: where the time goes.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import multiprocessing as mp
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    Driver, Row, Site, create_site_app, log, make_site, site_env, sqlite_pragmas,
+)
+from bench.profiling import format_summary, profile, summarize
+
+#: the demo offices that have people: (county code, county officer, province officer)
+OFFICES = [("markazi-arak", "arak_officer", "markazi_officer"), ("markazi-saveh", "saveh_officer", "markazi_officer"),
+           ("isfahan-isfahan", "isfahan_city_officer", "isfahan_officer"),
+           ("isfahan-kashan", "kashan_officer", "isfahan_officer")]
+#: the mix of paths, by case number modulo 10: approve-approve (8 records), one county return then
+#: approval (14 records), county rejection (6 records); about 9 records per case on average
+MIX = ["approve"] * 7 + ["return"] * 2 + ["reject"]
+
+
+def run_case(driver: Driver, n: int) -> int:
+    """One real founding case on path MIX[n % 10]; returns how many records it signed."""
+    county, county_actor, province_actor = OFFICES[n % len(OFFICES)]
+    applicant = ("applicant1", "applicant2")[n % 2]
+    path = MIX[n % len(MIX)]
+    case = driver.start("center_founding", applicant)
+    form = driver.application(case, applicant, county)
+    records = len(driver.complete(case, "submit_application", applicant, form))
+    records += len(driver.answer_inquiries(case))
+    if path == "return":
+        records += len(driver.complete(case, "county_review", county_actor,
+                                       {"decision": "return", "reason": "نشانی مسجد ناقص است؛ پلاک را بنویسید."}))
+        records += len(driver.complete(case, "correct_application", applicant, form))
+        records += len(driver.answer_inquiries(case))
+    if path == "reject":
+        records += len(driver.complete(case, "county_review", county_actor,
+                                       {"decision": "reject", "reason": "مسجد امام جماعت ثابت ندارد."}))
+        return records
+    records += len(driver.complete(case, "county_review", county_actor, {"decision": "approve"}))
+    records += len(driver.complete(case, "province_review", province_actor, {"decision": "approve"}))
+    return records
+
+
+def _count_records(app) -> tuple[int, int]:
+    from sqlalchemy import func, select
+    from web.extensions import db
+    from workflows.models import Case, Record
+    return db.session.scalar(select(func.count()).select_from(Record)), db.session.scalar(
+        select(func.count()).select_from(Case))
+
+
+def _generator(site: Site, worker: int, target: int, counter, lock, out) -> None:
+    """A generating process: real cases until the shared record counter reaches the target."""
+    app = create_site_app(site)
+    with app.app_context():
+        from web.extensions import db
+        sqlite_pragmas(db.engine, journal_mode="WAL", synchronous="OFF", busy_timeout="600000")
+        made = cases = 0
+        started = time.perf_counter()
+        with Driver(app) as driver:
+            n = worker * 10_000_000 + int(time.time()) % 1_000_000 * 7
+            while True:
+                with lock:
+                    if counter.value >= target:
+                        break
+                records = run_case(driver, n)
+                n += 1
+                cases += 1
+                made += records
+                with lock:
+                    counter.value += records
+                db.session.expunge_all()
+        out.put((worker, cases, made, time.perf_counter() - started))
+        db.session.remove()
+        db.engine.dispose()
+
+
+def generate(site: Site, target: int, processes: int) -> dict[str, Any]:
+    """Top the database up to ``target`` signed records with real cases; the generation rate."""
+    app = create_site_app(site)
+    with app.app_context():
+        existing, _ = _count_records(app)
+        from web.extensions import db
+        db.session.remove()
+        db.engine.dispose()
+    if existing >= target:
+        return {"existing": existing, "made": 0, "cases": 0, "seconds": 0.0, "rate": None, "processes": 0}
+    context = mp.get_context("spawn")
+    counter, lock, out = context.Value("q", existing), context.Lock(), context.Queue()
+    log(f"verify: generating {target - existing:,} signed records with real cases in {processes} process(es)")
+    started = time.perf_counter()
+    workers = [context.Process(target=_generator, args=(site, i, target, counter, lock, out)) for i in range(processes)]
+    for w in workers:
+        w.start()
+    last = existing
+    while any(w.is_alive() for w in workers):
+        time.sleep(15)
+        value = counter.value
+        if value != last:
+            elapsed = time.perf_counter() - started
+            log(f"verify: {value:,}/{target:,} records, {(value - existing) / elapsed:,.0f} records/s")
+            last = value
+    for w in workers:
+        w.join()
+    if any(w.exitcode for w in workers):
+        raise RuntimeError("a generating process failed (see its traceback above)")
+    results = [out.get(timeout=30) for _ in workers]
+    seconds = time.perf_counter() - started
+    made = sum(r[2] for r in results)
+    cases = sum(r[1] for r in results)
+    return {"existing": existing, "made": made, "cases": cases, "seconds": seconds, "rate": made / seconds,
+            "processes": processes}
+
+
+def replicate(site: Site, target: int, real_cases: int | None = None) -> dict[str, Any]:
+    """Top the database up to ``target`` records with re-signed replicas of its real cases.
+
+    A replica is a new case row (a new public id) whose records are the template case's record
+    bodies with the new case id and the recomputed hash chain, each signed again by the same
+    actor's key (unlocked here with its PIN) and appended to the Merkle log: every replica record
+    is a valid signed record of the same shape, signer, certificate chain and size as a real one,
+    which verify_case checks in full. Replicas carry no task rows, inquiries or notifications
+    (verification reads none of them). They exist because real cases are generated at ~20 records/s
+    on this machine (~3 h for 200,000); run with --verify-real-only to generate only real cases.
+    """
+    import secrets as _secrets
+
+    from sqlalchemy import func, insert, select, update
+
+    from signing import merkle, sign_record
+    app = create_site_app(site)
+    with app.app_context():
+        from web.extensions import db
+        from workflows.keys import unlock_signer
+        from workflows.models import Case, LogLeaf, LogState, Record, SigningKey, User
+        sqlite_pragmas(db.engine, journal_mode="WAL", synchronous="OFF")
+        session = db.session
+        existing = session.scalar(select(func.count()).select_from(Record))
+        if existing >= target:
+            return {"made": 0, "cases": 0, "seconds": 0.0, "rate": None}
+        system_pin = app.config["SYSTEM_SIGNING_PIN"]
+        signers = {}
+        for key in session.scalars(select(SigningKey).where(SigningKey.active)):
+            user = session.get(User, key.user_id)
+            pin = system_pin if user.role == "system" else "1405"
+            signers[key.key_id] = unlock_signer(session, user, pin)
+        templates = list(session.scalars(select(Case).where(Case.public_id.not_like("replica-%")).order_by(Case.id)))
+        templates = [t for t in templates if t.status in ("licensed", "rejected")][: real_cases or None]
+        records_of = {t.id: list(session.scalars(select(Record).where(Record.case_id == t.id).order_by(Record.seq)))
+                      for t in templates}
+        case_columns = [c.name for c in Case.__table__.columns if c.name not in ("id", "public_id")]
+        template_rows = {t.id: {c: getattr(t, c) for c in case_columns} for t in templates}
+        next_case = session.scalar(select(func.max(Case.id))) + 1
+        next_record = session.scalar(select(func.max(Record.id))) + 1
+        log_size = session.scalar(select(LogState.size).where(LogState.id == 1))
+        session.commit()
+        made = cases = 0
+        started = time.perf_counter()
+        batch_cases, batch_records, batch_leaves = [], [], []
+        number = 0
+        while existing + made < target:
+            template = templates[number % len(templates)]
+            number += 1
+            public_id = "replica-" + _secrets.token_urlsafe(9)
+            batch_cases.append({**template_rows[template.id], "id": next_case, "public_id": public_id})
+            prev = None
+            for row in records_of[template.id]:
+                body = json.loads(row.canonical)
+                body["case_id"], body["prev_hash"] = public_id, prev
+                signed = sign_record(body, signers[body["key_id"]])
+                batch_records.append({
+                    "id": next_record, "case_id": next_case, "seq": row.seq, "action": row.action,
+                    "task_name": row.task_name, "actor_user_id": row.actor_user_id, "created_at": row.created_at,
+                    "canonical": signed.canonical, "hash": signed.hash, "signature": signed.signature,
+                    "key_id": signed.key_id, "form_data": row.form_data, "log_index": log_size})
+                batch_leaves.append({"index": log_size, "leaf_hash": merkle.record_leaf_hash(signed.hash),
+                                     "record_id": next_record})
+                prev = signed.hash
+                next_record += 1
+                log_size += 1
+                made += 1
+            next_case += 1
+            cases += 1
+            if len(batch_records) >= 5000 or existing + made >= target:
+                session.execute(insert(Case), batch_cases)
+                session.execute(insert(Record), batch_records)
+                session.execute(insert(LogLeaf), batch_leaves)
+                session.execute(update(LogState).where(LogState.id == 1).values(size=log_size))
+                session.commit()
+                batch_cases, batch_records, batch_leaves = [], [], []
+                log(f"verify: replicas {existing + made:,}/{target:,} records")
+        seconds = time.perf_counter() - started
+        db.session.remove()
+        db.engine.dispose()
+    return {"made": made, "cases": cases, "seconds": seconds, "rate": made / seconds, "templates": len(templates)}
+
+
+def _case_ids(site: Site) -> list[int]:
+    app = create_site_app(site)
+    with app.app_context():
+        from sqlalchemy import select
+        from web.extensions import db
+        from workflows.models import Case
+        ids = list(db.session.scalars(select(Case.id).order_by(Case.id)))
+        db.session.remove()
+        db.engine.dispose()
+    return ids
+
+
+def _verify_worker(site: Site, case_ids: list[int], out) -> None:
+    app = create_site_app(site)
+    with app.app_context():
+        from web.extensions import db
+        from workflows.models import Case
+        from workflows.verification import verify_case
+        db.session.get(Case, case_ids[0])  # connect before the clock starts
+        records = bad = 0
+        started = time.perf_counter()
+        for number, case_id in enumerate(case_ids, 1):
+            report = verify_case(db.session, db.session.get(Case, case_id))
+            records += report.count
+            bad += not report.ok
+            if number % 200 == 0:
+                db.session.expunge_all()
+        out.put((records, bad, time.perf_counter() - started, started, time.perf_counter()))
+        db.session.remove()
+        db.engine.dispose()
+
+
+def verify_all(site: Site, case_ids: list[int], processes: int) -> dict[str, Any]:
+    """verify_case over every case, split in contiguous slices among the processes."""
+    context = mp.get_context("spawn")
+    out = context.Queue()
+    slices = [case_ids[i::processes] for i in range(processes)]
+    workers = [context.Process(target=_verify_worker, args=(site, part, out)) for part in slices]
+    for w in workers:
+        w.start()
+    results = [out.get() for _ in workers]
+    for w in workers:
+        w.join()
+    records = sum(r[0] for r in results)
+    # wall time from the first worker's start to the last one's end (they start a little apart)
+    wall = max(r[4] for r in results) - min(r[3] for r in results)
+    return {"records": records, "bad_cases": sum(r[1] for r in results), "seconds": wall, "rate": records / wall,
+            "cases": len(case_ids)}
+
+
+def _sample_record(site: Site) -> tuple[str, bytes, bytes]:
+    """A real record: its signer's public key, the signed message and the signature."""
+    app = create_site_app(site)
+    with app.app_context():
+        from sqlalchemy import select
+        from signing import DOMAIN
+        from web.extensions import db
+        from workflows.models import Record, SigningKey
+        record = db.session.scalars(select(Record).where(Record.action == "submit").limit(1)).one()
+        pem = db.session.get(SigningKey, record.key_id).public_key_pem
+        sample = (pem, DOMAIN + record.canonical.encode("utf-8"), base64.b64decode(record.signature))
+        db.session.remove()
+        db.engine.dispose()
+    return sample
+
+
+def _raw_worker(sample: tuple[str, bytes, bytes], seconds: float, out) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    pem, message, signature = sample
+    key = serialization.load_pem_public_key(pem.encode())
+    algorithm = ec.ECDSA(hashes.SHA256())
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for _ in range(200):
+            key.verify(signature, message, algorithm)
+        count += 200
+    out.put(count / (time.perf_counter() - started))
+
+
+def raw_rate(sample: tuple[str, bytes, bytes], processes: int, seconds: float = 5.0) -> float:
+    """ECDSA P-256 verifications per second: cryptography's verify of a real record in a loop."""
+    context = mp.get_context("spawn")
+    out = context.Queue()
+    workers = [context.Process(target=_raw_worker, args=(sample, seconds, out)) for _ in range(processes)]
+    for w in workers:
+        w.start()
+    rates = [out.get() for _ in workers]
+    for w in workers:
+        w.join()
+    return sum(rates)
+
+
+def profile_verification(site: Site, case_ids: list[int]) -> tuple[str, dict]:
+    app = create_site_app(site)
+    with app.app_context():
+        from web.extensions import db
+        from workflows.models import Case
+        from workflows.verification import verify_case
+        cases = [db.session.get(Case, i) for i in case_ids]
+
+        def run() -> int:
+            return sum(verify_case(db.session, case).count for case in cases)
+
+        _, session = profile(run)
+        summary = summarize(session)
+        db.session.remove()
+        db.engine.dispose()
+    return format_summary(summary, f"verify_case over {len(case_ids)} cases"), summary
+
+
+def run(args, data_dir: Path) -> tuple[list[Row], dict]:
+    target = args.verify_records
+    folder = data_dir / f"verify-{target}"
+    url = f"sqlite:///{folder / 'records.db'}"
+    if (folder / "records.db").exists() and not args.fresh:
+        site = Site(url, folder, site_env(url, folder))
+        log(f"verify: reusing {folder} (pass --fresh to start over)")
+    else:
+        if folder.exists():
+            import shutil
+            shutil.rmtree(folder)
+        log(f"verify: new database in {folder}")
+        site = make_site(url, folder)
+    gen = generate(site, target, args.gen_processes)
+    gen_file = folder / "generation.json"
+    history = json.loads(gen_file.read_text()) if gen_file.exists() else []
+    if gen["made"]:
+        history.append(gen)
+        gen_file.write_text(json.dumps(history, indent=1))
+    case_ids = _case_ids(site)
+    log(f"verify: {len(case_ids):,} cases; raw ECDSA rate")
+    sample = _sample_record(site)
+    raw1, raw2 = raw_rate(sample, 1), raw_rate(sample, 2)
+    log("verify: verify_case on one core")
+    one = verify_all(site, case_ids, 1)
+    log(f"verify: {one['rate']:,.0f} records/s on one core; now two processes")
+    two = verify_all(site, case_ids, 2)
+    log(f"verify: {two['rate']:,.0f} records/s in two processes; profiling")
+    text, summary = profile_verification(site, case_ids[: min(len(case_ids), args.profile_cases)])
+    made = sum(g["made"] for g in history)
+    seconds = sum(g["seconds"] for g in history)
+    rows = []
+    if made:
+        rows.append(Row("2 verify", f"generation: real cases, {history[-1]['processes']} proc, pre-unlocked signers",
+                        made / seconds, "records/s", note=f"{made:,} records in {seconds / 60:.1f} min"))
+    rows += [
+        Row("2 verify", f"verify_case, 1 core ({one['records']:,} records, {one['cases']:,} cases)", one["rate"],
+            "records/s", raw1, "raw ECDSA verify, 1 core", one["rate"] / raw1, ">= 0.70 of raw",
+            one["rate"] / raw1 >= 0.70, note=f"{one['bad_cases']} cases failed verification"),
+        Row("2 verify", "verify_case, 2 processes", two["rate"], "records/s", raw2, "raw ECDSA verify, 2 procs",
+            two["rate"] / raw2, ">= 0.70 of raw", two["rate"] / raw2 >= 0.70),
+        Row("2 verify", "scaling 1 -> 2 processes (verify_case)", two["rate"] / one["rate"], "x", raw2 / raw1,
+            "raw ECDSA scaling", None, "near-linear (>= 1.8x)", two["rate"] / one["rate"] >= 1.8),
+    ]
+    details = {"generation": history, "one": one, "two": two, "raw1": raw1, "raw2": raw2, "profile": text,
+               "profile_summary": summary, "records_in_db": made + (history[0]["existing"] if history else 0)}
+    return rows, details

@@ -1,0 +1,106 @@
+"""Helpers for the offices tests: cases driven through the operations at chosen times.
+
+Times are explicit (``now=``) so durations are known; they lie after the seeding time (the demo
+certificates start then) and within the CRLs' lifetime.
+"""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+
+from PIL import Image
+from sqlalchemy import select
+
+from support import PIN, application_fixture, user
+from web.extensions import db
+from workflows import documents, inquiries
+from workflows.cases import complete_task, start_case
+from workflows.demo import DEMO_ACCOUNTS
+from workflows.models import Case, Center, Inquiry, utcnow
+
+__all__ = ["national_id", "base_time", "founding", "answer", "decide", "licensed", "doc_bytes", "tokens_for"]
+
+
+def national_id(n: int) -> str:
+    """A valid national ID made from a number (its check digit computed)."""
+    body = f"{n:09d}"[-9:]
+    remainder = sum(int(d) * (10 - i) for i, d in enumerate(body)) % 11
+    return body + str(remainder if remainder < 2 else 11 - remainder)
+
+
+def base_time() -> datetime:
+    """A round time shortly after now (seeded certificates are valid from the seeding on)."""
+    return (utcnow() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+
+
+def doc_bytes(seed: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 20), (seed % 256, (seed * 7) % 256, (seed * 13) % 256)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def founding(app, applicant: str, *, county: str, mosque: str, manager_id: str, now: datetime,
+             birth_date: str | None = None, education: str | None = None, seed: int = 1,
+             created: datetime | None = None) -> Case:
+    """Start (at ``created``, default ``now``) and submit (at ``now``) a founding application."""
+    actor = user(applicant)
+    case = start_case(db.session, process_key="center_founding", starter=actor, now=created or now)
+    data = application_fixture()
+    data["mosque"]["county"], data["mosque"]["name"] = county, mosque
+    data["manager"]["national_id"] = manager_id
+    if birth_date:
+        data["manager"]["birth_date"] = birth_date
+    if education:
+        data["manager"]["education"] = education
+    data["documents"] = {
+        field: documents.store_document(db.session, app.config["STORAGE_DIR"], case=case, user=actor, field=field,
+                                        filename=f"{field}.png", content=doc_bytes(seed * 3 + i)).sha256
+        for i, field in enumerate(("manager_id_copy", "manager_photo", "manager_degree"))}
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=actor, data=data, pin=PIN, now=now)
+    db.session.commit()
+    return case
+
+
+def answer(case: Case, now: datetime, result: str = "clear") -> None:
+    """Every pending inquiry of the case answered at ``now`` by the demo agencies."""
+    agencies = {a.agency: a for a in DEMO_ACCOUNTS if a.agency}
+    pending = db.session.scalars(select(Inquiry.id).where(Inquiry.case_id == case.id, Inquiry.status == "pending")
+                                 .order_by(Inquiry.id)).all()
+    for inquiry_id in pending:
+        inquiry = db.session.get(Inquiry, inquiry_id)
+        inquiries.answer_inquiry(db.session, inquiry_id=inquiry.id, agency_user=user(agencies[inquiry.agency].username),
+                                 data={"result": result, "reference": f"R-{inquiry.id}"}, pin=PIN, now=now)
+    db.session.commit()
+
+
+def decide(case: Case, username: str, decision: str, now: datetime, reason: str | None = None):
+    """The waiting review task completed with a decision at ``now``."""
+    db.session.refresh(case)
+    data = {"decision": decision, **({"reason": reason} if reason else {})}
+    result = complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user(username), data=data,
+                           pin=PIN, now=now)
+    db.session.commit()
+    return result
+
+
+def licensed(app, applicant: str, *, county: str, mosque: str, manager_id: str, now: datetime,
+             county_officer: str, province_officer: str, seed: int = 1) -> Center:
+    case = founding(app, applicant, county=county, mosque=mosque, manager_id=manager_id, now=now, seed=seed)
+    answer(case, now + timedelta(hours=1))
+    decide(case, county_officer, "approve", now + timedelta(hours=2))
+    decide(case, province_officer, "approve", now + timedelta(hours=3))
+    assert case.status == "licensed", case.status
+    return db.session.get(Center, case.center_id)
+
+
+def tokens_for(*usernames: str) -> dict[str, dict]:
+    """Bearer headers for demo accounts, registered straight in the database (no password check)."""
+    from workflows.people import add_token
+
+    headers = {}
+    for username in usernames:
+        token = f"test-token-{username}"
+        add_token(db.session, user(username), token, label="test")
+        headers[username] = {"Authorization": f"Bearer {token}"}
+    db.session.commit()
+    return headers
