@@ -43,13 +43,16 @@ def summarize(session: Any, top: int = 15) -> dict[str, list[tuple[str, float, f
     inclusive: dict[str, float] = defaultdict(float)
     own: dict[str, float] = defaultdict(float)
 
+    def synthetic(frame: Any) -> bool:  # pyinstrument's "[self]" / "[await]" pseudo-frames
+        return (frame.function or "").startswith("[") or frame.file_path is None
+
     def walk(frame: Any, on_stack: frozenset[str]) -> None:
         label = _label(frame)
         if label not in on_stack:
             inclusive[label] += frame.time
-        child_time = sum(child.time for child in frame.children)
-        own[label] += max(0.0, frame.time - child_time)
-        for child in frame.children:
+        real = [child for child in frame.children if not synthetic(child)]
+        own[label] += max(0.0, frame.time - sum(child.time for child in real))
+        for child in real:
             walk(child, on_stack | {label})
 
     walk(root, frozenset())

@@ -385,6 +385,8 @@ FA: dict[str, str] = {
     "web.registry.none": "کانونی یافت نشد.",
     "web.registry.manager": "مدیر",
     "web.registry.since": "از",
+    "web.registry.until": "تا",
+    "web.registry.planned_end": "پایان دوره (حکم)",
     "web.registry.interim": "سرپرست",
     "web.registry.terms": "دوره‌های مدیریت",
     "web.registry.from": "آغاز",

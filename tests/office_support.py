@@ -104,3 +104,20 @@ def tokens_for(*usernames: str) -> dict[str, dict]:
         headers[username] = {"Authorization": f"Bearer {token}"}
     db.session.commit()
     return headers
+
+
+class RecordingSender:
+    """A gateway stand-in that keeps what it was given (``office_support:RecordingSender``)."""
+
+    sent: list = []
+
+    def send(self, message):
+        RecordingSender.sent.append(message)
+        return f"id-{len(RecordingSender.sent)}"
+
+
+class FailingSender:
+    """A gateway that is down (``office_support:FailingSender``)."""
+
+    def send(self, message):
+        raise ConnectionError("gateway unreachable")

@@ -44,6 +44,7 @@ def certificate_context(case: Case) -> dict:
         "manager_name": started.full_name if started else None,
         "manager_national_id": started.national_id if started else None,
         "manager_since": started.start_date if started else None,
+        "manager_until": started.planned_end if started else None,
         "manager_interim": started.interim if started else False,
         "ended_term": ended,
         "county_name": county.name if county else None,

@@ -25,11 +25,12 @@ __all__ = ["init_app", "deliver_outbox"]
 
 def deliver_outbox(sender: outbox.Sender, limit: int) -> tuple[int, int]:
     """Send up to ``limit`` pending messages, each taken and committed before it is sent; (sent, failed)."""
-    sent = failed = 0
+    sent = failed = last = 0
     for _ in range(limit):
-        message = outbox.take(db.session)
+        message = outbox.take(db.session, after_id=last)
         if message is None:
             break
+        last = message.id
         db.session.commit()  # it is ours now: no other sender will take it
         try:
             provider_id = sender.send(outbox.as_outgoing(message))

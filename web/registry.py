@@ -81,6 +81,7 @@ def center_json(center: Center, *, full: bool = False) -> dict:
 
 def _term_json(term: ManagerTerm) -> dict:
     return {"national_id": term.national_id, "full_name": term.full_name, "start_date": term.start_date.isoformat(),
+            "planned_end": term.planned_end.isoformat() if term.planned_end else None,
             "end_date": term.end_date.isoformat() if term.end_date else None, "end_reason": term.end_reason,
             "interim": term.interim}
 

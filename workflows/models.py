@@ -469,6 +469,8 @@ class ManagerTerm(Base):
     national_id: Mapped[str] = mapped_column(String(10), index=True)
     full_name: Mapped[str] = mapped_column(String(200))
     start_date: Mapped[date] = mapped_column(Date, index=True)
+    #: when the appointment runs out (from bpmn/terms.json at the time of appointment)
+    planned_end: Mapped[date | None] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
     #: replaced, retired, resigned
     end_reason: Mapped[str | None] = mapped_column(String(16))

@@ -80,14 +80,14 @@ def load_sender(spec: str) -> Sender:
     return sender
 
 
-def take(session: Session) -> OutboxMessage | None:
-    """Take the oldest pending message for sending (pending → sending); None when there is none.
-
-    The caller commits before sending, so no other sender takes it too.
+def take(session: Session, after_id: int = 0) -> OutboxMessage | None:
+    """Take the oldest pending message (with an id above ``after_id``) for sending: pending → sending;
+    None when there is none. The caller commits before sending, so no other sender takes it too.
+    A run passes the last id it took, so a message that failed waits for the next run.
     """
     while True:
-        message_id = session.scalar(select(OutboxMessage.id).where(OutboxMessage.status == "pending")
-                                    .order_by(OutboxMessage.id).limit(1))
+        message_id = session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.status == "pending", OutboxMessage.id > after_id).order_by(OutboxMessage.id).limit(1))
         if message_id is None:
             return None
         taken = session.execute(update(OutboxMessage).where(
@@ -98,7 +98,7 @@ def take(session: Session) -> OutboxMessage | None:
             message = session.get(OutboxMessage, message_id)
             session.refresh(message)
             return message
-        # another sender took it between the two statements: look for the next one
+        after_id = message_id  # another sender took it between the two statements: look further
 
 
 def as_outgoing(message: OutboxMessage) -> OutgoingMessage:

@@ -11,7 +11,7 @@ from forms import age_on
 
 from workflows.models import Case, Center, License, ManagerTerm, tehran_today
 
-__all__ = ["center_name", "issue_license", "manager_profile", "next_license_number", "current_manager", "appoint_manager",
+__all__ = ["center_name", "planned_end", "issue_license", "manager_profile", "next_license_number", "current_manager", "appoint_manager",
            "manages_other_center", "search_centers"]
 
 
@@ -30,7 +30,17 @@ def center_name(mosque_name: str) -> str:
     return prefix + (mosque_name if mosque_name.startswith("مسجد") else f"مسجد {mosque_name}")
 
 
-def issue_license(session: Session, case: Case, application: dict, issued_at: datetime) -> License:
+def planned_end(start: date, terms: dict, *, interim: bool = False) -> date:
+    """When a term that starts on ``start`` runs out, by the term table (bpmn/terms.json)."""
+    if interim:
+        months = start.month - 1 + int(terms["interim_term_months"])
+        year, month = start.year + months // 12, months % 12 + 1
+        return start.replace(year=year, month=month, day=min(start.day, 28))
+    years = int(terms["manager_term_years"])
+    return start.replace(year=start.year + years, day=min(start.day, 28) if start.month == 2 else start.day)
+
+
+def issue_license(session: Session, case: Case, application: dict, issued_at: datetime, terms: dict) -> License:
     """Create the center, its license and its first manager's term from the approved application."""
     mosque, manager = application["mosque"], application["manager"]
     center = Center(name=center_name(mosque["name"]), mosque_name=mosque["name"],
@@ -43,7 +53,8 @@ def issue_license(session: Session, case: Case, application: dict, issued_at: da
     start = tehran_today(issued_at)
     term = ManagerTerm(center_id=center.id, national_id=manager["national_id"],
                        full_name=f"{manager['first_name']} {manager['last_name']}",
-                       start_date=start, case_id=case.id, **manager_profile(manager, start))
+                       start_date=start, planned_end=planned_end(start, terms), case_id=case.id,
+                       **manager_profile(manager, start))
     session.add_all([license_, term])
     case.center_id = center.id
     session.flush()
@@ -69,14 +80,16 @@ def manager_profile(manager: dict, start: date) -> dict:
 
 
 def appoint_manager(session: Session, center: Center, *, case: Case, national_id: str, full_name: str,
-                    start: date, end_reason: str, interim: bool = False, profile: dict | None = None) -> ManagerTerm:
+                    start: date, end_reason: str, terms: dict, interim: bool = False,
+                    profile: dict | None = None) -> ManagerTerm:
     """End the open term (if any) and start the new one on the same day: never a day without a manager."""
     current = current_manager(session, center.id)
     if current is not None:
         current.end_date, current.end_reason, current.ended_by_case_id = start, end_reason, case.id
         session.flush()
     term = ManagerTerm(center_id=center.id, national_id=national_id, full_name=full_name, start_date=start,
-                       interim=interim, case_id=case.id, **(profile or {}))
+                       planned_end=planned_end(start, terms, interim=interim), interim=interim, case_id=case.id,
+                       **(profile or {}))
     session.add(term)
     session.flush()
     return term

@@ -127,8 +127,9 @@ def _apply_outcome(session: Session, case: Case, instance: engine.Instance, sign
     """What an end event means for the registry, each effect a signed record."""
     end = instance.end_event()
     today = tehran_today(now)
+    terms = instance.spec.tables["terms"]
     if end == "license_issued":
-        license_ = registry.issue_license(session, case, latest_application(session, case), now)
+        license_ = registry.issue_license(session, case, latest_application(session, case), now, terms)
         return [append_record(session, case, signer, actor, now, action="issue_license",
                               details={"license_number": license_.number, "center_id": license_.center_id})]
     if end == "manager_appointed":
@@ -137,7 +138,7 @@ def _apply_outcome(session: Session, case: Case, instance: engine.Instance, sign
         manager = latest_application(session, case)["manager"]
         term = registry.appoint_manager(session, case.center, case=case, national_id=manager["national_id"],
                                         full_name=f"{manager['first_name']} {manager['last_name']}",
-                                        start=today, end_reason=reason,
+                                        start=today, end_reason=reason, terms=terms,
                                         profile=registry.manager_profile(manager, today))
         records = [append_record(session, case, signer, actor, now, action="appoint_manager",
                                  details={"term_id": term.id, "national_id": term.national_id,
@@ -151,7 +152,8 @@ def _apply_outcome(session: Session, case: Case, instance: engine.Instance, sign
         interim = interim or _interim_from_records(session, case)
         term = registry.appoint_manager(session, case.center, case=case, national_id=interim["national_id"],
                                         full_name=interim["full_name"], start=today,
-                                        end_reason=procedure(case.process_key).term_end_reason, interim=True)
+                                        end_reason=procedure(case.process_key).term_end_reason, terms=terms,
+                                        interim=True)
         return [append_record(session, case, signer, actor, now, action="appoint_interim",
                               details={"term_id": term.id, "national_id": term.national_id,
                                        "start_date": today.isoformat()})]

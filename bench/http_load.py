@@ -1,0 +1,335 @@
+"""Part 1: signed transitions through HTTP, against a baseline doing the same database write.
+
+For each database (SQLite file, then a throwaway PostgreSQL): ``flask --app web init``, cases
+prepared at county_review through the domain operations (pre-unlocked signers), then gunicorn
+(2 sync workers) serving ``bench.wsgi:app`` (web.create_app() plus the baseline and presigned
+routes) and 20 concurrent clients, each with its own bearer token from POST /api/v1/auth/token,
+completing county reviews (approve). Three runs, each ``--http-requests`` completions:
+
+  baseline   POST /bench/baseline/...   same writes, no engine, no signature (bench/wsgi.py)
+  full       POST /api/v1/cases/<id>/tasks/<task_id>/complete   with the PIN, as it is
+  presigned  POST /bench/presigned/...  the same completion with the key unlocked once per worker
+
+and an in-process breakdown of one completion (PIN unlock, complete_task, commit, JSON answer).
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    PASSWORD, PIN, ROOT, VENV_BIN, Driver, Postgres, Row, Site, create_site_app, free_port, log, make_site, median,
+    pct, rss_of, sqlite_pragmas,
+)
+
+#: the demo county offices with people, and their officers
+COUNTIES = [("markazi-arak", "arak_officer"), ("markazi-saveh", "saveh_officer"),
+            ("isfahan-isfahan", "isfahan_city_officer"), ("isfahan-kashan", "kashan_officer")]
+CLIENTS = 20
+
+
+def prepare(site: Site, full: int, presigned: int, baseline: int, breakdown: int) -> dict[str, Any]:
+    """Cases at county_review, spread over the four counties; an in-process breakdown on some."""
+    app = create_site_app(site)
+    started = time.perf_counter()
+    made: dict[str, list[tuple[int, str, str]]] = {"full": [], "presigned": [], "baseline": [], "breakdown": []}
+    with app.app_context():
+        from web.extensions import db
+        sqlite_pragmas(db.engine, synchronous="OFF")  # preparation only; the servers use the defaults
+        with Driver(app) as driver:
+            number = 0
+            for kind, count in (("full", full), ("presigned", presigned), ("baseline", baseline),
+                                ("breakdown", breakdown)):
+                for _ in range(count):
+                    county, officer = COUNTIES[number % len(COUNTIES)]
+                    number += 1
+                    case = driver.to_county_review(("applicant1", "applicant2")[number % 2], county)
+                    task = next(t for t in case.tasks if t.name == "county_review")
+                    made[kind].append((case.id, task.task_id, officer))
+                    if number % 100 == 0:
+                        log(f"http: {number} cases at county_review")
+                    db.session.expunge_all()
+            prep_seconds = time.perf_counter() - started
+            parts = _breakdown(app, driver, made["breakdown"])
+        db.session.remove()
+        db.engine.dispose()
+    return {"cases": made, "prep_seconds": prep_seconds, "prep_cases": number, "breakdown": parts}
+
+
+def _breakdown(app, driver: Driver, cases: list[tuple[int, str, str]]) -> dict[str, list[float]]:
+    """One county approval in process, phase by phase, as the API handler does it."""
+    from flask import g
+
+    from web.api import case_json
+    from web.extensions import db
+    from workflows.cases import complete_task
+    from workflows.keys import unlock_signer
+    from workflows.models import Case
+    phases: dict[str, list[float]] = {"PIN unlock (scrypt)": [], "complete_task (engine, checks, sign, writes)": [],
+                                      "commit": [], "JSON answer (case_json full: timeline + verify_case)": []}
+    for case_id, task_id, officer in cases:
+        with app.test_request_context():
+            user = driver.user(officer)
+            g.api_user = user
+            case = db.session.get(Case, case_id)
+            t0 = time.perf_counter()
+            signer = unlock_signer(db.session, user, PIN)
+            t1 = time.perf_counter()
+            transition = complete_task(db.session, case=case, task_id=task_id, actor=user,
+                                       data={"decision": "approve"}, signer=signer)
+            t2 = time.perf_counter()
+            db.session.commit()
+            t3 = time.perf_counter()
+            json.dumps(case_json(transition.case, full=True), default=str)
+            t4 = time.perf_counter()
+            for name, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                phases[name].append(seconds * 1000)
+            db.session.expunge_all()
+    return phases
+
+
+class Server:
+    """gunicorn with ``workers`` sync workers serving bench.wsgi:app on 127.0.0.1."""
+
+    def __init__(self, site: Site, workers: int = 2) -> None:
+        self.site, self.workers, self.port = site, workers, free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Server":
+        self.log = open(self.site.folder / "gunicorn.log", "ab")
+        self.process = subprocess.Popen(
+            [str(VENV_BIN / "gunicorn"), "-w", str(self.workers), "-k", "sync", "-b", f"127.0.0.1:{self.port}",
+             "--timeout", "300", "--backlog", "2048", "bench.wsgi:app"],
+            cwd=ROOT, env=self.site.env, stdout=self.log, stderr=self.log)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                status, _ = request(self.port, "GET", "/api/v1/log/checkpoint")
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {self.site.folder / 'gunicorn.log'}")
+            time.sleep(0.5)
+        raise RuntimeError("gunicorn did not answer in 120 s")
+
+    def worker_pids(self) -> list[int]:
+        import psutil
+        return [child.pid for child in psutil.Process(self.process.pid).children()]
+
+    def worker_rss(self) -> list[int]:
+        return [rss_of(pid) for pid in self.worker_pids()]
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+def request(port: int, method: str, path: str, body: Any = None, token: str | None = None,
+            timeout: float = 300) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def token_for(port: int, username: str) -> str:
+    status, body = request(port, "POST", "/api/v1/auth/token", {"username": username, "password": PASSWORD})
+    if status != 201:
+        raise RuntimeError(f"token for {username}: {status} {body[:200]!r}")
+    return json.loads(body)["token"]
+
+
+def load(port: int, jobs: list[list[tuple[str, dict, str]]]) -> dict[str, Any]:
+    """One thread per client, each sending its jobs (path, body, token) one after another."""
+    latencies: list[float] = []
+    errors: dict[int, int] = {}
+    guard = threading.Lock()
+    barrier = threading.Barrier(len(jobs) + 1)
+
+    def client(mine: list[tuple[str, dict, str]]) -> None:
+        barrier.wait()
+        for path, body, token in mine:
+            start = time.perf_counter()
+            try:
+                status, _ = request(port, "POST", path, body, token)
+            except OSError:
+                status = 599
+            elapsed = time.perf_counter() - start
+            with guard:
+                if 200 <= status < 300:
+                    latencies.append(elapsed * 1000)
+                else:
+                    errors[status] = errors.get(status, 0) + 1
+
+    threads = [threading.Thread(target=client, args=(mine,)) for mine in jobs]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {"ok": len(latencies), "errors": errors, "wall": wall, "throughput": len(latencies) / wall,
+            "p50": median(latencies), "p95": pct(latencies, 0.95), "p99": pct(latencies, 0.99),
+            "latencies": latencies}
+
+
+def _spread(items: list, clients: int) -> list[list]:
+    return [items[i::clients] for i in range(clients)]
+
+
+def run_backend(site: Site, args) -> dict[str, Any]:
+    n = args.http_requests
+    warm = 4
+    prep = prepare(site, n + warm, n + warm, CLIENTS, args.http_breakdown)
+    log(f"http[{site.backend}]: {prep['prep_cases']} cases prepared in {prep['prep_seconds']:.0f} s; starting gunicorn")
+    server = Server(site).start()
+    try:
+        rss_boot = server.worker_rss()
+        tokens = {officer: [token_for(server.port, officer) for _ in range(CLIENTS // len(COUNTIES))]
+                  for _, officer in COUNTIES}
+        body = {"data": {"decision": "approve"}, "pin": PIN}
+
+        def jobs_for(route: str, cases: list[tuple[int, str, str]], repeat: int = 1) -> list[list]:
+            per_client: list[list] = [[] for _ in range(CLIENTS)]
+            used: dict[str, int] = {}
+            for number, (case_id, task_id, officer) in enumerate(cases * repeat):
+                # each case's requests go to one client (no two clients race on a case)
+                client = (cases.index((case_id, task_id, officer))) % CLIENTS if repeat > 1 else number % CLIENTS
+                index = used.get(officer, 0)
+                used[officer] = index + 1
+                token = tokens[officer][index % len(tokens[officer])]
+                prefix = {"full": "/api/v1", "presigned": "/bench/presigned", "baseline": "/bench/baseline"}[route]
+                per_client[client].append((f"{prefix}/cases/{case_id}/tasks/{task_id}/complete", body, token))
+            return per_client
+
+        cases = prep["cases"]
+        # warm-up: every worker parses the specs and fills its caches (results discarded)
+        load(server.port, jobs_for("full", cases["full"][:warm]))
+        load(server.port, jobs_for("presigned", cases["presigned"][:warm]))
+        load(server.port, jobs_for("baseline", cases["baseline"], 1))
+        runs = {}
+        repeat = max(1, -(-n // len(cases["baseline"])))
+        base_jobs = jobs_for("baseline", cases["baseline"], repeat)
+        half = [[job for job in mine[: -(-len(mine) // 2)]] for mine in base_jobs]
+        rest = [[job for job in mine[-(-len(mine) // 2):]] for mine in base_jobs]
+        log(f"http[{site.backend}]: baseline (first half)")
+        first = load(server.port, half)
+        log(f"http[{site.backend}]: full path with PIN, {n} completions, {CLIENTS} clients")
+        runs["full"] = load(server.port, jobs_for("full", cases["full"][warm:]))
+        log(f"http[{site.backend}]: full path, key unlocked once per worker")
+        runs["presigned"] = load(server.port, jobs_for("presigned", cases["presigned"][warm:]))
+        log(f"http[{site.backend}]: baseline (second half)")
+        second = load(server.port, rest)
+        latencies = first["latencies"] + second["latencies"]
+        wall = first["wall"] + second["wall"]
+        runs["baseline"] = {"ok": len(latencies), "errors": {k: first["errors"].get(k, 0) + second["errors"].get(k, 0)
+                                                             for k in {*first["errors"], *second["errors"]}},
+                            "wall": wall, "throughput": len(latencies) / wall, "p50": median(latencies),
+                            "p95": pct(latencies, 0.95), "p99": pct(latencies, 0.99), "latencies": latencies,
+                            "halves": (first["throughput"], second["throughput"])}
+        rss_after = server.worker_rss()
+    finally:
+        server.stop()
+    for run in runs.values():
+        run.pop("latencies", None)
+    return {"runs": runs, "prep": {k: v for k, v in prep.items() if k != "cases"}, "rss_boot": rss_boot,
+            "rss_after": rss_after, "journal": site.env.get("BENCH_SQLITE_JOURNAL")}
+
+
+def unlock_alone(site: Site, times: int = 20) -> list[float]:
+    app = create_site_app(site)
+    with app.app_context():
+        from sqlalchemy import select
+
+        from web.extensions import db
+        from workflows.keys import unlock_signer
+        from workflows.models import User
+        user = db.session.scalars(select(User).where(User.username == "arak_officer")).one()
+        samples = []
+        for _ in range(times):
+            start = time.perf_counter()
+            unlock_signer(db.session, user, PIN)
+            samples.append((time.perf_counter() - start) * 1000)
+        db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()
+    return samples
+
+
+def rows_for(backend: str, result: dict[str, Any], unlock_ms: float) -> list[Row]:
+    runs = result["runs"]
+    base, full, pre = runs["baseline"], runs["full"], runs["presigned"]
+    part = f"1 http [{backend}]"
+    errors = lambda run: (f"{sum(run['errors'].values())} non-2xx {run['errors']}" if run["errors"] else "")  # noqa: E731
+    rows = [
+        Row(part, "throughput, full path (PIN typed)", full["throughput"], "req/s", base["throughput"], "baseline",
+            full["throughput"] / base["throughput"], ">= 0.50 of baseline", full["throughput"] / base["throughput"] >= 0.5,
+            errors(full)),
+        Row(part, "throughput, full path, key unlocked once per worker", pre["throughput"], "req/s", base["throughput"],
+            "baseline", pre["throughput"] / base["throughput"], ">= 0.50 of baseline",
+            pre["throughput"] / base["throughput"] >= 0.5, errors(pre)),
+    ]
+    for name, run in (("full path (PIN)", full), ("full path, key unlocked once", pre)):
+        for q in ("p50", "p95", "p99"):
+            target = "< 50 ms" if q == "p95" else ""
+            rows.append(Row(part, f"{q} latency, {name}", run[q], "ms", base[q], "baseline", run[q] / base[q], target,
+                            (run[q] < 50) if q == "p95" else None))
+    rows.append(Row(part, "baseline: throughput / p95", base["throughput"], "req/s", None,
+                    f"p95 {base['p95']:.0f} ms, halves {base['halves'][0]:.0f} and {base['halves'][1]:.0f} req/s",
+                    note=errors(base)))
+    for phase, values in result["prep"]["breakdown"].items():
+        rows.append(Row(part, f"one approval in process: {phase} (median)", median(values), "ms",
+                        note=f"n={len(values)}"))
+    rows.append(Row(part, "PIN unlock alone (scrypt, median of 20)", unlock_ms, "ms"))
+    return rows
+
+
+def run(args, data_dir: Path) -> tuple[list[Row], dict]:
+    rows, details = [], {}
+    unlock_ms = None
+    backends = [b.strip() for b in args.http_backends.split(",") if b.strip()]
+    import tempfile
+    folder = Path(tempfile.mkdtemp(prefix="http-", dir=data_dir))
+    for backend in backends:
+        postgres = None
+        try:
+            if backend == "sqlite":
+                site = make_site(f"sqlite:///{folder / 'sqlite' / 'app.db'}", folder / "sqlite")
+            else:
+                postgres = Postgres().start()
+                site = make_site(postgres.create_database("bench_http"), folder / "postgresql")
+                details["postgresql_version"] = postgres.version()
+            if unlock_ms is None:
+                unlock_ms = median(unlock_alone(site))
+            log(f"http[{backend}]: preparing {2 * (args.http_requests + 4) + CLIENTS + args.http_breakdown} cases")
+            result = run_backend(site, args)
+            details[backend] = result
+            rows += rows_for(backend, result, unlock_ms)
+        finally:
+            if postgres is not None:
+                postgres.stop()
+    import shutil
+    shutil.rmtree(folder, ignore_errors=True)
+    return rows, details

@@ -1,0 +1,129 @@
+"""The application as gunicorn serves it, plus two routes that exist only in the benchmark.
+
+    gunicorn -w 2 -b 127.0.0.1:PORT bench.wsgi:app     (from the project root, with the app's env)
+
+``POST /bench/baseline/cases/<id>/tasks/<task_id>/complete`` — the baseline: the same
+authentication (bearer token), the same case look-up within the caller's jurisdiction and the
+same database writes as a county review decision, without the engine and without signatures:
+the case row locked (SELECT … FOR UPDATE) and rewritten (its state text written back, status,
+time, lock version), the task rows deleted and written again, the next record row of the case
+(a JSON body of the real record's size, no signature), a Merkle log leaf under the locked log
+state row, and the notifications and outgoing messages a county approval makes (a decision for
+the applicant, a task for each person of the province office). One commit. The case stays at
+county review, so a pool of 20 cases serves any number of requests.
+
+``POST /bench/presigned/cases/<id>/tasks/<task_id>/complete`` — the real completion
+(``workflows.cases.complete_task`` and the same JSON answer as ``/api/v1/.../complete``) with the
+caller's key unlocked once per worker process and kept (a session-held signer), so the ~60 ms
+scrypt PIN unlock is paid once instead of at every request: the full path with the PIN cost
+taken out.
+
+Nothing in web/ is changed: the routes are added to the app object built here.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from flask import g, jsonify  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+from sqlalchemy.orm.attributes import flag_modified  # noqa: E402
+
+from web import create_app  # noqa: E402
+
+BASELINE_RECORD_BYTES = 1100  # about the size of a county decision's canonical record
+
+
+def build_app():
+    app = create_app()
+    from web.api import authenticated, case_json, json_body
+    from web.extensions import csrf, db
+    from web.scope import case_or_404
+    from workflows import access, log
+    from workflows.cases import complete_task
+    from workflows.errors import Conflict, InvalidInput
+    from workflows.keys import unlock_signer
+    from workflows.models import CaseTask, Record, utcnow
+    from workflows.notifications import Notification, OutboxMessage
+
+    signers: dict[tuple[int, str], object] = {}
+
+    @authenticated
+    def presigned(case_id: int, task_id: str):
+        case = case_or_404(g.api_user, case_id)
+        body = json_body({"data", "pin", "lock_version"}, {"data", "pin"})
+        key = (g.api_user.id, body["pin"])
+        if key not in signers:
+            signers[key] = unlock_signer(db.session, g.api_user, body["pin"])
+        transition = complete_task(db.session, case=case, task_id=task_id, actor=g.api_user, data=body["data"],
+                                   signer=signers[key], lock_version=body.get("lock_version"))
+        db.session.commit()
+        return jsonify({"case": case_json(transition.case, full=True),
+                        "records": [{"seq": r.seq, "action": r.action, "hash": r.hash} for r in transition.records]})
+
+    @authenticated
+    def baseline(case_id: int, task_id: str):
+        case = case_or_404(g.api_user, case_id)
+        body = json_body({"data", "pin", "lock_version"}, {"data", "pin"})
+        data = body["data"]
+        if not isinstance(data, dict) or data.get("decision") not in ("approve", "return", "reject"):
+            raise InvalidInput({"decision": ["required"]})
+        from workflows.transitions import lock
+        case = lock(db.session, case)
+        task = next((t for t in case.tasks if t.task_id == task_id), None)
+        if task is None:
+            raise Conflict("task is not waiting")
+        if not access.may_act(g.api_user, task):
+            raise Conflict("not your task")
+        now = utcnow()
+        last = db.session.scalars(select(Record).where(Record.case_id == case.id)
+                                  .order_by(Record.seq.desc()).limit(1)).first()
+        seq = (last.seq + 1) if last else 1
+        text = json.dumps({"case_id": case.public_id, "seq": seq, "action": data["decision"], "task_id": task_id,
+                           "pad": "x" * BASELINE_RECORD_BYTES}, sort_keys=True)
+        record = Record(case_id=case.id, seq=seq, action="baseline", task_name=task.name, actor_user_id=g.api_user.id,
+                        created_at=now, canonical=text, hash=secrets.token_hex(32), signature="-",
+                        key_id=last.key_id, form_data=json.dumps(data, sort_keys=True))
+        db.session.add(record)
+        db.session.flush()
+        log.append(db.session, record)
+        flag_modified(case, "state")  # written back whole, as a transition does
+        case.updated_at, case.status = now, "county_review"
+        kept = [CaseTask(task_id=t.task_id, name=t.name, title=t.title, lane=t.lane, form_key=t.form_key,
+                         office_id=t.office_id, assignee_id=t.assignee_id, due_at=t.due_at, created_at=t.created_at)
+                for t in case.tasks]
+        case.tasks.clear()
+        db.session.flush()
+        case.tasks.extend(kept)
+        province_id = case.county_office.parent_id if case.county_office else None
+        people = [case.applicant] + (access.office_people(db.session, province_id, "province") if province_id else [])
+        for person in people:
+            key = f"{case.public_id}:baseline:{seq}"
+            notification = Notification(user_id=person.id, case_id=case.id, kind="task", key=key, created_at=now,
+                                        params=json.dumps({"case": case.title or "", "step": task.title},
+                                                          ensure_ascii=False))
+            db.session.add(notification)
+            db.session.flush()
+            for channel, address in (("sms", person.mobile), ("email", person.email)):
+                if address:
+                    db.session.add(OutboxMessage(key=f"{person.id}:{key}:{channel}", notification_id=notification.id,
+                                                 channel=channel, address=address, created_at=now, status="pending",
+                                                 subject="benchmark", body="benchmark baseline message"))
+        db.session.commit()
+        return jsonify({"case": {"id": case.id, "status": case.status, "lock_version": case.lock_version},
+                        "records": [{"seq": seq, "action": "baseline", "hash": record.hash}]})
+
+    for name, view in (("presigned", presigned), ("baseline", baseline)):
+        app.add_url_rule(f"/bench/{name}/cases/<int:case_id>/tasks/<task_id>/complete", f"bench_{name}", view,
+                         methods=["POST"])
+        csrf.exempt(view)
+    return app
+
+
+app = build_app()
