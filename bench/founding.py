@@ -14,7 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from support import ACTORS, PIN, application_fixture, pdf_bytes, png_bytes, user  # noqa: E402
+from tests.forms.examples import national_id_with_check_digit  # noqa: E402
+from support import ACTORS, PIN, answer_all, application_fixture, pdf_bytes, png_bytes, user  # noqa: E402
 from web import create_app  # noqa: E402
 from web.certificate import certificate_context, render_certificate  # noqa: E402
 from web.cli import deploy_all  # noqa: E402
@@ -23,6 +24,7 @@ from workflows import documents  # noqa: E402
 from workflows.cases import complete_task, start_case  # noqa: E402
 from workflows.demo import seed_demo  # noqa: E402
 from workflows.keys import unlock_signer  # noqa: E402
+from workflows.models import utcnow  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
@@ -42,14 +44,18 @@ def main(cases: int) -> None:
         seed_demo(db.session, app.config["SYSTEM_SIGNING_PIN"], app.config["CA_KEY_PASSPHRASE"])
         db.session.commit()
         applicant = user(ACTORS["applicant"])
-        for _ in range(cases):
+        for number in range(cases):
             case = start_case(db.session, process_key="center_founding", starter=applicant)
             digests = {f: documents.store_document(db.session, folder / "docs", case=case, user=applicant, field=f,
                                                    filename=f, content=c).sha256
                        for f, c in (("manager_id_copy", png_bytes()), ("manager_photo", png_bytes("red")),
                                     ("manager_degree", pdf_bytes()))}
             db.session.commit()
-            steps = [("submit", "applicant", {**application_fixture(), "documents": digests}),
+            application = {**application_fixture(), "documents": digests}
+            # a different manager each time: one person manages one center at most (a rule)
+            application["manager"] = {**application["manager"],
+                                      "national_id": national_id_with_check_digit(f"{500000000 + number:09d}")}
+            steps = [("submit", "applicant", application),
                      ("county approve", "county", {"decision": "approve"}),
                      ("province approve + issue", "province", {"decision": "approve"})]
             for label, actor, data in steps:
@@ -58,6 +64,8 @@ def main(cases: int) -> None:
                               data=data, pin=PIN)
                 db.session.commit()
                 timings[label].append(time.perf_counter() - start)
+                if label == "submit":
+                    answer_all(case, "clear", utcnow())
             start = time.perf_counter()
             unlock_signer(db.session, applicant, PIN)
             timings["PIN unlock alone"].append(time.perf_counter() - start)
