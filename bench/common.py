@@ -95,8 +95,8 @@ def machine_info() -> dict[str, str]:
     postgres = shutil.which("postgres") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))), None)
     if postgres:
         with contextlib.suppress(Exception):
-            info["postgresql"] = subprocess.run([str(postgres), "--version"], capture_output=True, text=True,
-                                                check=True).stdout.split()[-1]
+            text = subprocess.run([str(postgres), "--version"], capture_output=True, text=True, check=True).stdout
+            info["postgresql"] = text.split("(PostgreSQL)")[-1].split()[0]
     info.update({f"lib:{k}": v for k, v in versions.items()})
     return info
 
@@ -468,11 +468,14 @@ def run_scenario(driver: Driver, path: Path) -> dict[str, Any]:
     folder = "center_founding" if scenario["process"] == "center_founding" else "manager_change"
     fixtures = scenario_fixtures(folder)
     uploads: dict[int, dict] = {}
+    fresh_ids: dict[str, str] = {}
     cases: dict[str, Any] = {}
     center = None
     if scenario.get("setup") == "licensed_center":
         center = driver.found_center(ACTORS["applicant"]).center
-        driver.found_center("applicant2", manager_id=OTHER_MANAGER)
+        if not getattr(driver, "_other_manager_center", False):  # once per database: OTHER_MANAGER manages it
+            driver.found_center("applicant2", manager_id=OTHER_MANAGER)
+            driver._other_manager_center = True
     cases["main"] = driver.start(scenario["process"], ACTORS[scenario.get("start_as", "applicant")], center=center)
 
     def form_for(step: dict, case) -> dict:
@@ -484,6 +487,12 @@ def run_scenario(driver: Driver, path: Path) -> dict[str, Any]:
                 if case.id not in uploads:
                     uploads[case.id] = driver.upload(case, case.applicant)
                 form["documents"] = uploads[case.id]
+            if isinstance(form.get("manager"), dict) and "national_id" in form["manager"]:
+                # scenarios share one database here: each proposes a person no center has yet
+                if name not in fresh_ids:
+                    driver._managers += 1
+                    fresh_ids[name] = national_id(driver._managers)
+                form["manager"]["national_id"] = fresh_ids[name]
             if form.get("effective_date") == "@today":
                 form["effective_date"] = (begin + timedelta(hours=3, minutes=30)).date().isoformat()
         form = copy.deepcopy(form)

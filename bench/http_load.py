@@ -56,6 +56,13 @@ def prepare(site: Site, full: int, presigned: int, baseline: int, breakdown: int
                         log(f"http: {number} cases at county_review")
                     db.session.expunge_all()
             prep_seconds = time.perf_counter() - started
+        db.session.remove()
+        db.engine.dispose()
+    # the breakdown runs on an engine with the database's own settings (no preparation PRAGMAs)
+    app = create_site_app(site)
+    with app.app_context():
+        from web.extensions import db
+        with Driver(app) as driver:
             parts = _breakdown(app, driver, made["breakdown"])
         db.session.remove()
         db.engine.dispose()
@@ -303,6 +310,11 @@ def rows_for(backend: str, result: dict[str, Any], unlock_ms: float) -> list[Row
         rows.append(Row(part, f"one approval in process: {phase} (median)", median(values), "ms",
                         note=f"n={len(values)}"))
     rows.append(Row(part, "PIN unlock alone (scrypt, median of 20)", unlock_ms, "ms"))
+    served = sum(run["ok"] + sum(run["errors"].values()) for run in runs.values())
+    rows.append(Row(f"5 size [{backend}]", f"gunicorn worker RSS after part 1 (~{served + 40} requests, 2 workers), largest",
+                    max(result["rss_after"]) / 2**20, "MiB", max(result["rss_boot"]) / 2**20, "same worker at boot",
+                    max(result["rss_after"]) / max(result["rss_boot"]),
+                    note="per worker: " + ", ".join(f"{a / 2**20:.0f}" for a in result["rss_after"]) + " MiB"))
     return rows
 
 

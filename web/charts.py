@@ -14,10 +14,10 @@ from forms import to_persian_digits
 
 __all__ = ["bar_chart", "stacked_chart"]
 
-WIDTH = 640
+WIDTH = 480
 ROW = 26
-LABEL_WIDTH = 190
-VALUE_WIDTH = 70
+LABEL_WIDTH = 180
+VALUE_WIDTH = 60
 PALETTE = ("#17604f", "#d99a00", "#a12a2a", "#4a6fa5", "#7a5c99")
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
-from werkzeug.security import generate_password_hash
 
 import forms
 from signing import ChainReport, StoredRecord, canonical_bytes, digest, format_time, sign_record, verify_chain

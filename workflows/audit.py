@@ -107,12 +107,9 @@ class VerifyResult:
     report: ChainReport
 
 
-def verify_all(session: Session, batch: int = 200, *, release: bool = False) -> Iterator[VerifyResult]:
-    """Recompute every case's chain, case by case in id order (a batch of ids at a time).
-
-    ``release`` empties the session after each batch, so memory stays flat over a national
-    database (for commands that hold nothing else in the session).
-    """
+def verify_all(session: Session, batch: int = 200) -> Iterator[VerifyResult]:
+    """Recompute every case's chain, case by case in id order (a batch of ids at a time); the
+    session's identity map holds its objects weakly, so memory stays flat over a national database."""
     from workflows.verification import verify_case  # verification imports the PKI, which is heavier
 
     last = 0
@@ -123,5 +120,3 @@ def verify_all(session: Session, batch: int = 200, *, release: bool = False) -> 
         for case in cases:
             yield VerifyResult(case.id, case.public_id, case.process_key, verify_case(session, case))
         last = cases[-1].id
-        if release:
-            session.expunge_all()

@@ -175,9 +175,9 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
     (it must be the actor's active, certified key: append_record checks).
     """
     now = now or utcnow()
+    case = transitions.lock(session, case)
     if lock_version is not None and lock_version != case.lock_version:
         raise Conflict("case changed since the form was loaded")
-    case = transitions.lock(session, case)
     task = open_task(session, case, task_id)
     if not access.may_act(actor, task):
         raise Forbidden("not your task")

@@ -113,7 +113,8 @@ def search_centers(session: Session, *, county_ids: list[int] | None, text: str 
     if county_id is not None:
         query = query.where(Center.county_office_id == county_id)
     if text:
-        query = query.where(Center.name.contains(text) | Center.mosque_name.contains(text))
+        query = query.where(Center.name.contains(text, autoescape=True)
+                            | Center.mosque_name.contains(text, autoescape=True))
     if license_number:
         query = query.where(Center.id.in_(select(License.center_id).where(License.number == license_number)))
     if manager_national_id:

@@ -36,6 +36,7 @@ AUDIT_CASE = "audit_case"          # headquarters' read-only view of any case
 ROUTES = {
     "static": PUBLIC, "public.home": PUBLIC, "public.verify_form": PUBLIC, "public.verify": PUBLIC,
     "public.font": PUBLIC, "public.favicon": PUBLIC, "public.root_pem": PUBLIC, "public.crls_pem": PUBLIC,
+    "public.log_key_pem": PUBLIC,
     "auth.login": PUBLIC, "api.issue_token": PUBLIC, "api.verify": PUBLIC,
     "api.log_checkpoint": PUBLIC, "api.log_consistency": PUBLIC, "api.log_inclusion": PUBLIC,
     "auth.logout": SESSION,
