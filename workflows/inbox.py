@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 import forms
 from workflows import access
@@ -138,7 +138,8 @@ def search_tasks(session: Session, user: User, filters: TaskFilters, now: dateti
     else:
         order = (CaseTask.created_at.desc(), CaseTask.id.desc())
     items = list(session.scalars(query.order_by(*order).limit(filters.per_page)
-                                 .offset((filters.page - 1) * filters.per_page)))
+                                 .offset((filters.page - 1) * filters.per_page)
+                                 .options(selectinload(CaseTask.case), selectinload(CaseTask.claimed_by))))
     return Page(items, total, filters.page, filters.per_page, counts)
 
 
