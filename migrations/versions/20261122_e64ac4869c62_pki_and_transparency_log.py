@@ -119,6 +119,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('notified_seq', sa.Integer(), server_default='0', nullable=False))
+    # cases that existed before notifications: their past records were already seen, not news
+    op.execute("UPDATE cases SET notified_seq = COALESCE("
+               "(SELECT MAX(seq) FROM records WHERE records.case_id = cases.id), 0)")
 
     with op.batch_alter_table('manager_terms', schema=None) as batch_op:
         batch_op.add_column(sa.Column('education', sa.String(length=32), nullable=True))
