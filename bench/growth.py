@@ -117,7 +117,7 @@ def grow(connection, info: dict[str, Any], start: int, stop: int) -> None:
     connection.execute(text("""
         INSERT INTO inquiries (case_id, round, kind, agency, subject_national_id, subject_name, status, result,
                                reference, sent_at, due_at, answered_at)
-        SELECT c.id, 1, k.kind, k.agency, lpad(((c.id * 7919) % 1000000000)::text, 10, '0'), 'مدیر نمونه',
+        SELECT c.id, 1, k.kind, k.agency, lpad(((c.id::bigint * 7919) % 1000000000)::text, 10, '0'), 'مدیر نمونه',
                CASE WHEN c.status = 'inquiries' THEN 'pending' ELSE 'answered' END,
                CASE WHEN c.status = 'inquiries' THEN NULL ELSE 'clear' END, 'REF', c.created_at,
                c.created_at + interval '10 days',
