@@ -7,7 +7,6 @@ from flask import current_app
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from forms import t
 from web.extensions import db
 from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
 from workflows import access, inbox
@@ -111,6 +110,3 @@ def county_choices() -> list[dict]:
     rows = db.session.execute(select(Office).where(Office.kind == "county").order_by(Office.code)).scalars()
     return [{"value": office.code, "label": f"{office.name} ({office.parent.name})"} for office in rows]
 
-
-def status_label(status: str) -> str:
-    return t(f"web.status.{status}")
