@@ -221,6 +221,10 @@ def revoke(session: Session, cert: Certificate, *, reason: str, passphrase: str,
     now = now or utcnow()
     if cert.revoked_at is not None:
         return
+    # A CRL states revocation times in whole seconds: round up, so that a record signed
+    # earlier within the same second is not read as signed after the revocation.
+    if now.microsecond:
+        now = now.replace(microsecond=0) + timedelta(seconds=1)
     cert.revoked_at, cert.revocation_reason = now, reason[:32]
     for key in session.scalars(select(SigningKey).where(SigningKey.certificate_id == cert.id)):
         key.active = False

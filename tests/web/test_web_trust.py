@@ -16,6 +16,7 @@ from sqlalchemy import select
 from signing import merkle
 from signing import pki as x
 from signing.bundle import load_bundle, verify_bundle
+from signing.records import parse_time
 from signing.pades import signed_attachment, validate_pdf
 from support import ACTORS, PIN, ROOT, answer_all, application_fixture, found_center, login, upload_documents, user
 from web.extensions import db
@@ -154,6 +155,19 @@ def test_a_record_signed_after_revocation_or_backdated_fails(app, licensed):
     report = verify_case(db.session, licensed)
     assert not report.ok and {p.code for p in report.problems} == {"cert_revoked"}
     assert body["time"]  # the record's own time is what the revocation is compared with
+
+
+def test_a_revocation_within_the_second_of_a_record_keeps_that_record_valid(app, licensed):
+    """CRLs carry whole seconds: a record signed a moment before the revocation still verifies."""
+    record = db.session.scalars(select(Record).where(Record.case_id == licensed.id, Record.action == "approve")
+                                .order_by(Record.seq.desc())).first()
+    cert = db.session.scalars(select(Certificate).where(Certificate.key_id == record.key_id)).one()
+    signed = parse_time(json.loads(record.canonical)["time"])
+    pki.revoke(db.session, cert, reason="key_compromise", passphrase=PASSPHRASE,
+               now=signed.replace(microsecond=999_000))
+    db.session.commit()
+    assert cert.revoked_at.replace(tzinfo=None) > signed.replace(tzinfo=None)
+    assert verify_case(db.session, licensed).ok
 
 
 def test_wrong_pins_lock_signing(app):
