@@ -265,6 +265,22 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class LoginAttempt(Base):
+    """One sign-in attempt (page or API), kept for a day to rate-limit password guessing."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"),
+                      Index("ix_login_attempts_address_at", "address", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the username as typed (normalized), whether or not such a user exists
+    username: Mapped[str] = mapped_column(String(64))
+    #: the client's IP address
+    address: Mapped[str] = mapped_column(String(45))
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ProcessDefinition(Base):
     """One deployed version of a process: its BPMN/DMN sources, keyed by content hash."""
 
