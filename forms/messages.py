@@ -209,6 +209,7 @@ FA: dict[str, str] = {
     "web.auth.password": "گذرواژه",
     "web.auth.submit": "ورود به سامانه",
     "web.auth.bad_credentials": "نام کاربری یا گذرواژه نادرست است.",
+    "web.auth.throttled": "ورودهای ناموفق بسیار بوده است. برای امنیت حساب، {minutes} دقیقهٔ دیگر دوباره تلاش کنید.",
     "web.role.applicant": "متقاضی",
     "web.role.county_officer": "کارشناس اداره شهرستان",
     "web.role.province_officer": "کارشناس ستاد استان",

@@ -34,7 +34,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from web import api, auth, cli, errors, pages, public, registry, templating
+    from web import api, auth, cli, errors, pages, public, registry, security, templating
+    security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

@@ -19,7 +19,7 @@ import forms
 from forms import t
 from signing import canonical_bytes, merkle
 from web import certificate
-from web.auth import check_credentials, user_for_token
+from web.auth import LoginThrottled, check_credentials, user_for_token
 from web.errors import error_body
 from web.extensions import csrf, db
 from web.registry import center_json, center_or_404, search_visible_centers
@@ -117,7 +117,11 @@ def _waiting_task(case: Case, task_id: str) -> CaseTask:
 @bp.post("/auth/token")
 def issue_token():
     body = json_body({"username", "password", "label"}, {"username", "password"})
-    user = check_credentials(str(body["username"]), str(body["password"]))
+    try:
+        user = check_credentials(str(body["username"]), str(body["password"]))
+    except LoginThrottled as throttled:
+        response = jsonify(error_body("too_many_attempts", t("web.auth.throttled", minutes=str(throttled.minutes))))
+        return response, 429, {"Retry-After": str(throttled.seconds)}
     if user is None:
         return _fail(401, "bad_credentials", "web.auth.bad_credentials")
     token = secrets.token_urlsafe(32)

@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import hashlib
+import math
+from datetime import datetime, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
-from werkzeug.security import check_password_hash
+from sqlalchemy import delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from forms import normalize_text, t
+from forms import normalize_text, t, to_persian_digits
 from web.extensions import db, login_manager
-from workflows.models import ApiToken, User
+from workflows.models import ApiToken, LoginAttempt, User, as_utc, utcnow
+
+#: checked against when the username does not exist, so a miss costs as much as a wrong password
+_DUMMY_HASH = generate_password_hash("not-a-password")
 
 bp = Blueprint("auth", __name__)
 
@@ -38,12 +43,59 @@ def user_for_token(header: str | None) -> User | None:
     return row.user if row is not None and row.user.active else None
 
 
-def check_credentials(username: str, password: str) -> User | None:
-    """The active user with this username and password."""
-    user = db.session.scalars(select(User).where(User.username == normalize_text(username or ""))).first()
-    if user is None or not user.active or not check_password_hash(user.password_hash, password or ""):
-        return None
-    return user
+class LoginThrottled(Exception):
+    """Too many wrong passwords lately, for this account or from this address."""
+
+    def __init__(self, retry_after: timedelta):
+        super().__init__("too many failed sign-in attempts")
+        self.seconds = max(1, math.ceil(retry_after.total_seconds()))
+
+    @property
+    def minutes(self) -> int:
+        return math.ceil(self.seconds / 60)
+
+
+def check_credentials(username: str, password: str, now: datetime | None = None) -> User | None:
+    """The active user with this username and password; every attempt is counted.
+
+    Raises LoginThrottled, without looking at the password, once an account has had
+    ``LOGIN_MAX_FAILURES`` wrong passwords since its last sign-in within ``LOGIN_WINDOW``, or an
+    address ``LOGIN_MAX_FAILURES_PER_ADDRESS`` (several accounts guessed from one place).
+    """
+    now = now or utcnow()
+    username = normalize_text(username or "")[:64]
+    address = (request.remote_addr or "unknown")[:45]
+    _refuse_if_throttled(username, address, now)
+    user = db.session.scalars(select(User).where(User.username == username)).first()
+    matches = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    ok = user is not None and user.active and matches
+    db.session.add(LoginAttempt(username=username, address=address, succeeded=ok, at=now))
+    db.session.commit()
+    return user if ok else None
+
+
+def _refuse_if_throttled(username: str, address: str, now: datetime) -> None:
+    config = current_app.config
+    window = timedelta(seconds=config["LOGIN_WINDOW_SECONDS"])
+    since = now - window
+    last_success = db.session.scalar(select(func.max(LoginAttempt.at)).where(
+        LoginAttempt.username == username, LoginAttempt.succeeded.is_(True), LoginAttempt.at >= since))
+    account_since = max(since, as_utc(last_success)) if last_success else since
+    for column, value, start, limit in ((LoginAttempt.username, username, account_since, config["LOGIN_MAX_FAILURES"]),
+                                        (LoginAttempt.address, address, since,
+                                         config["LOGIN_MAX_FAILURES_PER_ADDRESS"])):
+        failures = db.session.scalars(select(LoginAttempt.at).where(
+            column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > start)
+            .order_by(LoginAttempt.at.desc()).limit(limit)).all()
+        if len(failures) >= limit:
+            # open again when the oldest of the last `limit` failures leaves the window
+            raise LoginThrottled(as_utc(failures[-1]) + window - now)
+
+
+def prune_login_attempts(now: datetime | None = None) -> int:
+    """Forget attempts older than a day (run by the tick)."""
+    result = db.session.execute(delete(LoginAttempt).where(LoginAttempt.at < (now or utcnow()) - timedelta(days=1)))
+    return result.rowcount or 0
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -51,8 +103,16 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("pages.cases"))
     if request.method == "POST":
-        user = check_credentials(request.form.get("username", ""), request.form.get("password", ""))
+        try:
+            user = check_credentials(request.form.get("username", ""), request.form.get("password", ""))
+        except LoginThrottled as throttled:
+            flash(t("web.auth.throttled", minutes=to_persian_digits(str(throttled.minutes))), "error")
+            return (render_template("login.html", username=request.form.get("username", "")), 429,
+                    {"Retry-After": str(throttled.seconds)})
         if user is not None:
+            session.clear()  # a fresh session on sign-in: nothing planted before it survives
+            g.pop("csrf_token", None)  # Flask-WTF's cached token belonged to the cleared session
+            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
             login_user(user)
             target = request.args.get("next", "")
             if not target.startswith("/") or target.startswith("//"):

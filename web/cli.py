@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
+from web.auth import prune_login_attempts
 from web.extensions import db
 from workflows import inquiries, log, pki, timers
 from workflows.cases import deploy
@@ -126,6 +127,7 @@ def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
         if records:
             fired.append((case_id, _timer_names(records[0])))
     log.checkpoint(db.session, passphrase, now)
+    prune_login_attempts(now)
     db.session.commit()
     return fired
 

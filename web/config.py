@@ -34,6 +34,15 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
     #: "package.module:Class" that sends SMS and email notifications (see workflows/outbox.py)
     OUTBOX_SENDER = os.environ.get("OUTBOX_SENDER", "workflows.outbox:ConsoleSender")
+    #: sign-in throttling: wrong passwords allowed per account (since its last sign-in) and per
+    #: client address within the window, before sign-in is refused until the window has passed
+    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+    LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", "30"))
+    LOGIN_WINDOW_SECONDS = int(os.environ.get("LOGIN_WINDOW_SECONDS", "900"))
+    #: how many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none trusted)
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+    #: a signed-in session ends after this much time
+    PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_LIFETIME_SECONDS", str(8 * 3600)))
     TESTING = False
 
 
@@ -43,6 +52,8 @@ class DevelopmentConfig(Config):
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
 
 
 class TestConfig(Config):

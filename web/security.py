@@ -1,0 +1,52 @@
+"""Response headers every page and API answer carries, and trusted reverse proxies.
+
+The Content-Security-Policy allows nothing inline: every script and style sheet is a file the
+application serves itself (templates use no ``<script>`` bodies, event attributes or ``style``
+attributes; the browser tests fail on any CSP violation). The certificate template is rendered to
+PDF by WeasyPrint and never served as a page, so its inline styles are outside this policy.
+"""
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+))
+
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def init_app(app: Flask) -> None:
+    if app.config.get("PROXY_COUNT"):
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    secure = bool(app.config.get("SESSION_COOKIE_SECURE"))
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if not request.path.startswith(("/static/", "/fonts/", "/pki/")):
+            # pages and answers may hold personal data: never kept by a shared cache or the back button
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
