@@ -1,7 +1,9 @@
 """Pages for signed-in people: their cases or inbox, case pages, task forms, downloads."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+import json
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -15,11 +17,11 @@ from web.scope import (
     case_application, case_or_404, county_choices, latest_form_data, storage_dir, tasks_for, timeline,
     verification_summary,
 )
-from workflows import access, documents, inquiries
+from workflows import access, documents, inquiries, transitions
 from workflows.inbox import case_progress
 from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound, WrongPin
-from workflows.models import Case, CaseDocument, utcnow
+from workflows.models import Case, CaseDocument, ProcessDefinition, utcnow
 from workflows.procedures import OPEN_STATUSES
 
 bp = Blueprint("pages", __name__)
@@ -63,7 +65,25 @@ def case(case_id: int):
         can_resend=access.is_office_role(current_user.role) and case.status in OPEN_STATUSES,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
         documents=db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id)).all(),
-        violations=_last_violations(entries))
+        violations=_last_violations(entries), diagram=_diagram_state(case))
+
+
+def _diagram_state(case: Case) -> dict:
+    """What the case's BPMN diagram highlights: elements passed, tasks waiting, messages awaited."""
+    _spec, instance = transitions.load(db.session, case)
+    current = sorted({task.name for task in case.tasks})
+    done = sorted(set(instance.completed_task_names()) - set(current))
+    return {"done": done, "current": current, "messages": instance.awaited_messages()}
+
+
+@bp.route("/cases/<int:case_id>/diagram.bpmn")
+@login_required
+def case_diagram(case_id: int):
+    """The BPMN XML of the process version this case runs on (for the diagram on the case page)."""
+    case = case_or_404(current_user, case_id)
+    definition = db.session.get(ProcessDefinition, case.spec_version)
+    xml = json.loads(definition.sources)[f"{definition.process_key}.bpmn"]
+    return Response(xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
 
 
 def _last_violations(entries: list[dict]) -> list[dict]:

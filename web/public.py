@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from flask import Blueprint, Response, current_app, redirect, render_template, request, send_from_directory, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from forms import normalize_text
+from web.config import PROJECT_ROOT
 from web.extensions import db
 from signing import SigningError
 from signing import pki as x
@@ -101,6 +102,20 @@ def verify(token: str):
 def font(name: str):
     """Vazirmatn web fonts from the npm package (never committed)."""
     directory = current_app.config["FONT_DIR"].parent / "webfonts"
+    return send_from_directory(directory, name, max_age=86400)
+
+
+NODE_MODULES = PROJECT_ROOT / "node_modules"
+#: npm packages whose built files the pages load: URL name → folder under node_modules
+VENDOR = {"bpmn-js": ("bpmn-js", "dist")}
+
+
+@bp.route("/vendor/<package>/<path:name>")
+def vendor(package: str, name: str):
+    """Built files of front-end npm packages (installed by npm ci, never committed), like the fonts."""
+    if package not in VENDOR:
+        abort(404)
+    directory = NODE_MODULES.joinpath(*VENDOR[package])
     return send_from_directory(directory, name, max_age=86400)
 
 

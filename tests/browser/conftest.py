@@ -13,11 +13,32 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshot
 #: flags for a closed network: no background connections, no first-run pages
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: the policy every page must satisfy; the application's own header wins when it sends one
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                           "frame-ancestors 'none'; form-action 'self'")
+#: the widths pages are looked at: a small phone and a desktop
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+#: reports every Content-Security-Policy violation on the console, where the tests collect errors
+REPORT_CSP = """document.addEventListener("securitypolicyviolation", e =>
+  console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI + " " + e.sourceFile + ":" + e.lineNumber));"""
+
+
+def with_policy(app):
+    """The WSGI app, sending CONTENT_SECURITY_POLICY on responses that have none of their own."""
+    def wrapped(environ, start_response):
+        def start(status, headers, exc_info=None):
+            if not any(name.lower() == "content-security-policy" for name, _ in headers):
+                headers = [*headers, ("Content-Security-Policy", CONTENT_SECURITY_POLICY)]
+            return start_response(status, headers, exc_info)
+        return app(environ, start)
+    return wrapped
 
 
 @pytest.fixture
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, with_policy(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -44,3 +65,54 @@ def screenshot():
     def take(page, name: str) -> None:
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     return take
+
+
+@pytest.fixture
+def screens(screenshot):
+    """Screenshots of the page as it is, at phone and at desktop width (phone-NAME.png, desktop-NAME.png);
+    the page is left at the width it had. Fails if the page is wider than the phone's screen."""
+    def take(page, name: str) -> None:
+        before = page.viewport_size
+        page.set_viewport_size(PHONE)
+        page.wait_for_timeout(150)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        screenshot(page, f"phone-{name}")
+        page.set_viewport_size(DESKTOP)
+        page.wait_for_timeout(150)
+        screenshot(page, f"desktop-{name}")
+        page.set_viewport_size(before)
+        assert width <= PHONE["width"], f"{name} is {width}px wide on a {PHONE['width']}px phone"
+    return take
+
+
+class Problems(list):
+    """What went wrong on a page, in order; ``downloads`` are the URLs it downloaded (their navigation is
+    aborted by design, which Chromium reports as a failed request)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.downloads: set[str] = set()
+
+    def unexpected(self) -> list[str]:
+        return [p for p in self if not any(p == f"request failed: {url} net::ERR_ABORTED" for url in self.downloads)]
+
+
+def watch(page) -> Problems:
+    """Collects console errors, uncaught exceptions, CSP violations and failed requests of a page."""
+    problems = Problems()
+    page.on("download", lambda download: problems.downloads.add(download.url))
+    page.add_init_script(REPORT_CSP)
+    page.on("console", lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"exception: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url} {request.failure}"))
+    return problems
+
+
+@pytest.fixture
+def browser_page(browser):
+    """A page at phone width that downloads files, with the list its problems are collected in."""
+    context = browser.new_context(viewport=PHONE, accept_downloads=True, locale="fa-IR", timezone_id="Asia/Tehran")
+    page = context.new_page()
+    problems = watch(page)
+    yield page, problems
+    context.close()

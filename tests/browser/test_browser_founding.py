@@ -1,41 +1,15 @@
-"""A founding, end to end in a real browser: apply, return for correction, resubmit, approve twice, download."""
+"""A founding, end to end in a real browser: apply (a rejected submission keeps what was typed), return for
+correction, resubmit, approve twice, download the certificate and verify it; the diagram follows each step."""
 from __future__ import annotations
 
-from support import PASSWORD, PIN, answer_all, application_fixture, pdf_bytes, png_bytes
+from browser_support import (
+    CHAIN_OK, attach_documents, decide, diagram_markers, fill_form, no_problems, pick_date, rejected_once, sign_in,
+)
+from support import PIN, answer_all, application_fixture
 from web.extensions import db
-from web.formdata import flatten
 from web.scope import timeline as timeline_of
 from workflows.models import Case, utcnow
 from workflows.verification import verification_token
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/cases")
-
-
-def fill_application(page, tmp_path) -> None:
-    for name, value in flatten(application_fixture()).items():
-        if name.startswith("documents"):
-            continue
-        selector = "#f-" + name.replace(".", "-")
-        kind = page.eval_on_selector(selector, "e => e.tagName + ':' + (e.type || '')")
-        if kind.startswith("SELECT"):
-            page.select_option(selector, str(value))
-        elif kind == "INPUT:checkbox":
-            page.check(selector)
-        else:
-            page.fill(selector, str(value))
-    files = {"manager_id_copy": ("id.png", png_bytes("red")), "manager_photo": ("photo.png", png_bytes("blue")),
-             "manager_degree": ("degree.pdf", pdf_bytes())}
-    for field, (filename, content) in files.items():
-        path = tmp_path / filename
-        path.write_bytes(content)
-        page.set_input_files(f"#f-documents-{field}", str(path))
 
 
 def answer_inquiries(case_url: str) -> None:
@@ -44,37 +18,54 @@ def answer_inquiries(case_url: str) -> None:
     answer_all(db.session.get(Case, int(case_url.rsplit("/", 1)[-1])), "clear", utcnow())
 
 
-def decide(page, base: str, officer: str, decision: str, reason: str = "") -> None:
-    sign_in(page, base, officer)
-    page.click("#inbox a.button")
-    page.check(f"input[name=decision][value={decision}]")
-    if reason:
-        page.fill("#f-reason", reason)
-    page.fill("#pin", PIN)
-    page.click("#submit")
-    page.wait_for_selector("#case-status")
-
-
-def test_founding_in_the_browser(browser, live_server, tmp_path, screenshot):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, accept_downloads=True)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
+def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
+    page, problems = browser_page
     base = live_server
+    application = application_fixture()
 
     sign_in(page, base, "applicant1")
     page.click("#new-founding")
-    fill_application(page, tmp_path)
-    screenshot(page, "phone-application-form")
+    # the long form in sections, with its progress
+    assert page.locator("#form-progress li").count() >= 5
+    assert page.inner_text("#progress-text").startswith("۰ از")
+    fill_form(page, application, skip=("manager.birth_date",))
+    pick_date(page, "f-manager-birth_date", 1375, 3, 14)
+    assert page.input_value("#f-manager-birth_date") == "۱۳۷۵/۰۳/۱۴"
+    attach_documents(page, tmp_path)
+    sections = page.locator("#form-progress li").count()
+    assert page.locator("#form-progress li.done").count() == sections
+    screens(page, "application-form")
+
+    # rejected by the server: a postal code too short and a wrong PIN; nothing typed is lost
+    page.fill("#f-mosque-postal_code", "۳۸۱۳")
+    page.fill("#pin", "0000")
+    no_problems(problems)
+    page.click("#submit")
+    rejected_once(problems)
+    assert page.inner_text("#err-mosque\\.postal_code") == "کد پستی باید ۱۰ رقم باشد."
+    assert page.get_attribute("#f-mosque-postal_code", "aria-invalid") == "true"
+    assert page.input_value("#f-mosque-name") == application["mosque"]["name"]
+    assert page.input_value("#f-manager-birth_date") == "۱۳۷۵/۰۳/۱۴"
+    assert page.input_value("#f-founding_board-4-full_name") == application["founding_board"][4]["full_name"]
+    assert page.locator("[data-field='documents.manager_photo'] .hint.ok").count() == 1  # the upload was kept
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert "کد پستی مسجد" in page.inner_text("#error-summary")
+    assert page.locator("#form-progress li.bad").count() == 1
+    screens(page, "application-rejected")
+
+    page.fill("#f-mosque-postal_code", "۳۸۱۳۶۴۵۷۸۹")
     page.fill("#pin", PIN)
     page.click("#submit")
     assert page.inner_text("#case-status") == "در انتظار پاسخ استعلام‌ها"
     case_url = page.url
+    markers = diagram_markers(page)
+    assert "submit_application" in markers["done"] and "inquiries_complete" in markers["current"]
+    assert "متقاضی" in markers["lanes"] and "applicant" not in markers["lanes"]
     answer_inquiries(case_url)
     page.reload()
     assert page.inner_text("#case-status") == "در بررسی اداره شهرستان"
     assert page.locator("#inquiries tr.inquiry-answered").count() == 4
+    assert diagram_markers(page)["current"] == ["county_review"]
 
     reason = "کد پستی مسجد با نشانی نمی‌خواند؛ اصلاح کنید."
     decide(page, base, "arak_officer", "return", reason)
@@ -82,9 +73,10 @@ def test_founding_in_the_browser(browser, live_server, tmp_path, screenshot):
 
     sign_in(page, base, "applicant1")
     page.goto(case_url)
+    assert diagram_markers(page)["current"] == ["correct_application"]
     page.click("#open-task")
     assert reason in page.inner_text("#return-reason")
-    assert page.input_value("#f-mosque-name") == application_fixture()["mosque"]["name"]
+    assert page.input_value("#f-mosque-name") == application["mosque"]["name"]
     page.fill("#f-mosque-postal_code", "3813645780")
     page.fill("#pin", PIN)
     page.click("#submit")
@@ -93,17 +85,23 @@ def test_founding_in_the_browser(browser, live_server, tmp_path, screenshot):
     decide(page, base, "arak_officer", "approve")
     decide(page, base, "markazi_officer", "approve")
     assert page.inner_text("#case-status") == "مجوز صادر شد"
-    assert "همه امضاها و پیوند زنجیره درست است" in page.inner_text("#verification")
+    assert CHAIN_OK in page.inner_text("#verification")
     timeline = page.inner_text("#timeline")
     for action in ("ثبت و امضای درخواست", "بازگشت برای اصلاح", "ارسال دوباره پس از اصلاح", "صدور مجوز"):
         assert action in timeline
-    screenshot(page, "phone-case-licensed")
+    markers = diagram_markers(page)
+    assert markers["current"] == []
+    assert {"submit_application", "correct_application", "county_review", "province_review"} <= set(markers["done"])
+    assert "پرونده به پایان رسیده است." in page.inner_text("#diagram-now")
+    screens(page, "case-licensed")
 
     with page.expect_download() as download:
         page.click("#certificate")
-    pdf = download.value.path().read_bytes()
+    pdf_path = download.value.path()
+    pdf = pdf_path.read_bytes()
     assert pdf.startswith(b"%PDF")
 
+    # anyone verifies it: by the token of its QR code, and by uploading the PDF itself
     case = db.session.get(Case, int(case_url.rsplit("/", 1)[-1]))
     token = verification_token(case, timeline_of(case)[-1]["hash"])
     page.context.clear_cookies()
@@ -111,7 +109,11 @@ def test_founding_in_the_browser(browser, live_server, tmp_path, screenshot):
     page.fill("#token", token)
     page.click("form.row button")
     result = page.inner_text("#verify-result")
-    assert "همه امضاها و پیوند زنجیره درست است" in result and "مجوز صادر شد" in result
-    screenshot(page, "phone-public-verification")
-    assert problems == []
-    context.close()
+    assert CHAIN_OK in result and "مجوز صادر شد" in result
+    screens(page, "public-verification")
+    page.goto(f"{base}/verify")
+    page.set_input_files("#pdf", str(pdf_path))
+    page.click("#pdf-form button")
+    result = page.inner_text("#pdf-result")
+    assert "مهر سند معتبر است" in result and CHAIN_OK in result and "مجوز صادر شد" in result
+    no_problems(problems)

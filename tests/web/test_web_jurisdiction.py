@@ -36,7 +36,7 @@ AUDIT_CASE = "audit_case"          # headquarters' read-only view of any case
 ROUTES = {
     "static": PUBLIC, "public.home": PUBLIC, "public.verify_form": PUBLIC, "public.verify": PUBLIC,
     "public.font": PUBLIC, "public.favicon": PUBLIC, "public.root_pem": PUBLIC, "public.crls_pem": PUBLIC,
-    "public.log_key_pem": PUBLIC,
+    "public.log_key_pem": PUBLIC, "public.vendor": PUBLIC,
     "auth.login": PUBLIC, "api.issue_token": PUBLIC, "api.verify": PUBLIC,
     "api.log_checkpoint": PUBLIC, "api.log_consistency": PUBLIC, "api.log_inclusion": PUBLIC,
     "auth.logout": SESSION,
@@ -49,6 +49,7 @@ ROUTES = {
     "api.sign_log_checkpoint": LIST,
     "api.create_case": CENTER,  # names the center in its body
     "pages.case": CASE, "pages.task": CASE, "pages.document": CASE, "pages.certificate_pdf": CASE,
+    "pages.case_diagram": CASE,
     "pages.resend_inquiry": CASE, "inbox.claim": CASE, "inbox.release": CASE, "inbox.reassign": CASE,
     "api.read_case": CASE, "api.task_form": CASE, "api.put_draft": CASE, "api.complete": CASE,
     "api.upload_document": CASE, "api.certificate_pdf": CASE, "api.case_evidence": CASE,
@@ -188,7 +189,7 @@ def build(w: World, role: str, endpoint: str, kind: str, which: str) -> tuple[di
     case = db.session.get(Case, w.cases[key][0])
     username = ACCOUNTS[role] or "applicant1"
     values = {"case_id": case.id, "center_id": w.centers[key], "fmt": "csv", "table": "cases",
-              "token": "x.y", "name": "Vazirmatn-Regular.woff2", "filename": "app.css",
+              "token": "x.y", "name": "Vazirmatn-Regular.woff2", "filename": "app.css", "package": "bpmn-js",
               "user_id": w.ids["saveh_officer" if which == "own" else "kashan_officer"]}
     if case.tasks:
         values["task_id"] = case.tasks[0].task_id

@@ -1,0 +1,91 @@
+"""What the browser tests do as people do it: sign in, fill the unified form, decide, read the diagram."""
+from __future__ import annotations
+
+from support import PASSWORD, PIN, pdf_bytes, png_bytes
+from web.formdata import flatten
+
+#: what a person sees when a chain verifies
+CHAIN_OK = "همه امضاها و پیوند زنجیره درست است"
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/cases")
+
+
+def fill_form(page, data: dict, skip: tuple[str, ...] = ()) -> None:
+    """Type a form's data into its fields, as the unified form names them (#f-section-field)."""
+    for name, value in flatten(data).items():
+        if name.startswith("documents") or name in skip:
+            continue
+        selector = "#f-" + name.replace(".", "-")
+        kind = page.eval_on_selector(selector, "e => e.tagName + ':' + (e.type || '')")
+        if kind.startswith("SELECT"):
+            page.select_option(selector, str(value))
+        elif kind == "INPUT:checkbox":
+            page.check(selector)
+        else:
+            page.fill(selector, str(value))
+
+
+def attach_documents(page, tmp_path) -> None:
+    files = {"manager_id_copy": ("id.png", png_bytes("red")), "manager_photo": ("photo.png", png_bytes("blue")),
+             "manager_degree": ("degree.pdf", pdf_bytes())}
+    for field, (filename, content) in files.items():
+        path = tmp_path / filename
+        path.write_bytes(content)
+        page.set_input_files(f"#f-documents-{field}", str(path))
+
+
+def pick_date(page, field_id: str, year: int, month: int, day: int) -> None:
+    """Choose a date with the Jalali picker: open it, choose the year and month, press the day."""
+    page.click(f"#{field_id}-picker")
+    picker = page.locator(".picker")
+    picker.locator("select.picker-year").select_option(str(year))
+    picker.locator("select.picker-month").select_option(str(month))
+    picker.locator("button.picker-day", has_text=fa(day)).first.click()
+    assert page.locator(".picker").count() == 0
+
+
+def fa(value: object) -> str:
+    return str(value).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+
+
+def decide(page, base: str, officer: str, decision: str, reason: str = "") -> None:
+    """An officer opens the first task of their inbox and signs a decision."""
+    sign_in(page, base, officer)
+    page.click("#inbox a.button")
+    page.check(f"input[name=decision][value={decision}]")
+    if reason:
+        page.fill("#f-reason", reason)
+    page.fill("#pin", PIN)
+    page.click("#submit")
+    page.wait_for_selector("#case-status")
+
+
+def diagram_markers(page) -> dict[str, list[str]]:
+    """The BPMN element ids the case page's diagram highlights, once bpmn-js has drawn it."""
+    page.wait_for_selector("#diagram[data-state=ready]")
+    return page.evaluate("""() => ({
+      done: [...document.querySelectorAll('#diagram .djs-shape.step-done')].map(e => e.dataset.elementId),
+      current: [...document.querySelectorAll('#diagram .djs-shape.step-current')].map(e => e.dataset.elementId),
+      flows: [...document.querySelectorAll('#diagram .djs-connection.flow-done')].map(e => e.dataset.elementId),
+      lanes: [...document.querySelectorAll('#diagram .djs-shape[data-element-id^=Lane_] text')].map(e => e.textContent),
+    })""")
+
+
+def no_problems(problems) -> None:
+    """Nothing went wrong on the pages: no console error, exception, CSP violation or failed request
+    (but for the aborted navigation of a download)."""
+    unexpected = problems.unexpected()
+    assert unexpected == [], "\n".join(unexpected)
+
+
+def rejected_once(problems) -> None:
+    """The one problem a page rejected by the server shows (its 422 status) and nothing else; then forgotten."""
+    assert [p for p in problems if "422" not in p] == [] and len(problems) == 1, problems
+    problems.clear()

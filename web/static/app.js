@@ -1,0 +1,468 @@
+/* Progressive enhancements of the pages; each works without this file:
+ * - a Jalali (solar hijri) date picker beside date inputs that accept typed dates;
+ * - the progress of a long form by section;
+ * - focus on the first field the server rejected.
+ * Every text comes from the catalogue through <body data-ui>. */
+(function () {
+  "use strict";
+
+  var UI = {};
+  var PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹";
+
+  function fa(value) {
+    return String(value).replace(/[0-9]/g, function (d) { return PERSIAN_DIGITS[d]; });
+  }
+
+  function latin(text) {
+    return String(text).replace(/[۰-۹]/g, function (d) { return PERSIAN_DIGITS.indexOf(d); })
+      .replace(/[٠-٩]/g, function (d) { return d.charCodeAt(0) - 0x660; });
+  }
+
+  function format(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, name) { return values[name]; });
+  }
+
+  /* ---- Jalali calendar arithmetic (the 2820-year-free "jalaali" algorithm, years 1–3177) ---- */
+
+  var BREAKS = [-61, 9, 38, 199, 426, 686, 756, 818, 1111, 1181, 1210, 1635, 2060, 2097, 2192, 2262,
+    2324, 2394, 2456, 3178];
+
+  function div(a, b) { return ~~(a / b); }
+  function mod(a, b) { return a - ~~(a / b) * b; }
+
+  function jalCal(jy) {
+    var gy = jy + 621, leapJ = -14, jp = BREAKS[0], jm, jump = 0, n, i;
+    for (i = 1; i < BREAKS.length; i += 1) {
+      jm = BREAKS[i];
+      jump = jm - jp;
+      if (jy < jm) { break; }
+      leapJ = leapJ + div(jump, 33) * 8 + div(mod(jump, 33), 4);
+      jp = jm;
+    }
+    n = jy - jp;
+    leapJ = leapJ + div(n, 33) * 8 + div(mod(n, 33) + 3, 4);
+    if (mod(jump, 33) === 4 && jump - n === 4) { leapJ += 1; }
+    var leapG = div(gy, 4) - div((div(gy, 100) + 1) * 3, 4) - 150;
+    var march = 20 + leapJ - leapG;
+    if (jump - n < 6) { n = n - jump + div(jump + 4, 33) * 33; }
+    var leap = mod(mod(n + 1, 33) - 1, 4);
+    if (leap === -1) { leap = 4; }
+    return { leap: leap, gy: gy, march: march };
+  }
+
+  function g2d(gy, gm, gd) {
+    var d = div((gy + div(gm - 8, 6) + 100100) * 1461, 4) + div(153 * mod(gm + 9, 12) + 2, 5) + gd - 34840408;
+    return d - div(div(gy + 100100 + div(gm - 8, 6), 100) * 3, 4) + 752;
+  }
+
+  function d2g(jdn) {
+    var j = 4 * jdn + 139361631;
+    j = j + div(div(4 * jdn + 183187720, 146097) * 3, 4) * 4 - 3908;
+    var i = div(mod(j, 1461), 4) * 5 + 308;
+    var gd = div(mod(i, 153), 5) + 1;
+    var gm = mod(div(i, 153), 12) + 1;
+    return { gy: div(j, 1461) - 100100 + div(8 - gm, 6), gm: gm, gd: gd };
+  }
+
+  function j2d(jy, jm, jd) {
+    var r = jalCal(jy);
+    return g2d(r.gy, 3, r.march) + (jm - 1) * 31 - div(jm, 7) * (jm - 7) + jd - 1;
+  }
+
+  function d2j(jdn) {
+    var gy = d2g(jdn).gy, jy = gy - 621, r = jalCal(jy), k = jdn - g2d(gy, 3, r.march);
+    if (k >= 0) {
+      if (k <= 185) { return { jy: jy, jm: 1 + div(k, 31), jd: mod(k, 31) + 1 }; }
+      k -= 186;
+    } else {
+      jy -= 1;
+      k += 179;
+      if (r.leap === 1) { k += 1; }
+    }
+    return { jy: jy, jm: 7 + div(k, 30), jd: mod(k, 30) + 1 };
+  }
+
+  function monthLength(jy, jm) {
+    if (jm <= 6) { return 31; }
+    if (jm <= 11) { return 30; }
+    return jalCal(jy).leap === 0 ? 30 : 29;
+  }
+
+  /* Saturday is the first day of the Persian week: 0 = Saturday … 6 = Friday. */
+  function weekday(jdn) { return mod(jdn + 2, 7); }
+
+  function todayJdn() {
+    var now = new Date();
+    return g2d(now.getFullYear(), now.getMonth() + 1, now.getDate());
+  }
+
+  function parseJalali(text) {
+    var match = /^\s*(\d{4})\s*[\/\-.]\s*(\d{1,2})\s*[\/\-.]\s*(\d{1,2})\s*$/.exec(latin(text || ""));
+    if (!match) { return null; }
+    var jy = +match[1], jm = +match[2], jd = +match[3];
+    if (jy < 1200 || jy > 1500 || jm < 1 || jm > 12 || jd < 1 || jd > monthLength(jy, jm)) { return null; }
+    return j2d(jy, jm, jd);
+  }
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+
+  function formatJalali(jdn) {
+    var j = d2j(jdn);
+    return fa(j.jy + "/" + pad(j.jm) + "/" + pad(j.jd));
+  }
+
+  /* ---- the picker ---- */
+
+  var pickerCount = 0;
+
+  function DatePicker(input) {
+    this.input = input;
+    this.id = "picker-" + (pickerCount += 1);
+    this.button = document.createElement("button");
+    this.button.type = "button";
+    this.button.className = "picker-toggle secondary small";
+    this.button.textContent = UI.open;
+    this.button.setAttribute("aria-haspopup", "dialog");
+    this.button.setAttribute("aria-expanded", "false");
+    this.button.setAttribute("aria-controls", this.id);
+    this.button.id = input.id ? input.id + "-picker" : this.id + "-toggle";
+    var row = document.createElement("div");
+    row.className = "picker-row";
+    input.parentNode.insertBefore(row, input);
+    row.appendChild(input);
+    row.appendChild(this.button);
+    this.panel = null;
+    this.row = row;
+    var self = this;
+    this.button.addEventListener("click", function () {
+      if (self.panel) { self.close(true); } else { self.open(); }
+    });
+  }
+
+  DatePicker.prototype.open = function () {
+    var jdn = parseJalali(this.input.value) || todayJdn();
+    var j = d2j(jdn);
+    this.focusJdn = jdn;
+    this.year = j.jy;
+    this.month = j.jm;
+    this.panel = document.createElement("div");
+    this.panel.className = "picker";
+    this.panel.id = this.id;
+    this.panel.setAttribute("role", "dialog");
+    this.panel.setAttribute("aria-label", UI.dialog);
+    this.row.parentNode.insertBefore(this.panel, this.row.nextSibling);
+    this.button.setAttribute("aria-expanded", "true");
+    var self = this;
+    this.panel.addEventListener("keydown", function (event) { self.onKey(event); });
+    this.outside = function (event) {
+      if (self.panel && !self.panel.contains(event.target) && event.target !== self.button) { self.close(false); }
+    };
+    document.addEventListener("mousedown", this.outside);
+    this.render(true);
+  };
+
+  DatePicker.prototype.close = function (refocus) {
+    if (!this.panel) { return; }
+    document.removeEventListener("mousedown", this.outside);
+    this.panel.parentNode.removeChild(this.panel);
+    this.panel = null;
+    this.button.setAttribute("aria-expanded", "false");
+    if (refocus) { this.button.focus(); }
+  };
+
+  DatePicker.prototype.choose = function (jdn) {
+    this.input.value = formatJalali(jdn);
+    this.input.dispatchEvent(new Event("input", { bubbles: true }));
+    this.input.dispatchEvent(new Event("change", { bubbles: true }));
+    this.close(false);
+    this.input.focus();
+  };
+
+  DatePicker.prototype.select = function (label, className, from, to, current, names) {
+    var wrap = document.createElement("label");
+    wrap.className = "picker-select";
+    var caption = document.createElement("span");
+    caption.className = "sr-only";
+    caption.textContent = label;
+    var select = document.createElement("select");
+    select.className = className;
+    for (var value = from; value <= to; value += 1) {
+      var option = document.createElement("option");
+      option.value = String(value);
+      option.textContent = names ? names[value - 1] : fa(value);
+      option.selected = value === current;
+      select.appendChild(option);
+    }
+    wrap.appendChild(caption);
+    wrap.appendChild(select);
+    return wrap;
+  };
+
+  DatePicker.prototype.navButton = function (text, label, step) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary small picker-nav";
+    button.textContent = text;
+    button.setAttribute("aria-label", label);
+    var self = this;
+    button.addEventListener("click", function () { self.shiftMonth(step, false); });
+    return button;
+  };
+
+  DatePicker.prototype.shiftMonth = function (step, keepFocus) {
+    var m = this.month + step, y = this.year;
+    while (m < 1) { m += 12; y -= 1; }
+    while (m > 12) { m -= 12; y += 1; }
+    var day = Math.min(d2j(this.focusJdn).jd, monthLength(y, m));
+    this.year = y;
+    this.month = m;
+    this.focusJdn = j2d(y, m, day);
+    this.render(keepFocus);
+  };
+
+  DatePicker.prototype.render = function (focusDay) {
+    var self = this, panel = this.panel;
+    panel.textContent = "";
+    var thisYear = d2j(todayJdn()).jy;
+    var head = document.createElement("div");
+    head.className = "picker-head";
+    head.appendChild(this.navButton("›", UI.previous, -1));
+    var years = this.select(UI.year, "picker-year", 1300, Math.max(thisYear + 10, this.year), this.year);
+    var months = this.select(UI.month, "picker-month", 1, 12, this.month, UI.months);
+    head.appendChild(months);
+    head.appendChild(years);
+    head.appendChild(this.navButton("‹", UI.next, 1));
+    panel.appendChild(head);
+    months.querySelector("select").addEventListener("change", function (event) {
+      self.shiftMonth(+event.target.value - self.month, false);
+    });
+    years.querySelector("select").addEventListener("change", function (event) {
+      self.shiftMonth((+event.target.value - self.year) * 12, false);
+    });
+
+    var table = document.createElement("table");
+    table.className = "picker-grid";
+    table.setAttribute("role", "grid");
+    table.setAttribute("aria-label", UI.months[this.month - 1] + " " + fa(this.year));
+    var headRow = document.createElement("tr");
+    UI.weekdaysShort.forEach(function (name, index) {
+      var th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = name;
+      th.title = UI.weekdays[index];
+      headRow.appendChild(th);
+    });
+    var thead = document.createElement("thead");
+    thead.appendChild(headRow);
+    table.appendChild(thead);
+    var body = document.createElement("tbody");
+    var first = j2d(this.year, this.month, 1), length = monthLength(this.year, this.month);
+    var chosen = parseJalali(this.input.value), today = todayJdn();
+    var row = document.createElement("tr");
+    for (var blank = 0; blank < weekday(first); blank += 1) { row.appendChild(document.createElement("td")); }
+    for (var day = 1; day <= length; day += 1) {
+      var jdn = first + day - 1;
+      if (weekday(jdn) === 0 && row.childNodes.length) {
+        body.appendChild(row);
+        row = document.createElement("tr");
+      }
+      var cell = document.createElement("td");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "picker-day" + (jdn === today ? " today" : "");
+      button.textContent = fa(day);
+      button.dataset.jdn = String(jdn);
+      button.tabIndex = jdn === this.focusJdn ? 0 : -1;
+      button.setAttribute("aria-label", fa(day) + " " + UI.months[this.month - 1] + " " + fa(this.year) + "، " +
+        UI.weekdays[weekday(jdn)]);
+      if (jdn === chosen) { button.setAttribute("aria-pressed", "true"); }
+      cell.appendChild(button);
+      row.appendChild(cell);
+    }
+    body.appendChild(row);
+    table.appendChild(body);
+    panel.appendChild(table);
+    table.addEventListener("click", function (event) {
+      var target = event.target.closest("button.picker-day");
+      if (target) { self.choose(+target.dataset.jdn); }
+    });
+
+    var foot = document.createElement("div");
+    foot.className = "picker-foot";
+    var todayButton = document.createElement("button");
+    todayButton.type = "button";
+    todayButton.className = "secondary small";
+    todayButton.textContent = UI.today;
+    todayButton.addEventListener("click", function () { self.choose(todayJdn()); });
+    var closeButton = document.createElement("button");
+    closeButton.type = "button";
+    closeButton.className = "secondary small";
+    closeButton.textContent = UI.close;
+    closeButton.addEventListener("click", function () { self.close(true); });
+    foot.appendChild(todayButton);
+    foot.appendChild(closeButton);
+    panel.appendChild(foot);
+    if (focusDay) {
+      var focus = panel.querySelector("button.picker-day[tabindex='0']");
+      if (focus) { focus.focus(); }
+    }
+  };
+
+  DatePicker.prototype.onKey = function (event) {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      this.close(true);
+      return;
+    }
+    var day = event.target.closest && event.target.closest("button.picker-day");
+    if (!day) { return; }
+    /* right to left: the next day is on the left */
+    var steps = { ArrowLeft: 1, ArrowRight: -1, ArrowDown: 7, ArrowUp: -7 };
+    var jdn = +day.dataset.jdn, target = null;
+    if (event.key in steps) {
+      target = jdn + steps[event.key];
+    } else if (event.key === "PageDown" || event.key === "PageUp") {
+      this.focusJdn = jdn;
+      event.preventDefault();
+      this.shiftMonth(event.key === "PageDown" ? 1 : -1, true);
+      return;
+    } else if (event.key === "Home") {
+      target = jdn - weekday(jdn);
+    } else if (event.key === "End") {
+      target = jdn + 6 - weekday(jdn);
+    } else {
+      return;
+    }
+    event.preventDefault();
+    var j = d2j(target);
+    this.focusJdn = target;
+    if (j.jy !== this.year || j.jm !== this.month) {
+      this.year = j.jy;
+      this.month = j.jm;
+      this.render(true);
+    } else {
+      day.tabIndex = -1;
+      var next = this.panel.querySelector("button.picker-day[data-jdn='" + target + "']");
+      next.tabIndex = 0;
+      next.focus();
+    }
+  };
+
+  /* ---- progress of a long form ---- */
+
+  function hasValue(element) {
+    if (element.type === "checkbox" || element.type === "radio") { return element.checked; }
+    if (element.type === "file") { return element.files.length > 0 || element.hasAttribute("data-uploaded"); }
+    return element.value.trim() !== "";
+  }
+
+  function fieldFilled(field) {
+    var controls = field.querySelectorAll("input:not([type=hidden]), select, textarea");
+    for (var i = 0; i < controls.length; i += 1) {
+      if (hasValue(controls[i])) { return true; }
+    }
+    return false;
+  }
+
+  function rowFilled(row) {
+    return Array.prototype.some.call(row.querySelectorAll(".field"), fieldFilled);
+  }
+
+  function sectionComplete(section) {
+    var rows = Array.prototype.filter.call(section.querySelectorAll(".row-item"), rowFilled);
+    if (rows.length < +(section.dataset.minItems || 0)) { return false; }
+    var fields = section.querySelectorAll(".field[data-required]");
+    for (var i = 0; i < fields.length; i += 1) {
+      var row = fields[i].closest(".row-item");
+      /* an empty row of a list is ignored, as the server ignores it */
+      if (row && !rowFilled(row)) { continue; }
+      if (!fieldFilled(fields[i])) { return false; }
+    }
+    return true;
+  }
+
+  function trackProgress(nav) {
+    var form = document.getElementById("task-form");
+    var text = document.getElementById("progress-text");
+    var bar = document.getElementById("progress-bar");
+    var items = nav.querySelectorAll("li[data-section]");
+    function update() {
+      var done = 0;
+      Array.prototype.forEach.call(items, function (item) {
+        var section = document.getElementById(item.dataset.section);
+        var bad = item.classList.contains("bad");
+        var complete = section && !bad && sectionComplete(section);
+        item.classList.toggle("done", Boolean(complete));
+        if (!bad) { item.querySelector(".state").textContent = complete ? UI.sectionDone : ""; }
+        if (complete) { done += 1; }
+      });
+      bar.value = done;
+      text.textContent = format(UI.progress, { done: fa(done), total: fa(items.length) });
+    }
+    text.hidden = false;
+    bar.hidden = false;
+    /* a section the server rejected counts again once its fields are edited */
+    form.addEventListener("input", function (event) {
+      var section = event.target.closest && event.target.closest("fieldset.form-section");
+      var item = section && nav.querySelector("li[data-section='" + section.id + "']");
+      if (item && item.classList.contains("bad")) {
+        item.classList.remove("bad");
+        item.querySelector(".state").textContent = "";
+      }
+    });
+    form.addEventListener("input", update);
+    form.addEventListener("change", update);
+    update();
+  }
+
+  /* ---- after the server rejected a submission: say what, and go to the first field ---- */
+
+  function summarizeErrors(summary) {
+    var fields = document.querySelectorAll(".field.has-error");
+    if (!fields.length) { return; }
+    var title = document.createElement("p");
+    title.textContent = UI.errorSummary;
+    var list = document.createElement("ul");
+    Array.prototype.forEach.call(fields, function (field) {
+      var control = field.querySelector("input:not([type=hidden]), select, textarea");
+      var label = field.querySelector("label, .label");
+      if (!control || !label) { return; }
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = "#" + (control.id || "");
+      link.textContent = label.textContent.trim();
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        control.focus();
+      });
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    summary.appendChild(title);
+    summary.appendChild(list);
+    summary.focus();
+  }
+
+  function start() {
+    try {
+      UI = JSON.parse(document.body.dataset.ui || "{}");
+    } catch (error) {
+      return;
+    }
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-jalali-picker]"), function (input) {
+      input.pickerControl = new DatePicker(input);
+    });
+    var nav = document.getElementById("form-progress");
+    if (nav) { trackProgress(nav); }
+    var summary = document.getElementById("error-summary");
+    if (summary) { summarizeErrors(summary); }
+  }
+
+  window.jalali = { toJdn: j2d, fromJdn: d2j, parse: parseJalali, format: formatJalali, weekday: weekday };
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+}());

@@ -1,0 +1,127 @@
+/* The case page's BPMN diagram: the process version the case runs on, drawn by bpmn-js's
+ * navigated viewer, with the steps already passed and the steps waiting now highlighted.
+ * The page works without it: the signed timeline beside it tells the same story in text. */
+(function () {
+  "use strict";
+
+  var BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL";
+
+  function words(text) {
+    return (text || "").split(" ").filter(Boolean);
+  }
+
+  /* Lane names in the process files are role codes; show the catalogue's Persian names. */
+  function relabelLanes(xml, labels) {
+    var doc = new DOMParser().parseFromString(xml, "application/xml");
+    if (doc.getElementsByTagName("parsererror").length) {
+      return xml;
+    }
+    var lanes = doc.getElementsByTagNameNS(BPMN_NS, "lane");
+    for (var i = 0; i < lanes.length; i++) {
+      var label = labels[lanes[i].getAttribute("name")];
+      if (label) {
+        lanes[i].setAttribute("name", label);
+      }
+    }
+    return new XMLSerializer().serializeToString(doc);
+  }
+
+  function awaits(element, messages) {
+    var definitions = (element.businessObject && element.businessObject.eventDefinitions) || [];
+    return definitions.some(function (definition) {
+      return definition.messageRef && messages.indexOf(definition.messageRef.name) >= 0;
+    });
+  }
+
+  function zoomButtons(holder, canvas) {
+    var bar = document.createElement("div");
+    bar.className = "diagram-zoom";
+    [["zoomIn", "+", function () { canvas.zoom(canvas.zoom() * 1.25); }],
+     ["zoomOut", "−", function () { canvas.zoom(canvas.zoom() / 1.25); }],
+     ["zoomFit", "⤢", function () { canvas.zoom("fit-viewport", "auto"); }]].forEach(function (spec) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary small";
+      button.textContent = spec[1];
+      button.setAttribute("aria-label", holder.dataset[spec[0]]);
+      button.title = holder.dataset[spec[0]];
+      button.addEventListener("click", spec[2]);
+      bar.appendChild(button);
+    });
+    holder.parentNode.insertBefore(bar, holder);
+  }
+
+  function show(holder) {
+    var viewer = new window.BpmnJS({ container: holder });
+    var labels = JSON.parse(holder.dataset.lanes || "{}");
+    return fetch(holder.dataset.src, { credentials: "same-origin", headers: { Accept: "application/xml" } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("diagram " + response.status);
+        }
+        return response.text();
+      })
+      .then(function (xml) {
+        return viewer.importXML(relabelLanes(xml, labels));
+      })
+      .then(function () {
+        var canvas = viewer.get("canvas");
+        var registry = viewer.get("elementRegistry");
+        var done = words(holder.dataset.done);
+        var current = words(holder.dataset.current);
+        var messages = words(holder.dataset.messages);
+        registry.filter(function (element) { return messages.length && awaits(element, messages); })
+          .forEach(function (element) { current.push(element.id); });
+        done.forEach(function (id) {
+          if (registry.get(id)) { canvas.addMarker(id, "step-done"); }
+        });
+        current.forEach(function (id) {
+          if (registry.get(id)) { canvas.addMarker(id, "step-current"); }
+        });
+        registry.filter(function (element) { return element.type === "bpmn:SequenceFlow"; })
+          .forEach(function (flow) {
+            var from = flow.source && flow.source.id;
+            var to = flow.target && flow.target.id;
+            if (done.indexOf(from) >= 0 && (done.indexOf(to) >= 0 || current.indexOf(to) >= 0)) {
+              canvas.addMarker(flow.id, "flow-done");
+            }
+          });
+        canvas.zoom("fit-viewport", "auto");
+        zoomButtons(holder, canvas);
+        if (window.ResizeObserver) {
+          var width = holder.clientWidth;
+          new window.ResizeObserver(function () {
+            if (holder.clientWidth !== width) {
+              width = holder.clientWidth;
+              canvas.resized();
+              canvas.zoom("fit-viewport", "auto");
+            }
+          }).observe(holder);
+        }
+        holder.dataset.state = "ready";
+      });
+  }
+
+  function start() {
+    var holder = document.getElementById("diagram");
+    if (!holder) {
+      return;
+    }
+    if (!window.BpmnJS) {
+      holder.dataset.state = "failed";
+      holder.textContent = holder.dataset.failed;
+      return;
+    }
+    show(holder).catch(function (error) {
+      holder.dataset.state = "failed";
+      holder.textContent = holder.dataset.failed;
+      if (window.console) { window.console.warn(error); }
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+}());
