@@ -280,6 +280,7 @@ FA: dict[str, str] = {
     "web.form.error_summary": "این موارد نیاز به اصلاح دارند:",
     "web.form.kept": "آنچه وارد کرده بودید نگه داشته شد؛ فقط رمز امضا را دوباره وارد کنید.",
     "web.picker.open": "انتخاب از تقویم",
+    "web.picker.short": "تقویم",
     "web.picker.dialog": "تقویم خورشیدی",
     "web.picker.year": "سال",
     "web.picker.month": "ماه",

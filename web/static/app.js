@@ -121,7 +121,9 @@
     this.button = document.createElement("button");
     this.button.type = "button";
     this.button.className = "picker-toggle secondary small";
-    this.button.textContent = UI.open;
+    this.button.textContent = UI.short;
+    this.button.setAttribute("aria-label", UI.open);
+    this.button.title = UI.open;
     this.button.setAttribute("aria-haspopup", "dialog");
     this.button.setAttribute("aria-expanded", "false");
     this.button.setAttribute("aria-controls", this.id);
