@@ -8,18 +8,19 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from forms import t, to_persian_digits
+from forms import jalali_iso, t, to_persian_digits
 from web.charts import bar_chart, stacked_chart
 from web.extensions import db
 from web.listing import choice_arg, collect, date_range, error_messages, query_without
 from workflows import access, monitoring
 from workflows.errors import Forbidden, InvalidInput, NotFound
-from workflows.models import Office, User, utcnow
+from workflows.models import Office, User, tehran_today, utcnow
 from workflows.procedures import DECISION_ACTIONS, PROCEDURES
 
 __all__ = ["bp", "TABLES"]
@@ -28,6 +29,10 @@ bp = Blueprint("monitoring", __name__)
 
 #: the tables of the dashboard, each exported as /monitoring/<name>.csv
 TABLES = ("cases", "steps", "end_to_end", "backlog", "decisions", "ages", "education")
+#: with neither "from" nor "to" in the query, the dashboard covers the last this many Tehran days
+#: (today included, and anything later): its percentiles read every step of the range, so the
+#: default stays bounded as history grows; an empty "from" asks for every day
+DEFAULT_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ def read_scope(user: User, args) -> Scope:
     dates, process_key, province_code = collect(
         lambda: date_range(args), lambda: choice_arg(args, "process_key", tuple(PROCEDURES)),
         lambda: choice_arg(args, "province", tuple(provinces)))
+    if "from" not in args and "to" not in args:
+        dates = (tehran_today(utcnow()) - timedelta(days=DEFAULT_DAYS - 1), None)
     province = provinces.get(province_code) if province_code else (
         next(iter(provinces.values())) if within is not None and len(provinces) == 1 else None)
     county_within = access.office_subtree_ids(db.session, province.id) if province else within
@@ -141,6 +148,12 @@ def index():
         return render_template("monitoring.html", messages=error_messages(error.errors), scope=None,
                                args=request.args, **_choices(current_user, None)), 422
     filters, now = scope.filters, utcnow()
+    args = request.args.copy()
+    if "from" not in args and "to" not in args:  # the default range, shown in the form and kept by the CSV links
+        args["from"] = to_persian_digits(jalali_iso(filters.date_from))
+    export_args = query_without(args)
+    if filters.date_from is None and filters.date_to is None:
+        export_args["from"] = ""  # every day, asked for explicitly
     cases = monitoring.cases_by_status(db.session, filters, by_county=scope.by_county)
     area_key = "county_name" if scope.by_county else "province_name"
     per_area: dict[str, int] = {}
@@ -164,8 +177,8 @@ def index():
     return render_template(
         "monitoring.html", scope=scope, messages=[], cases=cases, steps=steps, end_to_end=end_to_end,
         backlog=backlog, decisions=decisions, youth=youth, charts=charts, duration=duration_text,
-        step_label=_step_label, band_label=_band_label, area_key=area_key, args=request.args,
-        export_args=query_without(request.args), now=now, **_choices(current_user, scope))
+        step_label=_step_label, band_label=_band_label, area_key=area_key, args=args,
+        export_args=export_args, now=now, **_choices(current_user, scope))
 
 
 def _band_label(band: str) -> str:

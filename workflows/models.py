@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -28,7 +29,7 @@ __all__ = [
     "Base", "Office", "User", "SigningKey", "ApiToken", "ProcessDefinition", "Case",
     "CaseTask", "Draft", "Record", "Document", "CaseDocument", "Center", "License",
     "ManagerTerm", "Inquiry", "Certificate", "CertificateAuthority", "ServiceKey", "Crl", "LogLeaf", "LogState",
-    "LogCheckpoint", "utcnow", "as_utc", "tehran_today",
+    "LogCheckpoint", "CaseCount", "CaseDayCount", "RecordTiming", "utcnow", "as_utc", "tehran_today",
 ]
 
 OFFICE_KINDS = ("hq", "province", "county")
@@ -340,6 +341,11 @@ class CaseTask(Base):
     """A user task a case waits on, derived from the state after every transition."""
 
     __tablename__ = "case_tasks"
+    __table_args__ = (
+        # an office's inbox (workflows.inbox): its lanes' unassigned tasks, soonest deadline first, so
+        # that a page of the queue is read in index order and its counts from the index
+        Index("ix_case_tasks_office_queue", "office_id", "lane", "assignee_id", "due_at", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -532,3 +538,58 @@ class Inquiry(Base):
     answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     case: Mapped[Case] = relationship()
+
+
+# --- figures kept as cases move (workflows.monitoring reads them; workflows.transitions writes them) ---
+
+class CaseCount(Base):
+    """How many cases a county office has per procedure and status, whenever they were created.
+
+    Kept by ``transitions.save`` in the transaction that starts a case or changes its status (or
+    gives a draft its county): the dashboard's counts read these rows, never the cases. Cases
+    without a county (founding drafts) are not counted, as the dashboard never showed them.
+    """
+
+    __tablename__ = "case_counts"
+
+    county_office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseDayCount(Base):
+    """The same counts per Tehran calendar day the cases were created on, for a date range."""
+
+    __tablename__ = "case_day_counts"
+
+    #: the day in Iran the case was created (``tehran_today(created_at)``); first, so a range reads the key in order
+    created_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    county_office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RecordTiming(Base):
+    """A signed record as monitoring reads it: when, which step, which case and county, and how long
+    it took since the case's previous record (or the case's creation, for its first).
+
+    Written by ``transitions.append_record`` with the record; a narrow copy of a few columns, so
+    step times and decision rates over a date range read an index range of small rows instead of
+    joining the signed records to themselves and to the cases.
+    """
+
+    __tablename__ = "record_timings"
+    __table_args__ = (Index("ix_record_timings_created_at", "created_at"),)
+
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), primary_key=True, autoincrement=False)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(64))
+    #: the case's county office when the record was signed (None while a draft has none)
+    county_office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
+    task_name: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: seconds from the case's previous record (by seq), or from the case's creation for its first
+    seconds: Mapped[float] = mapped_column(Float)

@@ -1,11 +1,20 @@
 """Monitoring and evaluation (نظارت و ارزیابی): how cases actually move, computed in the database.
 
-Every figure is one aggregate query over indexed columns; nothing loads cases into Python.
+Every figure is one aggregate query over indexed columns; nothing loads cases into Python, and
+nothing reads the whole history to answer for a date range:
+
+- case counts come from the counters ``transitions.save`` keeps per county office, procedure and
+  status (``case_counts``; ``case_day_counts`` per day of creation when a date range is asked);
+- step times and decisions from ``record_timings``, one narrow row per signed record written with
+  it (``transitions.append_record``) with the step's duration, read by an index range on its time.
+
 Times come from the signed records: a step's time is from the case's previous signed record
 (or the case's creation, for its first) to the record that completed the step; a case's end to
 end time is from its first signed record to its last, for finished cases. Medians and 90th
 percentiles are ``percentile_cont`` on PostgreSQL; on SQLite the same interpolation over rows
-numbered by a window function (an ordered-offset query per group).
+numbered by a window function (an ordered-offset query per group). Percentiles are exact, so they
+read every duration in the range: the dashboard asks for a bounded range by default
+(``web.dashboard``), and its cost follows the work done in that range, not the history.
 """
 from __future__ import annotations
 
@@ -13,11 +22,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, Select, and_, case, cast, false, func, literal, select
+from sqlalchemy import ColumnElement, Float, Integer, Select, case, cast, false, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from forms import TEHRAN
-from workflows.models import Case, CaseTask, Center, ManagerTerm, Office, Record
+from workflows.models import Case, CaseCount, CaseDayCount, CaseTask, Center, ManagerTerm, Office, RecordTiming
 from workflows.procedures import DECISION_ACTIONS, OPEN_STATUSES
 
 __all__ = ["MonitorFilters", "cases_by_status", "step_times", "end_to_end_times", "backlog", "decision_rates",
@@ -57,11 +66,11 @@ def _in_range(column: Any, filters: MonitorFilters) -> list[ColumnElement]:
     return conditions
 
 
-def _scoped(query: Select, county_column: Any, filters: MonitorFilters) -> Select:
+def _scoped(query: Select, county_column: Any, filters: MonitorFilters, process_column: Any = Case.process_key) -> Select:
     if filters.county_ids is not None:
         query = query.where(county_column.in_(filters.county_ids) if filters.county_ids else false())
     if filters.process_key:
-        query = query.where(Case.process_key == filters.process_key)
+        query = query.where(process_column == filters.process_key)
     return query
 
 
@@ -118,41 +127,55 @@ def percentiles(session: Session, source: Any, groups: list[str], value: str = "
 
 
 def cases_by_status(session: Session, filters: MonitorFilters, *, by_county: bool) -> list[dict]:
-    """How many cases (created in the range) each province, or county, has per procedure and status."""
+    """How many cases (created in the range) each province, or county, has per procedure and status.
+
+    Read from the counters, not the cases: without a date range the totals (a row per county,
+    procedure and status), with one the rows of the days in the range.
+    """
     county, province = aliased(Office), aliased(Office)
+    ranged = filters.date_from is not None or filters.date_to is not None
+    table = CaseDayCount if ranged else CaseCount
+    conditions = []
+    if filters.date_from is not None:
+        conditions.append(CaseDayCount.created_on >= filters.date_from)
+    if filters.date_to is not None:
+        conditions.append(CaseDayCount.created_on <= filters.date_to)
     area = [province.code, province.name] + ([county.code, county.name] if by_county else [])
     labels = ["province", "province_name"] + (["county", "county_name"] if by_county else [])
-    group = [*area, Case.process_key, Case.status]
+    group = [*area, table.process_key, table.status]
+    total = func.sum(table.cases)
     query = (select(*[column.label(name) for column, name in zip(group, [*labels, "process_key", "status"])],
-                    func.count(Case.id).label("cases"))
-             .select_from(Case).join(county, Case.county_office_id == county.id).join(province, county.parent_id == province.id)
-             .where(*_in_range(Case.created_at, filters)))
-    query = _scoped(query, Case.county_office_id, filters).group_by(*group).order_by(*group)
-    return [dict(row._mapping) for row in session.execute(query)]
+                    total.label("cases"))
+             .select_from(table).join(county, table.county_office_id == county.id)
+             .join(province, county.parent_id == province.id).where(*conditions))
+    query = _scoped(query, table.county_office_id, filters, table.process_key).group_by(*group).having(
+        total > 0).order_by(*group)
+    return [{**row._mapping, "cases": int(row.cases)} for row in session.execute(query)]
 
 
 def step_times(session: Session, filters: MonitorFilters) -> list[dict]:
     """Median and 90th percentile, in seconds, of each step's time, per procedure and step."""
-    previous = aliased(Record)
-    started = func.coalesce(previous.created_at, Case.created_at)
-    durations = (select(Case.process_key.label("process_key"), Record.task_name.label("step"),
-                        _seconds(session, Record.created_at, started).label("d"))
-                 .select_from(Record).join(Case, Case.id == Record.case_id)
-                 .outerjoin(previous, and_(previous.case_id == Record.case_id, previous.seq == Record.seq - 1))
-                 .where(Record.task_name.is_not(None), *_in_range(Record.created_at, filters)))
-    durations = _scoped(durations, Case.county_office_id, filters).subquery()
+    durations = (select(RecordTiming.process_key.label("process_key"), RecordTiming.task_name.label("step"),
+                        RecordTiming.seconds.label("d"))
+                 .where(RecordTiming.task_name.is_not(None), *_in_range(RecordTiming.created_at, filters)))
+    durations = _scoped(durations, RecordTiming.county_office_id, filters, RecordTiming.process_key).subquery()
     return percentiles(session, durations, ["process_key", "step"])
 
 
 def end_to_end_times(session: Session, filters: MonitorFilters) -> list[dict]:
     """Median and 90th percentile, in seconds, from a finished case's first signed record to its last."""
-    last = func.max(Record.created_at)
+    last = func.max(RecordTiming.created_at)
     per_case = (select(Case.process_key.label("process_key"),
-                       _seconds(session, last, func.min(Record.created_at)).label("d"))
-                .select_from(Record).join(Case, Case.id == Record.case_id)
+                       _seconds(session, last, func.min(RecordTiming.created_at)).label("d"))
+                .select_from(RecordTiming).join(Case, Case.id == RecordTiming.case_id)
                 .where(Case.status.not_in(OPEN_STATUSES))
                 .group_by(Case.id, Case.process_key))
     start, end = day_bounds(filters)
+    if start is not None or end is not None:
+        # only cases with a record in the range can have their last one there
+        in_range = aliased(RecordTiming)
+        per_case = per_case.where(RecordTiming.case_id.in_(
+            select(in_range.case_id).where(*_in_range(in_range.created_at, filters))))
     if start is not None:
         per_case = per_case.having(last >= start)
     if end is not None:
@@ -180,13 +203,12 @@ def backlog(session: Session, filters: MonitorFilters, now: datetime) -> list[di
 
 def decision_rates(session: Session, filters: MonitorFilters) -> list[dict]:
     """How often each deciding step approved, returned or rejected (signed decisions in the range)."""
-    counts = [func.count(Record.id).filter(Record.action == action).label(action) for action in DECISION_ACTIONS]
-    query = (select(Case.process_key.label("process_key"), Record.task_name.label("step"), *counts,
-                    func.count(Record.id).label("decisions"))
-             .select_from(Record).join(Case, Case.id == Record.case_id)
-             .where(Record.action.in_(DECISION_ACTIONS), *_in_range(Record.created_at, filters)))
-    query = _scoped(query, Case.county_office_id, filters).group_by(Case.process_key, Record.task_name).order_by(
-        Case.process_key, Record.task_name)
+    counts = [func.count().filter(RecordTiming.action == action).label(action) for action in DECISION_ACTIONS]
+    query = (select(RecordTiming.process_key.label("process_key"), RecordTiming.task_name.label("step"), *counts,
+                    func.count().label("decisions"))
+             .where(RecordTiming.action.in_(DECISION_ACTIONS), *_in_range(RecordTiming.created_at, filters)))
+    query = _scoped(query, RecordTiming.county_office_id, filters, RecordTiming.process_key).group_by(
+        RecordTiming.process_key, RecordTiming.task_name).order_by(RecordTiming.process_key, RecordTiming.task_name)
     rows = [dict(row._mapping) for row in session.execute(query)]
     totals = {action: sum(row[action] for row in rows) for action in (*DECISION_ACTIONS, "decisions")}
     if rows:

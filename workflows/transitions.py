@@ -9,13 +9,17 @@ import json
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import engine
 from signing import Signer, canonical_bytes, digest, format_time, sign_record
 from workflows import access, inquiries, log, notifications, pki, registry
 from workflows.errors import Forbidden, NotFound
-from workflows.models import Case, CaseTask, ProcessDefinition, Record, SigningKey, User, tehran_today
+from workflows.models import (
+    Case, CaseCount, CaseDayCount, CaseTask, ProcessDefinition, Record, RecordTiming, SigningKey, User, as_utc,
+    tehran_today,
+)
 from workflows.procedures import MESSAGE_STATUS, TASK_STATUS, procedure
 
 __all__ = ["lock", "load", "spec_of", "append_record", "settle", "save", "latest_application"]
@@ -23,8 +27,10 @@ __all__ = ["lock", "load", "spec_of", "append_record", "settle", "save", "latest
 
 def lock(session: Session, case: Case) -> Case:
     """Re-read the case row under a row lock (SELECT … FOR UPDATE; a no-op on SQLite)."""
-    return session.scalars(select(Case).where(Case.id == case.id).with_for_update()
+    case = session.scalars(select(Case).where(Case.id == case.id).with_for_update()
                            .execution_options(populate_existing=True)).one()
+    setattr(case, _COUNTED, _count_key(case))  # what the case counts under in case_counts, as stored
+    return case
 
 
 def spec_of(definition: ProcessDefinition) -> engine.ProcessSpec:
@@ -69,6 +75,10 @@ def append_record(session: Session, case: Case, signer: Signer, actor: User, now
                     form_data=canonical_bytes(form_data).decode("utf-8") if form_data is not None else None)
     session.add(record)
     session.flush()
+    since = as_utc(last.created_at) if last else as_utc(case.created_at)
+    session.add(RecordTiming(record_id=record.id, case_id=case.id, process_key=case.process_key,
+                             county_office_id=case.county_office_id, task_name=task_name, action=action,
+                             created_at=now, seconds=(now - since).total_seconds()))
     log.append(session, record)
     return record
 
@@ -94,7 +104,12 @@ def settle(session: Session, case: Case, spec: engine.ProcessSpec, instance: eng
 
 
 def save(session: Session, case: Case, instance: engine.Instance, now: datetime) -> None:
-    """Store the state and rewrite what is derived from it: status, task rows, next wake-up."""
+    """Store the state and rewrite what is derived from it: status, task rows, next wake-up, the
+    dashboard's case counts.
+
+    The case is either new (``cases.start_case``) or was re-read by ``lock`` in this transaction:
+    that is how the counts know what the case counted under before.
+    """
     case.state = instance.serialize()
     case.updated_at = now
     timers = instance.timers()
@@ -119,7 +134,41 @@ def save(session: Session, case: Case, instance: engine.Instance, now: datetime)
         awaited = [MESSAGE_STATUS[m] for m in instance.awaited_messages() if m in MESSAGE_STATUS]
         case.status = awaited[0] if awaited else TASK_STATUS.get(waiting[0].name, case.status) if waiting else case.status
     session.flush()
+    _recount(session, case)
     notifications.after_transition(session, case, previous, now)
+
+
+#: the instance attribute holding the key a case is counted under (set by ``lock`` and ``save``)
+_COUNTED = "_counted_as"
+
+
+def _count_key(case: Case) -> tuple | None:
+    """(county office, procedure, status, Tehran day of creation); None: not counted (no county yet)."""
+    if case.county_office_id is None:
+        return None
+    return case.county_office_id, case.process_key, case.status, tehran_today(as_utc(case.created_at))
+
+
+def _recount(session: Session, case: Case) -> None:
+    """Move the case from the count it was in to the one it is in now, in this transaction.
+
+    One upsert per counter table (``INSERT … ON CONFLICT DO UPDATE SET cases = cases + excluded``),
+    rows in key order so that two transactions lock counter rows in the same order.
+    """
+    before, after = getattr(case, _COUNTED, None), _count_key(case)
+    if before == after:
+        return
+    deltas = sorted([(key, step) for key, step in ((before, -1), (after, 1)) if key is not None])
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for table, width in ((CaseCount.__table__, 3), (CaseDayCount.__table__, 4)):
+        names = ["county_office_id", "process_key", "status", "created_on"][:width]
+        rows = [{**dict(zip(names, key[:width])), "cases": step} for key, step in deltas]
+        statement = insert(table).values(rows)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[table.c[name] for name in names],
+            set_={"cases": table.c.cases + statement.excluded.cases}))
+    setattr(case, _COUNTED, after)
 
 
 def _apply_outcome(session: Session, case: Case, instance: engine.Instance, signer: Signer, actor: User,

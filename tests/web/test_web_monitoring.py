@@ -229,3 +229,118 @@ def test_percentiles_agree_with_percentile_cont(app):
         assert result["n"] == len(values)
         assert result["p50"] == pytest.approx(statistics.median(values))
         assert result["p90"] == pytest.approx(cont(0.9))
+
+
+def _counters(session) -> tuple[dict, dict, dict]:
+    """Every row of the counter tables and the record timings, as plain values (zero counts left out)."""
+    from workflows.models import CaseCount, CaseDayCount, RecordTiming
+
+    totals = {(r.county_office_id, r.process_key, r.status): r.cases
+              for r in session.scalars(select(CaseCount)) if r.cases}
+    days = {(r.created_on, r.county_office_id, r.process_key, r.status): r.cases
+            for r in session.scalars(select(CaseDayCount)) if r.cases}
+    timings = {r.record_id: (r.case_id, r.process_key, r.county_office_id, r.task_name, r.action,
+                             r.created_at.replace(tzinfo=None), round(r.seconds, 6))
+               for r in session.scalars(select(RecordTiming))}
+    return totals, days, timings
+
+
+def test_counters_and_timings_follow_the_cases_and_records(fleet):
+    """What transitions keep equals what the cases and records say, counted again from scratch."""
+    from collections import Counter
+
+    from workflows.models import Record, as_utc
+
+    totals, days, timings = _counters(db.session)
+    cases = [c for c in db.session.scalars(select(Case)) if c.county_office_id is not None]
+    assert totals == Counter((c.county_office_id, c.process_key, c.status) for c in cases)
+    assert days == Counter((tehran_today(as_utc(c.created_at)), c.county_office_id, c.process_key, c.status)
+                           for c in cases)
+    records = list(db.session.scalars(select(Record).order_by(Record.case_id, Record.seq)))
+    assert set(timings) == {r.id for r in records} and len(records) > 40
+    for record in records:
+        case = db.session.get(Case, record.case_id)
+        before = next((r for r in records if r.case_id == record.case_id and r.seq == record.seq - 1), None)
+        since = as_utc(before.created_at if before else case.created_at)
+        assert timings[record.id][-1] == pytest.approx((as_utc(record.created_at) - since).total_seconds())
+        assert timings[record.id][:5] == (case.id, case.process_key, case.county_office_id, record.task_name,
+                                          record.action)
+
+    # a transition moves the case from one count to the other, in its own transaction
+    c6 = fleet["cases"][5]
+    arak = _counties("markazi-arak")[0]
+    decide(c6, "arak_officer", "approve", fleet["t"] + timedelta(hours=30))
+    moved, _, _ = _counters(db.session)
+    waiting = (arak, "center_founding", "county_review")
+    assert totals[waiting] == 1 and waiting not in moved  # its count went to zero
+    assert moved[(arak, "center_founding", "province_review")] == 1
+    assert sum(moved.values()) == sum(totals.values())
+
+
+def test_case_counts_for_a_date_range_read_the_day_counters(fleet):
+    t = fleet["t"]
+    day = tehran_today(t)
+    every = {(r["province"], r["status"]): r["cases"]
+             for r in monitoring.cases_by_status(db.session, monitoring.MonitorFilters(), by_county=False)}
+    that_day = {(r["province"], r["status"]): r["cases"] for r in monitoring.cases_by_status(
+        db.session, monitoring.MonitorFilters(date_from=day, date_to=day), by_county=False)}
+    assert that_day == every == {("markazi", "licensed"): 2, ("markazi", "rejected"): 2,
+                                 ("markazi", "county_review"): 1, ("isfahan", "licensed"): 1}
+    assert monitoring.cases_by_status(db.session, monitoring.MonitorFilters(date_to=day - timedelta(days=1)),
+                                      by_county=True) == []
+    assert monitoring.cases_by_status(db.session, monitoring.MonitorFilters(date_from=day + timedelta(days=1)),
+                                      by_county=False) == []
+    saveh = monitoring.cases_by_status(db.session, monitoring.MonitorFilters(
+        date_from=day, county_ids=_counties("markazi-saveh"), process_key="center_founding"), by_county=True)
+    assert [(r["county"], r["status"], r["cases"]) for r in saveh] == [("markazi-saveh", "rejected", 1)]
+
+
+def test_the_migration_backfills_counters_and_timings_from_existing_rows(fleet):
+    """Existing databases get the same counters and timings from the migration as transitions keep."""
+    import importlib.util
+    from pathlib import Path
+
+    from sqlalchemy import delete
+
+    from workflows.models import CaseCount, CaseDayCount, RecordTiming
+
+    kept = _counters(db.session)
+    for table in (CaseCount, CaseDayCount, RecordTiming):
+        db.session.execute(delete(table))
+    db.session.commit()
+    assert _counters(db.session) == ({}, {}, {})
+    path = next((Path(__file__).parents[2] / "migrations" / "versions").glob("*_d3db5834628c_*.py"))
+    spec = importlib.util.spec_from_file_location("counters_migration", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    migration.backfill(db.session.connection())
+    db.session.commit()
+    assert _counters(db.session) == kept
+    test_step_and_end_to_end_times_match_hand_computed_values(fleet)
+
+
+def test_the_dashboard_defaults_to_the_last_thirty_days(fleet, client):
+    from urllib.parse import parse_qs, urlsplit
+
+    from web.dashboard import DEFAULT_DAYS
+
+    def csv_query(html: str) -> dict:
+        href = re.search(r'id="csv-steps" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+        return parse_qs(urlsplit(href).query, keep_blank_values=True)
+
+    login(client, "hq_auditor")
+    since = to_persian_digits(jalali_iso(tehran_today(utcnow()) - timedelta(days=DEFAULT_DAYS - 1)))
+    html = client.get("/monitoring").get_data(as_text=True)
+    assert f'name="from" value="{since}"' in html and csv_query(html) == {"from": [since]}
+    every = client.get("/monitoring?from=&to=").get_data(as_text=True)
+    assert 'name="from" value=""' in every and csv_query(every) == {"from": [""]}
+    assert "۱ روز و ۱۲ ساعت" in every
+    for query in ("", "?from="):
+        rows = list(csv.DictReader(io.StringIO(client.get(f"/monitoring/steps.csv{query}")
+                                               .get_data(as_text=True).lstrip("\ufeff"))))
+        assert any(r["step"] == "county_review" and r["n"] == "6" for r in rows), query
+    # the default range starts thirty days ago: a day before it is outside
+    outside = to_persian_digits(jalali_iso(tehran_today(utcnow()) - timedelta(days=DEFAULT_DAYS)))
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/monitoring/cases.csv?to={outside}")
+                                           .get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows == []
