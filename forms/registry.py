@@ -24,7 +24,7 @@ from forms.schemas import (
     TermEndRequestSchema,
 )
 
-__all__ = ["FORMS", "FormSpec", "describe", "eligibility_facts", "get_form", "manager_facts", "validate"]
+__all__ = ["FORMS", "FormSpec", "describe", "eligibility_facts", "get_form", "load", "manager_facts", "validate"]
 
 
 @dataclass(frozen=True)
@@ -160,15 +160,20 @@ def _flatten(messages: Any, path: str, flat: dict[str, list[str]]) -> None:
         flat.setdefault(path or SCHEMA, []).append(str(messages))
 
 
-def validate(key: str, data: Any) -> dict[str, Any]:
-    """Return the cleaned, JSON-safe data of form ``key``, or raise `FormError` (dotted keys)."""
+def load(schema: type[Schema], data: Any) -> dict[str, Any]:
+    """Return ``data`` cleaned by ``schema``, or raise `FormError` (dotted keys, Persian messages)."""
     try:
-        cleaned: dict[str, Any] = get_form(key).schema().load(data)
+        cleaned: dict[str, Any] = schema().load(data)
     except ValidationError as error:
         errors: dict[str, list[str]] = {}
         _flatten(error.messages, "", errors)
         raise FormError(errors) from None
     return cleaned
+
+
+def validate(key: str, data: Any) -> dict[str, Any]:
+    """Return the cleaned, JSON-safe data of form ``key``, or raise `FormError` (dotted keys)."""
+    return load(get_form(key).schema, data)
 
 
 def _describe_fields(schema: Schema, form_key: str, path: str) -> list[dict[str, Any]]:

@@ -22,6 +22,10 @@ from web import certificate
 from web.auth import LoginThrottled, check_credentials, user_for_token
 from web.errors import error_body
 from web.extensions import csrf, db
+from web.openapi import (
+    CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, TokenRequest, accepts,
+    accepts_upload, request_body,
+)
 from web.registry import center_json, center_or_404, search_visible_centers
 from web.scope import (
     case_application, case_or_404, county_choices, latest_form_data, storage_dir, task_filters, timeline,
@@ -33,7 +37,6 @@ from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Case, CaseTask, Inquiry, License, utcnow
 from workflows.people import add_token
-from workflows.procedures import PROCEDURES
 from workflows.verification import resolve_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -62,22 +65,8 @@ def authenticated(view: Callable) -> Callable:
             return _fail(401, "unauthorized", "web.error.http_401")
         g.api_user = user
         return view(*args, **kwargs)
+    wrapper.requires_auth = True  # type: ignore[attr-defined]
     return wrapper
-
-
-def json_body(allowed: set[str], required: set[str] = frozenset()) -> dict:
-    """The request's JSON object; InvalidInput keyed by field for anything else."""
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        body = None
-    if not isinstance(body, dict):
-        raise InvalidInput({"_body": [t("web.api.body_not_json")]})
-    errors = {key: [t("errors.unknown_field")] for key in body if key not in allowed}
-    errors.update({key: [t("errors.required")] for key in required if key not in body})
-    if errors:
-        raise InvalidInput(errors)
-    return body
 
 
 def task_json(task: CaseTask) -> dict:
@@ -115,10 +104,12 @@ def _waiting_task(case: Case, task_id: str) -> CaseTask:
 
 
 @bp.post("/auth/token")
+@accepts(TokenRequest)
 def issue_token():
-    body = json_body({"username", "password", "label"}, {"username", "password"})
+    """Public: a bearer token for the username and password (sign-in is throttled like the pages')."""
+    body = request_body()
     try:
-        user = check_credentials(str(body["username"]), str(body["password"]))
+        user = check_credentials(body["username"], body["password"])
     except LoginThrottled as throttled:
         response = jsonify(error_body("too_many_attempts", t("web.auth.throttled", minutes=str(throttled.minutes))))
         return response, 429, {"Retry-After": str(throttled.seconds)}
@@ -157,19 +148,14 @@ def list_cases():
 
 @bp.post("/cases")
 @authenticated
+@accepts(CaseRequest)
 def create_case():
     """Start a founding case, or (with center_id) a procedure on an existing center."""
-    body = json_body({"process_key", "center_id", "linked_case_id"}, {"process_key"})
-    if body["process_key"] not in PROCEDURES:
-        raise InvalidInput({"process_key": [t("errors.choice_invalid")]})
+    body = request_body()
     center = linked = None
     if body.get("center_id") is not None:
-        if not isinstance(body["center_id"], int) or isinstance(body["center_id"], bool):
-            raise InvalidInput({"center_id": [t("errors.integer_invalid")]})
         center = center_or_404(g.api_user, body["center_id"])
     if body.get("linked_case_id") is not None:
-        if not isinstance(body["linked_case_id"], int) or isinstance(body["linked_case_id"], bool):
-            raise InvalidInput({"linked_case_id": [t("errors.integer_invalid")]})
         linked = case_or_404(g.api_user, body["linked_case_id"])
     case = start_case(db.session, process_key=body["process_key"], starter=g.api_user, center=center,
                       linked_case=linked)
@@ -198,26 +184,24 @@ def task_form(case_id: int, task_id: str):
 
 @bp.put("/cases/<int:case_id>/tasks/<task_id>/draft")
 @authenticated
+@accepts(DraftRequest)
 def put_draft(case_id: int, task_id: str):
+    """Save the task's form as a draft of the caller's (kept as typed, not signed)."""
     case = case_or_404(g.api_user, case_id)
-    body = json_body({"data"}, {"data"})
-    save_draft(db.session, case=case, task_id=task_id, user=g.api_user, data=body["data"])
+    save_draft(db.session, case=case, task_id=task_id, user=g.api_user, data=request_body()["data"])
     db.session.commit()
     return jsonify({"saved": True})
 
 
 @bp.post("/cases/<int:case_id>/tasks/<task_id>/complete")
 @authenticated
+@accepts(CompleteRequest)
 def complete(case_id: int, task_id: str):
+    """Complete a task with its form's data, signed; lock_version guards against a stale page."""
     case = case_or_404(g.api_user, case_id)
-    body = json_body({"data", "pin", "lock_version"}, {"data", "pin"})
-    lock_version = body.get("lock_version")
-    if lock_version is not None and (not isinstance(lock_version, int) or isinstance(lock_version, bool)):
-        raise InvalidInput({"lock_version": [t("errors.integer_invalid")]})
-    if not isinstance(body["pin"], str):
-        raise InvalidInput({"pin": [t("errors.not_text")]})
+    body = request_body()
     transition = complete_task(db.session, case=case, task_id=task_id, actor=g.api_user, data=body["data"],
-                               pin=forms.normalize_digits(body["pin"]), lock_version=lock_version)
+                               pin=body["pin"], lock_version=body.get("lock_version"))
     db.session.commit()
     return jsonify({"case": case_json(transition.case, full=True),
                     "records": [{"seq": r.seq, "action": r.action, "hash": r.hash} for r in transition.records]})
@@ -225,7 +209,9 @@ def complete(case_id: int, task_id: str):
 
 @bp.post("/cases/<int:case_id>/documents")
 @authenticated
+@accepts_upload("file")
 def upload_document(case_id: int):
+    """Upload a document (PDF, JPEG or PNG, checked by content) to the caller's own open case; answers its SHA-256."""
     case = case_or_404(g.api_user, case_id)
     if case.applicant_id != g.api_user.id or not case.tasks:
         raise InvalidInput({"file": [t("web.api.upload_not_allowed")]})
@@ -270,26 +256,24 @@ def list_inquiries():
 
 @bp.post("/inquiries/<int:inquiry_id>/answer")
 @authenticated
+@accepts(InquiryAnswerRequest)
 def answer_inquiry(inquiry_id: int):
     """Agencies: answer an inquiry (clear / not_clear, reference, note), signed with the agency's key."""
-    body = json_body({"data", "pin"}, {"data", "pin"})
-    if not isinstance(body["pin"], str):
-        raise InvalidInput({"pin": [t("errors.not_text")]})
+    body = request_body()
     records = inquiries.answer_inquiry(db.session, inquiry_id=inquiry_id, agency_user=g.api_user,
-                                       data=body["data"], pin=forms.normalize_digits(body["pin"]), now=utcnow())
+                                       data=body["data"], pin=body["pin"], now=utcnow())
     db.session.commit()
     return jsonify({"records": [{"seq": r.seq, "action": r.action, "hash": r.hash} for r in records]})
 
 
 @bp.post("/inquiries/<int:inquiry_id>/resend")
 @authenticated
+@accepts(InquiryResendRequest)
 def resend_inquiry(inquiry_id: int):
     """Offices: send an unanswered inquiry again with a new deadline; the reason is signed."""
-    body = json_body({"reason", "pin"}, {"reason", "pin"})
-    if not isinstance(body["pin"], str):
-        raise InvalidInput({"pin": [t("errors.not_text")]})
+    body = request_body()
     record = inquiries.resend_inquiry(db.session, inquiry_id=inquiry_id, officer=g.api_user, reason=body["reason"],
-                                      pin=forms.normalize_digits(body["pin"]), now=utcnow())
+                                      pin=body["pin"], now=utcnow())
     db.session.commit()
     return jsonify({"seq": record.seq, "action": record.action, "hash": record.hash})
 

@@ -9,7 +9,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from forms import t
-from web.api import authenticated, json_body, task_json
+from web.api import authenticated, task_json
+from web.openapi import ReassignRequest, accepts, request_body
 from web.extensions import csrf, db
 from web.listing import error_messages, query_without
 from web.scope import STEP_NAMES, case_or_404, county_filter_choices, task_filters
@@ -124,9 +125,10 @@ def api_release(case_id: int, task_id: str):
 
 @api_bp.post("/cases/<int:case_id>/tasks/<task_id>/reassign")
 @authenticated
+@accepts(ReassignRequest)
 def api_reassign(case_id: int, task_id: str):
+    """Give the waiting task to another person of the same office."""
     case = case_or_404(g.api_user, case_id)
-    body = json_body({"user_id"}, {"user_id"})
-    task = inbox.reassign(db.session, _task(case, task_id), g.api_user, body["user_id"], utcnow())
+    task = inbox.reassign(db.session, _task(case, task_id), g.api_user, request_body()["user_id"], utcnow())
     db.session.commit()
     return jsonify({"task": task_json(task)})

@@ -9,6 +9,19 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
+
+#: the largest id a URL may name: ids are 32-bit integers in the database, so a longer number is
+#: a page that does not exist (404), not a database error
+MAX_URL_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a non-negative id the database can hold."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("max", MAX_URL_ID)
+        super().__init__(map, *args, **kwargs)
 
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
@@ -35,6 +48,8 @@ HEADERS = {
 
 
 def init_app(app: Flask) -> None:
+    """Call before any blueprint is registered (the id converter applies to rules added later)."""
+    app.url_map.converters["int"] = IdConverter
     if app.config.get("PROXY_COUNT"):
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)

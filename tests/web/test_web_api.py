@@ -118,8 +118,9 @@ def test_documents_must_belong_to_the_case(client, applicant):
 
 @pytest.mark.parametrize("body, field", [
     (None, "_body"), ([], "_body"), ({"pin": PIN}, "data"), ({"data": {}, "pin": PIN, "x": 1}, "x"),
-    ({"data": "text", "pin": PIN}, "_schema"), ({"data": {"decision": "approve"}, "pin": 1405}, "pin"),
-    ({"data": {}, "pin": PIN, "lock_version": "1"}, "lock_version"),
+    ({"data": "text", "pin": PIN}, "data"), ({"data": {"decision": "approve"}, "pin": 1405}, "pin"),
+    ({"data": {}, "pin": PIN, "lock_version": "one"}, "lock_version"),
+    ({"data": {}, "pin": PIN, "lock_version": True}, "lock_version"), ({"data": {}, "pin": ""}, "pin"),
 ])
 def test_malformed_bodies_get_a_clear_4xx(client, applicant, body, field):
     case = new_case(client, applicant)

@@ -39,6 +39,7 @@ ROUTES = {
     "public.log_key_pem": PUBLIC, "public.vendor": PUBLIC,
     "auth.login": PUBLIC, "api.issue_token": PUBLIC, "api.verify": PUBLIC,
     "api.log_checkpoint": PUBLIC, "api.log_consistency": PUBLIC, "api.log_inclusion": PUBLIC,
+    "openapi.openapi_document": PUBLIC,
     "auth.logout": SESSION,
     "pages.cases": LIST, "pages.new_case": LIST, "inbox.index": LIST, "registry.centers": LIST,
     "registry.export": LIST, "notifications.index": LIST, "notifications.read_all": LIST,

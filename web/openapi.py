@@ -1,0 +1,308 @@
+"""The JSON API's contract: request bodies and the OpenAPI document built from them.
+
+Every endpoint that takes a JSON body declares its marshmallow schema with ``@accepts``; the
+same schema validates the request (Persian messages keyed by field, unknown fields refused) and
+describes it in ``GET /api/v1/openapi.json``. The ``data`` of a task or an inquiry answer is
+documented with the forms' own schemas (`forms.registry.FORMS`), which validate it in the
+domain operations. Paths, parameters and security come from the URL map, so an endpoint cannot
+be added without appearing here.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from marshmallow import Schema
+from marshmallow.fields import Field
+from werkzeug.routing import Rule
+
+from forms import t
+from forms.errors import FormError
+from forms.fields import (
+    Choice, Code, Email, FormField, JalaliDate, Mobile, NationalId, PostalCode, Section, SectionList, Sha256,
+    StrictBool, StrictInt, Text,
+)
+from forms.persian import normalize_digits
+from forms.registry import FORMS, load
+from forms.schemas import FormSchema
+from workflows.errors import InvalidInput
+from workflows.procedures import PROCEDURES
+
+bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
+
+API_PREFIX = "/api/v1"
+_MAX_ID = 2**31 - 1
+
+
+# --- fields and bodies ----------------------------------------------------------------------
+
+class JsonObject(FormField):
+    """A JSON object passed on as it is: a form's data, validated by that form's own schema."""
+
+    form_type = "object"
+
+    def __init__(self, *, form: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: the form key documenting it, or None for "the form of the task" (any of them)
+        self.form = form
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            raise _invalid("errors.not_an_object")
+        return value
+
+
+class Secret(FormField):
+    """A password or signing PIN: a string kept as typed (a PIN's Persian digits made ASCII)."""
+
+    form_type = "secret"
+
+    def __init__(self, max_length: int, *, digits: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_length = max_length
+        self.digits = digits
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if not isinstance(value, str):
+            raise _invalid("errors.not_text")
+        if not value:
+            raise self.make_error("required")
+        if len(value) > self.max_length:
+            raise _invalid("errors.text_too_long", max=str(self.max_length))
+        return normalize_digits(value) if self.digits else value
+
+
+def _invalid(key: str, **kwargs: str):
+    from marshmallow import ValidationError
+    return ValidationError(t(key, **kwargs))
+
+
+def _id(required: bool = True) -> StrictInt:
+    return StrictInt(1, _MAX_ID, required=required)
+
+
+class TokenRequest(FormSchema):
+    """Sign in: a bearer token for the API."""
+
+    username = Text(64)
+    password = Secret(256)
+    label = Text(80, required=False)
+
+
+class CaseRequest(FormSchema):
+    """Start a procedure: founding without a center, the others on an existing center."""
+
+    process_key = Choice({key: f"web.process.{key}" for key in PROCEDURES})
+    center_id = _id(required=False)
+    linked_case_id = _id(required=False)
+
+
+class DraftRequest(FormSchema):
+    """Save the task's form as a draft (not validated, not signed)."""
+
+    data = JsonObject()
+
+
+class CompleteRequest(FormSchema):
+    """Complete a task: the form's data, signed with the caller's key unlocked by the PIN."""
+
+    data = JsonObject()
+    pin = Secret(32, digits=True)
+    lock_version = StrictInt(0, _MAX_ID, required=False)
+
+
+class InquiryAnswerRequest(FormSchema):
+    """An agency's signed answer to an inquiry."""
+
+    data = JsonObject(form="inquiry_answer")
+    pin = Secret(32, digits=True)
+
+
+class InquiryResendRequest(FormSchema):
+    """Send an unanswered inquiry again; the reason is signed."""
+
+    reason = Text(500)
+    pin = Secret(32, digits=True)
+
+
+class ReassignRequest(FormSchema):
+    """Give a waiting task to another person of the same office."""
+
+    user_id = _id()
+
+
+def accepts(schema: type[Schema]) -> Callable:
+    """Declare the JSON body a view takes; the view loads it with `request_body` when it is ready
+    (after its own scope checks, so a foreign id answers 404 whatever the body)."""
+    def decorate(view: Callable) -> Callable:
+        view.body_schema = schema  # type: ignore[attr-defined]
+        return view
+    return decorate
+
+
+def accepts_upload(field: str) -> Callable:
+    """Declare that a view takes one file, sent as multipart/form-data under ``field``."""
+    def decorate(view: Callable) -> Callable:
+        view.upload_field = field  # type: ignore[attr-defined]
+        return view
+    return decorate
+
+
+def request_body() -> dict[str, Any]:
+    """The request's JSON object cleaned by the schema its view `accepts`; InvalidInput keyed by field."""
+    schema = current_app.view_functions[request.endpoint].body_schema
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        body = None
+    if not isinstance(body, dict):
+        raise InvalidInput({"_body": [t("web.api.body_not_json")]})
+    try:
+        return load(schema, body)
+    except FormError as error:
+        raise InvalidInput(error.errors) from None
+
+
+# --- the document ---------------------------------------------------------------------------
+
+# Input is normalized before it is checked (Persian and Arabic digits, spaces, +98), so these
+# describe what is accepted and what is stored rather than constrain the raw string.
+_STRING_FORMATS: dict[type, dict[str, Any]] = {
+    NationalId: {"description": "national ID: 10 digits in any script, check digit verified; stored as ASCII digits"},
+    PostalCode: {"description": "postal code: 10 digits in any script; stored as ASCII digits"},
+    Mobile: {"description": "mobile number (09…, +98… or 98…, any digits); stored as 09xxxxxxxxx"},
+    Sha256: {"description": "SHA-256 of a document uploaded to the case: 64 hex digits"},
+    JalaliDate: {"description": "a Jalali date 1370/05/12 (any digits) or an ISO date 1991-08-03; stored as ISO"},
+}
+
+
+def field_schema(field: Field) -> dict[str, Any]:
+    """The JSON Schema of one forms field."""
+    if isinstance(field, SectionList):
+        return {"type": "array", "items": schema_object(field.section.schema.__class__),
+                "minItems": field.min_items, "maxItems": field.max_items}
+    if isinstance(field, Section):
+        return schema_object(field.schema.__class__)
+    if isinstance(field, JsonObject):
+        if field.form is not None:
+            return {"$ref": f"#/components/schemas/form.{field.form}"}
+        return {"oneOf": [{"$ref": f"#/components/schemas/form.{key}"} for key in sorted(FORMS)],
+                "description": "the data of the task's form (its form_key)"}
+    if isinstance(field, Choice):
+        return {"type": "string", "enum": list(field.choices)}
+    if isinstance(field, StrictBool):
+        return {"type": "boolean"}
+    if isinstance(field, StrictInt):
+        return {"type": "integer", "minimum": field.min_value, "maximum": field.max_value}
+    if isinstance(field, Secret):
+        return {"type": "string", "minLength": 1, "maxLength": field.max_length, "format": "password"}
+    for kind, extra in _STRING_FORMATS.items():
+        if isinstance(field, kind):
+            return {"type": "string", **extra}
+    if isinstance(field, Email):
+        return {"type": "string", "format": "email", "maxLength": field.max_length}
+    if isinstance(field, Code):
+        return {"type": "string", "pattern": "^[a-z0-9_-]+$", "maxLength": field.max_length}
+    if isinstance(field, Text):
+        return {"type": "string", "minLength": field.min_length, "maxLength": field.max_length}
+    raise TypeError(f"{type(field).__name__} has no JSON Schema")
+
+
+def schema_object(schema: type[Schema]) -> dict[str, Any]:
+    """The JSON Schema of a marshmallow schema: its fields, which are required, nothing else."""
+    fields = schema().fields
+    result: dict[str, Any] = {"type": "object", "additionalProperties": False,
+                              "properties": {name: field_schema(field) for name, field in fields.items()}}
+    required = [name for name, field in fields.items() if field.required]
+    if required:
+        result["required"] = required
+    if schema.__doc__:
+        result["description"] = schema.__doc__.strip().splitlines()[0]
+    return result
+
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_ERRORS = {
+    "401": "not signed in, or the token is unknown",
+    "403": "the caller may not do this",
+    "404": "nothing of this id in the caller's jurisdiction",
+    "409": "the case moved on meanwhile (stale lock_version, task already completed)",
+    "422": "invalid input: `errors` maps each field (dotted path) to Persian messages",
+}
+_CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def _path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
+    parameters = []
+    for converter, name in _CONVERTER.findall(rule.rule):
+        kind = {"type": "integer", "minimum": 0} if converter == "int" else {"type": "string"}
+        parameters.append({"name": name, "in": "path", "required": True, "schema": kind})
+    return _CONVERTER.sub(lambda m: "{" + m.group(2) + "}", rule.rule), parameters
+
+
+def build_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every ``/api/v1`` route of ``app``."""
+    paths: dict[str, dict[str, Any]] = {}
+    bodies: dict[str, type[Schema]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith(API_PREFIX + "/"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        path, parameters = _path(rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            doc = (view.__doc__ or rule.endpoint).strip().splitlines()
+            operation: dict[str, Any] = {"operationId": rule.endpoint, "summary": doc[0],
+                                         "responses": {"200": {"description": "done"}}}
+            if len(doc) > 1:
+                operation["description"] = "\n".join(line.strip() for line in doc[1:]).strip()
+            if parameters:
+                operation["parameters"] = parameters
+            schema = getattr(view, "body_schema", None)
+            if schema is not None:
+                bodies[schema.__name__] = schema
+                operation["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{schema.__name__}"}}}}
+            upload = getattr(view, "upload_field", None)
+            if upload is not None:
+                operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": [upload],
+                    "properties": {upload: {"type": "string", "contentMediaType": "application/octet-stream"}}}}}}
+            if getattr(view, "requires_auth", False):
+                operation["security"] = [{"bearer": []}, {"session": []}]
+                errors = _ERRORS
+            else:
+                errors = {code: text for code, text in _ERRORS.items() if code in ("404", "422")}
+            for code, text in errors.items():
+                operation["responses"][code] = {"description": text,
+                                                "content": {"application/json": {"schema": _ERROR}}}
+            paths.setdefault(path, {})[method.lower()] = operation
+    schemas: dict[str, Any] = {"Error": {
+        "type": "object", "required": ["error", "message"],
+        "properties": {"error": {"type": "string"}, "message": {"type": "string"},
+                       "errors": {"type": "object", "additionalProperties": {
+                           "type": "array", "items": {"type": "string"}}}}}}
+    schemas |= {name: schema_object(schema) for name, schema in sorted(bodies.items())}
+    schemas |= {f"form.{key}": schema_object(spec.schema) for key, spec in sorted(FORMS.items())}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Mosque cultural-art centers: licensing API", "version": "1",
+                 "description": "Signed workflows for founding a center and changing its manager. "
+                                "JSON with ISO dates and ASCII digits; Persian or Arabic digits and "
+                                "letters are accepted on input. Messages are Persian."},
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "a token from POST /api/v1/auth/token"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                        "description": "the pages' session; writes also need the X-CSRFToken header"}}},
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """Public: this document."""
+    cached = current_app.extensions.get("openapi_document")
+    if cached is None:
+        cached = current_app.extensions["openapi_document"] = build_document(current_app)
+    return jsonify(cached)
