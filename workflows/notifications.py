@@ -144,11 +144,10 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
     process = forms.t(f"web.process.{case.process_key}")
     base = {"case": _label(case), "process": process}
     steps = {snap.name: snap.title for snap in previous.values()}
-    made: list[Notification] = []
+    planned: list[tuple[User | None, str, str, dict]] = []
 
     def notify(people: list[User], kind: str, key: str, **params: str) -> None:
-        for person in people:
-            made.extend(_add(session, person, case, kind, key, {**base, **params}, now))
+        planned.extend((person, kind, key, {**base, **params}) for person in people)
 
     for record in records:
         body = json.loads(record.canonical)
@@ -174,6 +173,7 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
             continue
         people = [p for p in _holders(session, case, task.lane, task.office_id, task.assignee_id) if p.id not in actors]
         notify(people, "task", f"{case.public_id}:task:{task.task_id}", step=task.title)
+    made = _add_all(session, case, planned, now)
     session.flush()
     return made
 
@@ -187,25 +187,35 @@ def _unique(people: list[User | None]) -> list[User]:
     return unique
 
 
-def _add(session: Session, person: User | None, case: Case, kind: str, key: str, params: dict,
-         now: datetime) -> list[Notification]:
-    """One notification (and its outgoing messages) unless this person already has it."""
-    if person is None or not person.active:
+def _add_all(session: Session, case: Case, planned: list[tuple[User | None, str, str, dict]],
+             now: datetime) -> list[Notification]:
+    """The notifications (and their outgoing messages) of one transition, each unless its person
+    already has it: one query for the ones that exist, one flush for the new rows."""
+    wanted: dict[tuple[int, str], tuple[User, str, str, dict]] = {}
+    for person, kind, key, params in planned:
+        if person is not None and person.active:
+            wanted.setdefault((person.id, key), (person, kind, key, params))
+    if not wanted:
         return []
-    exists = session.scalar(select(Notification.id).where(Notification.user_id == person.id, Notification.key == key))
-    if exists is not None:
-        return []
-    notification = Notification(user_id=person.id, case_id=case.id, kind=kind, key=key, created_at=now,
-                                params=json.dumps(params, ensure_ascii=False, sort_keys=True))
-    session.add(notification)
+    existing = {(user_id, key) for user_id, key in session.execute(
+        select(Notification.user_id, Notification.key).where(
+            Notification.user_id.in_({user_id for user_id, _ in wanted}),
+            Notification.key.in_({key for _, key in wanted})))}
+    made = [(person, Notification(user_id=person.id, case_id=case.id, kind=kind, key=key, created_at=now,
+                                  params=json.dumps(params, ensure_ascii=False, sort_keys=True)))
+            for pair, (person, kind, key, params) in wanted.items() if pair not in existing]
+    session.add_all([notification for _, notification in made])
     session.flush()
-    text = render(notification)
-    for channel, address in (("sms", person.mobile), ("email", person.email)):
-        if address:
-            session.add(OutboxMessage(key=f"{person.id}:{key}:{channel}", notification_id=notification.id,
-                                      channel=channel, address=address, created_at=now, status="pending",
-                                      subject=forms.t("web.notify.subject", case=params["case"]), body=text))
-    return [notification]
+    messages = []
+    for person, notification in made:
+        text = render(notification)
+        subject = forms.t("web.notify.subject", case=json.loads(notification.params)["case"])
+        messages += [OutboxMessage(key=f"{person.id}:{notification.key}:{channel}", notification_id=notification.id,
+                                   channel=channel, address=address, created_at=now, status="pending",
+                                   subject=subject, body=text)
+                     for channel, address in (("sms", person.mobile), ("email", person.email)) if address]
+    session.add_all(messages)
+    return [notification for _, notification in made]
 
 
 def render(notification: Notification) -> str:

@@ -173,3 +173,31 @@ def test_notifications_page_count_and_api(app, client):
     api = client.get("/api/v1/notifications", headers=tokens_for("arak_head")["arak_head"]).json
     assert api["unread"] == 1 and api["notifications"][0]["case_id"] == case.id
     assert client.get("/notifications?page=abc").status_code == 422
+
+
+def test_a_transition_looks_its_notifications_up_in_one_query(app):
+    """Whoever a transition tells, the existing notifications are read once, and nobody is told twice."""
+    from sqlalchemy import event
+
+    now = base_time()
+    case = founding(app, "applicant1", county="markazi-arak", mosque="مسجد شمارش", manager_id=national_id(402), now=now)
+    answer(case, now + timedelta(hours=1))
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        decide(case, "arak_officer", "approve", now + timedelta(hours=2))  # tells the applicant and the province
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    lookups = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM notifications" in s]
+    assert len(lookups) == 1, lookups
+    assert set(told("task", case)) >= {"markazi_officer", "markazi_head"} and len(told("decision", case)) == 1
+    before = db.session.scalar(select(func.count()).select_from(Notification))
+    db.session.refresh(case)
+    case.notified_seq = 0  # the same transition's notifications made again: every one exists already
+    assert notifications.after_transition(db.session, case, {}, now) == []
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == before
