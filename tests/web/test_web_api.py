@@ -57,8 +57,12 @@ def test_full_founding_through_the_api(client, applicant):
     response = complete(client, applicant, case, {"data": application, "pin": "۱۴۰۵"})
     assert response.status_code == 200, response.json
     case = response.json["case"]
-    assert case["status"] == "inquiries" and len(case["inquiries"]) == 4
-    assert response.json["records"][0]["action"] == "submit"
+    # the answer is short: status, lock version, waiting tasks, the records just signed
+    assert case["status"] == "inquiries" and case["lock_version"] > 1 and case["tasks"] == []
+    assert "records" not in case and "verification" not in case
+    assert [(r["seq"], r["action"], r["task_name"]) for r in response.json["records"]] == [
+        (1, "submit", "submit_application")]
+    assert len(client.get(f"/api/v1/cases/{case['id']}", headers=applicant).json["inquiries"]) == 4
 
     for account in (a for a in DEMO_ACCOUNTS if a.agency):
         agency = {"Authorization": f"Bearer {account.token}"}
@@ -73,11 +77,17 @@ def test_full_founding_through_the_api(client, applicant):
 
     county = token_for(client, "arak_officer")
     assert [t["case_id"] for t in client.get("/api/v1/tasks", headers=county).json["tasks"]] == [case["id"]]
-    case = complete(client, county, case, {"data": {"decision": "approve"}, "pin": PIN}).json["case"]
+    reviewed = complete(client, county, case, {"data": {"decision": "approve"}, "pin": PIN}).json
+    assert reviewed["case"]["status"] == "province_review" and reviewed["case"]["lock_version"] > case["lock_version"]
+    assert [t["name"] for t in reviewed["case"]["tasks"]] == ["province_review"]
+    assert [r["action"] for r in reviewed["records"]] == ["approve"]
+    case = reviewed["case"]
     province = token_for(client, "markazi_officer")
     response = complete(client, province, case, {"data": {"decision": "approve"}, "pin": PIN})
     assert response.status_code == 200
-    case = response.json["case"]
+    assert response.json["case"]["status"] == "licensed" and response.json["case"]["tasks"] == []
+    assert [(r["seq"], r["action"]) for r in response.json["records"]] == [(7, "approve"), (8, "issue_license")]
+    case = client.get(f"/api/v1/cases/{case['id']}", headers=province).json
     assert case["status"] == "licensed" and case["license"]["number"]
     assert case["verification"]["ok"] and case["verification"]["count"] == 8
     assert [r["action"] for r in case["records"]] == ["submit"] + ["inquiry_answer"] * 4 + [
