@@ -13,13 +13,15 @@ generated with SQL (INSERT ... SELECT generate_series) shaped like real ones:
                  per status; unique random hashes; no log leaves (nothing here reads the log)
   inquiries      four per submitted case
   notifications  two per case (the applicant, an officer of the county where it has people)
+  counters       case_counts, case_day_counts and record_timings for those rows, as transitions keep them
 
 Measured at each size (median and p95 of ``--growth-repeats`` runs, as arak_officer unless said):
   inbox query     workflows.inbox.search_tasks (default filters: open queue, by deadline, page 1)
   dashboard count workflows.monitoring.cases_by_status for HQ (every case, by province/process/status)
   case page       GET /cases/<id> of a real case waiting at county review (timeline, verification, nav)
   inbox page      GET /inbox (the query above, the counts, the nav)
-  monitoring page GET /monitoring as hq_auditor (percentiles over all records), fewer repeats
+  monitoring page GET /monitoring as hq_auditor (its default range, the last 30 days: about 2% of the
+                  four years of synthetic history), fewer repeats
 """
 from __future__ import annotations
 
@@ -114,6 +116,26 @@ def grow(connection, info: dict[str, Any], start: int, stop: int) -> None:
                r.signature, r.key_id, r.form_data, NULL
         FROM syn_cases c JOIN records r ON r.case_id = CAST(:tpl AS int)
              AND r.seq <= CASE c.status {counts} ELSE 0 END"""), p)
+    # what transitions keep as cases move (the same statements as the migration's backfill)
+    connection.execute(text("""
+        INSERT INTO record_timings (record_id, case_id, process_key, county_office_id, task_name, action,
+                                    created_at, seconds)
+        SELECT r.id, r.case_id, c.process_key, c.county_office_id, r.task_name, r.action, r.created_at,
+               EXTRACT(EPOCH FROM r.created_at - COALESCE(p.created_at, c.created_at))
+        FROM syn_cases s JOIN cases c ON c.id = s.id JOIN records r ON r.case_id = c.id
+             LEFT JOIN records p ON p.case_id = r.case_id AND p.seq = r.seq - 1"""))
+    connection.execute(text("""
+        INSERT INTO case_counts (county_office_id, process_key, status, cases)
+        SELECT c.county_office_id, c.process_key, c.status, count(*) FROM syn_cases s JOIN cases c ON c.id = s.id
+        WHERE c.county_office_id IS NOT NULL GROUP BY c.county_office_id, c.process_key, c.status
+        ON CONFLICT (county_office_id, process_key, status) DO UPDATE SET cases = case_counts.cases + excluded.cases"""))
+    connection.execute(text("""
+        INSERT INTO case_day_counts (created_on, county_office_id, process_key, status, cases)
+        SELECT CAST((c.created_at AT TIME ZONE 'UTC') + interval '210 minutes' AS date) AS day, c.county_office_id,
+               c.process_key, c.status, count(*) FROM syn_cases s JOIN cases c ON c.id = s.id
+        WHERE c.county_office_id IS NOT NULL GROUP BY day, c.county_office_id, c.process_key, c.status
+        ON CONFLICT (created_on, county_office_id, process_key, status)
+        DO UPDATE SET cases = case_day_counts.cases + excluded.cases"""))
     connection.execute(text("""
         INSERT INTO inquiries (case_id, round, kind, agency, subject_national_id, subject_name, status, result,
                                reference, sent_at, due_at, answered_at)
@@ -264,6 +286,7 @@ def run(args, data_dir: Path) -> tuple[list[Row], dict]:
             slowest = max((n for n in largest if not n.startswith("monitoring")), key=lambda n: largest[n]["median"])
             plan = explain(app, largest[slowest]["action"])
             monitoring_plan = explain(app, largest["monitoring page (GET /monitoring, HQ)"]["action"])
+            inbox_plan = explain(app, largest["inbox query (search_tasks)"]["action"])
             from sqlalchemy import text
             with db.engine.connect() as connection:
                 table_sizes = connection.execute(text(
@@ -287,6 +310,7 @@ def run(args, data_dir: Path) -> tuple[list[Row], dict]:
                         (middle + "; " if middle else "") + f"p95 {results[large][name]['p95']:.1f} ms"))
     report = (f"Growth: slowest measured operation at {large:,} cases: {slowest}\n{plan}\n\n"
               f"Monitoring page, slowest statement at {large:,} cases:\n{monitoring_plan}\n\n"
+              f"Inbox query, slowest statement at {large:,} cases:\n{inbox_plan}\n\n"
               "Table sizes at the end: " + "; ".join(f"{r[0]} {r[1]:,} rows {r[2]}" for r in table_sizes))
     return rows, {"sizes": sizes, "generation_seconds": timings,
                   "results": {s: {n: {k: v for k, v in r.items() if k != "action"} for n, r in res.items()}

@@ -73,13 +73,13 @@ def _breakdown(app, driver: Driver, cases: list[tuple[int, str, str]]) -> dict[s
     """One county approval in process, phase by phase, as the API handler does it."""
     from flask import g
 
-    from web.api import case_json
+    from web.api import completion_json
     from web.extensions import db
     from workflows.cases import complete_task
     from workflows.keys import unlock_signer
     from workflows.models import Case
     phases: dict[str, list[float]] = {"PIN unlock (scrypt)": [], "complete_task (engine, checks, sign, writes)": [],
-                                      "commit": [], "JSON answer (case_json full: timeline + verify_case)": []}
+                                      "commit": [], "JSON answer (completion_json: case status, tasks, new records)": []}
     for case_id, task_id, officer in cases:
         with app.test_request_context():
             user = driver.user(officer)
@@ -93,7 +93,7 @@ def _breakdown(app, driver: Driver, cases: list[tuple[int, str, str]]) -> dict[s
             t2 = time.perf_counter()
             db.session.commit()
             t3 = time.perf_counter()
-            json.dumps(case_json(transition.case, full=True), default=str)
+            json.dumps(completion_json(transition), default=str)
             t4 = time.perf_counter()
             for name, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 phases[name].append(seconds * 1000)

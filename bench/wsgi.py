@@ -42,7 +42,7 @@ BASELINE_RECORD_BYTES = 1100  # about the size of a county decision's canonical 
 
 def build_app():
     app = create_app()
-    from web.api import authenticated, case_json, json_body
+    from web.api import authenticated, completion_json, json_body
     from web.extensions import csrf, db
     from web.scope import case_or_404
     from workflows import access, log
@@ -64,8 +64,7 @@ def build_app():
         transition = complete_task(db.session, case=case, task_id=task_id, actor=g.api_user, data=body["data"],
                                    signer=signers[key], lock_version=body.get("lock_version"))
         db.session.commit()
-        return jsonify({"case": case_json(transition.case, full=True),
-                        "records": [{"seq": r.seq, "action": r.action, "hash": r.hash} for r in transition.records]})
+        return jsonify(completion_json(transition))
 
     @authenticated
     def baseline(case_id: int, task_id: str):

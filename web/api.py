@@ -33,7 +33,7 @@ from web.scope import (
 )
 from workflows.inbox import search_tasks
 from workflows import access, documents, evidence, inquiries, log
-from workflows.cases import complete_task, load_draft, save_draft, start_case
+from workflows.cases import Transition, complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Case, CaseTask, Inquiry, License, utcnow
 from workflows.people import add_token
@@ -207,12 +207,18 @@ def complete(case_id: int, task_id: str):
     transition = complete_task(db.session, case=case, task_id=task_id, actor=g.api_user, data=body["data"],
                                pin=body["pin"], lock_version=body.get("lock_version"))
     db.session.commit()
-    # not case_json(full=True): rebuilding the timeline and verifying the whole chain again after
-    # every completion cost more than the completion itself
-    return jsonify({"case": case_json(transition.case),
-                    "records": [{"seq": r.seq, "action": r.action, "task_name": r.task_name,
-                                 "created_at": r.created_at.isoformat(), "hash": r.hash}
-                                for r in transition.records]})
+    return jsonify(completion_json(transition))
+
+
+def completion_json(transition: Transition) -> dict:
+    """What a completion answers: the case's short form and the records just signed.
+
+    Not ``case_json(full=True)``: rebuilding the timeline and verifying the whole chain again after
+    every completion cost more than the completion itself.
+    """
+    return {"case": case_json(transition.case),
+            "records": [{"seq": r.seq, "action": r.action, "task_name": r.task_name,
+                         "created_at": r.created_at.isoformat(), "hash": r.hash} for r in transition.records]}
 
 
 @bp.post("/cases/<int:case_id>/documents")
