@@ -4,6 +4,9 @@ from __future__ import annotations
 from support import PASSWORD, PIN, pdf_bytes, png_bytes
 from web.formdata import flatten
 
+#: the widths pages are looked at: a small phone and a desktop
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
 #: what a person sees when a chain verifies
 CHAIN_OK = "همه امضاها و پیوند زنجیره درست است"
 
@@ -78,14 +81,17 @@ def diagram_markers(page) -> dict[str, list[str]]:
     })""")
 
 
-def no_problems(problems) -> None:
-    """Nothing went wrong on the pages: no console error, exception, CSP violation or failed request
-    (but for the aborted navigation of a download)."""
-    unexpected = problems.unexpected()
-    assert unexpected == [], "\n".join(unexpected)
+def no_problems(problems: list[str]) -> None:
+    """Nothing went wrong on the pages: no console error, exception, CSP violation or failed request."""
+    assert problems == [], "\n".join(problems)
 
 
-def rejected_once(problems) -> None:
+def rejected_once(page, problems: list[str]) -> None:
     """The one problem a page rejected by the server shows (its 422 status) and nothing else; then forgotten."""
+    page.wait_for_selector("#error-summary")
+    for _ in range(40):  # the console event may come a moment after the page
+        if problems:
+            break
+        page.wait_for_timeout(50)
     assert [p for p in problems if "422" not in p] == [] and len(problems) == 1, problems
     problems.clear()

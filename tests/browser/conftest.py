@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from browser_support import DESKTOP, PHONE
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 #: flags for a closed network: no background connections, no first-run pages
@@ -17,9 +19,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                            "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
                            "frame-ancestors 'none'; form-action 'self'")
-#: the widths pages are looked at: a small phone and a desktop
-PHONE = {"width": 360, "height": 740}
-DESKTOP = {"width": 1280, "height": 900}
 #: reports every Content-Security-Policy violation on the console, where the tests collect errors
 REPORT_CSP = """document.addEventListener("securitypolicyviolation", e =>
   console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI + " " + e.sourceFile + ":" + e.lineNumber));"""
@@ -85,26 +84,15 @@ def screens(screenshot):
     return take
 
 
-class Problems(list):
-    """What went wrong on a page, in order; ``downloads`` are the URLs it downloaded (their navigation is
-    aborted by design, which Chromium reports as a failed request)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.downloads: set[str] = set()
-
-    def unexpected(self) -> list[str]:
-        return [p for p in self if not any(p == f"request failed: {url} net::ERR_ABORTED" for url in self.downloads)]
-
-
-def watch(page) -> Problems:
-    """Collects console errors, uncaught exceptions, CSP violations and failed requests of a page."""
-    problems = Problems()
-    page.on("download", lambda download: problems.downloads.add(download.url))
+def watch(page) -> list[str]:
+    """Collects console errors (a resource that failed to load is one), uncaught exceptions, CSP violations
+    and requests that failed for another reason than being aborted (by a navigation or a download)."""
+    problems: list[str] = []
     page.add_init_script(REPORT_CSP)
     page.on("console", lambda message: problems.append(f"console: {message.text}") if message.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(f"exception: {error}"))
-    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url} {request.failure}"))
+    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url} {request.failure}")
+            if request.failure != "net::ERR_ABORTED" else None)
     return problems
 
 

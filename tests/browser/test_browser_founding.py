@@ -41,7 +41,7 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     page.fill("#pin", "0000")
     no_problems(problems)
     page.click("#submit")
-    rejected_once(problems)
+    rejected_once(page, problems)
     assert page.inner_text("#err-mosque\\.postal_code") == "کد پستی باید ۱۰ رقم باشد."
     assert page.get_attribute("#f-mosque-postal_code", "aria-invalid") == "true"
     assert page.input_value("#f-mosque-name") == application["mosque"]["name"]
