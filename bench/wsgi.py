@@ -42,7 +42,8 @@ BASELINE_RECORD_BYTES = 1100  # about the size of a county decision's canonical 
 
 def build_app():
     app = create_app()
-    from web.api import authenticated, completion_json, json_body
+    from web.api import authenticated, completion_json
+    from web.openapi import CompleteRequest, accepts, request_body
     from web.extensions import csrf, db
     from web.scope import case_or_404
     from workflows import access, log
@@ -55,9 +56,10 @@ def build_app():
     signers: dict[tuple[int, str], object] = {}
 
     @authenticated
+    @accepts(CompleteRequest)
     def presigned(case_id: int, task_id: str):
         case = case_or_404(g.api_user, case_id)
-        body = json_body({"data", "pin", "lock_version"}, {"data", "pin"})
+        body = request_body()
         key = (g.api_user.id, body["pin"])
         if key not in signers:
             signers[key] = unlock_signer(db.session, g.api_user, body["pin"])
@@ -67,9 +69,10 @@ def build_app():
         return jsonify(completion_json(transition))
 
     @authenticated
+    @accepts(CompleteRequest)
     def baseline(case_id: int, task_id: str):
         case = case_or_404(g.api_user, case_id)
-        body = json_body({"data", "pin", "lock_version"}, {"data", "pin"})
+        body = request_body()
         data = body["data"]
         if not isinstance(data, dict) or data.get("decision") not in ("approve", "return", "reject"):
             raise InvalidInput({"decision": ["required"]})
