@@ -66,6 +66,11 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     assert page.inner_text("#case-status") == "در بررسی اداره شهرستان"
     assert page.locator("#inquiries tr.inquiry-answered").count() == 4
     assert diagram_markers(page)["current"] == ["county_review"]
+    # on a phone the diagram opens on the current step, large enough to read
+    frame, step = page.locator("#diagram").bounding_box(), page.locator("#diagram .step-current").bounding_box()
+    assert frame["x"] <= step["x"] and step["x"] + step["width"] <= frame["x"] + frame["width"], (frame, step)
+    assert step["width"] >= 60, step
+    screens(page, "case-in-county-review")
 
     reason = "کد پستی مسجد با نشانی نمی‌خواند؛ اصلاح کنید."
     decide(page, base, "arak_officer", "return", reason)

@@ -86,7 +86,17 @@
               canvas.addMarker(flow.id, "flow-done");
             }
           });
-        canvas.zoom("fit-viewport", "auto");
+        var focus = current.map(function (id) { return registry.get(id); }).filter(Boolean)[0];
+        var overview = function () {
+          canvas.zoom("fit-viewport", "auto");
+          /* on a narrow screen the whole process is too small to read: show the current step instead */
+          if (focus && holder.clientWidth < 600) {
+            var scale = 0.8, width = holder.clientWidth / scale, height = holder.clientHeight / scale;
+            canvas.viewbox({ x: focus.x + focus.width / 2 - width / 2, y: focus.y + focus.height / 2 - height / 2,
+                             width: width, height: height });
+          }
+        };
+        overview();
         zoomButtons(holder, canvas);
         if (window.ResizeObserver) {
           var width = holder.clientWidth;
@@ -94,7 +104,7 @@
             if (holder.clientWidth !== width) {
               width = holder.clientWidth;
               canvas.resized();
-              canvas.zoom("fit-viewport", "auto");
+              overview();
             }
           }).observe(holder);
         }
