@@ -73,6 +73,16 @@ def test_manager_change_with_inquiries_answered_through_the_api(app, browser, br
     assert page.evaluate("document.activeElement.id") == "f-manager-birth_date"
     screens(page, "manager-change-form")
 
+    # a draft keeps everything but the PIN, the uploaded documents too
+    page.click("#save-draft")
+    assert page.inner_text(".flash") == "پیش‌نویس ذخیره شد."
+    page.goto(page.url)
+    assert page.input_value("#f-manager-birth_date") == "۱۳۷۸/۰۱/۱۶"
+    assert page.input_value("#f-reason") == "مدیر پیشین به شهر دیگری رفته است."
+    assert page.input_value("#f-manager-education") == "seminary_2"
+    assert page.locator("[data-field^='documents.'] .hint.ok").count() == 3
+    assert page.inner_text("#progress-text") == "۲ از ۲ بخش کامل شده است"
+
     page.fill("#pin", PIN)
     page.click("#submit")
     assert page.inner_text("#case-status") == "در انتظار پاسخ استعلام‌ها"
