@@ -112,8 +112,11 @@ def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
     """Keep CRLs current, fire due timers case by case (one transaction each; a case another tick
     holds is skipped), then sign a log checkpoint if the log grew."""
     passphrase = current_app.config["CA_KEY_PASSPHRASE"]
-    pki.refresh_crls(db.session, passphrase, now)
-    db.session.commit()
+    try:
+        pki.refresh_crls(db.session, passphrase, now)
+        db.session.commit()
+    except (IntegrityError, OperationalError):
+        db.session.rollback()  # another tick is issuing them (SQLite lets one writer through)
     system = system_user(db.session)
     signer = unlock_signer(db.session, system, current_app.config["SYSTEM_SIGNING_PIN"])
     fired = []
@@ -126,9 +129,13 @@ def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
             continue
         if records:
             fired.append((case_id, _timer_names(records[0])))
-    log.checkpoint(db.session, passphrase, now)
     prune_login_attempts(now)
     db.session.commit()
+    try:
+        log.checkpoint(db.session, passphrase, now)
+        db.session.commit()
+    except (IntegrityError, OperationalError):
+        db.session.rollback()  # another tick signed a checkpoint of this very tree size first
     return fired
 
 

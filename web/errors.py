@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask, g, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -62,6 +62,14 @@ def init_app(app: Flask) -> None:
     def _stale(error: Exception):
         # a concurrent transition won the race (version check or a unique sequence/number)
         return _domain(Conflict("concurrent change"))
+
+    @app.errorhandler(OperationalError)
+    def _busy(error: OperationalError):
+        # SQLite (no row locks) refuses the second of two simultaneous writers instead of making it
+        # wait; the writer that lost is told, like on PostgreSQL, that the case changed meanwhile
+        if "database is locked" in str(error.orig):
+            return _domain(Conflict("concurrent change"))
+        return _unexpected(error)
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):

@@ -92,6 +92,11 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
         raise InvalidInput(error.errors) from None
     signer = unlock_signer(session, agency_user, pin)
     case = transitions.lock(session, inquiry.case)
+    # Re-read under the case's lock: a concurrent answer to the same inquiry may have committed
+    # since it was first read, and must not be answered (and signed) twice.
+    session.refresh(inquiry)
+    if inquiry.status != "pending":
+        raise Conflict("inquiry already answered or withdrawn")
     spec, instance = transitions.load(session, case)
     records = [transitions.append_record(
         session, case, signer, agency_user, now, action="inquiry_answer", form_key="inquiry_answer",
@@ -128,6 +133,9 @@ def resend_inquiry(session: Session, *, inquiry_id: int, officer: User, reason: 
         raise InvalidInput({"reason": [forms.t("errors.review_reason_required", min="۵")]})
     signer = unlock_signer(session, officer, pin)
     case = transitions.lock(session, inquiry.case)
+    session.refresh(inquiry)  # an answer may have committed meanwhile (see answer_inquiry)
+    if inquiry.status != "pending":
+        raise Conflict("inquiry already answered")
     inquiry.sent_at, inquiry.due_at = now, now + timedelta(days=RESEND_DAYS)
     record = transitions.append_record(session, case, signer, officer, now, action="resend_inquiry",
                                        details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "reason": reason})

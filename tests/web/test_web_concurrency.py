@@ -1,0 +1,228 @@
+"""Concurrency against a running server: gunicorn with several worker processes on the test's
+database, clients in threads released at the same moment, and two deadline ticks in separate
+processes. Exactly one of the racing requests is signed; the others get a conflict (409); the
+case gains exactly one record, its chain verifies, and the Merkle log neither forks nor skips.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from support import ACTORS, PIN, ROOT, application_fixture, upload_documents, user
+from web.extensions import db
+from workflows import log
+from workflows.cases import complete_task, start_case
+from workflows.models import Case, Certificate, Inquiry, LogLeaf, Record, utcnow
+from workflows.people import add_token
+from workflows.verification import verify_case
+
+WORKERS = 3
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _factory(app) -> str:
+    config = {"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+              "STORAGE_DIR": str(app.config["STORAGE_DIR"])}
+    return f"web:create_app({config!r})"
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "APP_ENV": "test"}
+
+
+@pytest.fixture
+def server(app, tmp_path):
+    db.session.commit()
+    port = _free_port()
+    log_file = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--bind",
+                                f"127.0.0.1:{port}", "--timeout", "120", _factory(app)],
+                               cwd=ROOT, env=_env(), stdout=log_file, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/v1/log/checkpoint", timeout=10).read()
+                break
+            except OSError:  # not listening yet, or no worker booted yet (URLError is an OSError)
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the server did not start:\n" + (tmp_path / "gunicorn.log").read_text()[-3000:])
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(30)
+        log_file.close()
+        db.session.remove()
+
+
+def _bearer(username: str) -> dict:
+    token = f"race-token-{username}"
+    add_token(db.session, user(username), token, label="race")
+    db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _race(url: str, bodies: list[dict], headers: dict) -> list[int]:
+    """POST every body at once (one thread each, released together); the status codes."""
+    start = threading.Barrier(len(bodies), timeout=60)
+    statuses: list[int] = []
+
+    def send(body: dict) -> None:
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                         headers={**headers, "Content-Type": "application/json"})
+        start.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                statuses.append(response.status)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+
+    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+    return sorted(statuses)
+
+
+def _submitted(app) -> Case:
+    applicant = user(ACTORS["applicant"])
+    case = start_case(db.session, process_key="center_founding", starter=applicant)
+    data = application_fixture()
+    data["documents"] = upload_documents(app, case)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=applicant, data=data, pin=PIN)
+    db.session.commit()
+    return case
+
+
+def _records(case_id: int) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(Record).where(Record.case_id == case_id))
+
+
+def _log_is_whole() -> None:
+    db.session.expire_all()
+    indexes = list(db.session.scalars(select(LogLeaf.index).order_by(LogLeaf.index)))
+    assert indexes == list(range(len(indexes)))  # no gap, no index twice
+    assert db.session.scalar(select(func.count()).select_from(Record).where(Record.log_index.is_(None))) == 0
+    log_cert = db.session.scalars(select(Certificate).where(Certificate.purpose == "log")).one()
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    from signing import pki as x
+    public = x.load_certificate(log_cert.pem).public_key().public_bytes(
+        Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    assert log.verify_log(db.session, public) == []
+
+
+def test_officers_racing_on_one_task_sign_it_once(app, server):
+    from support import answer_all
+    case = _submitted(app)
+    answer_all(case, "clear", utcnow())
+    assert case.status == "county_review"
+    case_id, task_id = case.id, case.tasks[0].task_id
+    before = _records(case_id)
+    headers = _bearer(ACTORS["county"])
+    url = f"{server}/api/v1/cases/{case_id}/tasks/{task_id}/complete"
+    statuses = _race(url, [{"data": {"decision": "approve"}, "pin": PIN}] * 6, headers)
+    assert statuses == [200] + [409] * 5, statuses
+    assert _records(case_id) == before + 1
+    case = db.session.get(Case, case_id)
+    assert case.status == "province_review" and verify_case(db.session, case).ok
+    _log_is_whole()
+
+
+def test_agencies_racing_on_one_inquiry_answer_it_once(app, server):
+    case = _submitted(app)
+    inquiry = db.session.scalars(select(Inquiry).where(Inquiry.case_id == case.id, Inquiry.agency == "judiciary")).one()
+    before = _records(case.id)
+    url = f"{server}/api/v1/inquiries/{inquiry.id}/answer"
+    bodies = [{"data": {"result": "clear", "reference": f"REF-{n}"}, "pin": PIN} for n in range(4)]
+    statuses = _race(url, bodies, _bearer("judiciary_agency"))
+    assert statuses == [200] + [409] * 3, statuses
+    assert _records(case.id) == before + 1
+    assert verify_case(db.session, db.session.get(Case, case.id)).ok
+
+
+def test_transitions_of_many_cases_at_once_keep_one_unbroken_log(app, server):
+    from support import answer_all
+    cases = []
+    for n in range(4):
+        case = _submitted(app) if n == 0 else None
+        if case is None:
+            applicant = user(ACTORS["applicant"])
+            case = start_case(db.session, process_key="center_founding", starter=applicant)
+            data = application_fixture()
+            data["manager"]["national_id"] = ["1234567891", "0013542419", "0067749828"][n - 1]
+            data["documents"] = upload_documents(app, case)
+            complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=applicant, data=data, pin=PIN)
+            db.session.commit()
+        answer_all(case, "clear", utcnow())
+        cases.append((case.id, case.tasks[0].task_id))
+    headers = _bearer(ACTORS["county"])
+    start = threading.Barrier(len(cases), timeout=60)
+    statuses: list[int] = []
+
+    def approve(case_id: int, task_id: str) -> None:
+        request = urllib.request.Request(f"{server}/api/v1/cases/{case_id}/tasks/{task_id}/complete",
+                                         data=json.dumps({"data": {"decision": "approve"}, "pin": PIN}).encode(),
+                                         method="POST", headers={**headers, "Content-Type": "application/json"})
+        start.wait()
+        for _ in range(20):  # SQLite refuses a simultaneous writer (409): the client tries again
+            try:
+                with urllib.request.urlopen(request, timeout=120) as response:
+                    statuses.append(response.status)
+                    return
+            except urllib.error.HTTPError as error:
+                if error.code != 409:
+                    statuses.append(error.code)
+                    return
+                time.sleep(0.1)
+
+    threads = [threading.Thread(target=approve, args=pair) for pair in cases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+    assert statuses == [200] * len(cases), statuses
+    for case_id, _ in cases:
+        case = db.session.get(Case, case_id)
+        assert case.status == "province_review" and verify_case(db.session, case).ok
+    _log_is_whole()
+
+
+def test_two_ticks_in_separate_processes_fire_a_deadline_once(app, server):
+    from support import answer_all
+    case = _submitted(app)
+    answer_all(case, "clear", utcnow())
+    assert case.status == "county_review" and case.wake_at is not None
+    before = _records(case.id)
+    later = (utcnow() + timedelta(days=30)).isoformat()
+    command = [sys.executable, "-m", "flask", "--app", _factory(app), "tick", "--now", later]
+    ticks = [subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for _ in range(2)]
+    outputs = [tick.communicate(timeout=180)[0] for tick in ticks]
+    if [tick.returncode for tick in ticks] != [0, 0]:
+        pytest.fail("a tick failed:\n" + "\n---\n".join(outputs))
+    db.session.expire_all()
+    fired = db.session.scalars(select(Record).where(Record.case_id == case.id, Record.seq > before)
+                               .order_by(Record.seq)).all()
+    assert [r.action for r in fired].count("deadline_passed") == 1, [r.action for r in fired]
+    assert verify_case(db.session, db.session.get(Case, case.id)).ok
+    _log_is_whole()
