@@ -581,10 +581,12 @@ class RecordTiming(Base):
     """
 
     __tablename__ = "record_timings"
-    __table_args__ = (Index("ix_record_timings_created_at", "created_at"),)
+    __table_args__ = (Index("ix_record_timings_created_at", "created_at"),
+                      # a case's first and last record time, each one index probe (end-to-end times)
+                      Index("ix_record_timings_case_id_created_at", "case_id", "created_at"))
 
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), primary_key=True, autoincrement=False)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     process_key: Mapped[str] = mapped_column(String(64))
     #: the case's county office when the record was signed (None while a draft has none)
     county_office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))

@@ -165,27 +165,22 @@ def step_times(session: Session, filters: MonitorFilters) -> list[dict]:
 def end_to_end_times(session: Session, filters: MonitorFilters) -> list[dict]:
     """Median and 90th percentile, in seconds, from a finished case's first signed record to its last.
 
-    Per case from its record timings; with a date range, only the cases with a record in the range
-    (the only ones whose last record can be there) are read, and each case's status is looked up
-    by its key once its times are known, so that the cases table is never scanned.
+    The cases are those with a record in the range (the only ones whose last record can be there);
+    each one's first and last record time are an index probe each (record_timings by case and
+    time) and its status a look-up by key, so neither the cases nor the history are scanned.
     """
-    timing = RecordTiming
-    last = func.max(timing.created_at)
-    per_case = (select(timing.case_id.label("case_id"), timing.process_key.label("process_key"),
-                       _seconds(session, last, func.min(timing.created_at)).label("d"))
-                .group_by(timing.case_id, timing.process_key))
-    start, end = day_bounds(filters)
-    if start is not None or end is not None:
-        in_range = aliased(RecordTiming)
-        per_case = per_case.where(timing.case_id.in_(
-            select(in_range.case_id).where(*_in_range(in_range.created_at, filters))))
-    if start is not None:
-        per_case = per_case.having(last >= start)
-    if end is not None:
-        per_case = per_case.having(last < end)
-    per_case = _scoped(per_case, timing.county_office_id, filters, timing.process_key).subquery()
-    status = select(Case.status).where(Case.id == per_case.c.case_id).scalar_subquery()
-    finished = select(per_case.c.process_key, per_case.c.d).where(status.not_in(OPEN_STATUSES)).subquery()
+    timing, other = RecordTiming, aliased(RecordTiming)
+    candidates = select(timing.case_id, timing.process_key).where(*_in_range(timing.created_at, filters)).distinct()
+    candidates = _scoped(candidates, timing.county_office_id, filters, timing.process_key).subquery()
+    first = select(func.min(other.created_at)).where(other.case_id == candidates.c.case_id).scalar_subquery()
+    last = select(func.max(other.created_at)).where(other.case_id == candidates.c.case_id).scalar_subquery()
+    status = select(Case.status).where(Case.id == candidates.c.case_id).scalar_subquery()
+    per_case = select(candidates.c.process_key.label("process_key"), first.label("first"), last.label("last"),
+                      status.label("status")).subquery()
+    finished = (select(per_case.c.process_key,
+                       _seconds(session, per_case.c["last"], per_case.c["first"]).label("d"))
+                .where(per_case.c.status.not_in(OPEN_STATUSES), *_in_range(per_case.c["last"], filters))
+                .subquery())
     return percentiles(session, finished, ["process_key"])
 
 

@@ -61,7 +61,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('record_id', name=op.f('pk_record_timings'))
     )
     with op.batch_alter_table('record_timings', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_record_timings_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_record_timings_case_id_created_at', ['case_id', 'created_at'], unique=False)
         batch_op.create_index('ix_record_timings_created_at', ['created_at'], unique=False)
 
     with op.batch_alter_table('case_tasks', schema=None) as batch_op:
@@ -154,7 +154,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('record_timings', schema=None) as batch_op:
         batch_op.drop_index('ix_record_timings_created_at')
-        batch_op.drop_index(batch_op.f('ix_record_timings_case_id'))
+        batch_op.drop_index('ix_record_timings_case_id_created_at')
 
     op.drop_table('record_timings')
     op.drop_table('case_day_counts')
