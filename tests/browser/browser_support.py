@@ -95,3 +95,21 @@ def rejected_once(page, problems: list[str]) -> None:
         page.wait_for_timeout(50)
     assert [p for p in problems if "422" not in p] == [] and len(problems) == 1, problems
     problems.clear()
+
+
+#: text a person reads with Latin digits on purpose: codes shown left to right (hashes, references, usernames)
+LATIN_ALLOWED = "[dir=ltr], bdi, .hash, code, kbd, script, style, noscript, svg, #diagram"
+
+
+def latin_digits(page) -> list[str]:
+    """Visible text that shows Latin digits where Persian ones belong."""
+    return page.evaluate("""allowed => {
+      const found = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const parent = node.parentElement;
+        if (!/[0-9]/.test(node.textContent) || parent.closest(allowed) || !parent.offsetParent) continue;
+        found.push(node.textContent.trim().slice(0, 80));
+      }
+      return found;
+    }""", LATIN_ALLOWED)

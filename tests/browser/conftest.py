@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from browser_support import DESKTOP, PHONE
+from browser_support import DESKTOP, PHONE, latin_digits
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -69,8 +69,10 @@ def screenshot():
 @pytest.fixture
 def screens(screenshot):
     """Screenshots of the page as it is, at phone and at desktop width (phone-NAME.png, desktop-NAME.png);
-    the page is left at the width it had. Fails if the page is wider than the phone's screen."""
+    the page is left at the width it had. Fails if the page is wider than the phone's screen or shows
+    Latin digits where Persian ones belong."""
     def take(page, name: str) -> None:
+        assert latin_digits(page) == [], name
         before = page.viewport_size
         page.set_viewport_size(PHONE)
         page.wait_for_timeout(150)
