@@ -1,12 +1,14 @@
 """Canonical JSON bytes (RFC 8785, without floats) and SHA-256 digests."""
 
 import hashlib
+import json
+import re
 
 import rfc8785
 
 from .errors import CanonicalizationError
 
-__all__ = ["canonical_bytes", "digest", "sha256_hex"]
+__all__ = ["canonical_bytes", "digest", "is_canonical_text", "sha256_hex"]
 
 
 def canonical_bytes(obj: object) -> bytes:
@@ -16,6 +18,45 @@ def canonical_bytes(obj: object) -> bytes:
         return rfc8785.dumps(obj)  # type: ignore[arg-type]
     except (rfc8785.CanonicalizationError, UnicodeError, RecursionError) as exc:
         raise CanonicalizationError(str(exc)) from exc
+
+
+# Where json.dumps and RFC 8785 could disagree: integers beyond 2**53 (a number of 16 digits or
+# more, which follows a colon, comma or bracket, or starts the text), and characters outside the
+# Basic Multilingual Plane or lone surrogates (object keys sort by UTF-16 code units in RFC 8785,
+# by code points in Python; surrogates do not encode).
+_UNSAFE_TEXT = re.compile(r"(?:^|[:,\[])-?[0-9]{16}|[\ud800-\udfff\U00010000-\U0010ffff]")
+
+
+def is_canonical_text(value: object, text: str, *, parsed: bool = False) -> bool:
+    """Whether `text` is exactly the canonical JSON of `value` (a value parsed from JSON text).
+
+    Same answer as canonical_bytes(value) == text encoded as UTF-8, and raises as it does. The
+    common case is decided by json.dumps: for values parsed from JSON (no floats), without
+    16-digit numbers and without characters beyond U+FFFF, its compact key-sorted output with
+    ensure_ascii off is RFC 8785's, character for character (same escapes, same integers, same key
+    order). Anything else goes through canonical_bytes. `parsed=True` says `value` came from
+    strict JSON parsing that refuses floats (dicts, lists, strings, integers, booleans, None
+    only), which spares walking it to check.
+    """
+    if type(text) is str and _UNSAFE_TEXT.search(text) is None:
+        try:
+            fast = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError):
+            fast = None
+        if fast == text and (parsed or _json_types(value)):
+            return True
+    encoded = text.encode("utf-8", "surrogatepass") if type(text) is str else None
+    return canonical_bytes(value) == encoded
+
+
+def _json_types(obj: object) -> bool:
+    """Only what JSON parsing yields and canonical_bytes takes: no floats, string keys."""
+    kind = type(obj)
+    if kind is dict:
+        return all(type(key) is str and _json_types(item) for key, item in obj.items())  # type: ignore[union-attr]
+    if kind is list:
+        return all(_json_types(item) for item in obj)  # type: ignore[union-attr]
+    return obj is None or kind is bool or kind is int or kind is str
 
 
 def sha256_hex(data: bytes) -> str:

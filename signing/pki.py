@@ -7,7 +7,7 @@ key usage; who it names is its subject (common name, office as OU, user id as UI
 """
 
 import enum
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -20,9 +20,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 from .errors import (
     CertificateConstraintError,
     CertificateError,
+    CertificatePathError,
     CertificateRevokedError,
     CertificateValidityError,
     RevocationUnknownError,
+    SigningError,
     UntrustedPathError,
 )
 
@@ -31,6 +33,7 @@ __all__ = [
     "PURPOSE_OIDS",
     "RECORD_PURPOSES",
     "CertificateOptions",
+    "PathVerifier",
     "Purpose",
     "Subject",
     "certificate_pem",
@@ -264,28 +267,203 @@ def verify_chain_at(
     `chain` lists the issuers from the leaf's up to, not including, the root. Every CA on
     the path must have a CRL in `crls` that covers `at` (hard fail). A certificate revoked
     at or before `at` fails; one revoked later passes, so earlier signatures stay valid.
-    `purposes`, when given, lists the purposes the leaf may have.
+    `purposes`, when given, lists the purposes the leaf may have. To check many paths or
+    times against the same root and CRLs, use one PathVerifier.
     """
-    at = _utc(at)
-    issuers = [*chain, root]
-    path = [cert, *chain]
-    _check_anchor(root)
-    for child, issuer in zip(path, issuers):
-        if child is not cert and _self_issued(child):
-            raise UntrustedPathError("the chain must stop below the root")
-        try:
-            child.verify_directly_issued_by(issuer)
-        except (ValueError, TypeError, InvalidSignature) as exc:
-            reason = str(exc) or "the signature does not verify"
-            raise UntrustedPathError(f"{_cn(child)} is not issued by {_cn(issuer)}: {reason}") from exc
-    for member in [*path, root]:
-        _check_validity(member, at)
-        _check_extensions(member)
-    for below, issuer in enumerate(issuers):
-        _check_ca(issuer, below)
-    _check_leaf(cert, purposes)
-    for child, issuer in zip(path, issuers):
-        _check_revocation(child, issuer, crls, at)
+    PathVerifier(root, crls).verify(cert, chain, at, purposes=purposes)
+
+
+class PathVerifier:
+    """verify_chain_at against one root and one set of CRLs, proving each path only once.
+
+    What does not depend on the time asked is proved the first time a path is seen and
+    remembered: the root's self-signature, every signature along the path, extensions, CA
+    constraints, the leaf's purpose, which CRLs each issuer signed (CRLs are indexed by
+    issuer name, each signature checked once per issuer). Every call still checks what does
+    depend on the time: each certificate's validity window and, in every issuer CRL that
+    covers that time, the revocation date of the certificate below it. Errors are the ones
+    verify_chain_at raises, in the same order. A verifier never sees newer CRLs: make a new
+    one whenever the root or the CRLs change.
+    """
+
+    #: proven paths kept before the memory is cleared (one per certificate and purpose set)
+    MAX_PATHS = 50_000
+
+    def __init__(self, root: x509.Certificate, crls: Sequence[x509.CertificateRevocationList]) -> None:
+        self.root = root
+        self.crls = tuple(crls)
+        self._by_issuer: dict[x509.Name, list[x509.CertificateRevocationList]] = {}
+        for crl in self.crls:
+            self._by_issuer.setdefault(crl.issuer, []).append(crl)
+        self._anchor: _Failure | None | bool = False  # False: not checked yet
+        self._links: dict[tuple[x509.Certificate, x509.Certificate], _Failure | None] = {}
+        self._issuer_crls: dict[x509.Certificate, _Failure | list[_CrlView]] = {}
+        self._paths: dict[tuple[object, ...], _Proof] = {}
+
+    def verify(
+        self,
+        cert: x509.Certificate,
+        chain: Sequence[x509.Certificate],
+        at: datetime,
+        *,
+        purposes: Collection[Purpose] | None = None,
+    ) -> None:
+        """As verify_chain_at(cert, chain, self.root, self.crls, at, purposes=purposes)."""
+        at = _utc(at)
+        chain = tuple(chain)
+        key = (cert, chain, None if purposes is None else frozenset(purposes))
+        proof = self._paths.get(key)
+        if proof is None:
+            proof = self._prove(cert, chain, purposes)
+            if len(self._paths) >= self.MAX_PATHS:
+                self._paths.clear()
+            self._paths[key] = proof
+        proof.check(at)
+
+    def _prove(
+        self, cert: x509.Certificate, chain: tuple[x509.Certificate, ...], purposes: Collection[Purpose] | None
+    ) -> "_Proof":
+        root = self.root
+        issuers = [*chain, root]
+        path = [cert, *chain]
+        early = self._anchor_failure()
+        if early is None:
+            for position, (child, issuer) in enumerate(zip(path, issuers)):
+                if position and child is not cert and _self_issued(child):
+                    early = _Failure(UntrustedPathError, "the chain must stop below the root")
+                    break
+                early = self._link(child, issuer)
+                if early is not None:
+                    break
+        if early is not None:
+            return _Proof(early, (), None, ())
+        windows = tuple((member, _failure(_check_extensions, member)) for member in [*path, root])
+        late = None
+        for below, issuer in enumerate(issuers):
+            late = _failure(_check_ca, issuer, below)
+            if late is not None:
+                break
+        if late is None:
+            late = _failure(_check_leaf, cert, purposes)
+        revocation = tuple(self._revocation(child, issuer) for child, issuer in zip(path, issuers))
+        return _Proof(None, windows, late, revocation)
+
+    def _anchor_failure(self) -> "_Failure | None":
+        if self._anchor is False:
+            self._anchor = _failure(_check_anchor, self.root)
+        return self._anchor  # type: ignore[return-value]
+
+    def _link(self, child: x509.Certificate, issuer: x509.Certificate) -> "_Failure | None":
+        key = (child, issuer)
+        if key not in self._links:
+            try:
+                child.verify_directly_issued_by(issuer)
+                self._links[key] = None
+            except (ValueError, TypeError, InvalidSignature) as exc:
+                reason = str(exc) or "the signature does not verify"
+                self._links[key] = _Failure(UntrustedPathError, f"{_cn(child)} is not issued by {_cn(issuer)}: {reason}")
+        return self._links[key]
+
+    def _signed_crls(self, issuer: x509.Certificate) -> "_Failure | list[_CrlView]":
+        """The CRLs this issuer signed that could cover some time, or why there are none."""
+        found = self._issuer_crls.get(issuer)
+        if found is None:
+            named = self._by_issuer.get(issuer.subject, [])
+            if not named:
+                found = _Failure(RevocationUnknownError, f"no CRL of {_cn(issuer)}")
+            else:
+                try:
+                    issuer_key = _ec_public_key(issuer)
+                except CertificatePathError as exc:
+                    found = _Failure(type(exc), str(exc))
+                else:
+                    signed = [crl for crl in named if crl.is_signature_valid(issuer_key)]
+                    if not signed:
+                        found = _Failure(RevocationUnknownError, f"no CRL of {_cn(issuer)} has a valid signature")
+                    else:
+                        found = [_CrlView(crl, crl.next_update_utc) for crl in signed if _crl_usable(crl)]
+            self._issuer_crls[issuer] = found
+        return found
+
+    def _revocation(self, child: x509.Certificate, issuer: x509.Certificate) -> "_Revocation":
+        found = self._signed_crls(issuer)
+        if isinstance(found, _Failure):
+            return _Revocation(found, _cn(issuer), _cn(child), ())
+        entries = []
+        for view in found:
+            entry = view.crl.get_revoked_certificate_by_serial_number(child.serial_number)
+            entries.append((view.next_update, None if entry is None else entry.revocation_date_utc))
+        return _Revocation(None, _cn(issuer), _cn(child), tuple(entries))
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An error proved once and raised anew at every check it applies to."""
+
+    kind: type[SigningError]
+    message: str
+
+    def error(self) -> SigningError:
+        return self.kind(self.message)
+
+
+def _failure(check: "Callable[..., object]", *args: object) -> _Failure | None:
+    try:
+        check(*args)
+    except CertificatePathError as exc:
+        return _Failure(type(exc), str(exc))
+    return None
+
+
+@dataclass(frozen=True)
+class _CrlView:
+    crl: x509.CertificateRevocationList
+    next_update: datetime
+
+
+@dataclass(frozen=True)
+class _Revocation:
+    """One (certificate, issuer) link's revocation data: (next update, revocation date) per CRL."""
+
+    failure: _Failure | None
+    issuer_name: str
+    child_name: str
+    entries: tuple[tuple[datetime, datetime | None], ...]
+
+    def check(self, at: datetime) -> None:
+        if self.failure is not None:
+            raise self.failure.error()
+        covering = [revoked for next_update, revoked in self.entries if at <= next_update]
+        if not covering:
+            raise RevocationUnknownError(f"no CRL of {self.issuer_name} covers {at.isoformat()}")
+        for revoked in covering:
+            if revoked is not None and revoked <= at:
+                raise CertificateRevokedError(f"{self.child_name} was revoked at {revoked.isoformat()}")
+
+
+@dataclass(frozen=True)
+class _Proof:
+    """What verify_chain_at finds about one path whatever the time, in the order it checks."""
+
+    #: anchor and signature failures, raised before anything else
+    early: _Failure | None
+    #: every certificate of the path and the root, with its extension failure
+    windows: tuple[tuple[x509.Certificate, _Failure | None], ...]
+    #: CA constraint and leaf failures
+    late: _Failure | None
+    revocation: tuple[_Revocation, ...]
+
+    def check(self, at: datetime) -> None:
+        if self.early is not None:
+            raise self.early.error()
+        for member, extensions in self.windows:
+            _check_validity(member, at)
+            if extensions is not None:
+                raise extensions.error()
+        if self.late is not None:
+            raise self.late.error()
+        for link in self.revocation:
+            link.check(at)
 
 
 def certificate_purpose(cert: x509.Certificate) -> Purpose:
@@ -540,33 +718,12 @@ def _check_leaf(cert: x509.Certificate, purposes: Collection[Purpose] | None) ->
         raise CertificateConstraintError(f"{_cn(cert)} is a {purpose.value} certificate")
 
 
-def _check_revocation(
-    cert: x509.Certificate,
-    issuer: x509.Certificate,
-    crls: Sequence[x509.CertificateRevocationList],
-    at: datetime,
-) -> None:
-    named = [crl for crl in crls if crl.issuer == issuer.subject]
-    if not named:
-        raise RevocationUnknownError(f"no CRL of {_cn(issuer)}")
-    issuer_key = _ec_public_key(issuer)
-    signed = [crl for crl in named if crl.is_signature_valid(issuer_key)]
-    if not signed:
-        raise RevocationUnknownError(f"no CRL of {_cn(issuer)} has a valid signature")
-    # A CRL speaks for `at` if it was still current then, or was issued later: either way
-    # it lists every revocation made up to `at`.
-    covering = [crl for crl in signed if _crl_covers(crl, at)]
-    if not covering:
-        raise RevocationUnknownError(f"no CRL of {_cn(issuer)} covers {at.isoformat()}")
-    for crl in covering:
-        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
-        if entry is not None and entry.revocation_date_utc <= at:
-            raise CertificateRevokedError(
-                f"{_cn(cert)} was revoked at {entry.revocation_date_utc.isoformat()}"
-            )
+def _crl_usable(crl: x509.CertificateRevocationList) -> bool:
+    """Whether a CRL can speak for some time: well formed, nothing critical, a strong hash.
 
-
-def _crl_covers(crl: x509.CertificateRevocationList, at: datetime) -> bool:
+    A usable CRL speaks for every time up to its next update: if it was still current then, or
+    issued later, it lists every revocation made up to that time.
+    """
     try:
         critical = [ext for ext in crl.extensions if ext.critical]
     except ValueError:
@@ -575,7 +732,6 @@ def _crl_covers(crl: x509.CertificateRevocationList, at: datetime) -> bool:
     return (
         next_update is not None
         and crl.last_update_utc < next_update
-        and at <= next_update
         and not critical
         and isinstance(crl.signature_hash_algorithm, _STRONG_HASHES)
     )

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .canonical import canonical_bytes, digest, sha256_hex
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .canonical import canonical_bytes, is_canonical_text, sha256_hex
 from .errors import (
-    BadSignatureError,
     CanonicalizationError,
     ChainError,
     KeyFormatError,
@@ -18,6 +21,8 @@ from .errors import (
 )
 from .keys import key_id, load_public_key
 from .signer import Signer, verify_signature
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 __all__ = [
     "BODY_KEYS",
@@ -38,7 +43,7 @@ __all__ = [
 DOMAIN = b"mosque-centers:transition-record:v1\n"
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{6})Z")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _ACTION = re.compile(r"[a-z][a-z0-9_]*")
 _ACTOR_KEYS = frozenset({"user_id", "username", "role", "office"})
@@ -61,13 +66,21 @@ def _form_digest(value: object) -> bool:
 
 
 def _time(value: object) -> bool:
-    if type(value) is not str or _TIME.fullmatch(value) is None:
-        return False
+    return _time_value(value) is not None
+
+
+def _time_value(value: object) -> datetime | None:
+    """The UTC time a record time string names, or None. Accepts exactly what
+    datetime.strptime(value, _TIME_FORMAT) accepts for a string of _TIME's shape."""
+    if type(value) is not str:
+        return None
+    match = _TIME.fullmatch(value)
+    if match is None:
+        return None
     try:
-        datetime.strptime(value, _TIME_FORMAT)
+        return datetime(*map(int, match.groups()), tzinfo=timezone.utc)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def _actor(value: object) -> bool:
@@ -189,9 +202,10 @@ def format_time(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     """Parse a record time written by format_time into an aware UTC datetime; raise RecordError."""
-    if not _time(text):
+    moment = _time_value(text)
+    if moment is None:
         raise RecordError(f"not a record time: {text!r}")
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=timezone.utc)
+    return moment
 
 
 def record_hash(body: Mapping[str, Any]) -> str:
@@ -254,6 +268,14 @@ def require_valid(report: ChainReport) -> None:
 
 
 def _canonical_body(body: dict[str, Any]) -> bytes:
+    _validate_body(body)
+    try:
+        return canonical_bytes(body)
+    except CanonicalizationError as exc:
+        raise RecordError(f"body is not canonical JSON: {exc}") from exc
+
+
+def _validate_body(body: dict[str, Any]) -> None:
     if not isinstance(body, dict):
         raise RecordError("record body must be a dict")
     missing, extra = BODY_KEYS - set(body), set(body) - BODY_KEYS
@@ -264,19 +286,16 @@ def _canonical_body(body: dict[str, Any]) -> bytes:
         raise RecordError(f"invalid values for {bad}")
     if (body["seq"] == 1) != (body["prev_hash"] is None):
         raise RecordError("prev_hash must be null exactly when seq is 1")
-    try:
-        return canonical_bytes(body)
-    except CanonicalizationError as exc:
-        raise RecordError(f"body is not canonical JSON: {exc}") from exc
 
 
 class _KeyRing:
-    """Public keys by key_id, each checked once against its id (and owner)."""
+    """Public keys by key_id, each loaded and checked once against its id (and owner)."""
 
     def __init__(self, public_keys: Mapping[str, str], owners: Mapping[str, int] | None) -> None:
         self._public_keys = public_keys
         self._owners = owners
         self._checked: dict[str, str | None] = {}
+        self._loaded: dict[str, ec.EllipticCurvePublicKey] = {}
 
     def problem(self, kid: str, user_id: int) -> tuple[str, str] | None:
         if kid not in self._public_keys:
@@ -290,15 +309,34 @@ class _KeyRing:
             return ("key_mismatch", f"key {kid} does not belong to actor {user_id}")
         return None
 
-    def pem(self, kid: str) -> str:
-        return self._public_keys[kid]
+    def key(self, kid: str) -> ec.EllipticCurvePublicKey:
+        """The loaded key of a kid that problem() found no fault with."""
+        return self._loaded[kid]
 
     def _mismatch(self, kid: str) -> str | None:
         try:
-            actual = key_id(load_public_key(self._public_keys[kid]))
+            loaded = _public_key(self._public_keys[kid])
         except KeyFormatError as exc:
             return f"public key for {kid} is unusable: {exc}"
-        return None if actual == kid else f"public key given for {kid} has key_id {actual}"
+        actual = key_id(loaded)
+        if actual != kid:
+            return f"public key given for {kid} has key_id {actual}"
+        self._loaded[kid] = loaded
+        return None
+
+
+#: loaded public keys by PEM text (content-keyed, so never stale); bounded
+_PUBLIC_KEYS: dict[object, ec.EllipticCurvePublicKey] = {}
+
+
+def _public_key(pem: str) -> ec.EllipticCurvePublicKey:
+    key = _PUBLIC_KEYS.get(pem) if isinstance(pem, (str, bytes)) else None
+    if key is None:
+        key = load_public_key(pem)
+        if len(_PUBLIC_KEYS) >= 10_000:
+            _PUBLIC_KEYS.clear()
+        _PUBLIC_KEYS[pem] = key
+    return key
 
 
 def _check_row(
@@ -315,10 +353,13 @@ def _check_row(
     except ValueError as exc:
         return [*found, ("malformed", f"canonical text does not parse: {exc}")]
     try:
-        if _canonical_body(body) != data:
+        _validate_body(body)
+        if not is_canonical_text(body, row.canonical, parsed=True):
             found.append(("not_canonical", "stored text is not in canonical form"))
     except RecordError as exc:
         return [*found, ("malformed", str(exc))]
+    except CanonicalizationError as exc:
+        return [*found, ("malformed", f"body is not canonical JSON: {exc}")]
 
     if body["case_id"] != case_id:
         found.append(("case_mismatch", f"record belongs to case {body['case_id']!r}"))
@@ -350,8 +391,10 @@ def _signature_problems(
         return [*found, problem]
     try:
         signature = base64.b64decode(row.signature, validate=True)
-        verify_signature(keys.pem(kid), DOMAIN + data, signature)
-    except (BadSignatureError, TypeError, ValueError) as exc:
+        keys.key(kid).verify(signature, DOMAIN + data, _ECDSA_SHA256)
+    except InvalidSignature:
+        found.append(("bad_signature", "signature does not verify: signature does not verify"))
+    except (TypeError, ValueError) as exc:
         found.append(("bad_signature", f"signature does not verify: {exc}"))
     return found
 
@@ -366,11 +409,12 @@ def _form_problems(row: StoredRecord, body: dict[str, Any]) -> list[tuple[str, s
         if type(row.form_data) is not str:
             raise ValueError("form data is not a string")
         form = _load_json(row.form_data)
-        if canonical_bytes(form) != _utf8(row.form_data):
+        if not is_canonical_text(form, row.form_data, parsed=True):
             raise ValueError("form data is not in canonical form")
     except (ValueError, CanonicalizationError) as exc:
         return [("form_data_malformed", str(exc))]
-    if digest(form) != expected:
+    # the text is the form's canonical JSON, so its digest is the text's
+    if "sha256:" + sha256_hex(_utf8(row.form_data)) != expected:
         return [("form_digest_mismatch", "form data does not match form_digest")]
     return []
 

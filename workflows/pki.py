@@ -7,13 +7,14 @@ passphrase; people's keys stay encrypted under their own PIN and never reach a C
 """
 from __future__ import annotations
 
+import threading
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -27,7 +28,8 @@ from workflows.models import (
 )
 
 __all__ = ["ensure", "enroll_pending", "root_certificate", "chain_of", "current_crls", "revoke", "refresh_crls",
-           "check_signer", "service_signer", "certified_key", "CRL_LIFETIME", "Trust", "trust"]
+           "check_signer", "service_signer", "certified_key", "CRL_LIFETIME", "Trust", "trust", "TrustMaterial",
+           "trust_material", "forget_trust_material"]
 
 #: how long a CRL is current; refreshed when less than half remains
 CRL_LIFETIME = timedelta(days=30)
@@ -242,24 +244,134 @@ class Trust:
     certified: dict[str, tuple[x509.Certificate, list[x509.Certificate]]]
     #: key ids whose certificate row does not agree with its own PEM (a changed column)
     inconsistent: frozenset[str] = frozenset()
+    #: proves paths against `root` and `crls`, each path once (see signing.pki.PathVerifier)
+    verifier: x.PathVerifier | None = None
+
+    def verify(self, key: str, at: datetime, purposes: frozenset[x.Purpose] = x.RECORD_PURPOSES) -> None:
+        """Check the certificate of `key` at `at`; raise signing's path errors."""
+        cert, chain = self.certified[key]
+        verifier = self.verifier or x.PathVerifier(self.root, self.crls)
+        verifier.verify(cert, chain, at, purposes=purposes)
+
+
+@dataclass
+class TrustMaterial:
+    """The parsed root, the current CRLs and the CA chains, shared by every session of a process.
+
+    Certificates are never rewritten and CRLs only gain newer rows, so the material stays right
+    until `version` changes: the number and newest id of the CRL and CA rows and the newest CRL's
+    text (which no other CRL shares: ECDSA signatures are randomized, so a row id reused after a
+    rollback, or another database in the same process, shows as a new version).
+    """
+
+    version: tuple
+    root: x509.Certificate
+    #: the newest CRL of every CA, parsed
+    crls: list[x509.CertificateRevocationList]
+    verifier: x.PathVerifier
+    #: issuer CA id → the CA certificates from that CA up to (not including) the root
+    chains: dict[int, tuple[x509.Certificate, ...]] = field(default_factory=dict)
+
+    def chain(self, session: Session, issuer_ca_id: int | None) -> tuple[x509.Certificate, ...]:
+        """The parsed CA certificates above a certificate issued by this CA (as chain_of)."""
+        found = self.chains.get(issuer_ca_id)
+        if found is None:
+            chain, current = [], issuer_ca_id
+            while current is not None:
+                ca = session.get(CertificateAuthority, current)
+                if ca.certificate.issuer_ca_id is None:
+                    break
+                chain.append(_parsed(ca.certificate.pem))
+                current = ca.certificate.issuer_ca_id
+            found = self.chains[issuer_ca_id] = tuple(chain)
+        return found
+
+
+_material: TrustMaterial | None = None
+_material_lock = threading.Lock()
+#: parsed certificates by PEM text (content-keyed: never stale), bounded
+_PARSED: dict[str, x509.Certificate] = {}
+#: _row_matches by the row's values and PEM (content-keyed), bounded
+_MATCHES: dict[tuple, bool] = {}
+_CACHE_LIMIT = 20_000
+
+
+#: what tells this process's trust material is still current (one cheap statement, built once)
+_VERSION = select(
+    select(func.count(Crl.id)).scalar_subquery(),
+    select(func.max(Crl.id)).scalar_subquery(),
+    select(Crl.pem).order_by(Crl.id.desc()).limit(1).scalar_subquery(),
+    select(func.count(CertificateAuthority.id)).scalar_subquery(),
+    select(func.max(CertificateAuthority.id)).scalar_subquery(),
+)
+
+
+def trust_material(session: Session) -> TrustMaterial:
+    """This process's trust material, reloaded when a CRL or CA row was added (one cheap query)."""
+    global _material
+    version = tuple(session.execute(_VERSION).one())
+    material = _material
+    if material is not None and material.version == version:
+        return material
+    root = _parsed(root_certificate(session).pem)
+    crls = [x.load_crl(c.pem) for c in current_crls(session)]
+    material = TrustMaterial(version=version, root=root, crls=crls, verifier=x.PathVerifier(root, crls))
+    with _material_lock:
+        _material = material
+    return material
+
+
+def forget_trust_material() -> None:
+    """Drop this process's cached trust material (the next use reloads it)."""
+    global _material
+    with _material_lock:
+        _material = None
+
+
+def _parsed(pem: str) -> x509.Certificate:
+    cert = _PARSED.get(pem)
+    if cert is None:
+        cert = x.load_certificate(pem)
+        if len(_PARSED) >= _CACHE_LIMIT:
+            _PARSED.clear()
+        _PARSED[pem] = cert
+    return cert
 
 
 def trust(session: Session, key_ids: set[str]) -> Trust:
-    """The root, the current CRLs and the certificates of these keys, each row checked against its PEM."""
+    """The root, the current CRLs and the certificates of these keys, each row checked against its PEM.
+
+    The certificate rows of the keys are read on every call (a changed column must show at once);
+    the root, CRLs and CA chains come from the process's trust material.
+    """
+    material = trust_material(session)
     certified, inconsistent = {}, set()
-    for row in session.scalars(select(Certificate).where(Certificate.key_id.in_(key_ids))):
+    rows = session.execute(select(Certificate.key_id, Certificate.serial, Certificate.purpose, Certificate.user_id,
+                                  Certificate.issuer_ca_id, Certificate.pem, Certificate.not_before,
+                                  Certificate.not_after).where(Certificate.key_id.in_(key_ids))).all()
+    for row in rows:
         try:
-            cert = x.load_certificate(row.pem)
-            chain = [x.load_certificate(c.pem) for c in chain_of(session, row)]
+            cert = _parsed(row.pem)
+            chain = list(material.chain(session, row.issuer_ca_id))
         except Exception:  # an unreadable PEM is a changed row
             inconsistent.add(row.key_id)
             continue
         certified[row.key_id] = (cert, chain)
-        if not _row_matches(row, cert):
+        if not _row_matches_cached(row, cert):
             inconsistent.add(row.key_id)
-    return Trust(root=x.load_certificate(root_certificate(session).pem),
-                 crls=[x.load_crl(c.pem) for c in current_crls(session)], certified=certified,
-                 inconsistent=frozenset(inconsistent))
+    return Trust(root=material.root, crls=material.crls, certified=certified, inconsistent=frozenset(inconsistent),
+                 verifier=material.verifier)
+
+
+def _row_matches_cached(row, cert: x509.Certificate) -> bool:
+    key = tuple(row)
+    found = _MATCHES.get(key)
+    if found is None:
+        found = _row_matches(row, cert)
+        if len(_MATCHES) >= _CACHE_LIMIT:
+            _MATCHES.clear()
+        _MATCHES[key] = found
+    return found
 
 
 def _row_matches(row: Certificate, cert: x509.Certificate) -> bool:
@@ -275,9 +387,8 @@ def check_signer(session: Session, signing_key: SigningKey, now: datetime) -> No
     if signing_key.certificate_id is None:
         raise Forbidden("the signing key has no certificate")
     known = trust(session, {signing_key.key_id})
-    cert, chain = known.certified[signing_key.key_id]
     try:
-        x.verify_chain_at(cert, chain, known.root, known.crls, now, purposes=x.RECORD_PURPOSES)
+        known.verify(signing_key.key_id, now)
     except Exception as error:  # every path error means: this key may not sign now
         raise Forbidden(f"certificate not valid: {error}") from None
 
@@ -293,4 +404,4 @@ def service_signer(session: Session, purpose: str, office: Office, passphrase: s
 
 def certified_key(session: Session, cert: Certificate) -> CertifiedKey:
     """The certificate and its chain as the bundle format wants them."""
-    return CertifiedKey(x.load_certificate(cert.pem), tuple(x.load_certificate(c.pem) for c in chain_of(session, cert)))
+    return CertifiedKey(_parsed(cert.pem), trust_material(session).chain(session, cert.issuer_ca_id))
