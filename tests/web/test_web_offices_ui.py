@@ -35,7 +35,13 @@ def test_pages_are_persian_rtl_and_script_free(client, username):
         html = response.get_data(as_text=True)
         assert response.status_code == 200, path
         assert '<html lang="fa" dir="rtl">' in html and 'name="viewport"' in html, path
-        assert "<script" not in html.lower() and " style=" not in html, path
+        # scripts only as files of the application (progressive enhancement), nothing inline
+        scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S | re.I)
+        assert len(scripts) == html.lower().count("<script"), path
+        assert all(body.strip() == "" for body in scripts), path
+        assert all(re.fullmatch(r'<script src="/(static|vendor)/[^"]+\.js" defer>', tag)
+                   for tag in re.findall(r"<script\b[^>]*>", html, re.I)), path
+        assert " style=" not in html and not re.search(r"\son[a-z]+=", html), path
         assert not re.search(r"\b(None|Undefined)\b", re.sub(r"<[^>]+>", " ", html)), path
 
 
