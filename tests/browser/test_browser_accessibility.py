@@ -71,9 +71,12 @@ def test_main_pages_pass_axe(browser_page, live_server, waiting_case):
     no_problems(problems)
 
 
-def test_signing_in_with_the_keyboard_alone(browser_page, live_server):
+def test_signing_in_with_the_keyboard_alone(browser_page, live_server, screens):
     page, problems = browser_page
+    page.goto(live_server)
+    screens(page, "home")
     page.goto(f"{live_server}/login")
+    screens(page, "sign-in")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip"
     page.keyboard.press("Enter")
