@@ -146,7 +146,8 @@ def search_tasks(session: Session, user: User, filters: TaskFilters, now: dateti
         order = (CaseTask.created_at.desc(), CaseTask.id.desc())
     items = list(session.scalars(query.order_by(*order).limit(filters.per_page)
                                  .offset((filters.page - 1) * filters.per_page)
-                                 .options(selectinload(CaseTask.case), selectinload(CaseTask.claimed_by))))
+                                 .options(selectinload(CaseTask.case).defer(Case.state),  # the engine state is not listed
+                                          selectinload(CaseTask.claimed_by))))
     return Page(items, total, filters.page, filters.per_page, counts)
 
 
