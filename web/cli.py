@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import datetime, timezone
+from pathlib import Path
 
 import click
 import flask_migrate
@@ -16,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from web.auth import prune_login_attempts
 from web.extensions import db
-from workflows import inquiries, log, pki, timers
+from workflows import backup, inquiries, log, pki, timers
 from workflows.cases import deploy
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
 from workflows.keys import active_key, issue_key, unlock_signer
@@ -60,6 +61,31 @@ def init_app(app: Flask) -> None:
         if demo:
             click.echo("Demo data created." if created else "Demo data kept as it was.")
             _print_accounts()
+
+    @app.cli.command("backup")
+    @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+    def backup_command(file: Path) -> None:
+        """Write the whole database and the stored documents to FILE (a ZIP archive)."""
+        manifest = backup.create(db.session, current_app.config["STORAGE_DIR"], file)
+        db.session.rollback()
+        click.echo(f"{file}: {sum(manifest['tables'].values())} rows of {len(manifest['tables'])} tables, "
+                   f"{len(manifest['documents'])} documents, schema {manifest['schema_revision']}")
+
+    @app.cli.command("restore")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def restore_command(file: Path) -> None:
+        """Fill an empty database from a backup FILE (migrating it to the backup's schema first)."""
+        try:
+            manifest = backup.read_manifest(file)
+            if not sa_inspect(db.engine).get_table_names():
+                flask_migrate.upgrade(revision=manifest["schema_revision"] or "head")
+            backup.restore(db.session, current_app.config["STORAGE_DIR"], file)
+            db.session.commit()
+        except backup.BackupError as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from None
+        click.echo(f"restored {sum(manifest['tables'].values())} rows and {len(manifest['documents'])} documents; "
+                   "check them with: flask --app web verify-all")
 
     @app.cli.command("deploy")
     def deploy_command() -> None:

@@ -165,7 +165,8 @@ class Certificate(Base):
     #: hex SHA-256 of the SubjectPublicKeyInfo
     key_id: Mapped[str] = mapped_column(String(64), index=True)
     #: the CA that issued it (None for the root)
-    issuer_ca_id: Mapped[int | None] = mapped_column(ForeignKey("certificate_authorities.id"))
+    #: (``use_alter``: CAs and certificates refer to each other; this side is filled last on restore)
+    issuer_ca_id: Mapped[int | None] = mapped_column(ForeignKey("certificate_authorities.id", use_alter=True))
     pem: Mapped[str] = mapped_column(Text)
     not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     not_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
