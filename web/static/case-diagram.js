@@ -51,6 +51,49 @@
     holder.parentNode.insertBefore(bar, holder);
   }
 
+  /* Pan with a finger (the viewer pans with a mouse only) and with the arrow keys; zoom with + and -. */
+  function navigation(holder, canvas) {
+    var last = null;
+    holder.addEventListener("pointerdown", function (event) {
+      if (event.pointerType !== "mouse") {
+        last = { x: event.clientX, y: event.clientY };
+      }
+    });
+    holder.addEventListener("pointermove", function (event) {
+      if (last && event.pointerType !== "mouse") {
+        canvas.scroll({ dx: event.clientX - last.x, dy: event.clientY - last.y });
+        last = { x: event.clientX, y: event.clientY };
+      }
+    });
+    ["pointerup", "pointercancel", "pointerleave"].forEach(function (type) {
+      holder.addEventListener(type, function () { last = null; });
+    });
+    var svg = holder.querySelector("svg");
+    if (!svg) {
+      return;
+    }
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", holder.dataset.label);
+    svg.setAttribute("aria-describedby", "diagram-caption diagram-now");
+    var step = 60;
+    var moves = { ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step], ArrowDown: [0, -step] };
+    svg.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey) {
+        return;  /* the viewer's own bindings */
+      }
+      if (moves[event.key]) {
+        event.preventDefault();
+        canvas.scroll({ dx: moves[event.key][0], dy: moves[event.key][1] });
+      } else if (event.key === "+" || event.key === "=") {
+        event.preventDefault();
+        canvas.zoom(canvas.zoom() * 1.25);
+      } else if (event.key === "-") {
+        event.preventDefault();
+        canvas.zoom(canvas.zoom() / 1.25);
+      }
+    });
+  }
+
   function show(holder) {
     var viewer = new window.BpmnJS({ container: holder });
     var labels = JSON.parse(holder.dataset.lanes || "{}");
@@ -98,6 +141,7 @@
         };
         overview();
         zoomButtons(holder, canvas);
+        navigation(holder, canvas);
         if (window.ResizeObserver) {
           var width = holder.clientWidth;
           new window.ResizeObserver(function () {
