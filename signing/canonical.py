@@ -23,8 +23,16 @@ def canonical_bytes(obj: object) -> bytes:
 # Where json.dumps and RFC 8785 could disagree: integers beyond 2**53 (a number of 16 digits or
 # more, which follows a colon, comma or bracket, or starts the text), and characters outside the
 # Basic Multilingual Plane or lone surrogates (object keys sort by UTF-16 code units in RFC 8785,
-# by code points in Python; surrogates do not encode).
-_UNSAFE_TEXT = re.compile(r"(?:^|[:,\[])-?[0-9]{16}|[\ud800-\udfff\U00010000-\U0010ffff]")
+# by code points in Python; surrogates do not encode). The second is found by encoding as UTF-16:
+# only such characters take more than two bytes or fail.
+_LONG_NUMBER = re.compile(r"(?:^|[:,\[])-?[0-9]{16}")
+
+
+def _only_bmp(text: str) -> bool:
+    try:
+        return len(text.encode("utf-16-le")) == 2 * len(text)
+    except UnicodeEncodeError:
+        return False
 
 
 def is_canonical_text(value: object, text: str, *, parsed: bool = False) -> bool:
@@ -38,7 +46,7 @@ def is_canonical_text(value: object, text: str, *, parsed: bool = False) -> bool
     strict JSON parsing that refuses floats (dicts, lists, strings, integers, booleans, None
     only), which spares walking it to check.
     """
-    if type(text) is str and _UNSAFE_TEXT.search(text) is None:
+    if type(text) is str and _LONG_NUMBER.search(text) is None and _only_bmp(text):
         try:
             fast = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
         except (TypeError, ValueError):

@@ -39,7 +39,7 @@ def bundle(session: Session, case: Case, passphrase: str, now: datetime | None =
                                    key_id=r.key_id, form_data=r.form_data, action=r.action,
                                    actor_user_id=r.actor_user_id, case_id=case.public_id), r.log_index) for r in rows],
         [pki.certified_key(session, certificates[key]) for key in sorted(certificates)],
-        [x.load_crl(c.pem) for c in pki.current_crls(session)],
+        list(pki.trust_material(session).crls),
         log.signed(head), pki.certified_key(session, log_key.certificate), leaves)
 
 
@@ -57,9 +57,8 @@ def sealed_pdf(session: Session, case: Case, html: str, *, base_url: str, allowe
     pdf = render_pdf(html, base_url=base_url, allowed_roots=allowed_roots, attachments=[(EVIDENCE_NAME, evidence)])
     office = seal_office(session, case)
     signer, key = pki.service_signer(session, "seal", office, passphrase)
+    material = pki.trust_material(session)
     cert = x.load_certificate(key.certificate.pem)
-    chain = [x.load_certificate(c.pem) for c in pki.chain_of(session, key.certificate)]
-    root = x.load_certificate(pki.root_certificate(session).pem)
-    return sign_pdf(pdf, signer=signer, cert=cert, chain=chain, root=root,
-                    crls=[x.load_crl(c.pem) for c in pki.current_crls(session)],
+    chain = list(material.chain(session, key.certificate.issuer_ca_id))
+    return sign_pdf(pdf, signer=signer, cert=cert, chain=chain, root=material.root, crls=list(material.crls),
                     options=SealOptions(reason="گواهی پرونده", location=office.name, signer_name=key.certificate.subject))

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -338,6 +338,12 @@ def _parsed(pem: str) -> x509.Certificate:
     return cert
 
 
+#: the certificate rows of some keys, every column that mirrors the PEM
+_CERTIFICATES = select(Certificate.key_id, Certificate.serial, Certificate.purpose, Certificate.user_id,
+                       Certificate.issuer_ca_id, Certificate.pem, Certificate.not_before, Certificate.not_after
+                       ).where(Certificate.key_id.in_(bindparam("key_ids", expanding=True))).order_by(Certificate.id)
+
+
 def trust(session: Session, key_ids: set[str]) -> Trust:
     """The root, the current CRLs and the certificates of these keys, each row checked against its PEM.
 
@@ -346,9 +352,7 @@ def trust(session: Session, key_ids: set[str]) -> Trust:
     """
     material = trust_material(session)
     certified, inconsistent = {}, set()
-    rows = session.execute(select(Certificate.key_id, Certificate.serial, Certificate.purpose, Certificate.user_id,
-                                  Certificate.issuer_ca_id, Certificate.pem, Certificate.not_before,
-                                  Certificate.not_after).where(Certificate.key_id.in_(key_ids))).all()
+    rows = session.execute(_CERTIFICATES, {"key_ids": list(key_ids)}).all() if key_ids else []
     for row in rows:
         try:
             cert = _parsed(row.pem)

@@ -4,14 +4,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from signing import ChainProblem, ChainReport, SigningError, StoredRecord, merkle, parse_time, verify_chain
 from signing import pki as x
 from workflows import pki
-from workflows.keys import public_keys
-from workflows.models import Case, LogLeaf, Record
+from workflows.models import Case, LogLeaf, Record, SigningKey
 
 __all__ = ["verify_case", "verification_token", "resolve_token", "TokenCheck"]
 
@@ -19,17 +18,27 @@ __all__ = ["verify_case", "verification_token", "resolve_token", "TokenCheck"]
 TOKEN_HASH_DIGITS = 20
 
 
+#: a case's records in order, each with the log leaf at its index (statements built once)
+_RECORDS = (select(Record.seq, Record.canonical, Record.hash, Record.signature, Record.key_id, Record.form_data,
+                   Record.action, Record.actor_user_id, Record.log_index, LogLeaf.leaf_hash)
+            .outerjoin(LogLeaf, LogLeaf.index == Record.log_index)
+            .where(Record.case_id == bindparam("case_id")).order_by(Record.seq))
+_PUBLIC_KEYS = select(SigningKey.key_id, SigningKey.public_key_pem, SigningKey.user_id).where(
+    SigningKey.key_id.in_(bindparam("key_ids", expanding=True)))
+
+
 def verify_case(session: Session, case: Case) -> ChainReport:
     """Recompute the case's chain from its stored records (never from a stored flag): the chain,
     each signer's certificate at the record's time (revocation included), and each record's leaf."""
-    rows = list(session.scalars(select(Record).where(Record.case_id == case.id).order_by(Record.seq)))
+    rows = session.execute(_RECORDS, {"case_id": case.id}).all()
     stored = [StoredRecord(seq=r.seq, canonical=r.canonical, hash=r.hash, signature=r.signature,
                            key_id=r.key_id, form_data=r.form_data, action=r.action,
                            actor_user_id=r.actor_user_id, case_id=case.public_id) for r in rows]
-    keys = public_keys(session, {r.key_id for r in rows})
-    report = verify_chain(case.public_id, stored, {k: pem for k, (pem, _) in keys.items()},
-                          key_owners={k: owner for k, (_, owner) in keys.items()})
-    problems = list(report.problems) + _certificate_problems(session, rows) + _log_problems(session, rows)
+    key_ids = {r.key_id for r in rows}
+    keys = session.execute(_PUBLIC_KEYS, {"key_ids": list(key_ids)}).all() if key_ids else []
+    report = verify_chain(case.public_id, stored, {k.key_id: k.public_key_pem for k in keys},
+                          key_owners={k.key_id: k.user_id for k in keys})
+    problems = list(report.problems) + _certificate_problems(session, rows) + _log_problems(rows)
     if len(problems) == len(report.problems):
         return report
     problems.sort(key=lambda p: p.seq)
@@ -38,7 +47,7 @@ def verify_case(session: Session, case: Case) -> ChainReport:
     return ChainReport(ok=False, head=valid[-1].hash if valid else None, count=len(valid), problems=tuple(problems))
 
 
-def _certificate_problems(session: Session, rows: list[Record]) -> list[ChainProblem]:
+def _certificate_problems(session: Session, rows) -> list[ChainProblem]:
     """Each record's signer held a valid, unrevoked certificate for its user at the record's time.
 
     Each certificate path is proved once (signatures, extensions, constraints, CRL signatures);
@@ -72,12 +81,11 @@ def _certificate_problems(session: Session, rows: list[Record]) -> list[ChainPro
     return problems
 
 
-def _log_problems(session: Session, rows: list[Record]) -> list[ChainProblem]:
+def _log_problems(rows) -> list[ChainProblem]:
     """Each record is the leaf of the global log at its index."""
-    leaves = dict(session.execute(select(LogLeaf.index, LogLeaf.leaf_hash).where(
-        LogLeaf.index.in_([r.log_index for r in rows if r.log_index is not None]))).all())
     return [ChainProblem(r.seq, "not_in_log", "the record is not the log's leaf at its index")
-            for r in rows if r.log_index is None or bytes(leaves.get(r.log_index, b"")) != merkle.record_leaf_hash(r.hash)]
+            for r in rows if r.log_index is None or r.leaf_hash is None
+            or bytes(r.leaf_hash) != merkle.record_leaf_hash(r.hash)]
 
 
 def verification_token(case: Case, record_hash: str) -> str:

@@ -218,3 +218,22 @@ def test_qpdf_finds_the_file_sound(sealed: bytes, tmp_path: Path) -> None:
     result = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No syntax or stream encoding errors found" in result.stdout
+
+
+class _WrongDataSigner(InMemorySigner):
+    """The right key signing the wrong bytes, as a faulty signer (HSM, remote service) might."""
+
+    def sign(self, message: bytes) -> bytes:
+        return super().sign(message + b"!")
+
+
+def test_a_signer_that_signs_the_wrong_bytes_gets_no_seal_out(pki: Pki, unsigned: bytes) -> None:
+    with pytest.raises(PdfSignatureError):
+        seal(pki, unsigned, signer=_WrongDataSigner(pki.office_seal.key))
+
+
+def test_every_seal_made_validates_in_full(pki: Pki, unsigned: bytes) -> None:
+    """sign_pdf no longer validates its own result; the full validation must still hold."""
+    for who in (pki.office_seal, pki.seal):
+        result = validate_pdf(seal(pki, unsigned, who), root=pki.root)
+        assert result.ok, result.problems
