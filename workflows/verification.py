@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
@@ -12,7 +14,7 @@ from signing import pki as x
 from workflows import pki
 from workflows.models import Case, LogLeaf, Record, SigningKey
 
-__all__ = ["verify_case", "verification_token", "resolve_token", "TokenCheck"]
+__all__ = ["verify_case", "verify_cases_in_processes", "verification_token", "resolve_token", "TokenCheck"]
 
 #: how many hex digits of a record hash a token carries
 TOKEN_HASH_DIGITS = 20
@@ -86,6 +88,45 @@ def _log_problems(rows) -> list[ChainProblem]:
     return [ChainProblem(r.seq, "not_in_log", "the record is not the log's leaf at its index")
             for r in rows if r.log_index is None or r.leaf_hash is None
             or bytes(r.leaf_hash) != merkle.record_leaf_hash(r.hash)]
+
+
+def verify_cases_in_processes(session: Session, processes: int, chunk: int = 200
+                              ) -> Iterator[tuple[int, str, str, ChainReport]]:
+    """(case id, public id, process key, report) for every case, in id order, verified by
+    `processes` worker processes forked from this one, each with its own database connections
+    and its own trust material. The cases are handed out `chunk` ids at a time."""
+    ids = list(session.scalars(select(Case.id).order_by(Case.id)))
+    session.rollback()  # no open read transaction (nor SQLite lock) carried into the workers
+    chunks = [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
+    if not chunks:
+        return
+    global _worker_engine
+    _worker_engine = session.get_bind()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(max(1, processes), initializer=_start_worker) as pool:
+        for results in pool.imap(_verify_chunk, chunks):
+            yield from results
+
+
+_worker_engine = None
+_worker_session: Session | None = None
+
+
+def _start_worker() -> None:
+    global _worker_session
+    # the parent's pooled connections stay the parent's: this process opens its own
+    _worker_engine.dispose(close=False)
+    _worker_session = Session(bind=_worker_engine)
+
+
+def _verify_chunk(ids: list[int]) -> list[tuple[int, str, str, ChainReport]]:
+    session = _worker_session
+    try:
+        cases = session.scalars(select(Case).where(Case.id.in_(ids)).order_by(Case.id)).all()
+        return [(case.id, case.public_id, case.process_key, verify_case(session, case)) for case in cases]
+    finally:
+        session.rollback()
+        session.expunge_all()
 
 
 def verification_token(case: Case, record_hash: str) -> str:

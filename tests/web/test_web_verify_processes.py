@@ -1,0 +1,33 @@
+"""Whole-database verification split across worker processes finds what one process finds."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from support import found_center
+from web.extensions import db
+from workflows.models import Case, Record
+from workflows.verification import verify_case, verify_cases_in_processes
+
+
+def test_verify_all_in_two_processes(app, runner):
+    found_center(app, "applicant1")
+    found_center(app, "applicant2", manager_national_id="1234567891")
+    cases = db.session.scalars(select(Case).order_by(Case.id)).all()
+    assert len(cases) >= 2
+    result = runner.invoke(args=["verify-all", "--processes", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert f"{len(cases)} case(s) verified, 0 failed" in result.output
+
+    found = list(verify_cases_in_processes(db.session, 2, chunk=1))
+    assert [f[0] for f in found] == [c.id for c in cases]  # every case once, in id order
+    assert all(report.ok for *_, report in found)
+
+    victim = cases[-1]
+    record = db.session.scalars(select(Record).where(Record.case_id == victim.id).order_by(Record.seq)).first()
+    record.canonical = record.canonical.replace('"v":1', '"v":2')
+    db.session.commit()
+    found = {case_id: report for case_id, _, _, report in verify_cases_in_processes(db.session, 2, chunk=1)}
+    assert not found[victim.id].ok and all(r.ok for case_id, r in found.items() if case_id != victim.id)
+    assert found[victim.id] == verify_case(db.session, db.session.get(Case, victim.id))
+    result = runner.invoke(args=["verify-all", "--processes", "2", "--quiet"])
+    assert result.exit_code == 1 and f"case {victim.id} " in result.output and "1 failed" in result.output
