@@ -18,7 +18,7 @@ import base64
 import hashlib
 import json
 import zipfile
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -51,6 +51,9 @@ def _encode(column_type: Any, value: Any) -> Any:
         return None
     if isinstance(column_type, LargeBinary):
         return base64.b64encode(value).decode()
+    if isinstance(value, datetime) and value.tzinfo is None and getattr(column_type, "timezone", False):
+        # SQLite hands back the stored UTC time without its zone: say so, for a PostgreSQL restore
+        value = value.replace(tzinfo=timezone.utc)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     return value
