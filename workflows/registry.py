@@ -16,7 +16,12 @@ __all__ = ["center_name", "planned_end", "issue_license", "manager_profile", "ne
 
 
 def next_license_number(session: Session, case: Case, issued_at: datetime) -> str:
-    """The next license number: province number, Jalali year, running number (e.g. 01-1405-00007)."""
+    """The next license number: province number, Jalali year, running number (e.g. 01-1405-00007).
+
+    Counting is safe under concurrent approvals: a license is issued only after its transition
+    appended its first record to the log, which locks the log's single state row until commit, so
+    signed transitions run one at a time and each counts the licenses of those before it.
+    """
     province = case.county_office.parent
     year = jdatetime.date.fromgregorian(date=tehran_today(issued_at)).year
     prefix = f"{province.number or 0:02d}-{year}-"
