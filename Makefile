@@ -19,12 +19,12 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
-	$(BIN)/pip install --quiet -r requirements.txt
+$(VENV)/.runtime: requirements.txt constraints.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev: requirements.txt requirements-dev.txt constraints.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@ $(VENV)/.runtime
 
 node_modules/.installed: package.json package-lock.json
