@@ -13,7 +13,8 @@ CHAIN_OK = "همه امضاها و پیوند زنجیره درست است"
 
 def sign_in(page, base: str, username: str) -> None:
     page.context.clear_cookies()
-    page.goto(f"{base}/login")
+    response = page.goto(f"{base}/login")
+    assert response.status == 200 and page.url.startswith(f"{base}/login"), (response.status, page.url)
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
@@ -86,9 +87,15 @@ def no_problems(problems: list[str]) -> None:
     assert problems == [], "\n".join(problems)
 
 
+def enhanced(page) -> None:
+    """Wait until the page's script has enhanced it (date pickers, form progress, error summary)."""
+    page.wait_for_selector("body[data-enhanced]", state="attached")
+
+
 def rejected_once(page, problems: list[str]) -> None:
     """The one problem a page rejected by the server shows (its 422 status) and nothing else; then forgotten."""
     page.wait_for_selector("#error-summary")
+    enhanced(page)
     for _ in range(40):  # the console event may come a moment after the page
         if problems:
             break

@@ -3,7 +3,8 @@ correction, resubmit, approve twice, download the certificate and verify it; the
 from __future__ import annotations
 
 from browser_support import (
-    CHAIN_OK, attach_documents, decide, diagram_markers, fill_form, no_problems, pick_date, rejected_once, sign_in,
+    CHAIN_OK, attach_documents, decide, diagram_markers, enhanced, fill_form, no_problems, pick_date, rejected_once,
+    sign_in,
 )
 from support import PIN, answer_all, application_fixture
 from web.extensions import db
@@ -25,6 +26,7 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
 
     sign_in(page, base, "applicant1")
     page.click("#new-founding")
+    enhanced(page)
     # the long form in sections, with its progress
     assert page.locator("#form-progress li").count() >= 5
     assert page.inner_text("#progress-text").startswith("۰ از")

@@ -458,6 +458,7 @@
     if (nav) { trackProgress(nav); }
     var summary = document.getElementById("error-summary");
     if (summary) { summarizeErrors(summary); }
+    document.body.dataset.enhanced = "true";
   }
 
   window.jalali = { toJdn: j2d, fromJdn: d2j, parse: parseJalali, format: formatJalali, weekday: weekday };

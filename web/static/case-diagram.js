@@ -95,9 +95,14 @@
   }
 
   function show(holder) {
-    var viewer = new window.BpmnJS({ container: holder });
+    var font = { fontFamily: "Vazirmatn, Tahoma, sans-serif", fontSize: 12, lineHeight: 1.3 };
+    var viewer = new window.BpmnJS({ container: holder, textRenderer: { defaultStyle: font, externalStyle: font } });
+    /* labels are measured as they are drawn: wait for the page's font */
+    var fontsReady = document.fonts && document.fonts.load ? document.fonts.load("12px Vazirmatn") : Promise.resolve();
     var labels = JSON.parse(holder.dataset.lanes || "{}");
-    return fetch(holder.dataset.src, { credentials: "same-origin", headers: { Accept: "application/xml" } })
+    return fontsReady.then(function () {
+      return fetch(holder.dataset.src, { credentials: "same-origin", headers: { Accept: "application/xml" } });
+    })
       .then(function (response) {
         if (!response.ok) {
           throw new Error("diagram " + response.status);
