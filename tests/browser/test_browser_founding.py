@@ -72,16 +72,17 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     frame, step = page.locator("#diagram").bounding_box(), page.locator("#diagram .step-current").bounding_box()
     assert frame["x"] <= step["x"] and step["x"] + step["width"] <= frame["x"] + frame["width"], (frame, step)
     assert step["width"] >= 60, step
+    screens(page, "case-in-county-review")
     # the keyboard moves and zooms it
     viewport = "document.querySelector('#diagram g.viewport').getAttribute('transform')"
     before = page.evaluate(viewport)
+    zoomed_from = page.locator("#diagram .step-current").bounding_box()["width"]
     page.focus("#diagram svg")
     page.keyboard.press("ArrowLeft")
     moved = page.evaluate(viewport)
     assert moved != before
     page.keyboard.press("+")
-    assert page.locator("#diagram .step-current").bounding_box()["width"] > step["width"]
-    screens(page, "case-in-county-review")
+    assert page.locator("#diagram .step-current").bounding_box()["width"] > zoomed_from
 
     reason = "کد پستی مسجد با نشانی نمی‌خواند؛ اصلاح کنید."
     decide(page, base, "arak_officer", "return", reason)
