@@ -9,7 +9,6 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, inspect, select
 
-from conftest import _config
 from signing import pki as x
 from support import ACTORS, PIN, answer_all, application_fixture, found_center, tick, upload_documents, user
 from web import create_app
@@ -50,7 +49,7 @@ def empty_app(test_databases, tmp_path):
     folder = tmp_path / "restored"
     folder.mkdir()
     url = test_databases.create(folder)
-    restored = create_app(_config(url, folder / "documents"))
+    restored = create_app({"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, "STORAGE_DIR": folder / "documents"})
     yield restored
     with restored.app_context():
         db.session.remove()
