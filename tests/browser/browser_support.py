@@ -12,6 +12,7 @@ CHAIN_OK = "همه امضاها و پیوند زنجیره درست است"
 
 
 def sign_in(page, base: str, username: str) -> None:
+    page.goto("about:blank")  # ends the page's requests in flight, which could set the session cookie again
     page.context.clear_cookies()
     response = page.goto(f"{base}/login")
     assert response.status == 200 and page.url.startswith(f"{base}/login"), (response.status, page.url)
@@ -19,6 +20,12 @@ def sign_in(page, base: str, username: str) -> None:
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/cases")
+
+
+def follow(page, selector: str) -> None:
+    """Click a link or button that loads another page, and wait for that page."""
+    with page.expect_navigation():
+        page.click(selector)
 
 
 def fill_form(page, data: dict, skip: tuple[str, ...] = ()) -> None:
@@ -62,12 +69,12 @@ def fa(value: object) -> str:
 def decide(page, base: str, officer: str, decision: str, reason: str = "") -> None:
     """An officer opens the first task of their inbox and signs a decision."""
     sign_in(page, base, officer)
-    page.click("#inbox a.button")
+    follow(page, "#inbox a.button")
     page.check(f"input[name=decision][value={decision}]")
     if reason:
         page.fill("#f-reason", reason)
     page.fill("#pin", PIN)
-    page.click("#submit")
+    follow(page, "#submit")
     page.wait_for_selector("#case-status")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import DESKTOP, PHONE, no_problems, sign_in
+from browser_support import DESKTOP, PHONE, follow, no_problems, sign_in
 from office_support import answer, base_time, founding, national_id
 from web.extensions import db
 
@@ -59,11 +59,11 @@ def test_main_pages_pass_axe(browser_page, live_server, waiting_case):
     sign_in(page, base, "applicant1")
     violations += check(page, f"{base}/cases/{waiting_case}")
     violations += check(page, f"{base}/cases")
-    page.click("#new-founding")
+    follow(page, "#new-founding")
     violations += check(page, page.url)
     sign_in(page, base, "arak_officer")
     violations += check(page, f"{base}/inbox")
-    page.click("#inbox a.button")
+    follow(page, "#inbox a.button")
     violations += check(page, page.url)
     sign_in(page, base, "markazi_head")
     violations += check(page, f"{base}/monitoring")

@@ -3,8 +3,8 @@ correction, resubmit, approve twice, download the certificate and verify it; the
 from __future__ import annotations
 
 from browser_support import (
-    CHAIN_OK, attach_documents, decide, diagram_markers, enhanced, fill_form, no_problems, pick_date, rejected_once,
-    sign_in,
+    CHAIN_OK, attach_documents, decide, diagram_markers, enhanced, fill_form, follow, no_problems, pick_date,
+    rejected_once, sign_in,
 )
 from support import PIN, answer_all, application_fixture
 from web.extensions import db
@@ -25,7 +25,7 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     application = application_fixture()
 
     sign_in(page, base, "applicant1")
-    page.click("#new-founding")
+    follow(page, "#new-founding")
     enhanced(page)
     # the long form in sections, with its progress
     assert page.locator("#form-progress li").count() >= 5
@@ -42,7 +42,7 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     page.fill("#f-mosque-postal_code", "۳۸۱۳")
     page.fill("#pin", "0000")
     no_problems(problems)
-    page.click("#submit")
+    follow(page, "#submit")
     rejected_once(page, problems)
     assert page.inner_text("#err-mosque\\.postal_code") == "کد پستی باید ۱۰ رقم باشد."
     assert page.get_attribute("#f-mosque-postal_code", "aria-invalid") == "true"
@@ -57,7 +57,7 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
 
     page.fill("#f-mosque-postal_code", "۳۸۱۳۶۴۵۷۸۹")
     page.fill("#pin", PIN)
-    page.click("#submit")
+    follow(page, "#submit")
     assert page.inner_text("#case-status") == "در انتظار پاسخ استعلام‌ها"
     case_url = page.url
     markers = diagram_markers(page)
@@ -91,12 +91,12 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     sign_in(page, base, "applicant1")
     page.goto(case_url)
     assert diagram_markers(page)["current"] == ["correct_application"]
-    page.click("#open-task")
+    follow(page, "#open-task")
     assert reason in page.inner_text("#return-reason")
     assert page.input_value("#f-mosque-name") == application["mosque"]["name"]
     page.fill("#f-mosque-postal_code", "3813645780")
     page.fill("#pin", PIN)
-    page.click("#submit")
+    follow(page, "#submit")
     answer_inquiries(case_url)
 
     decide(page, base, "arak_officer", "approve")
@@ -124,13 +124,13 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     page.context.clear_cookies()
     page.goto(f"{base}/verify")
     page.fill("#token", token)
-    page.click("form.row button")
+    follow(page, "form.row button")
     result = page.inner_text("#verify-result")
     assert CHAIN_OK in result and "مجوز صادر شد" in result
     screens(page, "public-verification")
     page.goto(f"{base}/verify")
     page.set_input_files("#pdf", str(pdf_path))
-    page.click("#pdf-form button")
+    follow(page, "#pdf-form button")
     result = page.inner_text("#pdf-result")
     assert "مهر سند معتبر است" in result and CHAIN_OK in result and "مجوز صادر شد" in result
     no_problems(problems)

@@ -3,7 +3,7 @@ keyboard in the Jalali picker), the agencies answer the inquiries through the JS
 approve, and the center's page names the new manager."""
 from __future__ import annotations
 
-from browser_support import CHAIN_OK, attach_documents, decide, diagram_markers, no_problems, sign_in
+from browser_support import CHAIN_OK, attach_documents, decide, diagram_markers, follow, no_problems, sign_in
 from support import ACTORS, PIN, found_center
 
 #: the demo agencies' API tokens (workflows/demo.py)
@@ -40,7 +40,7 @@ def test_manager_change_with_inquiries_answered_through_the_api(app, browser, br
     sign_in(page, base, "applicant1")
     page.goto(f"{base}/centers/{center.id}")
     assert "فاطمه محمدی‌نیا" in page.inner_text("#current-manager")
-    page.click("#start-manager_change")
+    follow(page, "#start-manager_change")
     assert page.inner_text("h1") == "پیشنهاد مدیر جدید"
     page.fill("#f-manager-first_name", "محمدحسین")
     page.fill("#f-manager-last_name", "صالحی")
@@ -74,7 +74,7 @@ def test_manager_change_with_inquiries_answered_through_the_api(app, browser, br
     screens(page, "manager-change-form")
 
     # a draft keeps everything but the PIN, the uploaded documents too
-    page.click("#save-draft")
+    follow(page, "#save-draft")
     assert page.inner_text(".flash") == "پیش‌نویس ذخیره شد."
     page.goto(page.url)
     assert page.input_value("#f-manager-birth_date") == "۱۳۷۸/۰۱/۱۶"
@@ -84,7 +84,7 @@ def test_manager_change_with_inquiries_answered_through_the_api(app, browser, br
     assert page.inner_text("#progress-text") == "۲ از ۲ بخش کامل شده است"
 
     page.fill("#pin", PIN)
-    page.click("#submit")
+    follow(page, "#submit")
     assert page.inner_text("#case-status") == "در انتظار پاسخ استعلام‌ها"
     assert "inquiries_complete" in diagram_markers(page)["current"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from browser_support import no_problems, pick_date, sign_in
+from browser_support import follow, no_problems, pick_date, sign_in
 from office_support import answer, base_time, decide, founding, licensed, national_id
 from support import PASSWORD
 from web.extensions import db
@@ -92,38 +92,38 @@ def test_an_officers_inbox_filters(app, browser_page, live_server, screens):
     screens(page, "inbox-county-officer")
 
     page.fill("#q", "الزهرا")
-    page.click("#inbox-filters button[type=submit]")
+    follow(page, "#inbox-filters button[type=submit]")
     assert inbox_titles(page) == [MOSQUES["b"]]
     assert page.input_value("#q") == "الزهرا"
 
     page.fill("#q", "")
-    page.click("#inbox-filters button[type=submit]")
-    page.click(f"#inbox tr[data-case='{ids['a']}'] button.claim")
+    follow(page, "#inbox-filters button[type=submit]")
+    follow(page, f"#inbox tr[data-case='{ids['a']}'] button.claim")
     assert "محمد حسینی" in page.inner_text(f"#inbox tr[data-case='{ids['a']}']")
-    page.click("#queue-mine")
+    follow(page, "#queue-mine")
     assert inbox_titles(page) == [MOSQUES["a"]]
     assert page.inner_text("#queue-mine .badge") == "۱"
-    page.click("#queue-unclaimed")
+    follow(page, "#queue-unclaimed")
     assert inbox_titles(page) == [MOSQUES["b"]]
 
-    page.click("#queue-open")
+    follow(page, "#queue-open")
     page.check("input[name=overdue]")
-    page.click("#inbox-filters button[type=submit]")
+    follow(page, "#inbox-filters button[type=submit]")
     assert inbox_titles(page) == [] and page.is_visible("#inbox-empty")
 
     sign_in(page, base, "markazi_officer")
     page.goto(f"{base}/inbox")
     assert inbox_titles(page) == sorted([MOSQUES["c"], MOSQUES["d"]])
     page.select_option("#county", "markazi-saveh")
-    page.click("#inbox-filters button[type=submit]")
+    follow(page, "#inbox-filters button[type=submit]")
     assert inbox_titles(page) == [MOSQUES["d"]]
     assert "ساوه" in page.inner_text("#inbox tbody tr")
     page.select_option("#county", "")
     page.select_option("#step", "province_review")
-    page.click("#inbox-filters button[type=submit]")
+    follow(page, "#inbox-filters button[type=submit]")
     assert inbox_titles(page) == sorted([MOSQUES["c"], MOSQUES["d"]])
     page.select_option("#process_key", "manager_change")
-    page.click("#inbox-filters button[type=submit]")
+    follow(page, "#inbox-filters button[type=submit]")
     assert inbox_titles(page) == []
     screens(page, "inbox-province-filtered")
     no_problems(problems)
@@ -135,7 +135,7 @@ def test_the_dashboard_draws_its_charts(app, browser_page, live_server, screens)
     base = live_server
 
     sign_in(page, base, "markazi_head")
-    page.click("#nav-monitoring")
+    follow(page, "#nav-monitoring")
     assert page.inner_text("h1") == "نظارت و ارزیابی"
     assert "مرکزی" in page.inner_text("#scope")
     charts = page.locator("svg.chart")
@@ -155,11 +155,11 @@ def test_the_dashboard_draws_its_charts(app, browser_page, live_server, screens)
     # a Jalali date range chosen with the picker filters the figures
     pick_date(page, "from", 1300, 1, 1)
     assert page.input_value("#from") == "۱۳۰۰/۰۱/۰۱"
-    page.click("#monitor-filters button[type=submit]")
+    follow(page, "#monitor-filters button[type=submit]")
     assert "from=" in page.url
     assert page.input_value("#from") == "۱۳۰۰/۰۱/۰۱"
     assert page.locator("svg.chart").count() >= 4
     page.select_option("#county", "markazi-saveh")
-    page.click("#monitor-filters button[type=submit]")
+    follow(page, "#monitor-filters button[type=submit]")
     assert "ساوه" in page.inner_text("#scope")
     no_problems(problems)
