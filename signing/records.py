@@ -315,28 +315,28 @@ class _KeyRing:
 
     def _mismatch(self, kid: str) -> str | None:
         try:
-            loaded = _public_key(self._public_keys[kid])
+            loaded, actual = _public_key(self._public_keys[kid])
         except KeyFormatError as exc:
             return f"public key for {kid} is unusable: {exc}"
-        actual = key_id(loaded)
         if actual != kid:
             return f"public key given for {kid} has key_id {actual}"
         self._loaded[kid] = loaded
         return None
 
 
-#: loaded public keys by PEM text (content-keyed, so never stale); bounded
-_PUBLIC_KEYS: dict[object, ec.EllipticCurvePublicKey] = {}
+#: loaded public keys and their key ids by PEM text (content-keyed, so never stale); bounded
+_PUBLIC_KEYS: dict[object, tuple[ec.EllipticCurvePublicKey, str]] = {}
 
 
-def _public_key(pem: str) -> ec.EllipticCurvePublicKey:
-    key = _PUBLIC_KEYS.get(pem) if isinstance(pem, (str, bytes)) else None
-    if key is None:
+def _public_key(pem: str) -> tuple[ec.EllipticCurvePublicKey, str]:
+    found = _PUBLIC_KEYS.get(pem) if isinstance(pem, (str, bytes)) else None
+    if found is None:
         key = load_public_key(pem)
+        found = (key, key_id(key))
         if len(_PUBLIC_KEYS) >= 10_000:
             _PUBLIC_KEYS.clear()
-        _PUBLIC_KEYS[pem] = key
-    return key
+        _PUBLIC_KEYS[pem] = found
+    return found
 
 
 def _check_row(

@@ -259,9 +259,9 @@ class TrustMaterial:
     """The parsed root, the current CRLs and the CA chains, shared by every session of a process.
 
     Certificates are never rewritten and CRLs only gain newer rows, so the material stays right
-    until `version` changes: the number and newest id of the CRL and CA rows and the newest CRL's
-    text (which no other CRL shares: ECDSA signatures are randomized, so a row id reused after a
-    rollback, or another database in the same process, shows as a new version).
+    until `version` changes: the number and newest id of the CRL rows, the newest CRL's text (which
+    no other CRL shares: ECDSA signatures are randomized, so a row id reused after a rollback, or
+    another database in the same process, shows as a new version) and the newest CA id.
     """
 
     version: tuple
@@ -296,20 +296,28 @@ _MATCHES: dict[tuple, bool] = {}
 _CACHE_LIMIT = 20_000
 
 
-#: what tells this process's trust material is still current (one cheap statement, built once)
+_CRLS, _CAS, _CERTS = Crl.__table__, CertificateAuthority.__table__, Certificate.__table__
+#: what tells this process's trust material is still current: one cheap Core statement, built once
+#: (a new CA gets its first CRL in the transaction that makes it; its id is there all the same)
 _VERSION = select(
-    select(func.count(Crl.id)).scalar_subquery(),
-    select(func.max(Crl.id)).scalar_subquery(),
-    select(Crl.pem).order_by(Crl.id.desc()).limit(1).scalar_subquery(),
-    select(func.count(CertificateAuthority.id)).scalar_subquery(),
-    select(func.max(CertificateAuthority.id)).scalar_subquery(),
+    select(func.count(_CRLS.c.id)).scalar_subquery(),
+    select(func.max(_CRLS.c.id)).scalar_subquery(),
+    select(_CRLS.c.pem).order_by(_CRLS.c.id.desc()).limit(1).scalar_subquery(),
+    select(func.max(_CAS.c.id)).scalar_subquery(),
 )
+
+
+def _read(session: Session, statement, parameters=None):
+    """Run a Core statement on the session's connection, flushing first as an ORM query would."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, parameters)
 
 
 def trust_material(session: Session) -> TrustMaterial:
     """This process's trust material, reloaded when a CRL or CA row was added (one cheap query)."""
     global _material
-    version = tuple(session.execute(_VERSION).one())
+    version = tuple(_read(session, _VERSION).one())
     material = _material
     if material is not None and material.version == version:
         return material
@@ -339,9 +347,9 @@ def _parsed(pem: str) -> x509.Certificate:
 
 
 #: the certificate rows of some keys, every column that mirrors the PEM
-_CERTIFICATES = select(Certificate.key_id, Certificate.serial, Certificate.purpose, Certificate.user_id,
-                       Certificate.issuer_ca_id, Certificate.pem, Certificate.not_before, Certificate.not_after
-                       ).where(Certificate.key_id.in_(bindparam("key_ids", expanding=True))).order_by(Certificate.id)
+_CERTIFICATES = select(_CERTS.c.key_id, _CERTS.c.serial, _CERTS.c.purpose, _CERTS.c.user_id, _CERTS.c.issuer_ca_id,
+                       _CERTS.c.pem, _CERTS.c.not_before, _CERTS.c.not_after
+                       ).where(_CERTS.c.key_id.in_(bindparam("key_ids", expanding=True))).order_by(_CERTS.c.id)
 
 
 def trust(session: Session, key_ids: set[str]) -> Trust:
@@ -352,7 +360,7 @@ def trust(session: Session, key_ids: set[str]) -> Trust:
     """
     material = trust_material(session)
     certified, inconsistent = {}, set()
-    rows = session.execute(_CERTIFICATES, {"key_ids": list(key_ids)}).all() if key_ids else []
+    rows = _read(session, _CERTIFICATES, {"key_ids": list(key_ids)}).all() if key_ids else []
     for row in rows:
         try:
             cert = _parsed(row.pem)

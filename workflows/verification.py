@@ -20,24 +20,29 @@ __all__ = ["verify_case", "verify_cases_in_processes", "verification_token", "re
 TOKEN_HASH_DIGITS = 20
 
 
-#: a case's records in order, each with the log leaf at its index (statements built once)
-_RECORDS = (select(Record.seq, Record.canonical, Record.hash, Record.signature, Record.key_id, Record.form_data,
-                   Record.action, Record.actor_user_id, Record.log_index, LogLeaf.leaf_hash)
-            .outerjoin(LogLeaf, LogLeaf.index == Record.log_index)
-            .where(Record.case_id == bindparam("case_id")).order_by(Record.seq))
-_PUBLIC_KEYS = select(SigningKey.key_id, SigningKey.public_key_pem, SigningKey.user_id).where(
-    SigningKey.key_id.in_(bindparam("key_ids", expanding=True)))
+_RECORD, _LEAF, _KEY = Record.__table__, LogLeaf.__table__, SigningKey.__table__
+#: a case's records in order, each with the log leaf at its index (Core statements, built once)
+_RECORDS = (select(_RECORD.c.seq, _RECORD.c.canonical, _RECORD.c.hash, _RECORD.c.signature, _RECORD.c.key_id,
+                   _RECORD.c.form_data, _RECORD.c.action, _RECORD.c.actor_user_id, _RECORD.c.log_index,
+                   _LEAF.c.leaf_hash)
+            .select_from(_RECORD.outerjoin(_LEAF, _LEAF.c.index == _RECORD.c.log_index))
+            .where(_RECORD.c.case_id == bindparam("case_id")).order_by(_RECORD.c.seq))
+_PUBLIC_KEYS = select(_KEY.c.key_id, _KEY.c.public_key_pem, _KEY.c.user_id).where(
+    _KEY.c.key_id.in_(bindparam("key_ids", expanding=True)))
 
 
 def verify_case(session: Session, case: Case) -> ChainReport:
     """Recompute the case's chain from its stored records (never from a stored flag): the chain,
     each signer's certificate at the record's time (revocation included), and each record's leaf."""
-    rows = session.execute(_RECORDS, {"case_id": case.id}).all()
+    if session.autoflush:
+        session.flush()  # as an ORM query would: the statements below run on the connection
+    connection = session.connection()
+    rows = connection.execute(_RECORDS, {"case_id": case.id}).all()
     stored = [StoredRecord(seq=r.seq, canonical=r.canonical, hash=r.hash, signature=r.signature,
                            key_id=r.key_id, form_data=r.form_data, action=r.action,
                            actor_user_id=r.actor_user_id, case_id=case.public_id) for r in rows]
     key_ids = {r.key_id for r in rows}
-    keys = session.execute(_PUBLIC_KEYS, {"key_ids": list(key_ids)}).all() if key_ids else []
+    keys = connection.execute(_PUBLIC_KEYS, {"key_ids": list(key_ids)}).all() if key_ids else []
     report = verify_chain(case.public_id, stored, {k.key_id: k.public_key_pem for k in keys},
                           key_owners={k.key_id: k.user_id for k in keys})
     problems = list(report.problems) + _certificate_problems(session, rows) + _log_problems(rows)
