@@ -1,7 +1,7 @@
 """PAdES seals on PDFs with pyHanko, and their offline validation from the HQ root alone.
 
 A seal is one invisible signature (PAdES, SHA-256, ECDSA P-256) whose CMS carries the
-seal's chain and whose document security store carries every CA's CRL, so the PDF
+seal's chain and whose document security store carries the CRL of every CA on its path, so the PDF
 validates with nothing but the root certificate and no network (B-LT without a time
 stamp). There is no time-stamp authority, so the seal is judged at the signing time it
 states: a seal key revoked later leaves earlier seals valid, as with records.
@@ -121,11 +121,14 @@ def sign_pdf(
     """Seal PDF bytes (PAdES, invisible field) with a seal key, embedding its chain and CRLs.
 
     `chain` runs from the seal's issuer up to, not including, `root`; `crls` holds a current
-    CRL of every CA on the path. The seal's path is checked before signing and the signature
+    CRL of every CA on the path (others are ignored and not embedded). The seal's path is checked before signing and the signature
     with the seal's public key after; a full validation of the result (validate_pdf, several
     times the cost of the signature) is left to whoever receives the PDF.
     """
     now = datetime.now(timezone.utc)
+    # only the CRLs of the CAs on the seal's path matter (and are embedded): not every CA's
+    path_names = {root.subject, *(item.subject for item in chain)}
+    crls = [crl for crl in crls if crl.issuer in path_names]
     verify_chain_at(cert, chain, root, crls, now, purposes={Purpose.SEAL})
     public_key = cert.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or signer.key_id != key_id(public_key):
