@@ -5,7 +5,7 @@ case, under an app and request context, alternately:
 
   sealed  web.certificate.render_certificate(context): the evidence bundle (records, certificates,
           CRLs, inclusion proofs over the whole log, a signed checkpoint when the log grew), the
-          WeasyPrint render with the bundle attached, the PAdES seal (pyHanko) with its self-check
+          WeasyPrint render with the bundle attached, the PAdES seal (pyHanko)
   bare    web.certificate.certificate_html(context) + weasyprint.HTML(string=...).write_pdf()
 
 The context (web.certificate.certificate_context, which verifies the case) is built before
