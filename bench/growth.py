@@ -17,7 +17,8 @@ generated with SQL (INSERT ... SELECT generate_series) shaped like real ones:
 
 Measured at each size (median and p95 of ``--growth-repeats`` runs, as arak_officer unless said):
   inbox query     workflows.inbox.search_tasks (default filters: open queue, by deadline, page 1)
-  dashboard count workflows.monitoring.cases_by_status for HQ (every case, by province/process/status)
+  dashboard count workflows.monitoring.cases_by_status for HQ (every case, by province/process/status;
+                  read from the case_counts counters)
   case page       GET /cases/<id> of a real case waiting at county review (timeline, verification, nav)
   inbox page      GET /inbox (the query above, the counts, the nav)
   monitoring page GET /monitoring as hq_auditor (its default range, the last 30 days: about 2% of the
