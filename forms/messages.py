@@ -278,6 +278,8 @@ FA: dict[str, str] = {
     "web.form.section_error": "نیاز به اصلاح",
     "web.form.section_done": "کامل",
     "web.form.error_summary": "این موارد نیاز به اصلاح دارند:",
+    "web.form.choose_file": "انتخاب فایل",
+    "web.form.no_file": "فایلی انتخاب نشده است",
     "web.form.kept": "آنچه وارد کرده بودید نگه داشته شد؛ فقط رمز امضا را دوباره وارد کنید.",
     "web.picker.open": "انتخاب از تقویم",
     "web.picker.short": "تقویم",

@@ -33,7 +33,11 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     fill_form(page, application, skip=("manager.birth_date",))
     pick_date(page, "f-manager-birth_date", 1375, 3, 14)
     assert page.input_value("#f-manager-birth_date") == "۱۳۷۵/۰۳/۱۴"
+    assert page.inner_text("[data-field='documents.manager_photo'] .file-name") == "فایلی انتخاب نشده است"
     attach_documents(page, tmp_path)
+    photo = page.locator("[data-field='documents.manager_photo']")
+    assert photo.locator("button").inner_text() == "انتخاب فایل"
+    assert photo.locator(".file-name").inner_text() == "photo.png"
     sections = page.locator("#form-progress li").count()
     assert page.locator("#form-progress li.done").count() == sections
     screens(page, "application-form")
@@ -130,7 +134,7 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     screens(page, "public-verification")
     page.goto(f"{base}/verify")
     page.set_input_files("#pdf", str(pdf_path))
-    follow(page, "#pdf-form button")
+    follow(page, "#pdf-form button[type=submit]")
     result = page.inner_text("#pdf-result")
     assert "مهر سند معتبر است" in result and CHAIN_OK in result and "مجوز صادر شد" in result
     no_problems(problems)

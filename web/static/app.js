@@ -445,6 +445,38 @@
     summary.focus();
   }
 
+  /* ---- file inputs: a button and the chosen name in Persian ---- */
+
+  function enhanceFile(input) {
+    var label = document.querySelector("label[for='" + input.id + "']");
+    var wrap = document.createElement("div");
+    wrap.className = "file-pick";
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary small";
+    button.textContent = UI.chooseFile;
+    button.id = input.id + "-button";
+    if (label) {
+      label.id = label.id || input.id + "-label";
+      button.setAttribute("aria-labelledby", label.id + " " + button.id);
+    }
+    var name = document.createElement("span");
+    name.className = "file-name";
+    name.setAttribute("aria-live", "polite");
+    var none = input.hasAttribute("data-uploaded") ? "" : UI.noFile;
+    name.textContent = none;
+    input.parentNode.insertBefore(wrap, input);
+    wrap.appendChild(input);
+    wrap.appendChild(button);
+    wrap.appendChild(name);
+    input.tabIndex = -1;
+    input.setAttribute("aria-hidden", "true");
+    button.addEventListener("click", function () { input.click(); });
+    input.addEventListener("change", function () {
+      name.textContent = input.files.length ? input.files[0].name : none;
+    });
+  }
+
   function start() {
     try {
       UI = JSON.parse(document.body.dataset.ui || "{}");
@@ -454,6 +486,7 @@
     Array.prototype.forEach.call(document.querySelectorAll("input[data-jalali-picker]"), function (input) {
       input.pickerControl = new DatePicker(input);
     });
+    Array.prototype.forEach.call(document.querySelectorAll("input[type=file][id]"), enhanceFile);
     var nav = document.getElementById("form-progress");
     if (nav) { trackProgress(nav); }
     var summary = document.getElementById("error-summary");
