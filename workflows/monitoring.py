@@ -195,12 +195,11 @@ def backlog(session: Session, filters: MonitorFilters, now: datetime) -> list[di
                     func.count(CaseTask.id).label("open"),
                     func.count(CaseTask.id).filter(CaseTask.due_at < now).label("overdue"),
                     func.min(CaseTask.created_at).label("oldest"))
-             .select_from(CaseTask).join(Office, Office.id == CaseTask.office_id)
-             .join(Case, Case.id == CaseTask.case_id))
+             .select_from(CaseTask).join(Office, Office.id == CaseTask.office_id))
     if filters.office_ids is not None:
         query = query.where(CaseTask.office_id.in_(filters.office_ids) if filters.office_ids else false())
-    if filters.process_key:
-        query = query.where(Case.process_key == filters.process_key)
+    if filters.process_key:  # the case only for its procedure: the open tasks alone otherwise
+        query = query.join(Case, Case.id == CaseTask.case_id).where(Case.process_key == filters.process_key)
     query = query.group_by(Office.code, Office.name, Office.kind).order_by(
         func.count(CaseTask.id).filter(CaseTask.due_at < now).desc(), func.count(CaseTask.id).desc(), Office.code)
     return [dict(row._mapping) for row in session.execute(query)]
