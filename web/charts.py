@@ -19,6 +19,22 @@ ROW = 26
 LABEL_WIDTH = 180
 VALUE_WIDTH = 60
 PALETTE = ("#17604f", "#d99a00", "#a12a2a", "#4a6fa5", "#7a5c99")
+#: about the width of one character of a label (Vazirmatn at 15 units), and the most room labels may take
+CHAR_WIDTH = 7.5
+MAX_LABEL_WIDTH = 290
+
+
+def _label_width(labels: Sequence[str]) -> float:
+    """Room for the longest label, so labels never run into their bars (longer ones are shortened)."""
+    return min(max([LABEL_WIDTH, *(CHAR_WIDTH * len(label) for label in labels)]), MAX_LABEL_WIDTH)
+
+
+def _label(label: str, width: float) -> Markup:
+    """A label that fits its room: shortened with an ellipsis if needed, the whole of it as its title."""
+    room = int(width / CHAR_WIDTH)
+    if len(label) <= room:
+        return escape(label)
+    return Markup(f"<title>{escape(label)}</title>{escape(label[:room - 1].rstrip())}…")
 
 
 def _number(value: float) -> str:
@@ -32,16 +48,17 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str,
     items = [(label, value or 0) for label, value in items]
     height = ROW * max(len(items), 1) + 8
     top = max((value for _, value in items), default=0) or 1
-    span = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    label_width = _label_width([label for label, _ in items])
+    span = WIDTH - label_width - VALUE_WIDTH
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" '
              f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
     for row, (label, value) in enumerate(items):
         y = 4 + row * ROW
         length = span * value / top
-        right = WIDTH - LABEL_WIDTH - 8
+        right = WIDTH - label_width - 8
         parts.append(
             f'<text x="{WIDTH - 4}" y="{y + 17}" text-anchor="start" direction="rtl" class="chart-label">'
-            f'{escape(label)}</text>'
+            f'{_label(label, label_width)}</text>'
             f'<rect x="{right - length:.1f}" y="{y + 4}" width="{length:.1f}" height="{ROW - 8}" rx="3" '
             f'fill="{PALETTE[0]}"></rect>'
             f'<text x="{right - length - 6:.1f}" y="{y + 17}" text-anchor="start" direction="rtl" '
@@ -53,15 +70,16 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str,
 def stacked_chart(items: Sequence[tuple[str, Sequence[float]]], *, title: str, series: Sequence[str]) -> Markup:
     """One horizontal bar per label, split into the shares of each series (a legend below)."""
     height = ROW * max(len(items), 1) + 8 + ROW
-    span = WIDTH - LABEL_WIDTH - 16
+    label_width = _label_width([label for label, _ in items])
+    span = WIDTH - label_width - 16
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" '
              f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
     for row, (label, values) in enumerate(items):
         y = 4 + row * ROW
         total = sum(v or 0 for v in values) or 1
-        right = WIDTH - LABEL_WIDTH - 8
+        right = WIDTH - label_width - 8
         parts.append(f'<text x="{WIDTH - 4}" y="{y + 17}" text-anchor="start" direction="rtl" '
-                     f'class="chart-label">{escape(label)}</text>')
+                     f'class="chart-label">{_label(label, label_width)}</text>')
         for index, value in enumerate(values):
             length = span * (value or 0) / total
             parts.append(f'<rect x="{right - length:.1f}" y="{y + 4}" width="{length:.1f}" height="{ROW - 8}" '
