@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from signing import merkle
 from signing import pki as x
@@ -24,7 +24,7 @@ from workflows import log, pki
 from workflows.cases import complete_task, start_case
 from workflows.errors import Forbidden, SigningLocked, WrongPin
 from workflows.keys import MAX_WRONG_PINS, active_key, note_wrong_pin, unlock_signer
-from workflows.models import Case, Certificate, LogCheckpoint, LogLeaf, Record, utcnow
+from workflows.models import Case, Certificate, LogCheckpoint, LogLeaf, Record, RecordTiming, utcnow
 from workflows.verification import verify_case
 
 PASSPHRASE = "test-only-ca-passphrase"
@@ -219,8 +219,9 @@ def test_tampering_with_certificates_and_the_log_is_detected(app, licensed, chan
         cert.pem = other.pem
     elif change == "certificate_key_id":
         cert.key_id = other.key_id
-    elif change == "delete_record":
+    elif change == "delete_record":  # with everything that refers to it, as a thorough intruder would
         db.session.delete(db.session.get(LogLeaf, approve.log_index))
+        db.session.execute(delete(RecordTiming).where(RecordTiming.record_id == approve.id))
         db.session.flush()
         db.session.delete(approve)
     elif change == "swap_records":
