@@ -19,10 +19,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from support import ACTORS, PIN, ROOT, application_fixture, upload_documents, user
+from support import ACTORS, PIN, ROOT, in_county_review, submitted_founding, user
 from web.extensions import db
 from workflows import log
-from workflows.cases import complete_task, start_case
 from workflows.models import Case, Certificate, Inquiry, LogLeaf, Record, utcnow
 from workflows.people import add_token
 from workflows.verification import verify_case
@@ -103,16 +102,6 @@ def _race(url: str, bodies: list[dict], headers: dict) -> list[int]:
     return sorted(statuses)
 
 
-def _submitted(app) -> Case:
-    applicant = user(ACTORS["applicant"])
-    case = start_case(db.session, process_key="center_founding", starter=applicant)
-    data = application_fixture()
-    data["documents"] = upload_documents(app, case)
-    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=applicant, data=data, pin=PIN)
-    db.session.commit()
-    return case
-
-
 def _records(case_id: int) -> int:
     db.session.expire_all()
     return db.session.scalar(select(func.count()).select_from(Record).where(Record.case_id == case_id))
@@ -132,10 +121,7 @@ def _log_is_whole() -> None:
 
 
 def test_officers_racing_on_one_task_sign_it_once(app, server):
-    from support import answer_all
-    case = _submitted(app)
-    answer_all(case, "clear", utcnow())
-    assert case.status == "county_review"
+    case = in_county_review(app)
     case_id, task_id = case.id, case.tasks[0].task_id
     before = _records(case_id)
     headers = _bearer(ACTORS["county"])
@@ -149,7 +135,7 @@ def test_officers_racing_on_one_task_sign_it_once(app, server):
 
 
 def test_agencies_racing_on_one_inquiry_answer_it_once(app, server):
-    case = _submitted(app)
+    case = submitted_founding(app)
     inquiry = db.session.scalars(select(Inquiry).where(Inquiry.case_id == case.id, Inquiry.agency == "judiciary")).one()
     before = _records(case.id)
     url = f"{server}/api/v1/inquiries/{inquiry.id}/answer"
@@ -161,20 +147,9 @@ def test_agencies_racing_on_one_inquiry_answer_it_once(app, server):
 
 
 def test_transitions_of_many_cases_at_once_keep_one_unbroken_log(app, server):
-    from support import answer_all
-    cases = []
-    for n in range(4):
-        case = _submitted(app) if n == 0 else None
-        if case is None:
-            applicant = user(ACTORS["applicant"])
-            case = start_case(db.session, process_key="center_founding", starter=applicant)
-            data = application_fixture()
-            data["manager"]["national_id"] = ["1234567891", "0013542419", "0067749828"][n - 1]
-            data["documents"] = upload_documents(app, case)
-            complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=applicant, data=data, pin=PIN)
-            db.session.commit()
-        answer_all(case, "clear", utcnow())
-        cases.append((case.id, case.tasks[0].task_id))
+    cases = [in_county_review(app, manager_national_id=national_id)
+             for national_id in ("2234567815", "1234567891", "0013542419", "0067749828")]
+    cases = [(case.id, case.tasks[0].task_id) for case in cases]
     headers = _bearer(ACTORS["county"])
     start = threading.Barrier(len(cases), timeout=60)
     statuses: list[int] = []
@@ -208,10 +183,8 @@ def test_transitions_of_many_cases_at_once_keep_one_unbroken_log(app, server):
 
 
 def test_two_ticks_in_separate_processes_fire_a_deadline_once(app, server):
-    from support import answer_all
-    case = _submitted(app)
-    answer_all(case, "clear", utcnow())
-    assert case.status == "county_review" and case.wake_at is not None
+    case = in_county_review(app)
+    assert case.wake_at is not None
     before = _records(case.id)
     later = (utcnow() + timedelta(days=30)).isoformat()
     command = [sys.executable, "-m", "flask", "--app", _factory(app), "tick", "--now", later]

@@ -10,27 +10,15 @@ import threading
 
 from sqlalchemy import func, select
 
-from support import ACTORS, PIN, answer_all, application_fixture, upload_documents, user
+from support import ACTORS, PIN, in_county_review, user
 from web.extensions import db
-from workflows.cases import complete_task, start_case
+from workflows.cases import complete_task
 from workflows.errors import Conflict
-from workflows.models import Case, Record, utcnow
-
-
-def case_in_county_review(app) -> Case:
-    applicant = user(ACTORS["applicant"])
-    case = start_case(db.session, process_key="center_founding", starter=applicant)
-    data = application_fixture()
-    data["documents"] = upload_documents(app, case)
-    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=applicant, data=data, pin=PIN)
-    db.session.commit()
-    answer_all(case, "clear", utcnow())
-    assert case.status == "county_review"
-    return case
+from workflows.models import Case, Record
 
 
 def test_simultaneous_completions_sign_once(app):
-    case = case_in_county_review(app)
+    case = in_county_review(app)
     case_id, task_id = case.id, case.tasks[0].task_id
     records_before = db.session.scalar(select(func.count()).select_from(Record).where(Record.case_id == case_id))
     both_loaded = threading.Barrier(2, timeout=30)

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 import engine
-from support import ACTORS, PIN, answer_all, application_fixture, login, upload_documents, user
+from support import ACTORS, PIN, in_county_review, login, user
 from web.extensions import db
 from workflows import log, notifications, transitions
-from workflows.cases import complete_task, start_case
-from workflows.models import Case, CaseTask, LogLeaf, LogState, Record, utcnow
+from workflows.cases import complete_task
+from workflows.models import Case, CaseTask, LogLeaf, LogState, Record
 from workflows.notifications import Notification, OutboxMessage
 from workflows.verification import verify_case
 
@@ -40,18 +40,6 @@ POINTS = {
 }
 
 
-def _in_county_review(app) -> Case:
-    applicant = user(ACTORS["applicant"])
-    case = start_case(db.session, process_key="center_founding", starter=applicant)
-    data = application_fixture()
-    data["documents"] = upload_documents(app, case)
-    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=applicant, data=data, pin=PIN)
-    db.session.commit()
-    answer_all(case, "clear", utcnow())
-    assert case.status == "county_review"
-    return case
-
-
 def _visible(case_id: int) -> dict:
     db.session.expire_all()
     case = db.session.get(Case, case_id)
@@ -70,7 +58,7 @@ def _log_is_whole() -> None:
 
 @pytest.mark.parametrize("point", POINTS)
 def test_a_crash_mid_transition_leaves_nothing_and_the_case_continues(app, monkeypatch, point):
-    case = _in_county_review(app)
+    case = in_county_review(app)
     case_id, task_id = case.id, case.tasks[0].task_id
     before = _visible(case_id)
     target, name = POINTS[point]
@@ -93,7 +81,7 @@ def test_a_crash_mid_transition_leaves_nothing_and_the_case_continues(app, monke
 
 
 def test_a_crash_inside_a_request_answers_500_and_writes_nothing(app, client, monkeypatch):
-    case = _in_county_review(app)
+    case = in_county_review(app)
     case_id, task_id = case.id, case.tasks[0].task_id
     before = _visible(case_id)
     monkeypatch.setattr(log, "append", _after(log.append))
