@@ -61,7 +61,7 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault(name, value)
         if secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if not request.path.startswith(("/static/", "/fonts/", "/pki/")):
+        if not request.path.startswith(("/static/", "/fonts/", "/vendor/", "/pki/")):
             # pages and answers may hold personal data: never kept by a shared cache or the back button
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -31,6 +31,9 @@ def test_every_answer_carries_the_security_headers(app, client):
         assert headers["Referrer-Policy"] == "same-origin"
         assert headers["Cache-Control"] == "no-store"
     assert "Strict-Transport-Security" not in client.get("/").headers  # plain HTTP in development
+    for asset in ("/static/app.css", "/static/app.js"):  # files anyone may cache
+        with client.get(asset) as response:
+            assert response.status_code == 200 and "no-store" not in response.headers.get("Cache-Control", "")
 
 
 @pytest.mark.parametrize("username", ["applicant1", "arak_officer", "markazi_officer", "hq_auditor", "admin"])
