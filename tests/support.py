@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 from PIL import Image
@@ -107,3 +108,15 @@ def tick(app, now) -> list[Record]:
     before = db.session.scalar(select(func.max(Record.id))) or 0
     run_tick(now)
     return list(db.session.scalars(select(Record).where(Record.id > before).order_by(Record.id)))
+
+
+def assert_nothing_inline(html: str, where: str) -> None:
+    """What the Content-Security-Policy forbids is absent from a served page: scripts only as
+    files of the application, no inline script or style, no event attribute, nothing third-party."""
+    tags = re.findall(r"<script\b[^>]*>", html, re.I)
+    assert all(re.fullmatch(r'<script src="/(static|vendor)/[^"]+\.js" defer>', tag) for tag in tags), where
+    assert all(body.strip() == "" for body in re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.S | re.I)), where
+    assert not re.search(r"\son[a-z]+\s*=", html), f"event handler attribute in {where}"
+    assert not re.search(r"<[^>]+\sstyle\s*=", html), f"style attribute in {where}"
+    assert not re.search(r"<style[\s>]", html), f"style element in {where}"
+    assert not re.search(r"(src|href)=\"(https?:)?//", html), f"third-party resource in {where}"
