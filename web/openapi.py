@@ -13,7 +13,7 @@ import re
 from typing import Any, Callable
 
 from flask import Blueprint, Flask, current_app, jsonify, request
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError
 from marshmallow.fields import Field
 from werkzeug.routing import Rule
 
@@ -73,8 +73,7 @@ class Secret(FormField):
         return normalize_digits(value) if self.digits else value
 
 
-def _invalid(key: str, **kwargs: str):
-    from marshmallow import ValidationError
+def _invalid(key: str, **kwargs: str) -> ValidationError:
     return ValidationError(t(key, **kwargs))
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from sqlalchemy import Date, DateTime, Integer, LargeBinary, MetaData, Table, func, select, text, update
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from workflows.documents import document_path
@@ -81,7 +82,7 @@ def _rows(session: Session, table: Table) -> Iterator[dict]:
 def schema_revision(session: Session) -> str | None:
     try:
         return session.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except Exception:  # noqa: BLE001 - a database made without migrations (tests) has no such table
+    except (OperationalError, ProgrammingError):  # made without migrations (tests): no such table
         session.rollback()
         return None
 
