@@ -207,7 +207,7 @@ def site_env(url: str, folder: Path) -> dict[str, str]:
     return env
 
 
-def _flask(env: dict[str, str], *args: str) -> str:
+def run_flask(env: dict[str, str], *args: str) -> str:
     result = subprocess.run([str(VENV_BIN / "flask"), "--app", "web", *args], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     if result.returncode != 0:
@@ -256,7 +256,7 @@ def decide_schema_mode(scratch: Path) -> dict[str, Any]:
         return SCHEMA_MODE
     scratch.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{scratch / 'schema-check.db'}"
-    _flask(site_env(url, scratch), "db", "upgrade")
+    run_flask(site_env(url, scratch), "db", "upgrade")
     drift = schema_drift(url)
     SCHEMA_MODE.update(mode="create_all" if drift else "migrations", drift=drift)
     if drift:
@@ -275,8 +275,8 @@ def make_site(url: str, folder: Path) -> Site:
     mode = decide_schema_mode(folder.parent / "schema-check")["mode"]
     if mode == "create_all":
         schema_drift(url, create_all=True)
-        _flask(env, "db", "stamp", "head")
-    _flask(env, "init")
+        run_flask(env, "db", "stamp", "head")
+    run_flask(env, "init")
     if url.startswith("sqlite:///"):
         import sqlite3
         with contextlib.closing(sqlite3.connect(url[len("sqlite:///"):])) as connection:

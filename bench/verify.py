@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    Driver, Row, Site, create_site_app, log, make_site, site_env, sqlite_pragmas,
+    Driver, Row, Site, run_flask, create_site_app, log, make_site, site_env, sqlite_pragmas,
 )
 from bench.profiling import format_summary, profile, summarize
 
@@ -146,7 +146,7 @@ def replicate(site: Site, target: int, real_cases: int | None = None) -> dict[st
     with app.app_context():
         from web.extensions import db
         from workflows.keys import unlock_signer
-        from workflows.models import Case, LogLeaf, LogState, Record, SigningKey, User
+        from workflows.models import Case, LogLeaf, LogNode, LogState, Record, SigningKey, User
         sqlite_pragmas(db.engine, journal_mode="WAL", synchronous="OFF")
         session = db.session
         existing = session.scalar(select(func.count()).select_from(Record))
@@ -166,11 +166,12 @@ def replicate(site: Site, target: int, real_cases: int | None = None) -> dict[st
         template_rows = {t.id: {c: getattr(t, c) for c in case_columns} for t in templates}
         next_case = session.scalar(select(func.max(Case.id))) + 1
         next_record = session.scalar(select(func.max(Record.id))) + 1
-        log_size = session.scalar(select(LogState.size).where(LogState.id == 1))
+        state = session.get(LogState, 1)
+        log_size, frontier = state.size, [bytes(state.frontier)[i:i + 32] for i in range(0, len(state.frontier), 32)]
         session.commit()
         made = cases = 0
         started = time.perf_counter()
-        batch_cases, batch_records, batch_leaves = [], [], []
+        batch_cases, batch_records, batch_leaves, batch_nodes = [], [], [], []
         number = 0
         while existing + made < target:
             template = templates[number % len(templates)]
@@ -187,8 +188,10 @@ def replicate(site: Site, target: int, real_cases: int | None = None) -> dict[st
                     "task_name": row.task_name, "actor_user_id": row.actor_user_id, "created_at": row.created_at,
                     "canonical": signed.canonical, "hash": signed.hash, "signature": signed.signature,
                     "key_id": signed.key_id, "form_data": row.form_data, "log_index": log_size})
-                batch_leaves.append({"index": log_size, "leaf_hash": merkle.record_leaf_hash(signed.hash),
-                                     "record_id": next_record})
+                leaf = merkle.record_leaf_hash(signed.hash)
+                batch_leaves.append({"index": log_size, "leaf_hash": leaf, "record_id": next_record})
+                frontier, completed = merkle.frontier_append(frontier, log_size, leaf)
+                batch_nodes += [{"level": level, "index": at, "hash": value} for level, at, value in completed]
                 prev = signed.hash
                 next_record += 1
                 log_size += 1
@@ -199,9 +202,12 @@ def replicate(site: Site, target: int, real_cases: int | None = None) -> dict[st
                 session.execute(insert(Case), batch_cases)
                 session.execute(insert(Record), batch_records)
                 session.execute(insert(LogLeaf), batch_leaves)
-                session.execute(update(LogState).where(LogState.id == 1).values(size=log_size))
+                if batch_nodes:
+                    session.execute(insert(LogNode), batch_nodes)
+                session.execute(update(LogState).where(LogState.id == 1).values(size=log_size,
+                                                                                 frontier=b"".join(frontier)))
                 session.commit()
-                batch_cases, batch_records, batch_leaves = [], [], []
+                batch_cases, batch_records, batch_leaves, batch_nodes = [], [], [], []
                 log(f"verify: replicas {existing + made:,}/{target:,} records")
         seconds = time.perf_counter() - started
         db.session.remove()
@@ -330,7 +336,8 @@ def run(args, data_dir: Path) -> tuple[list[Row], dict]:
     url = f"sqlite:///{folder / 'records.db'}"
     if (folder / "records.db").exists() and not args.fresh:
         site = Site(url, folder, site_env(url, folder))
-        log(f"verify: reusing {folder} (pass --fresh to start over)")
+        log(f"verify: reusing {folder} (pass --fresh to start over); migrating it to this checkout")
+        run_flask(site.env, "db", "upgrade")
     else:
         if folder.exists():
             import shutil

@@ -28,7 +28,7 @@ from .errors import (
     RecordError,
 )
 from .keys import key_id, public_key_pem
-from .merkle import SignedCheckpoint, inclusion_proofs, record_leaf_hash, verify_checkpoint, verify_inclusion
+from .merkle import SignedCheckpoint, record_leaf_hash, verify_checkpoint, verify_inclusion
 from .pki import (
     RECORD_PURPOSES,
     Purpose,
@@ -122,22 +122,19 @@ def build_bundle(
     crls: Sequence[x509.CertificateRevocationList],
     checkpoint: SignedCheckpoint,
     log_signer: CertifiedKey,
-    leaf_hashes: Sequence[bytes],
+    proofs: Sequence[Sequence[bytes]],
 ) -> dict[str, Any]:
     """Assemble a case's evidence bundle as a JSON-ready dict; raise BundleError on inconsistent data.
 
-    `records` are the case's records in seq order; `leaf_hashes` the log's leaves in index
-    order, at least `checkpoint.checkpoint.tree_size` of them. Inclusion proofs are computed
-    here against the checkpoint, and each is checked before the bundle is returned.
+    `records` are the case's records in seq order; `proofs` the inclusion proof of each in the
+    tree the checkpoint signs. Each proof is checked before the bundle is returned.
     """
     if not records:
         raise BundleError("a bundle needs at least one record")
     tree_size = checkpoint.checkpoint.tree_size
-    if len(leaf_hashes) < tree_size:
-        raise BundleError(f"the checkpoint covers {tree_size} leaves, only {len(leaf_hashes)} given")
-    indexes = [entry.log_index for entry in records]
+    if len(proofs) != len(records):
+        raise BundleError(f"{len(records)} records need as many inclusion proofs, {len(proofs)} given")
     try:
-        proofs = inclusion_proofs(indexes, leaf_hashes[:tree_size])
         checkpoint_root = bytes.fromhex(checkpoint.checkpoint.root)
         for entry, proof in zip(records, proofs):
             verify_inclusion(

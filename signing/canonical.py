@@ -8,7 +8,7 @@ import rfc8785
 
 from .errors import CanonicalizationError
 
-__all__ = ["canonical_bytes", "digest", "is_canonical_text", "sha256_hex"]
+__all__ = ["canonical_bytes", "digest", "is_canonical_text", "loads_canonical", "sha256_hex"]
 
 
 def canonical_bytes(obj: object) -> bytes:
@@ -35,6 +35,43 @@ def _only_bmp(text: str) -> bool:
         return False
 
 
+def loads_canonical(text: str) -> tuple[bool, object]:
+    """(True, value) when `text` is certainly the canonical JSON of the value it parses to, else
+    (False, None): then parse it strictly and ask is_canonical_text, which decides every case.
+
+    The quick answer of is_canonical_text, with parsing folded in: the parser gives up on any
+    number of 16 digits or more as it reads (cheaper than searching the text), floats and NaN are
+    refused, and duplicate keys cannot pass since the re-serialized text would be shorter.
+    """
+    if type(text) is not str or not _only_bmp(text):
+        return False, None
+    try:
+        value = _QUICK_DECODER.decode(text)
+        fast = _QUICK_ENCODER.encode(value)
+    except (TypeError, ValueError, RecursionError):  # _LongNumber is a ValueError
+        return False, None
+    return (True, value) if fast == text else (False, None)
+
+
+class _LongNumber(ValueError):
+    pass
+
+
+def _short_integer(token: str) -> int:
+    if len(token) > 15:
+        raise _LongNumber(token)
+    return int(token)
+
+
+def _refuse(token: str) -> object:
+    raise ValueError(f"number not allowed: {token}")
+
+
+# built once: json.loads and json.dumps build a new decoder or encoder for every call with options
+_QUICK_DECODER = json.JSONDecoder(parse_int=_short_integer, parse_float=_refuse, parse_constant=_refuse)
+_QUICK_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
 def is_canonical_text(value: object, text: str, *, parsed: bool = False) -> bool:
     """Whether `text` is exactly the canonical JSON of `value` (a value parsed from JSON text).
 
@@ -48,7 +85,7 @@ def is_canonical_text(value: object, text: str, *, parsed: bool = False) -> bool
     """
     if type(text) is str and _LONG_NUMBER.search(text) is None and _only_bmp(text):
         try:
-            fast = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+            fast = _QUICK_ENCODER.encode(value)
         except (TypeError, ValueError):
             fast = None
         if fast == text and (parsed or _json_types(value)):

@@ -1,8 +1,15 @@
 """The global append-only Merkle log: RFC 6962/9162 hashing, proofs and signed checkpoints.
 
-Every function takes the log as the sequence of its leaf hashes in index order, the way
-the application keeps them in a table. Roots and proofs hash at most about n nodes,
-without recursion, so a log of a million leaves costs one pass and no deep stack.
+Two ways to hold a log:
+
+* the sequence of its leaf hashes in index order: roots and proofs hash at most about
+  n nodes, without recursion, so a log of a million leaves costs one pass and no deep stack;
+* its complete subtrees, as a store that keeps every node hash of level >= 1 once it is
+  complete (``frontier_append`` says which) and its frontier: then a root or a proof
+  reads O(log^2 n) stored hashes (``subtrees_of``, ``inclusion_ranges``,
+  ``consistency_ranges``, ``range_hashes``), whatever the size of the log.
+
+A complete subtree is named (level, index): the 2**level leaves from index * 2**level.
 """
 
 import base64
@@ -32,13 +39,20 @@ __all__ = [
     "EMPTY_ROOT",
     "Checkpoint",
     "SignedCheckpoint",
+    "complete_subtrees",
     "consistency_proof",
+    "consistency_ranges",
+    "frontier_append",
+    "frontier_root",
     "inclusion_proof",
     "inclusion_proofs",
+    "inclusion_ranges",
     "leaf_hash",
     "record_leaf_hash",
+    "range_hashes",
     "root",
     "sign_checkpoint",
+    "subtrees_of",
     "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",
@@ -95,20 +109,121 @@ def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes
         raise MerkleError(f"old size {old_size!r} is not within a tree of {len(hashes)} leaves")
     if old_size in (0, len(hashes)):
         return []
-    # SUBPROOF(m, D[start:end], whole) unrolled: each step appends one subtree hash
+    return [_subtree(hashes, start, end) for start, end in consistency_ranges(old_size, len(hashes))]
+
+
+def inclusion_ranges(index: int, tree_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges [start, end) whose tree hashes are the audit path of leaf `index`, leaf first."""
+    if not _size(index) or not _size(tree_size) or index >= tree_size:
+        raise MerkleError(f"leaf index {index!r} is not in a tree of {tree_size!r} leaves")
+    path = []
+    start, end = 0, tree_size
+    while end - start > 1:
+        split = _split(end - start)
+        if index < start + split:
+            path.append((start + split, end))
+            end = start + split
+        else:
+            path.append((start, start + split))
+            start += split
+    return path[::-1]
+
+
+def consistency_ranges(old_size: int, tree_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges [start, end) whose tree hashes are the consistency proof from `old_size`."""
+    if not _size(old_size) or not _size(tree_size) or old_size > tree_size:
+        raise MerkleError(f"old size {old_size!r} is not within a tree of {tree_size!r} leaves")
+    if old_size in (0, tree_size):
+        return []
+    # SUBPROOF(m, D[start:end], whole) unrolled: each step appends one subtree
     # after the proof of the part that still contains the old tree's right edge.
     tail = []
-    start, end, whole, m = 0, len(hashes), True, old_size
+    start, end, whole, m = 0, tree_size, True, old_size
     while m != end - start:
         split = _split(end - start)
         if m <= split:
-            tail.append(_subtree(hashes, start + split, end))
+            tail.append((start + split, end))
             end = start + split
         else:
-            tail.append(_subtree(hashes, start, start + split))
+            tail.append((start, start + split))
             start, m, whole = start + split, m - split, False
-    head = [] if whole else [_subtree(hashes, start, end)]
+    head = [] if whole else [(start, end)]
     return head + tail[::-1]
+
+
+def subtrees_of(start: int, end: int) -> list[tuple[int, int]]:
+    """The complete subtrees (level, index), left to right, whose hashes make MTH(D[start:end]).
+
+    The range must be one of RFC 6962's recursion (as every range of a root or proof is):
+    its left parts are then complete and aligned.
+    """
+    if not _size(start) or not _size(end) or start >= end:
+        raise MerkleError(f"[{start!r}, {end!r}) is not a range of leaves")
+    parts = []
+    while True:
+        size = end - start
+        part = size if size & (size - 1) == 0 else _split(size)
+        level = part.bit_length() - 1
+        if start & (part - 1):
+            raise MerkleError(f"[{start}, {end}) is not a range of the tree's recursion")
+        parts.append((level, start >> level))
+        if part == size:
+            return parts
+        start += part
+
+
+def range_hashes(ranges: Sequence[tuple[int, int]], nodes: Mapping[tuple[int, int], bytes]) -> list[bytes]:
+    """MTH of each leaf range, from the complete subtree hashes in `nodes` ((level, index) -> hash;
+    level 0 are the leaf hashes). A missing subtree raises MerkleError."""
+    hashes = []
+    for start, end in ranges:
+        try:
+            parts = [nodes[key] for key in subtrees_of(start, end)]
+        except KeyError as exc:
+            raise MerkleError(f"the log has no hash of subtree {exc.args[0]}") from exc
+        value = parts[-1]
+        for left in reversed(parts[:-1]):
+            value = _node(left, value)
+        hashes.append(value)
+    return hashes
+
+
+def frontier_append(frontier: Sequence[bytes], size: int, leaf: bytes) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
+    """Append leaf number `size` to a tree held as its frontier (the hashes of its complete
+    subtrees of decreasing size, one per set bit of `size`). Return the new frontier and the
+    subtrees (level, index, hash) of level >= 1 the leaf completed."""
+    _check_hash(leaf, MerkleError, "leaf hash")
+    frontier = list(frontier)
+    if not _size(size) or len(frontier) != size.bit_count() or _hashes(frontier) is None:
+        raise MerkleError(f"a frontier of {len(frontier)} hashes is not that of a tree of {size!r} leaves")
+    completed = []
+    value, level = leaf, 0
+    while size >> level & 1:
+        value = _node(frontier.pop(), value)
+        level += 1
+        completed.append((level, size >> level, value))
+    frontier.append(value)
+    return frontier, completed
+
+
+def frontier_root(frontier: Sequence[bytes]) -> bytes:
+    """MTH of the tree whose frontier this is."""
+    if not frontier:
+        return EMPTY_ROOT
+    value = frontier[-1]
+    for left in reversed(frontier[:-1]):
+        value = _node(left, value)
+    return value
+
+
+def complete_subtrees(leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """Every complete subtree hash of the leaves: item `level` lists that level's, by index
+    (item 0 is the leaves themselves)."""
+    levels = [_leaves(leaf_hashes)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append([_node(left, right) for left, right in zip(below[::2], below[1::2])])
+    return levels
 
 
 def verify_inclusion(

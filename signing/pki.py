@@ -8,7 +8,7 @@ key usage; who it names is its subject (common name, office as OU, user id as UI
 
 import enum
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from cryptography import x509
@@ -49,6 +49,7 @@ __all__ = [
     "issue_end_entity",
     "load_certificate",
     "load_crl",
+    "utc_time",
     "verify_chain_at",
 ]
 
@@ -232,7 +233,7 @@ def issue_crl(
 ) -> x509.CertificateRevocationList:
     """Issue a CA's full CRL; its CRL number is this_update in seconds since the epoch."""
     _check_issuer(issuer_cert, issuer_key)
-    this_update, next_update = _utc(this_update), _utc(next_update)
+    this_update, next_update = utc_time(this_update), utc_time(next_update)
     if next_update <= this_update:
         raise CertificateError("next_update must come after this_update")
     builder = (
@@ -246,7 +247,7 @@ def issue_crl(
     for serial, when, reason in revoked:
         if type(serial) is not int or serial <= 0:
             raise CertificateError(f"not a certificate serial number: {serial!r}")
-        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(_utc(when))
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(utc_time(when))
         if reason is not None:
             entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags(reason)), critical=False)
         builder = builder.add_revoked_certificate(entry.build())
@@ -309,7 +310,13 @@ class PathVerifier:
         purposes: Collection[Purpose] | None = None,
     ) -> None:
         """As verify_chain_at(cert, chain, self.root, self.crls, at, purposes=purposes)."""
-        at = _utc(at)
+        self.prove(cert, chain, purposes=purposes).check(utc_time(at))
+
+    def prove(
+        self, cert: x509.Certificate, chain: Sequence[x509.Certificate], *, purposes: Collection[Purpose] | None = None
+    ) -> "_Proof":
+        """What holds of the path at any time: its ``check(at)`` (an aware UTC time) raises exactly
+        what verify would. Keep it to check many times against one path."""
         chain = tuple(chain)
         key = (cert, chain, None if purposes is None else frozenset(purposes))
         proof = self._paths.get(key)
@@ -318,7 +325,7 @@ class PathVerifier:
             if len(self._paths) >= self.MAX_PATHS:
                 self._paths.clear()
             self._paths[key] = proof
-        proof.check(at)
+        return proof
 
     def _prove(
         self, cert: x509.Certificate, chain: tuple[x509.Certificate, ...], purposes: Collection[Purpose] | None
@@ -452,8 +459,25 @@ class _Proof:
     #: CA constraint and leaf failures
     late: _Failure | None
     revocation: tuple[_Revocation, ...]
+    #: (from, until, revoked from): a time inside [from, until] and before the first revocation
+    #: passes every check below (None when some check fails at any time)
+    clear: tuple[datetime, datetime, datetime | None] | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.early is not None or self.late is not None or any(failure for _, failure in self.windows):
+            return
+        if any(link.failure is not None or not link.entries for link in self.revocation):
+            return
+        start = max(member.not_valid_before_utc for member, _ in self.windows)
+        until = min([*(member.not_valid_after_utc for member, _ in self.windows),
+                     *(max(next_update for next_update, _ in link.entries) for link in self.revocation)])
+        revoked = [when for link in self.revocation for _, when in link.entries if when is not None]
+        object.__setattr__(self, "clear", (start, until, min(revoked) if revoked else None))
 
     def check(self, at: datetime) -> None:
+        clear = self.clear
+        if clear is not None and clear[0] <= at <= clear[1] and (clear[2] is None or at < clear[2]):
+            return  # inside every window, covered by a CRL, before any revocation: nothing can fail
         if self.early is not None:
             raise self.early.error()
         for member, extensions in self.windows:
@@ -520,7 +544,8 @@ def load_crl(pem: str | bytes) -> x509.CertificateRevocationList:
         raise CertificateError(f"not a CRL: {exc}") from exc
 
 
-def _utc(moment: datetime) -> datetime:
+def utc_time(moment: datetime) -> datetime:
+    """The moment in UTC; raise CertificateError for anything but an aware datetime."""
     if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
         raise CertificateError("times must be timezone-aware datetimes")
     return moment.astimezone(timezone.utc)
@@ -528,7 +553,7 @@ def _utc(moment: datetime) -> datetime:
 
 def _start(not_before: datetime | None) -> datetime:
     # Whole seconds: certificates store no fractions, and comparisons must agree with them.
-    start = datetime.now(timezone.utc) if not_before is None else _utc(not_before)
+    start = datetime.now(timezone.utc) if not_before is None else utc_time(not_before)
     return start.replace(microsecond=0)
 
 

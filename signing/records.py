@@ -4,7 +4,7 @@ import base64
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .canonical import canonical_bytes, is_canonical_text, sha256_hex
+from .canonical import canonical_bytes, is_canonical_text, loads_canonical, sha256_hex
 from .errors import (
     CanonicalizationError,
     ChainError,
@@ -191,6 +191,9 @@ class ChainReport:
     count: int
     #: Every problem found, in chain order.
     problems: tuple[ChainProblem, ...]
+    #: Each record's parsed body, in order (None where the text does not parse), for checks that
+    #: go beyond the chain without parsing it again.
+    bodies: tuple[dict[str, Any] | None, ...] = field(default=(), repr=False, compare=False)
 
 
 def format_time(moment: datetime) -> str:
@@ -251,13 +254,15 @@ def verify_chain(
     head: str | None = None
     count = 0
     prev_hash: str | None = None
+    bodies = []
     for position, row in enumerate(records, start=1):
-        found = _check_row(case_id, position, row, prev_hash, keys)
+        found, body = _check_row(case_id, position, row, prev_hash, keys)
+        bodies.append(body)
         problems.extend(ChainProblem(position, code, detail) for code, detail in found)
         prev_hash = sha256_hex(_utf8(row.canonical))
         if not problems:
             head, count = prev_hash, position
-    return ChainReport(ok=not problems, head=head, count=count, problems=tuple(problems))
+    return ChainReport(ok=not problems, head=head, count=count, problems=tuple(problems), bodies=tuple(bodies))
 
 
 def require_valid(report: ChainReport) -> None:
@@ -341,25 +346,28 @@ def _public_key(pem: str) -> tuple[ec.EllipticCurvePublicKey, str]:
 
 def _check_row(
     case_id: str, position: int, row: StoredRecord, prev_hash: str | None, keys: _KeyRing
-) -> list[tuple[str, str]]:
+) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+    """The row's problems, and its parsed body (None if the text does not parse)."""
     found: list[tuple[str, str]] = []
     if type(row.canonical) is not str:
-        return [("malformed", "canonical text is not a string")]
+        return [("malformed", "canonical text is not a string")], None
     data = _utf8(row.canonical)
     if not _same(row.hash, sha256_hex(data)):
         found.append(("hash_mismatch", "stored hash is not the hash of the stored text"))
-    try:
-        body = _load_json(row.canonical)
-    except ValueError as exc:
-        return [*found, ("malformed", f"canonical text does not parse: {exc}")]
+    canonical, body = loads_canonical(row.canonical)
+    if not canonical:
+        try:
+            body = _load_json(row.canonical)
+        except ValueError as exc:
+            return [*found, ("malformed", f"canonical text does not parse: {exc}")], None
     try:
         _validate_body(body)
-        if not is_canonical_text(body, row.canonical, parsed=True):
+        if not canonical and not is_canonical_text(body, row.canonical, parsed=True):
             found.append(("not_canonical", "stored text is not in canonical form"))
     except RecordError as exc:
-        return [*found, ("malformed", str(exc))]
+        return [*found, ("malformed", str(exc))], body
     except CanonicalizationError as exc:
-        return [*found, ("malformed", f"body is not canonical JSON: {exc}")]
+        return [*found, ("malformed", f"body is not canonical JSON: {exc}")], body
 
     if body["case_id"] != case_id:
         found.append(("case_mismatch", f"record belongs to case {body['case_id']!r}"))
@@ -376,7 +384,7 @@ def _check_row(
     ):
         if not _same(getattr(row, column), expected):
             found.append(("column_mismatch", f"column {column} differs from the signed body"))
-    return found
+    return found, body
 
 
 def _signature_problems(
@@ -408,8 +416,8 @@ def _form_problems(row: StoredRecord, body: dict[str, Any]) -> list[tuple[str, s
     try:
         if type(row.form_data) is not str:
             raise ValueError("form data is not a string")
-        form = _load_json(row.form_data)
-        if not is_canonical_text(form, row.form_data, parsed=True):
+        canonical, form = loads_canonical(row.form_data)
+        if not canonical and not is_canonical_text(_load_json(row.form_data), row.form_data, parsed=True):
             raise ValueError("form data is not in canonical form")
     except (ValueError, CanonicalizationError) as exc:
         return [("form_data_malformed", str(exc))]

@@ -17,7 +17,7 @@ from wtforms.validators import ValidationError
 
 import forms
 from forms import t
-from signing import canonical_bytes, merkle
+from signing import canonical_bytes
 from web import certificate
 from web.auth import LoginThrottled, check_credentials, user_for_token
 from web.errors import error_body
@@ -35,7 +35,7 @@ from workflows.inbox import search_tasks
 from workflows import access, documents, evidence, inquiries, log
 from workflows.cases import Transition, complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound
-from workflows.models import Case, CaseTask, Inquiry, License, utcnow
+from workflows.models import Case, CaseTask, Inquiry, License, LogLeaf, utcnow
 from workflows.people import add_token
 from workflows.verification import resolve_token
 
@@ -363,19 +363,18 @@ def _int_arg(name: str) -> int:
 def log_inclusion():
     """Public: the inclusion proof of leaf ``index`` in the tree of ``tree_size`` leaves."""
     index, size = _int_arg("index"), _int_arg("tree_size")
-    leaves = log.leaf_hashes(db.session, size)
-    if size == 0 or size > len(leaves) or index >= size:
+    if size == 0 or size > log.size(db.session) or index >= size:
         raise InvalidInput({"index": [t("errors.integer_invalid")]})
-    return jsonify({"index": index, "tree_size": size, "leaf_hash": leaves[index].hex(),
-                    "proof": [node.hex() for node in merkle.inclusion_proof(index, leaves)]})
+    leaf = db.session.scalar(select(LogLeaf.leaf_hash).where(LogLeaf.index == index))
+    return jsonify({"index": index, "tree_size": size, "leaf_hash": bytes(leaf).hex(),
+                    "proof": [node.hex() for node in log.inclusion_proofs(db.session, [index], size)[0]]})
 
 
 @bp.get("/log/consistency")
 def log_consistency():
     """Public: the consistency proof between the trees of ``first`` and ``second`` leaves."""
     first, second = _int_arg("first"), _int_arg("second")
-    leaves = log.leaf_hashes(db.session, second)
-    if first == 0 or first > second or second > len(leaves):
+    if first == 0 or first > second or second > log.size(db.session):
         raise InvalidInput({"first": [t("errors.integer_invalid")]})
     return jsonify({"first": first, "second": second,
-                    "proof": [node.hex() for node in merkle.consistency_proof(first, leaves)]})
+                    "proof": [node.hex() for node in log.consistency_proof(db.session, first, second)]})

@@ -107,16 +107,10 @@ class VerifyResult:
     report: ChainReport
 
 
-def verify_all(session: Session, batch: int = 200) -> Iterator[VerifyResult]:
-    """Recompute every case's chain, case by case in id order (a batch of ids at a time); the
-    session's identity map holds its objects weakly, so memory stays flat over a national database."""
-    from workflows.verification import verify_case  # verification imports the PKI, which is heavier
+def verify_all(session: Session) -> Iterator[VerifyResult]:
+    """Recompute every case's chain, in id order, from one streamed statement (memory stays flat
+    over a national database)."""
+    from workflows.verification import verify_cases  # verification imports the PKI, which is heavier
 
-    last = 0
-    while True:
-        cases = list(session.scalars(select(Case).where(Case.id > last).order_by(Case.id).limit(batch)))
-        if not cases:
-            return
-        for case in cases:
-            yield VerifyResult(case.id, case.public_id, case.process_key, verify_case(session, case))
-        last = cases[-1].id
+    for found in verify_cases(session):
+        yield VerifyResult(*found)

@@ -28,7 +28,7 @@ def bundle(session: Session, case: Case, passphrase: str, now: datetime | None =
     head = log.latest_checkpoint(session)
     if head is None or head.tree_size <= max(r.log_index for r in rows):
         head = log.checkpoint(session, passphrase, now)
-    leaves = log.leaf_hashes(session, head.tree_size)
+    proofs = log.inclusion_proofs(session, [r.log_index for r in rows], head.tree_size)
     certificates = {c.key_id: c for c in session.scalars(select(Certificate).where(
         Certificate.key_id.in_({r.key_id for r in rows})))}
     hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
@@ -40,7 +40,7 @@ def bundle(session: Session, case: Case, passphrase: str, now: datetime | None =
                                    actor_user_id=r.actor_user_id, case_id=case.public_id), r.log_index) for r in rows],
         [pki.certified_key(session, certificates[key]) for key in sorted(certificates)],
         list(pki.trust_material(session).crls),
-        log.signed(head), pki.certified_key(session, log_key.certificate), leaves)
+        log.signed(head), pki.certified_key(session, log_key.certificate), proofs)
 
 
 def seal_office(session: Session, case: Case) -> Office:

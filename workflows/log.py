@@ -1,19 +1,24 @@
-"""The global append-only Merkle log of every signed record, its checkpoints and proofs."""
+"""The global append-only Merkle log of every signed record, its checkpoints and proofs.
+
+Each append stores the leaf, the subtree hashes it completes (``log_nodes``) and the new
+frontier (``log_state``), so a root or a proof reads O(log² n) rows, never the whole log.
+Only the full audit (``verify_log``) reads every leaf, and it checks the stored hashes too.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from signing import format_time
 from signing import merkle
-from workflows.models import Office, LogCheckpoint, LogLeaf, LogState, Record, utcnow
+from workflows.models import Office, LogCheckpoint, LogLeaf, LogNode, LogState, Record, utcnow
 from workflows.pki import service_signer
 
-__all__ = ["LOG_ID", "append", "leaf_hashes", "latest_checkpoint", "checkpoint", "signed", "LogProblem",
-           "verify_log"]
+__all__ = ["LOG_ID", "append", "size", "inclusion_proofs", "consistency_proof", "latest_checkpoint", "checkpoint",
+           "signed", "LogProblem", "verify_log"]
 
 #: the log's name in its checkpoints
 LOG_ID = "mosque-centers/transition-log/v1"
@@ -23,23 +28,58 @@ def append(session: Session, record: Record) -> int:
     """Give the record the next leaf of the log (the log-state row is locked: no fork, no gap)."""
     state = session.scalars(select(LogState).where(LogState.id == 1).with_for_update()).first()
     if state is None:
-        state = LogState(id=1, size=0)
+        state = LogState(id=1, size=0, frontier=b"")
         session.add(state)
         session.flush()
     index = state.size
-    session.add(LogLeaf(index=index, leaf_hash=merkle.record_leaf_hash(record.hash), record_id=record.id))
+    leaf = merkle.record_leaf_hash(record.hash)
+    frontier, completed = merkle.frontier_append(_split_hashes(state.frontier), index, leaf)
+    session.add(LogLeaf(index=index, leaf_hash=leaf, record_id=record.id))
+    session.add_all([LogNode(level=level, index=at, hash=value) for level, at, value in completed])
     record.log_index = index
     state.size = index + 1
+    state.frontier = b"".join(frontier)
     session.flush()
     return index
 
 
-def leaf_hashes(session: Session, size: int | None = None) -> list[bytes]:
-    """The leaf hashes in index order (the first ``size`` of them)."""
-    query = select(LogLeaf.leaf_hash).order_by(LogLeaf.index)
-    if size is not None:
-        query = query.limit(size)
-    return [bytes(h) for h in session.scalars(query)]
+def size(session: Session) -> int:
+    """How many leaves the log has."""
+    return session.scalar(select(LogState.size).where(LogState.id == 1)) or 0
+
+
+def inclusion_proofs(session: Session, indexes: list[int], tree_size: int) -> list[list[bytes]]:
+    """The audit path of each leaf in the tree of the first ``tree_size`` leaves."""
+    paths = [merkle.inclusion_ranges(index, tree_size) for index in indexes]
+    hashes = iter(_range_hashes(session, [span for path in paths for span in path]))
+    return [[next(hashes) for _ in path] for path in paths]
+
+
+def consistency_proof(session: Session, old_size: int, tree_size: int) -> list[bytes]:
+    """The proof that the tree of ``old_size`` leaves is a prefix of that of ``tree_size``."""
+    return _range_hashes(session, merkle.consistency_ranges(old_size, tree_size))
+
+
+def _range_hashes(session: Session, ranges: list[tuple[int, int]]) -> list[bytes]:
+    """The tree hash of each leaf range, from the stored complete subtrees (one query per table)."""
+    wanted: dict[int, set[int]] = {}
+    for start, end in ranges:
+        for level, index in merkle.subtrees_of(start, end):
+            wanted.setdefault(level, set()).add(index)
+    nodes: dict[tuple[int, int], bytes] = {}
+    if 0 in wanted:
+        nodes.update(((0, index), bytes(value)) for index, value in session.execute(
+            select(LogLeaf.index, LogLeaf.leaf_hash).where(LogLeaf.index.in_(wanted.pop(0)))))
+    if wanted:
+        nodes.update(((level, index), bytes(value)) for level, index, value in session.execute(
+            select(LogNode.level, LogNode.index, LogNode.hash).where(
+                or_(*(and_(LogNode.level == level, LogNode.index.in_(indexes)) for level, indexes in wanted.items())))))
+    return merkle.range_hashes(ranges, nodes)
+
+
+def _split_hashes(blob: bytes | None) -> list[bytes]:
+    blob = bytes(blob or b"")
+    return [blob[i:i + 32] for i in range(0, len(blob), 32)]
 
 
 def latest_checkpoint(session: Session) -> LogCheckpoint | None:
@@ -54,20 +94,22 @@ def signed(row: LogCheckpoint) -> merkle.SignedCheckpoint:
 
 
 def checkpoint(session: Session, passphrase: str, now: datetime | None = None) -> LogCheckpoint | None:
-    """Sign a checkpoint of the log as it is, unless the newest one already covers it."""
+    """Sign a checkpoint of the log as it is, unless the newest one already covers it.
+
+    Before a new head is signed, the stored subtrees must prove it extends the last one."""
     now = now or utcnow()
     latest = latest_checkpoint(session)
-    leaves = leaf_hashes(session)
-    if not leaves or (latest is not None and latest.tree_size == len(leaves)):
+    state = session.get(LogState, 1)
+    if state is None or state.size == 0 or (latest is not None and latest.tree_size == state.size):
         return latest
-    root = merkle.root(leaves)
+    root = merkle.frontier_root(_split_hashes(state.frontier))
     if latest is not None:  # the log only grew: prove it before signing the new head
-        merkle.verify_consistency(latest.tree_size, len(leaves), bytes.fromhex(latest.root), root,
-                                  merkle.consistency_proof(latest.tree_size, leaves))
+        merkle.verify_consistency(latest.tree_size, state.size, bytes.fromhex(latest.root), root,
+                                  consistency_proof(session, latest.tree_size, state.size))
     hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
     signer, _ = service_signer(session, "log", hq, passphrase)
-    head = merkle.sign_checkpoint(merkle.Checkpoint(len(leaves), root.hex(), format_time(now), LOG_ID), signer)
-    row = LogCheckpoint(tree_size=len(leaves), root=root.hex(), time=head.checkpoint.time, log_id=LOG_ID,
+    head = merkle.sign_checkpoint(merkle.Checkpoint(state.size, root.hex(), format_time(now), LOG_ID), signer)
+    row = LogCheckpoint(tree_size=state.size, root=root.hex(), time=head.checkpoint.time, log_id=LOG_ID,
                         signature=head.signature, key_id=head.key_id)
     session.add(row)
     session.flush()
@@ -82,8 +124,9 @@ class LogProblem:
 
 
 def verify_log(session: Session, log_key_pem: str) -> list[LogProblem]:
-    """Recompute the log: leaves match their records, indexes are contiguous, every checkpoint
-    is signed by the log key, matches the leaves and is consistent with the one before it."""
+    """Recompute the log: leaves match their records, indexes are contiguous, the stored subtree
+    hashes and frontier are those of the leaves, every checkpoint is signed by the log key,
+    matches the leaves and is consistent with the one before it."""
     problems: list[LogProblem] = []
     rows = session.execute(select(LogLeaf.index, LogLeaf.leaf_hash, Record.hash, Record.log_index)
                            .join(Record, Record.id == LogLeaf.record_id).order_by(LogLeaf.index)).all()
@@ -97,20 +140,43 @@ def verify_log(session: Session, log_key_pem: str) -> list[LogProblem]:
     unlogged = session.scalar(select(Record.id).where(Record.log_index.is_(None)).limit(1))
     if unlogged is not None:
         problems.append(LogProblem(None, "not_in_log", f"record {unlogged} has no leaf"))
+    levels = merkle.complete_subtrees(leaves)
+    nodes = {(level, index): value for level, values in enumerate(levels) for index, value in enumerate(values)}
+    problems += _stored_subtree_problems(session, nodes, leaves)
     previous = None
     for row in session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.tree_size)):
         try:
             merkle.verify_checkpoint(signed(row), log_key_pem)
         except Exception as error:
             problems.append(LogProblem(row.tree_size, "checkpoint_bad_signature", str(error)))
-        if row.tree_size > len(leaves) or merkle.root(leaves[:row.tree_size]).hex() != row.root:
+        if row.tree_size > len(leaves) or merkle.range_hashes([(0, row.tree_size)], nodes)[0].hex() != row.root:
             problems.append(LogProblem(row.tree_size, "log_inconsistent", "checkpoint root does not match the leaves"))
         elif previous is not None:
             try:
                 merkle.verify_consistency(previous.tree_size, row.tree_size, bytes.fromhex(previous.root),
-                                          bytes.fromhex(row.root),
-                                          merkle.consistency_proof(previous.tree_size, leaves[:row.tree_size]))
+                                          bytes.fromhex(row.root), merkle.range_hashes(
+                                              merkle.consistency_ranges(previous.tree_size, row.tree_size), nodes))
             except Exception as error:
                 problems.append(LogProblem(row.tree_size, "log_inconsistent", str(error)))
         previous = row
     return problems
+
+
+def _stored_subtree_problems(session: Session, nodes: dict[tuple[int, int], bytes],
+                             leaves: list[bytes]) -> list[LogProblem]:
+    """The subtree hashes and the frontier that proofs are built from are those of the leaves."""
+    problems = []
+    stored = {(level, index): bytes(value) for level, index, value in
+              session.execute(select(LogNode.level, LogNode.index, LogNode.hash))}
+    expected = {key: value for key, value in nodes.items() if key[0] > 0}
+    for key in sorted(stored.keys() ^ expected.keys()):
+        problems.append(LogProblem(key[1] << key[0], "log_subtree_mismatch",
+                                   f"subtree {key} is {'missing' if key in expected else 'not of the log'}"))
+    for key in sorted(key for key in stored.keys() & expected.keys() if stored[key] != expected[key]):
+        problems.append(LogProblem(key[1] << key[0], "log_subtree_mismatch", f"subtree {key} is not the hash of its leaves"))
+    state = session.get(LogState, 1)
+    frontier = [nodes[key] for key in merkle.subtrees_of(0, len(leaves))] if leaves else []
+    if state is not None and (state.size != len(leaves) or _split_hashes(state.frontier) != frontier):
+        problems.append(LogProblem(None, "log_subtree_mismatch", "the log's size or frontier is not that of its leaves"))
+    return problems
+

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -28,7 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "Base", "Office", "User", "SigningKey", "ApiToken", "ProcessDefinition", "Case",
     "CaseTask", "Draft", "Record", "Document", "CaseDocument", "Center", "License",
-    "ManagerTerm", "Inquiry", "Certificate", "CertificateAuthority", "ServiceKey", "Crl", "LogLeaf", "LogState",
+    "ManagerTerm", "Inquiry", "Certificate", "CertificateAuthority", "ServiceKey", "Crl", "LogLeaf", "LogNode", "LogState",
     "LogCheckpoint", "CaseCount", "CaseDayCount", "RecordTiming", "utcnow", "as_utc", "tehran_today",
 ]
 
@@ -231,6 +232,19 @@ class LogLeaf(Base):
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), unique=True)
 
 
+class LogNode(Base):
+    """The hash of one complete subtree of the log above its leaves: the 2**level leaves from
+    index * 2**level. Written once, when the subtree's last leaf is appended, so that roots and
+    proofs read O(log² n) rows instead of every leaf."""
+
+    __tablename__ = "log_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: RFC 6962 node hash, SHA-256(0x01 ‖ left ‖ right)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class LogState(Base):
     """The log's size, one row locked by every append so the log never forks or skips."""
 
@@ -238,6 +252,9 @@ class LogState(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     size: Mapped[int] = mapped_column(Integer, default=0)
+    #: the hashes of the complete subtrees that make the whole log, largest first, concatenated
+    #: (one per set bit of ``size``): the current root without reading the log
+    frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
 
 
 class LogCheckpoint(Base):

@@ -246,12 +246,24 @@ class Trust:
     inconsistent: frozenset[str] = frozenset()
     #: proves paths against `root` and `crls`, each path once (see signing.pki.PathVerifier)
     verifier: x.PathVerifier | None = None
+    #: per (key id, purposes): the proof of its path, and per key id: the user its certificate names
+    _proofs: dict = field(default_factory=dict, repr=False, compare=False)
+    _users: dict = field(default_factory=dict, repr=False, compare=False)
 
     def verify(self, key: str, at: datetime, purposes: frozenset[x.Purpose] = x.RECORD_PURPOSES) -> None:
-        """Check the certificate of `key` at `at`; raise signing's path errors."""
-        cert, chain = self.certified[key]
-        verifier = self.verifier or x.PathVerifier(self.root, self.crls)
-        verifier.verify(cert, chain, at, purposes=purposes)
+        """Check the certificate of `key` at `at` (an aware time); raise signing's path errors."""
+        proof = self._proofs.get((key, purposes))
+        if proof is None:
+            cert, chain = self.certified[key]
+            verifier = self.verifier or x.PathVerifier(self.root, self.crls)
+            proof = self._proofs[(key, purposes)] = verifier.prove(cert, chain, purposes=purposes)
+        proof.check(x.utc_time(at))
+
+    def user_id(self, key: str) -> int | None:
+        """The user id the certificate of `key` names; raise CertificateError if malformed."""
+        if key not in self._users:
+            self._users[key] = x.certificate_user_id(self.certified[key][0])
+        return self._users[key]
 
 
 @dataclass

@@ -5,47 +5,84 @@ import json
 import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import groupby
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from signing import ChainProblem, ChainReport, SigningError, StoredRecord, merkle, parse_time, verify_chain
-from signing import pki as x
 from workflows import pki
 from workflows.models import Case, LogLeaf, Record, SigningKey
 
-__all__ = ["verify_case", "verify_cases_in_processes", "verification_token", "resolve_token", "TokenCheck"]
+__all__ = ["verify_case", "verify_cases", "verify_cases_in_processes", "verification_token", "resolve_token", "TokenCheck"]
 
 #: how many hex digits of a record hash a token carries
 TOKEN_HASH_DIGITS = 20
 
 
-_RECORD, _LEAF, _KEY = Record.__table__, LogLeaf.__table__, SigningKey.__table__
-#: a case's records in order, each with the log leaf at its index (Core statements, built once)
-_RECORDS = (select(_RECORD.c.seq, _RECORD.c.canonical, _RECORD.c.hash, _RECORD.c.signature, _RECORD.c.key_id,
+_RECORD, _LEAF, _KEY, _CASE = Record.__table__, LogLeaf.__table__, SigningKey.__table__, Case.__table__
+_RECORD_COLUMNS = (_RECORD.c.seq, _RECORD.c.canonical, _RECORD.c.hash, _RECORD.c.signature, _RECORD.c.key_id,
                    _RECORD.c.form_data, _RECORD.c.action, _RECORD.c.actor_user_id, _RECORD.c.log_index,
                    _LEAF.c.leaf_hash)
-            .select_from(_RECORD.outerjoin(_LEAF, _LEAF.c.index == _RECORD.c.log_index))
+_WITH_LEAF = _LEAF.c.index == _RECORD.c.log_index
+#: a case's records in order, each with the log leaf at its index (Core statements, built once)
+_RECORDS = (select(*_RECORD_COLUMNS).select_from(_RECORD.outerjoin(_LEAF, _WITH_LEAF))
             .where(_RECORD.c.case_id == bindparam("case_id")).order_by(_RECORD.c.seq))
+#: every case of an id range with its records in order (a case without records has one row of nulls)
+_CASES_RECORDS = (select(_CASE.c.id.label("case_row"), _CASE.c.public_id, _CASE.c.process_key, *_RECORD_COLUMNS)
+                  .select_from(_CASE.outerjoin(_RECORD, _RECORD.c.case_id == _CASE.c.id).outerjoin(_LEAF, _WITH_LEAF))
+                  .where(_CASE.c.id.between(bindparam("first"), bindparam("last")))
+                  .order_by(_CASE.c.id, _RECORD.c.seq))
 _PUBLIC_KEYS = select(_KEY.c.key_id, _KEY.c.public_key_pem, _KEY.c.user_id).where(
     _KEY.c.key_id.in_(bindparam("key_ids", expanding=True)))
+_ALL_PUBLIC_KEYS = select(_KEY.c.key_id, _KEY.c.public_key_pem, _KEY.c.user_id)
 
 
 def verify_case(session: Session, case: Case) -> ChainReport:
     """Recompute the case's chain from its stored records (never from a stored flag): the chain,
     each signer's certificate at the record's time (revocation included), and each record's leaf."""
-    if session.autoflush:
-        session.flush()  # as an ORM query would: the statements below run on the connection
-    connection = session.connection()
+    connection = _connection(session)
     rows = connection.execute(_RECORDS, {"case_id": case.id}).all()
-    stored = [StoredRecord(seq=r.seq, canonical=r.canonical, hash=r.hash, signature=r.signature,
-                           key_id=r.key_id, form_data=r.form_data, action=r.action,
-                           actor_user_id=r.actor_user_id, case_id=case.public_id) for r in rows]
     key_ids = {r.key_id for r in rows}
     keys = connection.execute(_PUBLIC_KEYS, {"key_ids": list(key_ids)}).all() if key_ids else []
-    report = verify_chain(case.public_id, stored, {k.key_id: k.public_key_pem for k in keys},
-                          key_owners={k.key_id: k.user_id for k in keys})
-    problems = list(report.problems) + _certificate_problems(session, rows) + _log_problems(rows)
+    return _check(case.public_id, rows, _KeySet(keys), pki.trust(session, key_ids) if rows else None)
+
+
+def verify_cases(session: Session, first: int = 1, last: int = 2**31 - 1
+                 ) -> Iterator[tuple[int, str, str, ChainReport]]:
+    """(case id, public id, process key, report) for every case with an id in [first, last], in id
+    order: exactly verify_case's report for each, from one streamed statement, with the signing keys
+    and their certificates read once for the whole run instead of once per case."""
+    connection = _connection(session)
+    keys = _KeySet(connection.execute(_ALL_PUBLIC_KEYS).all())
+    known = pki.trust(session, set(keys.pems))
+    result = connection.execution_options(yield_per=2000).execute(_CASES_RECORDS, {"first": first, "last": last})
+    for (case_row, public_id, process_key), group in groupby(result, key=lambda r: (r.case_row, r.public_id,
+                                                                                    r.process_key)):
+        rows = [r for r in group if r.seq is not None]
+        yield case_row, public_id, process_key, _check(public_id, rows, keys, known)
+
+
+def _connection(session: Session):
+    if session.autoflush:
+        session.flush()  # as an ORM query would: the statements run on the connection
+    return session.connection()
+
+
+class _KeySet:
+    """Signing keys' public PEMs and owners by key id."""
+
+    def __init__(self, rows) -> None:
+        self.pems = {k.key_id: k.public_key_pem for k in rows}
+        self.owners = {k.key_id: k.user_id for k in rows}
+
+
+def _check(public_id: str, rows, keys: _KeySet, known: pki.Trust | None) -> ChainReport:
+    stored = [StoredRecord(seq=r.seq, canonical=r.canonical, hash=r.hash, signature=r.signature,
+                           key_id=r.key_id, form_data=r.form_data, action=r.action,
+                           actor_user_id=r.actor_user_id, case_id=public_id) for r in rows]
+    report = verify_chain(public_id, stored, keys.pems, key_owners=keys.owners)
+    problems = list(report.problems) + _certificate_problems(known, rows, report.bodies) + _log_problems(rows)
     if len(problems) == len(report.problems):
         return report
     problems.sort(key=lambda p: p.seq)
@@ -54,7 +91,7 @@ def verify_case(session: Session, case: Case) -> ChainReport:
     return ChainReport(ok=False, head=valid[-1].hash if valid else None, count=len(valid), problems=tuple(problems))
 
 
-def _certificate_problems(session: Session, rows) -> list[ChainProblem]:
+def _certificate_problems(known: pki.Trust | None, rows, bodies) -> list[ChainProblem]:
     """Each record's signer held a valid, unrevoked certificate for its user at the record's time.
 
     Each certificate path is proved once (signatures, extensions, constraints, CRL signatures);
@@ -62,18 +99,18 @@ def _certificate_problems(session: Session, rows) -> list[ChainProblem]:
     """
     if not rows:
         return []
-    known = pki.trust(session, {r.key_id for r in rows})
-    users: dict[str, int | None] = {}
     problems = []
-    for row in rows:
+    for row, body in zip(rows, bodies):
         if row.key_id in known.inconsistent:
             problems.append(ChainProblem(row.seq, "cert_column_mismatch", "the certificate row disagrees with its PEM"))
             continue
         try:
-            body = json.loads(row.canonical)
+            if type(body) is not dict:  # the chain's problems name it; its certificate is still checked
+                body = json.loads(row.canonical)
             at = parse_time(body["time"])
-            cert, _ = known.certified[row.key_id]
         except (ValueError, KeyError, TypeError):
+            at = None
+        if at is None or row.key_id not in known.certified:
             problems.append(ChainProblem(row.seq, "cert_missing", "no certificate for the signing key"))
             continue
         try:
@@ -81,9 +118,7 @@ def _certificate_problems(session: Session, rows) -> list[ChainProblem]:
         except SigningError as error:
             problems.append(ChainProblem(row.seq, error.code, str(error)))
             continue
-        if row.key_id not in users:
-            users[row.key_id] = x.certificate_user_id(cert)
-        if users[row.key_id] != body.get("actor", {}).get("user_id"):
+        if known.user_id(row.key_id) != body.get("actor", {}).get("user_id"):
             problems.append(ChainProblem(row.seq, "key_mismatch", "the certificate names another user"))
     return problems
 
@@ -95,21 +130,21 @@ def _log_problems(rows) -> list[ChainProblem]:
             or bytes(r.leaf_hash) != merkle.record_leaf_hash(r.hash)]
 
 
-def verify_cases_in_processes(session: Session, processes: int, chunk: int = 200
+def verify_cases_in_processes(session: Session, processes: int, chunk: int = 2000
                               ) -> Iterator[tuple[int, str, str, ChainReport]]:
-    """(case id, public id, process key, report) for every case, in id order, verified by
-    `processes` worker processes forked from this one, each with its own database connections
-    and its own trust material. The cases are handed out `chunk` ids at a time."""
+    """verify_cases over the whole database by `processes` worker processes forked from this one,
+    each with its own database connections and trust material, in id order. The cases are handed
+    out as id ranges of `chunk` cases."""
     ids = list(session.scalars(select(Case.id).order_by(Case.id)))
     session.rollback()  # no open read transaction (nor SQLite lock) carried into the workers
-    chunks = [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
-    if not chunks:
+    ranges = [(ids[i], ids[min(i + chunk, len(ids)) - 1]) for i in range(0, len(ids), chunk)]
+    if not ranges:
         return
     global _worker_engine
     _worker_engine = session.get_bind()
     context = multiprocessing.get_context("fork")
     with context.Pool(max(1, processes), initializer=_start_worker) as pool:
-        for results in pool.imap(_verify_chunk, chunks):
+        for results in pool.imap(_verify_range, ranges):
             yield from results
 
 
@@ -124,14 +159,12 @@ def _start_worker() -> None:
     _worker_session = Session(bind=_worker_engine)
 
 
-def _verify_chunk(ids: list[int]) -> list[tuple[int, str, str, ChainReport]]:
+def _verify_range(bounds: tuple[int, int]) -> list[tuple[int, str, str, ChainReport]]:
     session = _worker_session
     try:
-        cases = session.scalars(select(Case).where(Case.id.in_(ids)).order_by(Case.id)).all()
-        return [(case.id, case.public_id, case.process_key, verify_case(session, case)) for case in cases]
+        return list(verify_cases(session, *bounds))
     finally:
         session.rollback()
-        session.expunge_all()
 
 
 def verification_token(case: Case, record_hash: str) -> str:

@@ -33,7 +33,7 @@ from signing import (
     sign_checkpoint,
     sign_record,
 )
-from signing.merkle import root as merkle_root
+from signing.merkle import inclusion_proofs, root as merkle_root
 
 #: Everything is issued a month ago (whole seconds), so "now" falls inside every validity.
 START = (datetime.now(timezone.utc) - timedelta(days=30)).replace(microsecond=0)
@@ -187,7 +187,7 @@ def signed_case(pki: Pki, steps: list[tuple[Party, dict[str, Any], str, dict[str
         crls if crls is not None else pki.crls(),
         checkpoint,
         pki.log.certified,
-        leaves,
+        inclusion_proofs(indexes, leaves),
     )
     return Case(records, bodies, indexes, leaves, checkpoint, bundle)
 

@@ -34,7 +34,7 @@ from signing import (
     sign_record,
     verify_bundle,
 )
-from signing.merkle import root
+from signing.merkle import inclusion_proofs, root
 
 
 def verify(pki: Pki, bundle: dict[str, Any], **kwargs: Any) -> BundleReport:
@@ -159,7 +159,7 @@ def test_record_re_signed_by_a_key_that_is_not_the_actors(pki: Pki, case: Case) 
         Checkpoint(len(leaves), root(leaves).hex(), format_time(datetime.now(timezone.utc)), "log"), pki.log.signer)
     bundle = build_bundle(CASE_ID, [BundleRecord(r, i) for r, i in zip(records, case.log_indexes)],
                           [pki.applicant.certified, pki.officer.certified], pki.crls(), checkpoint,
-                          pki.log.certified, leaves)
+                          pki.log.certified, inclusion_proofs(case.log_indexes, leaves))
     assert codes(verify(pki, bundle)) == {(4, "key_mismatch")}
 
 
@@ -260,12 +260,15 @@ def test_strict_loading() -> None:
 def test_build_refuses_inconsistent_data(pki: Pki, case: Case) -> None:
     records = [BundleRecord(record, index) for record, index in zip(case.records, case.log_indexes)]
     arguments = ([pki.applicant.certified], pki.crls(), case.checkpoint, pki.log.certified)
+    proofs = inclusion_proofs(case.log_indexes, case.leaf_hashes)
     with pytest.raises(BundleError):  # wrong index
         build_bundle(CASE_ID, [*records[:3], BundleRecord(case.records[3], case.log_indexes[3] + 1)],
-                     *arguments, case.leaf_hashes)
-    with pytest.raises(BundleError):  # fewer leaves than the checkpoint covers
-        build_bundle(CASE_ID, records, *arguments, case.leaf_hashes[:-1])
-    with pytest.raises(BundleError):  # leaves that are not the checkpoint's tree
-        build_bundle(CASE_ID, records, *arguments, [*case.leaf_hashes[:-1], bytes(32)])
+                     *arguments, proofs)
+    with pytest.raises(BundleError):  # a proof missing
+        build_bundle(CASE_ID, records, *arguments, proofs[:-1])
+    with pytest.raises(BundleError):  # a proof one node short
+        build_bundle(CASE_ID, records, *arguments, [*proofs[:-1], proofs[-1][:-1]])
+    with pytest.raises(BundleError):  # a proof of another tree
+        build_bundle(CASE_ID, records, *arguments, [*proofs[:-1], [bytes(32), *proofs[-1][1:]]])
     with pytest.raises(BundleError):
-        build_bundle(CASE_ID, [], *arguments, case.leaf_hashes)
+        build_bundle(CASE_ID, [], *arguments, [])

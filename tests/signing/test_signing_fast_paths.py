@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from signing import CanonicalizationError, RecordError, canonical_bytes, parse_time
-from signing.canonical import is_canonical_text
+from signing.canonical import is_canonical_text, loads_canonical
 from signing.records import _TIME_FORMAT, _time
 
 CHARS = [chr(i) for i in range(0x250)] + ["\u2028", "\u2029", "\ufeff", "\uffff", "\ue000", "\U0001f600",
@@ -60,6 +60,39 @@ def test_is_canonical_text_answers_like_canonical_bytes() -> None:
             pass
         for text in texts:
             assert _fast(value, text) == _slow(value, text), (value, text)
+
+
+def _strict_answer(text: str) -> bool:
+    """Whether the text is canonical JSON, as verification decided before loads_canonical:
+    strict parsing (no duplicate keys, floats or constants), then is_canonical_text."""
+    from signing.records import _load_json
+    try:
+        return is_canonical_text(_load_json(text), text, parsed=True)
+    except (ValueError, CanonicalizationError):
+        return False
+
+
+def test_loads_canonical_accepts_only_what_strict_parsing_and_canonical_bytes_accept() -> None:
+    rng = random.Random(8786)
+    texts = ['{"a":1,"a":1}', '{"a":{"b":1,"b":2}}', '{"a":1.5}', '{"a":NaN}', '{"a":1e3}', '[1,2', '',
+             '{"n":1234567890123456}', '{"n":-123456789012345}', '{"n":-1234567890123456}', '{"b":1,"a":2}',
+             '{"a":"\u00e9"}', '{"a":"é"}', '"\ud800"', '{"a":[]}', '{"a":9007199254740993}', 'null', '"x"',
+             '{"😀":1,"":2}', '{"":2,"😀":1}']
+    for _ in range(3000):
+        value = _value(rng)
+        texts.append(json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True))
+        texts.append(json.dumps(value, separators=(",", ":"), sort_keys=True))
+        try:
+            texts.append(canonical_bytes(value).decode("utf-8"))
+        except (CanonicalizationError, UnicodeDecodeError):
+            pass
+    accepted = 0
+    for text in texts:
+        ok, value = loads_canonical(text)
+        if ok:  # never accepts what the strict way refuses, and parses to the same value
+            accepted += 1
+            assert _strict_answer(text) is True and value == json.loads(text), text
+    assert accepted > len(texts) // 3  # and it is the common case, not a path never taken
 
 
 @pytest.mark.parametrize("value, text, expected", [

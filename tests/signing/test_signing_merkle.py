@@ -29,7 +29,16 @@ from signing import (
     verify_consistency,
     verify_inclusion,
 )
-from signing.merkle import root
+from signing.merkle import (
+    complete_subtrees,
+    consistency_ranges,
+    frontier_append,
+    frontier_root,
+    inclusion_ranges,
+    range_hashes,
+    root,
+    subtrees_of,
+)
 
 # Known answers from google/certificate-transparency, cpp/merkletree/merkle_tree_test.cc
 # (kInputs, kSHA256EmptyTreeHash, kSHA256Roots, kSHA256Paths, kSHA256Proofs).
@@ -391,3 +400,53 @@ def test_signed_checkpoint_from_dict_is_strict(checkpoint: Checkpoint, log_signe
                    {**data, "signature": None}, {**data, "tree_size": "8"}, []):
         with pytest.raises(CheckpointError):
             SignedCheckpoint.from_dict(broken)  # type: ignore[arg-type]
+
+
+def stored_subtrees(leaves: list[bytes]) -> tuple[list[bytes], dict[tuple[int, int], bytes]]:
+    """The log kept as a store keeps it: leaf by leaf, its frontier and the subtrees each leaf completes."""
+    frontier: list[bytes] = []
+    nodes = {}
+    for index, leaf in enumerate(leaves):
+        frontier, completed = frontier_append(frontier, index, leaf)
+        nodes[(0, index)] = leaf
+        nodes.update({(level, at): value for level, at, value in completed})
+    return frontier, nodes
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_stored_subtrees_give_the_same_roots_and_proofs(size: int) -> None:
+    leaves = BIG[:size]
+    frontier, nodes = stored_subtrees(leaves)
+    assert frontier_root(frontier) == root(leaves)
+    levels = complete_subtrees(leaves) if leaves else [[]]
+    assert nodes == {(level, index): value for level, values in enumerate(levels) for index, value in enumerate(values)}
+    for index in range(size):
+        assert range_hashes(inclusion_ranges(index, size), nodes) == inclusion_proof(index, leaves)
+    for old in range(1, size + 1):
+        assert range_hashes([(0, old)], nodes) == [root(leaves[:old])]
+        assert range_hashes(consistency_ranges(old, size), nodes) == consistency_proof(old, leaves)
+
+
+def test_a_stored_log_reads_few_subtrees_whatever_its_size() -> None:
+    size = 1_000_003
+    reads = {key for i in (0, 77_777, size - 1) for start, end in inclusion_ranges(i, size)
+             for key in subtrees_of(start, end)}
+    reads |= {key for start, end in consistency_ranges(999_999, size) for key in subtrees_of(start, end)}
+    assert len(reads) < 3 * 20 + 20 + 8  # about log2(size) per proof, not size
+
+
+def test_subtree_store_refuses_what_is_not_its_tree() -> None:
+    frontier, nodes = stored_subtrees(BIG[:6])
+    with pytest.raises(MerkleError):
+        frontier_append(frontier, 7, BIG[6])  # the frontier of 6 leaves is not that of 7
+    with pytest.raises(MerkleError):
+        frontier_append(frontier[:1], 6, BIG[6])
+    with pytest.raises(MerkleError):
+        frontier_append(frontier, 6, b"short")
+    with pytest.raises(MerkleError):
+        subtrees_of(1, 3)  # no range of the recursion starts off its alignment
+    with pytest.raises(MerkleError):
+        subtrees_of(2, 2)
+    del nodes[(2, 0)]
+    with pytest.raises(MerkleError, match=r"\(2, 0\)"):
+        range_hashes([(0, 6)], nodes)

@@ -35,7 +35,7 @@ def reference(cert: x509.Certificate, chain: Sequence[x509.Certificate], root: x
               crls: Sequence[x509.CertificateRevocationList], at: datetime,
               purposes: Collection[Purpose] | None = None) -> None:
     """Path validation as it was before PathVerifier: every check on every call."""
-    at = x._utc(at)
+    at = x.utc_time(at)
     issuers = [*chain, root]
     path = [cert, *chain]
     x._check_anchor(root)

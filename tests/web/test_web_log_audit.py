@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from signing import log_audit
+from signing import log_audit, merkle
 from support import ACTORS, OTHER_MANAGER, found_center
 from web.extensions import db
 from workflows import log
-from workflows.models import LogCheckpoint, LogLeaf
+from workflows.models import LogCheckpoint, LogLeaf, LogNode, LogState
 
 PASSPHRASE = "test-only-ca-passphrase"
 
@@ -42,8 +42,15 @@ def test_auditor_proves_growth_and_catches_a_rewrite(app, client, server, tmp_pa
     assert "consistency proven" in capsys.readouterr().out
     saved = state.read_text()
 
-    # an insider with the log key rewrites an old leaf and signs a fresh head over the forged history
+    # an insider with the log key rewrites an old leaf, and every stored hash above it, and signs
+    # a fresh head over the forged history
     db.session.get(LogLeaf, 0).leaf_hash = bytes(32)
+    leaves = [bytes(h) for h in db.session.scalars(select(LogLeaf.leaf_hash).order_by(LogLeaf.index))]
+    levels = merkle.complete_subtrees(leaves)
+    for node in db.session.scalars(select(LogNode)):
+        node.hash = levels[node.level][node.index]
+    db.session.get(LogState, 1).frontier = b"".join(
+        levels[level][index] for level, index in merkle.subtrees_of(0, len(leaves)))
     for row in db.session.scalars(select(LogCheckpoint)):
         db.session.delete(row)
     db.session.commit()

@@ -13,19 +13,20 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import delete, select
 
-from signing import merkle
+from signing import BundleError, MerkleError, merkle
 from signing import pki as x
 from signing.bundle import load_bundle, verify_bundle
 from signing.records import parse_time
 from signing.pades import signed_attachment, validate_pdf
-from support import ACTORS, PIN, ROOT, answer_all, application_fixture, found_center, login, upload_documents, user
+from support import (ACTORS, PIN, ROOT, answer_all, application_fixture, found_center, in_county_review, login,
+                     upload_documents, user)
 from web.extensions import db
-from workflows import log, pki
+from workflows import evidence, log, pki
 from workflows.cases import complete_task, start_case
 from workflows.errors import Forbidden, SigningLocked, WrongPin
 from workflows.keys import MAX_WRONG_PINS, active_key, note_wrong_pin, unlock_signer
-from workflows.models import Case, Certificate, LogCheckpoint, LogLeaf, Record, RecordTiming, utcnow
-from workflows.verification import verify_case
+from workflows.models import Case, Certificate, LogCheckpoint, LogLeaf, LogNode, LogState, Record, RecordTiming, utcnow
+from workflows.verification import verify_case, verify_cases
 
 PASSPHRASE = "test-only-ca-passphrase"
 
@@ -114,6 +115,69 @@ def test_log_proofs_through_the_api(app, client, licensed):
     assert log.verify_log(db.session, _public_pem(log_cert)) == []
 
 
+def test_proofs_read_the_stored_subtrees_and_agree_with_the_leaves(app, licensed):
+    found_center(app, "applicant2", manager_national_id="1234567891")
+    in_county_review(app, "applicant1", manager_national_id="0013542419")
+    leaves = [bytes(h) for h in db.session.scalars(select(LogLeaf.leaf_hash).order_by(LogLeaf.index))]
+    size = log.size(db.session)
+    assert size == len(leaves) > 16 and size & (size - 1)  # not a power of two: a ragged right edge
+    head = log.checkpoint(db.session, PASSPHRASE)
+    assert head.root == merkle.root(leaves).hex()
+    assert log.inclusion_proofs(db.session, list(range(size)), size) == merkle.inclusion_proofs(list(range(size)), leaves)
+    for old in range(1, size + 1):
+        assert log.consistency_proof(db.session, old, size) == merkle.consistency_proof(old, leaves)
+    stored = {(level, index): bytes(value) for level, index, value in
+              db.session.execute(select(LogNode.level, LogNode.index, LogNode.hash))}
+    levels = merkle.complete_subtrees(leaves)
+    assert stored == {(level, index): value for level, values in enumerate(levels) if level
+                      for index, value in enumerate(values)}
+
+
+def test_the_migration_stores_the_subtrees_appends_would_have_stored(app, licensed):
+    """A log that existed before subtrees were stored gets the very rows and frontier appends keep."""
+    import importlib.util
+
+    in_county_review(app, "applicant2", manager_national_id="1234567891")
+    kept = (sorted(db.session.execute(select(LogNode.level, LogNode.index, LogNode.hash)).all()),
+            bytes(db.session.get(LogState, 1).frontier))
+    assert kept[0] and kept[1]
+    db.session.execute(delete(LogNode))
+    db.session.get(LogState, 1).frontier = b""
+    db.session.commit()
+    path = next((ROOT / "migrations" / "versions").glob("*_88760b54ab00_*.py"))
+    spec = importlib.util.spec_from_file_location("log_subtrees_migration", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    migration.backfill(db.session.connection())
+    db.session.commit()
+    db.session.expire_all()
+    assert (sorted(db.session.execute(select(LogNode.level, LogNode.index, LogNode.hash)).all()),
+            bytes(db.session.get(LogState, 1).frontier)) == kept
+
+
+def test_forged_subtrees_are_refused_before_a_checkpoint_or_a_bundle_is_signed(app, licensed):
+    first = log.checkpoint(db.session, PASSPHRASE)
+    db.session.commit()
+    found_center(app, "applicant2", manager_national_id="1234567891")
+    size = log.size(db.session)
+
+    def forge(ranges):
+        level, index = next(key for start, end in ranges for key in merkle.subtrees_of(start, end) if key[0])
+        db.session.get(LogNode, (level, index)).hash = bytes(32)
+
+    forge(merkle.consistency_ranges(first.tree_size, size))
+    forge(merkle.inclusion_ranges(0, first.tree_size))
+    db.session.commit()
+    with pytest.raises(MerkleError):  # a forged subtree is in the proof that the log only grew
+        log.checkpoint(db.session, PASSPHRASE)
+    db.session.rollback()
+    assert log.latest_checkpoint(db.session).tree_size == first.tree_size
+    with pytest.raises(BundleError):  # and another in the records' inclusion proofs
+        evidence.bundle(db.session, licensed, PASSPHRASE)
+    log_cert = db.session.scalars(select(Certificate).where(Certificate.purpose == "log")).one()
+    assert {p.code for p in log.verify_log(db.session, _public_pem(log_cert))} == {"log_subtree_mismatch"}
+
+
 def _public_pem(cert_row: Certificate) -> str:
     return x.load_certificate(cert_row.pem).public_key().public_bytes(
         Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
@@ -200,7 +264,8 @@ def test_wrong_pins_through_the_api_lock_signing(app, client):
 
 
 @pytest.mark.parametrize("change", ["leaf_hash", "delete_leaf", "checkpoint_root", "certificate_pem",
-                                    "certificate_key_id", "delete_record", "swap_records"])
+                                    "certificate_key_id", "delete_record", "swap_records", "subtree_hash",
+                                    "delete_subtree", "frontier"])
 def test_tampering_with_certificates_and_the_log_is_detected(app, licensed, change):
     log.checkpoint(db.session, PASSPHRASE)
     db.session.commit()
@@ -224,6 +289,12 @@ def test_tampering_with_certificates_and_the_log_is_detected(app, licensed, chan
         db.session.execute(delete(RecordTiming).where(RecordTiming.record_id == approve.id))
         db.session.flush()
         db.session.delete(approve)
+    elif change == "subtree_hash":
+        db.session.scalars(select(LogNode).order_by(LogNode.level.desc())).first().hash = bytes(32)
+    elif change == "delete_subtree":
+        db.session.delete(db.session.scalars(select(LogNode).order_by(LogNode.level.desc())).first())
+    elif change == "frontier":
+        db.session.get(LogState, 1).frontier = bytes(32) + bytes(db.session.get(LogState, 1).frontier)[32:]
     elif change == "swap_records":
         first, second = records[1], records[2]
         first_seq, second_seq = first.seq, second.seq
@@ -234,9 +305,11 @@ def test_tampering_with_certificates_and_the_log_is_detected(app, licensed, chan
         first.seq = second_seq
     db.session.commit()
     log_cert = db.session.scalars(select(Certificate).where(Certificate.purpose == "log")).one()
-    case_ok = verify_case(db.session, licensed).ok
+    report = verify_case(db.session, licensed)
     log_ok = log.verify_log(db.session, _public_pem(log_cert)) == []
-    assert not (case_ok and log_ok), change
+    assert not (report.ok and log_ok), change
+    # the whole-database audit streams every case with keys read once: the very same report
+    assert {case_id: found for case_id, _, _, found in verify_cases(db.session)}[licensed.id] == report
 
 
 CERTIFICATE_COLUMNS = ["serial", "purpose", "user_id", "key_id", "issuer_ca_id", "pem", "not_before", "not_after"]
@@ -255,6 +328,7 @@ def test_every_certificate_column_is_checked(app, licensed, column):
     report = verify_case(db.session, licensed)
     assert not report.ok, column
     assert any(p.seq == record.seq for p in report.problems), column
+    assert {case_id: found for case_id, _, _, found in verify_cases(db.session)}[licensed.id] == report
 
 
 @pytest.mark.parametrize("column", ["index", "leaf_hash", "record_id"])
