@@ -334,10 +334,10 @@ def set_path(data: dict, dotted: str, value: Any) -> None:
 class Driver:
     """Runs real cases through workflows.cases / workflows.inquiries with signers unlocked once.
 
-    ``complete_task(signer=...)`` takes a pre-unlocked signer; ``answer_inquiry`` only takes a PIN,
-    so while a Driver is active ``workflows.inquiries.unlock_signer`` is wrapped (in this process
-    only) by a cache keyed by user and PIN: the records are the same ones, signed by the same keys,
-    without paying the ~60 ms scrypt unlock for each of them. Call within an app context.
+    ``complete_task(signer=...)`` takes a pre-unlocked signer; agencies answer inquiries through a
+    signing session each opens once (``workflows.keys.open_signing_session``), as an agency's client
+    would: the records are the same ones, signed by the same keys, without paying the ~60 ms
+    scrypt unlock for each of them. Call within an app context; leaving the block closes them.
     """
 
     def __init__(self, app) -> None:
@@ -348,26 +348,31 @@ class Driver:
         self._users: dict[str, int] = {}
         self._uploads: dict[str, bytes] = {"manager_id_copy": png_bytes("red"), "manager_photo": png_bytes("blue"),
                                            "manager_degree": pdf_bytes()}
-        from workflows import inquiries, keys
-        self._inquiries, self._original_unlock = inquiries, inquiries.unlock_signer
+        from workflows import keys
         self._keys = keys
+        self._handles: dict[int, tuple[str, datetime]] = {}
         #: each founding proposes a new manager: national IDs from a random point of the series
         self._managers = secrets.randbelow(900_000_000)
 
     def __enter__(self) -> "Driver":
-        original = self._original_unlock
-
-        def cached_unlock(session, user, pin):
-            key = (user.id, pin)
-            if key not in self._signers:
-                self._signers[key] = original(session, user, pin)
-            return self._signers[key]
-
-        self._inquiries.unlock_signer = cached_unlock
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._inquiries.unlock_signer = self._original_unlock
+        self.session.rollback()
+        for handle, _ in self._handles.values():
+            self._keys.close_signing_session(self.session, handle)
+        self.session.commit()
+        self._handles.clear()
+
+    def signing_session(self, user, pin: str) -> str:
+        """A handle of the user's open signing session (opened, or opened again near its end)."""
+        from workflows.models import as_utc, utcnow
+        handle, ends = self._handles.get(user.id, (None, None))
+        if handle is None or ends - timedelta(minutes=5) < utcnow():
+            handle, opened = self._keys.open_signing_session(self.session, user, pin, minutes=60)
+            self.session.commit()
+            self._handles[user.id] = (handle, as_utc(opened.expires_at))
+        return handle
 
     def user(self, username: str):
         from sqlalchemy import select
@@ -418,9 +423,11 @@ class Driver:
                                                                   Inquiry.status == "pending").order_by(Inquiry.id)).all():
             outcome = result if isinstance(result, str) else result.get(inquiry.kind, "clear")
             account = agencies[inquiry.agency]
-            records += inquiries.answer_inquiry(self.session, inquiry_id=inquiry.id, agency_user=self.user(account.username),
+            agency = self.user(account.username)
+            records += inquiries.answer_inquiry(self.session, inquiry_id=inquiry.id, agency_user=agency,
                                                 data={"result": outcome, "reference": f"REF-{inquiry.id}"},
-                                                pin=account.pin, now=now or utcnow())
+                                                pin=None, signing_session=self.signing_session(agency, account.pin),
+                                                now=now or utcnow())
             self.session.commit()
         return records
 

@@ -51,6 +51,8 @@ from .keys import (
     key_id,
     load_public_key,
     public_key_pem,
+    unwrap_private_key,
+    wrap_private_key,
 )
 from .merkle import (
     CHECKPOINT_DOMAIN,
@@ -177,6 +179,8 @@ __all__ = [
     "create_root_ca",
     "crl_pem",
     "decrypt_private_key",
+    "unwrap_private_key",
+    "wrap_private_key",
     "digest",
     "encrypt_private_key",
     "format_time",

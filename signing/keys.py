@@ -1,4 +1,5 @@
-"""ECDSA P-256 key pairs, their identifiers, and private keys encrypted under a PIN."""
+"""ECDSA P-256 key pairs, their identifiers, and private keys encrypted under a PIN (at rest) or
+wrapped under a random secret (a key unlocked for a while, see wrap_private_key)."""
 
 import base64
 import os
@@ -7,7 +8,9 @@ from typing import TypeVar
 
 from cryptography.hazmat.primitives import padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from .canonical import sha256_hex
@@ -20,6 +23,8 @@ __all__ = [
     "key_id",
     "load_public_key",
     "public_key_pem",
+    "unwrap_private_key",
+    "wrap_private_key",
 ]
 
 _Key = TypeVar("_Key", ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)
@@ -93,6 +98,28 @@ def decrypt_private_key(pem: bytes, pin: str) -> ec.EllipticCurvePrivateKey:
             raise WrongPinError("the PIN does not decrypt this key") from exc
         raise KeyFormatError(str(exc)) from exc
     return _p256(key, ec.EllipticCurvePrivateKey)
+
+
+def wrap_private_key(key: ec.EllipticCurvePrivateKey, secret: bytes, context: bytes) -> bytes:
+    """The key encrypted with AES-256-GCM under a 32-byte random `secret` (nonce ‖ ciphertext);
+    `context` is authenticated with it, so the blob opens only where it was made for."""
+    if type(secret) is not bytes or len(secret) != _AES_KEY_BYTES:
+        raise KeyFormatError("the wrapping secret must be 32 bytes")
+    der = _p256(key, ec.EllipticCurvePrivateKey).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    nonce = os.urandom(12)
+    return nonce + AESGCM(secret).encrypt(nonce, der, context)
+
+
+def unwrap_private_key(blob: bytes, secret: bytes, context: bytes) -> ec.EllipticCurvePrivateKey:
+    """Open what wrap_private_key made; raise WrongPinError if the secret or context differ."""
+    if type(secret) is not bytes or len(secret) != _AES_KEY_BYTES or len(blob) < 12 + 16:
+        raise WrongPinError("not a wrapped key for this secret")
+    try:
+        der = AESGCM(secret).decrypt(bytes(blob[:12]), bytes(blob[12:]), context)
+    except InvalidTag as exc:
+        raise WrongPinError("not a wrapped key for this secret") from exc
+    return _p256(serialization.load_der_private_key(der, password=None), ec.EllipticCurvePrivateKey)
 
 
 def public_key_pem(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> str:

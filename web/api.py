@@ -23,8 +23,8 @@ from web.auth import LoginThrottled, check_credentials, user_for_token
 from web.errors import error_body
 from web.extensions import csrf, db
 from web.openapi import (
-    CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, TokenRequest, accepts,
-    accepts_upload, request_body,
+    CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, SigningSessionRequest,
+    TokenRequest, accepts, accepts_upload, request_body,
 )
 from web.registry import center_json, center_or_404, search_visible_centers
 from web.scope import (
@@ -32,7 +32,7 @@ from web.scope import (
     verification_summary,
 )
 from workflows.inbox import search_tasks
-from workflows import access, documents, evidence, inquiries, log
+from workflows import access, documents, evidence, inquiries, keys, log
 from workflows.cases import Transition, complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Case, CaseTask, Inquiry, License, LogLeaf, utcnow
@@ -205,7 +205,8 @@ def complete(case_id: int, task_id: str):
     case = case_or_404(g.api_user, case_id)
     body = request_body()
     transition = complete_task(db.session, case=case, task_id=task_id, actor=g.api_user, data=body["data"],
-                               pin=body["pin"], lock_version=body.get("lock_version"))
+                               pin=body.get("pin"), signing_session=body.get("signing_session"),
+                               lock_version=body.get("lock_version"))
     db.session.commit()
     return jsonify(completion_json(transition))
 
@@ -275,7 +276,8 @@ def answer_inquiry(inquiry_id: int):
     """Agencies: answer an inquiry (clear / not_clear, reference, note), signed with the agency's key."""
     body = request_body()
     records = inquiries.answer_inquiry(db.session, inquiry_id=inquiry_id, agency_user=g.api_user,
-                                       data=body["data"], pin=body["pin"], now=utcnow())
+                                       data=body["data"], pin=body.get("pin"),
+                                       signing_session=body.get("signing_session"), now=utcnow())
     db.session.commit()
     return jsonify({"records": [{"seq": r.seq, "action": r.action, "hash": r.hash} for r in records]})
 
@@ -287,9 +289,33 @@ def resend_inquiry(inquiry_id: int):
     """Offices: send an unanswered inquiry again with a new deadline; the reason is signed."""
     body = request_body()
     record = inquiries.resend_inquiry(db.session, inquiry_id=inquiry_id, officer=g.api_user, reason=body["reason"],
-                                      pin=body["pin"], now=utcnow())
+                                      pin=body.get("pin"), signing_session=body.get("signing_session"),
+                                      now=utcnow())
     db.session.commit()
     return jsonify({"seq": record.seq, "action": record.action, "hash": record.hash})
+
+
+@bp.post("/signing-sessions")
+@authenticated
+@accepts(SigningSessionRequest)
+def open_signing_session():
+    """Unlock the caller's key with the PIN for some minutes: answers a handle to send as
+    ``signing_session`` instead of the PIN until ``expires_at``. Only the caller keeps the handle;
+    the server keeps the key wrapped under it."""
+    body = request_body()
+    handle, opened = keys.open_signing_session(db.session, g.api_user, body["pin"], minutes=body.get("minutes"))
+    db.session.commit()
+    return jsonify({"signing_session": handle, "id": opened.id, "expires_at": opened.expires_at.isoformat()}), 201
+
+
+@bp.delete("/signing-sessions/<int:session_id>")
+@authenticated
+def close_signing_session(session_id: int):
+    """Lock the key of one of the caller's signing sessions again."""
+    if not keys.close_signing_session(db.session, g.api_user, session_id):
+        raise NotFound("signing session")
+    db.session.commit()
+    return "", 204
 
 
 @bp.get("/centers")

@@ -20,7 +20,7 @@ from web.extensions import db
 from workflows import backup, inquiries, log, pki, timers
 from workflows.cases import deploy
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
-from workflows.keys import active_key, issue_key, unlock_signer
+from workflows.keys import active_key, issue_key, prune_signing_sessions, unlock_signer
 from workflows.models import Office, Record, User, utcnow
 from workflows.people import add_token, system_user
 
@@ -156,6 +156,7 @@ def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
         if records:
             fired.append((case_id, _timer_names(records[0])))
     prune_login_attempts(now)
+    prune_signing_sessions(db.session, now)
     db.session.commit()
     try:
         log.checkpoint(db.session, passphrase, now)

@@ -11,11 +11,11 @@ from werkzeug.exceptions import HTTPException
 from forms import t
 from forms.messages import FA
 from web.extensions import db
-from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound, WorkflowError, WrongPin
+from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound, SigningSessionEnded, WorkflowError, WrongPin
 from workflows.keys import note_wrong_pin
 
 #: HTTP status of each domain error
-STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, InvalidInput: 422, WrongPin: 422}
+STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, InvalidInput: 422, WrongPin: 422, SigningSessionEnded: 422}
 
 
 def wants_json() -> bool:
@@ -35,6 +35,8 @@ def domain_error_response(error: WorkflowError):
     errors = getattr(error, "errors", None)
     if isinstance(error, WrongPin):
         errors = {"pin": [t("web.error.wrong_pin")]}
+    elif isinstance(error, SigningSessionEnded):
+        errors = {"signing_session": [t(error.message_key)]}
     return jsonify(error_body(type(error).__name__.lower(), t(error.message_key), errors)), status
 
 

@@ -13,7 +13,7 @@ import re
 from typing import Any, Callable
 
 from flask import Blueprint, Flask, current_app, jsonify, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, validates_schema
 from marshmallow.fields import Field
 from werkzeug.routing import Rule
 
@@ -27,6 +27,7 @@ from forms.persian import normalize_digits
 from forms.registry import FORMS, load
 from forms.schemas import FormSchema
 from workflows.errors import InvalidInput
+from workflows.keys import SIGNING_SESSION_MINUTES
 from workflows.procedures import PROCEDURES
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
@@ -103,26 +104,45 @@ class DraftRequest(FormSchema):
     data = JsonObject()
 
 
-class CompleteRequest(FormSchema):
-    """Complete a task: the form's data, signed with the caller's key unlocked by the PIN."""
+class SignedRequest(FormSchema):
+    """A body that is signed: the caller's key unlocked by the PIN, or open in a signing session
+    (the handle POST /api/v1/signing-sessions answered). One of the two is required."""
+
+    pin = Secret(32, digits=True, required=False)
+    signing_session = Secret(80, required=False)
+    #: at least one of these (documented as anyOf)
+    one_of_required = ("pin", "signing_session")
+
+    @validates_schema
+    def _a_key(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not any(name in data for name in self.one_of_required):
+            raise ValidationError(t("errors.required"), "pin")
+
+
+class CompleteRequest(SignedRequest):
+    """Complete a task: the form's data, signed with the caller's key."""
 
     data = JsonObject()
-    pin = Secret(32, digits=True)
     lock_version = StrictInt(0, _MAX_ID, required=False)
 
 
-class InquiryAnswerRequest(FormSchema):
+class InquiryAnswerRequest(SignedRequest):
     """An agency's signed answer to an inquiry."""
 
     data = JsonObject(form="inquiry_answer")
-    pin = Secret(32, digits=True)
 
 
-class InquiryResendRequest(FormSchema):
+class InquiryResendRequest(SignedRequest):
     """Send an unanswered inquiry again; the reason is signed."""
 
     reason = Text(500)
+
+
+class SigningSessionRequest(FormSchema):
+    """Unlock the caller's key with the PIN for some minutes (default 15, at most 60)."""
+
     pin = Secret(32, digits=True)
+    minutes = StrictInt(1, SIGNING_SESSION_MINUTES[1], required=False)
 
 
 class ReassignRequest(FormSchema):
@@ -216,6 +236,8 @@ def schema_object(schema: type[Schema]) -> dict[str, Any]:
     required = [name for name, field in fields.items() if field.required]
     if required:
         result["required"] = required
+    if getattr(schema, "one_of_required", None):
+        result["anyOf"] = [{"required": [name]} for name in schema.one_of_required]
     if schema.__doc__:
         result["description"] = schema.__doc__.strip().splitlines()[0]
     return result

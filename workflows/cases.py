@@ -20,7 +20,7 @@ import forms
 from signing import Signer
 from workflows import access, documents, inquiries, registry, transitions
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflows.keys import unlock_signer
+from workflows.keys import signer_for
 from workflows.models import (
     Case, CaseTask, Center, Draft, Office, ProcessDefinition, Record, User, tehran_today, utcnow,
 )
@@ -167,11 +167,12 @@ def case_records(session: Session, case: Case) -> list[Record]:
 
 
 def complete_task(session: Session, *, case: Case, task_id: str, actor: User, data: Any,
-                  pin: str | None = None, signer: Signer | None = None, lock_version: int | None = None,
-                  now: datetime | None = None) -> Transition:
+                  pin: str | None = None, signing_session: str | None = None, signer: Signer | None = None,
+                  lock_version: int | None = None, now: datetime | None = None) -> Transition:
     """Validate, complete the task, advance the engine, sign and store the transition.
 
-    The actor's key is unlocked with ``pin``, or ``signer`` is a key the actor unlocked earlier
+    The actor's key is unlocked with ``pin``, or taken from the open signing session the
+    ``signing_session`` handle names, or ``signer`` is a key the actor unlocked earlier
     (it must be the actor's active, certified key: append_record checks).
     """
     now = now or utcnow()
@@ -189,7 +190,7 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
         raise InvalidInput(error.errors) from None
     county = _check_references(session, case, task, cleaned)
     if signer is None:
-        signer = unlock_signer(session, actor, pin)
+        signer = signer_for(session, actor, pin, signing_session)
 
     spec, instance = transitions.load(session, case)
     variables = form.workflow_variables(cleaned, tehran_today(now))

@@ -51,6 +51,13 @@ class WrongPin(WorkflowError):
     message_key = "web.error.wrong_pin"
 
 
+class SigningSessionEnded(WorkflowError):
+    """The key unlocked for a while is locked again (expired, signed out, or another key now):
+    the PIN is needed."""
+
+    message_key = "web.error.signing_session_ended"
+
+
 class SigningLocked(Forbidden):
     """Too many wrong PINs: the key signs nothing until an administrator resets the count."""
 

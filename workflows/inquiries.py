@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 import engine
 import forms
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflows.keys import unlock_signer
+from workflows.keys import signer_for
 from workflows.models import Case, Inquiry, Record, User
 
 __all__ = ["MESSAGE", "has_open_round", "open_round", "answer_inquiry", "resend_inquiry", "case_inquiries",
@@ -76,9 +76,10 @@ def agency_inquiries(session: Session, agency_user: User, status: str | None = "
     return list(session.scalars(query.limit(500)))
 
 
-def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data: object, pin: str,
-                   now: datetime) -> list[Record]:
-    """Record an agency's signed answer; the last answer of a round resumes the waiting case."""
+def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data: object, pin: str | None,
+                   now: datetime, signing_session: str | None = None) -> list[Record]:
+    """Record an agency's signed answer; the last answer of a round resumes the waiting case.
+    The key is unlocked by the PIN, or taken from the open signing session the handle names."""
     from workflows import transitions  # transitions imports this module
 
     inquiry = session.get(Inquiry, inquiry_id)
@@ -90,7 +91,7 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
         cleaned = forms.validate("inquiry_answer", data)
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
-    signer = unlock_signer(session, agency_user, pin)
+    signer = signer_for(session, agency_user, pin, signing_session)
     case = transitions.lock(session, inquiry.case)
     # Re-read under the case's lock: a concurrent answer to the same inquiry may have committed
     # since it was first read, and must not be answered (and signed) twice.
@@ -116,8 +117,8 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
     return records
 
 
-def resend_inquiry(session: Session, *, inquiry_id: int, officer: User, reason: str, pin: str,
-                   now: datetime) -> Record:
+def resend_inquiry(session: Session, *, inquiry_id: int, officer: User, reason: str, pin: str | None,
+                   now: datetime, signing_session: str | None = None) -> Record:
     """An officer sends an unanswered inquiry again with a new deadline; the reason is signed."""
     from workflows import access, transitions
 
@@ -131,7 +132,7 @@ def resend_inquiry(session: Session, *, inquiry_id: int, officer: User, reason: 
     reason = forms.normalize_text(reason or "") if isinstance(reason, str) else ""
     if len(reason) < 5:
         raise InvalidInput({"reason": [forms.t("errors.review_reason_required", min="۵")]})
-    signer = unlock_signer(session, officer, pin)
+    signer = signer_for(session, officer, pin, signing_session)
     case = transitions.lock(session, inquiry.case)
     session.refresh(inquiry)  # an answer may have committed meanwhile (see answer_inquiry)
     if inquiry.status != "pending":

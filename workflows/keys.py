@@ -1,20 +1,29 @@
-"""People's signing keys: created under a PIN, unlocked only with it."""
+"""People's signing keys: created under a PIN, unlocked only with it, for one signature or for a
+while (a signing session: the PIN typed once, the key wrapped under a secret the client keeps)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+import base64
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from signing import (
     InMemorySigner, Signer, WrongPinError, decrypt_private_key, encrypt_private_key,
-    generate_key, key_id, public_key_pem,
+    generate_key, key_id, public_key_pem, unwrap_private_key, wrap_private_key,
 )
-from workflows.errors import Forbidden, SigningLocked, WrongPin
-from workflows.models import SigningKey, User
+from workflows.errors import Forbidden, SigningLocked, SigningSessionEnded, WrongPin
+from workflows.models import SigningKey, SigningSession, User, as_utc, utcnow
 
-__all__ = ["issue_key", "active_key", "unlock_signer", "public_keys", "note_wrong_pin", "MAX_WRONG_PINS"]
+__all__ = ["issue_key", "active_key", "unlock_signer", "public_keys", "note_wrong_pin", "MAX_WRONG_PINS",
+           "signer_for", "open_signing_session", "session_signer", "close_signing_session", "signing_session_id", "prune_signing_sessions",
+           "SIGNING_SESSION_MINUTES"]
 
 #: wrong PINs in a row after which the key stops signing until an administrator resets it
 MAX_WRONG_PINS = 5
+#: how long a key unlocked for a while stays open: the default, and the most one may ask
+SIGNING_SESSION_MINUTES = (15, 60)
 
 
 def issue_key(session: Session, user: User, pin: str) -> SigningKey:
@@ -36,21 +45,112 @@ def active_key(session: Session, user: User) -> SigningKey | None:
         SigningKey.user_id == user.id, SigningKey.active)).first()
 
 
+def signer_for(session: Session, user: User, pin: str | None, signing_session: str | None = None) -> Signer:
+    """The user's signer: unlocked by the PIN when one is given, else from the open signing session
+    the handle names."""
+    if signing_session is not None and not pin:
+        return session_signer(session, user, signing_session)
+    return unlock_signer(session, user, pin)
+
+
 def unlock_signer(session: Session, user: User, pin: str) -> Signer:
     """A signer for the user's active key; WrongPin when the PIN does not open it."""
+    return InMemorySigner(_unlock(session, user, pin)[1])
+
+
+def _unlock(session: Session, user: User, pin: str):
+    row = _usable_key(session, user)
+    if not isinstance(pin, str) or not pin:
+        raise WrongPin("no PIN")
+    try:
+        private_key = decrypt_private_key(row.encrypted_private_key, pin)
+    except WrongPinError:
+        raise WrongPin("wrong PIN") from None
+    row.failed_pins = 0
+    return row, private_key
+
+
+def _usable_key(session: Session, user: User) -> SigningKey:
     row = active_key(session, user)
     if row is None:
         raise Forbidden("user has no signing key")
     if row.failed_pins >= MAX_WRONG_PINS:
         raise SigningLocked("too many wrong PINs")
-    if not isinstance(pin, str) or not pin:
-        raise WrongPin("no PIN")
+    return row
+
+
+def open_signing_session(session: Session, user: User, pin: str, *, minutes: int | None = None,
+                         now: datetime | None = None) -> tuple[str, SigningSession]:
+    """Unlock the user's key with the PIN and keep it open for `minutes`: the handle to present
+    instead of the PIN (``<id>.<secret>``; only the client keeps it) and the stored row."""
+    default, longest = SIGNING_SESSION_MINUTES
+    minutes = default if minutes is None else minutes
+    if not 1 <= minutes <= longest:
+        raise ValueError(f"a signing session lasts 1 to {longest} minutes")
+    now = now or utcnow()
+    row, private_key = _unlock(session, user, pin)
+    secret = secrets.token_bytes(32)
+    opened = SigningSession(user_id=user.id, key_id=row.key_id, wrapped_key=b"", created_at=now,
+                            expires_at=now + timedelta(minutes=minutes))
+    session.add(opened)
+    session.flush()
+    opened.wrapped_key = wrap_private_key(private_key, secret, _context(opened))
+    session.flush()
+    return f"{opened.id}.{base64.urlsafe_b64encode(secret).decode().rstrip('=')}", opened
+
+
+def session_signer(session: Session, user: User, handle: str, now: datetime | None = None) -> Signer:
+    """The signer of an open signing session of this user; SigningSessionEnded when the handle is
+    not one, has expired, or the user's key has changed since."""
+    opened, secret = _find(session, handle)
+    if opened is None or opened.user_id != user.id or as_utc(opened.expires_at) <= (now or utcnow()):
+        raise SigningSessionEnded("the signing session has ended")
+    if _usable_key(session, user).key_id != opened.key_id:
+        raise SigningSessionEnded("the key was replaced")
     try:
-        signer = InMemorySigner(decrypt_private_key(row.encrypted_private_key, pin))
+        return InMemorySigner(unwrap_private_key(opened.wrapped_key, secret, _context(opened)))
     except WrongPinError:
-        raise WrongPin("wrong PIN") from None
-    row.failed_pins = 0
-    return signer
+        raise SigningSessionEnded("not this session's secret") from None
+
+
+def close_signing_session(session: Session, user: User, session_id: int | None) -> bool:
+    """Lock the key of one of the user's signing sessions again (sign-out, or the client is done);
+    False if the user has no such session."""
+    opened = session.get(SigningSession, session_id) if session_id is not None else None
+    if opened is None or opened.user_id != user.id:
+        return False
+    session.delete(opened)
+    session.flush()
+    return True
+
+
+def signing_session_id(handle: str | None) -> int | None:
+    """The id a handle names (not proof that it is valid)."""
+    if not isinstance(handle, str) or "." not in handle:
+        return None
+    number = handle.split(".", 1)[0]
+    return int(number) if number.isascii() and number.isdigit() and len(number) <= 9 else None
+
+
+def prune_signing_sessions(session: Session, now: datetime | None = None) -> int:
+    """Forget the signing sessions that have ended."""
+    return session.execute(delete(SigningSession).where(SigningSession.expires_at <= (now or utcnow()))).rowcount
+
+
+def _find(session: Session, handle: str | None) -> tuple[SigningSession | None, bytes]:
+    number = signing_session_id(handle)
+    if number is None or handle.count(".") != 1 or len(handle) > 80:
+        return None, b""
+    encoded = handle.split(".")[1]
+    try:
+        secret = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except ValueError:
+        return None, b""
+    return session.get(SigningSession, number), secret
+
+
+def _context(opened: SigningSession) -> bytes:
+    return f"signing-session:{opened.id}:{opened.user_id}:{opened.key_id}".encode()
 
 
 def note_wrong_pin(session: Session, user: User) -> int:

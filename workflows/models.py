@@ -29,7 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 __all__ = [
     "Base", "Office", "User", "SigningKey", "ApiToken", "ProcessDefinition", "Case",
     "CaseTask", "Draft", "Record", "Document", "CaseDocument", "Center", "License",
-    "ManagerTerm", "Inquiry", "Certificate", "CertificateAuthority", "ServiceKey", "Crl", "LogLeaf", "LogNode", "LogState",
+    "ManagerTerm", "Inquiry", "Certificate", "CertificateAuthority", "ServiceKey", "Crl", "LogLeaf", "LogNode", "LogState", "SigningSession",
     "LogCheckpoint", "CaseCount", "CaseDayCount", "RecordTiming", "utcnow", "as_utc", "tehran_today",
 ]
 
@@ -218,6 +218,25 @@ class Crl(Base):
     this_update: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     next_update: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     pem: Mapped[str] = mapped_column(Text)
+
+
+class SigningSession(Base):
+    """A signing key its owner unlocked with the PIN for a while (one sign-in or one API client).
+
+    The private key is kept wrapped under a random secret that only the owner's client holds (in
+    its session cookie or its request): the server keeps neither the PIN nor the secret, so it
+    still cannot sign for someone who is not asking it to, and a copy of the database opens nothing.
+    """
+
+    __tablename__ = "signing_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    #: AES-256-GCM nonce ‖ ciphertext of the PKCS#8 key (signing.wrap_private_key)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class LogLeaf(Base):

@@ -19,7 +19,7 @@ from office_support import base_time, founding, answer, licensed, national_id, t
 from support import PASSWORD, user
 from web import create_app
 from web.extensions import db
-from workflows.models import Case, CaseDocument, Inquiry
+from workflows.models import Case, CaseDocument, Inquiry, SigningSession, utcnow
 from workflows.notifications import Notification
 
 # --- what each route exposes ------------------------------------------------------------------
@@ -30,6 +30,7 @@ CASE = "case"          # names a case (and its task, document or inquiry)
 CENTER = "center"      # names a center
 AGENCY_INQUIRY = "agency_inquiry"  # an inquiry an agency answers
 NOTIFICATION = "notification"      # a person's own notification
+SIGNING_SESSION = "signing_session"  # a person's own open signing session
 USER = "user"          # administrators only
 AUDIT_CASE = "audit_case"          # headquarters' read-only view of any case
 
@@ -59,6 +60,7 @@ ROUTES = {
     "registry.center": CENTER, "registry.start": CENTER, "api.read_center": CENTER,
     "api.answer_inquiry": AGENCY_INQUIRY,
     "notifications.open_one": NOTIFICATION,
+    "api.open_signing_session": LIST, "api.close_signing_session": SIGNING_SESSION,
     "admin.assign_role": USER, "admin.deactivate": USER,
     "audit.case": AUDIT_CASE,
 }
@@ -174,7 +176,7 @@ def visible(role: str, kind: str, which: str) -> bool:
         return role in ("hq_auditor", "admin") or (role != "agency" and which == "own")
     if kind == AGENCY_INQUIRY:
         return role == "agency" and which == "own"
-    if kind == NOTIFICATION:
+    if kind in (NOTIFICATION, SIGNING_SESSION):
         return which == "own"
     if kind == USER:
         return role == "admin"
@@ -203,6 +205,12 @@ def build(w: World, role: str, endpoint: str, kind: str, which: str) -> tuple[di
     values["inquiry_id"] = db.session.scalar(inquiry.limit(1))
     owner = username if which == "own" else ("hq_auditor" if username != "hq_auditor" else "admin")
     values["notification_id"] = db.session.scalar(select(Notification.id).where(Notification.key == f"matrix:{owner}"))
+    if kind == SIGNING_SESSION:  # a fresh one each time: closing the own one must not hide the next
+        opened = SigningSession(user_id=user(owner).id, key_id="0" * 64, wrapped_key=b"", created_at=utcnow(),
+                                expires_at=utcnow() + timedelta(minutes=5))
+        db.session.add(opened)
+        db.session.commit()
+        values["session_id"] = opened.id
     body = dict(API_BODIES.get(endpoint, {}))
     if endpoint == "api.create_case":
         body = {"process_key": "manager_resignation", "center_id": w.centers[key]}

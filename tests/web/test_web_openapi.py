@@ -62,7 +62,8 @@ def test_the_document_is_valid_openapi_and_covers_every_api_route(app, document)
     assert {"bearer": []} in complete["security"] and "422" in complete["responses"]
     assert "security" not in document["paths"]["/api/v1/log/checkpoint"]["get"]  # public
     body = document["components"]["schemas"]["CompleteRequest"]
-    assert body["required"] == ["data", "pin"] and body["additionalProperties"] is False
+    assert body["required"] == ["data"] and body["additionalProperties"] is False
+    assert body["anyOf"] == [{"required": ["pin"]}, {"required": ["signing_session"]}]  # the PIN or an open session
     upload = document["paths"]["/api/v1/cases/{case_id}/documents"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in upload
 
