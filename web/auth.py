@@ -12,7 +12,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from forms import normalize_text, t, to_persian_digits
 from web.extensions import db, login_manager
-from workflows.models import ApiToken, LoginAttempt, User, as_utc, utcnow
+from workflows import keys
+from workflows.models import ApiToken, LoginAttempt, SigningSession, User, as_utc, utcnow
 
 #: checked against when the username does not exist, so a miss costs as much as a wrong password
 _DUMMY_HASH = generate_password_hash("not-a-password")
@@ -126,5 +127,54 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    forget_signing_session()
     logout_user()
     return redirect(url_for("public.home"))
+
+
+# --- the signing key kept open for a while (workflows.keys signing sessions) -------------------
+
+#: the session's key holding the handle of the signed-in person's open signing session
+SIGNING_SESSION = "signing_session"
+
+
+def signing_credentials(form) -> dict[str, str | None]:
+    """How a page's signed form unlocks the key: the PIN typed (kept open for a while when the person
+    ticked ``keep_unlocked``: the handle goes into their session cookie), or their open session."""
+    pin = form.get("pin", "")
+    if pin and form.get("keep_unlocked"):
+        handle, _ = keys.open_signing_session(db.session, current_user, pin)
+        db.session.commit()
+        session[SIGNING_SESSION] = handle
+        return {"pin": None, "signing_session": handle}
+    return {"pin": pin, "signing_session": None if pin else session.get(SIGNING_SESSION)}
+
+
+def signing_open_until() -> datetime | None:
+    """Until when the signed-in person's key is open, or None (a stale handle is dropped)."""
+    handle = session.get(SIGNING_SESSION)
+    if handle is None:
+        return None
+    row = db.session.get(SigningSession, keys.signing_session_id(handle) or 0)
+    if row is None or row.user_id != current_user.id or as_utc(row.expires_at) <= utcnow():
+        session.pop(SIGNING_SESSION, None)
+        return None
+    return as_utc(row.expires_at)
+
+
+def forget_signing_session() -> None:
+    """Lock the signed-in person's key again, now."""
+    handle = session.pop(SIGNING_SESSION, None)
+    if keys.close_signing_session(db.session, current_user, keys.signing_session_id(handle)):
+        db.session.commit()
+
+
+@bp.route("/signing/lock", methods=["POST"])
+@login_required
+def lock_signing():
+    forget_signing_session()
+    flash(t("web.form.locked_now"), "success")
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("pages.cases")
+    return redirect(target)

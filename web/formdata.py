@@ -8,7 +8,7 @@ from werkzeug.datastructures import MultiDict
 __all__ = ["unflatten", "flatten", "META_FIELDS"]
 
 #: inputs of the page form that are not form data
-META_FIELDS = {"csrf_token", "_action", "pin", "lock_version"}
+META_FIELDS = {"csrf_token", "_action", "pin", "lock_version", "keep_unlocked"}
 #: the most list items an HTML form may post (more is an error, not a silent cut)
 MAX_INDEX = 50
 

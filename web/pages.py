@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, session, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 import forms
 from forms import t
 from web import certificate
+from web.auth import SIGNING_SESSION, signing_credentials, signing_open_until
 from web.errors import count_wrong_pin
 from web.extensions import db
 from web.formdata import flatten, unflatten
@@ -20,7 +21,7 @@ from web.scope import (
 from workflows import access, documents, inquiries, transitions
 from workflows.inbox import case_progress
 from workflows.cases import complete_task, load_draft, save_draft, start_case
-from workflows.errors import Forbidden, InvalidInput, NotFound, WrongPin
+from workflows.errors import Forbidden, InvalidInput, NotFound, SigningSessionEnded, WrongPin
 from workflows.models import Case, CaseDocument, ProcessDefinition, utcnow
 from workflows.procedures import OPEN_STATUSES
 
@@ -113,8 +114,7 @@ def task(case_id: int, task_id: str):
         if request.form.get("_action") == "submit" and not errors:
             try:
                 complete_task(db.session, case=case, task_id=task_id, actor=current_user, data=data,
-                              pin=request.form.get("pin", ""),
-                              lock_version=_int(request.form.get("lock_version")))
+                              **signing_credentials(request.form), lock_version=_int(request.form.get("lock_version")))
                 db.session.commit()
                 flash(t(f"web.task.done.{task.form_key}"), "success")
                 return redirect(url_for("pages.case", case_id=case.id))
@@ -125,6 +125,10 @@ def task(case_id: int, task_id: str):
                 db.session.rollback()
                 count_wrong_pin()
                 errors["pin"] = [t("web.error.wrong_pin")]
+            except SigningSessionEnded:
+                db.session.rollback()
+                session.pop(SIGNING_SESSION, None)
+                errors["pin"] = [t("web.error.signing_session_ended")]
         elif not errors:
             flash(t("web.task.draft_saved"), "success")
             return redirect(url_for("pages.task", case_id=case.id, task_id=task_id))
@@ -143,7 +147,7 @@ def task(case_id: int, task_id: str):
         errors=errors, counties=county_choices(), entries=timeline(case),
         application=case_application(case) if task.form_key not in UPLOAD_FIELDS else None,
         request_data=latest_form_data(case, "term_end_request"),
-        inquiries=inquiries.case_inquiries(db.session, case),
+        inquiries=inquiries.case_inquiries(db.session, case), signing_until=signing_open_until(),
     ), status
 
 
@@ -175,7 +179,7 @@ def resend_inquiry(case_id: int, inquiry_id: int):
     case = case_or_404(current_user, case_id)
     try:
         inquiries.resend_inquiry(db.session, inquiry_id=inquiry_id, officer=current_user,
-                                 reason=request.form.get("reason", ""), pin=request.form.get("pin", ""), now=utcnow())
+                                 reason=request.form.get("reason", ""), **signing_credentials(request.form), now=utcnow())
         db.session.commit()
         flash(t("web.inquiry.resent"), "success")
     except InvalidInput as error:
@@ -185,6 +189,10 @@ def resend_inquiry(case_id: int, inquiry_id: int):
         db.session.rollback()
         count_wrong_pin()
         flash(t("web.error.wrong_pin"), "error")
+    except SigningSessionEnded:
+        db.session.rollback()
+        session.pop(SIGNING_SESSION, None)
+        flash(t("web.error.signing_session_ended"), "error")
     return redirect(url_for("pages.case", case_id=case.id))
 
 

@@ -60,7 +60,7 @@ ROUTES = {
     "registry.center": CENTER, "registry.start": CENTER, "api.read_center": CENTER,
     "api.answer_inquiry": AGENCY_INQUIRY,
     "notifications.open_one": NOTIFICATION,
-    "api.open_signing_session": LIST, "api.close_signing_session": SIGNING_SESSION,
+    "api.open_signing_session": LIST, "api.close_signing_session": SIGNING_SESSION, "auth.lock_signing": LIST,
     "admin.assign_role": USER, "admin.deactivate": USER,
     "audit.case": AUDIT_CASE,
 }

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from signing import WrongPinError, unwrap_private_key
-from support import PIN, in_county_review, user
+from support import PIN, in_county_review, login, user
 from web.cli import run_tick
 from web.extensions import db
 from workflows import keys
@@ -145,3 +145,57 @@ def test_the_tick_forgets_ended_sessions(app, client, waiting):
     run_tick(utcnow())
     db.session.expire_all()
     assert [row.id for row in db.session.scalars(select(SigningSession))] == [second["id"]]
+
+
+# --- the pages: a box to keep the key open, a button to lock it, sign-out locks it --------------
+
+def decide_on_page(client, case, **fields):
+    task_id = db.session.get(Case, case.id).tasks[0].task_id
+    return client.post(f"/cases/{case.id}/tasks/{task_id}",
+                       data={"decision": "approve", "_action": "submit", **fields})
+
+
+def test_an_officer_types_the_pin_once_for_several_approvals(app, client):
+    first, second, third = (in_county_review(app, "applicant1"),
+                            in_county_review(app, "applicant2", manager_national_id="1234567891"),
+                            in_county_review(app, "applicant1", manager_national_id="0013542419"))
+    login(client, "arak_officer")
+    page = client.get(f"/cases/{first.id}/tasks/{first.tasks[0].task_id}").get_data(as_text=True)
+    assert 'id="keep_unlocked"' in page and 'id="signing-open"' not in page
+    assert decide_on_page(client, first, pin=PIN, keep_unlocked="1").status_code == 302
+    page = client.get(f"/cases/{second.id}/tasks/{second.tasks[0].task_id}").get_data(as_text=True)
+    assert 'id="signing-open"' in page and 'id="keep_unlocked"' not in page and 'id="lock-signing"' in page
+    assert decide_on_page(client, second).status_code == 302  # no PIN typed
+    db.session.expire_all()
+    for case in (first, second):
+        assert db.session.get(Case, case.id).status == "province_review" and verify_case(db.session, case).ok
+    # locking it again: the next approval needs the PIN, and the session is gone from the database
+    assert client.post("/signing/lock", data={"next": f"/cases/{third.id}"}).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(SigningSession)) == 0
+    response = decide_on_page(client, third)
+    assert response.status_code == 422 and "رمز امضا" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Case, third.id).status == "county_review"
+
+
+def test_signing_out_locks_the_key(app, client):
+    case = in_county_review(app)
+    login(client, "arak_officer")
+    response = decide_on_page(client, in_county_review(app, "applicant2", manager_national_id="1234567891"),
+                              pin=PIN, keep_unlocked="1")
+    assert response.status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(SigningSession)) == 1
+    client.post("/logout")
+    assert db.session.scalar(select(func.count()).select_from(SigningSession)) == 0
+    login(client, "arak_officer")
+    assert decide_on_page(client, case).status_code == 422
+
+
+def test_a_wrong_pin_with_the_box_ticked_opens_nothing(app, client):
+    case = in_county_review(app)
+    login(client, "arak_officer")
+    response = decide_on_page(client, case, pin="0000", keep_unlocked="1")
+    assert response.status_code == 422 and "رمز امضا نادرست است" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(SigningSession)) == 0
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).status == "county_review"
