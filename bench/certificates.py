@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import Driver, Row, Site, create_site_app, log, make_site, median, pct, site_env, sqlite_pragmas
+from bench.common import (
+    Driver, Row, Site, create_site_app, log, make_site, median, pct, run_flask, site_env, sqlite_pragmas,
+)
 from bench.profiling import format_summary, profile, summarize
 
 
@@ -118,6 +120,7 @@ def big_log(data_dir: Path) -> dict[str, Any] | None:
     folder = folders[-1].parent
     url = f"sqlite:///{folders[-1]}"
     site = Site(url, folder, site_env(url, folder))
+    run_flask(site.env, "db", "upgrade")  # a database kept from an older checkout
     from sqlalchemy import func, select
     app = create_site_app(site)
     with app.app_context():

@@ -2,13 +2,14 @@
 
 For each database (SQLite file, then a throwaway PostgreSQL): ``flask --app web init``, cases
 prepared at county_review through the domain operations (pre-unlocked signers), then gunicorn
-(2 sync workers) serving ``bench.wsgi:app`` (web.create_app() plus the baseline and presigned
-routes) and 20 concurrent clients, each with its own bearer token from POST /api/v1/auth/token,
+(2 sync workers) serving ``bench.wsgi:app`` (web.create_app() plus the baseline route) and 20
+concurrent clients, each with its own bearer token from POST /api/v1/auth/token,
 completing county reviews (approve). Three runs, each ``--http-requests`` completions:
 
   baseline   POST /bench/baseline/...   same writes, no engine, no signature (bench/wsgi.py)
-  full       POST /api/v1/cases/<id>/tasks/<task_id>/complete   with the PIN, as it is
-  presigned  POST /bench/presigned/...  the same completion with the key unlocked once per worker
+  full       POST /api/v1/cases/<id>/tasks/<task_id>/complete   with the PIN typed at every request
+  session    the same, with the PIN typed once per client: each client opens a signing session
+             (POST /api/v1/signing-sessions, before the clock starts) and sends its handle
 
 and an in-process breakdown of one completion (PIN unlock, complete_task, commit, JSON answer).
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import subprocess
 import threading
 import time
@@ -34,17 +34,17 @@ COUNTIES = [("markazi-arak", "arak_officer"), ("markazi-saveh", "saveh_officer")
 CLIENTS = 20
 
 
-def prepare(site: Site, full: int, presigned: int, baseline: int, breakdown: int) -> dict[str, Any]:
+def prepare(site: Site, full: int, session: int, baseline: int, breakdown: int) -> dict[str, Any]:
     """Cases at county_review, spread over the four counties; an in-process breakdown on some."""
     app = create_site_app(site)
     started = time.perf_counter()
-    made: dict[str, list[tuple[int, str, str]]] = {"full": [], "presigned": [], "baseline": [], "breakdown": []}
+    made: dict[str, list[tuple[int, str, str]]] = {"full": [], "session": [], "baseline": [], "breakdown": []}
     with app.app_context():
         from web.extensions import db
         sqlite_pragmas(db.engine, synchronous="OFF")  # preparation only; the servers use the defaults
         with Driver(app) as driver:
             number = 0
-            for kind, count in (("full", full), ("presigned", presigned), ("baseline", baseline),
+            for kind, count in (("full", full), ("session", session), ("baseline", baseline),
                                 ("breakdown", breakdown)):
                 for _ in range(count):
                     county, officer = COUNTIES[number % len(COUNTIES)]
@@ -217,6 +217,12 @@ def run_backend(site: Site, args) -> dict[str, Any]:
         tokens = {officer: [token_for(server.port, officer) for _ in range(CLIENTS // len(COUNTIES))]
                   for _, officer in COUNTIES}
         body = {"data": {"decision": "approve"}, "pin": PIN}
+        handles = {}  # a signing session per client token, opened with the PIN once
+        for token in (token for officer_tokens in tokens.values() for token in officer_tokens):
+            status, answer = request(server.port, "POST", "/api/v1/signing-sessions", {"pin": PIN, "minutes": 60}, token)
+            if status != 201:
+                raise RuntimeError(f"signing session: {status} {answer[:200]!r}")
+            handles[token] = json.loads(answer)["signing_session"]
 
         def jobs_for(route: str, cases: list[tuple[int, str, str]], repeat: int = 1) -> list[list]:
             per_client: list[list] = [[] for _ in range(CLIENTS)]
@@ -227,14 +233,15 @@ def run_backend(site: Site, args) -> dict[str, Any]:
                 index = used.get(officer, 0)
                 used[officer] = index + 1
                 token = tokens[officer][index % len(tokens[officer])]
-                prefix = {"full": "/api/v1", "presigned": "/bench/presigned", "baseline": "/bench/baseline"}[route]
-                per_client[client].append((f"{prefix}/cases/{case_id}/tasks/{task_id}/complete", body, token))
+                prefix = "/bench/baseline" if route == "baseline" else "/api/v1"
+                sent = {"data": body["data"], "signing_session": handles[token]} if route == "session" else body
+                per_client[client].append((f"{prefix}/cases/{case_id}/tasks/{task_id}/complete", sent, token))
             return per_client
 
         cases = prep["cases"]
         # warm-up: every worker parses the specs and fills its caches (results discarded)
         load(server.port, jobs_for("full", cases["full"][:warm]))
-        load(server.port, jobs_for("presigned", cases["presigned"][:warm]))
+        load(server.port, jobs_for("session", cases["session"][:warm]))
         load(server.port, jobs_for("baseline", cases["baseline"], 1))
         runs = {}
         repeat = max(1, -(-n // len(cases["baseline"])))
@@ -245,8 +252,8 @@ def run_backend(site: Site, args) -> dict[str, Any]:
         first = load(server.port, half)
         log(f"http[{site.backend}]: full path with PIN, {n} completions, {CLIENTS} clients")
         runs["full"] = load(server.port, jobs_for("full", cases["full"][warm:]))
-        log(f"http[{site.backend}]: full path, key unlocked once per worker")
-        runs["presigned"] = load(server.port, jobs_for("presigned", cases["presigned"][warm:]))
+        log(f"http[{site.backend}]: full path, PIN typed once per client (signing session)")
+        runs["session"] = load(server.port, jobs_for("session", cases["session"][warm:]))
         log(f"http[{site.backend}]: baseline (second half)")
         second = load(server.port, rest)
         latencies = first["latencies"] + second["latencies"]
@@ -287,18 +294,18 @@ def unlock_alone(site: Site, times: int = 20) -> list[float]:
 
 def rows_for(backend: str, result: dict[str, Any], unlock_ms: float) -> list[Row]:
     runs = result["runs"]
-    base, full, pre = runs["baseline"], runs["full"], runs["presigned"]
+    base, full, pre = runs["baseline"], runs["full"], runs["session"]
     part = f"1 http [{backend}]"
     errors = lambda run: (f"{sum(run['errors'].values())} non-2xx {run['errors']}" if run["errors"] else "")  # noqa: E731
     rows = [
         Row(part, "throughput, full path (PIN typed)", full["throughput"], "req/s", base["throughput"], "baseline",
             full["throughput"] / base["throughput"], ">= 0.50 of baseline", full["throughput"] / base["throughput"] >= 0.5,
             errors(full)),
-        Row(part, "throughput, full path, key unlocked once per worker", pre["throughput"], "req/s", base["throughput"],
+        Row(part, "throughput, full path, PIN typed once (signing session)", pre["throughput"], "req/s", base["throughput"],
             "baseline", pre["throughput"] / base["throughput"], ">= 0.50 of baseline",
             pre["throughput"] / base["throughput"] >= 0.5, errors(pre)),
     ]
-    for name, run in (("full path (PIN)", full), ("full path, key unlocked once", pre)):
+    for name, run in (("full path (PIN)", full), ("full path, signing session", pre)):
         for q in ("p50", "p95", "p99"):
             target = "< 50 ms" if q == "p95" else ""
             rows.append(Row(part, f"{q} latency, {name}", run[q], "ms", base[q], "baseline", run[q] / base[q], target,

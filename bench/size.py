@@ -3,8 +3,8 @@
 Stored bytes: every scenario file of bpmn/scenarios is driven through the domain operations on a
 throwaway PostgreSQL; for each procedure its longest path (the scenario whose case signed the
 most records) is reported: the state (stored, i.e. after PostgreSQL's compression, and raw), the
-case row, its task rows, its signed records, their log leaves, and the inquiries, notifications
-and outgoing messages it made. Row sizes are pg_column_size of the whole row (indexes not counted).
+case row, its task rows, its signed records, their log leaves with the log subtree hashes they
+completed, and the inquiries, notifications and outgoing messages it made. Row sizes are pg_column_size of the whole row (indexes not counted).
 
 Memory: one process (as a worker would) runs ``--rss-transitions`` real transitions (founding
 cases: submit, four inquiry answers, county and province decisions) through the domain operations
@@ -34,7 +34,9 @@ SELECT
   (SELECT coalesce(sum(octet_length(canonical) + coalesce(octet_length(form_data), 0) + octet_length(signature)), 0)
      FROM records WHERE case_id = :id) AS records_raw,
   (SELECT coalesce(sum(pg_column_size(l.*)), 0) FROM log_leaves l JOIN records r ON r.id = l.record_id
-     WHERE r.case_id = :id) AS leaves,
+     WHERE r.case_id = :id)
+  + (SELECT coalesce(sum(pg_column_size(n.*)), 0) FROM log_nodes n
+     WHERE ((n.index + 1) << n.level) - 1 IN (SELECT log_index FROM records WHERE case_id = :id)) AS leaves,
   (SELECT coalesce(sum(pg_column_size(i.*)), 0) FROM inquiries i WHERE case_id = :id) AS inquiries,
   (SELECT coalesce(sum(pg_column_size(n.*)), 0) FROM notifications n WHERE case_id = :id) AS notifications,
   (SELECT coalesce(sum(pg_column_size(o.*)), 0) FROM outbox_messages o JOIN notifications n ON n.id = o.notification_id
@@ -123,7 +125,7 @@ def run(args, data_dir: Path) -> tuple[list[Row], dict]:
                         f"{e['records_n']} records)", total / 1024, "KiB",
                         note=(f"state {e['state_stored'] / 1024:.1f} KiB stored ({e['state_raw'] / 1024:.1f} raw); "
                               f"case row {e['case_row'] / 1024:.1f}; tasks {e['tasks'] / 1024:.1f}; records "
-                              f"{e['records'] / 1024:.1f} ({e['records_raw'] / 1024:.1f} raw); leaves "
+                              f"{e['records'] / 1024:.1f} ({e['records_raw'] / 1024:.1f} raw); log leaves and subtrees "
                               f"{e['leaves'] / 1024:.1f}; inquiries {e['inquiries'] / 1024:.1f}; notifications "
                               f"{e['notifications'] / 1024:.1f}; outbox {e['outbox'] / 1024:.1f} KiB")))
     log(f"size: RSS over {args.rss_transitions:,} transitions")

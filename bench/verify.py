@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    Driver, Row, Site, run_flask, create_site_app, log, make_site, site_env, sqlite_pragmas,
+    Driver, Row, Site, create_site_app, log, make_site, run_flask, site_env, sqlite_pragmas,
 )
 from bench.profiling import format_summary, profile, summarize
 

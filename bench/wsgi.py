@@ -1,4 +1,4 @@
-"""The application as gunicorn serves it, plus two routes that exist only in the benchmark.
+"""The application as gunicorn serves it, plus the baseline route that exists only in the benchmark.
 
     gunicorn -w 2 -b 127.0.0.1:PORT bench.wsgi:app     (from the project root, with the app's env)
 
@@ -11,12 +11,6 @@ time, lock version), the task rows deleted and written again, the next record ro
 state row, and the notifications and outgoing messages a county approval makes (a decision for
 the applicant, a task for each person of the province office). One commit. The case stays at
 county review, so a pool of 20 cases serves any number of requests.
-
-``POST /bench/presigned/cases/<id>/tasks/<task_id>/complete`` — the real completion
-(``workflows.cases.complete_task`` and the same JSON answer as ``/api/v1/.../complete``) with the
-caller's key unlocked once per worker process and kept (a session-held signer), so the ~60 ms
-scrypt PIN unlock is paid once instead of at every request: the full path with the PIN cost
-taken out.
 
 Nothing in web/ is changed: the routes are added to the app object built here.
 """
@@ -42,31 +36,14 @@ BASELINE_RECORD_BYTES = 1100  # about the size of a county decision's canonical 
 
 def build_app():
     app = create_app()
-    from web.api import authenticated, completion_json
+    from web.api import authenticated
     from web.openapi import CompleteRequest, accepts, request_body
     from web.extensions import csrf, db
     from web.scope import case_or_404
     from workflows import access, log
-    from workflows.cases import complete_task
     from workflows.errors import Conflict, InvalidInput
-    from workflows.keys import unlock_signer
     from workflows.models import CaseTask, Record, utcnow
     from workflows.notifications import Notification, OutboxMessage
-
-    signers: dict[tuple[int, str], object] = {}
-
-    @authenticated
-    @accepts(CompleteRequest)
-    def presigned(case_id: int, task_id: str):
-        case = case_or_404(g.api_user, case_id)
-        body = request_body()
-        key = (g.api_user.id, body["pin"])
-        if key not in signers:
-            signers[key] = unlock_signer(db.session, g.api_user, body["pin"])
-        transition = complete_task(db.session, case=case, task_id=task_id, actor=g.api_user, data=body["data"],
-                                   signer=signers[key], lock_version=body.get("lock_version"))
-        db.session.commit()
-        return jsonify(completion_json(transition))
 
     @authenticated
     @accepts(CompleteRequest)
@@ -121,10 +98,9 @@ def build_app():
         return jsonify({"case": {"id": case.id, "status": case.status, "lock_version": case.lock_version},
                         "records": [{"seq": seq, "action": "baseline", "hash": record.hash}]})
 
-    for name, view in (("presigned", presigned), ("baseline", baseline)):
-        app.add_url_rule(f"/bench/{name}/cases/<int:case_id>/tasks/<task_id>/complete", f"bench_{name}", view,
-                         methods=["POST"])
-        csrf.exempt(view)
+    app.add_url_rule("/bench/baseline/cases/<int:case_id>/tasks/<task_id>/complete", "bench_baseline", baseline,
+                     methods=["POST"])
+    csrf.exempt(baseline)
     return app
 
 

@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import os
 import shutil
 import subprocess
 
@@ -22,7 +23,9 @@ from signing import (
     key_id,
     load_public_key,
     public_key_pem,
+    unwrap_private_key,
     verify_signature,
+    wrap_private_key,
 )
 
 PIN = "4826-سیمرغ"
@@ -172,3 +175,19 @@ def test_verify_fails_closed(key: ec.EllipticCurvePrivateKey) -> None:
 def test_signer_is_abstract() -> None:
     with pytest.raises(TypeError):
         Signer()  # type: ignore[abstract]
+
+
+def test_a_wrapped_key_opens_only_with_its_secret_and_context(key: ec.EllipticCurvePrivateKey) -> None:
+    secret = os.urandom(32)
+    blob = wrap_private_key(key, secret, b"session:1")
+    opened = unwrap_private_key(blob, secret, b"session:1")
+    assert key_id(opened.public_key()) == key_id(key.public_key())
+    assert wrap_private_key(key, secret, b"session:1") != blob  # a fresh nonce each time
+    flipped = bytes([blob[20] ^ 1])
+    for args in [(blob, os.urandom(32), b"session:1"), (blob, secret, b"session:2"),
+                 (blob[:20] + flipped + blob[21:], secret, b"session:1"), (blob[:27], secret, b"session:1"),
+                 (blob, secret[:31], b"session:1")]:
+        with pytest.raises(WrongPinError):
+            unwrap_private_key(*args)
+    with pytest.raises(KeyFormatError):
+        wrap_private_key(key, b"short", b"session:1")
