@@ -358,9 +358,11 @@ class Driver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        from workflows.models import User
         self.session.rollback()
-        for handle, _ in self._handles.values():
-            self._keys.close_signing_session(self.session, handle)
+        for user_id, (handle, _) in self._handles.items():
+            self._keys.close_signing_session(self.session, self.session.get(User, user_id),
+                                             self._keys.signing_session_id(handle))
         self.session.commit()
         self._handles.clear()
 
