@@ -108,6 +108,11 @@ class PdfValidation:
         return self.intact and self.valid and self.trusted and self.unmodified and not self.problems
 
 
+#: bytes of a seal's CMS besides its certificates: signed attributes (signing time, digest, the
+#: signing certificate's hash), the ECDSA signature, structure; a few hundred in practice
+_CMS_MARGIN = 2048
+
+
 def sign_pdf(
     pdf: bytes,
     *,
@@ -133,28 +138,29 @@ def sign_pdf(
     public_key = cert.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or signer.key_id != key_id(public_key):
         raise PdfSignatureError("the signer's key is not the seal certificate's key")
-    context = ValidationContext(
-        trust_roots=[_asn1_cert(root)],
-        other_certs=[_asn1_cert(item) for item in chain],
-        crls=[_asn1_crl(item) for item in crls],
-        allow_fetching=False,
-        revinfo_policy=_REVOCATION,
-    )
     metadata = signers.PdfSignatureMetadata(
         field_name=options.field_name,
         md_algorithm="sha256",
         subfilter=fields.SigSeedSubFilter.PADES,
-        embed_validation_info=True,
-        validation_context=context,
         reason=options.reason,
         location=options.location,
         name=options.signer_name,
         signer_key_usage=set(_KEY_USAGE),
     )
     output = io.BytesIO()
+    # Room for the CMS (hex): its certificates and a margin for the attributes and the signature.
+    # Without it pyHanko signs a dummy CMS first to measure one, which doubles the signing work.
+    certificates = sum(len(item.public_bytes(serialization.Encoding.DER)) for item in (cert, *chain, root))
+    reserved = 2 * (certificates + _CMS_MARGIN)
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=True)
-        signers.sign_pdf(writer, metadata, signer=_SealSigner(signer, cert, [*chain, root]), output=output)
+        signers.sign_pdf(writer, metadata, signer=_SealSigner(signer, cert, [*chain, root]), output=output,
+                         bytes_reserved=reserved)
+        # The path and its CRLs, as the DSS of a revision after the signature (PAdES B-LT), written
+        # from what was checked above: pyHanko's own embedding would validate the path again.
+        DocumentSecurityStore.add_dss(output, sig_contents=None,
+                                      certs=[_asn1_cert(item) for item in (cert, *chain, root)],
+                                      crls=[_asn1_crl(item) for item in crls], force_write=True)
     except _READ_ERRORS as exc:
         raise PdfSignatureError(f"cannot seal the PDF: {exc}") from exc
     return output.getvalue()

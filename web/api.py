@@ -1,11 +1,13 @@
 """The JSON API under /api/v1: the same operations, validation and signatures as the pages.
 
-Authentication: ``Authorization: Bearer <token>`` (from POST /api/v1/auth/token), or the
-page session cookie together with an ``X-CSRFToken`` header on writes.
+Authentication: ``Authorization: Bearer <token>`` (from POST /api/v1/auth/token, valid for
+API_TOKEN_LIFETIME_SECONDS or until DELETE /api/v1/auth/token), or the page session cookie
+together with an ``X-CSRFToken`` header on writes.
 """
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable
 
@@ -19,7 +21,7 @@ import forms
 from forms import t
 from signing import canonical_bytes
 from web import certificate
-from web.auth import LoginThrottled, check_credentials, user_for_token
+from web.auth import LoginThrottled, check_credentials, token_row, user_for_token
 from web.errors import error_body
 from web.extensions import csrf, db
 from web.openapi import (
@@ -116,9 +118,23 @@ def issue_token():
     if user is None:
         return _fail(401, "bad_credentials", "web.auth.bad_credentials")
     token = secrets.token_urlsafe(32)
-    add_token(db.session, user, token, label=str(body.get("label", "")))
+    expires_at = utcnow() + timedelta(seconds=current_app.config["API_TOKEN_LIFETIME_SECONDS"])
+    add_token(db.session, user, token, label=str(body.get("label", "")), expires_at=expires_at)
     db.session.commit()
-    return jsonify({"token": token, "user": {"username": user.username, "role": user.role}}), 201
+    return jsonify({"token": token, "expires_at": expires_at.isoformat(),
+                    "user": {"username": user.username, "role": user.role}}), 201
+
+
+@bp.delete("/auth/token")
+@authenticated
+def revoke_token():
+    """Sign out: the bearer token of this request opens nothing from now on."""
+    row = token_row(request.headers.get("Authorization"))
+    if row is None:
+        raise NotFound("token")  # signed in with a session, not a token
+    db.session.delete(row)
+    db.session.commit()
+    return "", 204
 
 
 @bp.get("/me")

@@ -39,9 +39,23 @@ def user_for_token(header: str | None) -> User | None:
     """The active user an ``Authorization: Bearer`` header names, if any."""
     if not header or not header.startswith("Bearer "):
         return None
+    row = token_row(header)
+    if row is None or (row.expires_at is not None and as_utc(row.expires_at) <= utcnow()):
+        return None
+    return row.user if row.user.active else None
+
+
+def token_row(header: str | None) -> ApiToken | None:
+    """The stored token an ``Authorization: Bearer`` header names (expired or not)."""
+    if not header or not header.startswith("Bearer "):
+        return None
     token_hash = hashlib.sha256(header[7:].strip().encode()).hexdigest()
-    row = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash)).first()
-    return row.user if row is not None and row.user.active else None
+    return db.session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash)).first()
+
+
+def prune_api_tokens(now: datetime | None = None) -> int:
+    """Forget the tokens that have expired."""
+    return db.session.execute(delete(ApiToken).where(ApiToken.expires_at <= (now or utcnow()))).rowcount
 
 
 class LoginThrottled(Exception):

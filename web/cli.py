@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from web.auth import prune_login_attempts
+from web.auth import prune_api_tokens, prune_login_attempts
 from web.extensions import db
 from workflows import backup, inquiries, log, pki, timers
 from workflows.cases import deploy
@@ -97,13 +97,15 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("create-token")
     @click.argument("username")
-    def create_token(username: str) -> None:
-        """Print a new API bearer token for a user."""
+    @click.option("--days", type=click.IntRange(0, 3650), default=90, show_default=True,
+                  help="Days the token is valid (0: until revoked, for an integration).")
+    def create_token(username: str, days: int) -> None:
+        """Print a new API bearer token for a user (an agency's integration, a script)."""
         user = db.session.scalars(select(User).where(User.username == username)).first()
         if user is None:
             raise click.ClickException(f"no user {username!r}")
         token = secrets.token_urlsafe(32)
-        add_token(db.session, user, token, label="cli")
+        add_token(db.session, user, token, label="cli", expires_at=utcnow() + timedelta(days=days) if days else None)
         db.session.commit()
         click.echo(token)
 
@@ -156,6 +158,7 @@ def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
         if records:
             fired.append((case_id, _timer_names(records[0])))
     prune_login_attempts(now)
+    prune_api_tokens(now)
     prune_signing_sessions(db.session, now)
     db.session.commit()
     try:

@@ -43,6 +43,8 @@ class Config:
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
     #: a signed-in session ends after this much time
     PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_LIFETIME_SECONDS", str(8 * 3600)))
+    #: a token from POST /api/v1/auth/token opens nothing after this much time
+    API_TOKEN_LIFETIME_SECONDS = int(os.environ.get("API_TOKEN_LIFETIME_SECONDS", str(8 * 3600)))
     TESTING = False
 
 

@@ -33,14 +33,17 @@ def bundle(session: Session, case: Case, passphrase: str, now: datetime | None =
         Certificate.key_id.in_({r.key_id for r in rows})))}
     hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
     log_key = session.scalars(select(ServiceKey).where(ServiceKey.purpose == "log", ServiceKey.office_id == hq.id)).one()
+    signers = [pki.certified_key(session, certificates[key]) for key in sorted(certificates)]
+    log_signer = pki.certified_key(session, log_key.certificate)
+    material = pki.trust_material(session)
+    # the CRLs of the CAs that issued a certificate on the signers' paths: the others prove nothing here
+    issuers = {material.root.subject} | {ca.subject for key in (*signers, log_signer) for ca in key.chain}
     return build_bundle(
         case.public_id,
         [BundleRecord(StoredRecord(seq=r.seq, canonical=r.canonical, hash=r.hash, signature=r.signature,
                                    key_id=r.key_id, form_data=r.form_data, action=r.action,
                                    actor_user_id=r.actor_user_id, case_id=case.public_id), r.log_index) for r in rows],
-        [pki.certified_key(session, certificates[key]) for key in sorted(certificates)],
-        list(pki.trust_material(session).crls),
-        log.signed(head), pki.certified_key(session, log_key.certificate), proofs)
+        signers, [crl for crl in material.crls if crl.issuer in issuers], log.signed(head), log_signer, proofs)
 
 
 def seal_office(session: Session, case: Case) -> Office:

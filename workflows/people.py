@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,9 +55,11 @@ def system_user(session: Session) -> User:
     return session.scalars(select(User).where(User.username == SYSTEM_USERNAME, User.role == "system")).one()
 
 
-def add_token(session: Session, user: User, token: str, label: str = "") -> ApiToken:
-    """Register an API bearer token for a user (only its SHA-256 is stored)."""
-    row = ApiToken(user_id=user.id, token_hash=hashlib.sha256(token.encode()).hexdigest(), label=label[:80])
+def add_token(session: Session, user: User, token: str, label: str = "",
+              expires_at: datetime | None = None) -> ApiToken:
+    """Register an API bearer token for a user (only its SHA-256 is stored), valid until `expires_at`."""
+    row = ApiToken(user_id=user.id, token_hash=hashlib.sha256(token.encode()).hexdigest(), label=label[:80],
+                   expires_at=expires_at)
     session.add(row)
     session.flush()
     return row

@@ -227,3 +227,35 @@ def test_deeply_nested_json_is_a_clear_400(client, applicant):
     body = "[" * 100000 + "]" * 100000
     response = client.post(url, data=body, headers={**applicant, "Content-Type": "application/json"})
     assert response.status_code in (400, 422) and "_body" in response.json["errors"]
+
+
+def test_api_tokens_expire_and_can_be_revoked(app, client):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from web.cli import run_tick
+    from workflows.models import ApiToken
+
+    issued = client.post("/api/v1/auth/token", json={"username": "arak_officer", "password": PASSWORD})
+    assert issued.status_code == 201
+    lifetime = app.config["API_TOKEN_LIFETIME_SECONDS"]
+    expires = issued.json["expires_at"]
+    assert (utcnow() + timedelta(seconds=lifetime - 60)).isoformat() < expires < (
+        utcnow() + timedelta(seconds=lifetime + 60)).isoformat()
+    headers = {"Authorization": f"Bearer {issued.json['token']}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+    for row in db.session.scalars(select(ApiToken).where(ApiToken.label == "")):
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert client.get("/api/v1/me", headers=headers).status_code == 401  # expired
+    run_tick(utcnow())
+    db.session.expire_all()
+    assert db.session.scalars(select(ApiToken).where(ApiToken.label == "")).all() == []  # and forgotten
+
+    second = {"Authorization": f"Bearer {token_for(client, 'arak_officer')['Authorization'][7:]}"}
+    assert client.get("/api/v1/me", headers=second).status_code == 200
+    assert client.delete("/api/v1/auth/token", headers=second).status_code == 204
+    assert client.get("/api/v1/me", headers=second).status_code == 401  # revoked
+    assert client.delete("/api/v1/auth/token", headers=second).status_code == 401
+    assert client.get("/api/v1/me", headers={"Authorization": "Bearer demo-judiciary-token"}).status_code == 200

@@ -41,7 +41,7 @@ ROUTES = {
     "auth.login": PUBLIC, "api.issue_token": PUBLIC, "api.verify": PUBLIC,
     "api.log_checkpoint": PUBLIC, "api.log_consistency": PUBLIC, "api.log_inclusion": PUBLIC,
     "openapi.openapi_document": PUBLIC,
-    "auth.logout": SESSION,
+    "auth.logout": SESSION, "api.revoke_token": SESSION,
     "pages.cases": LIST, "pages.new_case": LIST, "inbox.index": LIST, "registry.centers": LIST,
     "registry.export": LIST, "notifications.index": LIST, "notifications.read_all": LIST,
     "monitoring.index": LIST, "monitoring.export": LIST, "audit.decisions": LIST, "audit.log": LIST,
