@@ -258,10 +258,15 @@ def _verify_worker(site: Site, case_ids: list[int], budget: float, out) -> None:
 def verify_all(site: Site, case_ids: list[int], processes: int, budget: float = 1e9) -> dict[str, Any]:
     """verify_case over the cases (interleaved among the processes), each process stopping after
     ``budget`` seconds; the rate is the sum of each process's records per second."""
+    return _in_processes(_verify_worker, [(site, case_ids[i::processes], budget) for i in range(processes)])
+
+
+def _in_processes(target, jobs: list[tuple]) -> dict[str, Any]:
+    """``target(*job, out)`` in a spawned process per job, each putting (records, bad cases,
+    seconds, cases) on ``out``; the rate is the sum of each process's records per second."""
     context = mp.get_context("spawn")
     out = context.Queue()
-    slices = [case_ids[i::processes] for i in range(processes)]
-    workers = [context.Process(target=_verify_worker, args=(site, part, budget, out)) for part in slices]
+    workers = [context.Process(target=target, args=(*job, out)) for job in jobs]
     for w in workers:
         w.start()
     results = [out.get() for _ in workers]
@@ -297,19 +302,9 @@ def _stream_worker(site: Site, first: int, last: int, budget: float, out) -> Non
 def audit_all(site: Site, case_ids: list[int], processes: int, budget: float = 1e9) -> dict[str, Any]:
     """verify_cases over the database, split into ``processes`` id ranges, each process stopping after
     ``budget`` seconds; the rate is the sum of each process's records per second."""
-    context = mp.get_context("spawn")
-    out = context.Queue()
     size = -(-len(case_ids) // processes)
-    ranges = [(case_ids[i], case_ids[min(i + size, len(case_ids)) - 1]) for i in range(0, len(case_ids), size)]
-    workers = [context.Process(target=_stream_worker, args=(site, first, last, budget, out)) for first, last in ranges]
-    for w in workers:
-        w.start()
-    results = [out.get() for _ in workers]
-    for w in workers:
-        w.join()
-    return {"records": sum(r[0] for r in results), "bad_cases": sum(r[1] for r in results),
-            "seconds": max(r[2] for r in results), "rate": sum(r[0] / r[2] for r in results),
-            "cases": sum(r[3] for r in results)}
+    return _in_processes(_stream_worker, [(site, case_ids[i], case_ids[min(i + size, len(case_ids)) - 1], budget)
+                                          for i in range(0, len(case_ids), size)])
 
 
 def _sample_record(site: Site) -> tuple[str, bytes, bytes]:
