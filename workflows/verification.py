@@ -56,7 +56,9 @@ def verify_cases(session: Session, first: int = 1, last: int = 2**31 - 1
     connection = _connection(session)
     keys = _KeySet(connection.execute(_ALL_PUBLIC_KEYS).all())
     known = pki.trust(session, set(keys.pems))
-    result = connection.execution_options(yield_per=2000).execute(_CASES_RECORDS, {"first": first, "last": last})
+    # per statement: Connection.execution_options would stream every later statement of the
+    # transaction too (on PostgreSQL a server-side cursor cannot run an INSERT)
+    result = connection.execute(_CASES_RECORDS, {"first": first, "last": last}, execution_options={"yield_per": 2000})
     for (case_row, public_id, process_key), group in groupby(result, key=lambda r: (r.case_row, r.public_id,
                                                                                     r.process_key)):
         rows = [r for r in group if r.seq is not None]

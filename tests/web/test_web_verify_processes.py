@@ -6,7 +6,7 @@ from sqlalchemy import select
 from support import found_center
 from web.extensions import db
 from workflows.models import Case, Record
-from workflows.verification import verify_case, verify_cases_in_processes
+from workflows.verification import verify_case, verify_cases, verify_cases_in_processes
 
 
 def test_verify_all_in_two_processes(app, runner):
@@ -31,3 +31,13 @@ def test_verify_all_in_two_processes(app, runner):
     assert found[victim.id] == verify_case(db.session, db.session.get(Case, victim.id))
     result = runner.invoke(args=["verify-all", "--processes", "2", "--quiet"])
     assert result.exit_code == 1 and f"case {victim.id} " in result.output and "1 failed" in result.output
+
+
+def test_the_streamed_audit_leaves_the_session_writable(app):
+    """The audit streams its rows; what comes after it in the same transaction still writes (on
+    PostgreSQL a connection left streaming would run the next INSERT through a server-side cursor)."""
+    found_center(app, "applicant1")
+    reports = [report for *_, report in verify_cases(db.session)]
+    assert reports and all(report.ok for report in reports)
+    center = found_center(app, "applicant2", manager_national_id="1234567891")
+    assert center.id is not None and all(report.ok for *_, report in verify_cases(db.session))
