@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from web.extensions import db
 from web.listing import choice_arg, collect, date_range, error_messages, page_args, query_without, text_arg
-from web.scope import timeline, verification_summary
+from web.scope import diagram_state, timeline, verification_summary
 from workflows import access, audit, inquiries
 from workflows.errors import InvalidInput, NotFound
 from workflows.models import Case, CaseDocument, Office, User, utcnow
@@ -31,6 +31,8 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 EXPORT_ENDPOINTS = {"registry.export", "monitoring.export"}
 #: view arguments that name one thing headquarters reads
 READ_ARGS = ("case_id", "center_id", "inquiry_id")
+#: addresses naming a case that show nothing of it: the process diagram its page draws
+NOT_READS = {"pages.case_diagram"}
 
 
 def _auditor() -> User:
@@ -73,7 +75,7 @@ def case(case_id: int):
     case = db.session.get(Case, case_id)
     if case is None:
         raise NotFound("case")
-    return render_template("audit_case.html", case=case, entries=timeline(case),
+    return render_template("audit_case.html", case=case, entries=timeline(case), diagram=diagram_state(case),
                            verification=verification_summary(case),
                            inquiries=inquiries.case_inquiries(db.session, case),
                            documents=db.session.scalars(select(CaseDocument).where(
@@ -123,6 +125,8 @@ def record_hq_reads(response):
     if user is None or user.role not in access.READ_ALL_ROLES:
         return response
     args = request.view_args or {}
+    if request.endpoint in NOT_READS:
+        return response
     if request.endpoint in EXPORT_ENDPOINTS:
         action, target = "export", f"export:{request.endpoint}"
     elif any(name in args for name in READ_ARGS):

@@ -15,10 +15,10 @@ from web.errors import count_wrong_pin
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
-    case_application, case_or_404, county_choices, latest_form_data, storage_dir, tasks_for, timeline,
+    case_application, case_or_404, county_choices, diagram_state, latest_form_data, storage_dir, tasks_for, timeline,
     verification_summary,
 )
-from workflows import access, documents, inquiries, transitions
+from workflows import access, documents, inquiries
 from workflows.inbox import case_progress
 from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound, SigningSessionEnded, WrongPin
@@ -66,15 +66,7 @@ def case(case_id: int):
         can_resend=access.is_office_role(current_user.role) and case.status in OPEN_STATUSES,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
         documents=db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id)).all(),
-        violations=_last_violations(entries), diagram=_diagram_state(case))
-
-
-def _diagram_state(case: Case) -> dict:
-    """What the case's BPMN diagram highlights: elements passed, tasks waiting, messages awaited."""
-    _spec, instance = transitions.load(db.session, case)
-    current = sorted({task.name for task in case.tasks})
-    done = sorted(set(instance.completed_task_names()) - set(current))
-    return {"done": done, "current": current, "messages": instance.awaited_messages()}
+        violations=_last_violations(entries), diagram=diagram_state(case))
 
 
 @bp.route("/cases/<int:case_id>/diagram.bpmn")

@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from web.extensions import db
 from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
-from workflows import access, inbox
+from workflows import access, inbox, transitions
 from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseTask, Office, Record, User, utcnow
@@ -81,6 +81,14 @@ def timeline(case: Case) -> list[dict]:
             "reason": (form_data or {}).get("reason"), "attachments": body["attachments"],
         })
     return entries
+
+
+def diagram_state(case: Case) -> dict:
+    """What the case's BPMN diagram highlights: elements passed, tasks waiting, messages awaited."""
+    _spec, instance = transitions.load(db.session, case)
+    current = sorted({task.name for task in case.tasks})
+    done = sorted(set(instance.completed_task_names()) - set(current))
+    return {"done": done, "current": current, "messages": instance.awaited_messages()}
 
 
 def latest_form_data(case: Case, form_key: str) -> dict | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import DESKTOP, PHONE, follow, no_problems, sign_in
+from browser_support import DESKTOP, PHONE, diagram_markers, follow, no_problems, sign_in
 from office_support import answer, base_time, founding, national_id
 from web.extensions import db
 
@@ -67,6 +67,9 @@ def test_main_pages_pass_axe(browser_page, live_server, waiting_case):
     violations += check(page, page.url)
     sign_in(page, base, "markazi_head")
     violations += check(page, f"{base}/monitoring")
+    sign_in(page, base, "hq_auditor")  # headquarters' read-only case view draws the diagram too
+    violations += check(page, f"{base}/audit/cases/{waiting_case}")
+    assert diagram_markers(page)["current"], "the audit view's diagram marks no current step"
     assert violations == [], "\n".join(violations)
     no_problems(problems)
 

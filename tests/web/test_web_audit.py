@@ -74,7 +74,10 @@ def test_a_case_read_only_with_its_verification_and_the_read_is_logged(country, 
     login(client, "hq_auditor")
     page = client.get(f"/audit/cases/{saveh.id}").get_data(as_text=True)
     assert "همه امضاها و پیوند زنجیره درست است" in page and "فضای آموزشی کافی نیست." in page
-    assert "<form" not in page.split("<main>")[1].split("</main>")[0]  # nothing to sign or submit
+    assert "<form" not in page.split("<main")[1].split("</main>")[0]  # nothing to sign or submit
+    # the process diagram, as on the case page; fetching its XML is not logged as a read of the case
+    assert 'id="diagram"' in page and f'data-src="/cases/{saveh.id}/diagram.bpmn"' in page
+    assert client.get(f"/cases/{saveh.id}/diagram.bpmn").status_code == 200
     headers = tokens_for("hq_auditor")["hq_auditor"]
     assert client.get(f"/api/v1/cases/{country['waiting'].id}", headers=headers).status_code == 200
     assert client.get(f"/cases/{country['waiting'].id}").status_code == 200
