@@ -66,7 +66,8 @@ def case(case_id: int):
         can_resend=access.is_office_role(current_user.role) and case.status in OPEN_STATUSES,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
         documents=db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id)).all(),
-        violations=_last_violations(entries), diagram=diagram_state(case))
+        violations=_last_violations(entries), diagram=diagram_state(case),
+        signing_until=signing_open_until() if case.status in OPEN_STATUSES else None)
 
 
 @bp.route("/cases/<int:case_id>/diagram.bpmn")

@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from forms import t
 from signing import (
     InMemorySigner, Signer, WrongPinError, decrypt_private_key, encrypt_private_key,
     generate_key, key_id, public_key_pem, unwrap_private_key, wrap_private_key,
 )
-from workflows.errors import Forbidden, SigningLocked, SigningSessionEnded, WrongPin
+from workflows.errors import Forbidden, InvalidInput, SigningLocked, SigningSessionEnded, WrongPin
 from workflows.models import SigningKey, SigningSession, User, as_utc, utcnow
 
 __all__ = ["issue_key", "active_key", "unlock_signer", "public_keys", "note_wrong_pin", "MAX_WRONG_PINS",
@@ -60,8 +61,8 @@ def unlock_signer(session: Session, user: User, pin: str) -> Signer:
 
 def _unlock(session: Session, user: User, pin: str):
     row = _usable_key(session, user)
-    if not isinstance(pin, str) or not pin:
-        raise WrongPin("no PIN")
+    if not isinstance(pin, str) or not pin:  # forgotten, not wrong: it does not count toward the lock
+        raise InvalidInput({"pin": [t("errors.required")]})
     try:
         private_key = decrypt_private_key(row.encrypted_private_key, pin)
     except WrongPinError:

@@ -12,7 +12,7 @@ from support import PIN, in_county_review, login, user
 from web.cli import run_tick
 from web.extensions import db
 from workflows import keys
-from workflows.models import Case, Record, SigningKey, SigningSession, utcnow
+from workflows.models import Case, Inquiry, Record, SigningKey, SigningSession, utcnow
 from workflows.verification import verify_case
 
 from office_support import tokens_for
@@ -199,3 +199,32 @@ def test_a_wrong_pin_with_the_box_ticked_opens_nothing(app, client):
     assert db.session.scalar(select(func.count()).select_from(SigningSession)) == 0
     db.session.expire_all()
     assert db.session.get(Case, case.id).status == "county_review"
+
+
+def test_a_forgotten_pin_is_asked_for_and_not_counted_as_wrong(app, client):
+    case = in_county_review(app)
+    login(client, "arak_officer")
+    for _ in range(keys.MAX_WRONG_PINS + 1):  # more than the lock allows, had these counted
+        response = decide_on_page(client, case)
+        assert response.status_code == 422 and "این فیلد الزامی است." in response.get_data(as_text=True)
+    key = db.session.scalars(select(SigningKey).where(SigningKey.user_id == user("arak_officer").id)).one()
+    db.session.refresh(key)
+    assert key.failed_pins == 0
+    assert decide_on_page(client, case, pin=PIN).status_code == 302
+
+
+def test_an_open_key_signs_an_inquiry_resend_without_the_pin(app, client):
+    from support import submitted_founding
+
+    decided = in_county_review(app)
+    pending = submitted_founding(app, "applicant2", manager_national_id="1234567891")
+    inquiry = db.session.scalars(select(Inquiry).where(Inquiry.case_id == pending.id)).first()
+    login(client, "arak_officer")
+    assert 'id="signing-open-' not in client.get(f"/cases/{pending.id}").get_data(as_text=True)
+    assert decide_on_page(client, decided, pin=PIN, keep_unlocked="1").status_code == 302
+    assert f'id="signing-open-{inquiry.id}"' in client.get(f"/cases/{pending.id}").get_data(as_text=True)
+    response = client.post(f"/cases/{pending.id}/inquiries/{inquiry.id}/resend", data={"reason": "پاسخی نرسیده است"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    resent = db.session.scalars(select(Record).where(Record.case_id == pending.id, Record.action == "resend_inquiry")).one()
+    assert resent.actor_user_id == user("arak_officer").id and verify_case(db.session, pending).ok
