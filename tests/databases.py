@@ -11,12 +11,14 @@ import itertools
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Protocol
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 
 __all__ = ["Databases", "PostgresDatabases", "SqliteDatabases", "postgres_url", "make_databases"]
 
@@ -98,8 +100,17 @@ class PostgresDatabases:
         return self.url.set(database=name).render_as_string(hide_password=False)
 
     def drop(self, url: str) -> None:
-        # FORCE ends connections a test left open (a live-server thread, a leaked session)
-        self._connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        # FORCE ends connections a test left open (a live-server thread, a leaked session). A server
+        # process this role may not end (autovacuum at work on the copy) holds it for a moment: wait.
+        statement = text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        for attempt in range(40):
+            try:
+                self._connection.execute(statement)
+                return
+            except DBAPIError as error:
+                if "pg_signal_backend" not in str(error.orig) or attempt == 39:
+                    raise
+                time.sleep(0.25)
 
     def close(self) -> None:
         self._connection.close()
