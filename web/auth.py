@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from forms import normalize_text, t, to_persian_digits
 from web.extensions import db, login_manager
 from workflows import keys
-from workflows.models import ApiToken, LoginAttempt, SigningSession, User, as_utc, utcnow
+from workflows.models import ApiToken, LoginAttempt, User, as_utc, utcnow
 
 #: checked against when the username does not exist, so a miss costs as much as a wrong password
 _DUMMY_HASH = generate_password_hash("not-a-password")
@@ -37,8 +37,6 @@ def _unauthorized():
 
 def user_for_token(header: str | None) -> User | None:
     """The active user an ``Authorization: Bearer`` header names, if any."""
-    if not header or not header.startswith("Bearer "):
-        return None
     row = token_row(header)
     if row is None or (row.expires_at is not None and as_utc(row.expires_at) <= utcnow()):
         return None
@@ -169,11 +167,11 @@ def signing_open_until() -> datetime | None:
     handle = session.get(SIGNING_SESSION)
     if handle is None:
         return None
-    row = db.session.get(SigningSession, keys.signing_session_id(handle) or 0)
-    if row is None or row.user_id != current_user.id or as_utc(row.expires_at) <= utcnow():
+    opened = keys.open_session(db.session, current_user, handle)
+    if opened is None:
         session.pop(SIGNING_SESSION, None)
         return None
-    return as_utc(row.expires_at)
+    return as_utc(opened.expires_at)
 
 
 def forget_signing_session() -> None:

@@ -18,7 +18,7 @@ from workflows.errors import Forbidden, InvalidInput, SigningLocked, SigningSess
 from workflows.models import SigningKey, SigningSession, User, as_utc, utcnow
 
 __all__ = ["issue_key", "active_key", "unlock_signer", "public_keys", "note_wrong_pin", "MAX_WRONG_PINS",
-           "signer_for", "open_signing_session", "session_signer", "close_signing_session", "signing_session_id", "prune_signing_sessions",
+           "signer_for", "open_signing_session", "session_signer", "open_session", "close_signing_session", "signing_session_id", "prune_signing_sessions",
            "SIGNING_SESSION_MINUTES"]
 
 #: wrong PINs in a row after which the key stops signing until an administrator resets it
@@ -104,7 +104,7 @@ def session_signer(session: Session, user: User, handle: str, now: datetime | No
     """The signer of an open signing session of this user; SigningSessionEnded when the handle is
     not one, has expired, or the user's key has changed since."""
     opened, secret = _find(session, handle)
-    if opened is None or opened.user_id != user.id or as_utc(opened.expires_at) <= (now or utcnow()):
+    if not _live(opened, user, now):
         raise SigningSessionEnded("the signing session has ended")
     if _usable_key(session, user).key_id != opened.key_id:
         raise SigningSessionEnded("the key was replaced")
@@ -112,6 +112,17 @@ def session_signer(session: Session, user: User, handle: str, now: datetime | No
         return InMemorySigner(unwrap_private_key(opened.wrapped_key, secret, _context(opened)))
     except WrongPinError:
         raise SigningSessionEnded("not this session's secret") from None
+
+
+def open_session(session: Session, user: User, handle: str | None, now: datetime | None = None
+                 ) -> SigningSession | None:
+    """The user's signing session the handle names, if it has not ended (its secret unchecked)."""
+    opened, _ = _find(session, handle)
+    return opened if _live(opened, user, now) else None
+
+
+def _live(opened: SigningSession | None, user: User, now: datetime | None) -> bool:
+    return opened is not None and opened.user_id == user.id and as_utc(opened.expires_at) > (now or utcnow())
 
 
 def close_signing_session(session: Session, user: User, session_id: int | None) -> bool:
