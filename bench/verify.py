@@ -232,25 +232,36 @@ def _case_ids(site: Site) -> list[int]:
 
 
 def _verify_worker(site: Site, case_ids: list[int], budget: float, out) -> None:
+    def reports(session):
+        from workflows.models import Case
+        from workflows.verification import verify_case
+        for number, case_id in enumerate(case_ids, 1):
+            yield verify_case(session, session.get(Case, case_id))
+            if number % 200 == 0:
+                session.expunge_all()
+
+    _count_reports(site, case_ids[0], reports, budget, out)
+
+
+def _count_reports(site: Site, first_case: int, reports, budget: float, out) -> None:
+    """Put (records, bad cases, seconds, cases) of ``reports(session)`` on ``out``, stopping after
+    ``budget`` seconds; the database is connected before the clock starts."""
     app = create_site_app(site)
     with app.app_context():
         from web.extensions import db
         from workflows.models import Case
-        from workflows.verification import verify_case
-        db.session.get(Case, case_ids[0])  # connect before the clock starts
+        db.session.get(Case, first_case)
         records = bad = cases = 0
         started = time.perf_counter()
-        for number, case_id in enumerate(case_ids, 1):
-            report = verify_case(db.session, db.session.get(Case, case_id))
+        for report in reports(db.session):
             records += report.count
             bad += not report.ok
             cases += 1
-            if number % 200 == 0:
-                db.session.expunge_all()
             if time.perf_counter() - started > budget:
                 break
         elapsed = time.perf_counter() - started
         out.put((records, bad, elapsed, cases))
+        db.session.rollback()
         db.session.remove()
         db.engine.dispose()
 
@@ -278,25 +289,11 @@ def _in_processes(target, jobs: list[tuple]) -> dict[str, Any]:
 
 
 def _stream_worker(site: Site, first: int, last: int, budget: float, out) -> None:
-    app = create_site_app(site)
-    with app.app_context():
-        from web.extensions import db
-        from workflows.models import Case
+    def reports(session):
         from workflows.verification import verify_cases
-        db.session.get(Case, first)  # connect before the clock starts
-        records = bad = cases = 0
-        started = time.perf_counter()
-        for _, _, _, report in verify_cases(db.session, first, last):
-            records += report.count
-            bad += not report.ok
-            cases += 1
-            if time.perf_counter() - started > budget:
-                break
-        elapsed = time.perf_counter() - started
-        out.put((records, bad, elapsed, cases))
-        db.session.rollback()
-        db.session.remove()
-        db.engine.dispose()
+        return (report for *_, report in verify_cases(session, first, last))
+
+    _count_reports(site, first, reports, budget, out)
 
 
 def audit_all(site: Site, case_ids: list[int], processes: int, budget: float = 1e9) -> dict[str, Any]:
