@@ -208,7 +208,7 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
     submitted_before = session.scalar(select(func.count()).select_from(Record).where(
         Record.case_id == case.id, Record.action == "submit")) > 0
     records = [transitions.append_record(
-        session, case, signer, actor, now, action=action_for(task.form_key, cleaned, submitted_before),
+        session, case, signer, actor, now, instance=instance, action=action_for(task.form_key, cleaned, submitted_before),
         task_id=task.task_id, task_name=task.name, form_key=task.form_key, form_data=cleaned,
         rule_results=_rule_results(spec, instance, variables) if "facts" in variables else None)]
     records += transitions.settle(session, case, spec, instance, signer, actor, now)

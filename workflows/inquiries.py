@@ -99,19 +99,21 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
     if inquiry.status != "pending":
         raise Conflict("inquiry already answered or withdrawn")
     spec, instance = transitions.load(session, case)
-    records = [transitions.append_record(
-        session, case, signer, agency_user, now, action="inquiry_answer", form_key="inquiry_answer",
-        form_data=cleaned, details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "round": inquiry.round,
-                                    "result": cleaned["result"]})]
     inquiry.status, inquiry.result = "answered", cleaned["result"]
     inquiry.reference, inquiry.note = cleaned["reference"], cleaned.get("note")
     inquiry.answered_at, inquiry.answered_by = now, agency_user.id
     session.flush()
     round_ = list(session.scalars(select(Inquiry).where(Inquiry.case_id == case.id, Inquiry.round == inquiry.round)))
-    if all(i.status == "answered" for i in round_) and MESSAGE in instance.awaited_messages():
+    resumes = all(i.status == "answered" for i in round_) and MESSAGE in instance.awaited_messages()
+    if resumes:  # the engine moves first, so that the answer's record signs where the case now stands
         instance.send_message(MESSAGE, {
             "all_clear": all(i.result == "clear" for i in round_),
             "results": [{"kind": i.kind, "result": i.result, "reference": i.reference} for i in round_]})
+    records = [transitions.append_record(
+        session, case, signer, agency_user, now, instance=instance, action="inquiry_answer",
+        form_key="inquiry_answer", form_data=cleaned,
+        details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "round": inquiry.round, "result": cleaned["result"]})]
+    if resumes:
         records += transitions.settle(session, case, spec, instance, signer, agency_user, now)
     transitions.save(session, case, instance, now)
     return records
@@ -138,7 +140,8 @@ def resend_inquiry(session: Session, *, inquiry_id: int, officer: User, reason: 
     if inquiry.status != "pending":
         raise Conflict("inquiry already answered")
     inquiry.sent_at, inquiry.due_at = now, now + timedelta(days=RESEND_DAYS)
-    record = transitions.append_record(session, case, signer, officer, now, action="resend_inquiry",
+    _spec, instance = transitions.load(session, case)
+    record = transitions.append_record(session, case, signer, officer, now, instance=instance, action="resend_inquiry",
                                        details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "reason": reason})
     case.updated_at = now
     session.flush()

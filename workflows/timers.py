@@ -37,7 +37,8 @@ def fire_case(session: Session, case_id: int, *, now: datetime, system: User, si
     if not fired:
         transitions.save(session, case, instance, now)
         return []
-    records = [transitions.append_record(session, case, signer, system, now, action="deadline_passed",
+    records = [transitions.append_record(session, case, signer, system, now, instance=instance,
+                                         action="deadline_passed",
                                          details={"timers": fired})]
     records += transitions.settle(session, case, spec, instance, signer, system, now)
     transitions.save(session, case, instance, now)

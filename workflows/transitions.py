@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 import engine
 from signing import Signer, canonical_bytes, digest, format_time, sign_record
-from workflows import access, inquiries, log, notifications, pki, registry
+from workflows import access, facts, inquiries, log, notifications, pki, registry
 from workflows.errors import Forbidden, NotFound
 from workflows.models import (
     Case, CaseCount, CaseDayCount, CaseTask, ProcessDefinition, Record, RecordTiming, SigningKey, User, as_utc,
@@ -22,7 +22,7 @@ from workflows.models import (
 )
 from workflows.procedures import MESSAGE_STATUS, TASK_STATUS, procedure
 
-__all__ = ["lock", "load", "spec_of", "append_record", "settle", "save", "latest_application"]
+__all__ = ["lock", "load", "spec_of", "status_after", "append_record", "settle", "save", "latest_application"]
 
 
 def lock(session: Session, case: Case) -> Case:
@@ -45,14 +45,33 @@ def load(session: Session, case: Case) -> tuple[engine.ProcessSpec, engine.Insta
     return spec, engine.Instance.load(spec, case.state)
 
 
+def status_after(case: Case, instance: engine.Instance) -> tuple[str, str | None]:
+    """The status the case has, and the end event it reached, once the engine is where ``instance`` is."""
+    if instance.is_completed():
+        outcome = instance.end_event()
+        return procedure(case.process_key).outcomes.get(outcome, "closed"), outcome
+    awaited = [MESSAGE_STATUS[m] for m in instance.awaited_messages() if m in MESSAGE_STATUS]
+    if awaited:
+        return awaited[0], None
+    waiting = instance.ready_user_tasks()
+    return (TASK_STATUS.get(waiting[0].name, case.status) if waiting else case.status), None
+
+
 def append_record(session: Session, case: Case, signer: Signer, actor: User, now: datetime, *,
-                  action: str, task_id: str | None = None, task_name: str | None = None,
-                  form_key: str | None = None, form_data: dict | None = None,
+                  instance: engine.Instance, action: str, task_id: str | None = None,
+                  task_name: str | None = None, form_key: str | None = None, form_data: dict | None = None,
                   rule_results: dict | None = None, details: dict | None = None) -> Record:
-    """Sign the next record of the case's chain and add it to the session."""
+    """Sign the next record of the case's chain and add it to the session.
+
+    ``instance`` is the engine after the transition moved it: the record signs the case facts it
+    leaves behind (``facts.case_facts``: status, end event, center, county), so that what pages and
+    certificates show of the case is checked against the chain's head.
+    """
     last = session.scalars(select(Record).where(Record.case_id == case.id)
                            .order_by(Record.seq.desc()).limit(1)).first()
     documents = (form_data or {}).get("documents") or {}
+    status, outcome = status_after(case, instance)
+    details = {**(details or {}), "case": facts.case_facts(case, status, outcome)}
     body = {
         "v": 1, "case_id": case.public_id, "seq": (last.seq + 1) if last else 1,
         "process_key": case.process_key, "spec_version": case.spec_version,
@@ -114,9 +133,9 @@ def save(session: Session, case: Case, instance: engine.Instance, now: datetime)
     case.updated_at = now
     timers = instance.timers()
     case.wake_at = min((t.fire_at for t in timers), default=None)
-    if instance.is_completed():
-        case.outcome = instance.end_event()
-        case.status = procedure(case.process_key).outcomes.get(case.outcome, "closed")
+    case.status, outcome = status_after(case, instance)
+    if outcome is not None:
+        case.outcome = outcome
     waiting = instance.ready_user_tasks()
     due = {t.attached_to: t.fire_at for t in timers if t.attached_to}
     previous = notifications.snapshot(case.tasks)
@@ -130,9 +149,6 @@ def save(session: Session, case: Case, instance: engine.Instance, now: datetime)
                                    created_at=kept.created_at if kept else now,
                                    claimed_by_id=kept.claimed_by_id if kept else None,
                                    claimed_at=kept.claimed_at if kept else None))
-    if not instance.is_completed():
-        awaited = [MESSAGE_STATUS[m] for m in instance.awaited_messages() if m in MESSAGE_STATUS]
-        case.status = awaited[0] if awaited else TASK_STATUS.get(waiting[0].name, case.status) if waiting else case.status
     session.flush()
     _recount(session, case)
     notifications.after_transition(session, case, previous, now)
@@ -173,25 +189,29 @@ def _recount(session: Session, case: Case) -> None:
 
 def _apply_outcome(session: Session, case: Case, instance: engine.Instance, signer: Signer, actor: User,
                    now: datetime) -> list[Record]:
-    """What an end event means for the registry, each effect a signed record."""
+    """What an end event means for the registry, each effect a signed record of the facts it wrote."""
     end = instance.end_event()
     today = tehran_today(now)
     terms = instance.spec.tables["terms"]
     if end == "license_issued":
         license_ = registry.issue_license(session, case, latest_application(session, case), now, terms)
-        return [append_record(session, case, signer, actor, now, action="issue_license",
-                              details={"license_number": license_.number, "center_id": license_.center_id})]
+        term = registry.current_manager(session, license_.center_id)
+        return [append_record(session, case, signer, actor, now, instance=instance, action="issue_license",
+                              details={"license_number": license_.number, "center_id": license_.center_id,
+                                       **facts.founding_facts(license_.center, license_, term)})]
     if end == "manager_appointed":
         linked = session.get(Case, case.linked_case_id) if case.linked_case_id else None
         reason = procedure(linked.process_key).term_end_reason if linked else "replaced"
         manager = latest_application(session, case)["manager"]
+        ended = registry.current_manager(session, case.center_id)
         term = registry.appoint_manager(session, case.center, case=case, national_id=manager["national_id"],
                                         full_name=f"{manager['first_name']} {manager['last_name']}",
                                         start=today, end_reason=reason, terms=terms,
                                         profile=registry.manager_profile(manager, today))
-        records = [append_record(session, case, signer, actor, now, action="appoint_manager",
+        records = [append_record(session, case, signer, actor, now, instance=instance, action="appoint_manager",
                                  details={"term_id": term.id, "national_id": term.national_id,
-                                          "start_date": today.isoformat(), "previous_term_end": reason})]
+                                          "start_date": today.isoformat(), "previous_term_end": reason,
+                                          **facts.appointment_facts(term, ended)})]
         if linked is not None:
             _confirm_successor(session, linked, case, signer, actor, now)
         return records
@@ -199,13 +219,14 @@ def _apply_outcome(session: Session, case: Case, instance: engine.Instance, sign
         data = instance.data()
         interim = (data.get("interim") or {}).get("interim") or (data.get("acknowledgement") or {}).get("interim")
         interim = interim or _interim_from_records(session, case)
+        ended = registry.current_manager(session, case.center_id)
         term = registry.appoint_manager(session, case.center, case=case, national_id=interim["national_id"],
                                         full_name=interim["full_name"], start=today,
                                         end_reason=procedure(case.process_key).term_end_reason, terms=terms,
                                         interim=True)
-        return [append_record(session, case, signer, actor, now, action="appoint_interim",
+        return [append_record(session, case, signer, actor, now, instance=instance, action="appoint_interim",
                               details={"term_id": term.id, "national_id": term.national_id,
-                                       "start_date": today.isoformat()})]
+                                       "start_date": today.isoformat(), **facts.appointment_facts(term, ended)})]
     return []
 
 
@@ -227,7 +248,7 @@ def _confirm_successor(session: Session, linked: Case, change: Case, signer: Sig
     if "successor_confirmed" not in instance.awaited_messages():
         return  # it already ended another way (an interim was named); the term change stands
     instance.send_message("successor_confirmed", {"case_id": change.public_id})
-    append_record(session, linked, signer, actor, now, action="successor_confirmed",
+    append_record(session, linked, signer, actor, now, instance=instance, action="successor_confirmed",
                   details={"manager_change_case": change.public_id})
     settle(session, linked, spec, instance, signer, actor, now)
     save(session, linked, instance, now)

@@ -1,0 +1,308 @@
+"""Proved facts: what a person reads of a case, a center, its license and its managers, as the
+signed records wrote it, and the check of the stored rows against those records.
+
+Every record signs the case facts it leaves behind (``case_facts``: status, end event, center,
+county, title); the records that change the registry (``issue_license``, ``appoint_manager``,
+``appoint_interim``) sign the rows they wrote (``founding_facts``, ``appointment_facts``). The rows
+in ``cases``, ``centers``, ``licenses`` and ``manager_terms`` are a copy kept for queries: before a
+page, a certificate or an export shows them as facts, they are compared here with what the
+records say, and a difference is a ``FactProblem``.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from signing import ChainReport, format_time
+from workflows.models import Case, Center, License, ManagerTerm, Office, Record, as_utc
+from workflows.procedures import OUTCOME_ACTIONS
+
+__all__ = ["FactProblem", "ProvedCenter", "CaseProof", "UnprovedFacts", "case_facts", "founding_facts",
+           "appointment_facts", "case_problems", "derive_center", "center_problems", "check_centers", "prove_case",
+           "prove_center", "license_center"]
+
+
+@dataclass(frozen=True)
+class FactProblem:
+    """A stored fact the signed records do not prove."""
+
+    #: what it is about: "case", "center", "license", "term 7"
+    subject: str
+    #: which fact, e.g. "status", "number", "full_name"; "*" for the whole row
+    field: str
+    #: machine code: fact_mismatch (the rows and the records differ), fact_unproved (no signed record
+    #: says it, or the chain that says it does not verify)
+    code: str
+    #: English detail for logs and auditors
+    detail: str
+
+
+class UnprovedFacts(Exception):
+    """A fact to be shown, sealed or exported is not what the signed records say."""
+
+    def __init__(self, problems: list[FactProblem]) -> None:
+        super().__init__("; ".join(f"{p.subject}.{p.field}: {p.code}" for p in problems))
+        self.problems = problems
+
+
+# --- what records sign -----------------------------------------------------------------------
+
+def case_facts(case: Case, status: str, outcome: str | None) -> dict:
+    """The case facts a record leaves behind (signed in its details under "case")."""
+    return {"status": status, "outcome": outcome, "center_id": case.center_id,
+            "county": case.county_office.code if case.county_office is not None else None, "title": case.title}
+
+
+def _center(center: Center) -> dict:
+    return {"id": center.id, "name": center.name, "mosque_name": center.mosque_name,
+            "county": center.county_office.code, "address": center.address, "postal_code": center.postal_code,
+            "holder": center.applicant_id}
+
+
+def _license(license_: License) -> dict:
+    return {"id": license_.id, "number": license_.number, "status": license_.status,
+            "issued_at": format_time(as_utc(license_.issued_at))}
+
+
+def _term_start(term: ManagerTerm) -> dict:
+    return {"id": term.id, "national_id": term.national_id, "full_name": term.full_name,
+            "start_date": _day(term.start_date), "planned_end": _day(term.planned_end), "interim": bool(term.interim),
+            "education": term.education, "age_at_start": term.age_at_start}
+
+
+def _term_end(term: ManagerTerm) -> dict:
+    return {"id": term.id, "end_date": _day(term.end_date), "end_reason": term.end_reason}
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def founding_facts(center: Center, license_: License, term: ManagerTerm) -> dict:
+    """What an issued license wrote: the center, its license and its first manager's term."""
+    return {"center": _center(center), "license": _license(license_), "term": _term_start(term)}
+
+
+def appointment_facts(term: ManagerTerm, ended: ManagerTerm | None) -> dict:
+    """What an appointment wrote: the new term, and the end of the one it replaced."""
+    return {"term": _term_start(term), "ended_term": _term_end(ended) if ended is not None else None}
+
+
+# --- a case ------------------------------------------------------------------------------------
+
+def case_problems(case: Case, report: ChainReport, county_code: str | None) -> list[FactProblem]:
+    """The case row's status, end event, center, county and title against its chain's head."""
+    if not report.ok:
+        return [FactProblem("case", "*", "fact_unproved", "the case's signed chain does not verify")]
+    if report.count == 0:
+        if case.status != "draft" or case.outcome is not None:
+            return [FactProblem("case", "status", "fact_unproved", f"no signed record says {case.status!r}")]
+        return []
+    head = report.bodies[-1] if report.bodies else None
+    signed = (head or {}).get("details", {}).get("case")
+    if type(signed) is not dict:
+        return [FactProblem("case", "*", "fact_unproved", "the head record signs no case facts")]
+    stored = {"status": case.status, "outcome": case.outcome, "center_id": case.center_id, "county": county_code,
+              "title": case.title}
+    return [FactProblem("case", name, "fact_mismatch", f"stored {stored[name]!r}, signed {signed.get(name)!r}")
+            for name in stored if signed.get(name) != stored[name]]
+
+
+# --- a center ----------------------------------------------------------------------------------
+
+@dataclass
+class ProvedCenter:
+    """A center as its signed outcome records wrote it."""
+
+    center: dict | None = None
+    license: dict | None = None
+    #: the public id of the case that founded it
+    founding_case: str | None = None
+    #: every term in the order they started; each the start facts plus "case" (the public id of the
+    #: case that started it), "end_date", "end_reason" and "ended_by" (the case that ended it)
+    terms: list[dict] = field(default_factory=list)
+    problems: list[FactProblem] = field(default_factory=list)
+
+    @property
+    def current_term(self) -> dict | None:
+        open_terms = [t for t in self.terms if t["end_date"] is None]
+        return open_terms[-1] if open_terms else None
+
+    def term(self, term_id: int) -> dict | None:
+        return next((t for t in self.terms if t["id"] == term_id), None)
+
+
+def derive_center(center_id: int, entries: Iterable[tuple[str, str, dict]]) -> ProvedCenter:
+    """The center from its outcome records' bodies, given as (case public id, action, details) in
+    log order."""
+    proved = ProvedCenter()
+    for case_id, action, details in entries:
+        if details.get("center_id") != center_id:
+            proved.problems.append(FactProblem("center", "*", "fact_mismatch",
+                                               f"{action} of case {case_id} names another center"))
+            continue
+        if action == "issue_license":
+            if proved.center is not None or "center" not in details:
+                proved.problems.append(FactProblem("center", "*", "fact_unproved",
+                                                   f"{action} of case {case_id} signs no founding facts"))
+                continue
+            proved.center, proved.license, proved.founding_case = details["center"], details["license"], case_id
+            proved.terms.append(_started(details["term"], case_id))
+        elif "term" in details:
+            ended = details.get("ended_term")
+            if ended is not None:
+                term = proved.term(ended["id"])
+                if term is None or term["end_date"] is not None:
+                    proved.problems.append(FactProblem(f"term {ended['id']}", "end_date", "fact_unproved",
+                                                       f"case {case_id} ends a term that is not open"))
+                else:
+                    term.update(end_date=ended["end_date"], end_reason=ended["end_reason"], ended_by=case_id)
+            proved.terms.append(_started(details["term"], case_id))
+        else:
+            proved.problems.append(FactProblem("center", "*", "fact_unproved",
+                                               f"{action} of case {case_id} signs no term facts"))
+    if proved.center is None:
+        proved.problems.append(FactProblem("center", "*", "fact_unproved", "no signed record founded this center"))
+    return proved
+
+
+def _started(term: dict, case_id: str) -> dict:
+    return {**term, "case": case_id, "end_date": None, "end_reason": None, "ended_by": None}
+
+
+def center_problems(center: Center, licenses: list[License], terms: list[ManagerTerm], proved: ProvedCenter,
+                    case_ids: dict[int, str]) -> list[FactProblem]:
+    """The center's rows (center, licenses, terms) against what the records wrote.
+
+    ``case_ids`` maps case row ids to public ids (the terms name their cases by row id)."""
+    problems = list(proved.problems)
+    if proved.center is None:
+        return problems
+    problems += _differences("center", _center(center), proved.center)
+    if len(licenses) != 1:
+        problems.append(FactProblem("license", "*", "fact_unproved", f"{len(licenses)} license rows, 1 signed"))
+    for row in licenses:
+        problems += _differences("license", {**_license(row), "case": case_ids.get(row.case_id)},
+                                 {**proved.license, "case": proved.founding_case})
+    stored = {t.id: t for t in terms}
+    signed = {t["id"]: t for t in proved.terms}
+    for term_id in sorted(stored.keys() ^ signed.keys()):
+        problems.append(FactProblem(f"term {term_id}", "*", "fact_unproved",
+                                    "no signed record started this term" if term_id in stored
+                                    else "a signed term has no row"))
+    for term_id in sorted(stored.keys() & signed.keys()):
+        row = stored[term_id]
+        problems += _differences(f"term {term_id}", {
+            **_term_start(row), **_term_end(row), "case": case_ids.get(row.case_id),
+            "ended_by": case_ids.get(row.ended_by_case_id) if row.ended_by_case_id is not None else None},
+            signed[term_id])
+    return problems
+
+
+def _differences(subject: str, stored: dict, signed: dict) -> list[FactProblem]:
+    return [FactProblem(subject, name, "fact_mismatch", f"stored {stored[name]!r}, signed {signed.get(name)!r}")
+            for name in stored if signed.get(name) != stored[name]]
+
+
+def check_centers(session: Session, center_ids: list[int]) -> dict[int, tuple[ProvedCenter, list[FactProblem]]]:
+    """Each center's proved facts and its rows' problems, in four statements for the whole list.
+
+    This compares the rows with the records' signed text; that the text is authentic (signatures,
+    chains, log) is what ``prove_center`` adds for one center and ``verify-all`` for all of them."""
+    if not center_ids:
+        return {}
+    ids = sorted(set(center_ids))
+    centers = {c.id: c for c in session.scalars(select(Center).where(Center.id.in_(ids)))}
+    licenses: dict[int, list[License]] = {i: [] for i in ids}
+    for row in session.scalars(select(License).where(License.center_id.in_(ids)).order_by(License.id)):
+        licenses[row.center_id].append(row)
+    terms: dict[int, list[ManagerTerm]] = {i: [] for i in ids}
+    for row in session.scalars(select(ManagerTerm).where(ManagerTerm.center_id.in_(ids)).order_by(ManagerTerm.id)):
+        terms[row.center_id].append(row)
+    entries: dict[int, list[tuple[str, str, dict]]] = {i: [] for i in ids}
+    case_ids: dict[int, str] = {}
+    for case_row, public_id, center_id, action, canonical in session.execute(
+            select(Case.id, Case.public_id, Case.center_id, Record.action, Record.canonical)
+            .join(Record, Record.case_id == Case.id)
+            .where(Case.center_id.in_(ids), Record.action.in_(OUTCOME_ACTIONS)).order_by(Record.log_index)):
+        case_ids[case_row] = public_id
+        entries[center_id].append((public_id, action, _details(canonical)))
+    wanted = {t.case_id for rows in terms.values() for t in rows} | {t.ended_by_case_id for rows in terms.values()
+                                                                   for t in rows} | \
+        {row.case_id for rows in licenses.values() for row in rows}
+    missing = wanted - case_ids.keys() - {None}
+    if missing:
+        case_ids.update(session.execute(select(Case.id, Case.public_id).where(Case.id.in_(missing))).tuples())
+    result = {}
+    for center_id in ids:
+        proved = derive_center(center_id, entries[center_id])
+        center = centers.get(center_id)
+        problems = center_problems(center, licenses[center_id], terms[center_id], proved, case_ids) \
+            if center is not None else [FactProblem("center", "*", "fact_unproved", "no such center row")]
+        result[center_id] = (proved, problems)
+    return result
+
+
+def _details(canonical: str) -> dict:
+    try:
+        details = json.loads(canonical).get("details")
+    except (ValueError, AttributeError):
+        return {}
+    return details if type(details) is dict else {}
+
+
+def prove_center(session: Session, center_id: int) -> tuple[ProvedCenter, list[FactProblem]]:
+    """One center's proved facts and problems, with the chains of every case of the center verified."""
+    from workflows.verification import verify_case  # verification imports the PKI
+
+    proved, problems = check_centers(session, [center_id])[center_id]
+    for case in session.scalars(select(Case).where(Case.center_id == center_id).order_by(Case.id)):
+        if not verify_case(session, case).ok:
+            problems.append(FactProblem("center", "*", "fact_unproved",
+                                        f"the chain of case {case.public_id} does not verify"))
+    return proved, problems
+
+
+@dataclass(frozen=True)
+class CaseProof:
+    """A case's facts as proved: ok only when the case row and its center's rows are what the
+    verified records say."""
+
+    report: ChainReport
+    problems: tuple[FactProblem, ...]
+    #: the case's center as proved (None for a case without a center)
+    center: ProvedCenter | None
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok and not self.problems
+
+
+def prove_case(session: Session, case: Case, report: ChainReport | None = None) -> CaseProof:
+    """Check the case's facts, and its center's, against the verified signed records."""
+    from workflows.verification import verify_case
+
+    report = report if report is not None else verify_case(session, case)
+    county = session.get(Office, case.county_office_id).code if case.county_office_id is not None else None
+    problems = case_problems(case, report, county)
+    center = None
+    if case.center_id is not None:
+        center, center_issues = prove_center(session, case.center_id)
+        problems += center_issues
+    return CaseProof(report, tuple(problems), center)
+
+
+def license_center(session: Session, number: str) -> int | None:
+    """The center a license number belongs to by the signed records (None when no signed issue
+    wrote that number)."""
+    for canonical in session.scalars(select(Record.canonical).where(Record.action == "issue_license")
+                                     .where(Record.canonical.contains(json.dumps(number), autoescape=True))):
+        details = _details(canonical)
+        if details.get("license_number") == number:
+            return details.get("center_id")
+    return None
