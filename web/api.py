@@ -260,7 +260,7 @@ def upload_document(case_id: int):
 @bp.get("/cases/<int:case_id>/certificate.pdf")
 @authenticated
 def certificate_pdf(case_id: int):
-    return certificate.pdf_response(case_or_404(g.api_user, case_id))
+    return certificate.pdf_response(case_or_404(g.api_user, case_id), g.api_user)
 
 
 def inquiry_json(inquiry: Inquiry, *, for_agency: bool = False) -> dict:

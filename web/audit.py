@@ -94,9 +94,11 @@ def verify():
         checked += 1
         if not result.report.ok:
             failures.append(result)
-    audit.record_read(db.session, user, "verify_all", "cases", {"checked": checked, "failed": len(failures)})
+    store = audit.audit_store(db.session)
+    audit.record_read(db.session, user, "verify_all", "cases", {"checked": checked, "failed": len(failures),
+                                                                "store_problems": len(store.lines())})
     db.session.commit()
-    return render_template("audit_verify.html", ran=True, checked=checked, failures=failures)
+    return render_template("audit_verify.html", ran=True, checked=checked, failures=failures, store=store)
 
 
 @bp.route("/log")

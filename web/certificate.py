@@ -1,14 +1,18 @@
 """The PDF certificate of a case: the data it shows, and its rendering."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Response, current_app, render_template, request, url_for
 from sqlalchemy import select
 
-from signing import qr_data_uri
+from signing import parse_time, qr_data_uri
 from web.extensions import db
 from web.scope import case_application, latest_form_data, timeline, verification_summary
-from workflows import evidence
-from workflows.models import Case, License, ManagerTerm, utcnow
+from workflows import evidence, facts
+from workflows.audit import record_read
+from workflows.errors import UnprovedFacts
+from workflows.models import Case, User, utcnow
 from workflows.verification import verification_token
 
 __all__ = ["certificate_context", "certificate_html", "render_certificate", "pdf_response"]
@@ -22,13 +26,20 @@ TITLES = {("center_founding", "licensed"): "web.certificate.license_title",
 
 
 def certificate_context(case: Case) -> dict:
-    """Everything the certificate shows, as data (tests check this, not text pulled from the PDF)."""
+    """Everything the certificate shows, as data (tests check this, not text pulled from the PDF).
+
+    Every fact comes from the verified signed records (``facts.prove_case``); when a stored row
+    disagrees with them, or the chain does not verify, ``UnprovedFacts`` is raised: nothing is sealed.
+    """
+    proof = facts.prove_case(db.session, case)
+    if not proof.ok:
+        raise UnprovedFacts(list(proof.problems))
     entries = timeline(case)
-    license_ = db.session.scalars(select(License).where(License.center_id == case.center_id)
-                                  .order_by(License.issued_at.desc())).first() if case.center_id else None
-    started = db.session.scalars(select(ManagerTerm).where(ManagerTerm.case_id == case.id)).first()
-    deciding = [case.id, *db.session.scalars(select(Case.id).where(Case.linked_case_id == case.id))]
-    ended = db.session.scalars(select(ManagerTerm).where(ManagerTerm.ended_by_case_id.in_(deciding))).first()
+    center = proof.center
+    license_ = center.license if center is not None else None
+    started = next((t for t in center.terms if t["case"] == case.public_id), None) if center else None
+    deciding = {case.public_id, *db.session.scalars(select(Case.public_id).where(Case.linked_case_id == case.id))}
+    ended = next((t for t in center.terms if t["ended_by"] in deciding), None) if center else None
     token = verification_token(case, entries[-1]["hash"]) if entries else None
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
     verify_url = f"{base}{url_for('public.verify', token=token)}" if token else None
@@ -36,24 +47,29 @@ def certificate_context(case: Case) -> dict:
     return {
         "case": case, "status": case.status, "entries": entries,
         "title_key": TITLES.get((case.process_key, case.status), "web.certificate.status_title"),
-        "license_number": license_.number if license_ else None,
-        "issued_at": license_.issued_at if license_ else None,
-        "center_name": license_.center.name if license_ else None,
+        "license_number": license_["number"] if license_ else None,
+        "issued_at": parse_time(license_["issued_at"]) if license_ else None,
+        "center_name": center.center["name"] if license_ else None,
         "application": case_application(case),
         "request": latest_form_data(case, "term_end_request"),
-        "manager_name": started.full_name if started else None,
-        "manager_national_id": started.national_id if started else None,
-        "manager_since": started.start_date if started else None,
-        "manager_until": started.planned_end if started else None,
-        "manager_interim": started.interim if started else False,
-        "ended_term": ended,
+        "manager_name": started["full_name"] if started else None,
+        "manager_national_id": started["national_id"] if started else None,
+        "manager_since": _day(started["start_date"]) if started else None,
+        "manager_until": _day(started["planned_end"]) if started else None,
+        "manager_interim": started["interim"] if started else False,
+        "ended_term": {"full_name": ended["full_name"], "end_date": _day(ended["end_date"]),
+                       "end_reason": ended["end_reason"]} if ended else None,
         "county_name": county.name if county else None,
         "province_name": county.parent.name if county else None,
         "token": token, "verify_url": verify_url,
-        "verification": verification_summary(case),
+        "verification": verification_summary(case, proof.report),
         "seal_office": evidence.seal_office(db.session, case),
         "issued_now": utcnow(),
     }
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 def certificate_html(context: dict) -> str:
@@ -71,9 +87,17 @@ def render_certificate(context: dict) -> bytes:
     return pdf
 
 
-def pdf_response(case: Case) -> Response:
-    """The certificate as a download."""
-    pdf = render_certificate(certificate_context(case))
+def pdf_response(case: Case, user: User) -> Response:
+    """The certificate as a download; refused (409, and an audit event) when a fact it would print
+    is not what the signed records say."""
+    try:
+        pdf = render_certificate(certificate_context(case))
+    except UnprovedFacts as error:
+        db.session.rollback()
+        record_read(db.session, db.session.merge(user), "seal_refused", f"case:{case.id}",
+                    {"problems": [f"{p.subject}.{p.field}: {p.code} ({p.detail})" for p in error.problems]})
+        db.session.commit()
+        raise
     name = f"certificate-{case.public_id}.pdf"
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

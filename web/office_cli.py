@@ -1,7 +1,7 @@
 """Commands for running the offices: ``flask --app web <command>``.
 
 send-outbox     deliver pending SMS and email notifications through the configured sender
-verify-all      recompute every case's signature chain (and the admin log's), with a progress line
+verify-all      recompute every case's signature chain, the registry and case rows against the signed records, the log and the admin log
 load-offices    add the offices of workflows/data/offices.json the database lacks
 admin ...       add-office, add-user, assign-role, deactivate-user: signed changes of the admin log
 """
@@ -87,7 +87,7 @@ def init_app(app: Flask) -> None:
     @click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True,
                   help="Worker processes verifying cases side by side (one per core).")
     def verify_all(quiet: bool, processes: int) -> None:
-        """Recompute every case's chain and the admin log's; list failures, exit 1 if any."""
+        """Recompute every case's chain, check the registry and case rows against the records, the log and the admin log; list failures, exit 1 if any."""
         total = db.session.scalar(select(func.count()).select_from(Case)) or 0
         checked, failures = 0, []
         if processes > 1:
@@ -104,14 +104,15 @@ def init_app(app: Flask) -> None:
                 click.echo(f"\rverified {checked}/{total} case(s), {len(failures)} failed", nl=False, err=True)
         if not quiet and total:
             click.echo("", err=True)
-        admin_report = admin.verify_admin_log(db.session)
+        store = audit.audit_store(db.session)
         for case_id, public_id, problems in failures:
             click.echo(f"case {case_id} ({public_id}): {problems}")
-        if not admin_report.ok:
-            click.echo("admin log: " + ", ".join(f"#{p.seq} {p.code}" for p in admin_report.problems))
-        click.echo(f"{checked} case(s) verified, {len(failures)} failed; admin log "
-                   f"{'ok' if admin_report.ok else 'FAILED'} ({admin_report.count} record(s)).")
-        if failures or not admin_report.ok:
+        for line in store.lines():
+            click.echo(line)
+        click.echo(f"{checked} case(s) verified, {len(failures)} failed; registry and case facts: "
+                   f"{len(store.facts)} problem(s); log: {len(store.log)} problem(s); admin log "
+                   f"{'ok' if store.admin.ok else 'FAILED'} ({store.admin.count} record(s)).")
+        if failures or not store.ok:
             sys.exit(1)
 
     @app.cli.command("load-offices")

@@ -208,4 +208,4 @@ def document(case_id: int, sha256: str):
 @login_required
 def certificate_pdf(case_id: int):
     case = case_or_404(current_user, case_id)
-    return certificate.pdf_response(case)
+    return certificate.pdf_response(case, current_user)

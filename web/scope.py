@@ -15,6 +15,7 @@ from workflows.errors import NotFound
 from workflows.models import Case, CaseTask, Office, Record, User, utcnow
 from workflows.procedures import PROCEDURES
 from workflows.verification import verify_case
+from signing import ChainReport
 
 __all__ = ["case_application", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
            "storage_dir", "county_choices", "task_filters", "county_filter_choices", "STEP_NAMES"]
@@ -106,9 +107,9 @@ def case_application(case: Case) -> dict | None:
     return latest_form_data(case, "founding_application") or latest_form_data(case, "manager_change_application")
 
 
-def verification_summary(case: Case) -> dict:
-    """The chain check, recomputed now, as plain data."""
-    report = verify_case(db.session, case)
+def verification_summary(case: Case, report: ChainReport | None = None) -> dict:
+    """The chain check, recomputed now (or the one just made), as plain data."""
+    report = report if report is not None else verify_case(db.session, case)
     return {"ok": report.ok, "count": report.count, "head": report.head,
             "problems": [{"seq": p.seq, "code": p.code, "detail": p.detail} for p in report.problems]}
 

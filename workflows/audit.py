@@ -10,18 +10,24 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, ForeignKey, Index, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship
 
 from signing import ChainReport
+from workflows import facts
 from workflows.access import office_subtree_ids
+from workflows.facts import FactProblem
+
+if TYPE_CHECKING:
+    from workflows.log import LogProblem
 from workflows.models import Base, Case, Office, Record, User, utcnow
 from workflows.monitoring import MonitorFilters, day_bounds
 from workflows.procedures import DECISION_ACTIONS, OUTCOME_ACTIONS
 
 __all__ = ["AuditEvent", "record_read", "audit_events", "DecisionFilters", "signed_decisions", "verify_all",
-           "AUDITED_ACTIONS", "VerifyResult"]
+           "AUDITED_ACTIONS", "VerifyResult", "StoreAudit", "audit_store"]
 
 #: the signed actions the audit lists by default: decisions and what they changed in the registry
 AUDITED_ACTIONS = (*DECISION_ACTIONS, *OUTCOME_ACTIONS, "acknowledge")
@@ -105,6 +111,38 @@ class VerifyResult:
     public_id: str
     process_key: str
     report: ChainReport
+
+
+@dataclass(frozen=True)
+class StoreAudit:
+    """What the whole-database audit finds beyond the case chains: the registry and case rows
+    against the signed records, the log against its records, the admin log's chain."""
+
+    #: ("case", id, problem) or ("center", id, problem)
+    facts: tuple[tuple[str, int | None, FactProblem], ...]
+    log: tuple[LogProblem, ...]
+    admin: ChainReport
+
+    @property
+    def ok(self) -> bool:
+        return not self.facts and not self.log and self.admin.ok
+
+    def lines(self) -> list[str]:
+        """One English line per problem, for the command line."""
+        return ([f"{kind} {row}: {p.subject}.{p.field} {p.code} ({p.detail})" for kind, row, p in self.facts]
+                + [f"log{'' if p.index is None else f' leaf {p.index}'}: {p.code} ({p.detail})" for p in self.log]
+                + [f"admin log: #{p.seq} {p.code}" for p in self.admin.problems])
+
+
+def audit_store(session: Session) -> StoreAudit:
+    """Check everything but the case chains (``verify_all`` checks those): every case row's and
+    center's facts, every leaf, subtree, frontier and checkpoint of the log, the admin log."""
+    from workflows import admin, log, pki  # they import the PKI, which is heavier
+
+    found = [("case", case_id, problem) for case_id, problem in facts.audit_cases(session)]
+    found += [("center", center_id, problem) for center_id, problem in facts.audit_centers(session)]
+    return StoreAudit(tuple(found), tuple(log.verify_log(session, pki.log_public_key_pem(session))),
+                      admin.verify_admin_log(session))
 
 
 def verify_all(session: Session) -> Iterator[VerifyResult]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 __all__ = [
-    "WorkflowError", "NotFound", "Forbidden", "Conflict", "InvalidInput", "WrongPin", "SigningLocked",
+    "WorkflowError", "NotFound", "Forbidden", "Conflict", "UnprovedFacts", "InvalidInput", "WrongPin", "SigningLocked",
 ]
 
 
@@ -33,6 +33,18 @@ class Conflict(WorkflowError):
     """The case changed since the user loaded it, or the task is no longer waiting."""
 
     message_key = "web.error.conflict"
+
+
+class UnprovedFacts(Conflict):
+    """A fact to be shown, sealed or exported is not what the signed records say
+    (``problems``: the ``workflows.facts.FactProblem`` list)."""
+
+    message_key = "web.error.unproved_facts"
+
+    def __init__(self, problems: list) -> None:
+        super().__init__("; ".join(f"{p.subject}.{p.field}: {p.code}" for p in problems))
+        self.problems = problems
+        self.errors = {"facts": [f"{p.subject}.{p.field}: {p.code}" for p in problems]}
 
 
 class InvalidInput(WorkflowError):

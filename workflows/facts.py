@@ -11,19 +11,19 @@ records say, and a difference is a ``FactProblem``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from signing import ChainReport, format_time
 from workflows.models import Case, Center, License, ManagerTerm, Office, Record, as_utc
 from workflows.procedures import OUTCOME_ACTIONS
 
-__all__ = ["FactProblem", "ProvedCenter", "CaseProof", "UnprovedFacts", "case_facts", "founding_facts",
-           "appointment_facts", "case_problems", "derive_center", "center_problems", "check_centers", "prove_case",
+__all__ = ["FactProblem", "ProvedCenter", "CaseProof", "case_facts", "founding_facts",
+           "appointment_facts", "case_problems", "audit_cases", "audit_centers", "derive_center", "center_problems", "check_centers", "prove_case",
            "prove_center", "license_center"]
 
 
@@ -40,14 +40,6 @@ class FactProblem:
     code: str
     #: English detail for logs and auditors
     detail: str
-
-
-class UnprovedFacts(Exception):
-    """A fact to be shown, sealed or exported is not what the signed records say."""
-
-    def __init__(self, problems: list[FactProblem]) -> None:
-        super().__init__("; ".join(f"{p.subject}.{p.field}: {p.code}" for p in problems))
-        self.problems = problems
 
 
 # --- what records sign -----------------------------------------------------------------------
@@ -95,22 +87,67 @@ def appointment_facts(term: ManagerTerm, ended: ManagerTerm | None) -> dict:
 
 # --- a case ------------------------------------------------------------------------------------
 
-def case_problems(case: Case, report: ChainReport, county_code: str | None) -> list[FactProblem]:
-    """The case row's status, end event, center, county and title against its chain's head."""
-    if not report.ok:
-        return [FactProblem("case", "*", "fact_unproved", "the case's signed chain does not verify")]
-    if report.count == 0:
-        if case.status != "draft" or case.outcome is not None:
-            return [FactProblem("case", "status", "fact_unproved", f"no signed record says {case.status!r}")]
+def case_problems(stored: dict, head: dict | None) -> list[FactProblem]:
+    """A case row's facts (``stored``: status, outcome, center_id, county code, title) against the
+    body of its chain's head record (None: the case has no record yet)."""
+    if head is None:
+        if stored["status"] != "draft" or stored["outcome"] is not None:
+            return [FactProblem("case", "status", "fact_unproved", f"no signed record says {stored['status']!r}")]
         return []
-    head = report.bodies[-1] if report.bodies else None
-    signed = (head or {}).get("details", {}).get("case")
+    details = head.get("details")
+    signed = details.get("case") if type(details) is dict else None
     if type(signed) is not dict:
         return [FactProblem("case", "*", "fact_unproved", "the head record signs no case facts")]
-    stored = {"status": case.status, "outcome": case.outcome, "center_id": case.center_id, "county": county_code,
-              "title": case.title}
     return [FactProblem("case", name, "fact_mismatch", f"stored {stored[name]!r}, signed {signed.get(name)!r}")
-            for name in stored if signed.get(name) != stored[name]]
+            for name in CASE_FACTS if signed.get(name) != stored[name]]
+
+
+#: the case facts every record signs (``case_facts``)
+CASE_FACTS = ("status", "outcome", "center_id", "county", "title")
+
+
+def _stored_case(case: Case, county_code: str | None) -> dict:
+    return {"status": case.status, "outcome": case.outcome, "center_id": case.center_id, "county": county_code,
+            "title": case.title}
+
+
+def audit_cases(session: Session, batch: int = 2000) -> Iterator[tuple[int, FactProblem]]:
+    """(case id, problem) for every case row whose facts are not its head record's, for the whole
+    database in id order, a batch of cases per statement (their chains are verify_cases' part)."""
+    heads = (select(Record.case_id, func.max(Record.seq).label("seq")).group_by(Record.case_id)).subquery()
+    statement = (select(Case.id, Case.status, Case.outcome, Case.center_id, Office.code, Case.title, Record.canonical)
+                 .outerjoin(Office, Office.id == Case.county_office_id)
+                 .outerjoin(heads, heads.c.case_id == Case.id)
+                 .outerjoin(Record, and_(Record.case_id == Case.id, Record.seq == heads.c.seq)))
+    last = 0
+    while True:
+        rows = session.execute(statement.where(Case.id > last).order_by(Case.id).limit(batch)).all()
+        if not rows:
+            return
+        for case_id, status, outcome, center_id, county, title, canonical in rows:
+            stored = {"status": status, "outcome": outcome, "center_id": center_id, "county": county, "title": title}
+            for problem in case_problems(stored, _body(canonical) if canonical is not None else None):
+                yield case_id, problem
+        last = rows[-1][0]
+
+
+def audit_centers(session: Session, batch: int = 500) -> Iterator[tuple[int, FactProblem]]:
+    """(center id, problem) for every center whose rows are not what its signed records wrote,
+    and for every center a signed record founded that has no row."""
+    last = 0
+    while True:
+        ids = list(session.scalars(select(Center.id).where(Center.id > last).order_by(Center.id).limit(batch)))
+        if not ids:
+            break
+        for center_id, (_proved, problems) in check_centers(session, ids).items():
+            for problem in problems:
+                yield center_id, problem
+        last = ids[-1]
+    known = set(session.scalars(select(Center.id)))
+    for canonical in session.scalars(select(Record.canonical).where(Record.action == "issue_license")):
+        center_id = _details(canonical).get("center_id")
+        if center_id not in known:
+            yield center_id, FactProblem("center", "*", "fact_unproved", "a signed license's center has no row")
 
 
 # --- a center ----------------------------------------------------------------------------------
@@ -248,11 +285,16 @@ def check_centers(session: Session, center_ids: list[int]) -> dict[int, tuple[Pr
     return result
 
 
-def _details(canonical: str) -> dict:
+def _body(canonical: str) -> dict:
     try:
-        details = json.loads(canonical).get("details")
-    except (ValueError, AttributeError):
+        body = json.loads(canonical)
+    except ValueError:
         return {}
+    return body if type(body) is dict else {}
+
+
+def _details(canonical: str) -> dict:
+    details = _body(canonical).get("details")
     return details if type(details) is dict else {}
 
 
@@ -289,7 +331,10 @@ def prove_case(session: Session, case: Case, report: ChainReport | None = None) 
 
     report = report if report is not None else verify_case(session, case)
     county = session.get(Office, case.county_office_id).code if case.county_office_id is not None else None
-    problems = case_problems(case, report, county)
+    if not report.ok:
+        problems = [FactProblem("case", "*", "fact_unproved", "the case's signed chain does not verify")]
+    else:
+        problems = case_problems(_stored_case(case, county), report.bodies[-1] if report.count else None)
     center = None
     if case.center_id is not None:
         center, center_issues = prove_center(session, case.center_id)

@@ -129,12 +129,14 @@ def verify_log(session: Session, log_key_pem: str) -> list[LogProblem]:
     matches the leaves and is consistent with the one before it."""
     problems: list[LogProblem] = []
     rows = session.execute(select(LogLeaf.index, LogLeaf.leaf_hash, Record.hash, Record.log_index)
-                           .join(Record, Record.id == LogLeaf.record_id).order_by(LogLeaf.index)).all()
+                           .outerjoin(Record, Record.id == LogLeaf.record_id).order_by(LogLeaf.index)).all()
     leaves = []
     for position, (index, leaf, record_hash, record_index) in enumerate(rows):
         if index != position:
             problems.append(LogProblem(index, "log_gap", f"leaf {index} where {position} was expected"))
-        if bytes(leaf) != merkle.record_leaf_hash(record_hash) or record_index != index:
+        if record_hash is None:
+            problems.append(LogProblem(index, "log_orphan_leaf", "the leaf's record is gone"))
+        elif bytes(leaf) != merkle.record_leaf_hash(record_hash) or record_index != index:
             problems.append(LogProblem(index, "not_in_log", "the leaf does not match its record"))
         leaves.append(bytes(leaf))
     unlogged = session.scalar(select(Record.id).where(Record.log_index.is_(None)).limit(1))

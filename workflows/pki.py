@@ -28,7 +28,7 @@ from workflows.models import (
 )
 
 __all__ = ["ensure", "enroll_pending", "root_certificate", "chain_of", "current_crls", "revoke", "refresh_crls",
-           "check_signer", "service_signer", "certified_key", "CRL_LIFETIME", "Trust", "trust", "TrustMaterial",
+           "check_signer", "service_signer", "log_public_key_pem", "certified_key", "CRL_LIFETIME", "Trust", "trust", "TrustMaterial",
            "trust_material", "forget_trust_material"]
 
 #: how long a CRL is current; refreshed when less than half remains
@@ -424,6 +424,13 @@ def service_signer(session: Session, purpose: str, office: Office, passphrase: s
     if row is None:
         raise NotFound(f"no {purpose} key for {office.code}")
     return InMemorySigner(x.decrypt_service_key(row.encrypted_key, passphrase)), row
+
+
+def log_public_key_pem(session: Session) -> str:
+    """The public key (PEM) of HQ's log key, which signs the log's checkpoints."""
+    hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
+    row = session.scalars(select(ServiceKey).where(ServiceKey.purpose == "log", ServiceKey.office_id == hq.id)).one()
+    return _parsed(row.certificate.pem).public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def certified_key(session: Session, cert: Certificate) -> CertifiedKey:
