@@ -82,7 +82,8 @@ def founding_facts(center: Center, license_: License, term: ManagerTerm) -> dict
 
 def appointment_facts(term: ManagerTerm, ended: ManagerTerm | None) -> dict:
     """What an appointment wrote: the new term, and the end of the one it replaced."""
-    return {"term": _term_start(term), "ended_term": _term_end(ended) if ended is not None else None}
+    return {"center_id": term.center_id, "term": _term_start(term),
+            "ended_term": _term_end(ended) if ended is not None else None}
 
 
 # --- a case ------------------------------------------------------------------------------------

@@ -1,0 +1,171 @@
+"""What is shown is proved: case status, the license, the center and every manager term are
+checked against the signed records before a certificate is sealed, a page shows them or
+verify-all passes; an edited row is refused, never sealed."""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from support import ACTORS, PIN, found_center, in_county_review, login, user
+from web.extensions import db
+from workflows import facts
+from workflows.audit import AuditEvent
+from workflows.cases import complete_task, start_case
+from workflows.models import Case, License, ManagerTerm, Record, tehran_today, utcnow
+
+
+@pytest.fixture
+def center_with_history(app):
+    """A licensed center whose first manager retired and an interim manager took over:
+    a founding case, a retirement case, two terms (one ended)."""
+    center = found_center(app, ACTORS["applicant"])
+    officer = user("arak_officer")
+    case = start_case(db.session, process_key="manager_retirement", starter=officer, center=center)
+    today = tehran_today(utcnow()).isoformat()
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=officer,
+                  data={"effective_date": today, "reason": "رسیدن به سن بازنشستگی."}, pin=PIN)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=officer,
+                  data={"continuity": "interim", "interim": {"full_name": "رضا قاسمی", "national_id": "0067749828",
+                                                             "mobile": "09350001122"}}, pin=PIN)
+    db.session.commit()
+    assert case.status == "closed"
+    founding = db.session.scalars(select(Case).where(Case.center_id == center.id,
+                                                     Case.process_key == "center_founding")).one()
+    return {"center": center, "founding": founding, "retirement": case}
+
+
+def test_the_records_sign_the_registry_rows_and_a_clean_database_proves_them(app, center_with_history, runner):
+    center = center_with_history["center"]
+    proved, problems = facts.prove_center(db.session, center.id)
+    assert problems == []
+    license_ = db.session.scalars(select(License).where(License.center_id == center.id)).one()
+    assert proved.license["number"] == license_.number and proved.center["name"] == center.name
+    first, interim = proved.terms
+    assert first["end_reason"] == "retired" and first["ended_by"] == center_with_history["retirement"].public_id
+    assert interim["interim"] and interim["national_id"] == "0067749828" and proved.current_term == interim
+    for case in center_with_history.values():
+        if isinstance(case, Case):
+            assert facts.prove_case(db.session, case).ok
+    result = runner.invoke(args=["verify-all", "--quiet"])
+    assert result.exit_code == 0, result.output
+
+
+def _sql(statement: str, **values) -> None:
+    db.session.execute(text(statement), values)
+    db.session.commit()
+    db.session.expire_all()
+
+
+#: (table, column, new value); every column of a row that a page, certificate or export reads as a fact
+CENTER_TAMPERING = [
+    ("centers", "name", "کانون جعلی"), ("centers", "mosque_name", "مسجد جعلی"), ("centers", "address", "نشانی دیگر"),
+    ("centers", "postal_code", "1111111111"), ("centers", "county_office_id", "@other_county"),
+    ("centers", "applicant_id", "@applicant2"),
+    ("licenses", "number", "99-1405-00099"), ("licenses", "status", "suspended"),
+    ("licenses", "issued_at", "2020-01-01 00:00:00"), ("licenses", "case_id", "@retirement"),
+    ("licenses", "center_id", "@new_center"),
+    ("manager_terms", "national_id", "0013542419"), ("manager_terms", "full_name", "نام دیگر"),
+    ("manager_terms", "start_date", "2020-01-01"), ("manager_terms", "planned_end", "2099-01-01"),
+    ("manager_terms", "end_date", None), ("manager_terms", "end_reason", "resigned"),
+    ("manager_terms", "interim", True), ("manager_terms", "education", "phd"), ("manager_terms", "age_at_start", 19),
+    ("manager_terms", "case_id", "@retirement"), ("manager_terms", "ended_by_case_id", "@founding"),
+    ("manager_terms", "center_id", "@new_center"),
+]
+
+
+def _value(value, history):
+    if value == "@other_county":
+        return db.session.scalar(text("SELECT id FROM offices WHERE code = 'markazi-saveh'"))
+    if value == "@applicant2":
+        return user("applicant2").id
+    if value == "@new_center":
+        _sql("INSERT INTO centers (name, mosque_name, county_office_id, address, postal_code, applicant_id, created_at) "
+             "SELECT name, mosque_name, county_office_id, address, postal_code, applicant_id, created_at FROM centers "
+             "WHERE id = :id", id=history["center"].id)
+        return db.session.scalar(text("SELECT max(id) FROM centers"))
+    if value in ("@retirement", "@founding"):
+        return history[value[1:]].id
+    return value
+
+
+@pytest.mark.parametrize("table, column, value", CENTER_TAMPERING, ids=[f"{t}.{c}" for t, c, _ in CENTER_TAMPERING])
+def test_an_edited_registry_row_is_refused_everywhere(app, client, runner, center_with_history, table, column, value):
+    history = center_with_history
+    center_id = history["center"].id
+    new = _value(value, history)
+    # the first term (the founding's) is the one edited: it has an end, a start case and an ending case
+    where = {"centers": "id = :id", "licenses": "center_id = :id",
+             "manager_terms": "id = (SELECT min(id) FROM manager_terms WHERE center_id = :id)"}[table]
+    if column == "end_date":  # an ended term reopened would break the one-open-term index; end the other instead
+        where = "id = (SELECT max(id) FROM manager_terms WHERE center_id = :id)"
+        new = "2099-01-01"
+    _sql(f"UPDATE {table} SET {column} = :value WHERE {where}", value=new, id=center_id)
+
+    founding = db.session.get(Case, history["founding"].id)
+    proof = facts.prove_case(db.session, founding)
+    assert not proof.ok and proof.report.ok  # the chain is intact: it is the row that lies
+
+    login(client, "applicant1")
+    response = client.get(f"/cases/{founding.id}/certificate.pdf")
+    assert response.status_code == 409 and response.mimetype == "text/html"
+    assert "با رکوردهای امضاشده پرونده یکی نیست" in response.get_data(as_text=True)
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "seal_refused")).one()
+    assert event.target == f"case:{founding.id}" and json.loads(event.details)["problems"]
+
+    result = runner.invoke(args=["verify-all", "--quiet"])
+    assert result.exit_code == 1 and "fact_" in result.output, result.output
+
+
+CASE_TAMPERING = [("status", "licensed"), ("outcome", "license_issued"), ("center_id", "@center"),
+                  ("county_office_id", "@other_county"), ("title", "مسجد دیگر")]
+
+
+@pytest.mark.parametrize("column, value", CASE_TAMPERING, ids=[c for c, _ in CASE_TAMPERING])
+def test_an_edited_case_row_is_refused(app, client, runner, column, value):
+    """The issue's own case: a rejected founding made "licensed" in the database is not sealed."""
+    case = in_county_review(app)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("arak_officer"),
+                  data={"decision": "reject", "reason": "فضای آموزشی کافی نیست."}, pin=PIN)
+    db.session.commit()
+    assert case.status == "rejected"
+    if value == "@center":
+        value = found_center(app, "applicant2").id
+    elif value == "@other_county":
+        value = db.session.scalar(text("SELECT id FROM offices WHERE code = 'markazi-saveh'"))
+    _sql(f"UPDATE cases SET {column} = :value WHERE id = :id", value=value, id=case.id)
+
+    login(client, "applicant1")
+    response = client.get(f"/api/v1/cases/{case.id}/certificate.pdf",
+                          headers={"Authorization": f"Bearer {_token(client)}"})
+    assert response.status_code == 409 and response.json["error"] == "unprovedfacts"
+    assert any(item.startswith("case.") for item in response.json["errors"]["facts"])
+    result = runner.invoke(args=["verify-all", "--quiet"])
+    assert result.exit_code == 1 and f"case {case.id}: case." in result.output, result.output
+
+
+def _token(client) -> str:
+    response = client.post("/api/v1/auth/token", json={"username": "applicant1", "password": "demo1234"})
+    return response.json["token"]
+
+
+def test_a_deleted_outcome_record_or_term_row_is_found(app, runner, center_with_history):
+    history = center_with_history
+    _sql("DELETE FROM manager_terms WHERE id = (SELECT max(id) FROM manager_terms WHERE center_id = :id)",
+         id=history["center"].id)
+    _sql("UPDATE manager_terms SET end_date = NULL, end_reason = NULL, ended_by_case_id = NULL WHERE center_id = :id",
+         id=history["center"].id)
+    proved, problems = facts.prove_center(db.session, history["center"].id)
+    assert {p.subject for p in problems} >= {f"term {proved.terms[1]['id']}", f"term {proved.terms[0]['id']}"}
+    assert runner.invoke(args=["verify-all", "--quiet"]).exit_code == 1
+
+
+def test_a_head_record_without_case_facts_proves_nothing(app, center_with_history):
+    """Records made before the case facts were signed (or a head whose facts were cut) prove no status."""
+    case = center_with_history["retirement"]
+    assert facts.case_problems({"status": "closed", "outcome": "interim_appointed", "center_id": case.center_id,
+                                "county": "markazi-arak", "title": case.title}, {"details": {}})[0].code == "fact_unproved"
+    assert facts.case_problems({"status": "inquiries", "outcome": None, "center_id": None, "county": None,
+                                "title": None}, None)[0].code == "fact_unproved"
