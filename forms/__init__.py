@@ -12,6 +12,7 @@ from forms.persian import (
     jalali_iso,
     normalize_digits,
     normalize_numeric,
+    normalize_license_number,
     normalize_text,
     parse_jalali,
     to_persian_digits,

@@ -16,6 +16,7 @@ __all__ = [
     "jalali_iso",
     "normalize_digits",
     "normalize_numeric",
+    "normalize_license_number",
     "normalize_text",
     "parse_jalali",
     "to_persian_digits",
@@ -63,6 +64,15 @@ def normalize_text(s: str, *, multiline: bool = False) -> str:
 def normalize_numeric(s: str) -> str:
     """Normalize a typed identifier: `normalize_text`, then drop ZWNJ, spaces and dashes."""
     return _NUMERIC_NOISE.sub("", normalize_text(s))
+
+
+def normalize_license_number(s: str) -> str | None:
+    """A license number as typed (Persian, Arabic or Latin digits, with or without its dashes) in its
+    stored form ``PP-YYYY-NNNNN``; None when it is not one."""
+    digits = normalize_numeric(s)[:40]
+    if len(digits) != 11 or not (digits.isascii() and digits.isdigit()):
+        return None
+    return f"{digits[:2]}-{digits[2:6]}-{digits[6:]}"
 
 
 def to_persian_digits(s: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from wtforms.validators import ValidationError
 
 import forms
-from forms import t
+from forms import normalize_license_number, t
 from signing import canonical_bytes
 from web import certificate
 from web.auth import LoginThrottled, check_credentials, token_row, user_for_token
@@ -34,7 +34,7 @@ from web.scope import (
     verification_summary,
 )
 from workflows.inbox import search_tasks
-from workflows import access, documents, evidence, inquiries, keys, log
+from workflows import access, documents, evidence, facts, inquiries, keys, log
 from workflows.cases import Transition, complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Case, CaseTask, Inquiry, License, LogLeaf, utcnow
@@ -350,14 +350,41 @@ def read_center(center_id: int):
 
 @bp.get("/verify/<token>")
 def verify(token: str):
+    """A verification token's case: its chain, and its facts only when the signed records prove them."""
     check = resolve_token(db.session, token)
     if check is None:
         return _fail(404, "unknown_token", "web.verify.unknown")
-    license_ = db.session.scalars(select(License).where(License.case_id == check.case.id)).first()
-    return jsonify({"status": check.case.status, "chain_ok": check.report.ok,
+    proof = facts.prove_case(db.session, check.case, check.report)
+    public = facts.public_view(proof.center) if proof.ok and proof.center else None
+    return jsonify({"status": check.case.status if proof.ok else None, "chain_ok": check.report.ok,
+                    "facts_ok": proof.ok, "problems": _fact_codes(proof.problems),
                     "record_found": check.record_found, "is_head": check.is_head,
-                    "records": check.report.count,
-                    "license_number": license_.number if license_ else None})
+                    "records": check.report.count, "license_number": public["license_number"] if public else None,
+                    "center": _public_json(public)})
+
+
+@bp.get("/verify/license/<number>")
+def verify_license(number: str):
+    """A license by its number (Persian or Latin digits): the center, its license and current manager,
+    from the signed records; ``facts_ok`` false when the stored registry disagrees with them."""
+    normalized = normalize_license_number(number)
+    center_id = facts.license_center(db.session, normalized) if normalized else None
+    if center_id is None:
+        return _fail(404, "unknown_license", "web.verify.unknown_license")
+    proved, problems = facts.prove_center(db.session, center_id)
+    return jsonify({"facts_ok": not problems, "problems": _fact_codes(problems),
+                    "center": _public_json(facts.public_view(proved))})
+
+
+def _fact_codes(problems) -> list[dict]:
+    return [{"subject": p.subject, "field": p.field, "code": p.code} for p in problems]
+
+
+def _public_json(public: dict | None) -> dict | None:
+    if public is None:
+        return None
+    return {**public, "issued_at": public["issued_at"].isoformat(),
+            "manager_since": public["manager_since"].isoformat() if public["manager_since"] else None}
 
 
 # --- evidence and the transparency log ---------------------------------------------------

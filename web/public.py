@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from flask_login import current_user
 from sqlalchemy import select
 
-from forms import normalize_text
+from forms import normalize_license_number, normalize_text
 from web.config import PROJECT_ROOT
 from web.extensions import db
 from signing import SigningError
@@ -14,8 +14,8 @@ from signing import pki as x
 from signing.bundle import load_bundle, verify_bundle
 from signing.pades import signed_attachment, validate_pdf
 from signing.verify_cli import EVIDENCE_NAME
-from workflows import documents, pki
-from workflows.models import Case, License, Office, ServiceKey
+from workflows import documents, facts, pki
+from workflows.models import Case, Office, ServiceKey
 from workflows.verification import resolve_token
 
 bp = Blueprint("public", __name__)
@@ -34,6 +34,8 @@ def verify_form():
     if request.method == "POST":
         return render_template("verify.html", check=None, token="", pdf=check_uploaded_pdf(request.files.get("pdf")))
     token = normalize_text(request.args.get("token", ""))[:100]
+    if token and normalize_license_number(token) and "." not in token:
+        return redirect(url_for("public.verify_license", number=normalize_license_number(token)))
     if token:
         return redirect(url_for("public.verify", token=token))
     return render_template("verify.html", check=None, token="")
@@ -92,10 +94,22 @@ def crls_pem():
 @bp.route("/verify/<token>")
 def verify(token: str):
     check = resolve_token(db.session, token)
-    license_ = None
-    if check is not None:
-        license_ = db.session.scalars(select(License).where(License.case_id == check.case.id)).first()
-    return render_template("verify.html", check=check, token=token, license=license_), (200 if check else 404)
+    proof = facts.prove_case(db.session, check.case, check.report) if check is not None else None
+    return render_template("verify.html", check=check, token=token, proof=proof,
+                           public=facts.public_view(proof.center) if proof and proof.center else None), (200 if check else 404)
+
+
+@bp.route("/verify/license/<number>")
+def verify_license(number: str):
+    """A license looked up by its number: the center, its license, its current manager, as the signed
+    records say (and only when the stored registry agrees with them)."""
+    number = normalize_license_number(number)
+    center_id = facts.license_center(db.session, number) if number else None
+    if center_id is None:
+        return render_template("verify.html", check=None, token=number or "", license_lookup=True), 404
+    proved, problems = facts.prove_center(db.session, center_id)
+    return render_template("verify.html", check=None, token=number, license_lookup=True,
+                           public=facts.public_view(proved), problems=problems)
 
 
 @bp.route("/fonts/<path:name>")

@@ -18,13 +18,13 @@ from datetime import date
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from signing import ChainReport, format_time
+from signing import ChainReport, format_time, parse_time
 from workflows.models import Case, Center, License, ManagerTerm, Office, Record, as_utc
 from workflows.procedures import OUTCOME_ACTIONS
 
 __all__ = ["FactProblem", "ProvedCenter", "CaseProof", "case_facts", "founding_facts",
            "appointment_facts", "case_problems", "audit_cases", "audit_centers", "derive_center", "center_problems", "check_centers", "prove_case",
-           "prove_center", "license_center"]
+           "prove_center", "public_view", "license_center"]
 
 
 @dataclass(frozen=True)
@@ -341,6 +341,18 @@ def prove_case(session: Session, case: Case, report: ChainReport | None = None) 
         center, center_issues = prove_center(session, case.center_id)
         problems += center_issues
     return CaseProof(report, tuple(problems), center)
+
+
+def public_view(proved: ProvedCenter) -> dict | None:
+    """What anyone may read of a center, from its proved facts: no national ids, no addresses."""
+    if proved.center is None:
+        return None
+    current = proved.current_term
+    return {"center_name": proved.center["name"], "license_number": proved.license["number"],
+            "license_status": proved.license["status"], "issued_at": parse_time(proved.license["issued_at"]),
+            "manager_name": current["full_name"] if current else None,
+            "manager_interim": current["interim"] if current else False,
+            "manager_since": date.fromisoformat(current["start_date"]) if current else None}
 
 
 def license_center(session: Session, number: str) -> int | None:

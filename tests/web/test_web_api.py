@@ -97,8 +97,12 @@ def test_full_founding_through_the_api(client, applicant):
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     token = f"{case['public_id']}.{case['records'][-1]['hash'][:20]}"
     verified = client.get(f"/api/v1/verify/{token}")
-    assert verified.json == {"status": "licensed", "chain_ok": True, "record_found": True, "is_head": True,
-                             "records": 8, "license_number": case["license"]["number"]}
+    answer = verified.json
+    center = answer.pop("center")
+    assert answer == {"status": "licensed", "chain_ok": True, "facts_ok": True, "problems": [],
+                             "record_found": True, "is_head": True, "records": 8,
+                             "license_number": case["license"]["number"]}
+    assert center["license_number"] == case["license"]["number"] and center["license_status"] == "active"
 
 
 def test_validation_errors_are_keyed_by_field_and_nothing_is_written(client, applicant):

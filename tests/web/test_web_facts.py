@@ -169,3 +169,46 @@ def test_a_head_record_without_case_facts_proves_nothing(app, center_with_histor
                                 "county": "markazi-arak", "title": case.title}, {"details": {}})[0].code == "fact_unproved"
     assert facts.case_problems({"status": "inquiries", "outcome": None, "center_id": None, "county": None,
                                 "title": None}, None)[0].code == "fact_unproved"
+
+
+def test_anyone_looks_up_a_license_by_its_number_and_reads_only_proved_facts(app, client, center_with_history):
+    center = center_with_history["center"]
+    number = db.session.scalars(select(License.number).where(License.center_id == center.id)).one()
+    typed = number.replace("-", " ").translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    response = client.get("/verify", query_string={"token": typed})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/verify/license/{number}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert center.name in page and "رضا قاسمی" in page and "سرپرست کانون" in page
+    assert "0067749828" not in page and center.address not in page  # no national id, no address in public
+    assert 'id="facts-verdict">با رکوردهای امضاشده یکی است' in page
+    answer = client.get(f"/api/v1/verify/license/{typed}").json
+    assert answer["facts_ok"] and answer["center"]["license_number"] == number
+    assert answer["center"]["manager_name"] == "رضا قاسمی" and answer["center"]["license_status"] == "active"
+
+    assert client.get("/verify/license/00-1405-99999").status_code == 404
+    assert client.get("/api/v1/verify/license/not-a-number").status_code == 404
+
+    # the stored name is changed: the page says so, and shows the signed name, never the stored one
+    _sql("UPDATE manager_terms SET full_name = 'نام جعلی' WHERE center_id = :id AND end_date IS NULL", id=center.id)
+    page = client.get(f"/verify/license/{number}").get_data(as_text=True)
+    assert "نام جعلی" not in page and "رضا قاسمی" in page
+    assert 'id="facts-verdict">با رکوردهای امضاشده یکی نیست' in page
+    answer = client.get(f"/api/v1/verify/license/{number}").json
+    assert not answer["facts_ok"] and {"subject": answer["problems"][0]["subject"], "field": "full_name"} == \
+        {"subject": answer["problems"][0]["subject"], "field": answer["problems"][0]["field"]}
+
+
+def test_the_token_page_shows_no_status_the_records_do_not_prove(app, client):
+    case = in_county_review(app)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("arak_officer"),
+                  data={"decision": "reject", "reason": "فضای آموزشی کافی نیست."}, pin=PIN)
+    db.session.commit()
+    head = db.session.scalars(select(Record.hash).where(Record.case_id == case.id).order_by(Record.seq.desc())).first()
+    token = f"{case.public_id}.{head[:20]}"
+    page = client.get(f"/verify/{token}").get_data(as_text=True)
+    assert "رد شد" in page
+    _sql("UPDATE cases SET status = 'licensed', outcome = 'license_issued' WHERE id = :id", id=case.id)
+    page = client.get(f"/verify/{token}").get_data(as_text=True)
+    assert "مجوز صادر شد" not in page and 'id="facts-verdict">با رکوردهای امضاشده یکی نیست' in page
+    answer = client.get(f"/api/v1/verify/{token}").json
+    assert answer["chain_ok"] and not answer["facts_ok"] and answer["status"] is None

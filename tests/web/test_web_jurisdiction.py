@@ -38,7 +38,8 @@ ROUTES = {
     "static": PUBLIC, "public.home": PUBLIC, "public.verify_form": PUBLIC, "public.verify": PUBLIC,
     "public.font": PUBLIC, "public.favicon": PUBLIC, "public.root_pem": PUBLIC, "public.crls_pem": PUBLIC,
     "public.log_key_pem": PUBLIC, "public.vendor": PUBLIC,
-    "auth.login": PUBLIC, "api.issue_token": PUBLIC, "api.verify": PUBLIC,
+    "auth.login": PUBLIC, "api.issue_token": PUBLIC, "api.verify": PUBLIC, "api.verify_license": PUBLIC,
+    "public.verify_license": PUBLIC,
     "api.log_checkpoint": PUBLIC, "api.log_consistency": PUBLIC, "api.log_inclusion": PUBLIC,
     "openapi.openapi_document": PUBLIC,
     "auth.logout": SESSION, "api.revoke_token": SESSION,
@@ -192,7 +193,7 @@ def build(w: World, role: str, endpoint: str, kind: str, which: str) -> tuple[di
     case = db.session.get(Case, w.cases[key][0])
     username = ACCOUNTS[role] or "applicant1"
     values = {"case_id": case.id, "center_id": w.centers[key], "fmt": "csv", "table": "cases",
-              "token": "x.y", "name": "Vazirmatn-Regular.woff2", "filename": "app.css", "package": "bpmn-js",
+              "token": "x.y", "number": "00-1405-00001", "name": "Vazirmatn-Regular.woff2", "filename": "app.css", "package": "bpmn-js",
               "user_id": w.ids["saveh_officer" if which == "own" else "kashan_officer"]}
     if case.tasks:
         values["task_id"] = case.tasks[0].task_id
