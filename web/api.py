@@ -28,7 +28,7 @@ from web.openapi import (
     CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, SigningSessionRequest,
     TokenRequest, accepts, accepts_upload, request_body,
 )
-from web.registry import center_json, center_or_404, search_visible_centers
+from web.registry import center_json, center_or_404, checked, search_visible_centers
 from web.scope import (
     case_application, case_or_404, county_choices, latest_form_data, storage_dir, task_filters, timeline,
     verification_summary,
@@ -338,14 +338,17 @@ def close_signing_session(session_id: int):
 @authenticated
 def list_centers():
     """The registry: centers in the caller's jurisdiction, with filters q, license_number, national_id, county."""
-    return jsonify({"centers": [center_json(c) for c in search_visible_centers(g.api_user, request.args)]})
+    found = search_visible_centers(g.api_user, request.args)
+    checks = checked(found)
+    return jsonify({"centers": [center_json(c, checks[c.id]) for c in found]})
 
 
 @bp.get("/centers/<int:center_id>")
 @authenticated
 def read_center(center_id: int):
     """One center with its licenses and every manager term."""
-    return jsonify(center_json(center_or_404(g.api_user, center_id), full=True))
+    center = center_or_404(g.api_user, center_id)
+    return jsonify(center_json(center, facts.prove_center(db.session, center.id), full=True))
 
 
 @bp.get("/verify/<token>")

@@ -57,7 +57,7 @@ def certificate_context(case: Case) -> dict:
         "manager_since": _day(started["start_date"]) if started else None,
         "manager_until": _day(started["planned_end"]) if started else None,
         "manager_interim": started["interim"] if started else False,
-        "ended_term": {"full_name": ended["full_name"], "end_date": _day(ended["end_date"]),
+        "ended_term": {"full_name": ended["full_name"], "national_id": ended["national_id"], "end_date": _day(ended["end_date"]),
                        "end_reason": ended["end_reason"]} if ended else None,
         "county_name": county.name if county else None,
         "province_name": county.parent.name if county else None,

@@ -12,10 +12,11 @@ from werkzeug.datastructures import MultiDict
 
 from forms import normalize_numeric, normalize_text, parse_jalali
 from web.extensions import db
-from workflows import access, registry
+from signing import parse_time
+from workflows import access, facts, registry
 from workflows.cases import start_case
 from workflows.errors import NotFound
-from workflows.models import Case, Center, License, ManagerTerm, Office, User
+from workflows.models import Case, Center, Office, User
 from workflows.procedures import OPEN_STATUSES, PROCEDURES
 
 bp = Blueprint("registry", __name__)
@@ -23,7 +24,7 @@ bp = Blueprint("registry", __name__)
 #: the fields of a registry export, in order (documented in the README)
 EXPORT_FIELDS = ("center_id", "center_name", "mosque_name", "province", "county", "address", "postal_code",
                  "license_number", "license_status", "license_issued_at", "manager_national_id",
-                 "manager_name", "manager_since", "manager_interim")
+                 "manager_name", "manager_since", "manager_interim", "proved")
 
 
 def _scope(user: User) -> list[int] | None:
@@ -61,45 +62,53 @@ def search_visible_centers(user: User, args: MultiDict) -> list[Center]:
         county_id=county.id if county else None)
 
 
-def center_json(center: Center, *, full: bool = False) -> dict:
-    license_ = db.session.scalars(select(License).where(License.center_id == center.id)
-                                  .order_by(License.issued_at.desc())).first()
-    manager = registry.current_manager(db.session, center.id)
-    data = {"id": center.id, "name": center.name, "mosque_name": center.mosque_name,
-            "county": center.county_office.code, "address": center.address, "postal_code": center.postal_code,
-            "license": {"number": license_.number, "status": license_.status,
-                        "issued_at": license_.issued_at.isoformat()} if license_ else None,
-            "manager": _term_json(manager) if manager else None}
+def checked(centers: list[Center]) -> dict[int, tuple[facts.ProvedCenter, list[facts.FactProblem]]]:
+    """Each center's facts as its signed records wrote them, and where its stored rows differ."""
+    return facts.check_centers(db.session, [c.id for c in centers])
+
+
+def center_json(center: Center, check: tuple[facts.ProvedCenter, list[facts.FactProblem]], *,
+                full: bool = False) -> dict:
+    """A center as its signed records say (never the stored row's copy); ``proved`` is false and
+    ``problems`` says why when the stored rows differ from the records."""
+    proved, problems = check
+    signed = proved.center or {}
+    current = proved.current_term
+    data = {"id": center.id, "name": signed.get("name"), "mosque_name": signed.get("mosque_name"),
+            "county": signed.get("county"), "address": signed.get("address"), "postal_code": signed.get("postal_code"),
+            "license": {"number": proved.license["number"], "status": proved.license["status"],
+                        "issued_at": parse_time(proved.license["issued_at"]).isoformat()} if proved.license else None,
+            "manager": _term_json(current) if current else None,
+            "proved": not problems, "problems": [f"{p.subject}.{p.field}: {p.code}" for p in problems]}
     if full:
-        terms = db.session.scalars(select(ManagerTerm).where(ManagerTerm.center_id == center.id)
-                                   .order_by(ManagerTerm.start_date, ManagerTerm.id))
-        data["terms"] = [_term_json(term) for term in terms]
+        data["terms"] = [_term_json(term) for term in proved.terms]
         data["cases"] = [{"id": c.id, "process_key": c.process_key, "status": c.status}
                          for c in db.session.scalars(select(Case).where(Case.center_id == center.id))]
     return data
 
 
-def _term_json(term: ManagerTerm) -> dict:
-    return {"national_id": term.national_id, "full_name": term.full_name, "start_date": term.start_date.isoformat(),
-            "planned_end": term.planned_end.isoformat() if term.planned_end else None,
-            "end_date": term.end_date.isoformat() if term.end_date else None, "end_reason": term.end_reason,
-            "interim": term.interim}
+def _term_json(term: dict) -> dict:
+    return {name: term[name] for name in ("national_id", "full_name", "start_date", "planned_end", "end_date",
+                                          "end_reason", "interim")}
 
 
 def export_rows(centers: list[Center]) -> list[dict]:
-    """One flat row per center, the fields of EXPORT_FIELDS."""
+    """One flat row per center, the fields of EXPORT_FIELDS, from the signed records."""
     rows = []
+    checks = checked(centers)
+    offices = {o.code: o for o in db.session.scalars(select(Office))}
     for center in centers:
-        data = center_json(center)
+        data = center_json(center, checks[center.id])
         license_, manager = data["license"] or {}, data["manager"] or {}
+        county = offices.get(data["county"])
         rows.append({
-            "center_id": center.id, "center_name": center.name, "mosque_name": center.mosque_name,
-            "province": center.county_office.parent.code, "county": center.county_office.code,
-            "address": center.address, "postal_code": center.postal_code,
+            "center_id": center.id, "center_name": data["name"], "mosque_name": data["mosque_name"],
+            "province": county.parent.code if county else None, "county": data["county"],
+            "address": data["address"], "postal_code": data["postal_code"],
             "license_number": license_.get("number"), "license_status": license_.get("status"),
             "license_issued_at": license_.get("issued_at"), "manager_national_id": manager.get("national_id"),
             "manager_name": manager.get("full_name"), "manager_since": manager.get("start_date"),
-            "manager_interim": manager.get("interim")})
+            "manager_interim": manager.get("interim"), "proved": data["proved"]})
     return rows
 
 
@@ -109,7 +118,12 @@ def centers():
     found = search_visible_centers(current_user, request.args)
     counties = [] if current_user.role == "applicant" else db.session.scalars(
         select(Office).where(Office.kind == "county").order_by(Office.code)).all()
-    return render_template("centers.html", centers=found, args=request.args, counties=counties)
+    checks = checked(found)
+    offices = {o.code: o for o in db.session.scalars(select(Office).where(Office.kind == "county"))}
+    rows = [{**center_json(c, checks[c.id]), "county_name": getattr(offices.get(checks[c.id][0].center["county"]
+                                                                                  if checks[c.id][0].center else None),
+                                                                     "name", "")} for c in found]
+    return render_template("centers.html", centers=rows, args=request.args, counties=counties)
 
 
 @bp.route("/centers/export.<fmt>")
@@ -134,18 +148,21 @@ def export(fmt: str):
 @login_required
 def center(center_id: int):
     center = center_or_404(current_user, center_id)
+    proved, problems = facts.prove_center(db.session, center.id)
     on = request.args.get("on", "")
     manager_on = None
     if on:
         try:
-            manager_on = registry.current_manager(db.session, center.id, parse_jalali(on))
+            manager_on = proved.term_on(parse_jalali(on))
         except ValueError:
             manager_on = None
     open_cases = {c.process_key: c for c in db.session.scalars(select(Case).where(
         Case.center_id == center.id, Case.status.in_(OPEN_STATUSES)))}
     startable = [key for key, proc in PROCEDURES.items()
                  if proc.needs_center and access.may_start(current_user, proc.starters) and key not in open_cases]
-    return render_template("center.html", center=center, data=center_json(center, full=True), on=on,
+    county = db.session.scalars(select(Office).where(Office.code == (proved.center or {}).get("county"))).first()
+    return render_template("center.html", center=center, data=center_json(center, (proved, problems), full=True),
+                           county=county, on=on,
                            manager_on=manager_on, startable=startable, open_cases=open_cases)
 
 

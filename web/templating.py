@@ -8,9 +8,7 @@ from flask_wtf.csrf import generate_csrf
 
 from forms import format_jalali, jalali_iso, t, to_persian_digits
 from forms.messages import FA
-from web.extensions import db
-from workflows.models import Center, ManagerTerm, as_utc, utcnow
-from workflows.registry import current_manager
+from workflows.models import as_utc, utcnow
 
 
 def jalali(value: date | datetime | str | None, with_time: bool = True) -> str:
@@ -39,11 +37,6 @@ def fa(value: object) -> str:
     return to_persian_digits(str(value)) if value is not None else ""
 
 
-def current_manager_of(center: Center) -> ManagerTerm | None:
-    """The center's current manager term (for registry lists)."""
-    return current_manager(db.session, center.id)
-
-
 def is_past(moment: datetime | None) -> bool:
     """True when the moment (a UTC time, naive from SQLite) has passed."""
     if moment is None:
@@ -59,5 +52,5 @@ def problem(code: str) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(t=t, csrf_token=generate_csrf)
-    app.jinja_env.filters.update(jalali=jalali, fa=fa, jalali_input=jalali_input, current_manager=current_manager_of, is_past=is_past,
+    app.jinja_env.filters.update(jalali=jalali, fa=fa, jalali_input=jalali_input, is_past=is_past,
                               problem=problem)

@@ -171,6 +171,12 @@ class ProvedCenter:
         open_terms = [t for t in self.terms if t["end_date"] is None]
         return open_terms[-1] if open_terms else None
 
+    def term_on(self, day: date) -> dict | None:
+        """The term in force on a day (the one that started that day, when one ended it)."""
+        iso = day.isoformat()
+        found = [t for t in self.terms if t["start_date"] <= iso and (t["end_date"] is None or t["end_date"] > iso)]
+        return found[-1] if found else None
+
     def term(self, term_id: int) -> dict | None:
         return next((t for t in self.terms if t["id"] == term_id), None)
 

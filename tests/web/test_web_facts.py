@@ -212,3 +212,25 @@ def test_the_token_page_shows_no_status_the_records_do_not_prove(app, client):
     assert "مجوز صادر شد" not in page and 'id="facts-verdict">با رکوردهای امضاشده یکی نیست' in page
     answer = client.get(f"/api/v1/verify/{token}").json
     assert answer["chain_ok"] and not answer["facts_ok"] and answer["status"] is None
+
+
+def test_the_registry_shows_and_exports_what_the_records_say_and_flags_a_stored_row_that_differs(
+        app, client, center_with_history):
+    center = center_with_history["center"]
+    signed_name = center.name
+    _sql("UPDATE centers SET name = 'کانون جعلی' WHERE id = :id", id=center.id)
+    login(client, "arak_officer")
+    listing = client.get("/centers").get_data(as_text=True)
+    assert "کانون جعلی" not in listing and signed_name in listing and "تأییدنشده" in listing
+    page = client.get(f"/centers/{center.id}").get_data(as_text=True)
+    assert "کانون جعلی" not in page and 'id="facts-warning"' in page
+    exported = client.get("/centers/export.json").json["centers"]
+    row = next(r for r in exported if r["center_id"] == center.id)
+    assert row["center_name"] == signed_name and row["proved"] is False
+    assert row["manager_name"] == "رضا قاسمی" and row["manager_interim"] is True
+    answer = client.get(f"/api/v1/centers/{center.id}", headers={"Authorization": f"Bearer {_officer_token(client)}"}).json
+    assert answer["name"] == signed_name and not answer["proved"] and "center.name: fact_mismatch" in answer["problems"]
+
+
+def _officer_token(client) -> str:
+    return client.post("/api/v1/auth/token", json={"username": "arak_officer", "password": "demo1234"}).json["token"]
