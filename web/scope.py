@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from web.extensions import db
 from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
-from workflows import access, inbox, transitions
+from workflows import access, facts, inbox, transitions
 from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseTask, Office, Record, User, utcnow
@@ -108,10 +108,14 @@ def case_application(case: Case) -> dict | None:
 
 
 def verification_summary(case: Case, report: ChainReport | None = None) -> dict:
-    """The chain check, recomputed now (or the one just made), as plain data."""
+    """The chain check, recomputed now (or the one just made), and the check of the case's and its
+    center's stored facts against the signed records, as plain data."""
     report = report if report is not None else verify_case(db.session, case)
+    proof = facts.prove_case(db.session, case, report)
     return {"ok": report.ok, "count": report.count, "head": report.head,
-            "problems": [{"seq": p.seq, "code": p.code, "detail": p.detail} for p in report.problems]}
+            "problems": [{"seq": p.seq, "code": p.code, "detail": p.detail} for p in report.problems],
+            "facts_ok": proof.ok, "fact_problems": [{"subject": p.subject, "field": p.field, "code": p.code,
+                                                     "detail": p.detail} for p in proof.problems]}
 
 
 def county_choices() -> list[dict]:

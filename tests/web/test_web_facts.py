@@ -234,3 +234,15 @@ def test_the_registry_shows_and_exports_what_the_records_say_and_flags_a_stored_
 
 def _officer_token(client) -> str:
     return client.post("/api/v1/auth/token", json={"username": "arak_officer", "password": "demo1234"}).json["token"]
+
+
+def test_the_case_page_says_when_the_stored_status_is_not_the_signed_one(app, client):
+    case = in_county_review(app)
+    login(client, "applicant1")
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert 'id="facts-verification" class="ok"' in page
+    _sql("UPDATE cases SET status = 'province_review' WHERE id = :id", id=case.id)
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert 'id="facts-verification" class="bad"' in page and "case.status: fact_mismatch" in page
+    answer = client.get(f"/api/v1/cases/{case.id}", headers={"Authorization": f"Bearer {_token(client)}"}).json
+    assert answer["verification"]["ok"] and not answer["verification"]["facts_ok"]
