@@ -16,11 +16,11 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 import forms
-from signing import ChainReport, StoredRecord, canonical_bytes, digest, format_time, sign_record, verify_chain
-from workflows import access, pki
+from signing import ChainProblem, ChainReport, StoredRecord, merkle, canonical_bytes, digest, format_time, sign_record, verify_chain
+from workflows import access, log, pki
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import public_keys, unlock_signer
-from workflows.models import OFFICE_KINDS, Base, CaseTask, Office, SigningKey, User, utcnow
+from workflows.models import OFFICE_KINDS, Base, CaseTask, LogLeaf, Office, SigningKey, User, utcnow
 from workflows.offices import CODE as OFFICE_CODE
 from workflows.people import create_user
 
@@ -55,6 +55,8 @@ class AdminRecord(Base):
     key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
     #: canonical JSON of the submitted change (no password)
     form_data: Mapped[str] = mapped_column(Text)
+    #: the record's leaf index in the global Merkle log (the same log as the cases' records)
+    log_index: Mapped[int | None] = mapped_column(Integer, unique=True)
 
     actor: Mapped[User] = relationship()
 
@@ -96,6 +98,7 @@ def _append(session: Session, admin: User, pin: str, now: datetime, action: str,
                          key_id=signed.key_id, form_data=canonical_bytes(data).decode("utf-8"))
     session.add(record)
     session.flush()
+    log.append(session, record)
     return record
 
 
@@ -285,11 +288,22 @@ def admin_records(session: Session, *, page: int, per_page: int) -> tuple[list[A
 
 
 def verify_admin_log(session: Session) -> ChainReport:
-    """Recompute the admin log's chain from its stored records."""
+    """Recompute the admin log's chain from its stored records, and check that each record is the
+    global log's leaf at its index."""
     rows = list(session.scalars(select(AdminRecord).order_by(AdminRecord.seq)))
     stored = [StoredRecord(seq=r.seq, canonical=r.canonical, hash=r.hash, signature=r.signature, key_id=r.key_id,
                            form_data=r.form_data, action=r.action, actor_user_id=r.actor_user_id,
                            case_id=ADMIN_CHAIN) for r in rows]
     keys = public_keys(session, {r.key_id for r in rows})
-    return verify_chain(ADMIN_CHAIN, stored, {k: pem for k, (pem, _) in keys.items()},
-                        key_owners={k: owner for k, (_, owner) in keys.items()})
+    report = verify_chain(ADMIN_CHAIN, stored, {k: pem for k, (pem, _) in keys.items()},
+                          key_owners={k: owner for k, (_, owner) in keys.items()})
+    leaves = {leaf.index: leaf for leaf in session.scalars(select(LogLeaf).where(
+        LogLeaf.index.in_([r.log_index for r in rows if r.log_index is not None])))} if rows else {}
+    unlogged = [ChainProblem(r.seq, "not_in_log", "the record is not the log's leaf at its index") for r in rows
+                if r.log_index not in leaves or leaves[r.log_index].admin_record_id != r.id
+                or bytes(leaves[r.log_index].leaf_hash) != merkle.record_leaf_hash(r.hash)]
+    if not unlogged:
+        return report
+    problems = sorted([*report.problems, *unlogged], key=lambda p: p.seq)
+    valid = [r for r in rows if r.seq < problems[0].seq]
+    return ChainReport(ok=False, head=valid[-1].hash if valid else None, count=len(valid), problems=tuple(problems))

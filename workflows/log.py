@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from signing import format_time
@@ -24,8 +24,9 @@ __all__ = ["LOG_ID", "append", "size", "inclusion_proofs", "consistency_proof", 
 LOG_ID = "mosque-centers/transition-log/v1"
 
 
-def append(session: Session, record: Record) -> int:
-    """Give the record the next leaf of the log (the log-state row is locked: no fork, no gap)."""
+def append(session: Session, record) -> int:
+    """Give the record (a case's ``Record`` or an ``AdminRecord``) the next leaf of the log (the
+    log-state row is locked: no fork, no gap)."""
     state = session.scalars(select(LogState).where(LogState.id == 1).with_for_update()).first()
     if state is None:
         state = LogState(id=1, size=0, frontier=b"")
@@ -34,7 +35,8 @@ def append(session: Session, record: Record) -> int:
     index = state.size
     leaf = merkle.record_leaf_hash(record.hash)
     frontier, completed = merkle.frontier_append(_split_hashes(state.frontier), index, leaf)
-    session.add(LogLeaf(index=index, leaf_hash=leaf, record_id=record.id))
+    owner = {"record_id": record.id} if isinstance(record, Record) else {"admin_record_id": record.id}
+    session.add(LogLeaf(index=index, leaf_hash=leaf, **owner))
     session.add_all([LogNode(level=level, index=at, hash=value) for level, at, value in completed])
     record.log_index = index
     state.size = index + 1
@@ -128,8 +130,14 @@ def verify_log(session: Session, log_key_pem: str) -> list[LogProblem]:
     hashes and frontier are those of the leaves, every checkpoint is signed by the log key,
     matches the leaves and is consistent with the one before it."""
     problems: list[LogProblem] = []
-    rows = session.execute(select(LogLeaf.index, LogLeaf.leaf_hash, Record.hash, Record.log_index)
-                           .outerjoin(Record, Record.id == LogLeaf.record_id).order_by(LogLeaf.index)).all()
+    from workflows.admin import AdminRecord  # the admin log's records are leaves of this log too
+
+    rows = session.execute(select(LogLeaf.index, LogLeaf.leaf_hash,
+                                  func.coalesce(Record.hash, AdminRecord.hash),
+                                  func.coalesce(Record.log_index, AdminRecord.log_index))
+                           .outerjoin(Record, Record.id == LogLeaf.record_id)
+                           .outerjoin(AdminRecord, AdminRecord.id == LogLeaf.admin_record_id)
+                           .order_by(LogLeaf.index)).all()
     leaves = []
     for position, (index, leaf, record_hash, record_index) in enumerate(rows):
         if index != position:
@@ -142,6 +150,9 @@ def verify_log(session: Session, log_key_pem: str) -> list[LogProblem]:
     unlogged = session.scalar(select(Record.id).where(Record.log_index.is_(None)).limit(1))
     if unlogged is not None:
         problems.append(LogProblem(None, "not_in_log", f"record {unlogged} has no leaf"))
+    unlogged = session.scalar(select(AdminRecord.seq).where(AdminRecord.log_index.is_(None)).limit(1))
+    if unlogged is not None:
+        problems.append(LogProblem(None, "not_in_log", f"admin record #{unlogged} has no leaf"))
     levels = merkle.complete_subtrees(leaves)
     nodes = {(level, index): value for level, values in enumerate(levels) for index, value in enumerate(values)}
     problems += _stored_subtree_problems(session, nodes, leaves)

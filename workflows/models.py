@@ -240,15 +240,20 @@ class SigningSession(Base):
 
 
 class LogLeaf(Base):
-    """One leaf of the global append-only Merkle log: a signed record's hash."""
+    """One leaf of the global append-only Merkle log: a signed record's hash, of a case's chain or
+    of the admin log's."""
 
     __tablename__ = "log_leaves"
+    __table_args__ = (CheckConstraint("(record_id IS NULL) <> (admin_record_id IS NULL)", name="leaf_one_record"),)
 
     #: 0-based position in the log; contiguous
     index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     #: RFC 6962 leaf hash, SHA-256(0x00 ‖ record hash)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
-    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), unique=True)
+    #: the case record it logs, or
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"), unique=True)
+    #: the admin log record it logs
+    admin_record_id: Mapped[int | None] = mapped_column(ForeignKey("admin_records.id"), unique=True)
 
 
 class LogNode(Base):
