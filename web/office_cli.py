@@ -86,7 +86,9 @@ def init_app(app: Flask) -> None:
     @click.option("--quiet", is_flag=True, help="No progress line.")
     @click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True,
                   help="Worker processes verifying cases side by side (one per core).")
-    def verify_all(quiet: bool, processes: int) -> None:
+    @click.option("--root", "root_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                  help="The HQ root certificate (PEM) you keep: the database's root must be this one.")
+    def verify_all(quiet: bool, processes: int, root_file: Path | None) -> None:
         """Recompute every case's chain, check the registry and case rows against the records, the log and the admin log; list failures, exit 1 if any."""
         total = db.session.scalar(select(func.count()).select_from(Case)) or 0
         checked, failures = 0, []
@@ -104,14 +106,15 @@ def init_app(app: Flask) -> None:
                 click.echo(f"\rverified {checked}/{total} case(s), {len(failures)} failed", nl=False, err=True)
         if not quiet and total:
             click.echo("", err=True)
-        store = audit.audit_store(db.session)
+        store = audit.audit_store(db.session, root_file.read_text("ascii") if root_file else None)
         for case_id, public_id, problems in failures:
             click.echo(f"case {case_id} ({public_id}): {problems}")
         for line in store.lines():
             click.echo(line)
         click.echo(f"{checked} case(s) verified, {len(failures)} failed; registry and case facts: "
                    f"{len(store.facts)} problem(s); log: {len(store.log)} problem(s); admin log "
-                   f"{'ok' if store.admin.ok else 'FAILED'} ({store.admin.count} record(s)).")
+                   f"{'ok' if store.admin.ok else 'FAILED'} ({store.admin.count} record(s)); "
+                   f"PKI: {len(store.pki)} problem(s).")
         if failures or not store.ok:
             sys.exit(1)
 

@@ -122,27 +122,31 @@ class StoreAudit:
     facts: tuple[tuple[str, int | None, FactProblem], ...]
     log: tuple[LogProblem, ...]
     admin: ChainReport
+    #: the certificates, CAs, CRLs and signing keys checked from their own text (``pki.audit``)
+    pki: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not self.facts and not self.log and self.admin.ok
+        return not self.facts and not self.log and self.admin.ok and not self.pki
 
     def lines(self) -> list[str]:
         """One English line per problem, for the command line."""
         return ([f"{kind} {row}: {p.subject}.{p.field} {p.code} ({p.detail})" for kind, row, p in self.facts]
                 + [f"log{'' if p.index is None else f' leaf {p.index}'}: {p.code} ({p.detail})" for p in self.log]
-                + [f"admin log: #{p.seq} {p.code}" for p in self.admin.problems])
+                + [f"admin log: #{p.seq} {p.code}" for p in self.admin.problems]
+                + [f"pki: {line}" for line in self.pki])
 
 
-def audit_store(session: Session) -> StoreAudit:
+def audit_store(session: Session, root_pem: str | None = None) -> StoreAudit:
     """Check everything but the case chains (``verify_all`` checks those): every case row's and
-    center's facts, every leaf, subtree, frontier and checkpoint of the log, the admin log."""
+    center's facts, every leaf, subtree, frontier and checkpoint of the log, the admin log, and the
+    PKI's rows (against ``root_pem``, the HQ root an auditor keeps, when given)."""
     from workflows import admin, log, pki  # they import the PKI, which is heavier
 
     found = [("case", case_id, problem) for case_id, problem in facts.audit_cases(session)]
     found += [("center", center_id, problem) for center_id, problem in facts.audit_centers(session)]
     return StoreAudit(tuple(found), tuple(log.verify_log(session, pki.log_public_key_pem(session))),
-                      admin.verify_admin_log(session))
+                      admin.verify_admin_log(session), tuple(pki.audit(session, root_pem)))
 
 
 def verify_all(session: Session) -> Iterator[VerifyResult]:

@@ -52,7 +52,8 @@ def case_facts(case: Case, status: str, outcome: str | None) -> dict:
 
 def _center(center: Center) -> dict:
     return {"id": center.id, "name": center.name, "mosque_name": center.mosque_name,
-            "county": center.county_office.code, "address": center.address, "postal_code": center.postal_code,
+            "county": center.county_office.code if center.county_office is not None else None,
+            "address": center.address, "postal_code": center.postal_code,
             "holder": center.applicant_id}
 
 
@@ -281,7 +282,8 @@ def check_centers(session: Session, center_ids: list[int]) -> dict[int, tuple[Pr
         {row.case_id for rows in licenses.values() for row in rows}
     missing = wanted - case_ids.keys() - {None}
     if missing:
-        case_ids.update(session.execute(select(Case.id, Case.public_id).where(Case.id.in_(missing))).tuples())
+        case_ids.update((row_id, public) for row_id, public in session.execute(
+            select(Case.id, Case.public_id).where(Case.id.in_(missing))))
     result = {}
     for center_id in ids:
         proved = derive_center(center_id, entries[center_id])

@@ -28,7 +28,7 @@ from workflows.models import (
 )
 
 __all__ = ["ensure", "enroll_pending", "root_certificate", "chain_of", "current_crls", "revoke", "refresh_crls",
-           "check_signer", "service_signer", "log_public_key_pem", "certified_key", "CRL_LIFETIME", "Trust", "trust", "TrustMaterial",
+           "check_signer", "service_signer", "audit", "log_public_key_pem", "certified_key", "CRL_LIFETIME", "Trust", "trust", "TrustMaterial",
            "trust_material", "forget_trust_material"]
 
 #: how long a CRL is current; refreshed when less than half remains
@@ -424,6 +424,92 @@ def service_signer(session: Session, purpose: str, office: Office, passphrase: s
     if row is None:
         raise NotFound(f"no {purpose} key for {office.code}")
     return InMemorySigner(x.decrypt_service_key(row.encrypted_key, passphrase)), row
+
+
+def audit(session: Session, root_pem: str | None = None) -> list[str]:
+    """Every certificate, CA, CRL and signing key row checked from its own text, for the whole
+    database (nothing cached): each certificate's columns say what its PEM says and it was issued
+    by its CA's certificate (the root by itself, and equal to ``root_pem`` when one is pinned), each
+    CA's certificate is a CA's, each CRL is its CA's and signed by it, and a certificate's
+    revocation is what its CA's newest CRL says. One English line per problem."""
+    problems: list[str] = []
+    certs: dict[int, x509.Certificate] = {}
+    for row in session.scalars(select(Certificate).order_by(Certificate.id)):
+        try:
+            cert = x.load_certificate(row.pem)
+        except Exception:
+            problems.append(f"certificate {row.id}: the PEM is not a certificate")
+            continue
+        certs[row.id] = cert
+        try:
+            matches = _row_matches(row, cert)
+        except Exception:  # a purpose the certificate does not carry at all
+            matches = False
+        if not matches:
+            problems.append(f"certificate {row.id}: its columns are not what its PEM says")
+    cas = {ca.id: ca for ca in session.scalars(select(CertificateAuthority))}
+    for row in session.scalars(select(Certificate).order_by(Certificate.id)):
+        cert = certs.get(row.id)
+        if cert is None:
+            continue
+        if row.issuer_ca_id is None:
+            issuer = cert if row.purpose == "ca" else None
+            if root_pem is not None and cert != x.load_certificate(root_pem):
+                problems.append(f"certificate {row.id}: a root that is not the pinned HQ root")
+        else:
+            ca = cas.get(row.issuer_ca_id)
+            issuer = certs.get(ca.certificate_id) if ca is not None else None
+        try:
+            if issuer is None:
+                raise ValueError("no issuer")
+            cert.verify_directly_issued_by(issuer)
+        except Exception:
+            problems.append(f"certificate {row.id}: not issued by its CA's certificate")
+    for ca in cas.values():
+        cert = certs.get(ca.certificate_id)
+        try:
+            is_ca = cert is not None and cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:
+            problems.append(f"certificate authority {ca.id}: its certificate is not a CA's")
+    newest = {crl.ca_id: crl for crl in current_crls(session)}
+    revocations: dict[int, dict[int, datetime]] = {}
+    for crl_row in session.scalars(select(Crl).order_by(Crl.id)):
+        ca = cas.get(crl_row.ca_id)
+        issuer = certs.get(ca.certificate_id) if ca is not None else None
+        try:
+            crl = x.load_crl(crl_row.pem)
+            if issuer is None or crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):
+                raise ValueError("not its CA's")
+        except Exception:
+            problems.append(f"CRL {crl_row.id}: not a CRL signed by its CA")
+            continue
+        if newest.get(crl_row.ca_id) is crl_row:
+            revocations[crl_row.ca_id] = {entry.serial_number: entry.revocation_date_utc for entry in crl}
+    for row in session.scalars(select(Certificate).order_by(Certificate.id)):
+        listed = revocations.get(row.issuer_ca_id, {}).get(int(row.serial, 16)) if _hex(row.serial) else None
+        stored = as_utc(row.revoked_at) if row.revoked_at is not None else None
+        if listed != stored:
+            problems.append(f"certificate {row.id}: its revocation is not what its CA's CRL says")
+    for key in session.scalars(select(SigningKey)):
+        try:
+            public = load_public_key(key.public_key_pem)
+            cert = certs.get(key.certificate_id) if key.certificate_id is not None else None
+            if _spki_digest_of(public) != key.key_id or (cert is not None and (
+                    cert.public_key() != public or x.certificate_user_id(cert) != key.user_id)):
+                raise ValueError("mismatch")
+        except Exception:
+            problems.append(f"signing key {key.key_id[:12]}: its id or certificate is not its public key's")
+    return problems
+
+
+def _hex(text: str) -> bool:
+    return bool(text) and all(c in "0123456789abcdef" for c in text)
+
+
+def _spki_digest_of(public_key) -> str:
+    return sha256_hex(public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
 
 
 def log_public_key_pem(session: Session) -> str:

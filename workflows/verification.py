@@ -23,7 +23,7 @@ TOKEN_HASH_DIGITS = 20
 _RECORD, _LEAF, _KEY, _CASE = Record.__table__, LogLeaf.__table__, SigningKey.__table__, Case.__table__
 _RECORD_COLUMNS = (_RECORD.c.seq, _RECORD.c.canonical, _RECORD.c.hash, _RECORD.c.signature, _RECORD.c.key_id,
                    _RECORD.c.form_data, _RECORD.c.action, _RECORD.c.actor_user_id, _RECORD.c.log_index,
-                   _LEAF.c.leaf_hash)
+                   _RECORD.c.task_name, _LEAF.c.leaf_hash)
 _WITH_LEAF = _LEAF.c.index == _RECORD.c.log_index
 #: a case's records in order, each with the log leaf at its index (Core statements, built once)
 _RECORDS = (select(*_RECORD_COLUMNS).select_from(_RECORD.outerjoin(_LEAF, _WITH_LEAF))
@@ -84,7 +84,8 @@ def _check(public_id: str, rows, keys: _KeySet, known: pki.Trust | None) -> Chai
                            key_id=r.key_id, form_data=r.form_data, action=r.action,
                            actor_user_id=r.actor_user_id, case_id=public_id) for r in rows]
     report = verify_chain(public_id, stored, keys.pems, key_owners=keys.owners)
-    problems = list(report.problems) + _certificate_problems(known, rows, report.bodies) + _log_problems(rows)
+    problems = (list(report.problems) + _certificate_problems(known, rows, report.bodies) + _log_problems(rows)
+                + _task_name_problems(rows, report.bodies))
     if len(problems) == len(report.problems):
         return report
     problems.sort(key=lambda p: p.seq)
@@ -123,6 +124,12 @@ def _certificate_problems(known: pki.Trust | None, rows, bodies) -> list[ChainPr
         if known.user_id(row.key_id) != body.get("actor", {}).get("user_id"):
             problems.append(ChainProblem(row.seq, "key_mismatch", "the certificate names another user"))
     return problems
+
+
+def _task_name_problems(rows, bodies) -> list[ChainProblem]:
+    """The task name column (monitoring and the timeline read it) is the signed one."""
+    return [ChainProblem(r.seq, "column_mismatch", "the task name column is not the signed one")
+            for r, body in zip(rows, bodies) if type(body) is dict and body.get("task_name") != r.task_name]
 
 
 def _log_problems(rows) -> list[ChainProblem]:

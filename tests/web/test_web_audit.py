@@ -105,7 +105,7 @@ def test_whole_database_verification_finds_a_tampered_case(country, client, runn
     result = runner.invoke(args=["verify-all"])
     assert result.exit_code == 0, result.output
     assert ("4 case(s) verified, 0 failed; registry and case facts: 0 problem(s); log: 0 problem(s); admin log ok"
-            in result.output)
+            " (0 record(s)); PKI: 0 problem(s)." in result.output)
     assert "verified 4/4 case(s), 0 failed" in result.output  # the progress line (on stderr)
     page = client.post("/audit/verify").get_data(as_text=True)
     assert "۴ پرونده بررسی شد؛ ۰ پرونده" in page
