@@ -50,7 +50,7 @@ def test_good_bundle(files: dict[str, Path], case: Case) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == (
         f"OK evidence for case case-0001: 4 signed records, head {case.records[-1].hash}, "
-        f"in log tree of size {len(case.leaf_hashes)}\n"
+        f"in log tree of size {len(case.leaf_hashes)}; no witness required (no witness policy given)\n"
     )
 
 
@@ -110,7 +110,9 @@ def test_pdf_with_a_bad_evidence_bundle(pki: Pki, files: dict[str, Path], tmp_pa
     path.write_bytes(sealed_pdf(pki, json.loads(files["bad-bundle.json"].read_bytes())))
     status, lines = verdict(capsys, "--root", files["root.pem"], path)
     assert status == 1
-    assert lines[0].startswith("FAIL bad_signature evidence.json: record 4: signature does not verify")
+    # the changed last record is no longer the signed head either
+    assert lines[0] == "FAIL head_mismatch evidence.json: bundle: the last record is not the signed head"
+    assert lines[1].startswith("FAIL bad_signature evidence.json: record 4: signature does not verify")
 
 
 def test_pdf_without_evidence(pki: Pki, files: dict[str, Path], tmp_path: Path,
