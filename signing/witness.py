@@ -43,13 +43,15 @@ from .note import (
     cosign,
     join_note,
     parse_checkpoint_text,
+    parse_vkey,
     split_note,
     verify_checkpoint_note,
     verify_cosignatures,
     witness_key,
 )
 
-__all__ = ["SIZE_CONTENT_TYPE", "Witness", "WitnessRefusal", "add_checkpoint", "main", "serve"]
+__all__ = ["SIZE_CONTENT_TYPE", "Witness", "WitnessEndpoint", "WitnessRefusal", "add_checkpoint", "main",
+           "parse_endpoints", "serve"]
 
 #: content type of a 409 answer, whose body is the witness's latest cosigned size
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
@@ -67,6 +69,33 @@ class WitnessRefusal(SigningError):
         super().__init__(f"witness answered {status}: {detail}")
         self.status = status
         self.known_size = known_size
+
+
+@dataclass(frozen=True)
+class WitnessEndpoint:
+    """A witness a log asks for cosignatures: its submission prefix and its key."""
+
+    #: the submission prefix, e.g. "https://witness.esfahan.example" (add-checkpoint is appended)
+    url: str
+    #: its cosigning key
+    key: WitnessKey
+
+
+def parse_endpoints(text: str) -> list[WitnessEndpoint]:
+    """Witnesses from configuration text: one "<url> <vkey>" per line or ';'-separated item;
+    '#' starts a comment. Raise NoteError on a malformed entry."""
+    endpoints = []
+    for item in text.replace(";", "\n").splitlines():
+        item = item.split("#", 1)[0].strip()
+        if not item:
+            continue
+        url, _, vkey = item.partition(" ")
+        if not url.startswith(("http://", "https://")) or not vkey.strip():
+            raise NoteError(f"a witness is '<url> <vkey>': {item!r}")
+        endpoints.append(WitnessEndpoint(url, parse_vkey(vkey.strip())))
+    if len({e.key.name for e in endpoints}) != len(endpoints):
+        raise NoteError("a witness is configured twice")
+    return endpoints
 
 
 @dataclass(frozen=True)
