@@ -282,7 +282,7 @@ def encode_vkey(name: str, signature_type: int, public_key: bytes) -> str:
 
 def parse_vkey(vkey: str) -> WitnessKey:
     """A witness's verifier key (type 0x04, Ed25519); raise NoteError for anything else."""
-    parts = vkey.strip().split("+")
+    parts = vkey.strip().split("+", 2)
     if len(parts) != 3 or not _NAME.fullmatch(parts[0]):
         raise NoteError(f"not a verifier key: {vkey!r}")
     try:
