@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from http.client import HTTPException
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -158,42 +160,55 @@ def _hq(session: Session) -> Office:
 
 def collect_cosignatures(session: Session, row: LogCheckpoint, witnesses: Sequence[WitnessEndpoint],
                          timeout: float = 5.0) -> list[str]:
-    """Ask each witness that has not cosigned the checkpoint yet, with a consistency proof from the
-    size it cosigned last (as far as the log knows; a 409 names the witness's own, and is tried
-    once). Store each verified cosignature; return the names of the witnesses that cosigned now.
-    A witness that refuses or cannot be reached is logged and skipped: the checkpoint stands,
-    with fewer cosignatures, and a later call asks again."""
+    """Ask each witness that has not cosigned the checkpoint yet, all at once, with a consistency
+    proof from the size it cosigned last (as far as the log knows; a 409 names the witness's own
+    size, and is tried once more). Store each verified cosignature; return the names of the
+    witnesses that cosigned now. A witness that refuses or cannot be reached is logged and
+    skipped: the checkpoint stands, with fewer cosignatures, and a later call asks again."""
     if row.note is None:
         return []
     have = set(session.scalars(select(LogCosignature.witness).where(LogCosignature.tree_size == row.tree_size)))
-    added = []
+    pending: dict[str, tuple[WitnessEndpoint, int]] = {}
     for endpoint in witnesses:
-        name = endpoint.key.name
-        if name in have:
-            continue
-        old = session.scalar(select(func.max(LogCosignature.tree_size)).where(
-            LogCosignature.witness == name, LogCosignature.tree_size <= row.tree_size)) or 0
-        for attempt in range(2):
-            try:
-                proof = consistency_proof(session, old, row.tree_size) if old else []
-                line = add_checkpoint(endpoint.url, old, proof, row.note, endpoint.key, timeout)
-            except WitnessRefusal as refusal:
-                known = refusal.known_size
-                if attempt == 0 and refusal.status == 409 and known is not None and known != old \
-                        and known <= row.tree_size:
-                    old = known
-                    continue
-                logger.warning("witness %s did not cosign checkpoint %d: %s", name, row.tree_size, refusal)
-            except (OSError, merkle.MerkleError, note.NoteError) as error:
-                logger.warning("witness %s unreachable for checkpoint %d: %s", name, row.tree_size, error)
-            else:
-                timestamp = struct.unpack(">Q", line.signature[:8])[0]
-                session.add(LogCosignature(tree_size=row.tree_size, witness=name, line=line.line(),
+        if endpoint.key.name not in have:
+            old = session.scalar(select(func.max(LogCosignature.tree_size)).where(
+                LogCosignature.witness == endpoint.key.name, LogCosignature.tree_size <= row.tree_size)) or 0
+            pending[endpoint.key.name] = (endpoint, old)
+    added = []
+    for attempt in range(2):
+        if not pending:
+            break
+        # proofs come from the database here, in this thread; only the HTTP requests run in parallel
+        requests = {name: (endpoint, old, consistency_proof(session, old, row.tree_size) if old else [])
+                    for name, (endpoint, old) in pending.items()}
+        with ThreadPoolExecutor(max_workers=min(8, len(requests))) as pool:
+            answers = dict(zip(requests, pool.map(
+                lambda item: _ask(item, row.note, timeout), requests.values())))
+        pending = {}
+        for name, answer in answers.items():
+            endpoint, old, _ = requests[name]
+            if isinstance(answer, note.NoteSignature):
+                timestamp = struct.unpack(">Q", answer.signature[:8])[0]
+                session.add(LogCosignature(tree_size=row.tree_size, witness=name, line=answer.line(),
                                            timestamp=timestamp))
                 added.append(name)
-            break
+            elif (attempt == 0 and isinstance(answer, WitnessRefusal) and answer.status == 409
+                  and answer.known_size is not None and answer.known_size != old
+                  and answer.known_size <= row.tree_size):
+                pending[name] = (endpoint, answer.known_size)
+            else:
+                logger.warning("witness %s did not cosign checkpoint %d: %s", name, row.tree_size, answer)
     session.flush()
     return added
+
+
+def _ask(request: tuple[WitnessEndpoint, int, list[bytes]], checkpoint_note: str,
+         timeout: float) -> note.NoteSignature | Exception:
+    endpoint, old, proof = request
+    try:
+        return add_checkpoint(endpoint.url, old, proof, checkpoint_note, endpoint.key, timeout)
+    except (WitnessRefusal, OSError, ValueError, HTTPException, note.NoteError) as error:
+        return error  # a witness that misbehaves or is away costs its cosignature, nothing else
 
 
 @dataclass(frozen=True)
