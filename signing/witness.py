@@ -185,12 +185,16 @@ def serve(witness: Witness, host: str = "127.0.0.1", port: int = 0) -> http.serv
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            if self.path.rstrip("/").rsplit("/", 1)[-1] != "add-checkpoint":
-                return self._send(_Answer(404, "not found\n"))
             length = self.headers.get("Content-Length", "")
-            if not length.isdigit() or int(length) > _MAX_BODY:
-                return self._send(_Answer(400, "a body of known, bounded length is required\n"))
-            self._send(witness.add_checkpoint(self.rfile.read(int(length))))
+            if self.path.rstrip("/").rsplit("/", 1)[-1] != "add-checkpoint":
+                answer = _Answer(404, "not found\n")
+                self.close_connection = True  # the body was not read
+            elif not length.isdigit() or int(length) > _MAX_BODY:
+                answer = _Answer(400, "a body of known, bounded length is required\n")
+                self.close_connection = True
+            else:
+                answer = witness.add_checkpoint(self.rfile.read(int(length)))
+            self._send(answer)
 
         def _send(self, answer: _Answer) -> None:
             data = answer.body.encode("utf-8")
