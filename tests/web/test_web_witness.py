@@ -175,3 +175,19 @@ def test_no_witness_configured_means_no_network(app, client, monkeypatch):
     bundle = load_bundle(signed_attachment(pdf, "evidence.json"))
     assert "\n\u2014 " + log.LOG_ID in bundle["checkpoint"] and "witness" not in bundle["checkpoint"]
     assert db.session.scalar(select(func.count()).select_from(LogCosignature)) == 0
+
+
+def test_the_tick_asks_the_witnesses_again(app, runner, witnesses):
+    """A witness that was away when a checkpoint was signed is asked again by the next tick."""
+    licensed_case(app, ACTORS["applicant"])
+    endpoints = app.config["WITNESS_ENDPOINTS"]
+    app.config["WITNESS_ENDPOINTS"] = (*endpoints[:2], WitnessEndpoint("http://127.0.0.1:9", endpoints[2].key))
+    row = log.checkpoint(db.session, PASSPHRASE, witnesses=app.config["WITNESS_ENDPOINTS"])
+    db.session.commit()
+    assert cosigners(row.tree_size) == {witnesses[0].name, witnesses[1].name}
+    app.config["WITNESS_ENDPOINTS"] = endpoints
+    result = runner.invoke(args=["tick"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    latest = log.latest_checkpoint(db.session)
+    assert cosigners(latest.tree_size) == {w.name for w in witnesses}
