@@ -81,6 +81,9 @@ def _check_pdf(data: bytes, root_pem: str, crls: list[x509.CertificateRevocation
         return _INVALID
     seal = f"seal of {result.signer_common_name!r} at {result.signing_time.isoformat()}"
     if EVIDENCE_NAME not in result.attachments:
+        if policy is not None:  # nothing carries a cosignature: the policy cannot be met
+            print(f"FAIL witness_quorum: {seal}; no evidence bundle attached, so no cosigned checkpoint")
+            return _INVALID
         print(f"OK pdf: {seal}; no evidence bundle attached")
         return _OK
     report = verify_bundle(load_bundle(signed_attachment(data, EVIDENCE_NAME)), root_pem, crls=crls,

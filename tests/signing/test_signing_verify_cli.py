@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 from conftest import START, Case, Pki, founding_steps, signed_case
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from signing import canonical_bytes, certificate_pem, create_root_ca, crl_pem, generate_ca_key, render_pdf, sign_pdf
+from signing.note import witness_key
 from signing.verify_cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,6 +124,11 @@ def test_pdf_without_evidence(pki: Pki, files: dict[str, Path], tmp_path: Path,
     status, lines = verdict(capsys, "--root", files["root.pem"], path)
     assert status == 0 and lines[0].endswith("; no evidence bundle attached")
     assert no_network == []
+    policy = tmp_path / "policy.txt"
+    witness = witness_key("witness.example/w1", ed25519.Ed25519PrivateKey.generate())
+    policy.write_text(f"witness {witness.vkey()}\nquorum 1\n")
+    status, lines = verdict(capsys, "--root", files["root.pem"], "--witness-policy", policy, path)
+    assert status == 1 and lines[0].startswith("FAIL witness_quorum: seal of ")
 
 
 def test_seal_dated_before_its_checkpoint(pki: Pki, files: dict[str, Path], tmp_path: Path,
