@@ -12,10 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from signing import (
     BundleRecord,
     CertifiedKey,
-    Checkpoint,
     InMemorySigner,
     Purpose,
-    SignedCheckpoint,
     StoredRecord,
     Subject,
     build_bundle,
@@ -30,7 +28,6 @@ from signing import (
     issue_end_entity,
     leaf_hash,
     record_leaf_hash,
-    sign_checkpoint,
     sign_record,
 )
 from signing.bundle import CaseHead, SignedCaseHead, sign_case_head
