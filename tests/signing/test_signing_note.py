@@ -124,3 +124,21 @@ def test_malformed_notes() -> None:
         with pytest.raises(NoteError):
             split_note(bad)
     assert public_key_pem  # the package's names stay importable together
+
+
+def test_the_specification_example_parses() -> None:
+    """c2sp.org/tlog-cosignature's example: a log signature and a witness cosignature whose
+    timestamp is the one its signed-message example shows (1679315147)."""
+    example = (
+        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\n"
+        "\u2014 example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9"
+        "nTo+zyWE+xeMcTOAYQ8=\n"
+        "\u2014 witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZ"
+        "qhf5nNo0xUe+mbIUBkBIfZ+qnA==\n")
+    text, signatures = split_note(example)
+    assert parse_checkpoint_text(text).tree_size == 20852163
+    log_line, cosignature = signatures
+    assert (log_line.name, len(log_line.signature)) == ("example.com/behind-the-sofa", 64)
+    assert cosignature.name == "witness.example.com/w1" and len(cosignature.signature) == 8 + 64
+    assert struct.unpack(">Q", cosignature.signature[:8])[0] == 1679315147
+    assert join_note(text, signatures) == example
