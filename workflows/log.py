@@ -218,10 +218,11 @@ class LogProblem:
     detail: str
 
 
-def verify_log(session: Session, log_key_pem: str) -> list[LogProblem]:
+def verify_log(session: Session, log_key_pem: str, witnesses: Sequence[note.WitnessKey] = ()) -> list[LogProblem]:
     """Recompute the log: leaves match their records, indexes are contiguous, the stored subtree
-    hashes and frontier are those of the leaves, every checkpoint is signed by the log key,
-    matches the leaves and is consistent with the one before it."""
+    hashes and frontier are those of the leaves, every checkpoint (its JSON form and its note) is
+    signed by the log key, matches the leaves and is consistent with the one before it; and each
+    stored cosignature of a witness in ``witnesses`` verifies on its checkpoint's note."""
     problems: list[LogProblem] = []
     rows = session.execute(select(LogLeaf.index, LogLeaf.leaf_hash, Record.hash, Record.log_index)
                            .join(Record, Record.id == LogLeaf.record_id).order_by(LogLeaf.index)).all()
@@ -258,6 +259,25 @@ def verify_log(session: Session, log_key_pem: str) -> list[LogProblem]:
             except Exception as error:
                 problems.append(LogProblem(row.tree_size, "log_inconsistent", str(error)))
         previous = row
+    problems += _cosignature_problems(session, witnesses)
+    return problems
+
+
+def _cosignature_problems(session: Session, witnesses: Sequence[note.WitnessKey]) -> list[LogProblem]:
+    known = {witness.name: witness for witness in witnesses}
+    problems = []
+    rows = session.execute(select(LogCosignature.tree_size, LogCosignature.witness, LogCosignature.line,
+                                  LogCheckpoint.note).join(LogCheckpoint,
+                                                           LogCheckpoint.tree_size == LogCosignature.tree_size))
+    for tree_size, name, line, checkpoint_note in rows:
+        if name not in known:
+            continue  # a witness no longer configured: nothing to check it with
+        try:
+            valid, bad = note.verify_cosignatures((checkpoint_note or "") + line, [known[name]])
+        except note.NoteError as error:
+            valid, bad = [], [str(error)]
+        if not valid:
+            problems.append(LogProblem(tree_size, "cosignature_invalid", "; ".join(bad) or f"{name}: no cosignature"))
     return problems
 
 

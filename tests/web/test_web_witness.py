@@ -191,3 +191,18 @@ def test_the_tick_asks_the_witnesses_again(app, runner, witnesses):
     db.session.expire_all()
     latest = log.latest_checkpoint(db.session)
     assert cosigners(latest.tree_size) == {w.name for w in witnesses}
+
+
+def test_the_log_audit_checks_stored_cosignatures(app, client, witnesses):
+    licensed_case(app, ACTORS["applicant"])
+    row = log.checkpoint(db.session, PASSPHRASE, witnesses=app.config["WITNESS_ENDPOINTS"])
+    db.session.commit()
+    log_key = client.get("/pki/log-key.pem").get_data(as_text=True)
+    keys = [w.public for w in witnesses]
+    assert log.verify_log(db.session, log_key, keys) == []
+    stored = db.session.get(LogCosignature, (row.tree_size, witnesses[1].name))
+    other = db.session.get(LogCosignature, (row.tree_size, witnesses[2].name))
+    stored.line = other.line.replace(witnesses[2].name, witnesses[1].name)  # a line moved to another witness
+    db.session.commit()
+    assert [(p.index, p.code) for p in log.verify_log(db.session, log_key, keys)] == [
+        (row.tree_size, "cosignature_invalid")]
