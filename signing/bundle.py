@@ -39,6 +39,7 @@ from .merkle import record_leaf_hash, verify_inclusion
 from .note import (
     CheckpointBody,
     WitnessPolicy,
+    ecdsa_key_id,
     parse_checkpoint_text,
     split_note,
     verify_checkpoint_note,
@@ -393,11 +394,14 @@ def _checkpoint_problems(parsed: _Parsed, root: x509.Certificate) -> list[Bundle
     except KeyFormatError as exc:
         return [BundleProblem(None, "checkpoint_bad_signature", str(exc))]
     problems = []
-    try:
-        verify_checkpoint_note(parsed.note, log_key)
-    except NoteError as exc:
-        code = "checkpoint_unsigned" if "no signature" in str(exc) else "checkpoint_bad_signature"
-        problems.append(BundleProblem(None, code, str(exc)))
+    kid = ecdsa_key_id(log_key)
+    if not any(s.name == parsed.checkpoint.origin and s.key_id == kid for s in split_note(parsed.note)[1]):
+        problems.append(BundleProblem(None, "checkpoint_unsigned", "the checkpoint carries no signature of the log key"))
+    else:
+        try:
+            verify_checkpoint_note(parsed.note, log_key)
+        except NoteError as exc:
+            problems.append(BundleProblem(None, "checkpoint_bad_signature", str(exc)))
     try:
         verify_case_head(parsed.case_head, log_key)
     except BadSignatureError as exc:
