@@ -12,8 +12,8 @@ from signing import (  # noqa: E402
     DOMAIN,
     RECORD_PURPOSES,
     BundleRecord,
+    CaseHead,
     CertifiedKey,
-    Checkpoint,
     InMemorySigner,
     Purpose,
     StoredRecord,
@@ -37,7 +37,9 @@ from signing import (  # noqa: E402
     qr_data_uri,
     record_leaf_hash,
     render_pdf,
-    sign_checkpoint,
+    inclusion_proofs,
+    sign_case_head,
+    sign_checkpoint_note,
     sign_pdf,
     sign_record,
     validate_pdf,
@@ -131,11 +133,16 @@ def bench_pki_pades_bundle() -> None:
         leaves.append(record_leaf_hash(record.hash))
         prev = record.hash
     leaves.extend(leaf_hash(i.to_bytes(8, "big")) for i in range(100_000 - len(leaves)))
-    checkpoint = sign_checkpoint(
-        Checkpoint(len(leaves), merkle_root(leaves).hex(), format_time(now), "hq-log"), InMemorySigner(log_key))
+    tree_root = merkle_root(leaves)
+    log_signer = InMemorySigner(log_key)
+    checkpoint = timed("sign_checkpoint_note (C2SP signed note, ECDSA)",
+                       lambda: sign_checkpoint_note("hq-log", len(leaves), tree_root, log_signer), 100)
+    head = sign_case_head(CaseHead("case-0001", 6, stored[-1].hash, indexes[-1], len(leaves), tree_root.hex(),
+                                   format_time(now)), log_signer)
+    proofs = inclusion_proofs(indexes, leaves)
     bundle = timed("build_bundle, 6 records, log of 100,000 leaves", lambda: build_bundle(
         "case-0001", [BundleRecord(r, i) for r, i in zip(stored, indexes)], [CertifiedKey(person, (county, province))],
-        crls, checkpoint, CertifiedKey(log, ()), leaves), 3)
+        crls, checkpoint, CertifiedKey(log, ()), proofs, head), 3)
     root_pem = certificate_pem(root)
     report = verify_bundle(bundle, root_pem)
     assert report.ok, report.problems

@@ -2,10 +2,15 @@
 
 A bundle is plain JSON (write it with canonical_bytes): the records as stored, the
 signers' certificates with their chains up to (not including) the HQ root, every CA's
-CRL, each record's log index and inclusion proof, and one signed log checkpoint that
-covers them all. verify_bundle needs nothing but the bundle and the root.
+CRL, each record's log index and inclusion proof, one log checkpoint that covers them all
+(a C2SP signed note, with any witness cosignatures), and the case head: a statement signed
+by the log key that the case's last record, as of sealing, is this sequence number and hash
+in that checkpoint. verify_bundle needs nothing but the bundle and the root (and a witness
+policy, when witnesses are required); with the head, a bundle with records dropped, added
+or reordered fails.
 """
 
+import base64
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -16,8 +21,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .canonical import sha256_hex
+from .canonical import canonical_bytes, sha256_hex
 from .errors import (
+    BadSignatureError,
     BundleError,
     CertificateError,
     CertificatePathError,
@@ -25,10 +31,20 @@ from .errors import (
     InclusionProofError,
     KeyFormatError,
     MerkleError,
+    NoteError,
     RecordError,
 )
 from .keys import key_id, public_key_pem
-from .merkle import SignedCheckpoint, record_leaf_hash, verify_checkpoint, verify_inclusion
+from .merkle import record_leaf_hash, verify_inclusion
+from .note import (
+    CheckpointBody,
+    WitnessPolicy,
+    ecdsa_key_id,
+    parse_checkpoint_text,
+    split_note,
+    verify_checkpoint_note,
+    verify_cosignatures,
+)
 from .pki import (
     RECORD_PURPOSES,
     Purpose,
@@ -40,23 +56,32 @@ from .pki import (
     verify_chain_at,
 )
 from .records import StoredRecord, parse_time, verify_chain
+from .signer import Signer, verify_signature
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "CASE_HEAD_DOMAIN",
     "BundleProblem",
     "BundleRecord",
     "BundleReport",
+    "CaseHead",
     "CertifiedKey",
+    "SignedCaseHead",
     "build_bundle",
     "load_bundle",
+    "sign_case_head",
     "verify_bundle",
+    "verify_case_head",
 ]
 
 #: Value of the bundle's "format" member.
-BUNDLE_FORMAT = "mosque-centers:evidence-bundle:v1"
+BUNDLE_FORMAT = "mosque-centers:evidence-bundle:v2"
+#: Prefix of every signed case-head statement, so the log key's signature means nothing elsewhere.
+CASE_HEAD_DOMAIN = b"mosque-centers:case-head:v1\n"
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_TOP_KEYS = frozenset({"format", "case_id", "records", "signers", "log_signer", "crls", "checkpoint"})
+_TOP_KEYS = frozenset({"format", "case_id", "records", "signers", "log_signer", "crls", "checkpoint", "case_head"})
+_HEAD_KEYS = frozenset({"case_id", "seq", "head", "log_index", "tree_size", "root", "time"})
 _RECORD_KEYS = frozenset(
     {"seq", "canonical", "signature", "key_id", "form_data", "log_index", "inclusion_proof"}
 )
@@ -71,6 +96,77 @@ class CertifiedKey:
     certificate: x509.Certificate
     #: Issuer first, the CA just below the root last.
     chain: tuple[x509.Certificate, ...]
+
+
+@dataclass(frozen=True)
+class CaseHead:
+    """What the log key states when a case is sealed: its last record and a checkpoint covering it."""
+
+    #: The case's public id.
+    case_id: str
+    #: Sequence number of the case's last record (= how many records it has).
+    seq: int
+    #: Hash of that record (lowercase hex).
+    head: str
+    #: Its log index.
+    log_index: int
+    #: Size of the checkpoint that covers it.
+    tree_size: int
+    #: That checkpoint's root (lowercase hex).
+    root: str
+    #: When the statement was made (record time format).
+    time: str
+
+    def __post_init__(self) -> None:
+        for name in ("seq", "log_index", "tree_size"):
+            if type(getattr(self, name)) is not int or getattr(self, name) < 0:
+                raise BundleError(f"case head: {name} must be a non-negative integer")
+        if self.seq < 1 or self.log_index >= self.tree_size:
+            raise BundleError("case head: a head is a record of the case inside the checkpoint")
+        for name in ("head", "root"):
+            if type(getattr(self, name)) is not str or _HEX64.fullmatch(getattr(self, name)) is None:
+                raise BundleError(f"case head: {name} must be 64 lowercase hex digits")
+        if type(self.case_id) is not str or not self.case_id:
+            raise BundleError("case head: case_id must be a non-empty string")
+        try:
+            parse_time(self.time)
+        except RecordError as exc:
+            raise BundleError(f"case head: time: {exc}") from exc
+
+    def as_dict(self) -> dict[str, Any]:
+        """The statement's JSON members."""
+        return {"case_id": self.case_id, "seq": self.seq, "head": self.head, "log_index": self.log_index,
+                "tree_size": self.tree_size, "root": self.root, "time": self.time}
+
+    def message(self) -> bytes:
+        """What the log key signs: CASE_HEAD_DOMAIN + the canonical JSON of the statement."""
+        return CASE_HEAD_DOMAIN + canonical_bytes(self.as_dict())
+
+
+@dataclass(frozen=True)
+class SignedCaseHead:
+    """A case head with the log key's signature."""
+
+    #: The statement.
+    head: CaseHead
+    #: Base64 of the DER ECDSA-SHA256 signature over head.message().
+    signature: str
+
+
+def sign_case_head(head: CaseHead, signer: Signer) -> SignedCaseHead:
+    """Sign a case head with the log key. The caller states only a head it has verified."""
+    signature = signer.sign(head.message())
+    verify_signature(signer.public_key_pem, head.message(), signature)
+    return SignedCaseHead(head, base64.b64encode(signature).decode("ascii"))
+
+
+def verify_case_head(signed: SignedCaseHead, public_key_pem: str) -> None:
+    """Verify a case head's signature by the log key; raise BadSignatureError if it fails."""
+    try:
+        signature = base64.b64decode(signed.signature, validate=True)
+    except ValueError as exc:
+        raise BadSignatureError("the case head's signature is not base64") from exc
+    verify_signature(public_key_pem, signed.head.message(), signature)
 
 
 @dataclass(frozen=True)
@@ -109,10 +205,14 @@ class BundleReport:
     count: int
     #: Size of the log tree the checkpoint signs, when it could be read.
     tree_size: int | None
-    #: Time of that checkpoint (UTC), when it could be read.
+    #: Time of the signed case head (when the bundle was sealed, UTC), when it could be read.
     checkpoint_time: datetime | None
     #: Every problem found.
     problems: tuple[BundleProblem, ...]
+    #: Names of the policy's witnesses whose cosignatures on the checkpoint verify.
+    cosigned_by: tuple[str, ...] = ()
+    #: How many witnesses the policy required (None: no policy was given).
+    quorum: int | None = None
 
 
 def build_bundle(
@@ -120,22 +220,33 @@ def build_bundle(
     records: Sequence[BundleRecord],
     signers: Sequence[CertifiedKey],
     crls: Sequence[x509.CertificateRevocationList],
-    checkpoint: SignedCheckpoint,
+    checkpoint: str,
     log_signer: CertifiedKey,
     proofs: Sequence[Sequence[bytes]],
+    case_head: SignedCaseHead,
 ) -> dict[str, Any]:
     """Assemble a case's evidence bundle as a JSON-ready dict; raise BundleError on inconsistent data.
 
-    `records` are the case's records in seq order; `proofs` the inclusion proof of each in the
-    tree the checkpoint signs. Each proof is checked before the bundle is returned.
+    `records` are all the case's records in seq order; `checkpoint` a checkpoint note (signed
+    by the log key, with any cosignatures); `proofs` the inclusion proof of each record in the
+    tree the checkpoint signs; `case_head` the log key's statement of the last record in that
+    checkpoint. Each proof and the head are checked before the bundle is returned.
     """
     if not records:
         raise BundleError("a bundle needs at least one record")
-    tree_size = checkpoint.checkpoint.tree_size
+    try:
+        body = parse_checkpoint_text(split_note(checkpoint)[0])
+    except NoteError as exc:
+        raise BundleError(f"the checkpoint is not a checkpoint note: {exc}") from exc
+    tree_size = body.tree_size
     if len(proofs) != len(records):
         raise BundleError(f"{len(records)} records need as many inclusion proofs, {len(proofs)} given")
+    head, last = case_head.head, records[-1]
+    if (head.case_id, head.seq, head.head, head.log_index, head.tree_size, head.root) != (
+            case_id, last.record.seq, last.record.hash, last.log_index, tree_size, body.root.hex()):
+        raise BundleError("the case head is not the last record in the checkpoint")
     try:
-        checkpoint_root = bytes.fromhex(checkpoint.checkpoint.root)
+        checkpoint_root = body.root
         for entry, proof in zip(records, proofs):
             verify_inclusion(
                 record_leaf_hash(entry.record.hash), entry.log_index, tree_size, proof, checkpoint_root
@@ -160,7 +271,8 @@ def build_bundle(
         "signers": [_certified_json(signer) for signer in signers],
         "log_signer": _certified_json(log_signer),
         "crls": [crl_pem(crl) for crl in crls],
-        "checkpoint": checkpoint.as_dict(),
+        "checkpoint": checkpoint,
+        "case_head": {**case_head.head.as_dict(), "signature": case_head.signature},
     }
 
 
@@ -192,20 +304,28 @@ def verify_bundle(
     root_pem: str,
     *,
     crls: Sequence[x509.CertificateRevocationList] = (),
+    witnesses: WitnessPolicy | None = None,
 ) -> BundleReport:
     """Verify a bundle with nothing but the HQ root; every failure is a BundleProblem.
 
-    Checks the log certificate and checkpoint signature, each record's certificate chain
-    at the record's time (hard-fail revocation), signature, key ownership and case chain,
-    and each record's inclusion in the checkpoint's tree. `crls` adds CRLs newer than the
-    bundle's. Raises CertificateError only when `root_pem` itself is not a certificate.
+    Checks the log certificate, the checkpoint note's and the case head's signatures by it,
+    that the records are exactly the case's up to that head (none dropped, added or
+    reordered), each record's certificate chain at the record's time (hard-fail revocation),
+    signature, key ownership and case chain, and each record's inclusion in the checkpoint's
+    tree. With `witnesses`, at least quorum of its witnesses must have cosigned the
+    checkpoint. `crls` adds CRLs newer than the bundle's. Raises CertificateError only when
+    `root_pem` itself is not a certificate.
     """
     root = load_certificate(root_pem)
     try:
         parsed = _Parsed(bundle, crls)
     except _Malformed as exc:
-        return _report(None, [], None, None, [BundleProblem(None, "bundle_malformed", str(exc))])
+        quorum = witnesses.quorum if witnesses else None
+        return _report(None, [], None, None, [BundleProblem(None, "bundle_malformed", str(exc))], quorum=quorum)
     problems = _checkpoint_problems(parsed, root)
+    problems.extend(_head_problems(parsed))
+    cosigned_by, witness_problems = _witness_problems(parsed, witnesses)
+    problems.extend(witness_problems)
     problems.extend(_record_problems(parsed, root))
     chain = verify_chain(
         parsed.case_id, parsed.stored, parsed.public_keys, key_owners=parsed.key_owners
@@ -213,7 +333,8 @@ def verify_bundle(
     problems.extend(BundleProblem(item.seq, item.code, item.detail) for item in chain.problems)
     problems.sort(key=lambda item: (item.seq or 0, item.code))
     head = chain.head if not problems else None
-    return _report(parsed.case_id, parsed.stored, head, parsed.checkpoint, problems)
+    return _report(parsed.case_id, parsed.stored, head, parsed, problems, cosigned_by,
+                   witnesses.quorum if witnesses else None)
 
 
 class _Malformed(Exception):
@@ -224,9 +345,9 @@ class _Parsed:
     """A bundle's members, type-checked and loaded; raises _Malformed."""
 
     def __init__(self, bundle: object, extra_crls: Sequence[x509.CertificateRevocationList]) -> None:
+        if type(bundle) is dict and bundle.get("format") != BUNDLE_FORMAT:
+            raise _Malformed(f"format is not {BUNDLE_FORMAT} (a v1 bundle commits to no case head)")
         top = _object(bundle, _TOP_KEYS, "bundle")
-        if top["format"] != BUNDLE_FORMAT:
-            raise _Malformed(f"format is not {BUNDLE_FORMAT}")
         self.case_id = _string(top["case_id"], "case_id")
         entries = _list(top["records"], "records")
         if not entries:
@@ -240,8 +361,12 @@ class _Parsed:
         try:
             self.crls = [load_crl(_string(item, "crl")) for item in _list(top["crls"], "crls")]
             self.crls.extend(extra_crls)
-            self.checkpoint = SignedCheckpoint.from_dict(_object(top["checkpoint"], None, "checkpoint"))
-        except (CertificateError, CheckpointError) as exc:
+            self.note = _string(top["checkpoint"], "checkpoint")
+            self.checkpoint: CheckpointBody = parse_checkpoint_text(split_note(self.note)[0])
+            head = dict(_object(top["case_head"], _HEAD_KEYS | {"signature"}, "case_head"))
+            signature = _string(head.pop("signature"), "case_head signature")
+            self.case_head = SignedCaseHead(CaseHead(**head), signature)
+        except (CertificateError, CheckpointError, BundleError, TypeError) as exc:
             raise _Malformed(str(exc)) from exc
         self.public_keys: dict[str, str] = {}
         self.key_owners: dict[str, int] = {}
@@ -255,29 +380,71 @@ class _Parsed:
 
 
 def _checkpoint_problems(parsed: _Parsed, root: x509.Certificate) -> list[BundleProblem]:
-    signed = parsed.checkpoint
-    at = parse_time(signed.checkpoint.time)
+    """The log certificate was fit to sign logs when the head was stated, and it signed both
+    the checkpoint note and the case head."""
+    at = parse_time(parsed.case_head.head.time)
     log_cert = parsed.log_signer.certificate
     try:
         verify_chain_at(
             log_cert, parsed.log_signer.chain, root, parsed.crls, at, purposes={Purpose.LOG}
         )
+        log_key = public_key_pem(_p256(log_cert))
     except CertificatePathError as exc:
         return [BundleProblem(None, f"checkpoint_{exc.code}", f"log certificate: {exc}")]
-    if not signed.signature:
-        return [BundleProblem(None, "checkpoint_unsigned", "the checkpoint carries no signature")]
-    try:
-        verify_checkpoint(signed, public_key_pem(_p256(log_cert)))
-    except (CheckpointError, KeyFormatError) as exc:
+    except KeyFormatError as exc:
         return [BundleProblem(None, "checkpoint_bad_signature", str(exc))]
-    return []
+    problems = []
+    kid = ecdsa_key_id(log_key)
+    if not any(s.name == parsed.checkpoint.origin and s.key_id == kid for s in split_note(parsed.note)[1]):
+        problems.append(BundleProblem(None, "checkpoint_unsigned", "the checkpoint carries no signature of the log key"))
+    else:
+        try:
+            verify_checkpoint_note(parsed.note, log_key)
+        except NoteError as exc:
+            problems.append(BundleProblem(None, "checkpoint_bad_signature", str(exc)))
+    try:
+        verify_case_head(parsed.case_head, log_key)
+    except BadSignatureError as exc:
+        problems.append(BundleProblem(None, "head_bad_signature", f"case head: {exc}"))
+    return problems
+
+
+def _head_problems(parsed: _Parsed) -> list[BundleProblem]:
+    """The records are exactly the case's, up to the signed head, in that checkpoint."""
+    head = parsed.case_head.head
+    problems = []
+    if head.case_id != parsed.case_id:
+        problems.append(BundleProblem(None, "head_mismatch", "the signed head is of another case"))
+    if (head.tree_size, head.root) != (parsed.checkpoint.tree_size, parsed.checkpoint.root.hex()):
+        problems.append(BundleProblem(None, "head_mismatch", "the signed head names another checkpoint"))
+    last, count = parsed.stored[-1], len(parsed.stored)
+    if head.seq != count or last.seq != head.seq:
+        problems.append(BundleProblem(None, "head_mismatch", (
+            f"the case had {head.seq} records when sealed; the bundle holds {count}, the last numbered {last.seq}")))
+    elif last.hash != head.head or parsed.log_indexes[-1] != head.log_index:
+        problems.append(BundleProblem(None, "head_mismatch", "the last record is not the signed head"))
+    return problems
+
+
+def _witness_problems(parsed: _Parsed, policy: WitnessPolicy | None) -> tuple[tuple[str, ...], list[BundleProblem]]:
+    """Which of the policy's witnesses cosigned the checkpoint, and whether they make a quorum."""
+    if policy is None:
+        return (), []
+    valid, bad = verify_cosignatures(parsed.note, policy.witnesses)
+    names = tuple(sorted(cosignature.witness for cosignature in valid))
+    problems = [BundleProblem(None, "cosignature_invalid", reason) for reason in bad]
+    if len(names) < policy.quorum:
+        problems.append(BundleProblem(None, "witness_quorum", (
+            f"{len(names)} of the policy's {len(policy.witnesses)} witnesses cosigned the checkpoint; "
+            f"{policy.quorum} are required")))
+    return names, problems
 
 
 def _record_problems(parsed: _Parsed, root: x509.Certificate) -> list[BundleProblem]:
     problems = []
-    tree_size = parsed.checkpoint.checkpoint.tree_size
-    tree_root = bytes.fromhex(parsed.checkpoint.checkpoint.root)
-    checkpoint_time = parse_time(parsed.checkpoint.checkpoint.time)
+    tree_size = parsed.checkpoint.tree_size
+    tree_root = parsed.checkpoint.root
+    checkpoint_time = parse_time(parsed.case_head.head.time)
     previous_index = -1
     for seq, (row, proof, index) in enumerate(
         zip(parsed.stored, parsed.proofs, parsed.log_indexes), start=1
@@ -293,7 +460,7 @@ def _record_problems(parsed: _Parsed, root: x509.Certificate) -> list[BundleProb
         if body is None:
             continue  # verify_chain reports why
         if body["time"] > checkpoint_time:
-            problems.append(BundleProblem(seq, "record_after_checkpoint", "record is newer than the checkpoint"))
+            problems.append(BundleProblem(seq, "record_after_checkpoint", "record is newer than the case head"))
         problem = _signer_problem(parsed, root, body)
         if problem:
             problems.append(BundleProblem(seq, *problem))
@@ -335,17 +502,21 @@ def _report(
     case_id: str | None,
     stored: Sequence[StoredRecord],
     head: str | None,
-    checkpoint: SignedCheckpoint | None,
+    parsed: "_Parsed | None",
     problems: list[BundleProblem],
+    cosigned_by: tuple[str, ...] = (),
+    quorum: int | None = None,
 ) -> BundleReport:
     return BundleReport(
         ok=not problems,
         case_id=case_id,
         head=head,
         count=len(stored),
-        tree_size=checkpoint.checkpoint.tree_size if checkpoint else None,
-        checkpoint_time=parse_time(checkpoint.checkpoint.time) if checkpoint else None,
+        tree_size=parsed.checkpoint.tree_size if parsed else None,
+        checkpoint_time=parse_time(parsed.case_head.head.time) if parsed else None,
         problems=tuple(problems),
+        cosigned_by=cosigned_by,
+        quorum=quorum,
     )
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "InclusionProofError",
     "KeyFormatError",
     "MerkleError",
+    "NoteError",
     "PdfError",
     "PdfSignatureError",
     "PinError",
@@ -23,6 +24,7 @@ __all__ = [
     "RevocationUnknownError",
     "SigningError",
     "UntrustedPathError",
+    "WitnessPolicyError",
     "WrongPinError",
 ]
 
@@ -119,6 +121,18 @@ class CheckpointError(SigningError):
     """A log checkpoint is malformed, unsigned, or its signature does not verify."""
 
     code = "checkpoint_invalid"
+
+
+class NoteError(CheckpointError):
+    """A signed note (checkpoint or cosignature) is malformed or its signature does not verify."""
+
+    code = "note_invalid"
+
+
+class WitnessPolicyError(SigningError):
+    """A witness policy file is malformed or asks for more witnesses than it lists."""
+
+    code = "witness_policy_invalid"
 
 
 class CertificateError(SigningError):

@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Flask
 
+from signing import SigningError
+from signing.witness import parse_endpoints
 from web.config import CONFIGS, MIGRATIONS_DIR, PROJECT_ROOT
 from web.extensions import csrf, db, login_manager, migrate
 
@@ -79,6 +81,10 @@ def _finish_config(app: Flask, env: str) -> None:
     for name in ("SYSTEM_SIGNING_PIN", "CA_KEY_PASSPHRASE"):
         if env == "production" and len(app.config.get(name) or "") < 16:
             raise RuntimeError(f"{name} must be set (16+ characters) in production")
+    try:
+        app.config["WITNESS_ENDPOINTS"] = tuple(parse_endpoints(app.config.get("LOG_WITNESSES") or ""))
+    except SigningError as error:
+        raise RuntimeError(f"LOG_WITNESSES is malformed: {error}") from error
 
 
 def _instance_secret(instance: Path, name: str) -> str:

@@ -397,31 +397,65 @@ def _public_json(public: dict | None) -> dict | None:
 def case_evidence(case_id: int):
     """The case's evidence bundle: verify it offline with `python -m signing.verify_cli --root hq-root.pem`."""
     case = case_or_404(g.api_user, case_id)
-    data = evidence.bundle(db.session, case, current_app.config["CA_KEY_PASSPHRASE"])
+    data = evidence.bundle(db.session, case, current_app.config["CA_KEY_PASSPHRASE"],
+                           witnesses=current_app.config["WITNESS_ENDPOINTS"])
     db.session.commit()
     return Response(canonical_bytes(data), mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="evidence-{case.public_id}.json"'})
 
 
 def _checkpoint_json(row) -> dict:
-    return log.signed(row).as_dict() if row is not None else None
+    """A checkpoint as JSON: the signed fields (as before notes) and, when it has one, its C2SP
+    signed note with every witness cosignature collected for it."""
+    if row is None:
+        return {"checkpoint": None, "note": None}
+    return {"checkpoint": log.signed(row).as_dict(), "note": log.cosigned_note(db.session, row)}
+
+
+def _note_response(row) -> Response:
+    note = log.cosigned_note(db.session, row) if row is not None else None
+    if note is None:
+        raise NotFound("checkpoint")
+    return Response(note, mimetype="text/plain", headers={"Cache-Control": "no-cache"})
 
 
 @bp.get("/log/checkpoint")
 def log_checkpoint():
-    """Public: the latest signed checkpoint (tree size, root, time, signature)."""
-    return jsonify({"checkpoint": _checkpoint_json(log.latest_checkpoint(db.session))})
+    """Public: the latest signed checkpoint (tree size, root, time, signature) and its signed note."""
+    return jsonify(_checkpoint_json(log.latest_checkpoint(db.session)))
+
+
+@bp.get("/log/checkpoint/note")
+def log_checkpoint_note():
+    """Public: the latest checkpoint as a C2SP signed note (text/plain), with witness cosignatures."""
+    return _note_response(log.latest_checkpoint(db.session))
+
+
+@bp.get("/log/checkpoints/<int:tree_size>")
+def log_checkpoint_of_size(tree_size: int):
+    """Public: the checkpoint signed at exactly ``tree_size`` leaves (every one is kept)."""
+    row = log.checkpoint_at(db.session, tree_size) if tree_size < 2**62 else None
+    if row is None:
+        raise NotFound("checkpoint")
+    return jsonify(_checkpoint_json(row))
+
+
+@bp.get("/log/checkpoints/<int:tree_size>/note")
+def log_checkpoint_note_of_size(tree_size: int):
+    """Public: the checkpoint of ``tree_size`` leaves as a C2SP signed note (text/plain)."""
+    return _note_response(log.checkpoint_at(db.session, tree_size) if tree_size < 2**62 else None)
 
 
 @bp.post("/log/checkpoint")
 @authenticated
 def sign_log_checkpoint():
-    """HQ auditors and administrators: sign a checkpoint of the log now."""
+    """HQ auditors and administrators: sign a checkpoint of the log now (witnesses are asked to cosign it)."""
     if g.api_user.role not in access.READ_ALL_ROLES:
         raise Forbidden("only headquarters signs checkpoints")
-    row = log.checkpoint(db.session, current_app.config["CA_KEY_PASSPHRASE"])
+    row = log.checkpoint(db.session, current_app.config["CA_KEY_PASSPHRASE"],
+                         witnesses=current_app.config["WITNESS_ENDPOINTS"])
     db.session.commit()
-    return jsonify({"checkpoint": _checkpoint_json(row)})
+    return jsonify(_checkpoint_json(row))
 
 
 def _int_arg(name: str) -> int:

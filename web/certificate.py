@@ -82,7 +82,8 @@ def render_certificate(context: dict) -> bytes:
     """The sealed PDF: rendered with its evidence bundle attached, then signed by the office seal."""
     font_dir = current_app.config["FONT_DIR"]
     pdf = evidence.sealed_pdf(db.session, context["case"], certificate_html(context), base_url=font_dir.as_uri() + "/",
-                              allowed_roots=[str(font_dir)], passphrase=current_app.config["CA_KEY_PASSPHRASE"])
+                              allowed_roots=[str(font_dir)], passphrase=current_app.config["CA_KEY_PASSPHRASE"],
+                              witnesses=current_app.config["WITNESS_ENDPOINTS"])
     db.session.commit()  # a checkpoint may have been signed to cover the case's records
     return pdf
 

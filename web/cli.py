@@ -138,7 +138,8 @@ def init_app(app: Flask) -> None:
 
 def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
     """Keep CRLs current, fire due timers case by case (one transaction each; a case another tick
-    holds is skipped), then sign a log checkpoint if the log grew."""
+    holds is skipped), then sign a log checkpoint if the log grew, and ask the configured
+    witnesses that have not cosigned the newest checkpoint yet."""
     passphrase = current_app.config["CA_KEY_PASSPHRASE"]
     try:
         pki.refresh_crls(db.session, passphrase, now)
@@ -162,7 +163,7 @@ def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
     prune_signing_sessions(db.session, now)
     db.session.commit()
     try:
-        log.checkpoint(db.session, passphrase, now)
+        log.checkpoint(db.session, passphrase, now, current_app.config["WITNESS_ENDPOINTS"])
         db.session.commit()
     except (IntegrityError, OperationalError):
         db.session.rollback()  # another tick signed a checkpoint of this very tree size first

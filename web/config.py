@@ -31,6 +31,9 @@ class Config:
     SYSTEM_SIGNING_PIN: str | None = os.environ.get("SYSTEM_SIGNING_PIN")
     #: unlocks the CA, seal and log keys kept in the database
     CA_KEY_PASSPHRASE: str | None = os.environ.get("CA_KEY_PASSPHRASE")
+    #: witnesses asked to cosign each new checkpoint, "<url> <vkey>" per line or ';'-separated
+    #: (vkey: `python -m signing.witness --state DIR --name NAME --vkey`); empty: no witness
+    LOG_WITNESSES = os.environ.get("LOG_WITNESSES", "")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
     #: "package.module:Class" that sends SMS and email notifications (see workflows/outbox.py)
     OUTBOX_SENDER = os.environ.get("OUTBOX_SENDER", "workflows.outbox:ConsoleSender")

@@ -6,19 +6,27 @@ Only the full audit (``verify_log``) reads every leaf, and it checks the stored 
 """
 from __future__ import annotations
 
+import logging
+import struct
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from http.client import HTTPException
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from signing import format_time
-from signing import merkle
-from workflows.models import Office, LogCheckpoint, LogLeaf, LogNode, LogState, Record, utcnow
+from signing import merkle, note
+from signing.witness import WitnessEndpoint, WitnessRefusal, add_checkpoint
+from workflows.models import Office, LogCheckpoint, LogCosignature, LogLeaf, LogNode, LogState, Record, utcnow
 from workflows.pki import service_signer
 
 __all__ = ["LOG_ID", "append", "size", "inclusion_proofs", "consistency_proof", "latest_checkpoint", "checkpoint",
-           "signed", "LogProblem", "verify_log"]
+           "checkpoint_at", "collect_cosignatures", "cosigned_note", "signed", "LogProblem", "verify_log"]
+
+logger = logging.getLogger(__name__)
 
 #: the log's name in its checkpoints
 LOG_ID = "mosque-centers/transition-log/v1"
@@ -89,33 +97,120 @@ def latest_checkpoint(session: Session) -> LogCheckpoint | None:
     return session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.tree_size.desc()).limit(1)).first()
 
 
+def checkpoint_at(session: Session, tree_size: int) -> LogCheckpoint | None:
+    """The checkpoint of exactly ``tree_size`` leaves, if one was signed."""
+    return session.get(LogCheckpoint, tree_size)
+
+
+def cosigned_note(session: Session, row: LogCheckpoint) -> str | None:
+    """The checkpoint's signed note with every stored witness cosignature appended (None before notes)."""
+    if row.note is None:
+        return None
+    lines = session.scalars(select(LogCosignature.line).where(LogCosignature.tree_size == row.tree_size)
+                            .order_by(LogCosignature.witness)).all()
+    return row.note + "".join(lines)
+
+
 def signed(row: LogCheckpoint) -> merkle.SignedCheckpoint:
     """A stored checkpoint as the signing package's type."""
     return merkle.SignedCheckpoint(merkle.Checkpoint(row.tree_size, row.root, row.time, row.log_id),
                                    row.signature, row.key_id)
 
 
-def checkpoint(session: Session, passphrase: str, now: datetime | None = None) -> LogCheckpoint | None:
-    """Sign a checkpoint of the log as it is, unless the newest one already covers it.
+def checkpoint(session: Session, passphrase: str, now: datetime | None = None,
+               witnesses: Sequence[WitnessEndpoint] = ()) -> LogCheckpoint | None:
+    """Sign a checkpoint of the log as it is, unless the newest one already covers it, then ask
+    the witnesses (if any) that have not cosigned it yet.
 
-    Before a new head is signed, the stored subtrees must prove it extends the last one."""
+    Before a new head is signed, the stored subtrees must prove it extends the last one. A
+    checkpoint signed before notes existed is given a note of the same head when it is the
+    newest; its JSON signature stays as it was."""
     now = now or utcnow()
     latest = latest_checkpoint(session)
     state = session.get(LogState, 1)
-    if state is None or state.size == 0 or (latest is not None and latest.tree_size == state.size):
+    if state is None or state.size == 0:
         return latest
     root = merkle.frontier_root(_split_hashes(state.frontier))
+    if latest is not None and latest.tree_size == state.size:
+        if latest.note is None:
+            if latest.root != root.hex():
+                raise merkle.ConsistencyProofError("the newest checkpoint is not the root of the log's leaves")
+            signer, _ = service_signer(session, "log", _hq(session), passphrase)
+            latest.note = note.sign_checkpoint_note(latest.log_id, latest.tree_size, root, signer)
+            session.flush()
+        if witnesses:
+            collect_cosignatures(session, latest, witnesses)
+        return latest
     if latest is not None:  # the log only grew: prove it before signing the new head
         merkle.verify_consistency(latest.tree_size, state.size, bytes.fromhex(latest.root), root,
                                   consistency_proof(session, latest.tree_size, state.size))
-    hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
-    signer, _ = service_signer(session, "log", hq, passphrase)
+    signer, _ = service_signer(session, "log", _hq(session), passphrase)
     head = merkle.sign_checkpoint(merkle.Checkpoint(state.size, root.hex(), format_time(now), LOG_ID), signer)
     row = LogCheckpoint(tree_size=state.size, root=root.hex(), time=head.checkpoint.time, log_id=LOG_ID,
-                        signature=head.signature, key_id=head.key_id)
+                        signature=head.signature, key_id=head.key_id,
+                        note=note.sign_checkpoint_note(LOG_ID, state.size, root, signer))
     session.add(row)
     session.flush()
+    if witnesses:
+        collect_cosignatures(session, row, witnesses)
     return row
+
+
+def _hq(session: Session) -> Office:
+    return session.scalars(select(Office).where(Office.kind == "hq")).one()
+
+
+def collect_cosignatures(session: Session, row: LogCheckpoint, witnesses: Sequence[WitnessEndpoint],
+                         timeout: float = 5.0) -> list[str]:
+    """Ask each witness that has not cosigned the checkpoint yet, all at once, with a consistency
+    proof from the size it cosigned last (as far as the log knows; a 409 names the witness's own
+    size, and is tried once more). Store each verified cosignature; return the names of the
+    witnesses that cosigned now. A witness that refuses or cannot be reached is logged and
+    skipped: the checkpoint stands, with fewer cosignatures, and a later call asks again."""
+    if row.note is None:
+        return []
+    have = set(session.scalars(select(LogCosignature.witness).where(LogCosignature.tree_size == row.tree_size)))
+    pending: dict[str, tuple[WitnessEndpoint, int]] = {}
+    for endpoint in witnesses:
+        if endpoint.key.name not in have:
+            old = session.scalar(select(func.max(LogCosignature.tree_size)).where(
+                LogCosignature.witness == endpoint.key.name, LogCosignature.tree_size <= row.tree_size)) or 0
+            pending[endpoint.key.name] = (endpoint, old)
+    added = []
+    for attempt in range(2):
+        if not pending:
+            break
+        # proofs come from the database here, in this thread; only the HTTP requests run in parallel
+        requests = {name: (endpoint, old, consistency_proof(session, old, row.tree_size) if old else [])
+                    for name, (endpoint, old) in pending.items()}
+        with ThreadPoolExecutor(max_workers=min(8, len(requests))) as pool:
+            answers = dict(zip(requests, pool.map(
+                lambda item: _ask(item, row.note, timeout), requests.values())))
+        pending = {}
+        for name, answer in answers.items():
+            endpoint, old, _ = requests[name]
+            if isinstance(answer, note.NoteSignature):
+                timestamp = struct.unpack(">Q", answer.signature[:8])[0]
+                session.add(LogCosignature(tree_size=row.tree_size, witness=name, line=answer.line(),
+                                           timestamp=timestamp))
+                added.append(name)
+            elif (attempt == 0 and isinstance(answer, WitnessRefusal) and answer.status == 409
+                  and answer.known_size is not None and answer.known_size != old
+                  and answer.known_size <= row.tree_size):
+                pending[name] = (endpoint, answer.known_size)
+            else:
+                logger.warning("witness %s did not cosign checkpoint %d: %s", name, row.tree_size, answer)
+    session.flush()
+    return added
+
+
+def _ask(request: tuple[WitnessEndpoint, int, list[bytes]], checkpoint_note: str,
+         timeout: float) -> note.NoteSignature | Exception:
+    endpoint, old, proof = request
+    try:
+        return add_checkpoint(endpoint.url, old, proof, checkpoint_note, endpoint.key, timeout)
+    except (WitnessRefusal, OSError, ValueError, HTTPException, note.NoteError) as error:
+        return error  # a witness that misbehaves or is away costs its cosignature, nothing else
 
 
 @dataclass(frozen=True)
@@ -125,10 +220,11 @@ class LogProblem:
     detail: str
 
 
-def verify_log(session: Session, log_key_pem: str) -> list[LogProblem]:
+def verify_log(session: Session, log_key_pem: str, witnesses: Sequence[note.WitnessKey] = ()) -> list[LogProblem]:
     """Recompute the log: leaves match their records, indexes are contiguous, the stored subtree
-    hashes and frontier are those of the leaves, every checkpoint is signed by the log key,
-    matches the leaves and is consistent with the one before it."""
+    hashes and frontier are those of the leaves, every checkpoint (its JSON form and its note) is
+    signed by the log key, matches the leaves and is consistent with the one before it; and each
+    stored cosignature of a witness in ``witnesses`` verifies on its checkpoint's note."""
     problems: list[LogProblem] = []
     from workflows.admin import AdminRecord  # the admin log's records are leaves of this log too
 
@@ -160,6 +256,10 @@ def verify_log(session: Session, log_key_pem: str) -> list[LogProblem]:
     for row in session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.tree_size)):
         try:
             merkle.verify_checkpoint(signed(row), log_key_pem)
+            if row.note is not None:
+                body = note.verify_checkpoint_note(row.note, log_key_pem, row.log_id)
+                if (body.tree_size, body.root.hex()) != (row.tree_size, row.root):
+                    raise note.NoteError("the note is not of the checkpoint's size and root")
         except Exception as error:
             problems.append(LogProblem(row.tree_size, "checkpoint_bad_signature", str(error)))
         if row.tree_size > len(leaves) or merkle.range_hashes([(0, row.tree_size)], nodes)[0].hex() != row.root:
@@ -172,6 +272,25 @@ def verify_log(session: Session, log_key_pem: str) -> list[LogProblem]:
             except Exception as error:
                 problems.append(LogProblem(row.tree_size, "log_inconsistent", str(error)))
         previous = row
+    problems += _cosignature_problems(session, witnesses)
+    return problems
+
+
+def _cosignature_problems(session: Session, witnesses: Sequence[note.WitnessKey]) -> list[LogProblem]:
+    known = {witness.name: witness for witness in witnesses}
+    problems = []
+    rows = session.execute(select(LogCosignature.tree_size, LogCosignature.witness, LogCosignature.line,
+                                  LogCheckpoint.note).join(LogCheckpoint,
+                                                           LogCheckpoint.tree_size == LogCosignature.tree_size))
+    for tree_size, name, line, checkpoint_note in rows:
+        if name not in known:
+            continue  # a witness no longer configured: nothing to check it with
+        try:
+            valid, bad = note.verify_cosignatures((checkpoint_note or "") + line, [known[name]])
+        except note.NoteError as error:
+            valid, bad = [], [str(error)]
+        if not valid:
+            problems.append(LogProblem(tree_size, "cosignature_invalid", "; ".join(bad) or f"{name}: no cosignature"))
     return problems
 
 

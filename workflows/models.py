@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     text,
     CheckConstraint,
@@ -292,6 +293,24 @@ class LogCheckpoint(Base):
     log_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(Text)
     key_id: Mapped[str] = mapped_column(String(64))
+    #: the same head as a C2SP tlog-checkpoint signed note, signed by the same log key (None on
+    #: checkpoints signed before notes: their JSON signature above stays verifiable)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LogCosignature(Base):
+    """A witness's cosignature (c2sp.org/tlog-cosignature) on a checkpoint note."""
+
+    __tablename__ = "log_cosignatures"
+
+    tree_size: Mapped[int] = mapped_column(ForeignKey("log_checkpoints.tree_size", ondelete="CASCADE"),
+                                           primary_key=True)
+    #: the witness's key name
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: the signature line as the witness returned it ("— <name> <base64>")
+    line: Mapped[str] = mapped_column(Text)
+    #: the witness's time in the cosignature (POSIX seconds)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
 
 
 class ApiToken(Base):

@@ -4,7 +4,7 @@ Existing admin records are appended to the log here, in their order, as appends 
 (each leaf's subtree hashes stored and the frontier moved on).
 
 Revision ID: c0a5e1f7b2d4
-Revises: 971fd75d040d
+Revises: 3c1d2e9f7a40
 Create Date: 2026-12-04 15:40:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c0a5e1f7b2d4'
-down_revision = '971fd75d040d'
+down_revision = '3c1d2e9f7a40'
 branch_labels = None
 depends_on = None
 

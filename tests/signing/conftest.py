@@ -12,10 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from signing import (
     BundleRecord,
     CertifiedKey,
-    Checkpoint,
     InMemorySigner,
     Purpose,
-    SignedCheckpoint,
     StoredRecord,
     Subject,
     build_bundle,
@@ -30,10 +28,14 @@ from signing import (
     issue_end_entity,
     leaf_hash,
     record_leaf_hash,
-    sign_checkpoint,
     sign_record,
 )
+from signing.bundle import CaseHead, SignedCaseHead, sign_case_head
 from signing.merkle import inclusion_proofs, root as merkle_root
+from signing.note import sign_checkpoint_note
+
+#: the test log's origin line
+LOG_ORIGIN = "mosque-centers/hq-log/v1"
 
 #: Everything is issued a month ago (whole seconds), so "now" falls inside every validity.
 START = (datetime.now(timezone.utc) - timedelta(days=30)).replace(microsecond=0)
@@ -133,8 +135,9 @@ class Case:
     bodies: list[dict[str, Any]]
     log_indexes: list[int]
     leaf_hashes: list[bytes]
-    checkpoint: SignedCheckpoint
+    checkpoint: str
     bundle: dict[str, Any]
+    head: SignedCaseHead
 
 
 def record_body(seq: int, prev_hash: str | None, actor: dict[str, Any], key_id: str, action: str,
@@ -175,10 +178,10 @@ def signed_case(pki: Pki, steps: list[tuple[Party, dict[str, Any], str, dict[str
         leaves.extend(leaf_hash(b"between %d" % seq) for _ in range(seq))
         prev = signed.hash
     when = checkpoint_time or datetime.now(timezone.utc)
-    checkpoint = sign_checkpoint(
-        Checkpoint(len(leaves), merkle_root(leaves).hex(), format_time(when), "mosque-centers/hq-log/v1"),
-        pki.log.signer,
-    )
+    tree_root = merkle_root(leaves)
+    checkpoint = sign_checkpoint_note(LOG_ORIGIN, len(leaves), tree_root, pki.log.signer)
+    head = sign_case_head(CaseHead(CASE_ID, len(records), records[-1].hash, indexes[-1], len(leaves),
+                                   tree_root.hex(), format_time(when)), pki.log.signer)
     signers = {id(who): who.certified for who, *_ in steps}
     bundle = build_bundle(
         CASE_ID,
@@ -188,8 +191,9 @@ def signed_case(pki: Pki, steps: list[tuple[Party, dict[str, Any], str, dict[str
         checkpoint,
         pki.log.certified,
         inclusion_proofs(indexes, leaves),
+        head,
     )
-    return Case(records, bodies, indexes, leaves, checkpoint, bundle)
+    return Case(records, bodies, indexes, leaves, checkpoint, bundle, head)
 
 
 def founding_steps(pki: Pki) -> list[tuple[Party, dict[str, Any], str, dict[str, Any] | None, datetime]]:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from conftest import CASE_ID, OFFICER, START, Case, Pki, founding_steps, party, record_body, signed_case
+from conftest import CASE_ID, LOG_ORIGIN, OFFICER, START, Case, Pki, founding_steps, party, record_body, signed_case
 from cryptography import x509
 
 from signing import (
@@ -14,7 +14,7 @@ from signing import (
     BundleError,
     BundleRecord,
     BundleReport,
-    Checkpoint,
+    CaseHead,
     Purpose,
     StoredRecord,
     Subject,
@@ -30,7 +30,8 @@ from signing import (
     issue_end_entity,
     load_bundle,
     record_leaf_hash,
-    sign_checkpoint,
+    sign_case_head,
+    sign_checkpoint_note,
     sign_record,
     verify_bundle,
 )
@@ -155,12 +156,59 @@ def test_record_re_signed_by_a_key_that_is_not_the_actors(pki: Pki, case: Case) 
         form_data=None, action="approve", actor_user_id=OFFICER["user_id"], case_id=CASE_ID)]
     leaves = list(case.leaf_hashes)
     leaves[case.log_indexes[3]] = record_leaf_hash(forged.hash)
-    checkpoint = sign_checkpoint(
-        Checkpoint(len(leaves), root(leaves).hex(), format_time(datetime.now(timezone.utc)), "log"), pki.log.signer)
+    checkpoint, head = log_statements(pki, leaves, records, case.log_indexes)
     bundle = build_bundle(CASE_ID, [BundleRecord(r, i) for r, i in zip(records, case.log_indexes)],
                           [pki.applicant.certified, pki.officer.certified], pki.crls(), checkpoint,
-                          pki.log.certified, inclusion_proofs(case.log_indexes, leaves))
+                          pki.log.certified, inclusion_proofs(case.log_indexes, leaves), head)
     assert codes(verify(pki, bundle)) == {(4, "key_mismatch")}
+
+
+def log_statements(pki: Pki, leaves: list[bytes], records: list[StoredRecord], indexes: list[int],
+                   signer: Any = None) -> tuple[str, Any]:
+    """A checkpoint note of the leaves and a case head of the records' last, signed by the log key."""
+    signer = signer or pki.log.signer
+    tree_root = root(leaves)
+    note = sign_checkpoint_note(LOG_ORIGIN, len(leaves), tree_root, signer)
+    head = sign_case_head(CaseHead(CASE_ID, records[-1].seq, records[-1].hash, indexes[-1], len(leaves),
+                                   tree_root.hex(), format_time(datetime.now(timezone.utc))), signer)
+    return note, head
+
+
+@pytest.mark.parametrize("keep", [3, 1])
+def test_dropping_the_newest_records_fails(pki: Pki, case: Case, keep: int) -> None:
+    """Truncation: the chain of the first records is intact, but the signed head names the last."""
+    bundle = mutated(case)
+    bundle["records"] = bundle["records"][:keep]
+    report = verify(pki, bundle)
+    assert not report.ok and codes(report) == {(None, "head_mismatch")}
+
+
+def test_adding_or_reordering_records_fails(pki: Pki, case: Case) -> None:
+    bundle = mutated(case)
+    bundle["records"].append(copy.deepcopy(bundle["records"][-1]))
+    assert (None, "head_mismatch") in codes(verify(pki, bundle))
+    bundle = mutated(case)
+    bundle["records"][1], bundle["records"][2] = bundle["records"][2], bundle["records"][1]
+    assert not verify(pki, bundle).ok
+
+
+def test_truncated_bundle_with_a_new_head_needs_the_log_key(pki: Pki, case: Case) -> None:
+    """Whoever drops records must state a new head: only the log key's statement counts."""
+    bundle = mutated(case)
+    bundle["records"] = bundle["records"][:2]
+    _, forged = log_statements(pki, case.leaf_hashes, case.records[:2], case.log_indexes[:2], pki.seal.signer)
+    bundle["case_head"] = {**forged.head.as_dict(), "signature": forged.signature}
+    assert codes(verify(pki, bundle)) == {(None, "head_bad_signature")}
+    bundle["case_head"]["seq"] = 4
+    assert (None, "head_bad_signature") in codes(verify(pki, bundle))
+
+
+def test_v1_bundles_commit_to_no_head(pki: Pki, case: Case) -> None:
+    bundle = mutated(case)
+    bundle["format"] = "mosque-centers:evidence-bundle:v1"
+    del bundle["case_head"]
+    report = verify(pki, bundle)
+    assert codes(report) == {(None, "bundle_malformed")} and "no case head" in report.problems[0].detail
 
 
 def test_tampered_inclusion_proof(pki: Pki, case: Case) -> None:
@@ -174,25 +222,30 @@ def test_tampered_inclusion_proof(pki: Pki, case: Case) -> None:
 
 
 def test_tampered_checkpoint(pki: Pki, case: Case) -> None:
+    size = str(len(case.leaf_hashes))
     bundle = mutated(case)
-    bundle["checkpoint"]["tree_size"] += 1
+    bundle["checkpoint"] = bundle["checkpoint"].replace(f"\n{size}\n", f"\n{int(size) + 1}\n", 1)
     assert (None, "checkpoint_bad_signature") in codes(verify(pki, bundle))
     bundle = mutated(case)
-    bundle["checkpoint"]["root"] = "00" * 32
+    lines = bundle["checkpoint"].split("\n")
+    lines[2] = "A" * 43 + "="
+    bundle["checkpoint"] = "\n".join(lines)
     found = codes(verify(pki, bundle))
     assert {(None, "checkpoint_bad_signature"), (1, "not_in_log"), (4, "not_in_log")} <= found
 
 
 def test_unsigned_checkpoint(pki: Pki, case: Case) -> None:
     bundle = mutated(case)
-    bundle["checkpoint"]["signature"] = ""
+    text, _, _ = bundle["checkpoint"].partition("\n\n")
+    bundle["checkpoint"] = text + "\n\n\u2014 someone.example/key AAAAAAA=\n"
     assert codes(verify(pki, bundle)) == {(None, "checkpoint_unsigned")}
 
 
 def test_checkpoint_signed_by_a_key_without_the_log_purpose(pki: Pki, case: Case) -> None:
     bundle = mutated(case)
-    forged = sign_checkpoint(case.checkpoint.checkpoint, pki.seal.signer)
-    bundle["checkpoint"] = forged.as_dict()
+    note, head = log_statements(pki, case.leaf_hashes, case.records, case.log_indexes, pki.seal.signer)
+    bundle["checkpoint"] = note
+    bundle["case_head"] = {**head.head.as_dict(), "signature": head.signature}
     bundle["log_signer"] = {"certificate": certificate_pem(pki.seal.cert), "chain": []}
     assert codes(verify(pki, bundle)) == {(None, "checkpoint_cert_constraints_violated")}
 
@@ -229,8 +282,11 @@ def test_missing_crl(pki: Pki, case: Case) -> None:
         lambda b: b["records"][0].update(inclusion_proof=["AB" * 32]),
         lambda b: b["signers"][0].update(certificate="garbage"),
         lambda b: b["crls"].append("garbage"),
-        lambda b: b["checkpoint"].pop("signature"),
-        lambda b: b["checkpoint"].update(root="xyz"),
+        lambda b: b.update(checkpoint=b["checkpoint"].split("\n\n")[0] + "\n"),
+        lambda b: b.update(checkpoint=b["checkpoint"].replace("\n", "\nxyz\n", 1).replace("\n\n", "\n")),
+        lambda b: b.pop("case_head"),
+        lambda b: b["case_head"].update(seq="4"),
+        lambda b: b["case_head"].pop("signature"),
         lambda b: b["signers"].append(dict(b["log_signer"])),  # a signer without a user id
     ],
 )
@@ -263,12 +319,14 @@ def test_build_refuses_inconsistent_data(pki: Pki, case: Case) -> None:
     proofs = inclusion_proofs(case.log_indexes, case.leaf_hashes)
     with pytest.raises(BundleError):  # wrong index
         build_bundle(CASE_ID, [*records[:3], BundleRecord(case.records[3], case.log_indexes[3] + 1)],
-                     *arguments, proofs)
+                     *arguments, proofs, case.head)
     with pytest.raises(BundleError):  # a proof missing
-        build_bundle(CASE_ID, records, *arguments, proofs[:-1])
+        build_bundle(CASE_ID, records, *arguments, proofs[:-1], case.head)
     with pytest.raises(BundleError):  # a proof one node short
-        build_bundle(CASE_ID, records, *arguments, [*proofs[:-1], proofs[-1][:-1]])
+        build_bundle(CASE_ID, records, *arguments, [*proofs[:-1], proofs[-1][:-1]], case.head)
     with pytest.raises(BundleError):  # a proof of another tree
-        build_bundle(CASE_ID, records, *arguments, [*proofs[:-1], [bytes(32), *proofs[-1][1:]]])
+        build_bundle(CASE_ID, records, *arguments, [*proofs[:-1], [bytes(32), *proofs[-1][1:]]], case.head)
+    with pytest.raises(BundleError):  # the head is not the last record given
+        build_bundle(CASE_ID, records[:3], *arguments, proofs[:3], case.head)
     with pytest.raises(BundleError):
-        build_bundle(CASE_ID, [], *arguments, [])
+        build_bundle(CASE_ID, [], *arguments, [], case.head)

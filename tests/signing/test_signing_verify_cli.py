@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 from conftest import START, Case, Pki, founding_steps, signed_case
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from signing import canonical_bytes, certificate_pem, create_root_ca, crl_pem, generate_ca_key, render_pdf, sign_pdf
+from signing.note import witness_key
 from signing.verify_cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +52,7 @@ def test_good_bundle(files: dict[str, Path], case: Case) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == (
         f"OK evidence for case case-0001: 4 signed records, head {case.records[-1].hash}, "
-        f"in log tree of size {len(case.leaf_hashes)}\n"
+        f"in log tree of size {len(case.leaf_hashes)}; no witness required (no witness policy given)\n"
     )
 
 
@@ -110,7 +112,9 @@ def test_pdf_with_a_bad_evidence_bundle(pki: Pki, files: dict[str, Path], tmp_pa
     path.write_bytes(sealed_pdf(pki, json.loads(files["bad-bundle.json"].read_bytes())))
     status, lines = verdict(capsys, "--root", files["root.pem"], path)
     assert status == 1
-    assert lines[0].startswith("FAIL bad_signature evidence.json: record 4: signature does not verify")
+    # the changed last record is no longer the signed head either
+    assert lines[0] == "FAIL head_mismatch evidence.json: bundle: the last record is not the signed head"
+    assert lines[1].startswith("FAIL bad_signature evidence.json: record 4: signature does not verify")
 
 
 def test_pdf_without_evidence(pki: Pki, files: dict[str, Path], tmp_path: Path,
@@ -120,6 +124,11 @@ def test_pdf_without_evidence(pki: Pki, files: dict[str, Path], tmp_path: Path,
     status, lines = verdict(capsys, "--root", files["root.pem"], path)
     assert status == 0 and lines[0].endswith("; no evidence bundle attached")
     assert no_network == []
+    policy = tmp_path / "policy.txt"
+    witness = witness_key("witness.example/w1", ed25519.Ed25519PrivateKey.generate())
+    policy.write_text(f"witness {witness.vkey()}\nquorum 1\n")
+    status, lines = verdict(capsys, "--root", files["root.pem"], "--witness-policy", policy, path)
+    assert status == 1 and lines[0].startswith("FAIL witness_quorum: seal of ")
 
 
 def test_seal_dated_before_its_checkpoint(pki: Pki, files: dict[str, Path], tmp_path: Path,

@@ -41,6 +41,7 @@ ROUTES = {
     "auth.login": PUBLIC, "api.issue_token": PUBLIC, "api.verify": PUBLIC, "api.verify_license": PUBLIC,
     "public.verify_license": PUBLIC,
     "api.log_checkpoint": PUBLIC, "api.log_consistency": PUBLIC, "api.log_inclusion": PUBLIC,
+    "api.log_checkpoint_note": PUBLIC, "api.log_checkpoint_of_size": PUBLIC, "api.log_checkpoint_note_of_size": PUBLIC,
     "openapi.openapi_document": PUBLIC,
     "auth.logout": SESSION, "api.revoke_token": SESSION,
     "pages.cases": LIST, "pages.new_case": LIST, "inbox.index": LIST, "registry.centers": LIST,
@@ -194,6 +195,7 @@ def build(w: World, role: str, endpoint: str, kind: str, which: str) -> tuple[di
     username = ACCOUNTS[role] or "applicant1"
     values = {"case_id": case.id, "center_id": w.centers[key], "fmt": "csv", "table": "cases",
               "token": "x.y", "number": "00-1405-00001", "name": "Vazirmatn-Regular.woff2", "filename": "app.css", "package": "bpmn-js",
+              "tree_size": 1,
               "user_id": w.ids["saveh_officer" if which == "own" else "kashan_officer"]}
     if case.tasks:
         values["task_id"] = case.tasks[0].task_id
