@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, g, render_template, request
+from flask import Blueprint, Flask, current_app, g, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -94,7 +94,8 @@ def verify():
         checked += 1
         if not result.report.ok:
             failures.append(result)
-    store = audit.audit_store(db.session)
+    store = audit.audit_store(db.session, witnesses=[
+        endpoint.key for endpoint in current_app.config.get("WITNESS_ENDPOINTS", ())])
     audit.record_read(db.session, user, "verify_all", "cases", {"checked": checked, "failed": len(failures),
                                                                 "store_problems": len(store.lines())})
     db.session.commit()

@@ -106,7 +106,8 @@ def init_app(app: Flask) -> None:
                 click.echo(f"\rverified {checked}/{total} case(s), {len(failures)} failed", nl=False, err=True)
         if not quiet and total:
             click.echo("", err=True)
-        store = audit.audit_store(db.session, root_file.read_text("ascii") if root_file else None)
+        store = audit.audit_store(db.session, root_file.read_text("ascii") if root_file else None,
+                                  [endpoint.key for endpoint in current_app.config.get("WITNESS_ENDPOINTS", ())])
         for case_id, public_id, problems in failures:
             click.echo(f"case {case_id} ({public_id}): {problems}")
         for line in store.lines():

@@ -7,7 +7,7 @@ never as a record of the case's chain.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -137,15 +137,16 @@ class StoreAudit:
                 + [f"pki: {line}" for line in self.pki])
 
 
-def audit_store(session: Session, root_pem: str | None = None) -> StoreAudit:
+def audit_store(session: Session, root_pem: str | None = None, witnesses: Sequence = ()) -> StoreAudit:
     """Check everything but the case chains (``verify_all`` checks those): every case row's and
     center's facts, every leaf, subtree, frontier and checkpoint of the log, the admin log, and the
-    PKI's rows (against ``root_pem``, the HQ root an auditor keeps, when given)."""
+    PKI's rows (against ``root_pem``, the HQ root an auditor keeps, when given); the stored
+    cosignatures of ``witnesses`` (their ``note.WitnessKey``) are checked on their checkpoints."""
     from workflows import admin, log, pki  # they import the PKI, which is heavier
 
     found = [("case", case_id, problem) for case_id, problem in facts.audit_cases(session)]
     found += [("center", center_id, problem) for center_id, problem in facts.audit_centers(session)]
-    return StoreAudit(tuple(found), tuple(log.verify_log(session, pki.log_public_key_pem(session))),
+    return StoreAudit(tuple(found), tuple(log.verify_log(session, pki.log_public_key_pem(session), witnesses)),
                       admin.verify_admin_log(session), tuple(pki.audit(session, root_pem)))
 
 
