@@ -19,7 +19,7 @@ from wtforms.validators import ValidationError
 
 import forms
 from forms import normalize_license_number, t
-from signing import canonical_bytes
+from signing import canonical_bytes, parse_time
 from web import certificate
 from web.auth import LoginThrottled, check_credentials, token_row, user_for_token
 from web.errors import error_body
@@ -37,7 +37,7 @@ from workflows.inbox import search_tasks
 from workflows import access, documents, evidence, facts, inquiries, keys, log
 from workflows.cases import Transition, complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound
-from workflows.models import Case, CaseTask, Inquiry, License, LogLeaf, utcnow
+from workflows.models import Case, CaseTask, Inquiry, LogLeaf, utcnow
 from workflows.people import add_token
 from workflows.verification import resolve_token
 
@@ -80,8 +80,13 @@ def task_json(task: CaseTask) -> dict:
             "can_act": access.may_act(g.api_user, task)}
 
 
-def case_json(case: Case, *, full: bool = False) -> dict:
-    data = {"id": case.id, "public_id": case.public_id, "process_key": case.process_key,
+def case_json(case: Case, *, full: bool = False, proved: bool | None = None) -> dict:
+    """A case as the API shows it; ``proved`` says whether its stored status, end event, center,
+    county and title are the ones its head record signed (checked here unless the caller did, for a
+    list)."""
+    if proved is None:
+        proved = not facts.unproved_cases(db.session, [case.id])
+    data = {"id": case.id, "public_id": case.public_id, "process_key": case.process_key, "proved": proved,
             "center_id": case.center_id, "linked_case_id": case.linked_case_id,
             "status": case.status, "outcome": case.outcome, "title": case.title,
             "county": case.county_office.code if case.county_office else None,
@@ -89,12 +94,15 @@ def case_json(case: Case, *, full: bool = False) -> dict:
             "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
             "tasks": [task_json(task) for task in case.tasks]}
     if full:
-        license_ = db.session.scalars(select(License).where(License.case_id == case.id)).first()
-        data.update(records=timeline(case), verification=verification_summary(case),
+        verification = verification_summary(case)
+        proved = facts.prove_center(db.session, case.center_id)[0] if case.center_id is not None else None
+        license_ = proved.license if proved and proved.founding_case == case.public_id else None
+        data.update(records=timeline(case), verification=verification,
                     application=case_application(case),
                     inquiries=[inquiry_json(i) for i in inquiries.case_inquiries(db.session, case)],
-                    license={"number": license_.number, "status": license_.status,
-                             "issued_at": license_.issued_at.isoformat()} if license_ else None)
+                    license={"number": license_["number"], "status": license_["status"],
+                             "issued_at": parse_time(license_["issued_at"]).isoformat()}
+                    if license_ and verification["facts_ok"] else None)
     return data
 
 
@@ -158,8 +166,9 @@ def my_tasks():
 @authenticated
 def list_cases():
     rows = db.session.scalars(access.visible_cases(db.session, g.api_user)
-                              .order_by(Case.updated_at.desc()).limit(200))
-    return jsonify({"cases": [case_json(case) for case in rows]})
+                              .order_by(Case.updated_at.desc()).limit(200)).all()
+    unproved = facts.unproved_cases(db.session, [case.id for case in rows])
+    return jsonify({"cases": [case_json(case, proved=case.id not in unproved) for case in rows]})
 
 
 @bp.post("/cases")

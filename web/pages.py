@@ -18,7 +18,7 @@ from web.scope import (
     case_application, case_or_404, county_choices, diagram_state, latest_form_data, storage_dir, tasks_for, timeline,
     verification_summary,
 )
-from workflows import access, documents, inquiries
+from workflows import access, documents, facts, inquiries
 from workflows.inbox import case_progress
 from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound, SigningSessionEnded, WrongPin
@@ -42,7 +42,8 @@ def cases():
                                  .order_by(Case.updated_at.desc()).limit(200)).all()
     progress = {case.id: case_progress(db.session, case, current_user)
                 for case in visible} if current_user.role == "applicant" else {}
-    return render_template("cases.html", cases=visible, tasks=tasks_for(current_user), progress=progress)
+    return render_template("cases.html", cases=visible, tasks=tasks_for(current_user), progress=progress,
+                           unproved=facts.unproved_cases(db.session, [case.id for case in visible]))
 
 
 @bp.route("/cases/new", methods=["POST"])

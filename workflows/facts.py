@@ -23,7 +23,7 @@ from workflows.models import Case, Center, License, ManagerTerm, Office, Record,
 from workflows.procedures import OUTCOME_ACTIONS
 
 __all__ = ["FactProblem", "ProvedCenter", "CaseProof", "case_facts", "founding_facts",
-           "appointment_facts", "case_problems", "audit_cases", "audit_centers", "derive_center", "center_problems", "check_centers", "prove_case",
+           "appointment_facts", "case_problems", "audit_cases", "audit_centers", "unproved_cases", "derive_center", "center_problems", "check_centers", "prove_case",
            "prove_center", "public_view", "license_center"]
 
 
@@ -113,24 +113,43 @@ def _stored_case(case: Case, county_code: str | None) -> dict:
             "title": case.title}
 
 
-def audit_cases(session: Session, batch: int = 2000) -> Iterator[tuple[int, FactProblem]]:
+def audit_cases(session: Session, batch: int = 2000, ids: Iterable[int] | None = None
+                ) -> Iterator[tuple[int, FactProblem]]:
     """(case id, problem) for every case row whose facts are not its head record's, for the whole
-    database in id order, a batch of cases per statement (their chains are verify_cases' part)."""
+    database in id order (or the cases ``ids`` names), a batch of cases per statement (their
+    chains are verify_cases' part)."""
     heads = (select(Record.case_id, func.max(Record.seq).label("seq")).group_by(Record.case_id)).subquery()
     statement = (select(Case.id, Case.status, Case.outcome, Case.center_id, Office.code, Case.title, Record.canonical)
                  .outerjoin(Office, Office.id == Case.county_office_id)
                  .outerjoin(heads, heads.c.case_id == Case.id)
                  .outerjoin(Record, and_(Record.case_id == Case.id, Record.seq == heads.c.seq)))
+    if ids is not None:
+        wanted = sorted(set(ids))
+        chunks = [wanted[i:i + batch] for i in range(0, len(wanted), batch)]
+        pages = (session.execute(statement.where(Case.id.in_(chunk)).order_by(Case.id)).all() for chunk in chunks)
+    else:
+        pages = _pages(session, statement, batch)
+    for rows in pages:
+        for case_id, status, outcome, center_id, county, title, canonical in rows:
+            stored = {"status": status, "outcome": outcome, "center_id": center_id, "county": county, "title": title}
+            for problem in case_problems(stored, _body(canonical) if canonical is not None else None):
+                yield case_id, problem
+
+
+def _pages(session: Session, statement, batch: int):
     last = 0
     while True:
         rows = session.execute(statement.where(Case.id > last).order_by(Case.id).limit(batch)).all()
         if not rows:
             return
-        for case_id, status, outcome, center_id, county, title, canonical in rows:
-            stored = {"status": status, "outcome": outcome, "center_id": center_id, "county": county, "title": title}
-            for problem in case_problems(stored, _body(canonical) if canonical is not None else None):
-                yield case_id, problem
+        yield rows
         last = rows[-1][0]
+
+
+def unproved_cases(session: Session, ids: Iterable[int]) -> set[int]:
+    """Those of these cases whose stored status, end event, center, county or title is not what
+    their head record signed (for lists: one statement, no signature checked)."""
+    return {case_id for case_id, _problem in audit_cases(session, ids=ids)}
 
 
 def audit_centers(session: Session, batch: int = 500) -> Iterator[tuple[int, FactProblem]]:

@@ -246,3 +246,16 @@ def test_the_case_page_says_when_the_stored_status_is_not_the_signed_one(app, cl
     assert 'id="facts-verification" class="bad"' in page and "case.status: fact_mismatch" in page
     answer = client.get(f"/api/v1/cases/{case.id}", headers={"Authorization": f"Bearer {_token(client)}"}).json
     assert answer["verification"]["ok"] and not answer["verification"]["facts_ok"]
+
+
+def test_case_lists_flag_a_case_whose_stored_status_is_not_the_signed_one(app, client):
+    case = in_county_review(app)
+    login(client, "applicant1")
+    token = _token(client)
+    listed = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"}).json["cases"]
+    assert next(c for c in listed if c["id"] == case.id)["proved"] is True
+    assert "تأییدنشده" not in client.get("/cases").get_data(as_text=True)
+    _sql("UPDATE cases SET status = 'province_review' WHERE id = :id", id=case.id)
+    listed = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"}).json["cases"]
+    assert next(c for c in listed if c["id"] == case.id)["proved"] is False
+    assert "تأییدنشده" in client.get("/cases").get_data(as_text=True)
