@@ -206,3 +206,41 @@ def test_the_log_audit_checks_stored_cosignatures(app, client, witnesses):
     db.session.commit()
     assert [(p.index, p.code) for p in log.verify_log(db.session, log_key, keys)] == [
         (row.tree_size, "cosignature_invalid")]
+
+
+def test_a_decision_re_signed_with_a_real_pin_over_a_rewritten_tail_cannot_collect_a_quorum(
+        app, client, witnesses, files, tmp_path, capsys):
+    """The insider's full rewrite: the county's signed rejection and its leaf are removed, the case
+    is put back where it was, and the same officer, with the real PIN, signs an approval in its
+    place. Every record and chain is then genuine; only the witnesses remember the other head."""
+    from support import PIN, in_county_review, user
+    from workflows import transitions
+    from workflows.cases import complete_task
+
+    case = in_county_review(app)
+    before = case.state
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user(ACTORS["county"]),
+                  data={"decision": "reject", "reason": "فضای آموزشی کافی نیست."}, pin=PIN)
+    db.session.commit()
+    rejected = log.checkpoint(db.session, PASSPHRASE, witnesses=app.config["WITNESS_ENDPOINTS"])
+    db.session.commit()
+    assert case.status == "rejected" and len(cosigners(rejected.tree_size)) == 3
+
+    rejection = db.session.scalars(select(Record).where(Record.case_id == case.id).order_by(Record.seq.desc())).first()
+    db.session.execute(delete(LogLeaf).where(LogLeaf.record_id == rejection.id))
+    db.session.execute(delete(RecordTiming).where(RecordTiming.record_id == rejection.id))
+    db.session.execute(delete(Record).where(Record.id == rejection.id))
+    case = transitions.lock(db.session, case)
+    case.state, case.outcome = before, None
+    _spec, instance = transitions.load(db.session, case)
+    transitions.save(db.session, case, instance, case.updated_at)
+    rebuild_log_state()
+    forget_checkpoints()
+    db.session.commit()
+
+    for actor in ("county", "province"):
+        complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user(ACTORS[actor]),
+                      data={"decision": "approve"}, pin=PIN)
+    db.session.commit()
+    assert case.status == "licensed"
+    refuses_quorum(client, files, tmp_path, capsys, case, "applicant1")
