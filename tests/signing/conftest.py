@@ -1,4 +1,4 @@
-"""A fixed-shape test PKI (HQ root, province, county, people, seal, log key) and a signed case."""
+"""A fixed-shape test PKI (HQ root, province, county, people, seal, log key, TSA) and a signed case."""
 
 import socket
 from dataclasses import dataclass
@@ -34,6 +34,7 @@ from signing import (
     sign_record,
 )
 from signing.merkle import inclusion_proofs, root as merkle_root
+from signing.timestamps import TimestampAuthority
 
 #: Everything is issued a month ago (whole seconds), so "now" falls inside every validity.
 START = (datetime.now(timezone.utc) - timedelta(days=30)).replace(microsecond=0)
@@ -74,6 +75,12 @@ class Pki:
     seal: Party
     office_seal: Party
     log: Party
+    tsa: Party
+
+    @property
+    def timestamp_authority(self) -> TimestampAuthority:
+        """HQ's time-stamping authority (directly under the root here)."""
+        return TimestampAuthority(self.tsa.signer, self.tsa.cert, self.tsa.chain)
 
     def crls(self, revoked: dict[str, list[tuple[int, datetime, x509.ReasonFlags | None]]] | None = None,
              this_update: datetime | None = None) -> list[x509.CertificateRevocationList]:
@@ -122,6 +129,7 @@ def pki() -> Pki:
         office_seal=party(province, province_key, (province,), Subject("Markazi Seal", "province-markazi"),
                           Purpose.SEAL),
         log=party(root, root_key, (), Subject("HQ Log", "hq"), Purpose.LOG),
+        tsa=party(root, root_key, (), Subject("HQ Time-Stamping Authority", "hq"), Purpose.TSA),
     )
 
 
