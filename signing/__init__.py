@@ -1,6 +1,7 @@
 """Canonical bytes, keys, signers, record chains, the Merkle log, PKI, PDFs and evidence bundles.
 
-Imports no other project package and nothing from Flask. The PDF names are imported
+Imports no other project package and nothing from Flask. Trusted time (HQ's RFC 3161 TSA,
+time-stamping checkpoints) is `signing.timestamps`. The PDF names are imported
 on first use: WeasyPrint loads Pango and takes about a second to import, and pyHanko
 most of one, which code that only signs or verifies records should not pay. The Merkle
 root function is `signing.merkle.root` (the bare name would read as a root certificate).
@@ -41,6 +42,7 @@ from .errors import (
     ResourceRefusedError,
     RevocationUnknownError,
     SigningError,
+    TimestampError,
     UntrustedPathError,
     WrongPinError,
 )
@@ -168,6 +170,7 @@ __all__ = [
     "SigningError",
     "StoredRecord",
     "Subject",
+    "TimestampError",
     "UntrustedPathError",
     "WrongPinError",
     "build_bundle",

@@ -33,12 +33,15 @@ from .pki import Purpose, verify_chain_at
 from .signer import Signer
 
 __all__ = [
+    "MAX_REQUEST",
     "TSA_POLICY",
     "TimestampInfo",
+    "TimeStampResponse",
     "TimestampAuthority",
     "build_request",
     "read_response",
     "read_token",
+    "rejection",
     "timestamp_bytes",
     "verify_timestamp",
     "verify_timestamp_digest",
@@ -49,7 +52,7 @@ TSA_POLICY = "2.25.150200610082563395739167868402225337881.2.1"
 
 #: message imprint algorithms accepted, with their digest sizes
 _DIGESTS = {"sha256": 32, "sha384": 48, "sha512": 64}
-#: largest request read (a real one is under 200 bytes)
+#: largest request read, in bytes (a real one is under 200)
 MAX_REQUEST = 4096
 
 
@@ -109,11 +112,11 @@ class TimestampAuthority:
         """
         try:
             imprint, nonce, cert_req = self._read_request(request)
-        except _Rejection as rejection:
-            return _rejection(rejection.fail_info, str(rejection))
+        except _Rejection as refused:
+            return rejection(refused.fail_info, str(refused))
         token = self._token(imprint, nonce, cert_req)
         status = tsp.PKIStatusInfo({"status": "granted"})
-        return tsp.TimeStampResp({"status": status, "time_stamp_token": token}).dump()
+        return TimeStampResponse({"status": status, "time_stamp_token": token}).dump()
 
     def _read_request(self, request: bytes) -> tuple[tsp.MessageImprint, int | None, bool]:
         if not isinstance(request, bytes) or not request or len(request) > MAX_REQUEST:
@@ -200,16 +203,19 @@ class _Rejection(Exception):
         self.fail_info = fail_info
 
 
-def _rejection(fail_info: str, text: str) -> bytes:
+def rejection(fail_info: str, text: str) -> bytes:
+    """A DER TimeStampResp with status rejection and one failInfo bit (asn1crypto's name, e.g.
+    "bad_data_format", "bad_alg", "system_failure")."""
     status = tsp.PKIStatusInfo({"status": "rejection", "status_string": [text[:200]],
                                 "fail_info": tsp.PKIFailureInfo({fail_info})})
-    return _RejectedResponse({"status": status}).dump()
+    return TimeStampResponse({"status": status}).dump()
 
 
-class _RejectedResponse(core.Sequence):
-    """A TimeStampResp without a token (asn1crypto's TimeStampResp wants one)."""
+class TimeStampResponse(core.Sequence):
+    """TimeStampResp (RFC 3161 2.4.2) as the RFC has it: the token is optional, absent from a
+    rejection (asn1crypto 1.5's TimeStampResp requires one, so it cannot read rejections)."""
 
-    _fields = [("status", tsp.PKIStatusInfo)]
+    _fields = [("status", tsp.PKIStatusInfo), ("time_stamp_token", cms.ContentInfo, {"optional": True})]
 
 
 def build_request(digest: bytes, algorithm: str = "sha256", *, nonce: int | None = None,
@@ -225,7 +231,7 @@ def build_request(digest: bytes, algorithm: str = "sha256", *, nonce: int | None
 def read_response(response: bytes, *, nonce: int | None = None) -> bytes:
     """The token of a granted DER TimeStampResp; TimestampError for a rejection or a wrong nonce."""
     try:
-        parsed = tsp.TimeStampResp.load(response, strict=True)
+        parsed = TimeStampResponse.load(response, strict=True)
         status = parsed["status"]["status"].native
         text = "; ".join(parsed["status"]["status_string"].native or [])
         token = parsed["time_stamp_token"]

@@ -435,8 +435,11 @@ def service_signer(session: Session, purpose: str, office: Office, passphrase: s
 _tsa: dict[tuple[bytes, str, str], TimestampAuthority] = {}
 
 
-def timestamp_authority(session: Session, passphrase: str) -> TimestampAuthority:
-    """HQ's RFC 3161 time-stamping authority, its key opened once per process."""
+def timestamp_authority(session: Session, passphrase: str, now: datetime | None = None) -> TimestampAuthority:
+    """HQ's RFC 3161 time-stamping authority, its key opened once per process.
+
+    Refuses (Forbidden) while the TSA's certificate is expired or revoked: it must not issue tokens
+    no verifier would accept."""
     hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
     row = session.scalars(select(ServiceKey).where(ServiceKey.purpose == "tsa", ServiceKey.office_id == hq.id)).first()
     if row is None:
@@ -450,6 +453,10 @@ def timestamp_authority(session: Session, passphrase: str) -> TimestampAuthority
         if len(_tsa) > 8:
             _tsa.clear()
         _tsa[cache_key] = found
+    try:
+        trust_material(session).verifier.verify(found.cert, found.chain, now or utcnow(), purposes={x.Purpose.TSA})
+    except Exception as error:  # every path error means: this TSA may not stamp now
+        raise Forbidden(f"the time-stamping certificate is not valid: {error}") from None
     return found
 
 
