@@ -40,7 +40,7 @@ ROUTES = {
     "public.log_key_pem": PUBLIC, "public.vendor": PUBLIC,
     "auth.login": PUBLIC, "api.issue_token": PUBLIC, "api.verify": PUBLIC,
     "api.log_checkpoint": PUBLIC, "api.log_consistency": PUBLIC, "api.log_inclusion": PUBLIC,
-    "openapi.openapi_document": PUBLIC,
+    "openapi.openapi_document": PUBLIC, "tsa.timestamp": PUBLIC, "tsa.certificate": PUBLIC,
     "auth.logout": SESSION, "api.revoke_token": SESSION,
     "pages.cases": LIST, "pages.new_case": LIST, "inbox.index": LIST, "registry.centers": LIST,
     "registry.export": LIST, "notifications.index": LIST, "notifications.read_all": LIST,
