@@ -54,7 +54,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .errors import CertificatePathError, PdfSignatureError, SigningError, TimestampError
 from .keys import key_id
-from .pki import PURPOSE_OIDS, Purpose, verify_chain_at
+from .pki import PURPOSE_OIDS, PathVerifier, Purpose, verify_chain_at
 from .signer import Signer
 from .timestamps import TimestampAuthority, TimestampInfo, read_token, verify_timestamp, verify_timestamp_digest
 
@@ -167,9 +167,18 @@ class _Recorder(TimeStamper):
         return await self.inner.async_dummy_response(md_algorithm)
 
 
+#: one LocalTimeStamper per authority: it keeps the size of a token, measured once
+_LOCAL: dict[int, LocalTimeStamper] = {}
+
+
 def _stamper(timestamper: TimeStamper | TimestampAuthority) -> TimeStamper:
     if isinstance(timestamper, TimestampAuthority):
-        return LocalTimeStamper(timestamper)
+        local = _LOCAL.get(id(timestamper))
+        if local is None or local.authority is not timestamper:
+            if len(_LOCAL) > 64:
+                _LOCAL.clear()
+            local = _LOCAL[id(timestamper)] = LocalTimeStamper(timestamper)
+        return local
     if isinstance(timestamper, TimeStamper):
         return timestamper
     raise PdfSignatureError("a seal needs a time-stamping authority")
@@ -196,8 +205,8 @@ def sign_pdf(
     arrives; a full validation of the result (validate_pdf) is left to whoever receives the PDF.
     """
     now = datetime.now(timezone.utc)
-    verify_chain_at(cert, chain, root, [crl for crl in crls if crl.issuer in _names(root, chain)], now,
-                    purposes={Purpose.SEAL})
+    verifier = PathVerifier(root, crls)  # the seal's path and the TSA's share the root's and CRLs' checks
+    verifier.verify(cert, chain, now, purposes={Purpose.SEAL})
     public_key = cert.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or signer.key_id != key_id(public_key):
         raise PdfSignatureError("the signer's key is not the seal certificate's key")
@@ -221,14 +230,14 @@ def sign_pdf(
         signers.sign_pdf(writer, metadata, signer=_SealSigner(signer, cert, [*chain, root]), output=output,
                          timestamper=stamper, bytes_reserved=2 * (certificates + token_size + _CMS_MARGIN))
         (token,) = stamper.tokens
-        tsa_cert, tsa_chain = _check_tsa(token, root, crls)
+        tsa_cert, tsa_chain = _check_tsa(token, root, crls, verifier)
         # The paths and their CRLs, as the DSS of a revision after the signature (PAdES B-LT), written
         # from what was checked above: pyHanko's own embedding would validate the paths again.
         path = {item.public_bytes(serialization.Encoding.DER): item for item in (cert, *chain, tsa_cert, *tsa_chain, root)}
         names = _names(root, [*chain, *tsa_chain])
         DocumentSecurityStore.add_dss(output, sig_contents=None, certs=[_asn1_cert(item) for item in path.values()],
                                       crls=[_asn1_crl(item) for item in crls if item.issuer in names], force_write=True)
-        return _document_timestamp(output, stamper, root, crls, token_size, 1)
+        return _document_timestamp(output, stamper, root, crls, token_size, 1, verifier)
     except TimestampError as exc:
         raise PdfSignatureError(f"cannot time-stamp the seal: {exc}") from exc
     except (*_READ_ERRORS, OSError) as exc:
@@ -278,7 +287,8 @@ def add_archive_timestamp(
 
 
 def _document_timestamp(output: io.BytesIO, stamper: "_Recorder", root: x509.Certificate,
-                        crls: Sequence[x509.CertificateRevocationList], token_size: int, number: int) -> bytes:
+                        crls: Sequence[x509.CertificateRevocationList], token_size: int, number: int,
+                        verifier: PathVerifier | None = None) -> bytes:
     """Add a document time-stamp (ISO 32000-2 /DocTimeStamp) over everything written so far."""
     before = len(stamper.tokens)
     writer = IncrementalPdfFileWriter(output, strict=True)
@@ -286,19 +296,18 @@ def _document_timestamp(output: io.BytesIO, stamper: "_Recorder", root: x509.Cer
     signers.PdfTimeStamper(stamper, field_name=_ARCHIVE_FIELD.format(number)).timestamp_pdf(
         writer, "sha256", bytes_reserved=2 * token_size, output=stamped)
     for token in stamper.tokens[before:]:
-        _check_tsa(token, root, crls)
+        _check_tsa(token, root, crls, verifier)
     return stamped.getvalue()
 
 
 def _check_tsa(token: asn1_cms.ContentInfo, root: x509.Certificate,
-               crls: Sequence[x509.CertificateRevocationList]) -> tuple[x509.Certificate, list[x509.Certificate]]:
-    """The TSA certificate of a token just received and its chain, the token's signature and the TSA's
-    path checked at the token's time."""
-    signed_data, info, tsa_cert = read_token(token)
-    pool = [_crypto_cert(item.chosen) for item in signed_data["certificates"] or () if item.name == "certificate"]
-    stamped = verify_timestamp_digest(token, info["message_imprint"]["hashed_message"].native, root, crls)
-    chain = [item for item in pool if item.subject != item.issuer and item != stamped.tsa_cert]
-    return tsa_cert, chain
+               crls: Sequence[x509.CertificateRevocationList],
+               verifier: PathVerifier | None = None) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
+    """The TSA certificate of a token just received and its chain: the token's signature checked,
+    and the TSA's path at the token's time."""
+    imprint = read_token(token)[1]["message_imprint"]["hashed_message"].native
+    stamped = verify_timestamp_digest(token, imprint, root, crls, verifier=verifier)
+    return stamped.tsa_cert, stamped.chain
 
 
 def _names(root: x509.Certificate, chain: Sequence[x509.Certificate]) -> set[x509.Name]:

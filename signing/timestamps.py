@@ -29,7 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .errors import CertificateConstraintError, TimestampError, UntrustedPathError
 from .keys import key_id
-from .pki import Purpose, verify_chain_at
+from .pki import PathVerifier, Purpose, verify_chain_at
 from .signer import Signer
 
 __all__ = [
@@ -72,6 +72,8 @@ class TimestampInfo:
     policy: str
     #: the TSA certificate that signed it
     tsa_cert: x509.Certificate
+    #: the CA certificates from its issuer up to (not including) the root
+    chain: tuple[x509.Certificate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class TimestampAuthority:
             raise TimestampError(f"not a {algorithm} digest")
         imprint = tsp.MessageImprint({"hash_algorithm": algos.DigestAlgorithm({"algorithm": algorithm}),
                                       "hashed_message": digest})
-        return self._token(imprint, nonce, cert_req).dump()
+        return self._token(imprint, nonce, cert_req)
 
     def respond(self, request: bytes) -> bytes:
         """Answer a DER TimeStampReq with a DER TimeStampResp: granted, or an RFC 3161 rejection.
@@ -114,9 +116,8 @@ class TimestampAuthority:
             imprint, nonce, cert_req = self._read_request(request)
         except _Rejection as refused:
             return rejection(refused.fail_info, str(refused))
-        token = self._token(imprint, nonce, cert_req)
-        status = tsp.PKIStatusInfo({"status": "granted"})
-        return TimeStampResponse({"status": status, "time_stamp_token": token}).dump()
+        # TimeStampResp { status PKIStatusInfo { granted }, timeStampToken }
+        return _tlv(0x30, b"\x30\x03\x02\x01\x00" + self._token(imprint, nonce, cert_req))
 
     def _read_request(self, request: bytes) -> tuple[tsp.MessageImprint, int | None, bool]:
         if not isinstance(request, bytes) or not request or len(request) > MAX_REQUEST:
@@ -149,7 +150,11 @@ class TimestampAuthority:
         return tsp.MessageImprint({"hash_algorithm": algos.DigestAlgorithm({"algorithm": algorithm}),
                                    "hashed_message": digest}), nonce, cert_req
 
-    def _token(self, imprint: tsp.MessageImprint, nonce: int | None, cert_req: bool) -> cms.ContentInfo:
+    def _token(self, imprint: tsp.MessageImprint, nonce: int | None, cert_req: bool) -> bytes:
+        """The DER token. The parts that never change (certificates, names, the ESS attribute) are
+        encoded once per authority; the outer SignedData is written directly: building it with
+        asn1crypto re-encodes every certificate on each token."""
+        static = self._static
         gen_time = self.clock().astimezone(timezone.utc)
         info = {
             "version": "v1",
@@ -159,42 +164,94 @@ class TimestampAuthority:
             "serial_number": x509.random_serial_number(),
             "gen_time": core.GeneralizedTime(gen_time),
             "accuracy": tsp.Accuracy({"seconds": 1}),
-            "tsa": asn1_x509.GeneralName(name="directory_name", value=_asn1_cert(self.cert).subject),
+            "tsa": asn1_x509.GeneralName.load(static.tsa_name),
         }
         if nonce is not None:
             info["nonce"] = nonce
         content = tsp.TSTInfo(info).dump()
-        cert = _asn1_cert(self.cert)
-        signed_attrs = cms.CMSAttributes([
-            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
-            cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}),
-            cms.CMSAttribute({"type": "signing_certificate_v2", "values": [tsp.SigningCertificateV2({
-                "certs": [tsp.ESSCertIDv2({
-                    "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
-                    "cert_hash": hashlib.sha256(cert.dump()).digest(),
-                    "issuer_serial": {"issuer": [asn1_x509.GeneralName(name="directory_name", value=cert.issuer)],
-                                      "serial_number": cert.serial_number},
-                })]})]}),
-        ])
-        signature = self.signer.sign(_as_set(signed_attrs.dump()))
-        signer_info = cms.SignerInfo({
-            "version": "v1",
-            "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
-                {"issuer": cert.issuer, "serial_number": cert.serial_number})}),
-            "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
-            "signed_attrs": signed_attrs,
-            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
-            "signature": signature,
-        })
-        signed_data = {
-            "version": "v3",
-            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
-            "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(content)},
-            "signer_infos": [signer_info],
-        }
-        if cert_req:
-            signed_data["certificates"] = [cert, *(_asn1_cert(item) for item in self.chain)]
-        return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed_data)})
+        signed_attrs = b"".join((
+            _tlv(0x30, _OID_CONTENT_TYPE + _tlv(0x31, _OID_TST_INFO)),
+            _tlv(0x30, _OID_MESSAGE_DIGEST + _tlv(0x31, _tlv(0x04, hashlib.sha256(content).digest()))),
+            static.ess_attribute,
+        ))
+        signature = self.signer.sign(_tlv(0x31, signed_attrs))
+        signer_info = _tlv(0x30, b"".join((
+            b"\x02\x01\x01", static.sid, _SHA256, _tlv(0xA0, signed_attrs), _SHA256_ECDSA, _tlv(0x04, signature))))
+        signed_data = b"".join((
+            b"\x02\x01\x03",
+            _tlv(0x31, _SHA256),
+            _tlv(0x30, _OID_TST_INFO + _tlv(0xA0, _tlv(0x04, content))),
+            _tlv(0xA0, static.certificates) if cert_req else b"",
+            _tlv(0x31, signer_info),
+        ))
+        return _tlv(0x30, _OID_SIGNED_DATA + _tlv(0xA0, _tlv(0x30, signed_data)))
+
+    @property
+    def _static(self) -> "_StaticParts":
+        found = _STATIC.get(id(self))
+        if found is None or found.owner is not self:
+            found = _STATIC[id(self)] = _StaticParts.of(self)
+            if len(_STATIC) > 64:
+                _STATIC.clear()
+                _STATIC[id(self)] = found
+        return found
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    """One DER element: tag, definite length, content."""
+    size = len(content)
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(length))) + length + content
+
+
+_OID_SIGNED_DATA = cms.ContentType("signed_data").dump()
+_OID_TST_INFO = cms.ContentType("tst_info").dump()
+_OID_CONTENT_TYPE = cms.CMSAttributeType("content_type").dump()
+_OID_MESSAGE_DIGEST = cms.CMSAttributeType("message_digest").dump()
+_SHA256 = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
+_SHA256_ECDSA = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}).dump()
+
+
+@dataclass(frozen=True)
+class _StaticParts:
+    """What every token of one authority repeats, DER-encoded once."""
+
+    owner: TimestampAuthority
+    #: the TSA's name as a GeneralName (TSTInfo tsa)
+    tsa_name: bytes
+    #: the signing-certificate-v2 attribute (RFC 5816) naming the TSA certificate
+    ess_attribute: bytes
+    #: the SignerIdentifier (issuer and serial number)
+    sid: bytes
+    #: the TSA certificate and its chain, concatenated
+    certificates: bytes
+
+    @classmethod
+    def of(cls, authority: TimestampAuthority) -> "_StaticParts":
+        cert = _asn1_cert(authority.cert)
+        ess = cms.CMSAttribute({"type": "signing_certificate_v2", "values": [tsp.SigningCertificateV2({
+            "certs": [tsp.ESSCertIDv2({
+                "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+                "cert_hash": hashlib.sha256(cert.dump()).digest(),
+                "issuer_serial": {"issuer": [asn1_x509.GeneralName(name="directory_name", value=cert.issuer)],
+                                  "serial_number": cert.serial_number},
+            })]})]})
+        sid = cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
+            {"issuer": cert.issuer, "serial_number": cert.serial_number})})
+        return cls(
+            owner=authority,
+            tsa_name=asn1_x509.GeneralName(name="directory_name", value=cert.subject).dump(),
+            ess_attribute=ess.dump(),
+            sid=sid.dump(),
+            certificates=b"".join(item.public_bytes(serialization.Encoding.DER)
+                                  for item in (authority.cert, *authority.chain)),
+        )
+
+
+#: static parts by authority (id, checked against the owner: ids are reused after collection)
+_STATIC: dict[int, _StaticParts] = {}
 
 
 class _Rejection(Exception):
@@ -282,8 +339,12 @@ def verify_timestamp_digest(
     crls: Sequence[x509.CertificateRevocationList],
     *,
     certificates: Iterable[x509.Certificate] = (),
+    verifier: PathVerifier | None = None,
 ) -> TimestampInfo:
-    """As verify_timestamp, for a token over a digest already computed (with the token's algorithm)."""
+    """As verify_timestamp, for a token over a digest already computed (with the token's algorithm).
+
+    `verifier`, a PathVerifier over the same `root` and `crls`, saves proving the TSA's path again
+    when many tokens are checked."""
     certificates = list(certificates)
     signed_data, info, tsa_cert = read_token(token, certificates=certificates)
     if info["message_imprint"]["hashed_message"].native != digest:
@@ -292,9 +353,13 @@ def verify_timestamp_digest(
     pool = [*(_crypto_cert(item.chosen) for item in signed_data["certificates"] or ()
               if item.name == "certificate"), *certificates]
     _check_tsa_usage(tsa_cert)
-    verify_chain_at(tsa_cert, _chain_to(tsa_cert, pool, root), root, crls, gen_time, purposes={Purpose.TSA})
+    chain = _chain_to(tsa_cert, pool, root)
+    if verifier is None:
+        verify_chain_at(tsa_cert, chain, root, crls, gen_time, purposes={Purpose.TSA})
+    else:
+        verifier.verify(tsa_cert, chain, gen_time, purposes={Purpose.TSA})
     return TimestampInfo(time=gen_time, serial=info["serial_number"].native, policy=info["policy"].dotted,
-                         tsa_cert=tsa_cert)
+                         tsa_cert=tsa_cert, chain=tuple(chain))
 
 
 def read_token(
@@ -362,6 +427,8 @@ def _check_signature(signer_info: cms.SignerInfo, content: bytes, cert: asn1_x50
     attributes = signer_info["signed_attrs"]
     if not attributes:
         raise TimestampError("the token has no signed attributes")
+    # the bytes as received, taken before reading the values (asn1crypto re-encodes what was read)
+    signed_bytes = _as_set(attributes.dump())
     found: dict[str, list] = {}
     for attribute in attributes:
         name = attribute["type"].native
@@ -382,7 +449,7 @@ def _check_signature(signer_info: cms.SignerInfo, content: bytes, cert: asn1_x50
     if hash_name not in _DIGESTS:
         raise TimestampError(f"unsupported signature algorithm {signature_algorithm['algorithm'].native}")
     try:
-        public_key.verify(signer_info["signature"].native, _as_set(attributes.dump()),
+        public_key.verify(signer_info["signature"].native, signed_bytes,
                           ec.ECDSA({"sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
                                     "sha512": hashes.SHA512()}[hash_name]))
     except InvalidSignature as exc:
