@@ -230,7 +230,7 @@ def sign_pdf(
         signers.sign_pdf(writer, metadata, signer=_SealSigner(signer, cert, [*chain, root]), output=output,
                          timestamper=stamper, bytes_reserved=2 * (certificates + token_size + _CMS_MARGIN))
         (token,) = stamper.tokens
-        tsa_cert, tsa_chain = _check_tsa(token, root, crls, verifier)
+        tsa_cert, tsa_chain = _check_tsa(token, root, crls, verifier, stamper.inner)
         # The paths and their CRLs, as the DSS of a revision after the signature (PAdES B-LT), written
         # from what was checked above: pyHanko's own embedding would validate the paths again.
         path = {item.public_bytes(serialization.Encoding.DER): item for item in (cert, *chain, tsa_cert, *tsa_chain, root)}
@@ -296,15 +296,20 @@ def _document_timestamp(output: io.BytesIO, stamper: "_Recorder", root: x509.Cer
     signers.PdfTimeStamper(stamper, field_name=_ARCHIVE_FIELD.format(number)).timestamp_pdf(
         writer, "sha256", bytes_reserved=2 * token_size, output=stamped)
     for token in stamper.tokens[before:]:
-        _check_tsa(token, root, crls, verifier)
+        _check_tsa(token, root, crls, verifier, stamper.inner)
     return stamped.getvalue()
 
 
 def _check_tsa(token: asn1_cms.ContentInfo, root: x509.Certificate,
-               crls: Sequence[x509.CertificateRevocationList],
-               verifier: PathVerifier | None = None) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
+               crls: Sequence[x509.CertificateRevocationList], verifier: PathVerifier | None = None,
+               source: TimeStamper | None = None) -> tuple[x509.Certificate, tuple[x509.Certificate, ...]]:
     """The TSA certificate of a token just received and its chain: the token's signature checked,
-    and the TSA's path at the token's time."""
+    and the TSA's path at the token's time. A token this process's own authority made is not parsed
+    back: its path is checked now, as the token's time is now."""
+    if isinstance(source, LocalTimeStamper) and verifier is not None:
+        authority = source.authority
+        verifier.verify(authority.cert, authority.chain, datetime.now(timezone.utc), purposes={Purpose.TSA})
+        return authority.cert, authority.chain
     imprint = read_token(token)[1]["message_imprint"]["hashed_message"].native
     stamped = verify_timestamp_digest(token, imprint, root, crls, verifier=verifier)
     return stamped.tsa_cert, stamped.chain
