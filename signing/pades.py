@@ -14,7 +14,6 @@ key revoked later leaves earlier seals valid, as with records.
 """
 
 import asyncio
-import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
