@@ -326,9 +326,20 @@ def validate_pdf(
     The seal must carry a signature time-stamp from a TSA chained to `root`; the seal's
     certificate is judged at the time-stamp's time (hard-fail revocation), whatever signing time
     the seal states. Document time-stamps after it are checked too. Raises PdfSignatureError
-    when the PDF is unreadable or does not hold exactly one seal (and document time-stamps).
+    when the PDF is unreadable or does not hold exactly one seal (and document time-stamps), or
+    when some part cannot be evaluated at all (fail closed).
     """
     reader, seal, stamps = _read(pdf)
+    try:
+        return _validate(reader, seal, stamps, root, crls)
+    except SigningError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a signature or token too malformed to judge is not valid
+        raise PdfSignatureError(f"cannot evaluate the signature: {type(exc).__name__}: {exc}") from exc
+
+
+def _validate(reader: PdfFileReader, seal: EmbeddedPdfSignature, stamps: Sequence[EmbeddedPdfSignature],
+              root: x509.Certificate, crls: Sequence[x509.CertificateRevocationList]) -> PdfValidation:
     signing_time = seal.self_reported_timestamp
     if signing_time is None:
         raise PdfSignatureError("the signature states no signing time")
@@ -446,7 +457,7 @@ def _archive_times(stamps: Sequence[EmbeddedPdfSignature], root: x509.Certificat
         except CertificatePathError as exc:
             problems.append(f"archive_timestamp_{exc.code}")
             continue
-        except (SigningError, *_READ_ERRORS):
+        except Exception:  # noqa: BLE001 - any other failure: the time-stamp proves nothing
             problems.append("archive_timestamp_invalid")
             continue
         if stamp.evaluate_signature_coverage() < SignatureCoverageLevel.ENTIRE_REVISION or (
