@@ -65,6 +65,31 @@ def test_other_content_is_refused_with_a_reply(client):
     assert big.status_code == 413 and big.mimetype == "application/timestamp-reply"
 
 
+def _pyhanko_lta_passes(pdf: bytes, root) -> bool:
+    """pyHanko's PAdES-LTA validation, the HQ root the only trust anchor, CRLs required, nothing fetched."""
+    import asyncio
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.ades import ades_lta_validation
+    from pyhanko.sign.validation.policy_decl import (
+        PdfSignatureValidationSpec, RevinfoOnlineFetchingRule, RevocationInfoGatheringSpec, SignatureValidationSpec,
+    )
+    from pyhanko_certvalidator.context import CertValidationPolicySpec
+    from pyhanko_certvalidator.registry import SimpleTrustManager
+
+    from signing.pades import _REVOCATION, _USAGE_CONSTRAINTS, _asn1_cert
+
+    policy = CertValidationPolicySpec(trust_manager=SimpleTrustManager.build(trust_roots=[_asn1_cert(root)]),
+                                      revinfo_policy=_REVOCATION)
+    spec = PdfSignatureValidationSpec(SignatureValidationSpec(
+        cert_validation_policy=policy, key_usage_settings=_USAGE_CONSTRAINTS,
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY)))
+    signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[0]
+    result = asyncio.run(ades_lta_validation(signature, spec))
+    return result.ades_subindic.status.name == "PASSED" and bool(result.api_status.bottom_line)
+
+
 @pytest.fixture
 def served(app):
     """The application on a loopback port, as RFC 3161 clients reach it."""
@@ -133,6 +158,7 @@ def test_a_certificate_is_time_stamped_and_re_time_stamped_from_the_cli(app, cli
     root, crls = _trust(client)
     first = validate_pdf(pdf, root=root)
     assert first.ok and first.timestamp_time is not None and len(first.archive_timestamps) == 1
+    assert _pyhanko_lta_passes(pdf, root)  # PAdES-LTA from the HQ root alone: the DSS holds every path's CRLs
     (tmp_path / "certificate.pdf").write_bytes(pdf)
     (tmp_path / "not-a-seal.pdf").write_bytes(b"%PDF-1.7\n%%EOF\n")
     result = runner.invoke(args=["retimestamp", "--output-dir", str(tmp_path / "out"),
@@ -143,6 +169,7 @@ def test_a_certificate_is_time_stamped_and_re_time_stamped_from_the_cli(app, cli
     extended = (tmp_path / "out" / "certificate.pdf").read_bytes()
     again = validate_pdf(extended, root=root)
     assert again.ok and len(again.archive_timestamps) == 2 and extended.startswith(pdf)
+    assert _pyhanko_lta_passes(extended, root)
     result = runner.invoke(args=["retimestamp", str(tmp_path / "certificate.pdf")])  # in place
     assert result.exit_code == 0, result.output
     assert len(validate_pdf((tmp_path / "certificate.pdf").read_bytes(), root=root).archive_timestamps) == 2
