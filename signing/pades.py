@@ -1,12 +1,11 @@
 """PAdES seals on PDFs with pyHanko, and their offline validation from the HQ root alone.
 
 A seal is one invisible signature (PAdES, SHA-256, ECDSA P-256) whose CMS carries the seal's
-chain and a signature time-stamp from HQ's time-stamping authority (RFC 3161). A revision
-after it holds the document security store: the certificates and the CRL of every CA on the
-paths of the seal and of the TSA. A document time-stamp over that store closes the file
-(PAdES B-LTA), and add_archive_timestamp adds a newer one, with current CRLs, before the
-TSA's certificate expires. The PDF validates with nothing but the root certificate and no
-network.
+chain and a signature time-stamp from HQ's time-stamping authority (RFC 3161). The revision
+after it holds the document security store (the certificates and the CRL of every CA on the
+paths of the seal and of the TSA) and a document time-stamp over it all (PAdES B-LTA);
+add_archive_timestamp adds a newer one, with current CRLs, before the TSA's certificate expires.
+The PDF validates with nothing but the root certificate and no network.
 
 The time a seal is judged at is the time-stamp's, never the time the signer states: a seal
 made with a key after its revocation is rejected whatever signing time it claims, and a seal
@@ -230,13 +229,12 @@ def sign_pdf(
                          timestamper=stamper, bytes_reserved=2 * (certificates + token_size + _CMS_MARGIN))
         (token,) = stamper.tokens
         tsa_cert, tsa_chain = _check_tsa(token, root, crls, verifier, stamper.inner)
-        # The paths and their CRLs, as the DSS of a revision after the signature (PAdES B-LT), written
+        # The paths and their CRLs, as the DSS of the revision after the signature (PAdES B-LT), written
         # from what was checked above: pyHanko's own embedding would validate the paths again.
         path = {item.public_bytes(serialization.Encoding.DER): item for item in (cert, *chain, tsa_cert, *tsa_chain, root)}
         names = _names(root, [*chain, *tsa_chain])
-        DocumentSecurityStore.add_dss(output, sig_contents=None, certs=[_asn1_cert(item) for item in path.values()],
-                                      crls=[_asn1_crl(item) for item in crls if item.issuer in names], force_write=True)
-        return _document_timestamp(output, stamper, root, crls, token_size, 1, verifier)
+        return _document_timestamp(output, stamper, root, crls, token_size, 1, list(path.values()),
+                                   [item for item in crls if item.issuer in names], verifier)
     except TimestampError as exc:
         raise PdfSignatureError(f"cannot time-stamp the seal: {exc}") from exc
     except (*_READ_ERRORS, OSError) as exc:
@@ -252,8 +250,8 @@ def add_archive_timestamp(
 ) -> bytes:
     """Extend a sealed PDF that validates with a fresh document time-stamp (PAdES B-LTA renewal).
 
-    A DSS revision first adds the certificates of every time-stamp and the seal, and the CRLs in
-    `crls` (current ones) of the CAs on their paths; the new time-stamp then covers the whole file,
+    One revision adds to the DSS the certificates of every time-stamp and the seal, and the CRLs in
+    `crls` (current ones) of the CAs on their paths, and the new time-stamp covering the whole file,
     so the older time-stamps can be proved after their TSA certificate expires. Raises
     PdfSignatureError when the PDF does not validate against `root` and `crls` first.
     """
@@ -276,9 +274,8 @@ def add_archive_timestamp(
     output.seek(0, io.SEEK_END)
     try:
         token_size = len(asyncio.run(stamper.async_dummy_response("sha256")).dump()) + _TOKEN_MARGIN
-        DocumentSecurityStore.add_dss(output, sig_contents=None, certs=[_asn1_cert(item) for item in pool.values()],
-                                      crls=[_asn1_crl(item) for item in crls if item.issuer in names])
-        return _document_timestamp(output, stamper, root, crls, token_size, len(stamps) + 1)
+        return _document_timestamp(output, stamper, root, crls, token_size, len(stamps) + 1, list(pool.values()),
+                                   [item for item in crls if item.issuer in names])
     except TimestampError as exc:
         raise PdfSignatureError(f"cannot time-stamp the PDF: {exc}") from exc
     except (*_READ_ERRORS, OSError) as exc:
@@ -287,10 +284,14 @@ def add_archive_timestamp(
 
 def _document_timestamp(output: io.BytesIO, stamper: "_Recorder", root: x509.Certificate,
                         crls: Sequence[x509.CertificateRevocationList], token_size: int, number: int,
+                        dss_certs: Sequence[x509.Certificate], dss_crls: Sequence[x509.CertificateRevocationList],
                         verifier: PathVerifier | None = None) -> bytes:
-    """Add a document time-stamp (ISO 32000-2 /DocTimeStamp) over everything written so far."""
+    """Add, in one revision, the validation data to the DSS and a document time-stamp (ISO 32000-2
+    /DocTimeStamp) over everything before it and that DSS, as pyHanko's own LTA update does."""
     before = len(stamper.tokens)
     writer = IncrementalPdfFileWriter(output, strict=True)
+    DocumentSecurityStore.supply_dss_in_writer(writer, None, certs=[_asn1_cert(item) for item in dss_certs],
+                                               crls=[_asn1_crl(item) for item in dss_crls])
     stamped = io.BytesIO()
     signers.PdfTimeStamper(stamper, field_name=_ARCHIVE_FIELD.format(number)).timestamp_pdf(
         writer, "sha256", bytes_reserved=2 * token_size, output=stamped)
