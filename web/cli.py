@@ -243,6 +243,13 @@ def init_trust_commands(app: Flask) -> None:
             handle.write(pki.root_certificate(db.session).pem)
         click.echo(path)
 
+    @app.cli.command("renew-tsa")
+    def renew_tsa() -> None:
+        """Give HQ's time-stamping authority a new key and certificate (run before its certificate expires)."""
+        row = pki.renew_timestamp_authority(db.session, current_app.config["CA_KEY_PASSPHRASE"])
+        db.session.commit()
+        click.echo(f"TSA certificate {row.certificate.serial}, valid until {row.certificate.not_after.isoformat()}")
+
     @app.cli.command("retimestamp")
     @click.argument("files", nargs=-1, required=True,
                     type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -268,7 +275,7 @@ def init_trust_commands(app: Flask) -> None:
         material = pki.trust_material(db.session)
         db.session.rollback()
         click.echo(f"TSA certificate valid until {authority.cert.not_valid_after_utc.isoformat()}: "
-                   "re-time-stamp again before then")
+                   "renew it (renew-tsa) and re-time-stamp again before then")
         if output_dir is not None:
             output_dir.mkdir(parents=True, exist_ok=True)
         failed = 0

@@ -30,7 +30,7 @@ from workflows.models import (
 
 __all__ = ["ensure", "enroll_pending", "root_certificate", "chain_of", "current_crls", "revoke", "refresh_crls",
            "check_signer", "service_signer", "certified_key", "CRL_LIFETIME", "Trust", "trust", "TrustMaterial",
-           "trust_material", "forget_trust_material", "timestamp_authority"]
+           "trust_material", "forget_trust_material", "timestamp_authority", "renew_timestamp_authority"]
 
 #: how long a CRL is current; refreshed when less than half remains
 CRL_LIFETIME = timedelta(days=30)
@@ -139,6 +139,27 @@ def _service_key(session: Session, purpose: str, office: Office, ca: Certificate
                      certificate_id=_store(session, cert, purpose, name, issuer=ca, office=office).id)
     session.add(row)
     session.flush()
+    return row
+
+
+def renew_timestamp_authority(session: Session, passphrase: str, now: datetime | None = None) -> ServiceKey:
+    """Give HQ's TSA a new key and certificate (before the current one expires, or after a compromise:
+    revoke the old certificate too). Tokens already issued keep verifying: they carry their certificate."""
+    now = now or utcnow()
+    hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
+    row = session.scalars(select(ServiceKey).where(ServiceKey.purpose == "tsa", ServiceKey.office_id == hq.id)).first()
+    if row is None:
+        return _service_key(session, "tsa", hq, _ca(session, "hq", hq), passphrase, now)
+    issuing = _ca(session, "hq", hq)
+    key = ec.generate_private_key(ec.SECP256R1())
+    issuer_cert, issuer_key = _open(issuing, passphrase)
+    name = _cn(f"مهر زمان {hq.name}")
+    cert = x.issue_end_entity(issuer_cert, issuer_key, x.Subject(name, hq.code), key.public_key(), x.Purpose.TSA,
+                              not_before=now - timedelta(minutes=5))
+    row.encrypted_key = x.encrypt_service_key(key, passphrase)
+    row.certificate_id = _store(session, cert, "tsa", name, issuer=issuing, office=hq).id
+    session.flush()
+    session.expire(row, ["certificate"])
     return row
 
 

@@ -173,3 +173,30 @@ def test_a_certificate_is_time_stamped_and_re_time_stamped_from_the_cli(app, cli
     result = runner.invoke(args=["retimestamp", str(tmp_path / "certificate.pdf")])  # in place
     assert result.exit_code == 0, result.output
     assert len(validate_pdf((tmp_path / "certificate.pdf").read_bytes(), root=root).archive_timestamps) == 2
+
+
+def test_the_tsa_is_renewed_and_earlier_seals_still_verify(app, client, runner):
+    from signing import render_pdf
+
+    province = db.session.scalars(select(Office).where(Office.kind == "province").order_by(Office.id)).first()
+    passphrase = app.config["CA_KEY_PASSPHRASE"]
+
+    def seal() -> bytes:
+        signer, key = pki.service_signer(db.session, "seal", province, passphrase)
+        material = pki.trust_material(db.session)
+        pdf = render_pdf("<p>sealed</p>", base_url="file:///nonexistent/", allowed_roots=[])
+        return sign_pdf(pdf, signer=signer, cert=x.load_certificate(key.certificate.pem),
+                        chain=list(material.chain(db.session, key.certificate.issuer_ca_id)), root=material.root,
+                        crls=list(material.crls), timestamper=pki.timestamp_authority(db.session, passphrase))
+
+    before = seal()
+    old_serial = pki.timestamp_authority(db.session, passphrase).cert.serial_number
+    result = runner.invoke(args=["renew-tsa"])
+    assert result.exit_code == 0 and result.output.startswith("TSA certificate "), result.output
+    db.session.expire_all()
+    assert pki.timestamp_authority(db.session, passphrase).cert.serial_number != old_serial
+    after = seal()
+    root, crls = _trust(client)
+    assert validate_pdf(before, root=root, crls=crls).ok and validate_pdf(after, root=root, crls=crls).ok
+    token = read_response(client.post("/tsa", data=build_request(b"\x00" * 32), headers=QUERY).data)
+    assert verify_timestamp_digest(token, b"\x00" * 32, root, crls).tsa_cert.serial_number != old_serial
