@@ -1,6 +1,7 @@
 """Canonical bytes, keys, signers, record chains, the Merkle log, PKI, PDFs and evidence bundles.
 
-Imports no other project package and nothing from Flask. The PDF names are imported
+Imports no other project package and nothing from Flask. Trusted time (HQ's RFC 3161 TSA,
+time-stamping checkpoints) is `signing.timestamps`, imported on first use like the PDF names. The PDF names are imported
 on first use: WeasyPrint loads Pango and takes about a second to import, and pyHanko
 most of one, which code that only signs or verifies records should not pay. The Merkle
 root function is `signing.merkle.root` (the bare name would read as a root certificate).
@@ -47,6 +48,7 @@ from .errors import (
     ResourceRefusedError,
     RevocationUnknownError,
     SigningError,
+    TimestampError,
     UntrustedPathError,
     WitnessPolicyError,
     WrongPinError,
@@ -123,8 +125,17 @@ from .records import (
 from .signer import InMemorySigner, Signer, verify_signature
 
 if TYPE_CHECKING:
-    from .pades import PdfValidation, SealOptions, sign_pdf, signed_attachment, validate_pdf
+    from .pades import (
+        LocalTimeStamper,
+        PdfValidation,
+        SealOptions,
+        add_archive_timestamp,
+        sign_pdf,
+        signed_attachment,
+        validate_pdf,
+    )
     from .pdf import LocalURLFetcher, qr_data_uri, render_pdf
+    from .timestamps import TimestampAuthority, timestamp_bytes, verify_timestamp
 
 _LAZY = {
     "LocalURLFetcher": "pdf",
@@ -135,6 +146,11 @@ _LAZY = {
     "sign_pdf": "pades",
     "signed_attachment": "pades",
     "validate_pdf": "pades",
+    "LocalTimeStamper": "pades",
+    "add_archive_timestamp": "pades",
+    "TimestampAuthority": "timestamps",
+    "timestamp_bytes": "timestamps",
+    "verify_timestamp": "timestamps",
 }
 
 __all__ = [
@@ -171,6 +187,7 @@ __all__ = [
     "InMemorySigner",
     "InclusionProofError",
     "KeyFormatError",
+    "LocalTimeStamper",
     "LocalURLFetcher",
     "MerkleError",
     "NoteError",
@@ -190,11 +207,14 @@ __all__ = [
     "SigningError",
     "StoredRecord",
     "Subject",
+    "TimestampAuthority",
+    "TimestampError",
     "UntrustedPathError",
     "WitnessKey",
     "WitnessPolicy",
     "WitnessPolicyError",
     "WrongPinError",
+    "add_archive_timestamp",
     "build_bundle",
     "canonical_bytes",
     "certificate_pem",
@@ -237,6 +257,7 @@ __all__ = [
     "sign_checkpoint_note",
     "sign_pdf",
     "sign_record",
+    "timestamp_bytes",
     "signed_attachment",
     "validate_pdf",
     "verify_bundle",
@@ -249,6 +270,7 @@ __all__ = [
     "verify_cosignatures",
     "verify_inclusion",
     "verify_signature",
+    "verify_timestamp",
 ]
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "ResourceRefusedError",
     "RevocationUnknownError",
     "SigningError",
+    "TimestampError",
     "UntrustedPathError",
     "WitnessPolicyError",
     "WrongPinError",
@@ -175,6 +176,12 @@ class CertificateRevokedError(CertificatePathError):
     """A certificate on the path was revoked at or before the time asked."""
 
     code = "cert_revoked"
+
+
+class TimestampError(SigningError):
+    """An RFC 3161 time-stamp token is malformed, does not cover the data, or is badly signed."""
+
+    code = "timestamp_invalid"
 
 
 class BundleError(SigningError):

@@ -1,9 +1,10 @@
 """The X.509 hierarchy that mirrors the organisation, its CRLs, and path validation at a time.
 
 HQ root (P-384, path length 2) -> province CA (P-384, 1) -> county CA (P-256, 0) -> person.
-Agencies, the system (timers), the HQ document seal and the HQ log key get end-entity
-certificates too. What a certificate is for is its purpose, written as a private extended
-key usage; who it names is its subject (common name, office as OU, user id as UID).
+Agencies, the system (timers), the HQ document seal, the HQ log key and HQ's time-stamping
+authority get end-entity certificates too. What a certificate is for is its purpose, written as
+a private extended key usage (id-kp-timeStamping for the TSA); who it names is its subject
+(common name, office as OU, user id as UID).
 """
 
 import enum
@@ -67,16 +68,20 @@ class Purpose(enum.Enum):
     SEAL = "seal"
     #: HQ's log key: Merkle log checkpoints.
     LOG = "log"
+    #: HQ's time-stamping authority: RFC 3161 time-stamp tokens.
+    TSA = "tsa"
 
 
 # A UUID-derived OID arc (ITU-T X.667, 2.25.<uuid>) needs no registration and clashes with nothing.
 _ARC = "2.25.150200610082563395739167868402225337881"
 
-#: The private extended key usage naming each purpose.
+#: The extended key usage naming each purpose: a private one, except for the time-stamping
+#: authority, whose certificate RFC 3161 (2.3) requires to name id-kp-timeStamping alone.
 PURPOSE_OIDS = {
     purpose: x509.ObjectIdentifier(f"{_ARC}.1.{number}")
     for number, purpose in enumerate(Purpose, start=1)
 }
+PURPOSE_OIDS[Purpose.TSA] = ExtendedKeyUsageOID.TIME_STAMPING
 
 #: id-kp-documentSigning (RFC 9336), on seal certificates.
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
@@ -115,7 +120,7 @@ class CertificateOptions:
     ca_lifetime: timedelta = timedelta(days=10 * 365)
     #: People.
     person_lifetime: timedelta = timedelta(days=2 * 365)
-    #: Agencies, the system, seals and the log key.
+    #: Agencies, the system, seals, the log key and the time-stamping authority.
     service_lifetime: timedelta = timedelta(days=3 * 365)
 
 
@@ -202,10 +207,12 @@ def issue_end_entity(
         raise CertificateError(f"unknown purpose: {purpose!r}")
     if purpose in RECORD_PURPOSES and subject.user_id is None:
         raise CertificateError(f"a {purpose.value} certificate needs the signer's user id")
-    signs_documents = purpose is not Purpose.LOG
+    signs_documents = purpose not in (Purpose.LOG, Purpose.TSA)
     usages = [PURPOSE_OIDS[purpose]]
     if purpose is Purpose.SEAL:
         usages.extend(_SEAL_USAGES)
+    # RFC 3161 2.3: a TSA's extended key usage is critical and names time-stamping only
+    usage_critical = purpose is Purpose.TSA
     builder = (
         x509.CertificateBuilder()
         .subject_name(_subject_name(subject))
@@ -216,7 +223,7 @@ def issue_end_entity(
         .add_extension(
             _key_usage(digital_signature=True, content_commitment=signs_documents), critical=True
         )
-        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=usage_critical)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(_authority_key_id(_ec_public_key(issuer_cert)), critical=False)
     )

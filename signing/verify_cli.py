@@ -2,8 +2,9 @@
 
     python -m signing.verify_cli --root hq-root.pem [--crl newer.crl ...] [--witness-policy FILE] FILE
 
-FILE is a bundle (JSON) or a sealed PDF. A PDF's seal is validated against the root, then
-its attached evidence.json, if any, is verified as a bundle. Prints one "OK ..." line and
+FILE is a bundle (JSON) or a sealed PDF. A PDF's seal is validated against the root at the
+time of its signature time-stamp (a seal without a valid one from HQ's TSA fails, whatever
+signing time it states), then its attached evidence.json, if any, is verified as a bundle. Prints one "OK ..." line and
 exits 0, or prints one "FAIL <code> ..." line per problem and exits 1; exits 2 when the
 input cannot be read at all.
 
@@ -76,10 +77,16 @@ def _check_pdf(data: bytes, root_pem: str, crls: list[x509.CertificateRevocation
                policy: WitnessPolicy | None) -> int:
     result = validate_pdf(data, root=load_certificate(root_pem), crls=crls)
     if not result.ok:
-        for code in result.problems:
-            print(f"FAIL {code}: seal of {result.signer_common_name!r}")
+        judged = (f"judged at its time-stamp {result.timestamp_time.isoformat()}" if result.timestamp_time
+                  else f"no trusted time (it claims {result.signing_time.isoformat()})")
+        for code in result.problems or ("timestamp_missing",):
+            print(f"FAIL {code}: seal of {result.signer_common_name!r}, {judged}")
         return _INVALID
-    seal = f"seal of {result.signer_common_name!r} at {result.signing_time.isoformat()}"
+    stamped = result.timestamp_time
+    assert stamped is not None  # result.ok requires it
+    seal = f"seal of {result.signer_common_name!r} time-stamped at {stamped.isoformat()}"
+    if result.archive_timestamps:
+        seal += f", archived at {result.archive_timestamps[-1].isoformat()}"
     if EVIDENCE_NAME not in result.attachments:
         if policy is not None:  # nothing carries a cosignature: the policy cannot be met
             print(f"FAIL witness_quorum: {seal}; no evidence bundle attached, so no cosigned checkpoint")
@@ -90,10 +97,10 @@ def _check_pdf(data: bytes, root_pem: str, crls: list[x509.CertificateRevocation
                            witnesses=policy)
     if not _print_problems(report, f"{EVIDENCE_NAME}: "):
         return _INVALID
-    # The PDF is sealed after the case head its bundle carries; a seal dated earlier
-    # was back-dated.
-    if report.checkpoint_time is not None and result.signing_time < report.checkpoint_time.replace(microsecond=0):
-        print("FAIL seal_before_checkpoint: the seal is dated before the bundle's checkpoint")
+    # The PDF is sealed after the case head its bundle carries; a seal time-stamped earlier
+    # cannot hold it.
+    if report.checkpoint_time is not None and stamped < report.checkpoint_time.replace(microsecond=0):
+        print("FAIL seal_before_checkpoint: the seal is time-stamped before the bundle's case head")
         return _INVALID
     print(f"OK pdf: {seal}; {_summary(report)}")
     return _OK

@@ -36,7 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from web import api, auth, cli, errors, openapi, pages, public, registry, security, templating
+    from web import api, auth, cli, errors, openapi, pages, public, registry, security, templating, tsa
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
@@ -47,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(registry.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(tsa.bp)
     _init_offices(app)
     return app
 

@@ -19,6 +19,7 @@ from web.auth import prune_api_tokens, prune_login_attempts
 from web.extensions import db
 from workflows import backup, inquiries, log, pki, timers
 from workflows.cases import deploy
+from workflows.errors import WorkflowError
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
 from workflows.keys import active_key, issue_key, prune_signing_sessions, unlock_signer
 from workflows.models import Office, Record, User, utcnow
@@ -194,7 +195,7 @@ def _print_accounts() -> None:
 
 
 def init_trust_commands(app: Flask) -> None:
-    """PKI operations for administrators: revoke, rotate, unlock, export the root."""
+    """PKI operations for administrators: revoke, rotate, unlock, export the root, re-time-stamp PDFs."""
 
     def _user(username: str) -> User:
         user = db.session.scalars(select(User).where(User.username == username)).first()
@@ -242,3 +243,56 @@ def init_trust_commands(app: Flask) -> None:
         with open(path, "w", encoding="ascii") as handle:
             handle.write(pki.root_certificate(db.session).pem)
         click.echo(path)
+
+    @app.cli.command("renew-tsa")
+    def renew_tsa() -> None:
+        """Give HQ's time-stamping authority a new key and certificate (run before its certificate expires)."""
+        row = pki.renew_timestamp_authority(db.session, current_app.config["CA_KEY_PASSPHRASE"])
+        db.session.commit()
+        click.echo(f"TSA certificate {row.certificate.serial}, valid until {row.certificate.not_after.isoformat()}")
+
+    @app.cli.command("retimestamp")
+    @click.argument("files", nargs=-1, required=True,
+                    type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Write the extended PDFs here under their own names (default: replace each FILE).")
+    def retimestamp(files: tuple[Path, ...], output_dir: Path | None) -> None:
+        """Add a fresh document time-stamp and current CRLs to sealed certificate PDFs (PAdES B-LTA).
+
+        Certificates are made on demand and not stored: run this on the PDFs kept elsewhere (by
+        applicants, archives) before the TSA certificate that stamped them last expires. Each FILE
+        must validate first; it is replaced atomically, or written to --output-dir.
+        """
+        from signing import SigningError
+        from signing.pades import add_archive_timestamp, validate_pdf
+
+        passphrase = current_app.config["CA_KEY_PASSPHRASE"]
+        pki.refresh_crls(db.session, passphrase)  # the CRLs written into the files must be current
+        db.session.commit()
+        try:
+            authority = pki.timestamp_authority(db.session, passphrase)
+        except WorkflowError as error:
+            raise click.ClickException(str(error)) from None
+        material = pki.trust_material(db.session)
+        db.session.rollback()
+        click.echo(f"TSA certificate valid until {authority.cert.not_valid_after_utc.isoformat()}: "
+                   "renew it (renew-tsa) and re-time-stamp again before then")
+        if output_dir is not None:
+            output_dir.mkdir(parents=True, exist_ok=True)
+        failed = 0
+        for path in files:
+            try:
+                extended = add_archive_timestamp(path.read_bytes(), root=material.root, crls=material.crls,
+                                                 timestamper=authority)
+                stamped = validate_pdf(extended, root=material.root, crls=material.crls).archive_timestamps[-1]
+            except (OSError, SigningError) as error:
+                click.echo(f"FAIL {getattr(error, 'code', 'unreadable')}: {path}: {error}")
+                failed += 1
+                continue
+            target = output_dir / path.name if output_dir is not None else path
+            temporary = target.with_name(f".{target.name}.tmp")
+            temporary.write_bytes(extended)
+            temporary.replace(target)
+            click.echo(f"OK {target}: time-stamped at {stamped.isoformat()}")
+        if failed:
+            raise click.ClickException(f"{failed} of {len(files)} file(s) not time-stamped")

@@ -52,7 +52,9 @@ def check_uploaded_pdf(upload) -> dict:
         seal = validate_pdf(content, root=x.load_certificate(root), crls=crls)
     except SigningError as error:
         return {"ok": False, "problems": [error.code]}
-    result = {"ok": seal.ok, "signer": seal.signer_common_name, "signing_time": seal.signing_time,
+    # the time a person reads is the time-stamp's; the time the seal states is only a claim
+    result = {"ok": seal.ok, "signer": seal.signer_common_name,
+              "signing_time": seal.timestamp_time or seal.signing_time, "timestamped": seal.timestamp_time is not None,
               "problems": list(seal.problems), "bundle": None}
     if EVIDENCE_NAME in seal.attachments:
         try:

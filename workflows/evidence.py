@@ -71,7 +71,8 @@ def seal_office(session: Session, case: Case) -> Office:
 
 def sealed_pdf(session: Session, case: Case, html: str, *, base_url: str, allowed_roots: list[str],
                passphrase: str, now: datetime | None = None, witnesses: Sequence[WitnessEndpoint] = ()) -> bytes:
-    """Render the certificate with its evidence bundle attached, then seal it (PAdES)."""
+    """Render the certificate with its evidence bundle attached, then seal it (PAdES B-LTA, time-stamped
+    by HQ's TSA in process)."""
     evidence = canonical_bytes(bundle(session, case, passphrase, now, witnesses))
     pdf = render_pdf(html, base_url=base_url, allowed_roots=allowed_roots, attachments=[(EVIDENCE_NAME, evidence)])
     office = seal_office(session, case)
@@ -80,4 +81,5 @@ def sealed_pdf(session: Session, case: Case, html: str, *, base_url: str, allowe
     cert = x.load_certificate(key.certificate.pem)
     chain = list(material.chain(session, key.certificate.issuer_ca_id))
     return sign_pdf(pdf, signer=signer, cert=cert, chain=chain, root=material.root, crls=list(material.crls),
+                    timestamper=pki.timestamp_authority(session, passphrase),
                     options=SealOptions(reason="گواهی پرونده", location=office.name, signer_name=key.certificate.subject))

@@ -194,13 +194,13 @@ class CertificateAuthority(Base):
 
 
 class ServiceKey(Base):
-    """A key the deployment itself signs with: an office's document seal, HQ's log key."""
+    """A key the deployment itself signs with: an office's document seal, HQ's log key, HQ's TSA key."""
 
     __tablename__ = "service_keys"
     __table_args__ = (UniqueConstraint("purpose", "office_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: seal or log
+    #: seal, log or tsa
     purpose: Mapped[str] = mapped_column(String(16))
     office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"))
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))

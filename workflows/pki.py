@@ -2,7 +2,7 @@
 
 HQ root (P-384) → province CAs (P-384) → county CAs (P-256) → people of that office. HQ's
 issuing CA (P-256, under the root) certifies applicants, agencies, the system account, office
-seals and the log key. CA and service keys are stored encrypted under the deployment's key
+seals, the log key and the time-stamping authority (RFC 3161). CA and service keys are stored encrypted under the deployment's key
 passphrase; people's keys stay encrypted under their own PIN and never reach a CA.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from signing import InMemorySigner, Signer, load_public_key, sha256_hex
 from signing import pki as x
+from signing.timestamps import TimestampAuthority
 from signing.bundle import CertifiedKey
 from workflows.errors import Forbidden, NotFound
 from workflows.models import (
@@ -28,8 +29,9 @@ from workflows.models import (
 )
 
 __all__ = ["ensure", "enroll_pending", "root_certificate", "chain_of", "current_crls", "revoke", "refresh_crls",
-           "check_signer", "service_signer", "audit", "log_public_key_pem", "certified_key", "CRL_LIFETIME", "Trust", "trust", "TrustMaterial",
-           "trust_material", "forget_trust_material"]
+           "check_signer", "service_signer", "audit", "log_public_key_pem", "certified_key", "CRL_LIFETIME", "Trust",
+           "trust", "TrustMaterial", "trust_material", "forget_trust_material", "timestamp_authority",
+           "renew_timestamp_authority"]
 
 #: how long a CRL is current; refreshed when less than half remains
 CRL_LIFETIME = timedelta(days=30)
@@ -96,7 +98,10 @@ def _new_ca(session: Session, kind: str, office: Office, parent: CertificateAuth
 
 
 def ensure(session: Session, passphrase: str, now: datetime | None = None) -> None:
-    """Create what is missing (CAs for every office, seals, the log key, CRLs) and certify every key."""
+    """Create what is missing (CAs for every office, seals, the log key, the TSA key, CRLs) and certify every key.
+
+    Run again on an existing database (``flask --app web init``), it adds what a newer version
+    needs, such as the TSA key, and changes nothing else."""
     now = now or utcnow()
     hq = session.scalars(select(Office).where(Office.kind == "hq")).first()
     if hq is None:
@@ -112,6 +117,7 @@ def ensure(session: Session, passphrase: str, now: datetime | None = None) -> No
         _service_key(session, "seal", province, province_ca, passphrase, now)
     _service_key(session, "seal", hq, issuing, passphrase, now)
     _service_key(session, "log", hq, issuing, passphrase, now)
+    _service_key(session, "tsa", hq, issuing, passphrase, now)
     if session.get(LogState, 1) is None:
         session.add(LogState(id=1, size=0))
     refresh_crls(session, passphrase, now)
@@ -127,13 +133,34 @@ def _service_key(session: Session, purpose: str, office: Office, ca: Certificate
         return row
     key = ec.generate_private_key(ec.SECP256R1())
     issuer_cert, issuer_key = _open(ca, passphrase)
-    name = _cn({"seal": "مهر اسناد", "log": "کلید دفتر ثبت"}[purpose] + f" {office.name}")
+    name = _cn({"seal": "مهر اسناد", "log": "کلید دفتر ثبت", "tsa": "مهر زمان"}[purpose] + f" {office.name}")
     cert = x.issue_end_entity(issuer_cert, issuer_key, x.Subject(name, office.code),
                               key.public_key(), x.Purpose(purpose), not_before=now - timedelta(minutes=5))
     row = ServiceKey(purpose=purpose, office_id=office.id, encrypted_key=x.encrypt_service_key(key, passphrase),
                      certificate_id=_store(session, cert, purpose, name, issuer=ca, office=office).id)
     session.add(row)
     session.flush()
+    return row
+
+
+def renew_timestamp_authority(session: Session, passphrase: str, now: datetime | None = None) -> ServiceKey:
+    """Give HQ's TSA a new key and certificate (before the current one expires, or after a compromise:
+    revoke the old certificate too). Tokens already issued keep verifying: they carry their certificate."""
+    now = now or utcnow()
+    hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
+    row = session.scalars(select(ServiceKey).where(ServiceKey.purpose == "tsa", ServiceKey.office_id == hq.id)).first()
+    if row is None:
+        return _service_key(session, "tsa", hq, _ca(session, "hq", hq), passphrase, now)
+    issuing = _ca(session, "hq", hq)
+    key = ec.generate_private_key(ec.SECP256R1())
+    issuer_cert, issuer_key = _open(issuing, passphrase)
+    name = _cn(f"مهر زمان {hq.name}")
+    cert = x.issue_end_entity(issuer_cert, issuer_key, x.Subject(name, hq.code), key.public_key(), x.Purpose.TSA,
+                              not_before=now - timedelta(minutes=5))
+    row.encrypted_key = x.encrypt_service_key(key, passphrase)
+    row.certificate_id = _store(session, cert, "tsa", name, issuer=issuing, office=hq).id
+    session.flush()
+    session.expire(row, ["certificate"])
     return row
 
 
@@ -517,6 +544,34 @@ def log_public_key_pem(session: Session) -> str:
     hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
     row = session.scalars(select(ServiceKey).where(ServiceKey.purpose == "log", ServiceKey.office_id == hq.id)).one()
     return _parsed(row.certificate.pem).public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+
+#: the TSA of this process, by its service key row's encrypted key, certificate and the passphrase
+_tsa: dict[tuple[bytes, str, str], TimestampAuthority] = {}
+
+
+def timestamp_authority(session: Session, passphrase: str, now: datetime | None = None) -> TimestampAuthority:
+    """HQ's RFC 3161 time-stamping authority, its key opened once per process.
+
+    Refuses (Forbidden) while the TSA's certificate is expired or revoked: it must not issue tokens
+    no verifier would accept."""
+    hq = session.scalars(select(Office).where(Office.kind == "hq")).one()
+    row = session.scalars(select(ServiceKey).where(ServiceKey.purpose == "tsa", ServiceKey.office_id == hq.id)).first()
+    if row is None:
+        raise NotFound("no time-stamping key: run flask --app web init")
+    cache_key = (row.encrypted_key, row.certificate.pem, passphrase)
+    found = _tsa.get(cache_key)
+    if found is None:
+        chain = trust_material(session).chain(session, row.certificate.issuer_ca_id)
+        found = TimestampAuthority(InMemorySigner(x.decrypt_service_key(row.encrypted_key, passphrase)),
+                                   _parsed(row.certificate.pem), tuple(chain))
+        if len(_tsa) > 8:
+            _tsa.clear()
+        _tsa[cache_key] = found
+    try:
+        trust_material(session).verifier.verify(found.cert, found.chain, now or utcnow(), purposes={x.Purpose.TSA})
+    except Exception as error:  # every path error means: this TSA may not stamp now
+        raise Forbidden(f"the time-stamping certificate is not valid: {error}") from None
+    return found
 
 
 def certified_key(session: Session, cert: Certificate) -> CertifiedKey:

@@ -1,4 +1,4 @@
-"""A fixed-shape test PKI (HQ root, province, county, people, seal, log key) and a signed case."""
+"""A fixed-shape test PKI (HQ root, province, county, people, seal, log key, TSA) and a signed case."""
 
 import socket
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from signing import (
 from signing.bundle import CaseHead, SignedCaseHead, sign_case_head
 from signing.merkle import inclusion_proofs, root as merkle_root
 from signing.note import sign_checkpoint_note
+from signing.timestamps import TimestampAuthority
 
 #: the test log's origin line
 LOG_ORIGIN = "mosque-centers/hq-log/v1"
@@ -76,6 +77,12 @@ class Pki:
     seal: Party
     office_seal: Party
     log: Party
+    tsa: Party
+
+    @property
+    def timestamp_authority(self) -> TimestampAuthority:
+        """HQ's time-stamping authority (directly under the root here)."""
+        return TimestampAuthority(self.tsa.signer, self.tsa.cert, self.tsa.chain)
 
     def crls(self, revoked: dict[str, list[tuple[int, datetime, x509.ReasonFlags | None]]] | None = None,
              this_update: datetime | None = None) -> list[x509.CertificateRevocationList]:
@@ -124,6 +131,7 @@ def pki() -> Pki:
         office_seal=party(province, province_key, (province,), Subject("Markazi Seal", "province-markazi"),
                           Purpose.SEAL),
         log=party(root, root_key, (), Subject("HQ Log", "hq"), Purpose.LOG),
+        tsa=party(root, root_key, (), Subject("HQ Time-Stamping Authority", "hq"), Purpose.TSA),
     )
 
 

@@ -50,7 +50,7 @@ def unsigned() -> bytes:
 def seal(pki: Pki, pdf: bytes, who: Party | None = None, **kwargs: object) -> bytes:
     who = who or pki.office_seal
     arguments = {"signer": who.signer, "cert": who.cert, "chain": who.chain, "root": pki.root,
-                 "crls": pki.crls(), **kwargs}
+                 "crls": pki.crls(), "timestamper": pki.timestamp_authority, **kwargs}
     return sign_pdf(pdf, **arguments)  # type: ignore[arg-type]
 
 
@@ -77,7 +77,8 @@ def test_seal_carries_chain_and_crls(pki: Pki, sealed: bytes) -> None:
     crls = reader.root["/DSS"]["/CRLs"]
     issuers = {x509.load_der_x509_crl(crls[i].data).issuer for i in range(len(crls))}
     assert {pki.root.subject, pki.province.subject} <= issuers  # every CA on the seal's path
-    (signature,) = reader.embedded_signatures
+    signature, stamp = reader.embedded_signatures  # the seal, then the document time-stamp (B-LTA)
+    assert stamp.sig_object_type == "/DocTimeStamp" and stamp.field_name == "archive-1"
     assert signature.field_name == "seal"
     assert signature.sig_object["/SubFilter"] == "/ETSI.CAdES.detached"
     assert signature.sig_object["/Reason"] == "صدور مجوز"
@@ -136,7 +137,7 @@ def test_another_root_does_not_trust_it(pki: Pki, sealed: bytes) -> None:
     other = create_root_ca("HQ Root CA", generate_ca_key())
     result = validate_pdf(sealed, root=other)
     assert result.intact and result.valid and not result.trusted and not result.ok
-    assert result.problems == ("cert_untrusted",)
+    assert result.problems == ("timestamp_cert_untrusted", "cert_untrusted", "archive_timestamp_cert_untrusted")
 
 
 def test_revoked_seal_is_not_trusted(pki: Pki, sealed: bytes) -> None:
@@ -183,7 +184,13 @@ def test_pdfsig_agrees(pki: Pki, sealed: bytes, tmp_path: Path) -> None:
     path = tmp_path / "sealed.pdf"
     path.write_bytes(sealed)
     out = _pdfsig(path)
-    assert len(re.findall(r"^Signature #\d+:", out, re.MULTILINE)) == 1
+    # the seal, then the document time-stamp over the DSS (PAdES B-LTA), signed by HQ's TSA
+    assert re.findall(r"^Signature #\d+:", out, re.MULTILINE) == ["Signature #1:", "Signature #2:"]
+    seal_part, stamp_part = out.split("Signature #2:")
+    assert "Signature Field Name: archive-1" in stamp_part
+    assert "Signer Certificate Common Name: HQ Time-Stamping Authority" in stamp_part
+    assert "Total document signed" in stamp_part
+    out = seal_part
     assert "Signature Field Name: seal" in out
     assert "Signer Certificate Common Name: Markazi Seal" in out
     assert "Signature Validation: Signature is Valid." in out

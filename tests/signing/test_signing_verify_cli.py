@@ -31,7 +31,8 @@ def sealed_pdf(pki: Pki, bundle: dict[str, Any] | None) -> bytes:
     attachments = [("evidence.json", canonical_bytes(bundle))] if bundle is not None else []
     pdf = render_pdf(PAGE, base_url=ROOT.as_uri() + "/", allowed_roots=[str(ROOT)], attachments=attachments)
     who = pki.office_seal
-    return sign_pdf(pdf, signer=who.signer, cert=who.cert, chain=who.chain, root=pki.root, crls=pki.crls())
+    return sign_pdf(pdf, signer=who.signer, cert=who.cert, chain=who.chain, root=pki.root, crls=pki.crls(),
+                    timestamper=pki.timestamp_authority)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,8 @@ def test_good_certificate_pdf(files: dict[str, Path], case: Case) -> None:
     result = run("--root", files["root.pem"], files["certificate.pdf"])
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("OK pdf: seal of 'Markazi Seal' at ")
+    assert len(lines) == 1 and lines[0].startswith("OK pdf: seal of 'Markazi Seal' time-stamped at ")
+    assert ", archived at " in lines[0]
     assert f"head {case.records[-1].hash}" in lines[0]
     assert result.stderr == ""
 
@@ -92,8 +94,11 @@ def verdict(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int,
 def test_wrong_root(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     other = tmp_path / "other.pem"
     other.write_text(certificate_pem(create_root_ca("HQ Root CA", generate_ca_key())))
-    assert verdict(capsys, "--root", other, files["certificate.pdf"]) == (
-        1, ["FAIL cert_untrusted: seal of 'Markazi Seal'"])
+    status, lines = verdict(capsys, "--root", other, files["certificate.pdf"])
+    assert status == 1
+    assert [line.split(":")[0] for line in lines] == [
+        "FAIL timestamp_cert_untrusted", "FAIL cert_untrusted", "FAIL archive_timestamp_cert_untrusted"]
+    assert lines[1].startswith("FAIL cert_untrusted: seal of 'Markazi Seal', no trusted time (it claims ")
     status, lines = verdict(capsys, "--root", other, files["bundle.json"])
     assert status == 1 and lines[0].startswith("FAIL checkpoint_cert_untrusted bundle:")
 

@@ -42,7 +42,7 @@ ROUTES = {
     "public.verify_license": PUBLIC,
     "api.log_checkpoint": PUBLIC, "api.log_consistency": PUBLIC, "api.log_inclusion": PUBLIC,
     "api.log_checkpoint_note": PUBLIC, "api.log_checkpoint_of_size": PUBLIC, "api.log_checkpoint_note_of_size": PUBLIC,
-    "openapi.openapi_document": PUBLIC,
+    "openapi.openapi_document": PUBLIC, "tsa.timestamp": PUBLIC, "tsa.certificate": PUBLIC,
     "auth.logout": SESSION, "api.revoke_token": SESSION,
     "pages.cases": LIST, "pages.new_case": LIST, "inbox.index": LIST, "registry.centers": LIST,
     "registry.export": LIST, "notifications.index": LIST, "notifications.read_all": LIST,
