@@ -57,6 +57,7 @@ from .pki import (
 )
 from .records import StoredRecord, parse_time, verify_chain
 from .signer import Signer, verify_signature
+from .timestamps import verify_timestamp
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -80,7 +81,8 @@ BUNDLE_FORMAT = "mosque-centers:evidence-bundle:v2"
 CASE_HEAD_DOMAIN = b"mosque-centers:case-head:v1\n"
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_TOP_KEYS = frozenset({"format", "case_id", "records", "signers", "log_signer", "crls", "checkpoint", "case_head"})
+_TOP_KEYS = frozenset({"format", "case_id", "records", "signers", "log_signer", "crls", "checkpoint", "case_head",
+                       "checkpoint_timestamp"})
 _HEAD_KEYS = frozenset({"case_id", "seq", "head", "log_index", "tree_size", "root", "time"})
 _RECORD_KEYS = frozenset(
     {"seq", "canonical", "signature", "key_id", "form_data", "log_index", "inclusion_proof"}
@@ -213,6 +215,9 @@ class BundleReport:
     cosigned_by: tuple[str, ...] = ()
     #: How many witnesses the policy required (None: no policy was given).
     quorum: int | None = None
+    #: When HQ's TSA time-stamped the checkpoint (UTC): every record existed by then (None: no
+    #: valid time-stamp).
+    checkpoint_timestamp_time: datetime | None = None
 
 
 def build_bundle(
@@ -224,13 +229,16 @@ def build_bundle(
     log_signer: CertifiedKey,
     proofs: Sequence[Sequence[bytes]],
     case_head: SignedCaseHead,
+    checkpoint_timestamp: bytes | None = None,
 ) -> dict[str, Any]:
     """Assemble a case's evidence bundle as a JSON-ready dict; raise BundleError on inconsistent data.
 
     `records` are all the case's records in seq order; `checkpoint` a checkpoint note (signed
     by the log key, with any cosignatures); `proofs` the inclusion proof of each record in the
     tree the checkpoint signs; `case_head` the log key's statement of the last record in that
-    checkpoint. Each proof and the head are checked before the bundle is returned.
+    checkpoint; `checkpoint_timestamp` an RFC 3161 token over the checkpoint's note text (the
+    records existed by its time, which no log key states). Each proof and the head are checked
+    before the bundle is returned.
     """
     if not records:
         raise BundleError("a bundle needs at least one record")
@@ -273,6 +281,8 @@ def build_bundle(
         "crls": [crl_pem(crl) for crl in crls],
         "checkpoint": checkpoint,
         "case_head": {**case_head.head.as_dict(), "signature": case_head.signature},
+        "checkpoint_timestamp": base64.b64encode(checkpoint_timestamp).decode("ascii")
+        if checkpoint_timestamp is not None else None,
     }
 
 
@@ -323,6 +333,8 @@ def verify_bundle(
         quorum = witnesses.quorum if witnesses else None
         return _report(None, [], None, None, [BundleProblem(None, "bundle_malformed", str(exc))], quorum=quorum)
     problems = _checkpoint_problems(parsed, root)
+    stamped, stamp_problems = _timestamp_problems(parsed, root)
+    problems.extend(stamp_problems)
     problems.extend(_head_problems(parsed))
     cosigned_by, witness_problems = _witness_problems(parsed, witnesses)
     problems.extend(witness_problems)
@@ -334,7 +346,7 @@ def verify_bundle(
     problems.sort(key=lambda item: (item.seq or 0, item.code))
     head = chain.head if not problems else None
     return _report(parsed.case_id, parsed.stored, head, parsed, problems, cosigned_by,
-                   witnesses.quorum if witnesses else None)
+                   witnesses.quorum if witnesses else None, stamped)
 
 
 class _Malformed(Exception):
@@ -366,7 +378,10 @@ class _Parsed:
             head = dict(_object(top["case_head"], _HEAD_KEYS | {"signature"}, "case_head"))
             signature = _string(head.pop("signature"), "case_head signature")
             self.case_head = SignedCaseHead(CaseHead(**head), signature)
-        except (CertificateError, CheckpointError, BundleError, TypeError) as exc:
+            token = top["checkpoint_timestamp"]
+            self.checkpoint_timestamp = None if token is None else base64.b64decode(
+                _string(token, "checkpoint_timestamp"), validate=True)
+        except (CertificateError, CheckpointError, BundleError, TypeError, ValueError) as exc:
             raise _Malformed(str(exc)) from exc
         self.public_keys: dict[str, str] = {}
         self.key_owners: dict[str, int] = {}
@@ -407,6 +422,23 @@ def _checkpoint_problems(parsed: _Parsed, root: x509.Certificate) -> list[Bundle
     except BadSignatureError as exc:
         problems.append(BundleProblem(None, "head_bad_signature", f"case head: {exc}"))
     return problems
+
+
+def _timestamp_problems(parsed: _Parsed, root: x509.Certificate) -> tuple[datetime | None, list[BundleProblem]]:
+    """The checkpoint's time-stamp, if the bundle carries one: by a TSA under the root, over the
+    checkpoint's note text, and no record claims a time after it."""
+    if parsed.checkpoint_timestamp is None:
+        return None, []
+    pool = [cert for item in (*parsed.signers, parsed.log_signer) for cert in item.chain]
+    try:
+        stamped = verify_timestamp(parsed.checkpoint_timestamp, split_note(parsed.note)[0].encode("utf-8"), root,
+                                   parsed.crls, certificates=pool)
+    except Exception as exc:  # fail closed: any token that does not prove its time is invalid
+        return None, [BundleProblem(None, "checkpoint_timestamp_invalid", f"checkpoint time-stamp: {exc}")]
+    late = [BundleProblem(seq, "record_after_checkpoint", "the record claims a time after the checkpoint's time-stamp")
+            for seq, row in enumerate(parsed.stored, start=1)
+            if (body := _body(row.canonical)) is not None and body["time"] > stamped]
+    return stamped, late
 
 
 def _head_problems(parsed: _Parsed) -> list[BundleProblem]:
@@ -506,6 +538,7 @@ def _report(
     problems: list[BundleProblem],
     cosigned_by: tuple[str, ...] = (),
     quorum: int | None = None,
+    stamped: datetime | None = None,
 ) -> BundleReport:
     return BundleReport(
         ok=not problems,
@@ -517,6 +550,7 @@ def _report(
         problems=tuple(problems),
         cosigned_by=cosigned_by,
         quorum=quorum,
+        checkpoint_timestamp_time=stamped,
     )
 
 

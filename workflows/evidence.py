@@ -59,7 +59,7 @@ def bundle(session: Session, case: Case, passphrase: str, now: datetime | None =
                                    key_id=r.key_id, form_data=r.form_data, action=r.action,
                                    actor_user_id=r.actor_user_id, case_id=case.public_id), r.log_index) for r in rows],
         signers, [crl for crl in material.crls if crl.issuer in issuers], log.cosigned_note(session, head), log_signer,
-        proofs, case_head)
+        proofs, case_head, head.timestamp)
 
 
 def seal_office(session: Session, case: Case) -> Office:

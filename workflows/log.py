@@ -17,11 +17,12 @@ from http.client import HTTPException
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from signing import format_time
+from signing import format_time, parse_time
 from signing import merkle, note
+from signing.timestamps import timestamp_bytes, verify_timestamp
 from signing.witness import WitnessEndpoint, WitnessRefusal, add_checkpoint
 from workflows.models import Office, LogCheckpoint, LogCosignature, LogLeaf, LogNode, LogState, Record, utcnow
-from workflows.pki import service_signer
+from workflows.pki import service_signer, timestamp_authority, trust_material
 
 __all__ = ["LOG_ID", "append", "size", "inclusion_proofs", "consistency_proof", "latest_checkpoint", "checkpoint",
            "checkpoint_at", "collect_cosignatures", "cosigned_note", "signed", "LogProblem", "verify_log"]
@@ -137,6 +138,7 @@ def checkpoint(session: Session, passphrase: str, now: datetime | None = None,
                 raise merkle.ConsistencyProofError("the newest checkpoint is not the root of the log's leaves")
             signer, _ = service_signer(session, "log", _hq(session), passphrase)
             latest.note = note.sign_checkpoint_note(latest.log_id, latest.tree_size, root, signer)
+            latest.timestamp = _timestamp(session, latest.note, passphrase)
             session.flush()
         if witnesses:
             collect_cosignatures(session, latest, witnesses)
@@ -146,14 +148,20 @@ def checkpoint(session: Session, passphrase: str, now: datetime | None = None,
                                   consistency_proof(session, latest.tree_size, state.size))
     signer, _ = service_signer(session, "log", _hq(session), passphrase)
     head = merkle.sign_checkpoint(merkle.Checkpoint(state.size, root.hex(), format_time(now), LOG_ID), signer)
+    signed_note = note.sign_checkpoint_note(LOG_ID, state.size, root, signer)
     row = LogCheckpoint(tree_size=state.size, root=root.hex(), time=head.checkpoint.time, log_id=LOG_ID,
-                        signature=head.signature, key_id=head.key_id,
-                        note=note.sign_checkpoint_note(LOG_ID, state.size, root, signer))
+                        signature=head.signature, key_id=head.key_id, note=signed_note,
+                        timestamp=_timestamp(session, signed_note, passphrase))
     session.add(row)
     session.flush()
     if witnesses:
         collect_cosignatures(session, row, witnesses)
     return row
+
+
+def _timestamp(session: Session, signed_note: str, passphrase: str) -> bytes:
+    """HQ's TSA's token over the note's text (its three checkpoint lines)."""
+    return timestamp_bytes(note.split_note(signed_note)[0].encode("utf-8"), timestamp_authority(session, passphrase))
 
 
 def _hq(session: Session) -> Office:
@@ -262,6 +270,8 @@ def verify_log(session: Session, log_key_pem: str, witnesses: Sequence[note.Witn
                     raise note.NoteError("the note is not of the checkpoint's size and root")
         except Exception as error:
             problems.append(LogProblem(row.tree_size, "checkpoint_bad_signature", str(error)))
+        if row.timestamp is not None:
+            problems += _timestamp_problems(session, row)
         if row.tree_size > len(leaves) or merkle.range_hashes([(0, row.tree_size)], nodes)[0].hex() != row.root:
             problems.append(LogProblem(row.tree_size, "log_inconsistent", "checkpoint root does not match the leaves"))
         elif previous is not None:
@@ -274,6 +284,21 @@ def verify_log(session: Session, log_key_pem: str, witnesses: Sequence[note.Witn
         previous = row
     problems += _cosignature_problems(session, witnesses)
     return problems
+
+
+def _timestamp_problems(session: Session, row: LogCheckpoint) -> list[LogProblem]:
+    """The checkpoint's time-stamp is HQ's TSA's, over its note's text, and not before its signed time."""
+    material = trust_material(session)
+    try:
+        if row.note is None:
+            raise ValueError("a time-stamp without a note")
+        stamped = verify_timestamp(bytes(row.timestamp), note.split_note(row.note)[0].encode("utf-8"),
+                                   material.root, material.crls)
+        if stamped < parse_time(row.time).replace(microsecond=0):
+            raise ValueError(f"time-stamped at {stamped.isoformat()}, before the checkpoint's own time {row.time}")
+    except Exception as error:
+        return [LogProblem(row.tree_size, "checkpoint_timestamp_invalid", str(error))]
+    return []
 
 
 def _cosignature_problems(session: Session, witnesses: Sequence[note.WitnessKey]) -> list[LogProblem]:

@@ -296,6 +296,9 @@ class LogCheckpoint(Base):
     #: the same head as a C2SP tlog-checkpoint signed note, signed by the same log key (None on
     #: checkpoints signed before notes: their JSON signature above stays verifiable)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: HQ's RFC 3161 time-stamp token (DER) over the note's text (the checkpoint's three lines): a
+    #: time no one but the TSA states (None on checkpoints made before checkpoints were time-stamped)
+    timestamp: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class LogCosignature(Base):
