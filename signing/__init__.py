@@ -20,6 +20,7 @@ from .bundle import (
 )
 from .canonical import canonical_bytes, digest, sha256_hex
 from .errors import (
+    AttachmentError,
     BadSignatureError,
     BundleError,
     CanonicalizationError,
@@ -36,12 +37,14 @@ from .errors import (
     MerkleError,
     PdfError,
     PdfSignatureError,
+    PdfUnreadableError,
     PinError,
     RecordError,
     ResourceRefusedError,
     RevocationUnknownError,
     SigningError,
     UntrustedPathError,
+    VerificationError,
     WrongPinError,
 )
 from .keys import (
@@ -129,6 +132,7 @@ __all__ = [
     "EMPTY_ROOT",
     "PURPOSE_OIDS",
     "RECORD_PURPOSES",
+    "AttachmentError",
     "BadSignatureError",
     "BundleError",
     "BundleProblem",
@@ -155,6 +159,7 @@ __all__ = [
     "MerkleError",
     "PdfError",
     "PdfSignatureError",
+    "PdfUnreadableError",
     "PdfValidation",
     "PinError",
     "Purpose",
@@ -169,6 +174,7 @@ __all__ = [
     "StoredRecord",
     "Subject",
     "UntrustedPathError",
+    "VerificationError",
     "WrongPinError",
     "build_bundle",
     "canonical_bytes",

@@ -8,6 +8,7 @@ states: a seal key revoked later leaves earlier seals valid, as with records.
 """
 
 import io
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,7 +43,7 @@ from pyhanko_certvalidator.policy_decl import (
 )
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .errors import CertificatePathError, PdfSignatureError
+from .errors import AttachmentError, CertificatePathError, PdfSignatureError, PdfUnreadableError
 from .keys import key_id
 from .pki import PURPOSE_OIDS, Purpose, verify_chain_at
 from .signer import Signer
@@ -63,7 +64,10 @@ _USAGE_CONSTRAINTS = KeyUsageConstraints(
     extd_key_usage={PURPOSE_OIDS[Purpose.SEAL].dotted_string},
 )
 _UNMODIFIED = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
-_READ_ERRORS = (PyHankoPdfError, ValueError, KeyError, TypeError)
+# What pyHanko, asn1crypto and zlib raise on a damaged file: broken objects, streams that do not
+# inflate, unknown filters, structures nested past Python's recursion limit, objects of the wrong type.
+_READ_ERRORS = (PyHankoPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, zlib.error,
+                NotImplementedError, RecursionError)
 _MAX_TREE_NODES = 10_000
 
 
@@ -238,7 +242,7 @@ def signed_attachment(pdf: bytes, name: str) -> bytes:
     except _READ_ERRORS as exc:
         raise PdfSignatureError(f"cannot read the attachments: {exc}") from exc
     if name not in files:
-        raise PdfSignatureError(f"the signed revision has no attachment {name!r}")
+        raise AttachmentError(f"the signed revision has no attachment {name!r}")
     return files[name]
 
 
@@ -277,14 +281,24 @@ def _read(pdf: bytes) -> tuple[PdfFileReader, EmbeddedPdfSignature]:
         reader = PdfFileReader(io.BytesIO(pdf), strict=True)
         found = reader.embedded_signatures
     except _READ_ERRORS as exc:
-        raise PdfSignatureError(f"unreadable PDF: {exc}") from exc
+        raise PdfUnreadableError(f"unreadable PDF: {exc}") from exc
     if len(found) != 1 or found[0].sig_object_type != "/Sig":
         raise PdfSignatureError(f"expected exactly one seal, found {len(found)} signatures")
     return reader, found[0]
 
 
 def _attachments(reader: PdfFileReader, seal: EmbeddedPdfSignature) -> dict[str, bytes]:
-    """Embedded files by name, as of the signed revision (later additions are not signed)."""
+    """Embedded files by name, as of the signed revision (later additions are not signed).
+
+    Raises AttachmentError when the tree or a file's stream cannot be read or decoded.
+    """
+    try:
+        return _embedded_files(reader, seal)
+    except _READ_ERRORS as exc:
+        raise AttachmentError(f"cannot read the embedded files: {exc}") from exc
+
+
+def _embedded_files(reader: PdfFileReader, seal: EmbeddedPdfSignature) -> dict[str, bytes]:
     catalog = reader.get_historical_root(seal.signed_revision)
     try:
         pending = [catalog["/Names"]["/EmbeddedFiles"]]
@@ -296,13 +310,13 @@ def _attachments(reader: PdfFileReader, seal: EmbeddedPdfSignature) -> dict[str,
         node = pending.pop()
         visited += 1
         if not isinstance(node, DictionaryObject) or visited > _MAX_TREE_NODES:
-            raise PdfSignatureError("malformed embedded file tree")
+            raise AttachmentError("malformed embedded file tree")
         pending.extend(node["/Kids"] if "/Kids" in node else ())
         pairs = node["/Names"] if "/Names" in node else ArrayObject()
         for index in range(0, len(pairs) - 1, 2):
             name = str(pairs[index])
             if name in files:
-                raise PdfSignatureError(f"attachment {name!r} appears twice")
+                raise AttachmentError(f"attachment {name!r} appears twice")
             files[name] = pairs[index + 1]["/EF"]["/F"].data
     return files
 

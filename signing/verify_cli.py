@@ -5,7 +5,7 @@
 FILE is a bundle (JSON) or a sealed PDF. A PDF's seal is validated against the root, then
 its attached evidence.json, if any, is verified as a bundle. Prints one "OK ..." line and
 exits 0, or prints one "FAIL <code> ..." line per problem and exits 1; exits 2 when the
-input cannot be read at all.
+input cannot be read at all. A damaged file is a FAIL, never a traceback.
 """
 
 import argparse
@@ -14,17 +14,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography import x509
-
-from .bundle import BundleReport, load_bundle, verify_bundle
 from .errors import SigningError
-from .pades import signed_attachment, validate_pdf
 from .pki import load_certificate, load_crl
+from .verdict import EVIDENCE_NAME, check_bundle, check_pdf, printable
 
 __all__ = ["EVIDENCE_NAME", "main"]
-
-#: Name of the evidence bundle attached to a certificate PDF.
-EVIDENCE_NAME = "evidence.json"
 
 _OK, _INVALID, _UNUSABLE = 0, 1, 2
 
@@ -48,59 +42,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         crls = [load_crl(path.read_bytes()) for path in args.crl]
         data = args.file.read_bytes()
     except (OSError, UnicodeError, SigningError) as exc:
-        print(f"FAIL input_unusable: {exc}")
+        print(printable(f"FAIL input_unusable: {exc}"))
         return _UNUSABLE
-    try:
-        if data.startswith(b"%PDF-"):
-            return _check_pdf(data, root_pem, crls)
-        return _check_bundle(data, root_pem, crls)
-    except SigningError as exc:
-        print(f"FAIL {exc.code}: {exc}")
+    check = check_pdf if data.startswith(b"%PDF-") else check_bundle
+    verdict = check(data, root_pem, crls)
+    if not verdict.ok:
+        for finding in verdict.findings:
+            print(finding.line())
         return _INVALID
-
-
-def _check_pdf(data: bytes, root_pem: str, crls: list[x509.CertificateRevocationList]) -> int:
-    result = validate_pdf(data, root=load_certificate(root_pem), crls=crls)
-    if not result.ok:
-        for code in result.problems:
-            print(f"FAIL {code}: seal of {result.signer_common_name!r}")
-        return _INVALID
-    seal = f"seal of {result.signer_common_name!r} at {result.signing_time.isoformat()}"
-    if EVIDENCE_NAME not in result.attachments:
-        print(f"OK pdf: {seal}; no evidence bundle attached")
-        return _OK
-    report = verify_bundle(load_bundle(signed_attachment(data, EVIDENCE_NAME)), root_pem, crls=crls)
-    if not _print_problems(report, f"{EVIDENCE_NAME}: "):
-        return _INVALID
-    # The PDF is sealed after the checkpoint its bundle carries; a seal dated earlier
-    # was back-dated.
-    if report.checkpoint_time is not None and result.signing_time < report.checkpoint_time.replace(microsecond=0):
-        print("FAIL seal_before_checkpoint: the seal is dated before the bundle's checkpoint")
-        return _INVALID
-    print(f"OK pdf: {seal}; {_summary(report)}")
+    print(printable(f"OK {verdict.summary}"))
     return _OK
-
-
-def _check_bundle(data: bytes, root_pem: str, crls: list[x509.CertificateRevocationList]) -> int:
-    report = verify_bundle(load_bundle(data), root_pem, crls=crls)
-    if not _print_problems(report, ""):
-        return _INVALID
-    print(f"OK {_summary(report)}")
-    return _OK
-
-
-def _print_problems(report: BundleReport, prefix: str) -> bool:
-    for problem in report.problems:
-        where = f"record {problem.seq}" if problem.seq is not None else "bundle"
-        print(f"FAIL {problem.code} {prefix}{where}: {problem.detail}")
-    return report.ok
-
-
-def _summary(report: BundleReport) -> str:
-    return (
-        f"evidence for case {report.case_id}: {report.count} signed records, head {report.head}, "
-        f"in log tree of size {report.tree_size}"
-    )
 
 
 if __name__ == "__main__":
