@@ -56,11 +56,13 @@ def layout(pdf: bytes) -> PdfLayout:
     evidence = pdf.index(b"/Type /EmbeddedFile")
     stream = pdf.index(b"stream", evidence) + len(b"stream")
     stream += 2 if pdf[stream:stream + 2] == b"\r\n" else 1
+    end = pdf.index(b"endstream", stream)
+    end -= 2 if pdf[end - 2:end] == b"\r\n" else 1 if pdf[end - 1:end] in (b"\n", b"\r") else 0
     return PdfLayout(
         signed_end=second_start + second_length,
         contents=contents,
         padding_start=contents[0] + padding,
-        evidence_stream=(stream, pdf.index(b"endstream", stream)),
+        evidence_stream=(stream, end),
         objects=tuple(m.start() for m in re.finditer(rb"\d+ 0 obj", pdf)),
     )
 
