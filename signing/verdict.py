@@ -20,7 +20,6 @@ from .bundle import BundleReport, load_bundle, verify_bundle
 from .errors import (
     AttachmentError,
     BundleError,
-    PdfSignatureError,
     PdfUnreadableError,
     SigningError,
     VerificationError,
@@ -34,13 +33,13 @@ __all__ = ["EVIDENCE_NAME", "Finding", "Verdict", "check_bundle", "check_pdf", "
 EVIDENCE_NAME = "evidence.json"
 
 #: What parsers raise on damaged input before any SigningError: malformed PDF objects, DER and
-#: other encodings, wrong types where a structure was expected, streams that do not inflate,
-#: unknown filters or algorithms, certificates of an unknown version or with a repeated extension,
-#: nesting past the recursion limit, numbers too large to convert.
+#: other encodings, wrong types where a structure was expected (pyHanko asserts some), streams
+#: that do not inflate, unknown filters or algorithms, certificates of an unknown version or with
+#: a repeated extension, nesting past the recursion limit, numbers too large to convert.
 _DAMAGE: tuple[type[BaseException], ...] = (
-    PyHankoPdfError, ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
-    RecursionError, NotImplementedError, zlib.error, UnsupportedAlgorithm, x509.InvalidVersion,
-    x509.DuplicateExtension, x509.UnsupportedGeneralNameType,
+    PyHankoPdfError, ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
+    OverflowError, RecursionError, NotImplementedError, zlib.error, UnsupportedAlgorithm,
+    x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType,
 )
 
 _T = TypeVar("_T")

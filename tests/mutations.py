@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from asn1crypto import cms
+
 #: JSON values a member is swapped for: every type, giant and negative numbers, odd strings
 ODD_VALUES: tuple[Any, ...] = (
     None, True, False, 0, -1, 2**64, 10**400, -(10**30), "", "\ud800", "\x00", "é" * 3, [], {}, [[[]]],
@@ -67,12 +69,27 @@ def layout(pdf: bytes) -> PdfLayout:
     )
 
 
+def cms_meaning(pdf: bytes, where: PdfLayout) -> tuple[bytes, bytes, bytes] | None:
+    """What a seal's CMS says, read at the original offsets: its signer info (signed attributes
+    and signature), its content, and its signer's certificate; None when it does not parse."""
+    try:
+        hex_text = pdf[where.contents[0]:where.padding_start]
+        signed = cms.ContentInfo.load(bytes.fromhex(hex_text.decode("ascii")), strict=False)["content"]
+        info = signed["signer_infos"][0]
+        sid = info["sid"].chosen
+        signer = next(c.chosen for c in signed["certificates"]
+                      if c.chosen.issuer == sid["issuer"] and c.chosen.serial_number == sid["serial_number"].native)
+        return info.dump(force=True), signed["encap_content_info"].dump(force=True), signer.dump(force=True)
+    except Exception:  # a CMS that does not parse means nothing; it must not have been found valid
+        return None
+
+
 def pdf_mutations(pdf: bytes, rng: random.Random, count: int) -> Iterator[tuple[str, bytes]]:
     """`count` damaged copies of a sealed PDF: flips, truncations, insertions, deletions, damaged
     streams, swapped objects, and changes of the unsigned parts."""
     where = layout(pdf)
     kinds = (_flip, _flip, _truncate, _insert, _delete, _evidence_damage, _swap_objects, _hex_damage,
-             _unsigned_tail, _padding)
+             _unsigned_tail, _padding, _appended_update)
     for number in range(count):
         kind = kinds[number % len(kinds)]
         name, mutated = kind(pdf, where, rng)
@@ -146,6 +163,20 @@ def _padding(pdf: bytes, where: PdfLayout, rng: random.Random) -> tuple[str, byt
     position = rng.randrange(where.padding_start, where.contents[1])
     digit = rng.choice(b"123456789abcdefG ")
     return f"CMS padding at {position}", pdf[:position] + bytes([digit]) + pdf[position + 1:]
+
+
+def _appended_update(pdf: bytes, where: PdfLayout, rng: random.Random) -> tuple[str, bytes]:
+    """An incremental update after the seal: a deeply nested or wrongly typed catalog, or a new
+    object; nothing signed changes, but the file as a whole no longer says the same."""
+    previous = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    depth = rng.choice((1, 100, 5_000, 50_000))
+    value = rng.choice((b"[" * depth + b"]" * depth, b"<< /A " * depth + b">>" * depth, b"(text)", b"1 0 R"))
+    number = rng.choice((1, 2, 99))
+    body = b"\n%d 0 obj\n%s\nendobj\n" % (number, value)
+    xref = (b"xref\n0 1\n0000000000 65535 f \n%d 1\n%010d 00000 n \n"
+            b"trailer\n<< /Size 100 /Prev %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n")
+    tail = body + xref % (number, len(pdf) + 1, previous, number, len(pdf) + len(body))
+    return f"update: object {number} = {value[:12]!r} x{depth}", pdf + tail
 
 
 def bundle_mutations(bundle: dict[str, Any], data: bytes, rng: random.Random, count: int

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asn1crypto import cms
 from cryptography.hazmat.primitives.serialization import Encoding
 from conftest import Case, Pki
-from mutations import bundle_mutations, layout, pdf_mutations
+from mutations import bundle_mutations, cms_meaning, layout, pdf_mutations
 from test_signing_verify_cli import PAGE, ROOT, sealed_pdf
 
 from signing import canonical_bytes, certificate_pem, load_certificate, load_crl, render_pdf, sign_pdf
@@ -70,20 +69,6 @@ def run(capsys: pytest.CaptureFixture[str], root: Path, path: Path, data: bytes)
     # every exception met is named: the catch-all of signing.verdict stays unused
     assert not any(line.startswith("FAIL verification_error") for line in lines), out
     return status, lines
-
-
-def cms_meaning(pdf: bytes, where) -> tuple[bytes, bytes, bytes] | None:
-    """What a seal's CMS says: its signer info, its content, and its signer certificate."""
-    try:
-        hex_text = pdf[where.contents[0]:where.padding_start]
-        signed = cms.ContentInfo.load(bytes.fromhex(hex_text.decode("ascii")), strict=False)["content"]
-        info = signed["signer_infos"][0]
-        sid = info["sid"].chosen
-        signer = next(c.chosen for c in signed["certificates"]
-                      if c.chosen.issuer == sid["issuer"] and c.chosen.serial_number == sid["serial_number"].native)
-        return info.dump(force=True), signed["encap_content_info"].dump(force=True), signer.dump(force=True)
-    except Exception:  # a CMS that does not parse means nothing; it must not have said OK
-        return None
 
 
 def test_mutated_pdfs_get_a_verdict_and_never_a_false_ok(base: dict[str, Any], capsys: pytest.CaptureFixture[str]
