@@ -64,11 +64,11 @@ _USAGE_CONSTRAINTS = KeyUsageConstraints(
     extd_key_usage={PURPOSE_OIDS[Purpose.SEAL].dotted_string},
 )
 _UNMODIFIED = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
-# What pyHanko, asn1crypto and zlib raise on a damaged file: broken objects, streams that do not
-# inflate, unknown filters, structures nested past Python's recursion limit, objects of the wrong
-# type (pyHanko asserts the type of the document catalog).
-_READ_ERRORS = (PyHankoPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, zlib.error,
-                NotImplementedError, RecursionError, AssertionError)
+# What pyHanko, asn1crypto and zlib raise on a damaged file: broken objects, numbers that do not
+# parse (decimal), streams that do not inflate, unknown filters, structures nested past Python's
+# recursion limit, objects of the wrong type (pyHanko asserts the type of the document catalog).
+_READ_ERRORS = (PyHankoPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, ArithmeticError,
+                zlib.error, NotImplementedError, RecursionError, AssertionError)
 _MAX_TREE_NODES = 10_000
 
 

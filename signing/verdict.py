@@ -35,10 +35,11 @@ EVIDENCE_NAME = "evidence.json"
 #: What parsers raise on damaged input before any SigningError: malformed PDF objects, DER and
 #: other encodings, wrong types where a structure was expected (pyHanko asserts some), streams
 #: that do not inflate, unknown filters or algorithms, certificates of an unknown version or with
-#: a repeated extension, nesting past the recursion limit, numbers too large to convert.
+#: a repeated extension, nesting past the recursion limit, numbers that do not parse (decimal) or
+#: are too large to convert (ArithmeticError covers both).
 _DAMAGE: tuple[type[BaseException], ...] = (
     PyHankoPdfError, ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
-    OverflowError, RecursionError, NotImplementedError, zlib.error, UnsupportedAlgorithm,
+    ArithmeticError, RecursionError, NotImplementedError, zlib.error, UnsupportedAlgorithm,
     x509.InvalidVersion, x509.DuplicateExtension, x509.UnsupportedGeneralNameType,
 )
 

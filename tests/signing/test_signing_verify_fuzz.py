@@ -10,6 +10,7 @@ import collections
 import json
 import os
 import random
+import re
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -160,6 +161,41 @@ def test_a_valid_seal_over_damaged_evidence_is_a_fail(pki: Pki, case: Case, base
                        chain=who.chain, root=pki.root, crls=pki.crls())
         status, lines = run(capsys, base["root"], base["folder"] / "resealed.pdf", pdf)
         assert status == 1 and lines[0].split()[1].rstrip(":") == expected[name], (name, lines)
+
+
+def _update(pdf: bytes, value: bytes) -> bytes:
+    """An incremental update that makes object 99, holding `value`, the document catalog."""
+    previous = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    body = b"\n99 0 obj\n%s\nendobj\n" % value
+    return pdf + body + (b"xref\n0 1\n0000000000 65535 f \n99 1\n%010d 00000 n \ntrailer\n<< /Size 100 /Prev %d "
+                         b"/Root 99 0 R >>\nstartxref\n%d\n%%%%EOF\n") % (len(pdf) + 1, previous, len(pdf) + len(body))
+
+
+# One example of each exception met while fuzzing, independent of the random base file: what
+# the parsers raised, and the code it is reported as now.
+DAMAGE = {
+    # pyhanko PdfReadError: the xref points at another object than the one found there
+    "object id mismatch": (lambda pdf: pdf.replace(b"\n2 0 obj", b"\n3 0 obj"), "pdf_unreadable"),
+    # NotImplementedError: an unknown stream filter in the last cross-reference stream
+    "unknown filter": (lambda pdf: pdf[:-600] + pdf[-600:].replace(b"/FlateDecode", b"/FdateDecode"),
+                       "pdf_unreadable"),
+    # AssertionError inside pyHanko: the document catalog is an array
+    "catalog of the wrong type": (lambda pdf: _update(pdf, b"[1 2 3]"), "pdf_unreadable"),
+    # RecursionError: a catalog nested far past the recursion limit
+    "deep nesting": (lambda pdf: _update(pdf, b"[" * 50_000 + b"]" * 50_000), "pdf_unreadable"),
+    # zlib.error: the attached evidence.json does not inflate
+    "evidence stream": (lambda pdf: pdf.replace(pdf[layout(pdf).evidence_stream[0]:][:64], bytes(64), 1),
+                        "pdf_attachment_unreadable"),
+    # asn1crypto ValueError while the DSS is read: a certificate stream cut short
+    "truncated file": (lambda pdf: pdf[:-10], "pdf_unreadable"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGE))
+def test_each_kind_of_damage_has_its_code(base: dict[str, Any], name: str) -> None:
+    change, code = DAMAGE[name]
+    verdict = check_pdf(change(base["pdf"]), base["root"].read_text())
+    assert not verdict.ok and verdict.codes[0] == code, verdict.findings
 
 
 def test_the_verdict_functions_take_any_bytes(base: dict[str, Any]) -> None:
