@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import cms
+from pyhanko.sign.general import match_issuer_serial
 
 #: JSON values a member is swapped for: every type, giant and negative numbers, odd strings
 ODD_VALUES: tuple[Any, ...] = (
@@ -69,18 +70,35 @@ def layout(pdf: bytes) -> PdfLayout:
     )
 
 
-def cms_meaning(pdf: bytes, where: PdfLayout) -> tuple[bytes, bytes, bytes] | None:
-    """What a seal's CMS says, read at the original offsets: its signer info (signed attributes
-    and signature), its content, and its signer's certificate; None when it does not parse."""
+def cms_meaning(pdf: bytes, where: PdfLayout) -> tuple | None:
+    """What a seal's CMS says, read at the original offsets; None when it does not parse.
+
+    Its signed attributes and signature, the algorithms (not the digest algorithm's parameters,
+    which verifiers ignore), its content, and the certificate its signer identifier names under
+    RFC 5280 name matching (pyHanko's own match: a case change in the name names the same one).
+    """
     try:
-        hex_text = pdf[where.contents[0]:where.padding_start]
+        # the whole reserved space, padding included, read as a PDF reader reads a hex string
+        hex_text = re.sub(rb"\s", b"", pdf[where.contents[0]:where.contents[1]])
+        hex_text += b"0" * (len(hex_text) % 2)
         signed = cms.ContentInfo.load(bytes.fromhex(hex_text.decode("ascii")), strict=False)["content"]
-        info = signed["signer_infos"][0]
-        sid = info["sid"].chosen
-        signer = next(c.chosen for c in signed["certificates"]
-                      if c.chosen.issuer == sid["issuer"] and c.chosen.serial_number == sid["serial_number"].native)
-        return info.dump(force=True), signed["encap_content_info"].dump(force=True), signer.dump(force=True)
+        (info,) = signed["signer_infos"]
+        signer = next(cert for cert in map(_parsed_certificate, signed["certificates"])
+                      if cert is not None and match_issuer_serial(info["sid"].chosen, cert))
+        return (info["signed_attrs"].dump(force=True), info["signature"].native,
+                info["signature_algorithm"]["algorithm"].native, info["digest_algorithm"]["algorithm"].native,
+                signed["encap_content_info"].dump(force=True), signer.dump(force=True))
     except Exception:  # a CMS that does not parse means nothing; it must not have been found valid
+        return None
+
+
+def _parsed_certificate(choice) -> Any:
+    """A certificate the CMS carries, or None when it is damaged (the others may still serve)."""
+    try:
+        cert = choice.chosen
+        cert.native  # parses every field
+        return cert
+    except Exception:
         return None
 
 

@@ -53,7 +53,7 @@ def check_uploaded_pdf(upload) -> dict:
     report = verdict.report
     if report is not None:
         result["bundle"] = {"ok": report.ok, "count": report.count, "case_id": report.case_id}
-        if report.ok and isinstance(report.case_id, str):
+        if verdict.ok and isinstance(report.case_id, str):  # the status of a proved case only
             case = db.session.scalars(select(Case).where(Case.public_id == report.case_id)).first()
             result["status"] = case.status if case else None
     return result

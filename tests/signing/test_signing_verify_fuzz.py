@@ -31,8 +31,11 @@ from signing.verify_cli import main
 # warning (a serial number that is not positive) is loaded and judged like any other
 pytestmark = pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
 
-PDF_MUTATIONS = 600
-BUNDLE_MUTATIONS = 600
+#: a longer soak: VERIFY_FUZZ_SCALE=10 tries ten times as many, VERIFY_FUZZ_SEED other mutations
+SCALE = int(os.environ.get("VERIFY_FUZZ_SCALE", "1"))
+SEED = int(os.environ.get("VERIFY_FUZZ_SEED", "0"))
+PDF_MUTATIONS = 600 * SCALE
+BUNDLE_MUTATIONS = 600 * SCALE
 #: set to print the verdict counts (for the record of a run)
 REPORT = os.environ.get("VERIFY_FUZZ_REPORT") == "1"
 
@@ -81,7 +84,7 @@ def test_mutated_pdfs_get_a_verdict_and_never_a_false_ok(base: dict[str, Any], c
     status, (ok_line,) = run(capsys, root, base["folder"] / "original.pdf", pdf)
     assert status == 0
     tally, started = Tally(), time.perf_counter()
-    for name, mutated in pdf_mutations(pdf, random.Random(20261204), PDF_MUTATIONS):
+    for name, mutated in pdf_mutations(pdf, random.Random(20261204 + SEED), PDF_MUTATIONS):
         status, lines = run(capsys, root, base["folder"] / "mutated.pdf", mutated)
         tally.add(status, lines)
         if status == 0:
@@ -116,7 +119,7 @@ def test_mutated_bundles_get_a_verdict_and_never_a_false_ok(base: dict[str, Any]
     status, (ok_line,) = run(capsys, root, base["folder"] / "original.json", data)
     assert status == 0
     tally, started, prefixes = Tally(), time.perf_counter(), 0
-    for name, mutated in bundle_mutations(case.bundle, data, random.Random(1405), BUNDLE_MUTATIONS):
+    for name, mutated in bundle_mutations(case.bundle, data, random.Random(1405 + SEED), BUNDLE_MUTATIONS):
         status, lines = run(capsys, root, base["folder"] / "mutated.json", mutated)
         tally.add(status, lines)
         if status != 0:
