@@ -26,6 +26,7 @@ from .bundle import (
 )
 from .canonical import canonical_bytes, digest, sha256_hex
 from .errors import (
+    AttachmentError,
     BadSignatureError,
     BundleError,
     CanonicalizationError,
@@ -43,6 +44,7 @@ from .errors import (
     NoteError,
     PdfError,
     PdfSignatureError,
+    PdfUnreadableError,
     PinError,
     RecordError,
     ResourceRefusedError,
@@ -51,6 +53,7 @@ from .errors import (
     TimestampError,
     UntrustedPathError,
     WitnessPolicyError,
+    VerificationError,
     WrongPinError,
 )
 from .keys import (
@@ -163,6 +166,7 @@ __all__ = [
     "EMPTY_ROOT",
     "PURPOSE_OIDS",
     "RECORD_PURPOSES",
+    "AttachmentError",
     "BadSignatureError",
     "BundleError",
     "BundleProblem",
@@ -193,6 +197,7 @@ __all__ = [
     "NoteError",
     "PdfError",
     "PdfSignatureError",
+    "PdfUnreadableError",
     "PdfValidation",
     "PinError",
     "Purpose",
@@ -213,6 +218,7 @@ __all__ = [
     "WitnessKey",
     "WitnessPolicy",
     "WitnessPolicyError",
+    "VerificationError",
     "WrongPinError",
     "add_archive_timestamp",
     "build_bundle",

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .canonical import canonical_bytes, sha256_hex
@@ -526,7 +527,7 @@ def _body(canonical: str) -> dict[str, Any] | None:
             "actor": {"user_id": body["actor"]["user_id"]},
             "time": parse_time(body["time"]),
         }
-    except (ValueError, KeyError, TypeError, _Malformed, RecordError):
+    except (ValueError, KeyError, TypeError, RecursionError, _Malformed, RecordError):
         return None
 
 
@@ -563,7 +564,7 @@ def _stored(entry: Mapping[str, Any]) -> StoredRecord:
     try:
         body = json.loads(canonical)
         action, user_id, case_id = body["action"], body["actor"]["user_id"], body["case_id"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         action, user_id, case_id = "", -1, ""  # verify_chain reports the text as malformed
     seq = entry["seq"]
     if type(seq) is not int:
@@ -582,7 +583,10 @@ def _stored(entry: Mapping[str, Any]) -> StoredRecord:
 
 
 def _p256(cert: x509.Certificate) -> ec.EllipticCurvePublicKey:
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:  # a damaged or unknown key in a parsed certificate
+        raise KeyFormatError(f"the certificate's key cannot be loaded: {exc}") from exc
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise KeyFormatError("the certificate does not hold an ECDSA key")
     return key

@@ -1,6 +1,7 @@
 """Errors raised by the signing package; each carries a machine code for the UI."""
 
 __all__ = [
+    "AttachmentError",
     "BadSignatureError",
     "BundleError",
     "CanonicalizationError",
@@ -18,6 +19,7 @@ __all__ = [
     "NoteError",
     "PdfError",
     "PdfSignatureError",
+    "PdfUnreadableError",
     "PinError",
     "RecordError",
     "ResourceRefusedError",
@@ -26,6 +28,7 @@ __all__ = [
     "TimestampError",
     "UntrustedPathError",
     "WitnessPolicyError",
+    "VerificationError",
     "WrongPinError",
 ]
 
@@ -98,6 +101,24 @@ class PdfSignatureError(PdfError):
     """A PDF cannot be signed, or holds no single signature that can be evaluated."""
 
     code = "pdf_signature_invalid"
+
+
+class PdfUnreadableError(PdfSignatureError):
+    """A file that claims to be a PDF cannot be parsed: broken cross-references, objects or streams."""
+
+    code = "pdf_unreadable"
+
+
+class AttachmentError(PdfSignatureError):
+    """An embedded file of the signed revision is missing, or its stream cannot be decoded."""
+
+    code = "pdf_attachment_unreadable"
+
+
+class VerificationError(SigningError):
+    """A check could not be completed for a reason no other error names: nothing is proved."""
+
+    code = "verification_error"
 
 
 class MerkleError(SigningError):

@@ -14,6 +14,7 @@ key revoked later leaves earlier seals valid, as with records.
 
 import asyncio
 import io
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -50,7 +51,14 @@ from pyhanko_certvalidator.policy_decl import (
 )
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .errors import CertificatePathError, PdfSignatureError, SigningError, TimestampError
+from .errors import (
+    AttachmentError,
+    CertificatePathError,
+    PdfSignatureError,
+    PdfUnreadableError,
+    SigningError,
+    TimestampError,
+)
 from .keys import key_id
 from .pki import PURPOSE_OIDS, PathVerifier, Purpose, verify_chain_at
 from .signer import Signer
@@ -73,7 +81,11 @@ _USAGE_CONSTRAINTS = KeyUsageConstraints(
     extd_key_usage={PURPOSE_OIDS[Purpose.SEAL].dotted_string},
 )
 _UNMODIFIED = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
-_READ_ERRORS = (PyHankoPdfError, ValueError, KeyError, TypeError)
+# What pyHanko, asn1crypto and zlib raise on a damaged file: broken objects, numbers that do not
+# parse (decimal), streams that do not inflate, unknown filters, structures nested past Python's
+# recursion limit, objects of the wrong type (pyHanko asserts the type of the document catalog).
+_READ_ERRORS = (PyHankoPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, ArithmeticError,
+                zlib.error, NotImplementedError, RecursionError, AssertionError)
 _MAX_TREE_NODES = 10_000
 
 
@@ -477,7 +489,7 @@ def signed_attachment(pdf: bytes, name: str) -> bytes:
     except _READ_ERRORS as exc:
         raise PdfSignatureError(f"cannot read the attachments: {exc}") from exc
     if name not in files:
-        raise PdfSignatureError(f"the signed revision has no attachment {name!r}")
+        raise AttachmentError(f"the signed revision has no attachment {name!r}")
     return files[name]
 
 
@@ -518,14 +530,24 @@ def _read(pdf: bytes) -> tuple[PdfFileReader, EmbeddedPdfSignature, list[Embedde
         found = sorted(reader.embedded_signatures, key=lambda item: item.signed_revision)
         kinds = [item.sig_object_type for item in found]
     except _READ_ERRORS as exc:
-        raise PdfSignatureError(f"unreadable PDF: {exc}") from exc
+        raise PdfUnreadableError(f"unreadable PDF: {exc}") from exc
     if not found or kinds[0] != "/Sig" or any(kind != "/DocTimeStamp" for kind in kinds[1:]):
         raise PdfSignatureError(f"expected exactly one seal and document time-stamps after it, found {kinds}")
     return reader, found[0], found[1:]
 
 
 def _attachments(reader: PdfFileReader, seal: EmbeddedPdfSignature) -> dict[str, bytes]:
-    """Embedded files by name, as of the signed revision (later additions are not signed)."""
+    """Embedded files by name, as of the signed revision (later additions are not signed).
+
+    Raises AttachmentError when the tree or a file's stream cannot be read or decoded.
+    """
+    try:
+        return _embedded_files(reader, seal)
+    except _READ_ERRORS as exc:
+        raise AttachmentError(f"cannot read the embedded files: {exc}") from exc
+
+
+def _embedded_files(reader: PdfFileReader, seal: EmbeddedPdfSignature) -> dict[str, bytes]:
     catalog = reader.get_historical_root(seal.signed_revision)
     try:
         pending = [catalog["/Names"]["/EmbeddedFiles"]]
@@ -537,13 +559,13 @@ def _attachments(reader: PdfFileReader, seal: EmbeddedPdfSignature) -> dict[str,
         node = pending.pop()
         visited += 1
         if not isinstance(node, DictionaryObject) or visited > _MAX_TREE_NODES:
-            raise PdfSignatureError("malformed embedded file tree")
+            raise AttachmentError("malformed embedded file tree")
         pending.extend(node["/Kids"] if "/Kids" in node else ())
         pairs = node["/Names"] if "/Names" in node else ArrayObject()
         for index in range(0, len(pairs) - 1, 2):
             name = str(pairs[index])
             if name in files:
-                raise PdfSignatureError(f"attachment {name!r} appears twice")
+                raise AttachmentError(f"attachment {name!r} appears twice")
             files[name] = pairs[index + 1]["/EF"]["/F"].data
     return files
 

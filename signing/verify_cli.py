@@ -6,7 +6,7 @@ FILE is a bundle (JSON) or a sealed PDF. A PDF's seal is validated against the r
 time of its signature time-stamp (a seal without a valid one from HQ's TSA fails, whatever
 signing time it states), then its attached evidence.json, if any, is verified as a bundle. Prints one "OK ..." line and
 exits 0, or prints one "FAIL <code> ..." line per problem and exits 1; exits 2 when the
-input cannot be read at all.
+input cannot be read at all. A damaged file is a FAIL, never a traceback.
 
 A witness policy lists the witnesses the reader trusts and how many of them must have
 cosigned the bundle's checkpoint (see signing.note.parse_policy):
@@ -25,18 +25,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography import x509
-
-from .bundle import BundleReport, load_bundle, verify_bundle
 from .errors import SigningError
-from .note import WitnessPolicy, parse_policy
-from .pades import signed_attachment, validate_pdf
+from .note import parse_policy
 from .pki import load_certificate, load_crl
+from .verdict import EVIDENCE_NAME, check_bundle, check_pdf, printable
 
 __all__ = ["EVIDENCE_NAME", "main"]
-
-#: Name of the evidence bundle attached to a certificate PDF.
-EVIDENCE_NAME = "evidence.json"
 
 _OK, _INVALID, _UNUSABLE = 0, 1, 2
 
@@ -62,76 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy = parse_policy(args.witness_policy.read_text("utf-8")) if args.witness_policy else None
         data = args.file.read_bytes()
     except (OSError, UnicodeError, SigningError) as exc:
-        print(f"FAIL input_unusable: {exc}")
+        print(printable(f"FAIL input_unusable: {exc}"))
         return _UNUSABLE
-    try:
-        if data.startswith(b"%PDF-"):
-            return _check_pdf(data, root_pem, crls, policy)
-        return _check_bundle(data, root_pem, crls, policy)
-    except SigningError as exc:
-        print(f"FAIL {exc.code}: {exc}")
+    check = check_pdf if data.startswith(b"%PDF-") else check_bundle
+    verdict = check(data, root_pem, crls, policy=policy)
+    if not verdict.ok:
+        for finding in verdict.findings:
+            print(finding.line())
         return _INVALID
-
-
-def _check_pdf(data: bytes, root_pem: str, crls: list[x509.CertificateRevocationList],
-               policy: WitnessPolicy | None) -> int:
-    result = validate_pdf(data, root=load_certificate(root_pem), crls=crls)
-    if not result.ok:
-        judged = (f"judged at its time-stamp {result.timestamp_time.isoformat()}" if result.timestamp_time
-                  else f"no trusted time (it claims {result.signing_time.isoformat()})")
-        for code in result.problems or ("timestamp_missing",):
-            print(f"FAIL {code}: seal of {result.signer_common_name!r}, {judged}")
-        return _INVALID
-    stamped = result.timestamp_time
-    assert stamped is not None  # result.ok requires it
-    seal = f"seal of {result.signer_common_name!r} time-stamped at {stamped.isoformat()}"
-    if result.archive_timestamps:
-        seal += f", archived at {result.archive_timestamps[-1].isoformat()}"
-    if EVIDENCE_NAME not in result.attachments:
-        if policy is not None:  # nothing carries a cosignature: the policy cannot be met
-            print(f"FAIL witness_quorum: {seal}; no evidence bundle attached, so no cosigned checkpoint")
-            return _INVALID
-        print(f"OK pdf: {seal}; no evidence bundle attached")
-        return _OK
-    report = verify_bundle(load_bundle(signed_attachment(data, EVIDENCE_NAME)), root_pem, crls=crls,
-                           witnesses=policy)
-    if not _print_problems(report, f"{EVIDENCE_NAME}: "):
-        return _INVALID
-    # The PDF is sealed after the case head its bundle carries; a seal time-stamped earlier
-    # cannot hold it.
-    if report.checkpoint_time is not None and stamped < report.checkpoint_time.replace(microsecond=0):
-        print("FAIL seal_before_checkpoint: the seal is time-stamped before the bundle's case head")
-        return _INVALID
-    print(f"OK pdf: {seal}; {_summary(report)}")
+    print(printable(f"OK {verdict.summary}"))
     return _OK
-
-
-def _check_bundle(data: bytes, root_pem: str, crls: list[x509.CertificateRevocationList],
-                  policy: WitnessPolicy | None) -> int:
-    report = verify_bundle(load_bundle(data), root_pem, crls=crls, witnesses=policy)
-    if not _print_problems(report, ""):
-        return _INVALID
-    print(f"OK {_summary(report)}")
-    return _OK
-
-
-def _print_problems(report: BundleReport, prefix: str) -> bool:
-    for problem in report.problems:
-        where = f"record {problem.seq}" if problem.seq is not None else "bundle"
-        print(f"FAIL {problem.code} {prefix}{where}: {problem.detail}")
-    return report.ok
-
-
-def _summary(report: BundleReport) -> str:
-    if report.quorum is None:
-        witnesses = "no witness required (no witness policy given)"
-    else:
-        witnesses = f"cosigned by {len(report.cosigned_by)} witnesses ({', '.join(report.cosigned_by)}), " \
-                    f"{report.quorum} required"
-    return (
-        f"evidence for case {report.case_id}: {report.count} signed records, head {report.head}, "
-        f"in log tree of size {report.tree_size}; {witnesses}"
-    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from signing import SigningError
+from signing.note import WitnessPolicy
 from signing.witness import parse_endpoints
 from web.config import CONFIGS, MIGRATIONS_DIR, PROJECT_ROOT
 from web.extensions import csrf, db, login_manager, migrate
@@ -86,6 +87,19 @@ def _finish_config(app: Flask, env: str) -> None:
         app.config["WITNESS_ENDPOINTS"] = tuple(parse_endpoints(app.config.get("LOG_WITNESSES") or ""))
     except SigningError as error:
         raise RuntimeError(f"LOG_WITNESSES is malformed: {error}") from error
+    app.config["WITNESS_POLICY"] = witness_policy(app.config["WITNESS_ENDPOINTS"],
+                                                  str(app.config.get("LOG_WITNESS_QUORUM") or ""))
+
+
+def witness_policy(endpoints, quorum: str) -> WitnessPolicy | None:
+    """The policy the public page applies: the configured witnesses, a quorum of them (a majority
+    unless LOG_WITNESS_QUORUM says otherwise); None when no witness is configured."""
+    if not endpoints:
+        return None
+    count = len(endpoints) // 2 + 1 if not quorum.strip() else int(quorum) if quorum.strip().isdigit() else 0
+    if not 1 <= count <= len(endpoints):
+        raise RuntimeError(f"LOG_WITNESS_QUORUM must be a number from 1 to {len(endpoints)}")
+    return WitnessPolicy(tuple(endpoint.key for endpoint in endpoints), count)
 
 
 def _instance_secret(instance: Path, name: str) -> str:

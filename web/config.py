@@ -34,6 +34,9 @@ class Config:
     #: witnesses asked to cosign each new checkpoint, "<url> <vkey>" per line or ';'-separated
     #: (vkey: `python -m signing.witness --state DIR --name NAME --vkey`); empty: no witness
     LOG_WITNESSES = os.environ.get("LOG_WITNESSES", "")
+    #: how many of those witnesses must have cosigned a certificate's checkpoint for the public page
+    #: to accept it (empty: a majority of them)
+    LOG_WITNESS_QUORUM = os.environ.get("LOG_WITNESS_QUORUM", "")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
     #: "package.module:Class" that sends SMS and email notifications (see workflows/outbox.py)
     OUTBOX_SENDER = os.environ.get("OUTBOX_SENDER", "workflows.outbox:ConsoleSender")

@@ -9,11 +9,8 @@ from sqlalchemy import select
 from forms import normalize_license_number, normalize_text
 from web.config import PROJECT_ROOT
 from web.extensions import db
-from signing import SigningError
 from signing import pki as x
-from signing.bundle import load_bundle, verify_bundle
-from signing.pades import signed_attachment, validate_pdf
-from signing.verify_cli import EVIDENCE_NAME
+from signing.verdict import check_pdf
 from workflows import documents, facts, pki
 from workflows.models import Case, Office, ServiceKey
 from workflows.verification import resolve_token
@@ -42,32 +39,29 @@ def verify_form():
 
 
 def check_uploaded_pdf(upload) -> dict:
-    """Validate an uploaded certificate PDF's seal and its attached evidence against the HQ root."""
+    """Validate an uploaded certificate PDF's seal and its attached evidence against the HQ root.
+
+    Always a verdict: a damaged or hostile file yields problem codes (signing.verdict), never an error.
+    """
     content = upload.read(documents.MAX_DOCUMENT_BYTES + 1) if upload is not None else b""
     if not content.startswith(b"%PDF-") or len(content) > documents.MAX_DOCUMENT_BYTES:
-        return {"ok": False, "problems": ["not_a_pdf"]}
+        return {"ok": False, "problems": ["not_a_pdf"], "bundle": None}
     root = pki.root_certificate(db.session).pem
     crls = [x.load_crl(c.pem) for c in pki.current_crls(db.session)]
-    try:
-        seal = validate_pdf(content, root=x.load_certificate(root), crls=crls)
-    except SigningError as error:
-        return {"ok": False, "problems": [error.code]}
-    # the time a person reads is the time-stamp's; the time the seal states is only a claim
-    result = {"ok": seal.ok, "signer": seal.signer_common_name,
-              "signing_time": seal.timestamp_time or seal.signing_time, "timestamped": seal.timestamp_time is not None,
-              "problems": list(seal.problems), "bundle": None}
-    if EVIDENCE_NAME in seal.attachments:
-        try:
-            report = verify_bundle(load_bundle(signed_attachment(content, EVIDENCE_NAME)), root, crls=crls)
-            result["bundle"] = {"ok": report.ok, "count": report.count, "case_id": report.case_id,
-                                "problems": [p.code for p in report.problems]}
+    verdict = check_pdf(content, root, crls, require_evidence=True, policy=current_app.config.get("WITNESS_POLICY"))
+    result = {"ok": verdict.ok, "problems": list(verdict.codes), "bundle": None, "status": None}
+    if verdict.seal is not None:
+        # the time a person reads is the time-stamp's; the time the seal states is only a claim
+        result.update(signer=verdict.seal.signer_common_name,
+                      signing_time=verdict.seal.timestamp_time or verdict.seal.signing_time,
+                      timestamped=verdict.seal.timestamp_time is not None)
+    report = verdict.report
+    if report is not None:
+        result["bundle"] = {"ok": report.ok, "count": report.count, "case_id": report.case_id,
+                            "cosigned_by": len(report.cosigned_by), "quorum": report.quorum}
+        if verdict.ok and isinstance(report.case_id, str):  # the status of a proved case only
             case = db.session.scalars(select(Case).where(Case.public_id == report.case_id)).first()
             result["status"] = case.status if case else None
-        except SigningError as error:
-            result["bundle"] = {"ok": False, "count": 0, "case_id": None, "problems": [error.code]}
-        result["ok"] = result["ok"] and result["bundle"]["ok"]
-    else:
-        result["ok"], result["problems"] = False, result["problems"] + ["no_evidence"]
     return result
 
 

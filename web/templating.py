@@ -44,10 +44,12 @@ def is_past(moment: datetime | None) -> bool:
     return as_utc(moment) < utcnow()
 
 
-def problem(code: str) -> str:
-    """The Persian label of a verification problem code (the code itself if it has none)."""
+def problem(code: str, fallback: str | None = None) -> str:
+    """The Persian label of a verification problem code (`fallback`, else the code itself, if it has none)."""
     key = f"web.verify.problem.{code}"
-    return t(key) if key in FA else code
+    if key in FA:
+        return t(key)
+    return code if fallback is None else fallback
 
 
 def init_app(app: Flask) -> None:

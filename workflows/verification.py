@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import groupby
@@ -18,6 +19,8 @@ __all__ = ["verify_case", "verify_cases", "verify_cases_in_processes", "verifica
 
 #: how many hex digits of a record hash a token carries
 TOKEN_HASH_DIGITS = 20
+#: a case's public id as a token may carry it (the column holds at most 32 characters)
+_PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 _RECORD, _LEAF, _KEY, _CASE = Record.__table__, LogLeaf.__table__, SigningKey.__table__, Case.__table__
@@ -197,6 +200,10 @@ def resolve_token(session: Session, token: str) -> TokenCheck | None:
         return None
     public_id, prefix = token.split(".")
     if len(prefix) != TOKEN_HASH_DIGITS or any(c not in "0123456789abcdef" for c in prefix):
+        return None
+    # public ids are URL-safe base64 (secrets.token_urlsafe); anything else (NUL, which PostgreSQL
+    # refuses in a query, other scripts, punctuation) names no case and never reaches the database
+    if _PUBLIC_ID.fullmatch(public_id) is None:
         return None
     case = session.scalars(select(Case).where(Case.public_id == public_id)).first()
     if case is None:

@@ -163,4 +163,4 @@ def test_garbage_file(files: dict[str, Path], tmp_path: Path, capsys: pytest.Cap
     assert status == 1 and lines[0].startswith("FAIL bundle_invalid: not bundle JSON")
     path.write_bytes(b"%PDF-1.7 broken")
     status, lines = verdict(capsys, "--root", files["root.pem"], path)
-    assert status == 1 and lines[0].startswith("FAIL pdf_signature_invalid:")
+    assert status == 1 and lines[0].startswith("FAIL pdf_unreadable: unreadable PDF")
