@@ -60,7 +60,7 @@ from .errors import (
     TimestampError,
 )
 from .keys import key_id
-from .pki import PURPOSE_OIDS, PathVerifier, Purpose, verify_chain_at
+from .pki import PURPOSE_OIDS, PathVerifier, Purpose, chain_from_pool, verify_chain_at
 from .signer import Signer
 from .timestamps import TimestampAuthority, TimestampInfo, read_token, verify_timestamp, verify_timestamp_digest
 
@@ -578,20 +578,8 @@ def _own_trust_problem(
     at: datetime,
 ) -> str | None:
     """Rebuild the path from the embedded certificates and run our own check on it."""
-    issuers: dict[x509.Name, x509.Certificate] = {}
-    for item in pool:
-        cert = _crypto_cert(item)
-        if cert.subject != cert.issuer:
-            issuers.setdefault(cert.subject, cert)
-    chain: list[x509.Certificate] = []
-    current = signer_cert
-    while current.issuer != root.subject:
-        issuer = issuers.get(current.issuer)
-        if issuer is None or issuer in chain:
-            return "cert_untrusted"
-        chain.append(issuer)
-        current = issuer
     try:
+        chain = chain_from_pool(signer_cert, [_crypto_cert(item) for item in pool], root)
         verify_chain_at(signer_cert, chain, root, crls, at, purposes={Purpose.SEAL})
     except CertificatePathError as exc:
         return exc.code

@@ -8,7 +8,7 @@ a private extended key usage (id-kp-timeStamping for the TSA); who it names is i
 """
 
 import enum
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -38,6 +38,7 @@ __all__ = [
     "Purpose",
     "Subject",
     "certificate_pem",
+    "chain_from_pool",
     "certificate_purpose",
     "certificate_user_id",
     "create_root_ca",
@@ -774,3 +775,24 @@ def _ec_public_key(cert: x509.Certificate) -> ec.EllipticCurvePublicKey:
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, (ec.SECP256R1, ec.SECP384R1)):
         raise CertificateConstraintError(f"{_cn(cert)} does not hold an ECDSA P-256 or P-384 key")
     return key
+
+
+def chain_from_pool(
+    cert: x509.Certificate, pool: Iterable[x509.Certificate], root: x509.Certificate
+) -> list[x509.Certificate]:
+    """The CA certificates from `cert`'s issuer up to (not including) `root`, found by name in
+    `pool` (e.g. the certificates a CMS signature carries); raise UntrustedPathError when the
+    names do not lead to the root. Nothing is verified here: pass the chain to verify_chain_at."""
+    issuers: dict[x509.Name, x509.Certificate] = {}
+    for item in pool:
+        if item.subject != item.issuer:
+            issuers.setdefault(item.subject, item)
+    chain: list[x509.Certificate] = []
+    current = cert
+    while current.issuer != root.subject:
+        issuer = issuers.get(current.issuer)
+        if issuer is None or issuer in chain or len(chain) > 8:
+            raise UntrustedPathError("the certificate does not chain to the root")
+        chain.append(issuer)
+        current = issuer
+    return chain

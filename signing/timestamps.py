@@ -29,7 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .errors import CertificateConstraintError, SigningError, TimestampError, UntrustedPathError
 from .keys import key_id
-from .pki import PathVerifier, Purpose, verify_chain_at
+from .pki import PathVerifier, Purpose, chain_from_pool, verify_chain_at
 from .signer import Signer
 
 __all__ = [
@@ -353,7 +353,7 @@ def verify_timestamp_digest(
     pool = [*(_crypto_cert(item.chosen) for item in signed_data["certificates"] or ()
               if item.name == "certificate"), *certificates]
     _check_tsa_usage(tsa_cert)
-    chain = _chain_to(tsa_cert, pool, root)
+    chain = chain_from_pool(tsa_cert, pool, root)
     if verifier is None:
         verify_chain_at(tsa_cert, chain, root, crls, gen_time, purposes={Purpose.TSA})
     else:
@@ -486,23 +486,6 @@ def _check_tsa_usage(cert: x509.Certificate) -> None:
         raise CertificateConstraintError("the TSA certificate names no extended key usage") from exc
     if not usage.critical or list(usage.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
         raise CertificateConstraintError("a TSA certificate names id-kp-timeStamping alone, critical")
-
-
-def _chain_to(cert: x509.Certificate, pool: Iterable[x509.Certificate], root: x509.Certificate) -> list[x509.Certificate]:
-    """The CA certificates from `cert`'s issuer up to (not including) `root`, taken from `pool`."""
-    issuers: dict[x509.Name, x509.Certificate] = {}
-    for item in pool:
-        if item.subject != item.issuer:
-            issuers.setdefault(item.subject, item)
-    chain: list[x509.Certificate] = []
-    current = cert
-    while current.issuer != root.subject:
-        issuer = issuers.get(current.issuer)
-        if issuer is None or issuer in chain or len(chain) > 8:
-            raise UntrustedPathError("the TSA certificate does not chain to the root")
-        chain.append(issuer)
-        current = issuer
-    return chain
 
 
 def _as_set(attributes: bytes) -> bytes:

@@ -89,6 +89,14 @@ def found_center(app, applicant: str, manager_national_id: str | None = None) ->
     return db.session.get(Center, case.center_id)
 
 
+def add_counties_signed(runner, codes=("alborz-karaj", "alborz-nazarabad")) -> None:
+    """The administrator adds county offices through the CLI: signed records of the admin log."""
+    for code in codes:
+        result = runner.invoke(args=["admin", "add-office", "--as", "admin", "--pin", PIN, "--code", code,
+                                     "--name", "اداره تازه", "--kind", "county", "--parent", "alborz"])
+        assert result.exit_code == 0, result.output
+
+
 def answer_all(case: Case, results, now) -> list[Record]:
     """The demo agencies answer every pending inquiry of the case."""
     records = []

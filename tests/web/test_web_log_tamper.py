@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
-from support import ACTORS, PIN, found_center, in_county_review
+from support import ACTORS, add_counties_signed, found_center, in_county_review
 from web.extensions import db
 from workflows import log
 from workflows.admin import AdminRecord
@@ -20,10 +20,7 @@ def populated(app, runner):
     """Two licensed centers, a case under review, admin changes, and a checkpoint over all of it."""
     found_center(app, ACTORS["applicant"])
     waiting = in_county_review(app, "applicant2", manager_national_id="0067749828")
-    for code in ("alborz-karaj", "alborz-nazarabad"):
-        result = runner.invoke(args=["admin", "add-office", "--as", "admin", "--pin", PIN, "--code", code,
-                                     "--name", "اداره تازه", "--kind", "county", "--parent", "alborz"])
-        assert result.exit_code == 0, result.output
+    add_counties_signed(runner)
     log.checkpoint(db.session, PASSPHRASE)
     db.session.commit()
     result = runner.invoke(args=["verify-all", "--quiet"])
