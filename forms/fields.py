@@ -15,7 +15,9 @@ from marshmallow.validate import Email as _EmailValidator
 
 from forms.errors import InvalidValueError
 from forms.messages import t
-from forms.persian import TEHRAN, normalize_digits, normalize_text, parse_jalali, to_persian_digits
+from forms.persian import (
+    TEHRAN, has_forbidden_characters, normalize_digits, normalize_text, parse_jalali, to_persian_digits,
+)
 from forms.validators import (
     normalize_mobile,
     normalize_national_id,
@@ -41,6 +43,7 @@ __all__ = [
 ]
 
 _BASE_ERRORS: ErrorMessages = {
+    "forbidden_character": t("errors.forbidden_character"),
     "required": t("errors.required"),
     "null": t("errors.null"),
     "validator_failed": t("errors.invalid"),
@@ -61,6 +64,8 @@ class FormField(fields.Field[Any]):
         super().__init__(required=required, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and has_forbidden_characters(value):
+            raise self.make_error("forbidden_character")
         if isinstance(value, str) and not normalize_text(value):
             if self.required:
                 raise self.make_error("required")

@@ -32,6 +32,7 @@ FA: dict[str, str] = {
     "errors.list_too_long": "حداکثر {max} مورد مجاز است.",
     "errors.duplicate": "این مقدار در فهرست تکراری است.",
     "errors.not_text": "مقدار باید متن باشد.",
+    "errors.forbidden_character": "نویسه‌های کنترلی (مانند NUL) یا نویسه ناقص در متن مجاز نیست.",
     "errors.text_too_short": "دست‌کم {min} نویسه لازم است.",
     "errors.text_too_long": "حداکثر {max} نویسه مجاز است.",
     "errors.code_invalid": "فقط حروف کوچک لاتین، رقم، خط تیره و زیرخط مجاز است.",

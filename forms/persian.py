@@ -16,6 +16,8 @@ __all__ = [
     "jalali_iso",
     "normalize_digits",
     "normalize_numeric",
+    "has_forbidden_characters",
+    "forbidden_path",
     "normalize_license_number",
     "normalize_text",
     "parse_jalali",
@@ -34,6 +36,9 @@ _LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک"})
 # direction marks and embeddings, BOM, soft hyphen). ZWNJ (U+200C) is not among
 # them: it is part of Persian spelling.
 _INVISIBLE = re.compile("[\u00ad\u061c\u200b\u200d-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+#: control characters (but tab, line feed and carriage return, which normalizing turns into spaces
+#: and line breaks) and lone surrogates: nothing a person types, and nothing a database should store
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
 _LINE_BREAK_SPACE = re.compile(r" ?\n ?")
 # Removed from numeric input: ZWNJ, any whitespace and dash-like characters.
@@ -52,6 +57,7 @@ def normalize_text(s: str, *, multiline: bool = False) -> str:
     Runs of spaces become one space and the ends are trimmed; line breaks are
     kept (as ``\\n``) only when ``multiline`` is true.
     """
+    s = _FORBIDDEN.sub("", s)  # what forms refuse (has_forbidden_characters) is never kept elsewhere either
     s = unicodedata.normalize("NFC", s).translate(_LETTERS).translate(_TO_ASCII)
     s = _INVISIBLE.sub("", s)
     if not multiline:
@@ -59,6 +65,33 @@ def normalize_text(s: str, *, multiline: bool = False) -> str:
     s = s.replace("\r\n", "\n").replace("\r", "\n")
     s = _HORIZONTAL_SPACE.sub(" ", s)
     return _LINE_BREAK_SPACE.sub("\n", s).strip()
+
+
+def has_forbidden_characters(s: str) -> bool:
+    """True when the text holds a control character (other than tab and line breaks) or a lone
+    surrogate: forms refuse such input instead of signing it."""
+    return _FORBIDDEN.search(s) is not None
+
+
+def forbidden_path(value: object, path: str = "") -> str | None:
+    """The dotted path of the first string (key or value) in a JSON-like value that holds a
+    forbidden character (``has_forbidden_characters``), or None."""
+    if isinstance(value, str):
+        return path if has_forbidden_characters(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and has_forbidden_characters(key):
+                return path or "_schema"
+            found = forbidden_path(item, inner)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = forbidden_path(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
 
 
 def normalize_numeric(s: str) -> str:

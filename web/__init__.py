@@ -5,6 +5,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -83,12 +84,29 @@ def _finish_config(app: Flask, env: str) -> None:
     for name in ("SYSTEM_SIGNING_PIN", "CA_KEY_PASSPHRASE"):
         if env == "production" and len(app.config.get(name) or "") < 16:
             raise RuntimeError(f"{name} must be set (16+ characters) in production")
+    app.config["PUBLIC_BASE_URL"] = public_base_url(app.config.get("PUBLIC_BASE_URL") or "", env)
     try:
         app.config["WITNESS_ENDPOINTS"] = tuple(parse_endpoints(app.config.get("LOG_WITNESSES") or ""))
     except SigningError as error:
         raise RuntimeError(f"LOG_WITNESSES is malformed: {error}") from error
     app.config["WITNESS_POLICY"] = witness_policy(app.config["WITNESS_ENDPOINTS"],
                                                   str(app.config.get("LOG_WITNESS_QUORUM") or ""))
+
+
+def public_base_url(value: str, env: str) -> str:
+    """The configured public address certificates point to, checked: an http(s) URL with a host and
+    nothing after its path; https and required in production."""
+    value = value.strip().rstrip("/")
+    if not value:
+        if env == "production":
+            raise RuntimeError("PUBLIC_BASE_URL must be set in production (the address printed in certificates)")
+        return value
+    parts = urlsplit(value)
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
+            or parts.username or parts.password or (env == "production" and parts.scheme != "https")):
+        raise RuntimeError(f"PUBLIC_BASE_URL is not a usable {'https' if env == 'production' else 'http(s)'} "
+                           f"address: {value!r}")
+    return value
 
 
 def witness_policy(endpoints, quorum: str) -> WitnessPolicy | None:

@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from forms import normalize_text, t, to_persian_digits
 from web.extensions import db, login_manager
+from web.security import local_target
 from workflows import keys
 from workflows.models import ApiToken, LoginAttempt, User, as_utc, utcnow
 
@@ -127,10 +128,7 @@ def login():
             g.pop("csrf_token", None)  # Flask-WTF's cached token belonged to the cleared session
             session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
             login_user(user)
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("pages.cases")
-            return redirect(target)
+            return redirect(local_target(request.args.get("next", ""), url_for("pages.cases")))
         flash(t("web.auth.bad_credentials"), "error")
         return render_template("login.html", username=request.form.get("username", "")), 401
     return render_template("login.html", username="")
@@ -186,7 +184,4 @@ def forget_signing_session() -> None:
 def lock_signing():
     forget_signing_session()
     flash(t("web.form.locked_now"), "success")
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("pages.cases")
-    return redirect(target)
+    return redirect(local_target(request.form.get("next", ""), url_for("pages.cases")))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, current_app, render_template, request, url_for
+from flask import Response, current_app, render_template, url_for
 from sqlalchemy import select
 
 from signing import parse_time, qr_data_uri
@@ -41,8 +41,9 @@ def certificate_context(case: Case) -> dict:
     deciding = {case.public_id, *db.session.scalars(select(Case.public_id).where(Case.linked_case_id == case.id))}
     ended = next((t for t in center.terms if t["ended_by"] in deciding), None) if center else None
     token = verification_token(case, entries[-1]["hash"]) if entries else None
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
-    verify_url = f"{base}{url_for('public.verify', token=token)}" if token else None
+    # the configured address only: the request's Host header is the client's to choose
+    base = current_app.config["PUBLIC_BASE_URL"]
+    verify_url = f"{base}{url_for('public.verify', token=token)}" if token and base else None
     county = case.county_office
     return {
         "case": case, "status": case.status, "entries": entries,

@@ -24,7 +24,8 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
-    #: public base URL printed in QR codes (falls back to the request's host)
+    #: the public address the verification URL and QR code of every certificate point to (never the
+    #: request's Host header, which a client chooses); required in production
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
     #: unlocks the system account's signing key (timers, deadlines)
@@ -57,6 +58,9 @@ class Config:
 class DevelopmentConfig(Config):
     """Embedded default: SQLite in the instance folder, a secret generated on first start."""
 
+    #: `make run` serves on 127.0.0.1:$PORT
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or '5000'}"
+
 
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
@@ -71,6 +75,7 @@ class TestConfig(Config):
     CA_KEY_PASSPHRASE = "test-only-ca-passphrase"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
+    PUBLIC_BASE_URL = "http://verify.test"
 
 
 CONFIGS = {"development": DevelopmentConfig, "production": ProductionConfig, "test": TestConfig}

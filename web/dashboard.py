@@ -5,19 +5,17 @@ province or a county. Every table exports as CSV with the same filters.
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from forms import jalali_iso, t, to_persian_digits
 from web.charts import bar_chart, stacked_chart
 from web.extensions import db
-from web.listing import choice_arg, collect, date_range, error_messages, query_without
+from web.listing import choice_arg, collect, csv_response, date_range, error_messages, query_without
 from workflows import access, monitoring
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Office, User, tehran_today, utcnow
@@ -208,9 +206,4 @@ def export(table: str):
         raise NotFound("table")
     scope = read_scope(current_user, request.args)
     columns, rows = table_rows(table, scope)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="monitoring-{table}.csv"'})
+    return csv_response(columns, rows, f"monitoring-{table}.csv")

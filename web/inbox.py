@@ -13,6 +13,7 @@ from web.api import authenticated, task_json
 from web.openapi import ReassignRequest, accepts, request_body
 from web.extensions import csrf, db
 from web.listing import error_messages, query_without
+from web.security import local_target
 from web.scope import STEP_NAMES, case_or_404, county_filter_choices, task_filters
 from workflows import access, inbox
 from workflows.cases import open_task
@@ -61,10 +62,7 @@ def _task(case: Case, task_id: str) -> CaseTask:
 
 
 def _back(case: Case):
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("inbox.index")
-    return redirect(target)
+    return redirect(local_target(request.form.get("next", ""), url_for("inbox.index")))
 
 
 @bp.route("/cases/<int:case_id>/tasks/<task_id>/claim", methods=["POST"])

@@ -5,15 +5,18 @@ to their filter form (status 422), the API answers them as JSON.
 """
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 
+from flask import Response
 from werkzeug.datastructures import MultiDict
 
 import forms
 from forms import t
 from workflows.errors import InvalidInput
 
-__all__ = ["page_args", "int_arg", "jalali_arg", "date_range", "choice_arg", "bool_arg", "text_arg", "collect",
+__all__ = ["csv_cell", "csv_response", "page_args", "int_arg", "jalali_arg", "date_range", "choice_arg", "bool_arg", "text_arg", "collect",
            "query_without", "error_messages"]
 
 DEFAULT_PER_PAGE = 25
@@ -116,3 +119,25 @@ def collect(*parsers) -> list:
     if errors:
         raise InvalidInput(errors)
     return results
+
+
+#: what a spreadsheet reads as the start of a formula (OWASP's list for CSV injection)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell as a spreadsheet will not run it: text starting like a formula gets a leading
+    apostrophe (numbers stay numbers)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_response(columns, rows, filename: str) -> Response:
+    """Rows (dicts) as a UTF-8 CSV download with a byte-order mark (for Excel), formulas neutralized."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

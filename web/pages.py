@@ -194,6 +194,8 @@ def resend_inquiry(case_id: int, inquiry_id: int):
 @login_required
 def document(case_id: int, sha256: str):
     case = case_or_404(current_user, case_id)
+    if not documents.is_sha256(sha256):  # never reaches the database (PostgreSQL refuses a NUL in a query)
+        raise NotFound("document")
     link = db.session.scalars(select(CaseDocument).where(
         CaseDocument.case_id == case.id, CaseDocument.sha256 == sha256)).first()
     if link is None:

@@ -1,8 +1,6 @@
 """The center registry: search, a center's history, exports for the national portal, starting procedures."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
@@ -12,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from forms import normalize_numeric, normalize_text, parse_jalali
 from web.extensions import db
+from web.listing import csv_response
 from signing import parse_time
 from workflows import access, facts, registry
 from workflows.cases import start_case
@@ -136,12 +135,7 @@ def export(fmt: str):
                         headers={"Content-Disposition": 'attachment; filename="centers.json"'})
     if fmt != "csv":
         raise NotFound("format")
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="centers.csv"'})
+    return csv_response(EXPORT_FIELDS, rows, "centers.csv")
 
 
 @bp.route("/centers/<int:center_id>")

@@ -7,7 +7,10 @@ PDF by WeasyPrint and never served as a page, so its inline styles are outside t
 """
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -45,6 +48,24 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+
+def local_target(value: object, fallback: str) -> str:
+    """Where to go after a form (a ``next`` field or parameter): the value only when it is a path of
+    this application itself (no scheme, no host, no control character, space or backslash that a
+    browser would strip or turn into a host, and a route of ours answers it), else ``fallback``."""
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 2000:
+        return fallback
+    if any(ord(char) < 0x21 or ord(char) == 0x7F or char == "\\" for char in value):
+        return fallback
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return fallback
+    try:
+        current_app.url_map.bind("localhost").match(parts.path, method="GET")
+    except HTTPException:
+        return fallback
+    return urlunsplit(("", "", parts.path, parts.query, ""))
 
 
 def init_app(app: Flask) -> None:

@@ -141,6 +141,9 @@ def save_draft(session: Session, *, case: Case, task_id: str, user: User, data: 
         raise Forbidden("not your task")
     if not isinstance(data, dict):
         raise InvalidInput({"_schema": [forms.t("errors.not_an_object")]})
+    where = forms.forbidden_path(data)
+    if where is not None:  # a NUL or a lone surrogate is refused here as by the form, never stored
+        raise InvalidInput({where: [forms.t("errors.forbidden_character")]})
     text = json.dumps(data, ensure_ascii=False, sort_keys=True)
     if len(text.encode("utf-8")) > MAX_DRAFT_BYTES:
         raise InvalidInput({"_schema": [forms.t("errors.draft_too_large")]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -14,7 +15,8 @@ import forms
 from workflows.errors import InvalidInput
 from workflows.models import Case, CaseDocument, Document, User
 
-__all__ = ["MAX_DOCUMENT_BYTES", "store_document", "case_document_digests", "document_path", "sniff_type"]
+__all__ = ["MAX_DOCUMENT_BYTES", "store_document", "case_document_digests", "document_path", "sniff_type",
+           "is_sha256"]
 
 #: the largest upload accepted
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
@@ -32,11 +34,20 @@ def sniff_type(content: bytes) -> str | None:
     if content_type == "application/pdf":
         return content_type if b"%%EOF" in content[-2048:] else None
     try:
-        with Image.open(io.BytesIO(content)) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        with warnings.catch_warnings():
+            # an image whose header claims more pixels than Pillow will decode is refused, not opened
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as image:
+                image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning):
         return None
     return content_type
+
+
+def is_sha256(text: object) -> bool:
+    """True for a document's name: 64 lowercase hex digits."""
+    return isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def document_path(storage_dir: Path, sha256: str) -> Path:
@@ -67,7 +78,7 @@ def store_document(session: Session, storage_dir: Path, *, case: Case, user: Use
         CaseDocument.case_id == case.id, CaseDocument.sha256 == sha256)).first()
     if link is None:
         link = CaseDocument(case_id=case.id, sha256=sha256, uploaded_by=user.id,
-                            original_name=(filename or "")[:200])
+                            original_name=forms.normalize_text(filename or "")[:200])
         session.add(link)
     session.flush()
     return link

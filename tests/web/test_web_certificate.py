@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from support import ACTORS, application_fixture, found_center, user
+from support import ACTORS, application_fixture, found_center, login, user
 from web.certificate import certificate_context, render_certificate
 from web.extensions import db
 from workflows.models import Case, License, Record
@@ -75,3 +75,16 @@ def test_changing_a_stored_column_breaks_verification(app, column):
     db.session.commit()
     report = verify_case(db.session, case)
     assert not report.ok and report.problems
+
+
+def test_the_verification_address_is_the_configured_one_whatever_host_the_client_names(app, client):
+    """A client that sends its own Host header cannot make a sealed certificate point elsewhere."""
+    center = found_center(app, ACTORS["applicant"])
+    case = db.session.scalars(select(Case).where(Case.center_id == center.id)).one()
+    login(client, "applicant1")
+    response = client.get(f"/cases/{case.id}/certificate.pdf", headers={"Host": "verify-mosques.evil.example"})
+    assert response.status_code == 200
+    with app.test_request_context(base_url="http://verify-mosques.evil.example"):
+        context = certificate_context(case)
+    assert context["verify_url"].startswith(app.config["PUBLIC_BASE_URL"] + "/verify/")
+    assert "evil.example" not in context["verify_url"]

@@ -259,3 +259,26 @@ def test_case_lists_flag_a_case_whose_stored_status_is_not_the_signed_one(app, c
     listed = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {token}"}).json["cases"]
     assert next(c for c in listed if c["id"] == case.id)["proved"] is False
     assert "تأییدنشده" in client.get("/cases").get_data(as_text=True)
+
+
+def test_a_csv_export_never_hands_a_spreadsheet_a_formula(app, client):
+    """A mosque named like a formula is signed as typed, and exported so that no spreadsheet runs it."""
+    from support import answer_all, application_fixture, upload_documents
+    from web.listing import csv_cell
+
+    assert [csv_cell(v) for v in ("=HYPERLINK(\"http://x\",\"y\")", "+1", "-2", "@SUM(A1)", "\tx", "مسجد", 5)] == [
+        "'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "مسجد", 5]
+    formula = '=HYPERLINK("http://evil.example","x")'
+    case = start_case(db.session, process_key="center_founding", starter=user("applicant1"))
+    data = application_fixture()
+    data["mosque"]["name"], data["documents"] = formula, upload_documents(app, case)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("applicant1"), data=data, pin=PIN)
+    db.session.commit()
+    answer_all(case, "clear", utcnow())
+    for actor in ("county", "province"):
+        complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user(ACTORS[actor]),
+                      data={"decision": "approve"}, pin=PIN)
+    db.session.commit()
+    login(client, "arak_officer")
+    text = client.get("/centers/export.csv").get_data(as_text=True)
+    assert "'" + formula.replace('"', '""') in text and '",=' not in text and ",=" not in text

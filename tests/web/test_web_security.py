@@ -120,14 +120,36 @@ def test_signing_in_starts_a_fresh_session_that_expires(app, client):
 
 def test_production_cookies_are_secure_and_unsafe_secrets_refused(tmp_path, monkeypatch):
     base = {"APP_ENV": "production", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}",
-            "SYSTEM_SIGNING_PIN": "p" * 20, "CA_KEY_PASSPHRASE": "c" * 20}
+            "SYSTEM_SIGNING_PIN": "p" * 20, "CA_KEY_PASSPHRASE": "c" * 20,
+            "PUBLIC_BASE_URL": "https://verify.mosques.example"}
     for secret in (None, "dev", "short-secret"):
         with pytest.raises(RuntimeError, match="SECRET_KEY"):
             create_app({**base, "SECRET_KEY": secret})
     with pytest.raises(RuntimeError, match="SYSTEM_SIGNING_PIN"):
         create_app({**base, "SECRET_KEY": "s" * 40, "SYSTEM_SIGNING_PIN": "1405"})
+    for address in ("", "http://verify.mosques.example", "https://", "javascript:alert(1)",
+                    "https://verify.mosques.example/?next=x", "https://user:pw@verify.mosques.example"):
+        with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL"):
+            create_app({**base, "SECRET_KEY": "s" * 40, "PUBLIC_BASE_URL": address})
     app = create_app({**base, "SECRET_KEY": "s" * 40})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax" and app.config["REMEMBER_COOKIE_SECURE"]
     response = app.test_client().get("/login", base_url="https://licensing.example")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example/phish", "/\t/evil.example", "//evil.example", "/\\evil.example",
+                                    "https://evil.example/", "/ /evil.example", "/\x00/evil.example",
+                                    "javascript:alert(1)", "/no-such-page", "%2F%2Fevil.example"])
+def test_sign_in_never_sends_anyone_off_the_site(client, target):
+    response = client.post("/login", query_string={"next": target}, data={"username": "applicant1",
+                                                                          "password": "demo1234"})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("/") and not location.startswith("//") and "evil" not in location, location
+
+
+def test_sign_in_goes_back_to_the_page_of_this_site_that_asked(client):
+    response = client.post("/login", query_string={"next": "/centers?q=x"}, data={"username": "arak_officer",
+                                                                                  "password": "demo1234"})
+    assert response.headers["Location"] == "/centers?q=x"
