@@ -95,6 +95,8 @@ def world(app, runner):
                                                              "mobile": "09350001122"}}, pin=PIN)
     db.session.commit()
     in_county_review(app, "applicant2", manager_national_id="1234567891")
+    found_center(app, "applicant2", manager_national_id="0013542419")  # so that a reference can point elsewhere
+    start_case(db.session, process_key="center_founding", starter=user("applicant2"))  # a case with no record yet
     add_counties_signed(runner)
     log.checkpoint(db.session, PASSPHRASE)
     db.session.commit()
@@ -155,6 +157,16 @@ def _alternative(table, column, value):
     raise AssertionError(f"no alternative for {name} of type {kind!r}")
 
 
+def _candidates(table, column, value) -> list:
+    """Values to put in, the first the database accepts is used: for a reference, other rows that
+    exist (a forgery that points somewhere real), else `_alternative`."""
+    found = []
+    for key in column.foreign_keys:
+        target = key.column
+        found += list(db.session.scalars(select(target).where(target != value).order_by(target).limit(6)))
+    return [*found, _alternative(table, column, value)]
+
+
 def _columns():
     for model in TABLES:
         table = model.__table__
@@ -174,14 +186,16 @@ def test_every_trust_column_edited_is_found_by_the_audit(world, capsys):
         if row is None:
             continue
         keys, value = row[:-1], row[-1]
-        new = _alternative(table, column, value)
         where = [c == k for c, k in zip(pk, keys)]
         tried += 1
-        try:
-            db.session.execute(update(table).where(*where).values({column.name: new}))
-            db.session.commit()
-        except DBAPIError:
-            db.session.rollback()
+        for new in _candidates(table, column, value):
+            try:
+                db.session.execute(update(table).where(*where).values({column.name: new}))
+                db.session.commit()
+                break
+            except DBAPIError:  # a foreign key or a unique constraint refuses this one: try another
+                db.session.rollback()
+        else:
             refused.append(name)
             continue
         problems = _problems()
