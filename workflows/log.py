@@ -22,6 +22,7 @@ from signing import merkle, note
 from signing.timestamps import timestamp_bytes, verify_timestamp
 from signing.witness import WitnessEndpoint, WitnessRefusal, add_checkpoint
 from workflows.models import Office, LogCheckpoint, LogCosignature, LogLeaf, LogNode, LogState, Record, utcnow
+from workflows.errors import WorkflowError
 from workflows.pki import service_signer, timestamp_authority, trust_material
 
 __all__ = ["LOG_ID", "append", "size", "inclusion_proofs", "consistency_proof", "latest_checkpoint", "checkpoint",
@@ -138,7 +139,7 @@ def checkpoint(session: Session, passphrase: str, now: datetime | None = None,
                 raise merkle.ConsistencyProofError("the newest checkpoint is not the root of the log's leaves")
             signer, _ = service_signer(session, "log", _hq(session), passphrase)
             latest.note = note.sign_checkpoint_note(latest.log_id, latest.tree_size, root, signer)
-            latest.timestamp = _timestamp(session, latest.note, passphrase)
+            latest.timestamp = _timestamp(session, latest.note, passphrase, now)
             session.flush()
         if witnesses:
             collect_cosignatures(session, latest, witnesses)
@@ -151,7 +152,7 @@ def checkpoint(session: Session, passphrase: str, now: datetime | None = None,
     signed_note = note.sign_checkpoint_note(LOG_ID, state.size, root, signer)
     row = LogCheckpoint(tree_size=state.size, root=root.hex(), time=head.checkpoint.time, log_id=LOG_ID,
                         signature=head.signature, key_id=head.key_id, note=signed_note,
-                        timestamp=_timestamp(session, signed_note, passphrase))
+                        timestamp=_timestamp(session, signed_note, passphrase, now))
     session.add(row)
     session.flush()
     if witnesses:
@@ -159,9 +160,16 @@ def checkpoint(session: Session, passphrase: str, now: datetime | None = None,
     return row
 
 
-def _timestamp(session: Session, signed_note: str, passphrase: str) -> bytes:
-    """HQ's TSA's token over the note's text (its three checkpoint lines)."""
-    return timestamp_bytes(note.split_note(signed_note)[0].encode("utf-8"), timestamp_authority(session, passphrase))
+def _timestamp(session: Session, signed_note: str, passphrase: str, now: datetime) -> bytes | None:
+    """HQ's TSA's token over the note's text (its three checkpoint lines); None, and a warning, when
+    the TSA may not stamp (no key yet, or its certificate expired or revoked: renew-tsa): the log
+    must go on growing, and the next checkpoint is stamped once the TSA is back."""
+    try:
+        authority = timestamp_authority(session, passphrase, now)
+    except WorkflowError as error:
+        logger.warning("checkpoint not time-stamped: %s", error)
+        return None
+    return timestamp_bytes(note.split_note(signed_note)[0].encode("utf-8"), authority)
 
 
 def _hq(session: Session) -> Office:

@@ -131,3 +131,22 @@ def test_checkpoints_from_before_notes_stay_verifiable_and_the_newest_gets_a_not
 
 def client_log_key(app) -> str:
     return app.test_client().get("/pki/log-key.pem").get_data(as_text=True)
+
+
+def test_the_log_goes_on_when_the_tsa_may_not_stamp(app):
+    """A revoked TSA certificate stops time-stamps, not the log: the checkpoint is signed without a
+    token, and the audit still passes (a missing token is no forgery; the next stamps again)."""
+    from datetime import timedelta
+
+    from workflows import pki
+    from workflows.models import Certificate, ServiceKey, utcnow
+
+    found_center(app, ACTORS["applicant"])
+    tsa = db.session.scalars(select(ServiceKey).where(ServiceKey.purpose == "tsa")).one()
+    pki.revoke(db.session, db.session.get(Certificate, tsa.certificate_id), reason="keyCompromise",
+               passphrase=PASSPHRASE)
+    db.session.commit()
+    row = log.checkpoint(db.session, PASSPHRASE, utcnow() + timedelta(seconds=5))  # revoked from the next second
+    db.session.commit()
+    assert row.note is not None and row.timestamp is None
+    assert log.verify_log(db.session, client_log_key(app)) == []
