@@ -411,10 +411,10 @@ def _validate(reader: PdfFileReader, seal: EmbeddedPdfSignature, stamps: Sequenc
         # pyHanko judges no trust for a broken signature, which is reported above.
         problems.append("cert_untrusted")
     problems.extend(archive_problems)
-    unmodified = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
+    unmodified = (status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
         status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
         and status.modification_level in _UNMODIFIED
-    )
+    )) and _revisions_accounted_for(reader, seal, stamps)
     if not unmodified:
         problems.append("pdf_modified")
     return PdfValidation(
@@ -451,6 +451,18 @@ def _timestamp_time(token: bytes, stamped: bytes, root: x509.Certificate,
         return None, f"timestamp_{exc.code}"
     except SigningError:
         return None, "timestamp_invalid"
+
+
+def _revisions_accounted_for(reader: PdfFileReader, seal: EmbeddedPdfSignature,
+                             stamps: Sequence[EmbeddedPdfSignature]) -> bool:
+    """Every revision after the seal is a recognized document time-stamp or the validation-data
+    revision before one (sealing and re-time-stamping write a DSS revision, then a time-stamp), and
+    the file ends with a time-stamp: a revision no check recognizes (a damaged time-stamp, anything
+    appended) means the file changed after it was sealed."""
+    after = reader.xrefs.total_revisions - 1 - seal.signed_revision
+    if after == 0:
+        return True
+    return bool(stamps) and after <= 2 * len(stamps) and stamps[-1].signed_revision == reader.xrefs.total_revisions - 1
 
 
 def _archive_times(stamps: Sequence[EmbeddedPdfSignature], root: x509.Certificate,

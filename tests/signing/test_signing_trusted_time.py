@@ -38,6 +38,7 @@ from test_signing_pades import PAGE, FONTS, EVIDENCE
 
 from signing import (
     Purpose,
+    SigningError,
     Subject,
     UntrustedPathError,
     certificate_pem,
@@ -247,3 +248,20 @@ def test_re_time_stamping_refuses_a_pdf_that_does_not_validate(pki: Pki, honest:
     other = create_root_ca("HQ Root CA", generate_ca_key())
     with pytest.raises(PdfSignatureError):
         add_archive_timestamp(honest, root=other, crls=pki.crls(), timestamper=pki.timestamp_authority)
+
+
+def test_damage_after_the_seal_never_passes_as_a_file_without_its_archive_time_stamp(pki: Pki, honest: bytes) -> None:
+    """A byte changed in the last revision (the document time-stamp's dictionary, its cross-reference
+    section or trailer) either fails, or leaves a file that still carries its archive time-stamp:
+    a revision after the seal that no check recognizes means the file changed after sealing."""
+    original = validate_pdf(honest, root=pki.root, crls=pki.crls())
+    assert original.ok and len(original.archive_timestamps) == 1
+    start = honest.rindex(b"/DocTimeStamp") - 200
+    for position in range(start, len(honest), max(1, (len(honest) - start) // 150)):
+        damaged = bytearray(honest)
+        damaged[position] ^= 0x08
+        try:
+            result = validate_pdf(bytes(damaged), root=pki.root, crls=pki.crls())
+        except SigningError:
+            continue  # refused outright
+        assert not result.ok or result.archive_timestamps == original.archive_timestamps, position
