@@ -94,15 +94,15 @@ def case_json(case: Case, *, full: bool = False, proved: bool | None = None) -> 
             "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
             "tasks": [task_json(task) for task in case.tasks]}
     if full:
-        verification = verification_summary(case)
-        proved = facts.prove_center(db.session, case.center_id)[0] if case.center_id is not None else None
+        proof = facts.prove_case(db.session, case)
+        proved = proof.center
         license_ = proved.license if proved and proved.founding_case == case.public_id else None
-        data.update(records=timeline(case), verification=verification,
+        data.update(records=timeline(case), verification=verification_summary(case, proof),
                     application=case_application(case),
                     inquiries=[inquiry_json(i) for i in inquiries.case_inquiries(db.session, case)],
                     license={"number": license_["number"], "status": license_["status"],
                              "issued_at": parse_time(license_["issued_at"]).isoformat()}
-                    if license_ and verification["facts_ok"] else None)
+                    if license_ and proof.ok else None)
     return data
 
 

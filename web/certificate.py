@@ -63,7 +63,7 @@ def certificate_context(case: Case) -> dict:
         "county_name": county.name if county else None,
         "province_name": county.parent.name if county else None,
         "token": token, "verify_url": verify_url,
-        "verification": verification_summary(case, proof.report),
+        "verification": verification_summary(case, proof),
         "seal_office": evidence.seal_office(db.session, case),
         "issued_now": utcnow(),
     }

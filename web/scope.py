@@ -14,8 +14,6 @@ from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseTask, Office, Record, User, utcnow
 from workflows.procedures import PROCEDURES
-from workflows.verification import verify_case
-from signing import ChainReport
 
 __all__ = ["case_application", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
            "storage_dir", "county_choices", "task_filters", "county_filter_choices", "STEP_NAMES"]
@@ -107,11 +105,11 @@ def case_application(case: Case) -> dict | None:
     return latest_form_data(case, "founding_application") or latest_form_data(case, "manager_change_application")
 
 
-def verification_summary(case: Case, report: ChainReport | None = None) -> dict:
-    """The chain check, recomputed now (or the one just made), and the check of the case's and its
-    center's stored facts against the signed records, as plain data."""
-    report = report if report is not None else verify_case(db.session, case)
-    proof = facts.prove_case(db.session, case, report)
+def verification_summary(case: Case, proof: facts.CaseProof | None = None) -> dict:
+    """The chain check and the check of the case's and its center's stored facts against the signed
+    records, recomputed now (or the proof just made), as plain data."""
+    proof = proof if proof is not None else facts.prove_case(db.session, case)
+    report = proof.report
     return {"ok": report.ok, "count": report.count, "head": report.head,
             "problems": [{"seq": p.seq, "code": p.code, "detail": p.detail} for p in report.problems],
             "facts_ok": proof.ok, "fact_problems": [{"subject": p.subject, "field": p.field, "code": p.code,

@@ -326,13 +326,16 @@ def _details(canonical: str) -> dict:
     return details if type(details) is dict else {}
 
 
-def prove_center(session: Session, center_id: int) -> tuple[ProvedCenter, list[FactProblem]]:
-    """One center's proved facts and problems, with the chains of every case of the center verified."""
+def prove_center(session: Session, center_id: int, verified: dict[int, ChainReport] | None = None
+                 ) -> tuple[ProvedCenter, list[FactProblem]]:
+    """One center's proved facts and problems, with the chains of every case of the center verified
+    (``verified``: reports already made, by case row id, not made again)."""
     from workflows.verification import verify_case  # verification imports the PKI
 
     proved, problems = check_centers(session, [center_id])[center_id]
     for case in session.scalars(select(Case).where(Case.center_id == center_id).order_by(Case.id)):
-        if not verify_case(session, case).ok:
+        report = (verified or {}).get(case.id) or verify_case(session, case)
+        if not report.ok:
             problems.append(FactProblem("center", "*", "fact_unproved",
                                         f"the chain of case {case.public_id} does not verify"))
     return proved, problems
@@ -365,7 +368,7 @@ def prove_case(session: Session, case: Case, report: ChainReport | None = None) 
         problems = case_problems(_stored_case(case, county), report.bodies[-1] if report.count else None)
     center = None
     if case.center_id is not None:
-        center, center_issues = prove_center(session, case.center_id)
+        center, center_issues = prove_center(session, case.center_id, {case.id: report})
         problems += center_issues
     return CaseProof(report, tuple(problems), center)
 
