@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from forms import t
-from support import ACTORS, OTHER_MANAGER, PIN, found_center, in_county_review, login, pdf_bytes, png_bytes, user
+from support import (
+    ACTORS, OTHER_MANAGER, PIN, found_center, in_county_review, login, pdf_bytes, png_bytes, submitted_founding, user,
+)
 from web.extensions import db
 from workflows.cases import complete_task, deploy, start_case
 from workflows.models import Case, Inquiry, ManagerTerm, ProcessDefinition, Record, utcnow
@@ -315,3 +317,21 @@ def test_a_cardinality_failing_at_start_answers_a_clear_error_and_makes_no_case(
         assert time.monotonic() - started < 10
         assert response.status_code == 409 and response.json["errors"] == {"process": [t("errors.process_failed")]}
         assert db.session.query(Case).count() == cases
+
+
+def test_a_timer_failing_in_the_tick_leaves_its_case_and_the_tick_goes_on(app, runner, tmp_path, caplog):
+    broken = changed_bpmn(app, tmp_path, "center_founding.bpmn", 'deadlines["county_review"]',
+                          'deadlines["county_review_days"]')
+    deploy(db.session, broken, "center_founding")
+    db.session.commit()
+    stuck = submitted_founding(app)
+    deploy(db.session, app.config["BPMN_DIR"], "center_founding")
+    db.session.commit()
+    moving = submitted_founding(app, "applicant2")
+    before = case_row(stuck.id)
+    later = (utcnow() + timedelta(days=11)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = runner.invoke(args=["tick", "--now", later])
+    assert result.exit_code == 0 and "1 case(s)" in result.output and f"#{moving.id} inquiries_overdue" in result.output
+    assert case_row(stuck.id) == before
+    assert f"case {stuck.id}: a timer failed in the process definition" in caplog.text
+    assert "county_review_days" in caplog.text
