@@ -6,6 +6,7 @@ an instance starts with initial data, completes user tasks, receives messages an
 timers only when the caller's clock says they are due.
 """
 
+from . import limits
 from .errors import (
     EngineError,
     ExpressionError,
@@ -16,6 +17,7 @@ from .errors import (
     TaskNotFound,
     TaskNotReady,
 )
+from .events import parse_duration
 from .expressions import RestrictedScriptEngine, compile_expression, evaluate
 from .parser import EngineParser, parse_xml
 from .runtime import SERIALIZER_VERSION, Instance, TimerWait, UserTask
@@ -41,7 +43,9 @@ __all__ = [
     "UserTask",
     "UserTaskDef",
     "compile_expression",
+    "limits",
     "evaluate",
+    "parse_duration",
     "parse_xml",
     "read_sources",
     "source_version",

@@ -18,7 +18,7 @@ serialized state keeps Spiff's type names, so it reads back with the same classe
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
@@ -33,6 +33,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 
 from .errors import ExpressionError
+from .limits import MAX_DURATION, MAX_DURATION_TEXT
 
 __all__ = [
     "ClockedDateTimer",
@@ -41,6 +42,7 @@ __all__ = [
     "current_time",
     "event_definitions",
     "install_clocked_timers",
+    "parse_duration",
     "register_clocked_timers",
     "timer_definitions",
 ]
@@ -93,13 +95,9 @@ class ClockedDurationTimer(_Clocked, DurationTimerEventDefinition):
         value = self._value(my_task, "duration")
         start = current_time()
         try:
-            parsed = TimerEventDefinition.parse_iso_duration(value)
-            if not parsed:  # Spiff reads "P" (and "") as no time at all
-                raise ValueError(value)
-            return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
-        except Exception:  # Spiff raises a bare Exception for a malformed duration
-            raise ExpressionError(f"timer {my_task.task_spec.bpmn_id!r}: {value!r} is not an ISO 8601 "
-                                  f"duration (such as \"P5D\" or \"PT12H\")") from None
+            return start + parse_duration(value, start)
+        except ExpressionError as exc:
+            raise ExpressionError(f"timer {my_task.task_spec.bpmn_id!r}: {exc}") from None
 
 
 class ClockedDateTimer(_Clocked, TimeDateEventDefinition):
@@ -117,6 +115,43 @@ class ClockedDateTimer(_Clocked, TimeDateEventDefinition):
             # Spiff would read it in the server's local time zone.
             raise ExpressionError(f"timer {my_task.task_spec.bpmn_id!r}: {value!r} has no UTC offset")
         return moment.astimezone(timezone.utc)
+
+
+def parse_duration(value: str, start: datetime | None = None) -> timedelta:
+    """Return the length of an ISO 8601 duration counted from `start` (the engine clock by default).
+
+    A duration must be longer than zero and at most MAX_DURATION; the bound is checked on the
+    parsed parts before any calendar arithmetic, so an absurd text costs nothing.
+    """
+    if not isinstance(value, str):
+        raise ExpressionError(f"a duration must be a string, not {type(value).__name__}")
+    shown = repr(value if len(value) <= 60 else value[:57] + "...")
+    if len(value) > MAX_DURATION_TEXT:
+        raise ExpressionError(f"{shown} is longer than {MAX_DURATION_TEXT} characters; a duration is like "
+                              f"\"P5D\" or \"PT12H\"")
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(value) if value.upper().startswith("P") else None
+    except Exception:  # Spiff raises a bare Exception for a malformed duration
+        parsed = None
+    if not parsed:  # Spiff reads "P" (and "") as no time at all
+        raise ExpressionError(f"{shown} is not an ISO 8601 duration (such as \"P5D\" or \"PT12H\")")
+    # Upper bound in days of each part (a year at most 366 days, a month at most 31).
+    days = (parsed.get("years", 0) * 366 + parsed.get("months", 0) * 31 + parsed.get("weeks", 0) * 7
+            + parsed.get("days", 0) + parsed.get("hours", 0) / 24 + parsed.get("minutes", 0) / 1440
+            + parsed.get("seconds", 0) / 86400)
+    if days > MAX_DURATION.days + 366:  # surely too long: refuse before counting calendar months
+        raise ExpressionError(f"{shown} is longer than the longest duration allowed, {MAX_DURATION.days} days")
+    start = start or current_time()
+    try:
+        length = TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    except (TypeError, ValueError, OverflowError):  # e.g. a fraction of a month or year
+        raise ExpressionError(f"{shown} is not a duration the engine can count (use whole years and months)") \
+            from None
+    if length > MAX_DURATION:
+        raise ExpressionError(f"{shown} is longer than the longest duration allowed, {MAX_DURATION.days} days")
+    if length <= timedelta(0):
+        raise ExpressionError(f"{shown} is no time at all; a duration must be longer than zero")
+    return length
 
 
 _CLOCKED: dict[type, type[_Clocked]] = {

@@ -16,8 +16,10 @@ from typing import Any, cast
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 
 from .errors import ExpressionError
+from .limits import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, MAX_EXPRESSION_NODES, MAX_LOOP_INSTANCES
 
 __all__ = [
     "FUNCTIONS",
@@ -30,12 +32,10 @@ __all__ = [
     "evaluate",
 ]
 
-#: Longest expression text admitted, in characters.
-MAX_LENGTH = 1000
-#: Most AST nodes admitted in one expression.
-MAX_NODES = 200
-#: Deepest nesting of AST nodes admitted.
-MAX_DEPTH = 16
+#: Bounds on expression text (engine/limits.py holds every bound).
+MAX_LENGTH = MAX_EXPRESSION_LENGTH
+MAX_NODES = MAX_EXPRESSION_NODES
+MAX_DEPTH = MAX_EXPRESSION_DEPTH
 
 #: The only functions an expression may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -105,8 +105,15 @@ class RestrictedScriptEngine(PythonScriptEngine):
         compile_expression(expression)
 
     def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
-        """Evaluate an expression over the task's data."""
-        return self.environment.evaluate(expression, task.data, external_context)
+        """Evaluate an expression over the task's data; a multi-instance cardinality must be within bounds."""
+        value = self.environment.evaluate(expression, task.data, external_context)
+        task_spec = getattr(task, "task_spec", None)
+        if isinstance(task_spec, MultiInstanceTask) and expression == task_spec.cardinality:
+            # Spiff creates that many tasks at once (parallel) or one after another (sequential).
+            if type(value) is not int or not 0 <= value <= MAX_LOOP_INSTANCES:
+                raise ExpressionError(f"loopCardinality of {task_spec.bpmn_id!r}: {_show(expression)} gave "
+                                      f"{_show(repr(value))}, not a whole number from 0 to {MAX_LOOP_INSTANCES}")
+        return value
 
     def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
         """Refuse to run a script task, pre-script or post-script."""

@@ -9,6 +9,7 @@ variable for its payload). Timers are replaced by the engine's clocked ones (see
 Every failure surfaces as SpecError naming the file and element.
 """
 
+import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -18,17 +19,24 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, StandardLoopTask
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.specs.model import Decision, HitPolicy
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .errors import ExpressionError, SpecError
-from .events import event_definitions, install_clocked_timers
+from .events import event_definitions, install_clocked_timers, parse_duration
 from .expressions import RestrictedScriptEngine, compile_expression
+from .limits import MAX_ELEMENTS, MAX_LOOP_INSTANCES, MAX_SUBPROCESS_DEPTH
 
 __all__ = ["BPMN_NS", "DMN_NAMESPACES", "CollectAllEngine", "EngineParser", "parse_xml"]
 
@@ -113,6 +121,7 @@ class EngineParser(SpiffBpmnParser):
         with _spec_errors(process_key):
             spec = self.get_spec(process_key)
             subprocess_specs = self.get_subprocess_specs(process_key)
+        _check_size(spec, subprocess_specs)
         for each in (spec, *subprocess_specs.values()):
             _check_process(each)
             install_clocked_timers(each)
@@ -169,13 +178,37 @@ def _check_decision(decision: Decision, filename: str) -> None:
                 raise SpecError(f"{where}, rule {rule.row_number} ({rule.id}): {exc}") from None
 
 
+def _check_size(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> None:
+    """Refuse a process too large to run cheaply, or whose subprocesses nest too deep (or call themselves)."""
+    elements = sum(len(each.task_specs) for each in (spec, *subprocess_specs.values()))
+    if elements > MAX_ELEMENTS:
+        raise SpecError(f"{spec.file}: process {spec.name!r} has {elements} elements with its subprocesses "
+                        f"(at most {MAX_ELEMENTS})")
+    specs = {spec.name: spec, **subprocess_specs}
+
+    def descend(name: str, chain: tuple[str, ...]) -> None:
+        if len(chain) > MAX_SUBPROCESS_DEPTH:
+            raise SpecError(f"{spec.file}: subprocesses nest deeper than {MAX_SUBPROCESS_DEPTH} levels "
+                            f"({' > '.join(chain)})")
+        called = specs.get(name)
+        for task_spec in called.task_specs.values() if called is not None else ():
+            if isinstance(task_spec, SubWorkflowTask):
+                if task_spec.spec in chain or task_spec.spec == spec.name:
+                    raise SpecError(f"{called.file}: {task_spec.bpmn_id!r} calls {task_spec.spec!r}, which is "
+                                    f"already running it: a process may not call itself")
+                descend(task_spec.spec, (*chain, task_spec.spec))
+
+    descend(spec.name, ())
+
+
 def _check_process(spec: BpmnProcessSpec) -> None:
-    """Refuse scripts and service calls; compile every gateway condition."""
+    """Refuse scripts and service calls; compile every gateway condition; bound loops."""
     for task_spec in spec.task_specs.values():
         where = f"{spec.file}: {task_spec.bpmn_id or task_spec.name}"
         if isinstance(task_spec, ScriptEngineTask) or getattr(task_spec, "prescript", None) \
                 or getattr(task_spec, "postscript", None):
             raise SpecError(f"{where}: script and service tasks are not allowed")
+        _check_loop(task_spec, where)
         for condition, target in getattr(task_spec, "cond_task_specs", ()):
             if condition is None:
                 continue
@@ -184,6 +217,39 @@ def _check_process(spec: BpmnProcessSpec) -> None:
             except ExpressionError as exc:
                 raise SpecError(f"{where}: condition towards {target!r}: {exc}") from None
         _check_events(task_spec, where)
+
+
+def _check_loop(task_spec: Any, where: str) -> None:
+    """Compile loop expressions; refuse a literal cardinality or loop maximum beyond MAX_LOOP_INSTANCES.
+
+    A cardinality that is an expression is checked against the same bound when it is
+    evaluated (RestrictedScriptEngine.evaluate).
+    """
+    if isinstance(task_spec, StandardLoopTask):
+        if task_spec.maximum is None or not 1 <= task_spec.maximum <= MAX_LOOP_INSTANCES:
+            raise SpecError(f"{where}: a standard loop needs a loopMaximum from 1 to {MAX_LOOP_INSTANCES} "
+                            f"(it has {task_spec.maximum})")
+        _compile_part(task_spec.condition, f"{where}: loop condition")
+    if not isinstance(task_spec, MultiInstanceTask):
+        return
+    _compile_part(task_spec.condition, f"{where}: completion condition")
+    if task_spec.cardinality is None:
+        return
+    tree = _compile_part(task_spec.cardinality, f"{where}: loopCardinality")
+    if isinstance(tree.body, ast.Constant):
+        value = tree.body.value
+        if type(value) is not int or not 0 <= value <= MAX_LOOP_INSTANCES:
+            raise SpecError(f"{where}: loopCardinality {task_spec.cardinality.strip()!r} is not a whole number "
+                            f"from 0 to {MAX_LOOP_INSTANCES}")
+
+
+def _compile_part(expression: str | None, where: str) -> ast.Expression | None:
+    if expression is None:
+        return None
+    try:
+        return compile_expression(expression)
+    except ExpressionError as exc:
+        raise SpecError(f"{where}: {exc}") from None
 
 
 def _check_events(task_spec: Any, where: str) -> None:
@@ -195,10 +261,12 @@ def _check_events(task_spec: Any, where: str) -> None:
     for definition in definitions:
         expression = getattr(definition, "expression", None)
         if expression is not None:
-            try:
-                compile_expression(expression)
-            except ExpressionError as exc:
-                raise SpecError(f"{where}: event expression: {exc}") from None
+            tree = _compile_part(expression, f"{where}: event expression")
+            if isinstance(definition, DurationTimerEventDefinition) and isinstance(tree.body, ast.Constant):
+                try:
+                    parse_duration(tree.body.value)
+                except ExpressionError as exc:
+                    raise SpecError(f"{where}: timer duration: {exc}") from None
         if isinstance(definition, CycleTimerEventDefinition):
             raise SpecError(f"{where}: cycle timers are not supported (use a duration or a date)")
         if isinstance(definition, MessageEventDefinition):

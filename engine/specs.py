@@ -21,6 +21,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 
 from .errors import SpecError
+from .limits import MAX_SOURCE_BYTES
 from .parser import EngineParser
 
 __all__ = [
@@ -147,6 +148,9 @@ def read_sources(bpmn_dir: Path, process_key: str) -> dict[str, bytes]:
 
 def spec_from_sources(process_key: str, sources: Mapping[str, bytes]) -> ProcessSpec:
     """Return the spec of a process from its source files, parsed once per version and cached."""
+    for name, body in sources.items():
+        if len(body) > MAX_SOURCE_BYTES:
+            raise SpecError(f"{name}: {len(body)} bytes; a source file may have at most {MAX_SOURCE_BYTES}")
     version = source_version(sources)
     key = (process_key, version)
     with _lock:

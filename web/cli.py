@@ -19,7 +19,8 @@ from web.auth import prune_api_tokens, prune_login_attempts
 from web.extensions import db
 from workflows import backup, inquiries, log, pki, timers
 from workflows.cases import deploy
-from workflows.errors import WorkflowError
+from engine import SpecError
+from workflows.errors import ProcessFailed, WorkflowError
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
 from workflows.keys import active_key, issue_key, prune_signing_sessions, unlock_signer
 from workflows.models import Office, Record, User, utcnow
@@ -32,6 +33,15 @@ PROCESSES = ("center_founding", "manager_change", "manager_retirement", "manager
 def deploy_all() -> list[str]:
     """Deploy the current BPMN/DMN files of every process; returns their versions."""
     return [deploy(db.session, current_app.config["BPMN_DIR"], key).version for key in PROCESSES]
+
+
+def _deploy_or_refuse() -> list[str]:
+    """deploy_all, or a clear message naming the file and element when a source is refused (nothing stored)."""
+    try:
+        return deploy_all()
+    except SpecError as error:
+        db.session.rollback()
+        raise click.ClickException(f"nothing deployed: {error}") from None
 
 
 def _upgrade_schema() -> None:
@@ -52,7 +62,7 @@ def init_app(app: Flask) -> None:
     def init(demo: bool) -> None:
         """Migrate the database schema, deploy processes, and (by default) demo data; print the demo accounts."""
         _upgrade_schema()
-        versions = deploy_all()
+        versions = _deploy_or_refuse()
         created = seed_demo(db.session, current_app.config["SYSTEM_SIGNING_PIN"],
                             current_app.config["CA_KEY_PASSPHRASE"]) if demo else False
         pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
@@ -90,8 +100,8 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("deploy")
     def deploy_command() -> None:
-        """Deploy changed BPMN/DMN files as new versions (running cases keep theirs)."""
-        versions = deploy_all()
+        """Deploy changed BPMN/DMN files as new versions (running cases keep theirs); all or none."""
+        versions = _deploy_or_refuse()
         db.session.commit()
         for key, version in zip(PROCESSES, versions):
             click.echo(f"{key}: {version}")
@@ -156,6 +166,10 @@ def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
             db.session.commit()
         except (StaleDataError, IntegrityError, OperationalError):
             db.session.rollback()  # another tick moved this case first
+            continue
+        except ProcessFailed as error:  # the case keeps its state; the next tick tries again
+            db.session.rollback()
+            current_app.logger.error("case %s: a timer failed in the process definition: %s", case_id, error.detail)
             continue
         if records:
             fired.append((case_id, _timer_names(records[0])))

@@ -11,7 +11,9 @@ from werkzeug.exceptions import HTTPException
 from forms import t
 from forms.messages import FA
 from web.extensions import db
-from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound, SigningSessionEnded, WorkflowError, WrongPin
+from workflows.errors import (
+    Conflict, Forbidden, InvalidInput, NotFound, ProcessFailed, SigningSessionEnded, WorkflowError, WrongPin,
+)
 from workflows.keys import note_wrong_pin
 
 #: HTTP status of each domain error
@@ -52,6 +54,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(WorkflowError)
     def _domain(error: WorkflowError):
         db.session.rollback()
+        if isinstance(error, ProcessFailed):
+            app.logger.error("process definition failed at run time on %s: %s", request.path, error.detail)
         if isinstance(error, WrongPin):
             count_wrong_pin()
         if wants_json():

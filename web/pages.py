@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import (
+    Blueprint, Response, abort, current_app, flash, redirect, render_template, request, send_file, session, url_for,
+)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -21,7 +23,7 @@ from web.scope import (
 from workflows import access, documents, facts, inquiries
 from workflows.inbox import case_progress
 from workflows.cases import complete_task, load_draft, save_draft, start_case
-from workflows.errors import Forbidden, InvalidInput, NotFound, SigningSessionEnded, WrongPin
+from workflows.errors import Forbidden, InvalidInput, NotFound, ProcessFailed, SigningSessionEnded, WrongPin
 from workflows.models import Case, CaseDocument, ProcessDefinition, utcnow
 from workflows.procedures import OPEN_STATUSES
 
@@ -123,6 +125,12 @@ def task(case_id: int, task_id: str):
                 db.session.rollback()
                 session.pop(SIGNING_SESSION, None)
                 errors["pin"] = [t("web.error.signing_session_ended")]
+            except ProcessFailed as error:  # the draft is kept; the case stays where it was
+                db.session.rollback()
+                current_app.logger.error("process definition failed at run time on case %s: %s",
+                                         case.id, error.detail)
+                flash(t("web.error.process_failed"), "error")
+                return redirect(url_for("pages.task", case_id=case.id, task_id=task_id))
         elif not errors:
             flash(t("web.task.draft_saved"), "success")
             return redirect(url_for("pages.task", case_id=case.id, task_id=task_id))

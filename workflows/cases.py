@@ -49,6 +49,7 @@ def deploy(session: Session, bpmn_dir: Path, process_key: str) -> ProcessDefinit
     """Store the current BPMN/DMN files of a process as a version (no-op if unchanged)."""
     sources = engine.read_sources(bpmn_dir, process_key)
     spec = engine.spec_from_sources(process_key, sources)
+    check_tables(spec)
     existing = session.get(ProcessDefinition, spec.version)
     if existing is not None:
         if _latest_definition(session, process_key).version != existing.version:
@@ -62,6 +63,36 @@ def deploy(session: Session, bpmn_dir: Path, process_key: str) -> ProcessDefinit
     session.add(definition)
     session.flush()
     return definition
+
+
+def check_tables(spec: engine.ProcessSpec) -> None:
+    """Refuse data tables the procedures cannot use: every deadline in deadlines.json and the terms of
+    terms.json must be durations within the engine's bounds (engine.limits), else SpecError naming the key."""
+    tables = spec.tables
+    deadlines = tables["deadlines"] if "deadlines" in tables else {}
+    if not isinstance(deadlines, dict):
+        raise engine.SpecError("deadlines.json: must be an object of procedures, each an object of deadlines")
+    for process_key, entries in deadlines.items():
+        if process_key.startswith("_"):  # a comment, as in the other tables
+            continue
+        if not isinstance(entries, dict):
+            raise engine.SpecError(f"deadlines.json: {process_key}: must be an object of deadlines")
+        for name, duration in entries.items():
+            try:
+                engine.parse_duration(duration)
+            except engine.ExpressionError as error:
+                raise engine.SpecError(f"deadlines.json: {process_key}.{name}: {error}") from None
+    terms = tables["terms"] if "terms" in tables else {}
+    for key, unit in (("manager_term_years", "Y"), ("interim_term_months", "M")):
+        if key not in terms:
+            continue
+        value = terms[key]
+        try:
+            if type(value) is not int:
+                raise engine.ExpressionError(f"{value!r} is not a whole number")
+            engine.parse_duration(f"P{value}{unit}")
+        except engine.ExpressionError as error:
+            raise engine.SpecError(f"terms.json: {key}: {error}") from None
 
 
 def _latest_definition(session: Session, process_key: str) -> ProcessDefinition:
@@ -104,7 +135,8 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
     spec = transitions.spec_of(definition)
     variables = {"deadlines": dict(spec.tables.get("deadlines", {}).get(process_key, {})),
                  "initiator": "office" if "county" in access.lanes_of(starter.role) else "applicant"}
-    instance = engine.Instance.start(spec, variables)
+    with transitions.engine_step():
+        instance = engine.Instance.start(spec, variables)
     case = Case(public_id=secrets.token_urlsafe(12), process_key=process_key, spec_version=definition.version,
                 serializer_version=engine.SERIALIZER_VERSION, state=instance.serialize(), status="draft",
                 applicant_id=center.applicant_id if center else starter.id,
@@ -202,7 +234,8 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
         variables["facts"]["manager_current_centers"] = registry.manages_other_center(
             session, manager_id, except_center_id=case.center_id)
     try:
-        instance.complete(task_id, variables, lane=task.lane)
+        with transitions.engine_step():
+            instance.complete(task_id, variables, lane=task.lane)
     except (engine.TaskNotFound, engine.TaskNotReady) as error:
         raise Conflict(str(error)) from None
 

@@ -1,8 +1,11 @@
 """Errors of the licensing domain; the web layer maps each to an HTTP answer."""
 from __future__ import annotations
 
+from forms import t
+
 __all__ = [
     "WorkflowError", "NotFound", "Forbidden", "Conflict", "UnprovedFacts", "InvalidInput", "WrongPin", "SigningLocked",
+    "ProcessFailed",
 ]
 
 
@@ -45,6 +48,17 @@ class UnprovedFacts(Conflict):
         super().__init__("; ".join(f"{p.subject}.{p.field}: {p.code}" for p in problems))
         self.problems = problems
         self.errors = {"facts": [f"{p.subject}.{p.field}: {p.code}" for p in problems]}
+
+
+class ProcessFailed(Conflict):
+    """The process definition failed at run time (an expression raised, a bound was passed): the case
+    cannot move this way until an administrator deploys a fixed version; ``detail`` says what failed."""
+
+    message_key = "web.error.process_failed"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.errors = {"process": [t("errors.process_failed")]}
 
 
 class InvalidInput(WorkflowError):

@@ -37,7 +37,8 @@ def open_round(session: Session, case: Case, spec: engine.ProcessSpec, instance:
     config = _config(spec)
     kinds = config["procedures"].get(case.process_key, [])
     if not kinds:
-        instance.send_message(MESSAGE, {"all_clear": True, "results": []})
+        with transitions.engine_step():
+            instance.send_message(MESSAGE, {"all_clear": True, "results": []})
         return []
     last_round = session.scalar(select(func.max(Inquiry.round)).where(Inquiry.case_id == case.id)) or 0
     due = next((t.fire_at for t in instance.timers() if t.name == "inquiries_overdue"), now + timedelta(days=10))
@@ -106,9 +107,10 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
     round_ = list(session.scalars(select(Inquiry).where(Inquiry.case_id == case.id, Inquiry.round == inquiry.round)))
     resumes = all(i.status == "answered" for i in round_) and MESSAGE in instance.awaited_messages()
     if resumes:  # the engine moves first, so that the answer's record signs where the case now stands
-        instance.send_message(MESSAGE, {
-            "all_clear": all(i.result == "clear" for i in round_),
-            "results": [{"kind": i.kind, "result": i.result, "reference": i.reference} for i in round_]})
+        with transitions.engine_step():
+            instance.send_message(MESSAGE, {
+                "all_clear": all(i.result == "clear" for i in round_),
+                "results": [{"kind": i.kind, "result": i.result, "reference": i.reference} for i in round_]})
     records = [transitions.append_record(
         session, case, signer, agency_user, now, instance=instance, action="inquiry_answer",
         form_key="inquiry_answer", form_data=cleaned,

@@ -33,7 +33,8 @@ def fire_case(session: Session, case_id: int, *, now: datetime, system: User, si
     if case.wake_at is None or as_utc(case.wake_at) > now:
         return []
     spec, instance = transitions.load(session, case)
-    fired = instance.fire_due_timers(now)
+    with transitions.engine_step():
+        fired = instance.fire_due_timers(now)
     if not fired:
         transitions.save(session, case, instance, now)
         return []

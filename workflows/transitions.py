@@ -6,6 +6,8 @@ or rolls everything back. Nothing here commits.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,14 +17,32 @@ from sqlalchemy.orm import Session
 import engine
 from signing import Signer, canonical_bytes, digest, format_time, sign_record
 from workflows import access, facts, inquiries, log, notifications, pki, registry
-from workflows.errors import Forbidden, NotFound
+from workflows.errors import Forbidden, NotFound, ProcessFailed
 from workflows.models import (
     Case, CaseCount, CaseDayCount, CaseTask, ProcessDefinition, Record, RecordTiming, SigningKey, User, as_utc,
     tehran_today,
 )
 from workflows.procedures import MESSAGE_STATUS, TASK_STATUS, procedure
 
-__all__ = ["lock", "load", "spec_of", "status_after", "append_record", "settle", "save", "latest_application"]
+__all__ = ["lock", "load", "spec_of", "status_after", "append_record", "settle", "save", "latest_application",
+           "engine_step"]
+
+#: engine errors that say the caller asked for something the case cannot do now (handled where raised)
+_CALLER_ERRORS = (engine.TaskNotFound, engine.TaskNotReady, engine.LaneMismatch, engine.MessageNotAwaited)
+
+
+@contextmanager
+def engine_step() -> Iterator[None]:
+    """Run one engine step; the process definition failing (an expression, a bound) is ProcessFailed.
+
+    The instance that failed is unusable and the caller rolls back: the case keeps its last state.
+    """
+    try:
+        yield
+    except _CALLER_ERRORS:
+        raise
+    except engine.EngineError as error:
+        raise ProcessFailed(str(error)) from error
 
 
 def lock(session: Session, case: Case) -> Case:
@@ -247,7 +267,8 @@ def _confirm_successor(session: Session, linked: Case, change: Case, signer: Sig
     spec, instance = load(session, linked)
     if "successor_confirmed" not in instance.awaited_messages():
         return  # it already ended another way (an interim was named); the term change stands
-    instance.send_message("successor_confirmed", {"case_id": change.public_id})
+    with engine_step():
+        instance.send_message("successor_confirmed", {"case_id": change.public_id})
     append_record(session, linked, signer, actor, now, instance=instance, action="successor_confirmed",
                   details={"manager_change_case": change.public_id})
     settle(session, linked, spec, instance, signer, actor, now)

@@ -153,7 +153,11 @@ def test_a_late_tick_fires_what_became_due_in_one_call(spec):
 
 def test_timers_that_start_already_due_fire_in_the_same_call(spec):
     sources = engine.read_sources(BPMN_DIR, "center_founding")
-    sources["deadlines.json"] = json.dumps({"center_founding": {"county_review": "PT0S", "inquiries": "P1D"}}).encode()
+    sources["deadlines.json"] = json.dumps({"center_founding": {"county_review": "P5D", "inquiries": "P1D"}}).encode()
+    # the county's deadline is a date already past when its wait begins (a duration is never zero)
+    sources["center_founding.bpmn"] = sources["center_founding.bpmn"].replace(
+        b'<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">deadlines["county_review"]</bpmn:timeDuration>',
+        b'<bpmn:timeDate xsi:type="bpmn:tFormalExpression">"2000-01-01T00:00:00+00:00"</bpmn:timeDate>')
     quick = engine.spec_from_sources("center_founding", sources)
     instance = reach_inquiries(quick)
     assert instance.fire_due_timers(NOW + DAY) == ["inquiries_overdue", "county_overdue"]

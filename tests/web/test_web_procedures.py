@@ -5,14 +5,20 @@ import csv
 import io
 import json
 import re
+import shutil
+import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
-from support import ACTORS, OTHER_MANAGER, PIN, found_center, login, pdf_bytes, png_bytes, user
+from forms import t
+from support import (
+    ACTORS, OTHER_MANAGER, PIN, found_center, in_county_review, login, pdf_bytes, png_bytes, submitted_founding, user,
+)
 from web.extensions import db
-from workflows.cases import complete_task, start_case
-from workflows.models import Case, Inquiry, ManagerTerm, Record, utcnow
+from workflows.cases import complete_task, deploy, start_case
+from workflows.models import Case, Inquiry, ManagerTerm, ProcessDefinition, Record, utcnow
 
 AGENCY = {"Authorization": "Bearer demo-judiciary-token"}
 HEALTH = {"Authorization": "Bearer demo-health-token"}
@@ -213,3 +219,119 @@ def test_registry_search_export_and_jurisdiction(app, client):
     assert client.get(f"/centers/{center.id}").status_code == 404
     assert json.loads(client.get("/centers/export.json").get_data(as_text=True))["centers"] == []
     assert client.get("/centers/export.xml").status_code == 404
+
+
+# --- what an administrator may deploy, and a process that fails at run time ---------------------
+
+def changed_bpmn(app, tmp_path, filename: str, old: str, new: str):
+    """A copy of the BPMN folder with one exact edit in one file."""
+    folder = tmp_path / "bpmn"
+    shutil.copytree(app.config["BPMN_DIR"], folder, ignore=shutil.ignore_patterns("scenarios"))
+    path = folder / filename
+    text = path.read_text("utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new), "utf-8")
+    return folder
+
+
+SUBMIT_TASK_END = '<bpmn:outgoing>Flow_submitted</bpmn:outgoing>\n    </bpmn:userTask>'
+
+
+def looped_submit(cardinality: str) -> str:
+    return SUBMIT_TASK_END.replace("</bpmn:userTask>", "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>"
+                                   f"{cardinality}</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>"
+                                   "</bpmn:userTask>")
+
+
+@pytest.mark.parametrize(("filename", "old", "new", "message"), [
+    ("center_founding.bpmn", SUBMIT_TASK_END, looped_submit("100000000"),
+     "center_founding.bpmn: submit_application: loopCardinality '100000000' is not a whole number from 0 to 100"),
+    ("deadlines.json", '"county_review": "P5D"', '"county_review": "P999999999Y"',
+     "deadlines.json: center_founding.county_review: 'P999999999Y' is longer than the longest duration allowed, "
+     "1827 days"),
+    ("deadlines.json", '"successor": "P30D"', '"successor": "PT0S"',
+     "deadlines.json: manager_retirement.successor: 'PT0S' is no time at all"),
+    ("deadlines.json", '"inquiries": "P10D"', '"inquiries": "ten days"',
+     "deadlines.json: center_founding.inquiries: 'ten days' is not an ISO 8601 duration"),
+    ("terms.json", '"manager_term_years": 4', '"manager_term_years": 400',
+     "terms.json: manager_term_years: 'P400Y' is longer than the longest duration allowed"),
+], ids=["huge-cardinality", "billion-year-deadline", "zero-deadline", "malformed-deadline", "400-year-term"])
+def test_deploy_refuses_sources_beyond_bounds_and_stores_nothing(app, runner, tmp_path, filename, old, new, message):
+    app.config["BPMN_DIR"] = changed_bpmn(app, tmp_path, filename, old, new)
+    versions = db.session.query(ProcessDefinition).count()
+    started = time.monotonic()
+    result = runner.invoke(args=["deploy"])
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 1 and "nothing deployed: " in result.output and message in result.output, result.output
+    assert db.session.query(ProcessDefinition).count() == versions
+
+
+def case_row(case_id: int) -> tuple:
+    db.session.expire_all()
+    case = db.session.get(Case, case_id)
+    return (case.state, case.status, case.lock_version, [t.task_id for t in case.tasks],
+            db.session.query(Record).filter_by(case_id=case_id).count())
+
+
+def test_a_condition_failing_at_run_time_answers_a_clear_error_and_leaves_the_case(app, client, tmp_path):
+    broken = changed_bpmn(app, tmp_path, "center_founding.bpmn", 'county_review["decision"] == "approve"',
+                          'county_review["decision"] == "approve" and 1 / 0 == 0')
+    deploy(db.session, broken, "center_founding")
+    db.session.commit()
+    case = in_county_review(app)
+    before = case_row(case.id)
+    officer = {"Authorization": "Bearer " + client.post("/api/v1/auth/token", json={
+        "username": "arak_officer", "password": "demo1234"}).json["token"]}
+    url = f"/api/v1/cases/{case.id}/tasks/{before[3][0]}/complete"
+    response = client.post(url, headers=officer, json={"data": {"decision": "approve"}, "pin": PIN})
+    assert response.status_code == 409
+    assert response.json["error"] == "processfailed" and response.json["message"] == t("web.error.process_failed")
+    assert response.json["errors"] == {"process": [t("errors.process_failed")]}
+    assert case_row(case.id) == before
+
+    # the page keeps the officer's input as a draft and says why in Persian
+    login(client, "arak_officer")
+    response = post_task(client, case.id, {"decision": "approve", "note": "بررسی شد"})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/tasks/{before[3][0]}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert t("web.error.process_failed") in page and "بررسی شد" in page
+    assert case_row(case.id) == before
+
+    # the case is still actionable along a path the broken condition does not block
+    response = client.post(url, headers=officer, json={"data": {"decision": "return", "reason": "مدارک ناقص است."},
+                                                       "pin": PIN})
+    assert response.status_code == 200 and response.json["case"]["status"] == "correction"
+
+
+def test_a_cardinality_failing_at_start_answers_a_clear_error_and_makes_no_case(app, client, tmp_path):
+    for cardinality in ("copies", "1000 * 1000"):
+        broken = changed_bpmn(app, tmp_path / cardinality.replace(" ", ""), "center_founding.bpmn", SUBMIT_TASK_END,
+                              looped_submit(cardinality))
+        deploy(db.session, broken, "center_founding")
+        db.session.commit()
+        applicant = {"Authorization": "Bearer " + client.post("/api/v1/auth/token", json={
+            "username": "applicant1", "password": "demo1234"}).json["token"]}
+        cases = db.session.query(Case).count()
+        started = time.monotonic()
+        response = client.post("/api/v1/cases", json={"process_key": "center_founding"}, headers=applicant)
+        assert time.monotonic() - started < 10
+        assert response.status_code == 409 and response.json["errors"] == {"process": [t("errors.process_failed")]}
+        assert db.session.query(Case).count() == cases
+
+
+def test_a_timer_failing_in_the_tick_leaves_its_case_and_the_tick_goes_on(app, runner, tmp_path, caplog):
+    broken = changed_bpmn(app, tmp_path, "center_founding.bpmn", 'deadlines["county_review"]',
+                          'deadlines["county_review_days"]')
+    deploy(db.session, broken, "center_founding")
+    db.session.commit()
+    stuck = submitted_founding(app)
+    deploy(db.session, app.config["BPMN_DIR"], "center_founding")
+    db.session.commit()
+    moving = submitted_founding(app, "applicant2")
+    before = case_row(stuck.id)
+    later = (utcnow() + timedelta(days=11)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = runner.invoke(args=["tick", "--now", later])
+    assert result.exit_code == 0 and "1 case(s)" in result.output and f"#{moving.id} inquiries_overdue" in result.output
+    assert case_row(stuck.id) == before
+    assert f"case {stuck.id}: a timer failed in the process definition" in caplog.text
+    assert "county_review_days" in caplog.text
