@@ -78,6 +78,11 @@ _INDEX = {"type": "integer", "minimum": 0, "maximum": 10**12 - 1}
 _SIZE = {"type": "integer", "minimum": 1, "maximum": 10**12 - 1}
 
 
+def _choice(name: str, choices, description: str) -> dict:
+    """A choice of web.listing.choice_arg: empty is the same as absent (as a page's form sends it)."""
+    return parameter(name, {"type": "string", "enum": ["", *choices]}, f"{description}; empty: as if absent")
+
+
 def _text(name: str, description: str) -> dict:
     return parameter(name, {"type": "string"}, description)
 
@@ -168,13 +173,13 @@ def me():
 
 @bp.get("/tasks")
 @authenticated
-@query(parameter("queue", {"type": "string", "enum": list(QUEUES)}, "which tasks (default open)"),
-       parameter("process_key", {"type": "string", "enum": list(PROCEDURES)}, "only this procedure's"),
-       parameter("step", {"type": "string", "enum": list(STEP_NAMES)}, "only this step's (the BPMN task name)"),
+@query(_choice("queue", QUEUES, "which tasks (default open)"),
+       _choice("process_key", PROCEDURES, "only this procedure's"),
+       _choice("step", STEP_NAMES, "only this step's (the BPMN task name)"),
        _text("county", "only this county office's cases (its code); 404 for a county outside the caller's"),
        flag("overdue", "only tasks past their deadline"),
        _text("q", "a national ID, a center or mosque name, or a license number"),
-       parameter("sort", {"type": "string", "enum": list(SORTS)}, "the order (default deadline)"),
+       _choice("sort", SORTS, "the order (default deadline)"),
        PAGE, PER_PAGE)
 def my_tasks():
     """The caller's inbox: ?queue=open|mine|unclaimed|office, process_key, step, county, overdue, q, sort, page."""
