@@ -520,7 +520,6 @@ FA: dict[str, str] = {
     "web.license_status.suspended": "تعلیق",
     "web.license_status.dissolved": "منحل",
     "web.api.body_not_json": "بدنه درخواست باید یک شیء JSON باشد.",
-    "web.api.upload_not_allowed": "بارگذاری سند فقط برای متقاضی پرونده در جریان مجاز است.",
     # ------------------------------------------------------------------
     # Offices at work: roles, inboxes, progress, notifications, monitoring, audit, administration
     # ------------------------------------------------------------------

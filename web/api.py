@@ -26,7 +26,7 @@ from web.errors import error_body
 from web.extensions import csrf, db
 from web.openapi import (
     CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, SigningSessionRequest,
-    PAGE, PER_PAGE, TokenRequest, accepts, accepts_upload, answers, flag, parameter, query, request_body,
+    PAGE, PER_PAGE, TokenRequest, accepts, accepts_upload, answers, flag, parameter, query, refuses, request_body,
 )
 from web.registry import center_json, center_or_404, checked, search_visible_centers
 from web.scope import (
@@ -36,7 +36,7 @@ from web.scope import (
 from workflows.inbox import QUEUES, SORTS, search_tasks
 from workflows import access, documents, evidence, facts, inquiries, keys, log
 from workflows.cases import Transition, complete_task, load_draft, save_draft, start_case
-from workflows.errors import Forbidden, InvalidInput, NotFound
+from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.models import Case, CaseTask, Inquiry, LogLeaf, utcnow
 from workflows.people import add_token
 from workflows.procedures import PROCEDURES
@@ -204,6 +204,7 @@ def list_cases():
 @authenticated
 @accepts(CaseRequest)
 @answers(201, "the case started")
+@refuses("the procedure needs a center (all but founding) or the center has a case of it under way")
 def create_case():
     """Start a founding case, or (with center_id) a procedure on an existing center."""
     body = request_body()
@@ -251,6 +252,8 @@ def put_draft(case_id: int, task_id: str):
 @bp.post("/cases/<int:case_id>/tasks/<task_id>/complete")
 @authenticated
 @accepts(CompleteRequest)
+@refuses("data is not valid for the task's own form (its form_key), breaks its rules across fields, names "
+          "documents not uploaded to the case, or the PIN or signing session is not the caller's")
 def complete(case_id: int, task_id: str):
     """Complete a task with its form's data, signed; lock_version guards against a stale page.
 
@@ -281,11 +284,14 @@ def completion_json(transition: Transition) -> dict:
 @authenticated
 @accepts_upload("file")
 @answers(201, "the document stored: its SHA-256, size and type")
+@refuses("the file is not a PDF, JPEG or PNG by its content, or is too large")
 def upload_document(case_id: int):
     """Upload a document (PDF, JPEG or PNG, checked by content) to the caller's own open case; answers its SHA-256."""
     case = case_or_404(g.api_user, case_id)
-    if case.applicant_id != g.api_user.id or not case.tasks:
-        raise InvalidInput({"file": [t("web.api.upload_not_allowed")]})
+    if case.applicant_id != g.api_user.id:
+        raise Forbidden("only the applicant uploads documents to a case")
+    if not case.tasks:
+        raise Conflict("the case is closed")
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput({"file": [t("errors.required")]})
@@ -329,6 +335,7 @@ def list_inquiries():
 @bp.post("/inquiries/<int:inquiry_id>/answer")
 @authenticated
 @accepts(InquiryAnswerRequest)
+@refuses("the answer breaks the form's rules, or the PIN or signing session is not the caller's")
 def answer_inquiry(inquiry_id: int):
     """Agencies: answer an inquiry (clear / not_clear, reference, note), signed with the agency's key."""
     body = request_body()
@@ -342,6 +349,7 @@ def answer_inquiry(inquiry_id: int):
 @bp.post("/inquiries/<int:inquiry_id>/resend")
 @authenticated
 @accepts(InquiryResendRequest)
+@refuses("the PIN or signing session is not the caller's")
 def resend_inquiry(inquiry_id: int):
     """Offices: send an unanswered inquiry again with a new deadline; the reason is signed."""
     body = request_body()
@@ -356,6 +364,7 @@ def resend_inquiry(inquiry_id: int):
 @authenticated
 @accepts(SigningSessionRequest)
 @answers(201, "the handle and its expiry")
+@refuses("the PIN is not the caller's")
 def open_signing_session():
     """Unlock the caller's key with the PIN for some minutes: answers a handle to send as
     ``signing_session`` instead of the PIN until ``expires_at``. Only the caller keeps the handle;

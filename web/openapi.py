@@ -204,6 +204,16 @@ def answers(status: int, description: str, *errors: int) -> Callable:
     return decorate
 
 
+def refuses(reason: str) -> Callable:
+    """Declare what a view checks beyond the body's schema, against what is stored or secret (the
+    task's own form and its rules, a PIN): a schema-valid body may still answer 422 for it. The
+    document says so in the 422 response, and under ``x-refused-beyond-schema``."""
+    def decorate(view: Callable) -> Callable:
+        view.refusal = reason  # type: ignore[attr-defined]
+        return view
+    return decorate
+
+
 def request_body() -> dict[str, Any]:
     """The request's JSON object cleaned by the schema its view `accepts`; InvalidInput keyed by field."""
     schema = current_app.view_functions[request.endpoint].body_schema
@@ -355,6 +365,10 @@ def build_document(app: Flask) -> dict[str, Any]:
             for code in sorted(errors):
                 operation["responses"][code] = {"description": _ERRORS[code],
                                                 "content": {"application/json": {"schema": _ERROR}}}
+            refusal = getattr(view, "refusal", None)
+            if refusal is not None:
+                operation["responses"]["422"]["description"] += f"; also for a schema-valid body when {refusal}"
+                operation["responses"]["422"]["x-refused-beyond-schema"] = refusal
             paths.setdefault(path, {})[method.lower()] = operation
     schemas: dict[str, Any] = {"Error": {
         "type": "object", "required": ["error", "message"],
