@@ -185,7 +185,7 @@ def my_tasks():
     """The caller's inbox: ?queue=open|mine|unclaimed|office, process_key, step, county, overdue, q, sort, page."""
     county = (request.args.get("county") or "").strip()
     if county and county not in {office.code for office in county_filter_choices(g.api_user)}:
-        raise NotFound("county")
+        return _fail(404, "unknown_county", "web.error.not_found", {"county": [t("errors.choice_invalid")]})
     page = search_tasks(db.session, g.api_user, task_filters(request.args, g.api_user), utcnow())
     return jsonify({"tasks": [task_json(task) for task in page.items], "total": page.total, "page": page.page,
                     "per_page": page.per_page, "pages": page.pages, "counts": page.counts})
