@@ -29,6 +29,7 @@ from web.openapi import (
     PAGE, PER_PAGE, TokenRequest, accepts, accepts_upload, answers, flag, parameter, query, refuses, request_body,
 )
 from web.registry import center_json, center_or_404, checked, search_visible_centers
+from web.listing import whole_number
 from web.scope import (
     STEP_NAMES, case_application, case_or_404, county_choices, county_filter_choices, latest_form_data, storage_dir,
     task_filters, timeline, verification_summary,
@@ -517,10 +518,10 @@ def sign_log_checkpoint():
 
 
 def _int_arg(name: str) -> int:
-    value = request.args.get(name, "")
-    if not value.isdigit() or len(value) > 12:
+    value = whole_number(forms.normalize_digits(request.args.get(name, "").strip()), 12)
+    if value is None:
         raise InvalidInput({name: [t("errors.integer_invalid")]})
-    return int(value)
+    return value
 
 
 def _beyond(name: str, maximum: int):

@@ -185,8 +185,11 @@ def parameter(name: str, schema: dict[str, Any], description: str, *, required: 
 
 
 #: the page of a list and its rows a page (web.listing.page_args)
-PAGE = parameter("page", {"type": "integer", "minimum": 1, "maximum": 999_999_999}, "the page (default 1)")
-PER_PAGE = parameter("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "rows a page (default 25)")
+PAGE = parameter("page", {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 999_999_999},
+                                    {"type": "string", "maxLength": 0}]}, "the page (default 1; empty: as if absent)")
+PER_PAGE = parameter("per_page", {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+                                            {"type": "string", "maxLength": 0}]},
+                     "rows a page (default 25; empty: as if absent)")
 
 
 def flag(name: str, description: str) -> dict[str, Any]:

@@ -175,6 +175,10 @@ def test_the_document_states_parameters_statuses_and_drafts_as_the_api_answers(c
     assert opened.status_code == 201
     fraction = client.post("/api/v1/signing-sessions", json={"pin": "1405", "minutes": 20.5}, headers=headers)
     assert fraction.status_code == 422 and set(fraction.json["errors"]) == {"minutes"}
+    # and so in a query string, as clients serialize it; a fraction is refused by its name
+    assert client.get("/api/v1/tasks?page=1.0&per_page=۲.0", headers=headers).json["per_page"] == 2
+    assert set(client.get("/api/v1/tasks?page=1.5", headers=headers).json["errors"]) == {"page"}
+    assert client.get("/api/v1/log/consistency?first=1.0&second=1.5").json["errors"].keys() == {"second"}
 
 
 def test_a_method_not_allowed_names_the_allowed_ones(client):

@@ -29,9 +29,9 @@ from workflows.models import Inquiry
 #: the roles and the demo account each one signs in as
 ROLES = {"officer": "arak_officer", "applicant": "applicant1", "agency": "judiciary_agency"}
 #: examples per operation and generation mode (positive, negative)
-EXAMPLES = 25
+EXAMPLES = 40
 #: seconds one role's run may take before it stops and fails
-TIME_LIMIT = 150
+TIME_LIMIT = 100
 RUN = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
 
