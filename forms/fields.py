@@ -280,7 +280,8 @@ class StrictBool(FormField):
 class StrictInt(FormField):
     """An integer from ``min_value`` to ``max_value``: a JSON integer or digits in any script.
 
-    Booleans and floats (even ``120.0``) are refused.
+    A number with no fraction (``120.0``) is the integer it equals, as JSON Schema's ``integer``
+    says; booleans and fractions (``120.5``) are refused.
     """
 
     form_type = "integer"
@@ -294,6 +295,8 @@ class StrictInt(FormField):
     def _clean(self, value: Any) -> int:
         if isinstance(value, str) and self._DIGITS.fullmatch(normalize_text(value)):
             value = int(normalize_text(value))
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError(t("errors.integer_invalid"))
         if value < self.min_value:

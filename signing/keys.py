@@ -6,6 +6,8 @@ import os
 import unicodedata
 from typing import TypeVar
 
+from asn1crypto import keys as asn1_keys
+from asn1crypto import pem as asn1_pem
 from cryptography.hazmat.primitives import padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.exceptions import InvalidTag
@@ -94,10 +96,23 @@ def decrypt_private_key(pem: bytes, pin: str) -> ec.EllipticCurvePrivateKey:
     except TypeError as exc:  # the PEM is not encrypted
         raise KeyFormatError("private key is not encrypted") from exc
     except ValueError as exc:
-        if "incorrect password" in str(exc).lower():
+        # A wrong PIN decrypts to noise: mostly with bad padding ("incorrect password"), but about
+        # once in 256 the noise unpads and then fails as DER. Either way the envelope is sound and
+        # what the PIN opened is not a key.
+        if "incorrect password" in str(exc).lower() or _sound_envelope(pem):
             raise WrongPinError("the PIN does not decrypt this key") from exc
         raise KeyFormatError(str(exc)) from exc
     return _p256(key, ec.EllipticCurvePrivateKey)
+
+
+def _sound_envelope(pem: bytes) -> bool:
+    """Whether ``pem`` is a well-formed PKCS#8 EncryptedPrivateKeyInfo (whatever it encrypts)."""
+    try:
+        _type, _headers, der = asn1_pem.unarmor(pem)
+        asn1_keys.EncryptedPrivateKeyInfo.load(der, strict=True).native
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def wrap_private_key(key: ec.EllipticCurvePrivateKey, secret: bytes, context: bytes) -> bytes:

@@ -26,19 +26,21 @@ from web.errors import error_body
 from web.extensions import csrf, db
 from web.openapi import (
     CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, SigningSessionRequest,
-    TokenRequest, accepts, accepts_upload, request_body,
+    PAGE, PER_PAGE, TokenRequest, accepts, accepts_upload, answers, flag, parameter, query, refuses, request_body,
 )
 from web.registry import center_json, center_or_404, checked, search_visible_centers
+from web.listing import whole_number
 from web.scope import (
-    case_application, case_or_404, county_choices, latest_form_data, storage_dir, task_filters, timeline,
-    verification_summary,
+    STEP_NAMES, case_application, case_or_404, county_choices, county_filter_choices, latest_form_data, storage_dir,
+    task_filters, timeline, verification_summary,
 )
-from workflows.inbox import search_tasks
+from workflows.inbox import QUEUES, SORTS, search_tasks
 from workflows import access, documents, evidence, facts, inquiries, keys, log
 from workflows.cases import Transition, complete_task, load_draft, save_draft, start_case
-from workflows.errors import Forbidden, InvalidInput, NotFound
+from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.models import Case, CaseTask, Inquiry, LogLeaf, utcnow
 from workflows.people import add_token
+from workflows.procedures import PROCEDURES
 from workflows.verification import resolve_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -69,6 +71,21 @@ def authenticated(view: Callable) -> Callable:
         return view(*args, **kwargs)
     wrapper.requires_auth = True  # type: ignore[attr-defined]
     return wrapper
+
+
+# --- query parameters (documented in the OpenAPI document; each view checks its own) -----------
+
+_INDEX = {"type": "integer", "minimum": 0, "maximum": 10**12 - 1}
+_SIZE = {"type": "integer", "minimum": 1, "maximum": 10**12 - 1}
+
+
+def _choice(name: str, choices, description: str) -> dict:
+    """A choice of web.listing.choice_arg: empty is the same as absent (as a page's form sends it)."""
+    return parameter(name, {"type": "string", "enum": ["", *choices]}, f"{description}; empty: as if absent")
+
+
+def _text(name: str, description: str) -> dict:
+    return parameter(name, {"type": "string"}, description)
 
 
 def task_json(task: CaseTask) -> dict:
@@ -115,6 +132,7 @@ def _waiting_task(case: Case, task_id: str) -> CaseTask:
 
 @bp.post("/auth/token")
 @accepts(TokenRequest)
+@answers(201, "a token, its expiry and the user", 401, 429)
 def issue_token():
     """Public: a bearer token for the username and password (sign-in is throttled like the pages')."""
     body = request_body()
@@ -135,6 +153,7 @@ def issue_token():
 
 @bp.delete("/auth/token")
 @authenticated
+@answers(204, "signed out")
 def revoke_token():
     """Sign out: the bearer token of this request opens nothing from now on."""
     row = token_row(request.headers.get("Authorization"))
@@ -155,8 +174,19 @@ def me():
 
 @bp.get("/tasks")
 @authenticated
+@query(_choice("queue", QUEUES, "which tasks (default open)"),
+       _choice("process_key", PROCEDURES, "only this procedure's"),
+       _choice("step", STEP_NAMES, "only this step's (the BPMN task name)"),
+       _text("county", "only this county office's cases (its code); 404 for a county outside the caller's"),
+       flag("overdue", "only tasks past their deadline"),
+       _text("q", "a national ID, a center or mosque name, or a license number"),
+       _choice("sort", SORTS, "the order (default deadline)"),
+       PAGE, PER_PAGE)
 def my_tasks():
     """The caller's inbox: ?queue=open|mine|unclaimed|office, process_key, step, county, overdue, q, sort, page."""
+    county = (request.args.get("county") or "").strip()
+    if county and county not in {office.code for office in county_filter_choices(g.api_user)}:
+        return _fail(404, "unknown_county", "web.error.not_found", {"county": [t("errors.choice_invalid")]})
     page = search_tasks(db.session, g.api_user, task_filters(request.args, g.api_user), utcnow())
     return jsonify({"tasks": [task_json(task) for task in page.items], "total": page.total, "page": page.page,
                     "per_page": page.per_page, "pages": page.pages, "counts": page.counts})
@@ -174,6 +204,8 @@ def list_cases():
 @bp.post("/cases")
 @authenticated
 @accepts(CaseRequest)
+@answers(201, "the case started")
+@refuses("the procedure needs a center (all but founding) or the center has a case of it under way")
 def create_case():
     """Start a founding case, or (with center_id) a procedure on an existing center."""
     body = request_body()
@@ -221,6 +253,8 @@ def put_draft(case_id: int, task_id: str):
 @bp.post("/cases/<int:case_id>/tasks/<task_id>/complete")
 @authenticated
 @accepts(CompleteRequest)
+@refuses("data is not valid for the task's own form (its form_key), breaks its rules across fields, names "
+          "documents not uploaded to the case, or the PIN or signing session is not the caller's")
 def complete(case_id: int, task_id: str):
     """Complete a task with its form's data, signed; lock_version guards against a stale page.
 
@@ -250,11 +284,15 @@ def completion_json(transition: Transition) -> dict:
 @bp.post("/cases/<int:case_id>/documents")
 @authenticated
 @accepts_upload("file")
+@answers(201, "the document stored: its SHA-256, size and type")
+@refuses("the file is not a PDF, JPEG or PNG by its content, or is too large")
 def upload_document(case_id: int):
     """Upload a document (PDF, JPEG or PNG, checked by content) to the caller's own open case; answers its SHA-256."""
     case = case_or_404(g.api_user, case_id)
-    if case.applicant_id != g.api_user.id or not case.tasks:
-        raise InvalidInput({"file": [t("web.api.upload_not_allowed")]})
+    if case.applicant_id != g.api_user.id:
+        raise Forbidden("only the applicant uploads documents to a case")
+    if not case.tasks:
+        raise Conflict("the case is closed")
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput({"file": [t("errors.required")]})
@@ -285,6 +323,7 @@ def inquiry_json(inquiry: Inquiry, *, for_agency: bool = False) -> dict:
 
 @bp.get("/inquiries")
 @authenticated
+@query(parameter("status", {"type": "string", "enum": ["pending", "answered", "all"]}, "which (default pending)"))
 def list_inquiries():
     """Agencies: the inquiries addressed to them (pending unless ?status=answered or all)."""
     status = request.args.get("status", "pending")
@@ -297,6 +336,7 @@ def list_inquiries():
 @bp.post("/inquiries/<int:inquiry_id>/answer")
 @authenticated
 @accepts(InquiryAnswerRequest)
+@refuses("the answer breaks the form's rules, or the PIN or signing session is not the caller's")
 def answer_inquiry(inquiry_id: int):
     """Agencies: answer an inquiry (clear / not_clear, reference, note), signed with the agency's key."""
     body = request_body()
@@ -310,6 +350,7 @@ def answer_inquiry(inquiry_id: int):
 @bp.post("/inquiries/<int:inquiry_id>/resend")
 @authenticated
 @accepts(InquiryResendRequest)
+@refuses("the PIN or signing session is not the caller's")
 def resend_inquiry(inquiry_id: int):
     """Offices: send an unanswered inquiry again with a new deadline; the reason is signed."""
     body = request_body()
@@ -323,6 +364,8 @@ def resend_inquiry(inquiry_id: int):
 @bp.post("/signing-sessions")
 @authenticated
 @accepts(SigningSessionRequest)
+@answers(201, "the handle and its expiry")
+@refuses("the PIN is not the caller's")
 def open_signing_session():
     """Unlock the caller's key with the PIN for some minutes: answers a handle to send as
     ``signing_session`` instead of the PIN until ``expires_at``. Only the caller keeps the handle;
@@ -335,6 +378,7 @@ def open_signing_session():
 
 @bp.delete("/signing-sessions/<int:session_id>")
 @authenticated
+@answers(204, "the key is locked again")
 def close_signing_session(session_id: int):
     """Lock the key of one of the caller's signing sessions again."""
     if not keys.close_signing_session(db.session, g.api_user, session_id):
@@ -345,6 +389,9 @@ def close_signing_session(session_id: int):
 
 @bp.get("/centers")
 @authenticated
+@query(_text("q", "a center or mosque name"), _text("license_number", "a license number (any digits)"),
+       _text("national_id", "the current manager's national ID (any digits)"),
+       _text("county", "a county office's code (an unknown code filters nothing)"))
 def list_centers():
     """The registry: centers in the caller's jurisdiction, with filters q, license_number, national_id, county."""
     found = search_visible_centers(g.api_user, request.args)
@@ -404,11 +451,14 @@ def _public_json(public: dict | None) -> dict | None:
 @bp.get("/cases/<int:case_id>/evidence.json")
 @authenticated
 def case_evidence(case_id: int):
-    """The case's evidence bundle: verify it offline with `python -m signing.verify_cli --root hq-root.pem`."""
+    """The case's evidence bundle: verify it offline with `python -m signing.verify_cli --root hq-root.pem`.
+
+    A read: it signs nothing and writes nothing. Its checkpoint is the log's newest; until one covers
+    the case's last record (one is signed every scheduler tick, or by POST /api/v1/log/checkpoint)
+    the answer is 409 (error `notcheckpointed`).
+    """
     case = case_or_404(g.api_user, case_id)
-    data = evidence.bundle(db.session, case, current_app.config["CA_KEY_PASSPHRASE"],
-                           witnesses=current_app.config["WITNESS_ENDPOINTS"])
-    db.session.commit()
+    data = evidence.bundle(db.session, case, current_app.config["CA_KEY_PASSPHRASE"], sign_checkpoint=False)
     return Response(canonical_bytes(data), mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="evidence-{case.public_id}.json"'})
 
@@ -468,28 +518,48 @@ def sign_log_checkpoint():
 
 
 def _int_arg(name: str) -> int:
-    value = request.args.get(name, "")
-    if not value.isdigit() or len(value) > 12:
+    value = whole_number(forms.normalize_digits(request.args.get(name, "").strip()), 12)
+    if value is None:
         raise InvalidInput({name: [t("errors.integer_invalid")]})
-    return int(value)
+    return value
+
+
+def _beyond(name: str, maximum: int):
+    """404: no tree (or leaf) that large in the log yet."""
+    return _fail(404, "not_in_log", "web.error.not_found",
+                 {name: [t("errors.integer_too_large", max=forms.to_persian_digits(str(maximum)))]})
 
 
 @bp.get("/log/inclusion")
+@query(parameter("index", _INDEX, "the leaf", required=True),
+       parameter("tree_size", _SIZE, "the tree's size (404 beyond the log's, or not above index)", required=True))
 def log_inclusion():
     """Public: the inclusion proof of leaf ``index`` in the tree of ``tree_size`` leaves."""
     index, size = _int_arg("index"), _int_arg("tree_size")
-    if size == 0 or size > log.size(db.session) or index >= size:
-        raise InvalidInput({"index": [t("errors.integer_invalid")]})
+    if size == 0:
+        raise InvalidInput({"tree_size": [t("errors.integer_too_small", min=forms.to_persian_digits("1"))]})
+    if size > log.size(db.session):
+        return _beyond("tree_size", log.size(db.session))
+    if index >= size:
+        return _beyond("index", size - 1)
     leaf = db.session.scalar(select(LogLeaf.leaf_hash).where(LogLeaf.index == index))
     return jsonify({"index": index, "tree_size": size, "leaf_hash": bytes(leaf).hex(),
                     "proof": [node.hex() for node in log.inclusion_proofs(db.session, [index], size)[0]]})
 
 
 @bp.get("/log/consistency")
+@query(parameter("first", _SIZE, "the older tree's size (404 above second)", required=True),
+       parameter("second", _SIZE, "the newer tree's size (404 beyond the log's)", required=True))
 def log_consistency():
     """Public: the consistency proof between the trees of ``first`` and ``second`` leaves."""
     first, second = _int_arg("first"), _int_arg("second")
-    if first == 0 or first > second or second > log.size(db.session):
-        raise InvalidInput({"first": [t("errors.integer_invalid")]})
+    errors = {name: [t("errors.integer_too_small", min=forms.to_persian_digits("1"))]
+              for name, value in (("first", first), ("second", second)) if value == 0}
+    if errors:
+        raise InvalidInput(errors)
+    if second > log.size(db.session):
+        return _beyond("second", log.size(db.session))
+    if first > second:
+        return _beyond("first", second)
     return jsonify({"first": first, "second": second,
                     "proof": [node.hex() for node in log.consistency_proof(db.session, first, second)]})

@@ -87,9 +87,11 @@ def init_app(app: Flask) -> None:
     def _http(error: HTTPException):
         key = f"web.error.http_{error.code}"
         message = t(key) if key in _known_keys() else t("web.error.generic")
+        # what the exception says besides its page: 405's Allow, 401's WWW-Authenticate …
+        headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
         if wants_json():
-            return jsonify(error_body(f"http_{error.code}", message)), error.code
-        return render_template("error.html", status=error.code, message=message), error.code
+            return jsonify(error_body(f"http_{error.code}", message)), error.code, headers
+        return render_template("error.html", status=error.code, message=message), error.code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -26,6 +26,7 @@ from forms.fields import (
 from forms.persian import normalize_digits
 from forms.registry import FORMS, load
 from forms.schemas import FormSchema
+from web.listing import MAX_PER_PAGE
 from workflows.errors import InvalidInput
 from workflows.keys import SIGNING_SESSION_MINUTES
 from workflows.procedures import PROCEDURES
@@ -43,10 +44,12 @@ class JsonObject(FormField):
 
     form_type = "object"
 
-    def __init__(self, *, form: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, form: str | None = None, draft: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         #: the form key documenting it, or None for "the form of the task" (any of them)
         self.form = form
+        #: a draft: any of the form's fields, as typed so far, none of them checked
+        self.draft = draft
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, dict):
@@ -101,7 +104,7 @@ class CaseRequest(FormSchema):
 class DraftRequest(FormSchema):
     """Save the task's form as a draft (not validated, not signed)."""
 
-    data = JsonObject()
+    data = JsonObject(draft=True)
 
 
 class SignedRequest(FormSchema):
@@ -168,6 +171,52 @@ def accepts_upload(field: str) -> Callable:
     return decorate
 
 
+def query(*parameters: dict[str, Any]) -> Callable:
+    """Declare the query parameters a view reads (made with `parameter`); the view checks them itself."""
+    def decorate(view: Callable) -> Callable:
+        view.query_parameters = list(parameters)  # type: ignore[attr-defined]
+        return view
+    return decorate
+
+
+def parameter(name: str, schema: dict[str, Any], description: str, *, required: bool = False) -> dict[str, Any]:
+    """One query parameter of `query`."""
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+#: the page of a list and its rows a page (web.listing.page_args)
+PAGE = parameter("page", {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 999_999_999},
+                                    {"type": "string", "maxLength": 0}]}, "the page (default 1; empty: as if absent)")
+PER_PAGE = parameter("per_page", {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+                                            {"type": "string", "maxLength": 0}]},
+                     "rows a page (default 25; empty: as if absent)")
+
+
+def flag(name: str, description: str) -> dict[str, Any]:
+    """A yes/no query parameter (web.listing.bool_arg): any other value is no."""
+    return parameter(name, {"type": "string"}, f"1, true, on or yes: {description}; anything else: all")
+
+
+def answers(status: int, description: str, *errors: int) -> Callable:
+    """Declare a view's success status when it is not 200 (201 created, 204 no content), and the
+    error statuses it answers besides the ones every operation documents (401 or 429 of sign-in)."""
+    def decorate(view: Callable) -> Callable:
+        view.success = (status, description)  # type: ignore[attr-defined]
+        view.extra_errors = errors  # type: ignore[attr-defined]
+        return view
+    return decorate
+
+
+def refuses(reason: str) -> Callable:
+    """Declare what a view checks beyond the body's schema, against what is stored or secret (the
+    task's own form and its rules, a PIN): a schema-valid body may still answer 422 for it. The
+    document says so in the 422 response, and under ``x-refused-beyond-schema``."""
+    def decorate(view: Callable) -> Callable:
+        view.refusal = reason  # type: ignore[attr-defined]
+        return view
+    return decorate
+
+
 def request_body() -> dict[str, Any]:
     """The request's JSON object cleaned by the schema its view `accepts`; InvalidInput keyed by field."""
     schema = current_app.view_functions[request.endpoint].body_schema
@@ -196,6 +245,13 @@ _STRING_FORMATS: dict[type, dict[str, Any]] = {
 }
 
 
+#: text without control characters (tab and line breaks aside), which forms refuse
+_PRINTABLE = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+#: the same with one character at least that is not a space
+_SOMETHING_PRINTABLE = ("^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f]"
+                        "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")
+
+
 def field_schema(field: Field) -> dict[str, Any]:
     """The JSON Schema of one forms field."""
     if isinstance(field, SectionList):
@@ -204,6 +260,11 @@ def field_schema(field: Field) -> dict[str, Any]:
     if isinstance(field, Section):
         return schema_object(field.schema.__class__)
     if isinstance(field, JsonObject):
+        if field.draft:
+            return {"type": "object", "propertyNames": {"pattern": _PRINTABLE},
+                    "additionalProperties": {"$ref": "#/components/schemas/DraftValue"},
+                    "description": "the task's form as typed so far: any of its fields, partial values, "
+                                   "nothing checked but the characters (no control characters) and the size"}
         if field.form is not None:
             return {"$ref": f"#/components/schemas/form.{field.form}"}
         return {"oneOf": [{"$ref": f"#/components/schemas/form.{key}"} for key in sorted(FORMS)],
@@ -224,7 +285,9 @@ def field_schema(field: Field) -> dict[str, Any]:
     if isinstance(field, Code):
         return {"type": "string", "pattern": "^[a-z0-9_-]+$", "maxLength": field.max_length}
     if isinstance(field, Text):
-        return {"type": "string", "minLength": field.min_length, "maxLength": field.max_length}
+        # at least min_length characters once spaces are tidied, so something other than a space
+        pattern = _PRINTABLE if field.min_length == 0 else _SOMETHING_PRINTABLE
+        return {"type": "string", "minLength": field.min_length, "maxLength": field.max_length, "pattern": pattern}
     raise TypeError(f"{type(field).__name__} has no JSON Schema")
 
 
@@ -245,12 +308,18 @@ def schema_object(schema: type[Schema]) -> dict[str, Any]:
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _ERRORS = {
+    "400": "a write with the session cookie but without its X-CSRFToken header",
     "401": "not signed in, or the token is unknown",
     "403": "the caller may not do this",
     "404": "nothing of this id in the caller's jurisdiction",
     "409": "the case moved on meanwhile (stale lock_version, task already completed)",
+    "413": "the request is larger than the server takes",
     "422": "invalid input: `errors` maps each field (dotted path) to Persian messages",
+    "429": "too many attempts: wait the seconds of the Retry-After header",
 }
+#: what every operation may answer: (signed in, public)
+_AUTHENTICATED_ERRORS = ("400", "401", "403", "404", "409", "422")
+_PUBLIC_ERRORS = ("404", "422")
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
@@ -273,12 +342,13 @@ def build_document(app: Flask) -> dict[str, Any]:
         path, parameters = _path(rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             doc = (view.__doc__ or rule.endpoint).strip().splitlines()
+            status, done = getattr(view, "success", (200, "done"))
             operation: dict[str, Any] = {"operationId": rule.endpoint, "summary": doc[0],
-                                         "responses": {"200": {"description": "done"}}}
+                                         "responses": {str(status): {"description": done}}}
             if len(doc) > 1:
                 operation["description"] = "\n".join(line.strip() for line in doc[1:]).strip()
-            if parameters:
-                operation["parameters"] = parameters
+            if parameters or getattr(view, "query_parameters", None):
+                operation["parameters"] = parameters + getattr(view, "query_parameters", [])
             schema = getattr(view, "body_schema", None)
             if schema is not None:
                 bodies[schema.__name__] = schema
@@ -289,20 +359,32 @@ def build_document(app: Flask) -> dict[str, Any]:
                 operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
                     "type": "object", "required": [upload],
                     "properties": {upload: {"type": "string", "contentMediaType": "application/octet-stream"}}}}}}
+            errors = set(_PUBLIC_ERRORS) | {str(code) for code in getattr(view, "extra_errors", ())}
             if getattr(view, "requires_auth", False):
                 operation["security"] = [{"bearer": []}, {"session": []}]
-                errors = _ERRORS
-            else:
-                errors = {code: text for code, text in _ERRORS.items() if code in ("404", "422")}
-            for code, text in errors.items():
-                operation["responses"][code] = {"description": text,
+                errors |= set(_AUTHENTICATED_ERRORS)
+            if "requestBody" in operation:
+                errors.add("413")
+            for code in sorted(errors):
+                operation["responses"][code] = {"description": _ERRORS[code],
                                                 "content": {"application/json": {"schema": _ERROR}}}
+            refusal = getattr(view, "refusal", None)
+            if refusal is not None:
+                operation["responses"]["422"]["description"] += f"; also for a schema-valid body when {refusal}"
+                operation["responses"]["422"]["x-refused-beyond-schema"] = refusal
             paths.setdefault(path, {})[method.lower()] = operation
     schemas: dict[str, Any] = {"Error": {
         "type": "object", "required": ["error", "message"],
         "properties": {"error": {"type": "string"}, "message": {"type": "string"},
                        "errors": {"type": "object", "additionalProperties": {
                            "type": "array", "items": {"type": "string"}}}}}}
+    schemas["DraftValue"] = {"description": "a value of a draft: text, a number, true or false, null, or a list or "
+                                            "an object of such values",
+                             "anyOf": [{"type": "string", "pattern": _PRINTABLE},
+                                       {"type": ["number", "boolean", "null"]},
+                                       {"type": "array", "items": {"$ref": "#/components/schemas/DraftValue"}},
+                                       {"type": "object", "propertyNames": {"pattern": _PRINTABLE},
+                                        "additionalProperties": {"$ref": "#/components/schemas/DraftValue"}}]}
     schemas |= {name: schema_object(schema) for name, schema in sorted(bodies.items())}
     schemas |= {f"form.{key}": schema_object(spec.schema) for key, spec in sorted(FORMS.items())}
     return {

@@ -51,7 +51,9 @@ def center_or_404(user: User, center_id: int) -> Center:
 
 def search_visible_centers(user: User, args: MultiDict) -> list[Center]:
     """Registry search within the user's jurisdiction."""
-    county = db.session.scalars(select(Office).where(Office.code == args.get("county", ""))).first()
+    # normalized like the other filters: PostgreSQL refuses a NUL in a query parameter
+    code = normalize_text(args.get("county", ""))[:32]
+    county = db.session.scalars(select(Office).where(Office.code == code)).first()
     if user.role == "applicant":
         return list(db.session.scalars(select(Center).where(Center.applicant_id == user.id).order_by(Center.id)))
     return registry.search_centers(

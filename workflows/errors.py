@@ -4,8 +4,8 @@ from __future__ import annotations
 from forms import t
 
 __all__ = [
-    "WorkflowError", "NotFound", "Forbidden", "Conflict", "UnprovedFacts", "InvalidInput", "WrongPin", "SigningLocked",
-    "ProcessFailed",
+    "WorkflowError", "NotFound", "Forbidden", "Conflict", "NotCheckpointed", "UnprovedFacts", "InvalidInput", "WrongPin",
+    "SigningLocked", "ProcessFailed",
 ]
 
 
@@ -36,6 +36,12 @@ class Conflict(WorkflowError):
     """The case changed since the user loaded it, or the task is no longer waiting."""
 
     message_key = "web.error.conflict"
+
+
+class NotCheckpointed(Conflict):
+    """The case's newest records are in no signed checkpoint yet (one is signed every scheduler tick)."""
+
+    message_key = "web.error.not_checkpointed"
 
 
 class UnprovedFacts(Conflict):

@@ -17,19 +17,20 @@ from signing.verify_cli import EVIDENCE_NAME
 from signing.witness import WitnessEndpoint
 from workflows import log, pki
 from workflows.verification import verify_case
-from workflows.errors import Conflict
+from workflows.errors import Conflict, NotCheckpointed
 from workflows.models import Case, Certificate, Office, Record, utcnow
 
 __all__ = ["EVIDENCE_NAME", "bundle", "seal_office", "sealed_pdf"]
 
 
 def bundle(session: Session, case: Case, passphrase: str, now: datetime | None = None,
-           witnesses: Sequence[WitnessEndpoint] = ()) -> dict:
+           witnesses: Sequence[WitnessEndpoint] = (), *, sign_checkpoint: bool = True) -> dict:
     """The case's evidence bundle, verifiable offline with the HQ root alone.
 
     The log key states the case's head (its last record, in the checkpoint the bundle carries)
-    only after the case's chain verifies from the stored records. A new checkpoint is signed
-    only when the newest does not cover the case (then `witnesses` are asked to cosign it)."""
+    only after the case's chain verifies from the stored records. When the newest checkpoint does
+    not cover the case, a new one is signed (and `witnesses` are asked to cosign it), or, without
+    ``sign_checkpoint`` (a read that writes nothing), NotCheckpointed is raised."""
     now = now or utcnow()
     rows = list(session.scalars(select(Record).where(Record.case_id == case.id).order_by(Record.seq)))
     if not rows:
@@ -39,6 +40,8 @@ def bundle(session: Session, case: Case, passphrase: str, now: datetime | None =
         raise Conflict("the case's signed records do not verify: its head cannot be stated")
     head = log.latest_checkpoint(session)
     if head is None or head.tree_size <= max(r.log_index for r in rows) or head.note is None:
+        if not sign_checkpoint:
+            raise NotCheckpointed("the case's last record is in no signed checkpoint yet")
         head = log.checkpoint(session, passphrase, now, witnesses)
     proofs = log.inclusion_proofs(session, [r.log_index for r in rows], head.tree_size)
     certificates = {c.key_id: c for c in session.scalars(select(Certificate).where(

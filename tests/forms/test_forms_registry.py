@@ -316,15 +316,19 @@ def test_space_distance_depends_on_location():
     assert validate("founding_application", in_mosque)["space"]["distance_m"] == 0
 
 
-def test_space_integers_reject_bools_and_floats():
+def test_space_integers_reject_bools_and_fractions_and_take_whole_floats():
     errors = form_errors(
         "founding_application",
-        application(space={"location": "outside", "area_m2": True, "distance_m": 12.0}),
+        application(space={"location": "outside", "area_m2": True, "distance_m": 12.5}),
     )
     assert errors == {
         "space.area_m2": ["مقدار باید عدد صحیح باشد."],
         "space.distance_m": ["مقدار باید عدد صحیح باشد."],
     }
+    # JSON Schema's integer: 962.0 is 962, stored as the integer
+    whole = validate("founding_application", application(space={"location": "outside", "area_m2": 962.0,
+                                                                "distance_m": 12.0}))["space"]
+    assert (whole["area_m2"], whole["distance_m"]) == (962, 12) and type(whole["area_m2"]) is int
 
 
 def test_future_birth_date_is_rejected():

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+import signing.keys as keys_module
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
@@ -68,6 +69,21 @@ def test_wrong_pin(encrypted: bytes, pin: str) -> None:
     with pytest.raises(WrongPinError) as info:
         decrypt_private_key(encrypted, pin)
     assert info.value.code == "wrong_pin"
+
+
+def test_a_wrong_pin_whose_noise_unpads_is_still_a_wrong_pin(monkeypatch) -> None:
+    """What a wrong PIN decrypts is noise; once in about 256 PINs it ends in valid padding and then
+    fails as DER (the API's 500 of old, found by schemathesis): an envelope whose content is such
+    noise under the right PIN stands for it."""
+
+    class Noise:
+        def private_bytes(self, *args: object) -> bytes:
+            return bytes(range(7, 107))  # not DER
+
+    monkeypatch.setattr(keys_module, "_p256", lambda key, kind: key)
+    pem = encrypt_private_key(Noise(), "1234")  # type: ignore[arg-type]
+    with pytest.raises(WrongPinError):
+        decrypt_private_key(pem, "1234")
 
 
 def test_persian_and_arabic_digits_are_the_same_pin(key: ec.EllipticCurvePrivateKey) -> None:

@@ -151,3 +151,40 @@ def test_an_id_beyond_the_databases_range_is_not_found(client):
     for url in (f"/api/v1/cases/{MAX_URL_ID + 1}", f"/api/v1/centers/{10**40}", f"/cases/{10**25}"):
         assert client.get(url, headers=headers).status_code == 404
     assert client.get(f"/api/v1/cases/{MAX_URL_ID}", headers=headers).status_code == 404
+
+
+def test_the_document_states_parameters_statuses_and_drafts_as_the_api_answers(client, document):
+    paths = document["paths"]
+    inclusion = {p["name"]: p for p in paths["/api/v1/log/inclusion"]["get"]["parameters"]}
+    assert inclusion["index"]["required"] and inclusion["index"]["schema"]["type"] == "integer"
+    assert inclusion["tree_size"]["schema"]["minimum"] == 1 and inclusion["tree_size"]["in"] == "query"
+    consistency = {p["name"] for p in paths["/api/v1/log/consistency"]["get"]["parameters"] if p["required"]}
+    assert consistency == {"first", "second"}
+    tasks = {p["name"]: p["schema"] for p in paths["/api/v1/tasks"]["get"]["parameters"]}
+    assert {"queue", "page", "per_page", "county", "q", "sort"} <= set(tasks) and "mine" in tasks["queue"]["enum"]
+    token = paths["/api/v1/auth/token"]
+    assert {"201", "401", "429"} <= set(token["post"]["responses"]) and "200" not in token["post"]["responses"]
+    assert "204" in token["delete"]["responses"] and "201" in paths["/api/v1/cases"]["post"]["responses"]
+    draft = document["components"]["schemas"]["DraftRequest"]["properties"]["data"]
+    assert draft["type"] == "object" and "oneOf" not in draft  # partial values, not the strict forms
+
+    # a whole number written as a float is the integer JSON Schema says it is
+    headers = {"Authorization": "Bearer " + client.post(
+        "/api/v1/auth/token", json={"username": "arak_officer", "password": PASSWORD}).json["token"]}
+    opened = client.post("/api/v1/signing-sessions", json={"pin": "۱۴۰۵", "minutes": 20.0}, headers=headers)
+    assert opened.status_code == 201
+    fraction = client.post("/api/v1/signing-sessions", json={"pin": "1405", "minutes": 20.5}, headers=headers)
+    assert fraction.status_code == 422 and set(fraction.json["errors"]) == {"minutes"}
+    # and so in a query string, as clients serialize it; a fraction is refused by its name
+    assert client.get("/api/v1/tasks?page=1.0&per_page=۲.0", headers=headers).json["per_page"] == 2
+    assert set(client.get("/api/v1/tasks?page=1.5", headers=headers).json["errors"]) == {"page"}
+    assert client.get("/api/v1/log/consistency?first=1.0&second=1.5").json["errors"].keys() == {"second"}
+    # a control character in a filter is dropped, as from a search, not sent to the database
+    assert client.get("/api/v1/centers?county=markazi-arak%00", headers=headers).status_code == 200
+
+
+def test_a_method_not_allowed_names_the_allowed_ones(client):
+    response = client.patch("/api/v1/auth/token")
+    assert response.status_code == 405 and response.is_json
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"POST", "DELETE"}
+    assert "GET" in client.delete("/api/v1/me").headers["Allow"]

@@ -11,14 +11,14 @@ from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from signing import BundleError, MerkleError, merkle
 from signing import pki as x
 from signing.bundle import load_bundle, verify_bundle
 from signing.records import parse_time
 from signing.pades import signed_attachment, validate_pdf
-from support import (ACTORS, PIN, ROOT, answer_all, application_fixture, found_center, in_county_review, login,
+from support import (ACTORS, PASSWORD, PIN, ROOT, answer_all, application_fixture, found_center, in_county_review, login,
                      upload_documents, user)
 from web.extensions import db
 from workflows import evidence, log, pki
@@ -110,7 +110,12 @@ def test_log_proofs_through_the_api(app, client, licensed):
     merkle.verify_consistency(first.tree_size, second.tree_size, bytes.fromhex(first.root), bytes.fromhex(second.root),
                               [bytes.fromhex(p) for p in consistency["proof"]])
     assert client.get("/api/v1/log/inclusion?index=x&tree_size=1").status_code == 422
-    assert client.get(f"/api/v1/log/inclusion?index=0&tree_size={10**9}").status_code == 422
+    beyond = client.get(f"/api/v1/log/inclusion?index=0&tree_size={10**9}")  # no such tree yet
+    assert beyond.status_code == 404 and set(beyond.json["errors"]) == {"tree_size"}
+    assert client.get(f"/api/v1/log/inclusion?index={second.tree_size}&tree_size={second.tree_size}").json[
+        "errors"].keys() == {"index"}
+    assert client.get(f"/api/v1/log/consistency?first=2&second=1").status_code == 404
+    assert client.get("/api/v1/log/consistency?first=0&second=1").json["errors"].keys() == {"first"}
     log_cert = db.session.scalars(select(Certificate).where(Certificate.purpose == "log")).one()
     assert log.verify_log(db.session, _public_pem(log_cert)) == []
 
@@ -176,6 +181,36 @@ def test_forged_subtrees_are_refused_before_a_checkpoint_or_a_bundle_is_signed(a
         evidence.bundle(db.session, licensed, PASSPHRASE)
     log_cert = db.session.scalars(select(Certificate).where(Certificate.purpose == "log")).one()
     assert {p.code for p in log.verify_log(db.session, _public_pem(log_cert))} == {"log_subtree_mismatch"}
+
+
+def _row_counts() -> dict[str, int]:
+    db.session.expire_all()
+    return {table.name: db.session.scalar(select(func.count()).select_from(table))
+            for table in db.metadata.sorted_tables}
+
+
+def test_the_evidence_bundle_is_a_read_that_writes_nothing(app, client, licensed, tmp_path):
+    """GET …/evidence.json signs no checkpoint: it carries the newest, and until one covers the
+    case's last record it answers 409 with nothing written."""
+    headers = {"Authorization": "Bearer " + client.post("/api/v1/auth/token", json={
+        "username": "applicant1", "password": PASSWORD}).json["token"]}
+    url = f"/api/v1/cases/{licensed.id}/evidence.json"
+    before = _row_counts()
+    uncovered = client.get(url, headers=headers)
+    assert uncovered.status_code == 409 and uncovered.json["error"] == "notcheckpointed"
+    assert _row_counts() == before
+
+    head = log.checkpoint(db.session, PASSPHRASE)
+    db.session.commit()
+    before = _row_counts()
+    first, again = client.get(url, headers=headers), client.get(url, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert _row_counts() == before  # no checkpoint, cosignature, token or anything else
+    assert log.latest_checkpoint(db.session).tree_size == head.tree_size
+    root_pem = client.get("/pki/root.pem").get_data(as_text=True)
+    report = verify_bundle(load_bundle(first.data), root_pem)
+    assert report.ok and report.case_id == licensed.public_id
+    assert json.loads(first.data)["case_head"]["tree_size"] == head.tree_size
 
 
 def _public_pem(cert_row: Certificate) -> str:
