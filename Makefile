@@ -32,8 +32,9 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # Debian packages: WeasyPrint's Pango and HarfBuzz; poppler, qpdf, NSS tools and zbar to check PDFs, seals and QR codes;
-# Chromium for the browser tests.
-SYSTEM_PACKAGES := poppler-utils zbar-tools qpdf libnss3-tools libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 chromium
+# Chromium for the browser tests; nginx and envsubst (gettext-base) for the production recipe, which a test runs.
+SYSTEM_PACKAGES := poppler-utils zbar-tools qpdf libnss3-tools libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 chromium \
+                   nginx gettext-base
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

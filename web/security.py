@@ -72,8 +72,11 @@ def init_app(app: Flask) -> None:
     """Call before any blueprint is registered (the id converter applies to rules added later)."""
     app.url_map.converters["int"] = IdConverter
     if app.config.get("PROXY_COUNT"):
+        # the client address (sign-in throttling counts by it) and scheme from the last PROXY_COUNT
+        # entries of X-Forwarded-For/-Proto, the ones our proxies wrote; X-Forwarded-Host is not
+        # taken (deploy/nginx.conf.template passes the Host header itself, and a client could send one)
         count = int(app.config["PROXY_COUNT"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0)
     secure = bool(app.config.get("SESSION_COOKIE_SECURE"))
 
     @app.after_request
