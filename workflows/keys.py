@@ -85,20 +85,23 @@ def _unlock(session: Session, user: User, pin: str):
 
 def _write_now(session: Session, statement) -> int | None:
     """Execute an UPDATE … RETURNING of the wrong-PIN counter so that it stands whatever becomes of the
-    caller's transaction: committed at once on a connection of its own. A transaction that has
-    written already (a script running several signed operations before one commit) keeps it:
-    it may hold the row, or on SQLite the whole database, that a second connection would wait for."""
-    if _has_written(session):
-        return session.execute(statement).scalar()
-    with session.get_bind().begin() as connection:
-        return connection.execute(statement).scalar()
+    caller's transaction: committed at once on a connection of its own. In the caller's transaction
+    instead when that connection sees no such row (a key this transaction has just made), or when the
+    transaction has written on SQLite (it holds the whole database: a script signing several times
+    before one commit)."""
+    bind = session.get_bind()
+    if not (bind.dialect.name == "sqlite" and _sqlite_writing(session)):
+        with bind.begin() as connection:
+            if bind.dialect.name == "postgresql":  # never wait for good on a row the caller holds
+                connection.execute(text("SET LOCAL lock_timeout = '5s'"))
+            value = connection.execute(statement).scalar()
+        if value is not None:
+            return value
+    return session.execute(statement).scalar()
 
 
-def _has_written(session: Session) -> bool:
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        return connection.scalar(text("SELECT txid_current_if_assigned()")) is not None
-    return bool(getattr(connection.connection.dbapi_connection, "in_transaction", False))
+def _sqlite_writing(session: Session) -> bool:
+    return bool(session.connection().connection.dbapi_connection.in_transaction)
 
 
 def _usable_key(session: Session, user: User) -> SigningKey:

@@ -238,17 +238,26 @@ def _burst(url: str, wrong: dict, right: dict, headers: dict, *, count: int, ref
     return sorted(statuses), right_status
 
 
-def test_a_burst_of_wrong_pins_has_no_more_tried_than_the_lock_allows(app, server):
+@pytest.mark.parametrize("endpoint", ["signing_session", "complete_task"])
+def test_a_burst_of_wrong_pins_has_no_more_tried_than_the_lock_allows(app, server, endpoint):
     """60 wrong PINs at once: exactly MAX_WRONG_PINS are tried (422), the others refused as locked
-    (403); the right PIN sent while the burst is answered opens nothing."""
+    (403); the right PIN sent while the burst is answered opens nothing and signs nothing."""
+    case = in_county_review(app)
+    before = _records(case.id)
     headers = _bearer(ACTORS["county"])
-    statuses, right = _burst(f"{server}/api/v1/signing-sessions", {"pin": "0000"}, {"pin": PIN}, headers,
+    if endpoint == "signing_session":
+        url, body = f"{server}/api/v1/signing-sessions", {}
+    else:
+        url = f"{server}/api/v1/cases/{case.id}/tasks/{case.tasks[0].task_id}/complete"
+        body = {"data": {"decision": "approve"}}
+    statuses, right = _burst(url, {**body, "pin": "0000"}, {**body, "pin": PIN}, headers,
                              count=60, refused_after=MAX_WRONG_PINS, evaluated=422)
     assert statuses == [403] * (60 - MAX_WRONG_PINS) + [422] * MAX_WRONG_PINS, statuses
     assert right == 403
     db.session.expire_all()
     assert active_key(db.session, user(ACTORS["county"])).failed_pins == MAX_WRONG_PINS
     assert db.session.scalar(select(func.count()).select_from(SigningSession)) == 0
+    assert _records(case.id) == before and db.session.get(Case, case.id).status == "county_review"
 
 
 def test_a_burst_of_wrong_passwords_has_no_more_tried_than_the_limit(app, server):
