@@ -38,7 +38,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from web import api, auth, cli, errors, openapi, pages, public, registry, security, templating, tsa
+    from web import api, auth, cli, errors, openapi, pages, public, registry, security, sessions, templating, tsa
+    sessions.init_app(app)
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)

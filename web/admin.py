@@ -14,7 +14,6 @@ from sqlalchemy import func, or_, select
 
 import forms
 from forms import t
-from web.errors import count_wrong_pin
 from web.extensions import db
 from web.listing import error_messages, page_args, query_without, text_arg
 from workflows import access, admin, pki
@@ -87,7 +86,6 @@ def _apply(form_name: str, fields: tuple[str, ...], change):
         return _page(422, error.errors, values, form_name)
     except WrongPin:
         db.session.rollback()
-        count_wrong_pin()
         return _page(422, {"pin": [t("web.error.wrong_pin")]}, values, form_name)
     refresh_pki()
     db.session.commit()

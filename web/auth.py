@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from forms import normalize_text, t, to_persian_digits
@@ -74,32 +74,59 @@ def check_credentials(username: str, password: str, now: datetime | None = None)
 
     Raises LoginThrottled, without looking at the password, once an account has had
     ``LOGIN_MAX_FAILURES`` wrong passwords since its last sign-in within ``LOGIN_WINDOW``, or an
-    address ``LOGIN_MAX_FAILURES_PER_ADDRESS`` (several accounts guessed from one place).
+    address ``LOGIN_MAX_FAILURES_PER_ADDRESS`` (several accounts guessed from one place). The
+    attempt is recorded, as a failure until the password proves right, and committed before the
+    password is checked; attempts on one account or from one address are recorded one at a time,
+    so however many arrive at once, no more than the limit are checked.
     """
     now = now or utcnow()
     username = normalize_text(username or "")[:64]
     address = (request.remote_addr or "unknown")[:45]
-    _refuse_if_throttled(username, address, now)
+    attempt = _claim_attempt(username, address, now)
     user = db.session.scalars(select(User).where(User.username == username)).first()
     matches = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     ok = user is not None and user.active and matches
-    db.session.add(LoginAttempt(username=username, address=address, succeeded=ok, at=now))
-    db.session.commit()
+    if ok:
+        db.session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt).values(succeeded=True))
+        db.session.commit()
     return user if ok else None
 
 
-def _refuse_if_throttled(username: str, address: str, now: datetime) -> None:
+def _claim_attempt(username: str, address: str, now: datetime) -> int:
+    """Record the attempt (a failure until proved otherwise) unless a limit is reached; its id."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        # READ COMMITTED would let two transactions miss each other's insert: wait for the other
+        # attempts on this account or from this address (in one order: no deadlock)
+        for key in sorted({_lock_key("account", username), _lock_key("address", address)}):
+            db.session.execute(select(func.pg_advisory_xact_lock(key)))
+    # on SQLite the insert takes the database's write lock, which the next attempt waits for
+    attempt = LoginAttempt(username=username, address=address, succeeded=False, at=now)
+    db.session.add(attempt)
+    db.session.flush()
+    try:
+        _refuse_if_throttled(username, address, now, attempt.id)
+    except LoginThrottled:
+        db.session.rollback()  # a refused attempt is not counted: the lock ends when the window passes
+        raise
+    db.session.commit()
+    return attempt.id
+
+
+def _lock_key(kind: str, value: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"login:{kind}:{value}".encode()).digest()[:8], "big", signed=True)
+
+
+def _refuse_if_throttled(username: str, address: str, now: datetime, attempt: int) -> None:
     config = current_app.config
     window = timedelta(seconds=config["LOGIN_WINDOW_SECONDS"])
     since = now - window
-    last_success = db.session.scalar(select(func.max(LoginAttempt.at)).where(
+    last_success = db.session.scalar(select(func.max(LoginAttempt.id)).where(
         LoginAttempt.username == username, LoginAttempt.succeeded.is_(True), LoginAttempt.at >= since))
-    account_since = max(since, as_utc(last_success)) if last_success else since
-    for column, value, start, limit in ((LoginAttempt.username, username, account_since, config["LOGIN_MAX_FAILURES"]),
-                                        (LoginAttempt.address, address, since,
-                                         config["LOGIN_MAX_FAILURES_PER_ADDRESS"])):
+    for column, value, after, limit in ((LoginAttempt.username, username, last_success, config["LOGIN_MAX_FAILURES"]),
+                                        (LoginAttempt.address, address, None, config["LOGIN_MAX_FAILURES_PER_ADDRESS"])):
         failures = db.session.scalars(select(LoginAttempt.at).where(
-            column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > start)
+            column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > since,
+            LoginAttempt.id != attempt, LoginAttempt.id > (after or 0))
             .order_by(LoginAttempt.at.desc()).limit(limit)).all()
         if len(failures) >= limit:
             # open again when the oldest of the last `limit` failures leaves the window

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from web.auth import prune_api_tokens, prune_login_attempts
+from web.sessions import prune_web_sessions
 from web.extensions import db
 from workflows import backup, inquiries, log, pki, timers
 from workflows.cases import deploy
@@ -176,6 +177,7 @@ def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
     prune_login_attempts(now)
     prune_api_tokens(now)
     prune_signing_sessions(db.session, now)
+    prune_web_sessions(now)
     db.session.commit()
     try:
         log.checkpoint(db.session, passphrase, now, current_app.config["WITNESS_ENDPOINTS"])

@@ -1,8 +1,7 @@
 """Turn errors into answers: JSON under /api, Persian pages elsewhere. Never a bare 500."""
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, render_template, request
-from flask_login import current_user
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -14,7 +13,6 @@ from web.extensions import db
 from workflows.errors import (
     Conflict, Forbidden, InvalidInput, NotFound, ProcessFailed, SigningSessionEnded, WorkflowError, WrongPin,
 )
-from workflows.keys import note_wrong_pin
 
 #: HTTP status of each domain error
 STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, InvalidInput: 422, WrongPin: 422, SigningSessionEnded: 422}
@@ -42,22 +40,12 @@ def domain_error_response(error: WorkflowError):
     return jsonify(error_body(type(error).__name__.lower(), t(error.message_key), errors)), status
 
 
-def count_wrong_pin() -> None:
-    """After a rollback: remember the wrong PIN of the signed-in or token user, in its own commit."""
-    user = getattr(g, "api_user", None) or (current_user if current_user.is_authenticated else None)
-    if user is not None:
-        note_wrong_pin(db.session, db.session.merge(user))
-        db.session.commit()
-
-
 def init_app(app: Flask) -> None:
     @app.errorhandler(WorkflowError)
     def _domain(error: WorkflowError):
-        db.session.rollback()
+        db.session.rollback()  # a wrong PIN stays counted: workflows.keys counted it in its own commit
         if isinstance(error, ProcessFailed):
             app.logger.error("process definition failed at run time on %s: %s", request.path, error.detail)
-        if isinstance(error, WrongPin):
-            count_wrong_pin()
         if wants_json():
             return domain_error_response(error)
         status = next((s for cls, s in STATUS.items() if isinstance(error, cls)), 400)

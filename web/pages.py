@@ -13,7 +13,6 @@ import forms
 from forms import t
 from web import certificate
 from web.auth import SIGNING_SESSION, signing_credentials, signing_open_until
-from web.errors import count_wrong_pin
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
@@ -119,7 +118,6 @@ def task(case_id: int, task_id: str):
                 errors.update(error.errors)
             except WrongPin:
                 db.session.rollback()
-                count_wrong_pin()
                 errors["pin"] = [t("web.error.wrong_pin")]
             except SigningSessionEnded:
                 db.session.rollback()
@@ -189,7 +187,6 @@ def resend_inquiry(case_id: int, inquiry_id: int):
         flash(" ".join(m for messages in error.errors.values() for m in messages), "error")
     except WrongPin:
         db.session.rollback()
-        count_wrong_pin()
         flash(t("web.error.wrong_pin"), "error")
     except SigningSessionEnded:
         db.session.rollback()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 import forms
@@ -20,7 +20,7 @@ from signing import ChainProblem, ChainReport, StoredRecord, merkle, canonical_b
 from workflows import access, log, pki
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import public_keys, unlock_signer
-from workflows.models import OFFICE_KINDS, Base, CaseTask, LogLeaf, Office, SigningKey, User, utcnow
+from workflows.models import OFFICE_KINDS, Base, CaseTask, LogLeaf, Office, SigningKey, User, WebSession, utcnow
 from workflows.offices import CODE as OFFICE_CODE
 from workflows.people import create_user
 
@@ -270,6 +270,7 @@ def deactivate_user(session: Session, admin: User, *, user_id: int, data: dict, 
                      {"username": user.username})
     _release_claims(session, user)
     user.active = False
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))  # signed out everywhere
     session.flush()
     return AdminChange(record, user)
 

@@ -6,7 +6,7 @@ import base64
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from forms import t
@@ -17,7 +17,7 @@ from signing import (
 from workflows.errors import Forbidden, InvalidInput, SigningLocked, SigningSessionEnded, WrongPin
 from workflows.models import SigningKey, SigningSession, User, as_utc, utcnow
 
-__all__ = ["issue_key", "active_key", "unlock_signer", "public_keys", "note_wrong_pin", "MAX_WRONG_PINS",
+__all__ = ["issue_key", "active_key", "unlock_signer", "public_keys", "MAX_WRONG_PINS",
            "signer_for", "open_signing_session", "session_signer", "open_session", "close_signing_session", "signing_session_id", "prune_signing_sessions",
            "SIGNING_SESSION_MINUTES"]
 
@@ -60,15 +60,48 @@ def unlock_signer(session: Session, user: User, pin: str) -> Signer:
 
 
 def _unlock(session: Session, user: User, pin: str):
+    """The key row and its private key. Each PIN tried is counted before it is tried, in a commit of
+    its own (a conditional UPDATE: at most MAX_WRONG_PINS attempts get past it however many arrive at
+    once); a right PIN then takes back its own attempt and the ones before it."""
     row = _usable_key(session, user)
     if not isinstance(pin, str) or not pin:  # forgotten, not wrong: it does not count toward the lock
         raise InvalidInput({"pin": [t("errors.required")]})
+    counter = SigningKey.failed_pins
+    claimed = _write_now(session, update(SigningKey).where(
+        SigningKey.key_id == row.key_id, counter < MAX_WRONG_PINS).values(failed_pins=counter + 1)
+        .returning(counter))
+    session.expire(row, ["failed_pins"])
+    if claimed is None:
+        raise SigningLocked("too many wrong PINs")
     try:
         private_key = decrypt_private_key(row.encrypted_private_key, pin)
     except WrongPinError:
-        raise WrongPin("wrong PIN") from None
-    row.failed_pins = 0
+        raise WrongPin("wrong PIN") from None  # stays counted
+    # attempts claimed after this one (still being tried, or wrong) stay counted
+    _write_now(session, update(SigningKey).where(SigningKey.key_id == row.key_id).values(
+        failed_pins=case((counter > claimed, counter - claimed), else_=0)).returning(counter))
     return row, private_key
+
+
+def _write_now(session: Session, statement) -> int | None:
+    """Execute an UPDATE … RETURNING of the wrong-PIN counter so that it stands whatever becomes of the
+    caller's transaction: committed at once on a connection of its own. In the caller's transaction
+    instead when that connection sees no such row (a key this transaction has just made), or when the
+    transaction has written on SQLite (it holds the whole database: a script signing several times
+    before one commit)."""
+    bind = session.get_bind()
+    if not (bind.dialect.name == "sqlite" and _sqlite_writing(session)):
+        with bind.begin() as connection:
+            if bind.dialect.name == "postgresql":  # never wait for good on a row the caller holds
+                connection.execute(text("SET LOCAL lock_timeout = '5s'"))
+            value = connection.execute(statement).scalar()
+        if value is not None:
+            return value
+    return session.execute(statement).scalar()
+
+
+def _sqlite_writing(session: Session) -> bool:
+    return bool(session.connection().connection.dbapi_connection.in_transaction)
 
 
 def _usable_key(session: Session, user: User) -> SigningKey:
@@ -163,16 +196,6 @@ def _find(session: Session, handle: str | None) -> tuple[SigningSession | None, 
 
 def _context(opened: SigningSession) -> bytes:
     return f"signing-session:{opened.id}:{opened.user_id}:{opened.key_id}".encode()
-
-
-def note_wrong_pin(session: Session, user: User) -> int:
-    """Count a wrong PIN (in its own transaction: the failed operation was rolled back)."""
-    row = active_key(session, user)
-    if row is None:
-        return 0
-    row.failed_pins += 1
-    session.flush()
-    return row.failed_pins
 
 
 def public_keys(session: Session, key_ids: set[str]) -> dict[str, tuple[str, int]]:

@@ -31,7 +31,7 @@ __all__ = [
     "Base", "Office", "User", "SigningKey", "ApiToken", "ProcessDefinition", "Case",
     "CaseTask", "Draft", "Record", "Document", "CaseDocument", "Center", "License",
     "ManagerTerm", "Inquiry", "Certificate", "CertificateAuthority", "ServiceKey", "Crl", "LogLeaf", "LogNode", "LogState", "SigningSession",
-    "LogCheckpoint", "CaseCount", "CaseDayCount", "RecordTiming", "utcnow", "as_utc", "tehran_today",
+    "LogCheckpoint", "CaseCount", "CaseDayCount", "RecordTiming", "WebSession", "utcnow", "as_utc", "tehran_today",
 ]
 
 OFFICE_KINDS = ("hq", "province", "county")
@@ -330,6 +330,21 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     user: Mapped[User] = relationship()
+
+
+class WebSession(Base):
+    """A signed-in browser session: its cookie (encrypted, held by the browser) names it by a random
+    token of which only the SHA-256 is stored; signing out, expiry or deactivation deletes the row,
+    and a cookie whose row is gone opens an empty session."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: the session ends then, however active (PERMANENT_SESSION_LIFETIME after sign-in)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class LoginAttempt(Base):

@@ -22,7 +22,8 @@ from sqlalchemy import func, select
 from support import ACTORS, PIN, ROOT, in_county_review, submitted_founding, user
 from web.extensions import db
 from workflows import log
-from workflows.models import Case, Certificate, Inquiry, LogLeaf, Record, utcnow
+from workflows.keys import MAX_WRONG_PINS, active_key
+from workflows.models import ApiToken, Case, Certificate, Inquiry, LogLeaf, Record, SigningSession, utcnow
 from workflows.people import add_token
 from workflows.verification import verify_case
 
@@ -199,3 +200,76 @@ def test_two_ticks_in_separate_processes_fire_a_deadline_once(app, server):
     assert [r.action for r in fired].count("deadline_passed") == 1, [r.action for r in fired]
     assert verify_case(db.session, db.session.get(Case, case.id)).ok
     _log_is_whole()
+
+
+def _burst(url: str, wrong: dict, right: dict, headers: dict, *, count: int, refused_after: int,
+           evaluated: int) -> tuple[list[int], int]:
+    """POST `count` wrong bodies at once, and the right body as soon as `refused_after` of them have
+    been answered `evaluated` (the limit is reached: some of the burst may still be on its way);
+    the burst's status codes, and the right body's."""
+    start = threading.Barrier(count, timeout=60)
+    reached = threading.Semaphore(0)
+    statuses: list[int] = []
+
+    def post(body: dict) -> int:
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                         headers={**headers, "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def send() -> None:
+        start.wait()
+        status = post(wrong)
+        statuses.append(status)
+        if status == evaluated:
+            reached.release()
+
+    threads = [threading.Thread(target=send) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for _ in range(refused_after):
+        assert reached.acquire(timeout=120), sorted(statuses)
+    right_status = post(right)
+    for thread in threads:
+        thread.join(180)
+    return sorted(statuses), right_status
+
+
+@pytest.mark.parametrize("endpoint", ["signing_session", "complete_task"])
+def test_a_burst_of_wrong_pins_has_no_more_tried_than_the_lock_allows(app, server, endpoint):
+    """60 wrong PINs at once: exactly MAX_WRONG_PINS are tried (422), the others refused as locked
+    (403); the right PIN sent while the burst is answered opens nothing and signs nothing."""
+    case = in_county_review(app)
+    before = _records(case.id)
+    headers = _bearer(ACTORS["county"])
+    if endpoint == "signing_session":
+        url, body = f"{server}/api/v1/signing-sessions", {}
+    else:
+        url = f"{server}/api/v1/cases/{case.id}/tasks/{case.tasks[0].task_id}/complete"
+        body = {"data": {"decision": "approve"}}
+    statuses, right = _burst(url, {**body, "pin": "0000"}, {**body, "pin": PIN}, headers,
+                             count=60, refused_after=MAX_WRONG_PINS, evaluated=422)
+    assert statuses == [403] * (60 - MAX_WRONG_PINS) + [422] * MAX_WRONG_PINS, statuses
+    assert right == 403
+    db.session.expire_all()
+    assert active_key(db.session, user(ACTORS["county"])).failed_pins == MAX_WRONG_PINS
+    assert db.session.scalar(select(func.count()).select_from(SigningSession)) == 0
+    assert _records(case.id) == before and db.session.get(Case, case.id).status == "county_review"
+
+
+def test_a_burst_of_wrong_passwords_has_no_more_tried_than_the_limit(app, server):
+    """25 wrong passwords at once: LOGIN_MAX_FAILURES are checked (401), the others refused (429)
+    before the password is looked at; the right password sent while the burst is answered gets no
+    token."""
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    tokens = db.session.scalar(select(func.count()).select_from(ApiToken))
+    statuses, right = _burst(f"{server}/api/v1/auth/token", {"username": "applicant1", "password": "wrong-guess"},
+                             {"username": "applicant1", "password": "demo1234"}, {},
+                             count=25, refused_after=limit, evaluated=401)
+    assert statuses == [401] * limit + [429] * (25 - limit), statuses
+    assert right == 429
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(ApiToken)) == tokens

@@ -24,7 +24,7 @@ from web.extensions import db
 from workflows import evidence, log, pki
 from workflows.cases import complete_task, start_case
 from workflows.errors import Forbidden, SigningLocked, WrongPin
-from workflows.keys import MAX_WRONG_PINS, active_key, note_wrong_pin, unlock_signer
+from workflows.keys import MAX_WRONG_PINS, active_key, issue_key, unlock_signer
 from workflows.models import Case, Certificate, LogCheckpoint, LogLeaf, LogNode, LogState, Record, RecordTiming, utcnow
 from workflows.verification import verify_case, verify_cases
 
@@ -273,11 +273,22 @@ def test_wrong_pins_lock_signing(app):
     for _ in range(MAX_WRONG_PINS):
         with pytest.raises(WrongPin):
             unlock_signer(db.session, user("applicant1"), "0000")
-        db.session.rollback()
-        note_wrong_pin(db.session, user("applicant1"))
-        db.session.commit()
+        db.session.rollback()  # the wrong PIN was counted in a commit of its own
     with pytest.raises(SigningLocked):
         unlock_signer(db.session, user("applicant1"), PIN)
+
+
+def test_a_key_made_in_a_transaction_is_tried_and_counted_in_it(app):
+    """A script that gives a person a new key and signs with it before one commit: nothing else sees
+    the key yet, so its PINs are counted in that transaction, and a right one clears the count."""
+    row = issue_key(db.session, user("applicant1"), "2468")
+    with pytest.raises(WrongPin):
+        unlock_signer(db.session, user("applicant1"), "0000")
+    assert db.session.get(type(row), row.key_id).failed_pins == 1
+    assert unlock_signer(db.session, user("applicant1"), "2468").key_id == row.key_id
+    db.session.commit()
+    db.session.expire_all()
+    assert active_key(db.session, user("applicant1")).failed_pins == 0
 
 
 def test_wrong_pins_through_the_api_lock_signing(app, client):
