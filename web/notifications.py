@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from web.api import authenticated
 from web.extensions import csrf, db
 from web.listing import bool_arg, error_messages, page_args, query_without
-from web.openapi import PAGE, PER_PAGE, flag, query
+from web.openapi import PAGE, PER_PAGE, flag, query, returns
 from workflows import access, inbox, notifications
 from workflows.errors import InvalidInput, NotFound
 from workflows.keys import active_key
@@ -62,6 +62,7 @@ def open_one(notification_id: int):
 @api_bp.get("/notifications")
 @authenticated
 @query(flag("unread", "only unread notifications"), PAGE, PER_PAGE)
+@returns("NotificationPage")
 def api_index():
     """The caller's notifications, newest first (?unread=1, page, per_page)."""
     page, per_page = page_args(request.args)
