@@ -7,7 +7,7 @@ together with an ``X-CSRFToken`` header on writes.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, Callable
 
@@ -27,6 +27,7 @@ from web.extensions import csrf, db
 from web.openapi import (
     CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, SigningSessionRequest,
     PAGE, PER_PAGE, TokenRequest, accepts, accepts_upload, answers, flag, parameter, query, refuses, request_body,
+    returns,
 )
 from web.registry import center_json, center_or_404, checked, search_visible_centers
 from web.listing import whole_number
@@ -38,7 +39,7 @@ from workflows.inbox import QUEUES, SORTS, search_tasks
 from workflows import access, documents, evidence, facts, inquiries, keys, log
 from workflows.cases import Transition, complete_task, load_draft, save_draft, start_case
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflows.models import Case, CaseTask, Inquiry, LogLeaf, utcnow
+from workflows.models import Case, CaseTask, Inquiry, LogLeaf, as_utc, utcnow
 from workflows.people import add_token
 from workflows.procedures import PROCEDURES
 from workflows.verification import resolve_token
@@ -88,11 +89,16 @@ def _text(name: str, description: str) -> dict:
     return parameter(name, {"type": "string"}, description)
 
 
+def iso_time(moment: datetime) -> str:
+    """A stored time as the API writes it: ISO 8601 with its UTC offset, on SQLite as on PostgreSQL."""
+    return as_utc(moment).isoformat()
+
+
 def task_json(task: CaseTask) -> dict:
     return {"id": task.task_id, "name": task.name, "title": task.title, "lane": task.lane,
             "form_key": task.form_key, "case_id": task.case_id,
-            "created_at": task.created_at.isoformat(),
-            "due_at": task.due_at.isoformat() if task.due_at else None,
+            "created_at": iso_time(task.created_at),
+            "due_at": iso_time(task.due_at) if task.due_at else None,
             "claimed_by": task.claimed_by.username if task.claimed_by else None,
             "can_act": access.may_act(g.api_user, task)}
 
@@ -108,7 +114,7 @@ def case_json(case: Case, *, full: bool = False, proved: bool | None = None) -> 
             "status": case.status, "outcome": case.outcome, "title": case.title,
             "county": case.county_office.code if case.county_office else None,
             "lock_version": case.lock_version, "spec_version": case.spec_version,
-            "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
+            "created_at": iso_time(case.created_at), "updated_at": iso_time(case.updated_at),
             "tasks": [task_json(task) for task in case.tasks]}
     if full:
         proof = facts.prove_case(db.session, case)
@@ -133,6 +139,7 @@ def _waiting_task(case: Case, task_id: str) -> CaseTask:
 @bp.post("/auth/token")
 @accepts(TokenRequest)
 @answers(201, "a token, its expiry and the user", 401, 429)
+@returns("Token")
 def issue_token():
     """Public: a bearer token for the username and password (sign-in is throttled like the pages')."""
     body = request_body()
@@ -166,6 +173,7 @@ def revoke_token():
 
 @bp.get("/me")
 @authenticated
+@returns("Me")
 def me():
     user = g.api_user
     return jsonify({"id": user.id, "username": user.username, "full_name": user.full_name,
@@ -182,6 +190,7 @@ def me():
        _text("q", "a national ID, a center or mosque name, or a license number"),
        _choice("sort", SORTS, "the order (default deadline)"),
        PAGE, PER_PAGE)
+@returns("TaskPage")
 def my_tasks():
     """The caller's inbox: ?queue=open|mine|unclaimed|office, process_key, step, county, overdue, q, sort, page."""
     county = (request.args.get("county") or "").strip()
@@ -194,6 +203,7 @@ def my_tasks():
 
 @bp.get("/cases")
 @authenticated
+@returns("CaseList")
 def list_cases():
     rows = db.session.scalars(access.visible_cases(db.session, g.api_user)
                               .order_by(Case.updated_at.desc()).limit(200)).all()
@@ -206,6 +216,7 @@ def list_cases():
 @accepts(CaseRequest)
 @answers(201, "the case started")
 @refuses("the procedure needs a center (all but founding) or the center has a case of it under way")
+@returns("CaseDetail")
 def create_case():
     """Start a founding case, or (with center_id) a procedure on an existing center."""
     body = request_body()
@@ -222,12 +233,14 @@ def create_case():
 
 @bp.get("/cases/<int:case_id>")
 @authenticated
+@returns("CaseDetail")
 def read_case(case_id: int):
     return jsonify(case_json(case_or_404(g.api_user, case_id), full=True))
 
 
 @bp.get("/cases/<int:case_id>/tasks/<task_id>/form")
 @authenticated
+@returns("TaskForm")
 def task_form(case_id: int, task_id: str):
     case = case_or_404(g.api_user, case_id)
     task = _waiting_task(case, task_id)
@@ -242,6 +255,7 @@ def task_form(case_id: int, task_id: str):
 @bp.put("/cases/<int:case_id>/tasks/<task_id>/draft")
 @authenticated
 @accepts(DraftRequest)
+@returns("DraftSaved")
 def put_draft(case_id: int, task_id: str):
     """Save the task's form as a draft of the caller's (kept as typed, not signed)."""
     case = case_or_404(g.api_user, case_id)
@@ -255,6 +269,7 @@ def put_draft(case_id: int, task_id: str):
 @accepts(CompleteRequest)
 @refuses("data is not valid for the task's own form (its form_key), breaks its rules across fields, names "
           "documents not uploaded to the case, or the PIN or signing session is not the caller's")
+@returns("Completion")
 def complete(case_id: int, task_id: str):
     """Complete a task with its form's data, signed; lock_version guards against a stale page.
 
@@ -278,7 +293,7 @@ def completion_json(transition: Transition) -> dict:
     """
     return {"case": case_json(transition.case),
             "records": [{"seq": r.seq, "action": r.action, "task_name": r.task_name,
-                         "created_at": r.created_at.isoformat(), "hash": r.hash} for r in transition.records]}
+                         "created_at": iso_time(r.created_at), "hash": r.hash} for r in transition.records]}
 
 
 @bp.post("/cases/<int:case_id>/documents")
@@ -286,6 +301,7 @@ def completion_json(transition: Transition) -> dict:
 @accepts_upload("file")
 @answers(201, "the document stored: its SHA-256, size and type")
 @refuses("the file is not a PDF, JPEG or PNG by its content, or is too large")
+@returns("StoredDocument")
 def upload_document(case_id: int):
     """Upload a document (PDF, JPEG or PNG, checked by content) to the caller's own open case; answers its SHA-256."""
     case = case_or_404(g.api_user, case_id)
@@ -306,6 +322,7 @@ def upload_document(case_id: int):
 
 @bp.get("/cases/<int:case_id>/certificate.pdf")
 @authenticated
+@returns(media="application/pdf")
 def certificate_pdf(case_id: int):
     return certificate.pdf_response(case_or_404(g.api_user, case_id), g.api_user)
 
@@ -313,8 +330,8 @@ def certificate_pdf(case_id: int):
 def inquiry_json(inquiry: Inquiry, *, for_agency: bool = False) -> dict:
     data = {"id": inquiry.id, "kind": inquiry.kind, "agency": inquiry.agency, "round": inquiry.round,
             "status": inquiry.status, "result": inquiry.result, "reference": inquiry.reference,
-            "sent_at": inquiry.sent_at.isoformat(), "due_at": inquiry.due_at.isoformat(),
-            "answered_at": inquiry.answered_at.isoformat() if inquiry.answered_at else None,
+            "sent_at": iso_time(inquiry.sent_at), "due_at": iso_time(inquiry.due_at),
+            "answered_at": iso_time(inquiry.answered_at) if inquiry.answered_at else None,
             "subject": {"national_id": inquiry.subject_national_id, "name": inquiry.subject_name}}
     if not for_agency:
         data.update(case_id=inquiry.case_id, note=inquiry.note)
@@ -324,6 +341,7 @@ def inquiry_json(inquiry: Inquiry, *, for_agency: bool = False) -> dict:
 @bp.get("/inquiries")
 @authenticated
 @query(parameter("status", {"type": "string", "enum": ["pending", "answered", "all"]}, "which (default pending)"))
+@returns("AgencyInquiryList")
 def list_inquiries():
     """Agencies: the inquiries addressed to them (pending unless ?status=answered or all)."""
     status = request.args.get("status", "pending")
@@ -337,6 +355,7 @@ def list_inquiries():
 @authenticated
 @accepts(InquiryAnswerRequest)
 @refuses("the answer breaks the form's rules, or the PIN or signing session is not the caller's")
+@returns("InquiryAnswered")
 def answer_inquiry(inquiry_id: int):
     """Agencies: answer an inquiry (clear / not_clear, reference, note), signed with the agency's key."""
     body = request_body()
@@ -351,6 +370,7 @@ def answer_inquiry(inquiry_id: int):
 @authenticated
 @accepts(InquiryResendRequest)
 @refuses("the PIN or signing session is not the caller's")
+@returns("SignedRecord")
 def resend_inquiry(inquiry_id: int):
     """Offices: send an unanswered inquiry again with a new deadline; the reason is signed."""
     body = request_body()
@@ -366,6 +386,7 @@ def resend_inquiry(inquiry_id: int):
 @accepts(SigningSessionRequest)
 @answers(201, "the handle and its expiry")
 @refuses("the PIN is not the caller's")
+@returns("SigningSession")
 def open_signing_session():
     """Unlock the caller's key with the PIN for some minutes: answers a handle to send as
     ``signing_session`` instead of the PIN until ``expires_at``. Only the caller keeps the handle;
@@ -373,7 +394,7 @@ def open_signing_session():
     body = request_body()
     handle, opened = keys.open_signing_session(db.session, g.api_user, body["pin"], minutes=body.get("minutes"))
     db.session.commit()
-    return jsonify({"signing_session": handle, "id": opened.id, "expires_at": opened.expires_at.isoformat()}), 201
+    return jsonify({"signing_session": handle, "id": opened.id, "expires_at": iso_time(opened.expires_at)}), 201
 
 
 @bp.delete("/signing-sessions/<int:session_id>")
@@ -392,6 +413,7 @@ def close_signing_session(session_id: int):
 @query(_text("q", "a center or mosque name"), _text("license_number", "a license number (any digits)"),
        _text("national_id", "the current manager's national ID (any digits)"),
        _text("county", "a county office's code (an unknown code filters nothing)"))
+@returns("CenterList")
 def list_centers():
     """The registry: centers in the caller's jurisdiction, with filters q, license_number, national_id, county."""
     found = search_visible_centers(g.api_user, request.args)
@@ -401,6 +423,7 @@ def list_centers():
 
 @bp.get("/centers/<int:center_id>")
 @authenticated
+@returns("CenterDetail")
 def read_center(center_id: int):
     """One center with its licenses and every manager term."""
     center = center_or_404(g.api_user, center_id)
@@ -408,6 +431,7 @@ def read_center(center_id: int):
 
 
 @bp.get("/verify/<token>")
+@returns("CaseCheck")
 def verify(token: str):
     """A verification token's case: its chain, and its facts only when the signed records prove them."""
     check = resolve_token(db.session, token)
@@ -423,6 +447,7 @@ def verify(token: str):
 
 
 @bp.get("/verify/license/<number>")
+@returns("LicenseCheck")
 def verify_license(number: str):
     """A license by its number (Persian or Latin digits): the center, its license and current manager,
     from the signed records; ``facts_ok`` false when the stored registry disagrees with them."""
@@ -450,6 +475,7 @@ def _public_json(public: dict | None) -> dict | None:
 
 @bp.get("/cases/<int:case_id>/evidence.json")
 @authenticated
+@returns("EvidenceBundle")
 def case_evidence(case_id: int):
     """The case's evidence bundle: verify it offline with `python -m signing.verify_cli --root hq-root.pem`.
 
@@ -479,18 +505,21 @@ def _note_response(row) -> Response:
 
 
 @bp.get("/log/checkpoint")
+@returns("Checkpoint")
 def log_checkpoint():
     """Public: the latest signed checkpoint (tree size, root, time, signature) and its signed note."""
     return jsonify(_checkpoint_json(log.latest_checkpoint(db.session)))
 
 
 @bp.get("/log/checkpoint/note")
+@returns(media="text/plain")
 def log_checkpoint_note():
     """Public: the latest checkpoint as a C2SP signed note (text/plain), with witness cosignatures."""
     return _note_response(log.latest_checkpoint(db.session))
 
 
 @bp.get("/log/checkpoints/<int:tree_size>")
+@returns("Checkpoint")
 def log_checkpoint_of_size(tree_size: int):
     """Public: the checkpoint signed at exactly ``tree_size`` leaves (every one is kept)."""
     row = log.checkpoint_at(db.session, tree_size) if tree_size < 2**62 else None
@@ -500,6 +529,7 @@ def log_checkpoint_of_size(tree_size: int):
 
 
 @bp.get("/log/checkpoints/<int:tree_size>/note")
+@returns(media="text/plain")
 def log_checkpoint_note_of_size(tree_size: int):
     """Public: the checkpoint of ``tree_size`` leaves as a C2SP signed note (text/plain)."""
     return _note_response(log.checkpoint_at(db.session, tree_size) if tree_size < 2**62 else None)
@@ -507,6 +537,7 @@ def log_checkpoint_note_of_size(tree_size: int):
 
 @bp.post("/log/checkpoint")
 @authenticated
+@returns("Checkpoint")
 def sign_log_checkpoint():
     """HQ auditors and administrators: sign a checkpoint of the log now (witnesses are asked to cosign it)."""
     if g.api_user.role not in access.READ_ALL_ROLES:
@@ -533,6 +564,7 @@ def _beyond(name: str, maximum: int):
 @bp.get("/log/inclusion")
 @query(parameter("index", _INDEX, "the leaf", required=True),
        parameter("tree_size", _SIZE, "the tree's size (404 beyond the log's, or not above index)", required=True))
+@returns("InclusionProof")
 def log_inclusion():
     """Public: the inclusion proof of leaf ``index`` in the tree of ``tree_size`` leaves."""
     index, size = _int_arg("index"), _int_arg("tree_size")
@@ -550,6 +582,7 @@ def log_inclusion():
 @bp.get("/log/consistency")
 @query(parameter("first", _SIZE, "the older tree's size (404 above second)", required=True),
        parameter("second", _SIZE, "the newer tree's size (404 beyond the log's)", required=True))
+@returns("ConsistencyProof")
 def log_consistency():
     """Public: the consistency proof between the trees of ``first`` and ``second`` leaves."""
     first, second = _int_arg("first"), _int_arg("second")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from forms import t
 from web.api import authenticated, task_json
-from web.openapi import ReassignRequest, accepts, refuses, request_body
+from web.openapi import ReassignRequest, accepts, refuses, request_body, returns
 from web.extensions import csrf, db
 from web.listing import error_messages, query_without
 from web.security import local_target
@@ -105,6 +105,7 @@ def reassign(case_id: int, task_id: str):
 
 @api_bp.post("/cases/<int:case_id>/tasks/<task_id>/claim")
 @authenticated
+@returns("ClaimedTask")
 def api_claim(case_id: int, task_id: str):
     case = case_or_404(g.api_user, case_id)
     task = inbox.claim(db.session, _task(case, task_id), g.api_user, utcnow())
@@ -114,6 +115,7 @@ def api_claim(case_id: int, task_id: str):
 
 @api_bp.post("/cases/<int:case_id>/tasks/<task_id>/release")
 @authenticated
+@returns("ClaimedTask")
 def api_release(case_id: int, task_id: str):
     case = case_or_404(g.api_user, case_id)
     task = inbox.release(db.session, _task(case, task_id), g.api_user)
@@ -125,6 +127,7 @@ def api_release(case_id: int, task_id: str):
 @authenticated
 @accepts(ReassignRequest)
 @refuses("user_id is no colleague of the same office who may take the task")
+@returns("ClaimedTask")
 def api_reassign(case_id: int, task_id: str):
     """Give the waiting task to another person of the same office."""
     case = case_or_404(g.api_user, case_id)

@@ -207,6 +207,17 @@ def answers(status: int, description: str, *errors: int) -> Callable:
     return decorate
 
 
+def returns(schema: str | None = None, *, media: str = "application/json") -> Callable:
+    """Declare the body a view answers on success: ``schema`` names one of `RESPONSES` (JSON), or
+    ``media`` says what else it sends (a PDF, a signed note as text)."""
+    if schema is not None and schema not in RESPONSES:
+        raise KeyError(f"no response schema {schema!r}")
+    def decorate(view: Callable) -> Callable:
+        view.response_body = (media, schema)  # type: ignore[attr-defined]
+        return view
+    return decorate
+
+
 def refuses(reason: str) -> Callable:
     """Declare what a view checks beyond the body's schema, against what is stored or secret (the
     task's own form and its rules, a PIN): a schema-valid body may still answer 422 for it. The
@@ -230,6 +241,152 @@ def request_body() -> dict[str, Any]:
         return load(schema, body)
     except FormError as error:
         raise InvalidInput(error.errors) from None
+
+
+# --- response bodies ----------------------------------------------------------------------
+#
+# What each view answers on success, written from the dicts the handlers build (web.api's
+# task_json, case_json, inquiry_json …, web.registry's center_json, web.scope's timeline). Objects
+# list every key they have and require the ones always sent; they allow more, so that adding a key
+# is not a breaking change of the document.
+
+_STR: dict[str, Any] = {"type": "string"}
+_INT: dict[str, Any] = {"type": "integer"}
+_BOOL: dict[str, Any] = {"type": "boolean"}
+_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+_DAY: dict[str, Any] = {"type": "string", "format": "date"}
+_HEX64: dict[str, Any] = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_ANY_OBJECT: dict[str, Any] = {"type": "object"}
+
+
+def _null(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` or null."""
+    if set(schema) >= {"type"} and isinstance(schema["type"], str):
+        return {**schema, "type": [schema["type"], "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def _object(properties: dict[str, Any], description: str | None = None, *,
+            optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An object of these keys, all of them always sent but ``optional``; more keys allowed."""
+    result: dict[str, Any] = {"type": "object", "additionalProperties": True, "properties": properties,
+                              "required": [name for name in properties if name not in optional]}
+    if description:
+        result["description"] = description
+    return result
+
+
+_TASK = {"id": _STR, "name": _STR, "title": _STR, "lane": _STR, "form_key": _STR, "case_id": _INT,
+         "created_at": _TIME, "due_at": _null(_TIME), "claimed_by": _null(_STR), "can_act": _BOOL}
+_CASE = {"id": _INT, "public_id": _STR, "process_key": _STR, "proved": _BOOL, "center_id": _null(_INT),
+         "linked_case_id": _null(_INT), "status": _STR, "outcome": _null(_STR), "title": _null(_STR),
+         "county": _null(_STR), "lock_version": _INT, "spec_version": _STR, "created_at": _TIME,
+         "updated_at": _TIME, "tasks": _list(_ref("Task"))}
+_INQUIRY = {"id": _INT, "kind": _STR, "agency": _STR, "round": _INT, "status": _STR, "result": _null(_STR),
+            "reference": _null(_STR), "sent_at": _TIME, "due_at": _TIME, "answered_at": _null(_TIME),
+            "subject": _object({"national_id": _STR, "name": _STR})}
+_LICENSE = _object({"number": _STR, "status": _STR, "issued_at": _TIME})
+_CENTER = {"id": _INT, "name": _null(_STR), "mosque_name": _null(_STR), "county": _null(_STR),
+           "address": _null(_STR), "postal_code": _null(_STR), "license": _null(_LICENSE),
+           "manager": _null(_ref("ManagerTerm")), "proved": _BOOL,
+           "problems": _list({"type": "string", "description": "subject.field: code"})}
+_FACT_CODE = _object({"subject": _STR, "field": _STR, "code": _STR})
+_CHECKPOINT = _object({"checkpoint": _null(_ref("SignedCheckpoint")),
+                       "note": _null({"type": "string", "description": "the C2SP signed note with its "
+                                                                       "witness cosignatures (null before notes)"})},
+                      "the checkpoint, or both null while the log has none")
+_SIGNED_RECORD = _object({"seq": _INT, "action": _STR, "hash": _HEX64})
+
+#: the success bodies views name with `returns`, served as components of the same names
+RESPONSES: dict[str, dict[str, Any]] = {
+    "OpenApiDocument": _object({"openapi": _STR, "info": _ANY_OBJECT, "paths": _ANY_OBJECT,
+                                "components": _ANY_OBJECT}, "this document"),
+    "Token": _object({"token": _STR, "expires_at": _TIME, "user": _object({"username": _STR, "role": _STR})}),
+    "Me": _object({"id": _INT, "username": _STR, "full_name": _STR, "role": _STR, "office": _null(_STR)}),
+    "Task": _object(_TASK, "a waiting task; can_act: the caller may complete it now"),
+    "TaskPage": _object({"tasks": _list(_ref("Task")), "total": _INT, "page": _INT, "per_page": _INT,
+                         "pages": _INT, "counts": {"type": "object", "additionalProperties": _INT,
+                                                   "description": "tasks in each queue"}}),
+    "ClaimedTask": _object({"task": _ref("Task")}),
+    "TaskForm": _object({"task": _ref("Task"), "form_key": _STR,
+                         "form": _object({"key": _STR, "title": _STR, "fields": _list(_ANY_OBJECT)},
+                                         "the form's fields with their Persian labels and constraints"),
+                         "counties": _null(_list(_object({"value": _STR, "label": _STR}))),
+                         "draft": _null(_ANY_OBJECT), "current": _null(_ANY_OBJECT), "lock_version": _INT}),
+    "DraftSaved": _object({"saved": {"const": True}}),
+    "Case": _object(_CASE, "a case; proved: its stored facts are the ones its signed records say"),
+    "CaseList": _object({"cases": _list(_ref("Case"))}),
+    "CaseDetail": _object({
+        **_CASE, "records": _list(_ref("TimelineRecord")), "verification": _ref("Verification"),
+        "application": _null(_ANY_OBJECT), "inquiries": _list(_ref("Inquiry")), "license": _null(_LICENSE)},
+        "a case with its signed timeline, verification, application, inquiries and license"),
+    "TimelineRecord": _object({
+        "seq": _INT, "action": _STR, "task_name": _null(_STR),
+        "actor": _object({"user_id": _INT, "username": _STR, "role": _STR, "office": _null(_STR),
+                          "full_name": _STR}),
+        "time": _TIME, "hash": _HEX64, "key_id": _HEX64, "form_key": _null(_STR), "form_digest": _null(_STR),
+        "rule_results": _null(_ANY_OBJECT), "details": _ANY_OBJECT, "reason": _null(_STR),
+        "attachments": _list(_HEX64)}),
+    "Verification": _object({
+        "ok": _BOOL, "count": _INT, "head": _null(_HEX64),
+        "problems": _list(_object({"seq": _INT, "code": _STR, "detail": _STR})), "facts_ok": _BOOL,
+        "fact_problems": _list(_object({"subject": _STR, "field": _STR, "code": _STR, "detail": _STR}))}),
+    "Completion": _object({"case": _ref("Case"), "records": _list(_object({
+        "seq": _INT, "action": _STR, "task_name": _null(_STR), "created_at": _TIME, "hash": _HEX64}))}),
+    "StoredDocument": _object({"sha256": _HEX64, "size": _INT, "content_type": _STR}),
+    "Inquiry": _object({**_INQUIRY, "case_id": _INT, "note": _null(_STR)}, "an inquiry as its case shows it"),
+    "AgencyInquiry": _object(_INQUIRY, "an inquiry as the agency it is addressed to sees it"),
+    "AgencyInquiryList": _object({"inquiries": _list(_ref("AgencyInquiry"))}),
+    "InquiryAnswered": _object({"records": _list(_SIGNED_RECORD)}),
+    "SignedRecord": _SIGNED_RECORD,
+    "SigningSession": _object({"signing_session": _STR, "id": _INT, "expires_at": _TIME}),
+    "ManagerTerm": _object({"national_id": _STR, "full_name": _STR, "start_date": _DAY,
+                            "planned_end": _null(_DAY), "end_date": _null(_DAY), "end_reason": _null(_STR),
+                            "interim": _BOOL}),
+    "Center": _object(_CENTER, "a center as its signed records say"),
+    "CenterList": _object({"centers": _list(_ref("Center"))}),
+    "CenterDetail": _object({**_CENTER, "terms": _list(_ref("ManagerTerm")),
+                             "cases": _list(_object({"id": _INT, "process_key": _STR, "status": _STR}))}),
+    "PublicCenter": _object({"center_name": _STR, "license_number": _STR, "license_status": _STR,
+                             "issued_at": _TIME, "manager_name": _null(_STR), "manager_interim": _BOOL,
+                             "manager_since": _null(_DAY)}, "what anyone may read of a licensed center"),
+    "CaseCheck": _object({"status": _null(_STR), "chain_ok": _BOOL, "facts_ok": _BOOL,
+                          "problems": _list(_FACT_CODE), "record_found": _BOOL, "is_head": _BOOL,
+                          "records": _INT, "license_number": _null(_STR), "center": _null(_ref("PublicCenter"))}),
+    "LicenseCheck": _object({"facts_ok": _BOOL, "problems": _list(_FACT_CODE),
+                             "center": _null(_ref("PublicCenter"))}),
+    "SignedCheckpoint": _object({"log_id": _STR, "root": _HEX64, "time": _TIME, "tree_size": _INT,
+                                 "signature": _STR, "key_id": _STR}),
+    "Checkpoint": _CHECKPOINT,
+    "InclusionProof": _object({"index": _INT, "tree_size": _INT, "leaf_hash": _HEX64, "proof": _list(_HEX64)}),
+    "ConsistencyProof": _object({"first": _INT, "second": _INT, "proof": _list(_HEX64)}),
+    "NotificationPage": _object({
+        "notifications": _list(_object({"id": _INT, "kind": _STR, "case_id": _null(_INT), "text": _STR,
+                                        "created_at": _TIME, "read": _BOOL})),
+        "total": _INT, "page": _INT, "per_page": _INT, "unread": _INT}),
+    "EvidenceBundle": _object({
+        "format": _STR, "case_id": _STR,
+        "records": _list(_object({"seq": _INT, "canonical": _STR, "signature": _STR, "key_id": _HEX64,
+                                  "form_data": _null(_STR), "log_index": _INT, "inclusion_proof": _list(_HEX64)})),
+        "signers": _list(_ANY_OBJECT), "log_signer": _ANY_OBJECT, "crls": _list(_STR),
+        "checkpoint": {"type": "string", "description": "the checkpoint as a C2SP signed note"},
+        "case_head": _ANY_OBJECT, "checkpoint_timestamp": _null(_STR)},
+        "the case's evidence bundle (canonical JSON), verifiable offline with the HQ root"),
+}
+
+#: what a view that answers something other than JSON sends, by media type
+_MEDIA_SCHEMAS: dict[str, dict[str, Any]] = {
+    "application/pdf": {"type": "string", "contentMediaType": "application/pdf"},
+    "text/plain": {"type": "string"},
+}
 
 
 # --- the document ---------------------------------------------------------------------------
@@ -343,8 +500,12 @@ def build_document(app: Flask) -> dict[str, Any]:
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             doc = (view.__doc__ or rule.endpoint).strip().splitlines()
             status, done = getattr(view, "success", (200, "done"))
+            success: dict[str, Any] = {"description": done}
+            media, body = getattr(view, "response_body", (None, None))
+            if media is not None:
+                success["content"] = {media: {"schema": _ref(body) if body else _MEDIA_SCHEMAS[media]}}
             operation: dict[str, Any] = {"operationId": rule.endpoint, "summary": doc[0],
-                                         "responses": {str(status): {"description": done}}}
+                                         "responses": {str(status): success}}
             if len(doc) > 1:
                 operation["description"] = "\n".join(line.strip() for line in doc[1:]).strip()
             if parameters or getattr(view, "query_parameters", None):
@@ -386,6 +547,7 @@ def build_document(app: Flask) -> dict[str, Any]:
                                        {"type": "object", "propertyNames": {"pattern": _PRINTABLE},
                                         "additionalProperties": {"$ref": "#/components/schemas/DraftValue"}}]}
     schemas |= {name: schema_object(schema) for name, schema in sorted(bodies.items())}
+    schemas |= RESPONSES
     schemas |= {f"form.{key}": schema_object(spec.schema) for key, spec in sorted(FORMS.items())}
     return {
         "openapi": "3.1.0",
@@ -403,6 +565,7 @@ def build_document(app: Flask) -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
+@returns("OpenApiDocument")
 def openapi_document():
     """Public: this document."""
     cached = current_app.extensions.get("openapi_document")

@@ -188,3 +188,23 @@ def test_a_method_not_allowed_names_the_allowed_ones(client):
     assert response.status_code == 405 and response.is_json
     assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"POST", "DELETE"}
     assert "GET" in client.delete("/api/v1/me").headers["Allow"]
+
+
+def test_every_operation_declares_its_success_body(document):
+    """A new endpoint cannot skip its response schema: every success but 204 names what it sends,
+    a JSON body by a schema of the document's components."""
+    schemas = document["components"]["schemas"]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            status, success = next((code, r) for code, r in operation["responses"].items() if code.startswith("2"))
+            if status == "204":
+                assert "content" not in success, (method, path)
+                continue
+            assert success.get("content"), f"{method.upper()} {path} declares no success body"
+            for media, content in success["content"].items():
+                if media == "application/json":
+                    assert content["schema"]["$ref"].rsplit("/", 1)[1] in schemas, (method, path)
+                else:
+                    assert content["schema"]["type"] == "string", (method, path)
+    assert set(document["paths"]["/api/v1/cases/{case_id}/certificate.pdf"]["get"]["responses"]["200"]["content"]) \
+        == {"application/pdf"}
