@@ -3,9 +3,9 @@
 README renders it, TLS with a certificate made for the test.
 
 The probe: more clients than workers open a connection, send headers announcing a 100,000-byte body
-and only part of it, and hold. Sent straight to gunicorn, nobody else is answered until they give
-up (a worker waits for its client's body); through nginx, which reads bodies before it passes a
-request on, pages and the API answer at once. Sign-in throttling counts the address nginx saw, not
+and only part of it (or only part of the headers), and hold. Sent straight to gunicorn, nobody else
+is answered until they give up (a worker waits for its client's headers or body); through nginx,
+which reads requests whole before it passes them on, pages and the API answer at once. Sign-in throttling counts the address nginx saw, not
 nginx's own address nor one the client wrote in X-Forwarded-For.
 
 nginx is a system package (`make system-deps` installs it): without it these tests fail.
@@ -193,15 +193,16 @@ def _get(stack: Stack, path: str, *, direct: bool = False, timeout: float = PROM
 
 
 def _slow_clients(stack: Stack, *, direct: bool) -> list[socket.socket]:
-    """SLOW_CLIENTS connections, each holding a request whose body has only begun."""
+    """SLOW_CLIENTS connections, each holding a request whose body has only begun, or (every
+    other one) whose headers have."""
     head = (b"POST /api/v1/auth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 100000\r\n\r\n{\"username\": \"")
+            b"Content-Length: 100000\r\n")
     sockets = []
-    for _ in range(SLOW_CLIENTS):
+    for number in range(SLOW_CLIENTS):
         sock = socket.create_connection(("127.0.0.1", stack.app_port if direct else stack.https_port), timeout=5)
         if not direct:
             sock = stack.tls.wrap_socket(sock, server_hostname="localhost")
-        sock.sendall(head + b"a" * 1000)
+        sock.sendall(head + (b"X-Unfinished: " if number % 2 else b"\r\n{\"username\": \"" + b"a" * 1000))
         sockets.append(sock)
     return sockets
 
