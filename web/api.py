@@ -7,7 +7,7 @@ together with an ``X-CSRFToken`` header on writes.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable
 
@@ -39,7 +39,7 @@ from workflows.inbox import QUEUES, SORTS, search_tasks
 from workflows import access, documents, evidence, facts, inquiries, keys, log
 from workflows.cases import Transition, complete_task, load_draft, save_draft, start_case
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflows.models import Case, CaseTask, Inquiry, LogLeaf, as_utc, utcnow
+from workflows.models import Case, CaseTask, Inquiry, LogLeaf, utcnow
 from workflows.people import add_token
 from workflows.procedures import PROCEDURES
 from workflows.verification import resolve_token
@@ -89,16 +89,11 @@ def _text(name: str, description: str) -> dict:
     return parameter(name, {"type": "string"}, description)
 
 
-def iso_time(moment: datetime) -> str:
-    """A stored time as the API writes it: ISO 8601 with its UTC offset, on SQLite as on PostgreSQL."""
-    return as_utc(moment).isoformat()
-
-
 def task_json(task: CaseTask) -> dict:
     return {"id": task.task_id, "name": task.name, "title": task.title, "lane": task.lane,
             "form_key": task.form_key, "case_id": task.case_id,
-            "created_at": iso_time(task.created_at),
-            "due_at": iso_time(task.due_at) if task.due_at else None,
+            "created_at": task.created_at.isoformat(),
+            "due_at": task.due_at.isoformat() if task.due_at else None,
             "claimed_by": task.claimed_by.username if task.claimed_by else None,
             "can_act": access.may_act(g.api_user, task)}
 
@@ -114,7 +109,7 @@ def case_json(case: Case, *, full: bool = False, proved: bool | None = None) -> 
             "status": case.status, "outcome": case.outcome, "title": case.title,
             "county": case.county_office.code if case.county_office else None,
             "lock_version": case.lock_version, "spec_version": case.spec_version,
-            "created_at": iso_time(case.created_at), "updated_at": iso_time(case.updated_at),
+            "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
             "tasks": [task_json(task) for task in case.tasks]}
     if full:
         proof = facts.prove_case(db.session, case)
@@ -293,7 +288,7 @@ def completion_json(transition: Transition) -> dict:
     """
     return {"case": case_json(transition.case),
             "records": [{"seq": r.seq, "action": r.action, "task_name": r.task_name,
-                         "created_at": iso_time(r.created_at), "hash": r.hash} for r in transition.records]}
+                         "created_at": r.created_at.isoformat(), "hash": r.hash} for r in transition.records]}
 
 
 @bp.post("/cases/<int:case_id>/documents")
@@ -330,8 +325,8 @@ def certificate_pdf(case_id: int):
 def inquiry_json(inquiry: Inquiry, *, for_agency: bool = False) -> dict:
     data = {"id": inquiry.id, "kind": inquiry.kind, "agency": inquiry.agency, "round": inquiry.round,
             "status": inquiry.status, "result": inquiry.result, "reference": inquiry.reference,
-            "sent_at": iso_time(inquiry.sent_at), "due_at": iso_time(inquiry.due_at),
-            "answered_at": iso_time(inquiry.answered_at) if inquiry.answered_at else None,
+            "sent_at": inquiry.sent_at.isoformat(), "due_at": inquiry.due_at.isoformat(),
+            "answered_at": inquiry.answered_at.isoformat() if inquiry.answered_at else None,
             "subject": {"national_id": inquiry.subject_national_id, "name": inquiry.subject_name}}
     if not for_agency:
         data.update(case_id=inquiry.case_id, note=inquiry.note)
@@ -394,7 +389,7 @@ def open_signing_session():
     body = request_body()
     handle, opened = keys.open_signing_session(db.session, g.api_user, body["pin"], minutes=body.get("minutes"))
     db.session.commit()
-    return jsonify({"signing_session": handle, "id": opened.id, "expires_at": iso_time(opened.expires_at)}), 201
+    return jsonify({"signing_session": handle, "id": opened.id, "expires_at": opened.expires_at.isoformat()}), 201
 
 
 @bp.delete("/signing-sessions/<int:session_id>")

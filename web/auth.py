@@ -14,7 +14,7 @@ from forms import normalize_text, t, to_persian_digits
 from web.extensions import db, login_manager
 from web.security import local_target
 from workflows import keys
-from workflows.models import ApiToken, LoginAttempt, User, as_utc, utcnow
+from workflows.models import ApiToken, LoginAttempt, User, utcnow
 
 #: checked against when the username does not exist, so a miss costs as much as a wrong password
 _DUMMY_HASH = generate_password_hash("not-a-password")
@@ -39,7 +39,7 @@ def _unauthorized():
 def user_for_token(header: str | None) -> User | None:
     """The active user an ``Authorization: Bearer`` header names, if any."""
     row = token_row(header)
-    if row is None or (row.expires_at is not None and as_utc(row.expires_at) <= utcnow()):
+    if row is None or (row.expires_at is not None and row.expires_at <= utcnow()):
         return None
     return row.user if row.user.active else None
 
@@ -130,7 +130,7 @@ def _refuse_if_throttled(username: str, address: str, now: datetime, attempt: in
             .order_by(LoginAttempt.at.desc()).limit(limit)).all()
         if len(failures) >= limit:
             # open again when the oldest of the last `limit` failures leaves the window
-            raise LoginThrottled(as_utc(failures[-1]) + window - now)
+            raise LoginThrottled(failures[-1] + window - now)
 
 
 def prune_login_attempts(now: datetime | None = None) -> int:
@@ -196,7 +196,7 @@ def signing_open_until() -> datetime | None:
     if opened is None:
         session.pop(SIGNING_SESSION, None)
         return None
-    return as_utc(opened.expires_at)
+    return opened.expires_at
 
 
 def forget_signing_session() -> None:

@@ -5,7 +5,7 @@ from flask import Blueprint, Flask, g, jsonify, redirect, render_template, reque
 from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
-from web.api import authenticated, iso_time
+from web.api import authenticated
 from web.extensions import csrf, db
 from web.listing import bool_arg, error_messages, page_args, query_without
 from web.openapi import PAGE, PER_PAGE, flag, query, returns
@@ -70,7 +70,7 @@ def api_index():
                                                    unread_only=bool_arg(request.args, "unread"))
     return jsonify({"notifications": [{
         "id": row.id, "kind": row.kind, "case_id": row.case_id, "text": notifications.render(row),
-        "created_at": iso_time(row.created_at), "read": row.read_at is not None} for row in rows],
+        "created_at": row.created_at.isoformat(), "read": row.read_at is not None} for row in rows],
         "total": total, "page": page, "per_page": per_page,
         "unread": notifications.unread_count(db.session, g.api_user)})
 

@@ -24,7 +24,7 @@ from flask.sessions import SecureCookieSession, SessionInterface, session_json_s
 from sqlalchemy import delete, insert, select
 
 from web.extensions import db
-from workflows.models import WebSession, as_utc, utcnow
+from workflows.models import WebSession, utcnow
 
 __all__ = ["ServerSession", "ServerSessionInterface", "prune_web_sessions", "init_app"]
 
@@ -64,7 +64,7 @@ class ServerSessionInterface(SessionInterface):
                 WebSession.token_hash == _hash(token))).first()
         if record is None or str(record.user_id) != str(data.get("_user_id")):
             return _stale()
-        expires = as_utc(record.expires_at).timestamp()
+        expires = record.expires_at.timestamp()
         return _session(data, token, expires) if _fresh(expires) else _stale()
 
     def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:

@@ -8,7 +8,7 @@ from flask_wtf.csrf import generate_csrf
 
 from forms import format_jalali, jalali_iso, t, to_persian_digits
 from forms.messages import FA
-from workflows.models import as_utc, utcnow
+from workflows.models import utcnow
 
 
 def jalali(value: date | datetime | str | None, with_time: bool = True) -> str:
@@ -38,10 +38,10 @@ def fa(value: object) -> str:
 
 
 def is_past(moment: datetime | None) -> bool:
-    """True when the moment (a UTC time, naive from SQLite) has passed."""
+    """True when the moment has passed."""
     if moment is None:
         return False
-    return as_utc(moment) < utcnow()
+    return moment < utcnow()
 
 
 def problem(code: str, fallback: str | None = None) -> str:

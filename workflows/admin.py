@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, delete, func, select
+from sqlalchemy import ForeignKey, Integer, String, Text, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 import forms
@@ -20,7 +20,7 @@ from signing import ChainProblem, ChainReport, StoredRecord, merkle, canonical_b
 from workflows import access, log, pki
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import public_keys, unlock_signer
-from workflows.models import OFFICE_KINDS, Base, CaseTask, LogLeaf, Office, SigningKey, User, WebSession, utcnow
+from workflows.models import OFFICE_KINDS, Base, CaseTask, LogLeaf, Office, SigningKey, User, UtcDateTime, WebSession, utcnow
 from workflows.offices import CODE as OFFICE_CODE
 from workflows.people import create_user
 
@@ -48,7 +48,7 @@ class AdminRecord(Base):
     #: add_office, add_user, assign_role, deactivate_user
     action: Mapped[str] = mapped_column(String(32))
     actor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     canonical: Mapped[str] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     signature: Mapped[str] = mapped_column(Text)

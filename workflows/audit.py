@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, func, or_, select
+from sqlalchemy import ForeignKey, Index, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, relationship
 
 from signing import ChainReport
@@ -22,7 +22,7 @@ from workflows.facts import FactProblem
 
 if TYPE_CHECKING:
     from workflows.log import LogProblem
-from workflows.models import Base, Case, Office, Record, User, utcnow
+from workflows.models import Base, Case, Office, Record, User, UtcDateTime, utcnow
 from workflows.monitoring import MonitorFilters, day_bounds
 from workflows.procedures import DECISION_ACTIONS, OUTCOME_ACTIONS
 
@@ -47,7 +47,7 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(120))
     #: the request path and query, for exports the filters
     details: Mapped[str] = mapped_column(Text, default="{}")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship()
 

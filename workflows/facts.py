@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from signing import ChainReport, format_time, parse_time
-from workflows.models import Case, Center, License, ManagerTerm, Office, Record, as_utc
+from workflows.models import Case, Center, License, ManagerTerm, Office, Record
 from workflows.procedures import OUTCOME_ACTIONS
 
 __all__ = ["FactProblem", "ProvedCenter", "CaseProof", "case_facts", "founding_facts",
@@ -59,7 +59,7 @@ def _center(center: Center) -> dict:
 
 def _license(license_: License) -> dict:
     return {"id": license_.id, "number": license_.number, "status": license_.status,
-            "issued_at": format_time(as_utc(license_.issued_at))}
+            "issued_at": format_time(license_.issued_at)}
 
 
 def _term_start(term: ManagerTerm) -> dict:

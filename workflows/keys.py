@@ -15,7 +15,7 @@ from signing import (
     generate_key, key_id, public_key_pem, unwrap_private_key, wrap_private_key,
 )
 from workflows.errors import Forbidden, InvalidInput, SigningLocked, SigningSessionEnded, WrongPin
-from workflows.models import SigningKey, SigningSession, User, as_utc, utcnow
+from workflows.models import SigningKey, SigningSession, User, utcnow
 
 __all__ = ["issue_key", "active_key", "unlock_signer", "public_keys", "MAX_WRONG_PINS",
            "signer_for", "open_signing_session", "session_signer", "open_session", "close_signing_session", "signing_session_id", "prune_signing_sessions",
@@ -155,7 +155,7 @@ def open_session(session: Session, user: User, handle: str | None, now: datetime
 
 
 def _live(opened: SigningSession | None, user: User, now: datetime | None) -> bool:
-    return opened is not None and opened.user_id == user.id and as_utc(opened.expires_at) > (now or utcnow())
+    return opened is not None and opened.user_id == user.id and opened.expires_at > (now or utcnow())
 
 
 def close_signing_session(session: Session, user: User, session_id: int | None) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -31,7 +32,8 @@ __all__ = [
     "Base", "Office", "User", "SigningKey", "ApiToken", "ProcessDefinition", "Case",
     "CaseTask", "Draft", "Record", "Document", "CaseDocument", "Center", "License",
     "ManagerTerm", "Inquiry", "Certificate", "CertificateAuthority", "ServiceKey", "Crl", "LogLeaf", "LogNode", "LogState", "SigningSession",
-    "LogCheckpoint", "CaseCount", "CaseDayCount", "RecordTiming", "WebSession", "utcnow", "as_utc", "tehran_today",
+    "LogCheckpoint", "CaseCount", "CaseDayCount", "RecordTiming", "WebSession", "UtcDateTime", "utcnow", "as_utc",
+    "tehran_today",
 ]
 
 OFFICE_KINDS = ("hq", "province", "county")
@@ -49,8 +51,29 @@ def utcnow() -> datetime:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """A stored UTC time made timezone-aware (SQLite gives them back naive)."""
+    """A time made timezone-aware: one without an offset is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class UtcDateTime(TypeDecorator):
+    """A moment, stored in UTC and read back timezone-aware, on SQLite as on PostgreSQL.
+
+    SQLite keeps no offset: without this, it hands times back naive, and it compares a parameter
+    by its wall-clock text, so a Tehran midnight would be read 3.5 hours off. Every moment goes in
+    converted to UTC and comes out aware, whichever database stores it."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        return value.astimezone(timezone.utc) if value is not None and value.tzinfo is not None else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else as_utc(value).astimezone(timezone.utc)
+
+    def coerce_compared_value(self, op, value):
+        """A moment compared with a column goes in as one (in UTC); a time span added to it as a span."""
+        return self if isinstance(value, datetime) else self.impl_instance.coerce_compared_value(op, value)
 
 
 def tehran_today(moment: datetime) -> date:
@@ -109,7 +132,7 @@ class User(Base):
     #: where text messages (SMS) and email notifications go; None: that channel is not used
     mobile: Mapped[str | None] = mapped_column(String(11))
     email: Mapped[str | None] = mapped_column(String(120))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     office: Mapped[Office | None] = relationship()
 
@@ -142,7 +165,7 @@ class SigningKey(Base):
     #: PKCS#8 PEM encrypted under the owner's signing PIN
     encrypted_private_key: Mapped[bytes] = mapped_column(LargeBinary)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     #: the X.509 certificate that binds this key to its owner (None until enrolled)
     certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))
     #: consecutive wrong PINs; signing locks at the limit until an administrator resets it
@@ -170,9 +193,9 @@ class Certificate(Base):
     #: (``use_alter``: CAs and certificates refer to each other; this side is filled last on restore)
     issuer_ca_id: Mapped[int | None] = mapped_column(ForeignKey("certificate_authorities.id", use_alter=True))
     pem: Mapped[str] = mapped_column(Text)
-    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    not_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime())
+    not_after: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
 
 
@@ -216,8 +239,8 @@ class Crl(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ca_id: Mapped[int] = mapped_column(ForeignKey("certificate_authorities.id"), index=True)
-    this_update: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    next_update: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    this_update: Mapped[datetime] = mapped_column(UtcDateTime())
+    next_update: Mapped[datetime] = mapped_column(UtcDateTime())
     pem: Mapped[str] = mapped_column(Text)
 
 
@@ -236,8 +259,8 @@ class SigningSession(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     #: AES-256-GCM nonce ‖ ciphertext of the PKCS#8 key (signing.wrap_private_key)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class LogLeaf(Base):
@@ -325,9 +348,9 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(80), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     #: after this the token opens nothing (None: until revoked, for integrations an administrator set up)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     user: Mapped[User] = relationship()
 
@@ -342,9 +365,9 @@ class WebSession(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     #: the session ends then, however active (PERMANENT_SESSION_LIFETIME after sign-in)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class LoginAttempt(Base):
@@ -360,7 +383,7 @@ class LoginAttempt(Base):
     #: the client's IP address
     address: Mapped[str] = mapped_column(String(45))
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ProcessDefinition(Base):
@@ -373,7 +396,7 @@ class ProcessDefinition(Base):
     rules_version: Mapped[str] = mapped_column(String(64))
     #: JSON object {file name: file text}
     sources: Mapped[str] = mapped_column(Text)
-    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deployed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Case(Base):
@@ -403,11 +426,11 @@ class Case(Base):
     #: a retirement/resignation case this manager change provides the successor for
     linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     #: the earliest time a timer of this case is due (None when no timer waits)
-    wake_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    wake_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     #: the last record seq that notifications were made for (workflows.notifications)
     notified_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     __mapper_args__ = {"version_id_col": lock_version}
 
@@ -440,11 +463,11 @@ class CaseTask(Base):
     office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
     #: the person who may act (applicant lane)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     #: the person of the office who took the task; only they may complete it until they release it
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     case: Mapped[Case] = relationship(back_populates="tasks")
     claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id])
@@ -462,7 +485,7 @@ class Draft(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     #: JSON of the raw (normalized) input
     data: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Record(Base):
@@ -480,7 +503,7 @@ class Record(Base):
     action: Mapped[str] = mapped_column(String(32))
     task_name: Mapped[str | None] = mapped_column(String(64))
     actor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     #: RFC 8785 canonical JSON of the record body
     canonical: Mapped[str] = mapped_column(Text)
     #: hex SHA-256 of the canonical bytes
@@ -504,7 +527,7 @@ class Document(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class CaseDocument(Base):
@@ -519,7 +542,7 @@ class CaseDocument(Base):
     #: the name the uploader gave it (display only, never a path)
     original_name: Mapped[str] = mapped_column(String(200))
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     document: Mapped[Document] = relationship()
 
@@ -537,7 +560,7 @@ class Center(Base):
     postal_code: Mapped[str] = mapped_column(String(10))
     #: the account that holds the center (its founder or prayer leader) and starts its procedures
     applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     county_office: Mapped[Office] = relationship()
 
@@ -551,7 +574,7 @@ class License(Base):
     center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     status: Mapped[str] = mapped_column(String(16), default="active")
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     center: Mapped[Center] = relationship()
 
@@ -613,9 +636,9 @@ class Inquiry(Base):
     result: Mapped[str | None] = mapped_column(String(16))
     reference: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     case: Mapped[Case] = relationship()
@@ -673,6 +696,6 @@ class RecordTiming(Base):
     county_office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"))
     task_name: Mapped[str | None] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     #: seconds from the case's previous record (by seq), or from the case's creation for its first
     seconds: Mapped[float] = mapped_column(Float)

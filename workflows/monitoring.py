@@ -19,7 +19,7 @@ read every duration in the range: the dashboard asks for a bounded range by defa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Integer, Select, case, cast, false, func, literal, select, text
@@ -51,10 +51,8 @@ class MonitorFilters:
 
 def day_bounds(filters: MonitorFilters) -> tuple[datetime | None, datetime | None]:
     """The UTC instants the date range covers: [from 00:00 Tehran, day after ``to`` 00:00 Tehran)."""
-    # in UTC: SQLite compares the stored UTC text with the parameter's own wall-clock time, offset ignored
-    start = datetime.combine(filters.date_from, time(), TEHRAN).astimezone(timezone.utc) if filters.date_from else None
-    end = (datetime.combine(filters.date_to + timedelta(days=1), time(), TEHRAN).astimezone(timezone.utc)
-           if filters.date_to else None)
+    start = datetime.combine(filters.date_from, time(), TEHRAN) if filters.date_from else None
+    end = datetime.combine(filters.date_to + timedelta(days=1), time(), TEHRAN) if filters.date_to else None
     return start, end
 
 

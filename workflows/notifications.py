@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
-    CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update,
+    CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 import forms
 from workflows import access
-from workflows.models import Base, Case, CaseTask, Record, User, utcnow
+from workflows.models import Base, Case, CaseTask, Record, User, UtcDateTime, utcnow
 from workflows.procedures import DECISION_ACTIONS, OUTCOME_ACTIONS
 
 __all__ = ["Notification", "OutboxMessage", "TaskSnapshot", "snapshot", "after_transition", "render",
@@ -57,8 +57,8 @@ class Notification(Base):
     key: Mapped[str] = mapped_column(String(120))
     #: JSON of the values the catalogue text takes (case label, step, reason …)
     params: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     case: Mapped[Case | None] = relationship()
 
@@ -88,8 +88,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     #: the gateway's message id, when it gives one
     provider_id: Mapped[str | None] = mapped_column(String(120))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 @dataclass(frozen=True)

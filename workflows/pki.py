@@ -25,7 +25,7 @@ from signing.timestamps import TimestampAuthority
 from signing.bundle import CertifiedKey
 from workflows.errors import Forbidden, NotFound
 from workflows.models import (
-    Certificate, CertificateAuthority, Crl, LogState, Office, ServiceKey, SigningKey, User, as_utc, utcnow,
+    Certificate, CertificateAuthority, Crl, LogState, Office, ServiceKey, SigningKey, User, utcnow,
 )
 
 __all__ = ["ensure", "enroll_pending", "root_certificate", "chain_of", "current_crls", "revoke", "refresh_crls",
@@ -231,12 +231,12 @@ def refresh_crls(session: Session, passphrase: str, now: datetime | None = None,
     issued = 0
     for ca in session.scalars(select(CertificateAuthority)):
         crl = newest.get(ca.id)
-        if crl is not None and ca.id not in force_ca_ids and as_utc(crl.next_update) - now > CRL_LIFETIME / 2:
+        if crl is not None and ca.id not in force_ca_ids and crl.next_update - now > CRL_LIFETIME / 2:
             continue
-        revoked = [(int(c.serial, 16), as_utc(c.revoked_at), None) for c in session.scalars(
+        revoked = [(int(c.serial, 16), c.revoked_at, None) for c in session.scalars(
             select(Certificate).where(Certificate.issuer_ca_id == ca.id, Certificate.revoked_at.is_not(None)))]
         cert, key = _open(ca, passphrase)
-        this_update = max(now, as_utc(crl.this_update) + timedelta(seconds=1)) if crl else now
+        this_update = max(now, crl.this_update + timedelta(seconds=1)) if crl else now
         made = x.issue_crl(cert, key, revoked, this_update, this_update + CRL_LIFETIME)
         session.add(Crl(ca_id=ca.id, this_update=this_update, next_update=this_update + CRL_LIFETIME,
                         pem=x.crl_pem(made)))
@@ -428,7 +428,7 @@ def _row_matches_cached(row, cert: x509.Certificate) -> bool:
 def _row_matches(row: Certificate, cert: x509.Certificate) -> bool:
     """The columns that mirror a certificate say what its PEM says."""
     return (row.serial == format(cert.serial_number, "x") and row.key_id == _spki_digest(cert)
-            and as_utc(row.not_before) == cert.not_valid_before_utc and as_utc(row.not_after) == cert.not_valid_after_utc
+            and row.not_before == cert.not_valid_before_utc and row.not_after == cert.not_valid_after_utc
             and (row.purpose == "ca" or (row.purpose == x.certificate_purpose(cert).value
                                          and row.user_id == x.certificate_user_id(cert))))
 
@@ -516,7 +516,7 @@ def audit(session: Session, root_pem: str | None = None) -> list[str]:
             revocations[crl_row.ca_id] = {entry.serial_number: entry.revocation_date_utc for entry in crl}
     for row in session.scalars(select(Certificate).order_by(Certificate.id)):
         listed = revocations.get(row.issuer_ca_id, {}).get(int(row.serial, 16)) if _hex(row.serial) else None
-        stored = as_utc(row.revoked_at) if row.revoked_at is not None else None
+        stored = row.revoked_at
         if listed != stored:
             problems.append(f"certificate {row.id}: its revocation is not what its CA's CRL says")
     for key in session.scalars(select(SigningKey)):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from signing import Signer
 from workflows import transitions
-from workflows.models import Case, Record, User, as_utc
+from workflows.models import Case, Record, User
 
 __all__ = ["due_cases", "fire_case"]
 
@@ -30,7 +30,7 @@ def fire_case(session: Session, case_id: int, *, now: datetime, system: User, si
     if case is None:
         return []
     case = transitions.lock(session, case)
-    if case.wake_at is None or as_utc(case.wake_at) > now:
+    if case.wake_at is None or case.wake_at > now:
         return []
     spec, instance = transitions.load(session, case)
     with transitions.engine_step():

@@ -19,7 +19,7 @@ from signing import Signer, canonical_bytes, digest, format_time, sign_record
 from workflows import access, facts, inquiries, log, notifications, pki, registry
 from workflows.errors import Forbidden, NotFound, ProcessFailed
 from workflows.models import (
-    Case, CaseCount, CaseDayCount, CaseTask, ProcessDefinition, Record, RecordTiming, SigningKey, User, as_utc,
+    Case, CaseCount, CaseDayCount, CaseTask, ProcessDefinition, Record, RecordTiming, SigningKey, User,
     tehran_today,
 )
 from workflows.procedures import MESSAGE_STATUS, TASK_STATUS, procedure
@@ -114,7 +114,7 @@ def append_record(session: Session, case: Case, signer: Signer, actor: User, now
                     form_data=canonical_bytes(form_data).decode("utf-8") if form_data is not None else None)
     session.add(record)
     session.flush()
-    since = as_utc(last.created_at) if last else as_utc(case.created_at)
+    since = last.created_at if last else case.created_at
     session.add(RecordTiming(record_id=record.id, case_id=case.id, process_key=case.process_key,
                              county_office_id=case.county_office_id, task_name=task_name, action=action,
                              created_at=now, seconds=(now - since).total_seconds()))
@@ -182,7 +182,7 @@ def _count_key(case: Case) -> tuple | None:
     """(county office, procedure, status, Tehran day of creation); None: not counted (no county yet)."""
     if case.county_office_id is None:
         return None
-    return case.county_office_id, case.process_key, case.status, tehran_today(as_utc(case.created_at))
+    return case.county_office_id, case.process_key, case.status, tehran_today(case.created_at)
 
 
 def _recount(session: Session, case: Case) -> None:
