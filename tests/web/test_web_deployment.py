@@ -14,24 +14,17 @@ from __future__ import annotations
 
 import http.client
 import os
-import shutil
 import socket
 import ssl
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from ipaddress import IPv4Address
-from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
+from deploy import loopback
 from support import PASSWORD, ROOT, user
 from web import create_app
 from web.extensions import db
@@ -45,68 +38,6 @@ SLOW_CLIENTS = WORKERS + 4
 PROMPT = 3.0
 #: wrong passwords allowed per address in these tests (LOGIN_MAX_FAILURES_PER_ADDRESS)
 ADDRESS_LIMIT = 3
-TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
-#: the variables the README hands envsubst (nginx's own $variables stay as they are)
-VARIABLES = "$SERVER_NAME $HTTP_PORT $HTTPS_PORT $TLS_CERTIFICATE $TLS_CERTIFICATE_KEY $APP_UPSTREAM"
-
-
-def _nginx() -> str:
-    found = shutil.which("nginx", path=os.pathsep.join((os.environ.get("PATH", ""), "/usr/sbin", "/sbin")))
-    if not found:
-        pytest.fail("nginx is not installed: `make system-deps` (as root) or `sudo apt-get install nginx`")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_listening(port: int, process: subprocess.Popen, log: Path, what: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{what} did not start:\n" + log.read_text()[-3000:])
-            time.sleep(0.1)
-
-
-def _certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost (the operator's own goes in its place)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(IPv4Address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "tls.crt", folder / "tls.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
-def _main_config(folder: Path, site: Path) -> Path:
-    """What Debian's /etc/nginx/nginx.conf is to the site file, with every path in ``folder``."""
-    temp = "\n".join(f"    {name}_temp_path {folder / name};" for name in ("client_body", "proxy", "fastcgi",
-                                                                             "uwsgi", "scgi"))
-    # a master started by root hands connections to workers running as `nobody`, who could not
-    # write request bodies into pytest's private folders
-    worker_user = "user root;\n" if os.geteuid() == 0 else ""
-    path = folder / "nginx.conf"
-    path.write_text(f"{worker_user}worker_processes 1;\npid {folder / 'nginx.pid'};\n"
-                    f"error_log {folder / 'error.log'};\nevents {{ worker_connections 256; }}\n"
-                    f"http {{\n    access_log {folder / 'access.log'};\n{temp}\n    include {site};\n}}\n")
-    return path
 
 
 @dataclass(frozen=True)
@@ -127,46 +58,34 @@ def stack(seeded_db, tmp_path_factory):
     url = seeded_db.copy(folder)
     config = {"APP_ENV": "test", "SQLALCHEMY_DATABASE_URI": url, "STORAGE_DIR": str(folder / "documents")}
     app = create_app(config)
-    nginx, processes, logs = _nginx(), [], []
+    processes = []
     try:
         with app.app_context():
             add_token(db.session, user("applicant1"), "deployment-token", label="deployment")
             db.session.commit()
-            app_port, https_port, http_port = _free_port(), _free_port(), _free_port()
+            app_port = loopback.free_port()
             env = {**os.environ, "PYTHONPATH": str(ROOT), "APP_ENV": "test", "PROXY_COUNT": "1",
                    "LOGIN_MAX_FAILURES_PER_ADDRESS": str(ADDRESS_LIMIT)}
-            logs.append(open(folder / "gunicorn.log", "w"))  # noqa: SIM115 - closed below
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{app_port}",
-                 f"web:create_app({config!r})"], cwd=ROOT, env=env, stdout=logs[-1], stderr=subprocess.STDOUT))
-            _wait_listening(app_port, processes[-1], folder / "gunicorn.log", "gunicorn")
-
-            cert, key = _certificate(folder)
-            site = folder / "mosques.conf"
-            site.write_text(subprocess.run(
-                ["envsubst", VARIABLES], input=TEMPLATE.read_text(), capture_output=True, text=True, check=True,
-                env={**os.environ, "SERVER_NAME": "localhost", "HTTP_PORT": f"127.0.0.1:{http_port}",
-                     "HTTPS_PORT": f"127.0.0.1:{https_port}", "TLS_CERTIFICATE": str(cert),
-                     "TLS_CERTIFICATE_KEY": str(key), "APP_UPSTREAM": f"127.0.0.1:{app_port}"}).stdout)
-            logs.append(open(folder / "nginx.log", "w"))  # noqa: SIM115 - closed below
-            processes.append(subprocess.Popen(
-                [nginx, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(_main_config(folder, site)),
-                 "-g", "daemon off;"], stdout=logs[-1], stderr=subprocess.STDOUT))
-            _wait_listening(https_port, processes[-1], folder / "nginx.log", "nginx")
-
-            tls = ssl.create_default_context(cafile=str(cert))
-            stack = Stack(app_port, https_port, http_port, tls, "deployment-token")
+            log = folder / "gunicorn.log"
+            with log.open("w") as output:
+                processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{app_port}",
+                     f"web:create_app({config!r})"], cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT))
+            loopback.wait_listening(app_port, processes[-1], log, "gunicorn")
+            nginx = loopback.start_nginx(folder, app_port)
+            processes.append(nginx.process)
+            stack = Stack(app_port, nginx.https_port, nginx.http_port, nginx.tls, "deployment-token")
             # every worker booted: a request answered through nginx
             assert _get(stack, "/", timeout=60)[0] == 200
             yield stack
             db.session.remove()
             db.engine.dispose()
+    except loopback.StartError as error:  # nginx missing or not starting is a failure, not a skip
+        pytest.fail(str(error))
     finally:
         for process in reversed(processes):
             process.terminate()
             process.wait(30)
-        for log in logs:
-            log.close()
         seeded_db.databases.drop(url)
 
 
@@ -195,14 +114,12 @@ def _get(stack: Stack, path: str, *, direct: bool = False, timeout: float = PROM
 def _slow_clients(stack: Stack, *, direct: bool) -> list[socket.socket]:
     """SLOW_CLIENTS connections, each holding a request whose body has only begun, or (every
     other one) whose headers have."""
-    head = (b"POST /api/v1/auth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 100000\r\n")
     sockets = []
     for number in range(SLOW_CLIENTS):
         sock = socket.create_connection(("127.0.0.1", stack.app_port if direct else stack.https_port), timeout=5)
         if not direct:
             sock = stack.tls.wrap_socket(sock, server_hostname="localhost")
-        sock.sendall(head + (b"X-Unfinished: " if number % 2 else b"\r\n{\"username\": \"" + b"a" * 1000))
+        sock.sendall(loopback.SLOW_HEAD + (b"X-Unfinished: " if number % 2 else b"\r\n{\"username\": \"" + b"a" * 1000))
         sockets.append(sock)
     return sockets
 
