@@ -10,6 +10,7 @@ deletes the row, and from then on the cookie opens an empty session, wherever it
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import secrets
 import time
@@ -59,9 +60,9 @@ class ServerSessionInterface(SessionInterface):
             return _stale() if "_user_id" in data else ServerSession(data)
         if not isinstance(token, str):
             return _stale()
-        with db.engine.connect() as connection:
-            record = connection.execute(select(WebSession.user_id, WebSession.expires_at).where(
-                WebSession.token_hash == _hash(token))).first()
+        # read in the request's own transaction (only sign-in and sign-out write, on their own)
+        record = db.session.execute(select(WebSession.user_id, WebSession.expires_at).where(
+            WebSession.token_hash == _hash(token))).first()
         if record is None or str(record.user_id) != str(data.get("_user_id")):
             return _stale()
         expires = record.expires_at.timestamp()
@@ -143,6 +144,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=4)
 def _key(secret: str | bytes) -> AESGCM:
     material = secret.encode() if isinstance(secret, str) else secret
     return AESGCM(HKDF(hashes.SHA256(), 32, salt=None, info=b"web session cookie").derive(material))
