@@ -30,7 +30,7 @@ from web.openapi import (
     returns,
 )
 from web.registry import center_json, center_or_404, checked, search_visible_centers
-from web.listing import whole_number
+from web.listing import int_arg
 from web.scope import (
     STEP_NAMES, case_application, case_or_404, county_choices, county_filter_choices, latest_form_data, storage_dir,
     task_filters, timeline, verification_summary,
@@ -544,7 +544,8 @@ def sign_log_checkpoint():
 
 
 def _int_arg(name: str) -> int:
-    value = whole_number(forms.normalize_digits(request.args.get(name, "").strip()), 12)
+    """A required whole number of the log's proofs (a leaf or tree size)."""
+    value = int_arg(request.args, name, None, minimum=0, maximum=_INDEX["maximum"], message="errors.integer_invalid")
     if value is None:
         raise InvalidInput({name: [t("errors.integer_invalid")]})
     return value

@@ -17,7 +17,7 @@ import forms
 from forms import t
 from workflows.errors import InvalidInput
 
-__all__ = ["csv_cell", "csv_response", "page_args", "int_arg", "whole_number", "jalali_arg", "date_range", "choice_arg", "bool_arg", "text_arg", "collect",
+__all__ = ["csv_cell", "csv_response", "page_args", "int_arg", "jalali_arg", "date_range", "choice_arg", "bool_arg", "text_arg", "collect",
            "query_without", "error_messages"]
 
 _WHOLE = re.compile(r"([0-9]+)(?:\.0+)?")
@@ -27,23 +27,18 @@ MAX_PER_PAGE = 100
 
 def int_arg(args: MultiDict, name: str, default: int | None, *, minimum: int = 1,
             maximum: int | None = None, message: str = "web.list.number_invalid") -> int | None:
-    """A whole number typed with any digits; ``default`` when absent or empty."""
+    """A whole number typed with any digits, also written ``5.0`` (JSON Schema's integer, as clients
+    serialize it); ``default`` when absent or empty."""
     raw = forms.normalize_digits((args.get(name) or "").strip())
     if not raw:
         return default
-    value = whole_number(raw, 9)
-    if value is None or value < minimum or (maximum is not None and value > maximum):
+    match = _WHOLE.fullmatch(raw)
+    if match is None or len(match.group(1)) > max(9, len(str(maximum or 0))):  # no int() of a huge text
+        raise InvalidInput({name: [t(message)]})
+    value = int(match.group(1))
+    if value < minimum or (maximum is not None and value > maximum):
         raise InvalidInput({name: [t(message)]})
     return value
-
-
-def whole_number(raw: str, digits: int) -> int | None:
-    """The whole number of up to ``digits`` ASCII digits in ``raw``, also written ``5.0`` (JSON
-    Schema's integer, as clients serialize it); None for anything else."""
-    match = _WHOLE.fullmatch(raw)
-    if match is None or len(match.group(1)) > digits:
-        return None
-    return int(match.group(1))
 
 
 def page_args(args: MultiDict, per_page: int = DEFAULT_PER_PAGE) -> tuple[int, int]:
