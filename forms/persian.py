@@ -10,6 +10,7 @@ from forms.errors import InvalidValueError
 from forms.messages import t
 
 __all__ = [
+    "CONTROL_CHARACTERS",
     "TEHRAN",
     "age_on",
     "format_jalali",
@@ -37,8 +38,10 @@ _LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک"})
 # them: it is part of Persian spelling.
 _INVISIBLE = re.compile("[\u00ad\u061c\u200b\u200d-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 #: control characters (but tab, line feed and carriage return, which normalizing turns into spaces
-#: and line breaks) and lone surrogates: nothing a person types, and nothing a database should store
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+#: and line breaks), as the body of a regular-expression class (the OpenAPI document states it too)
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+#: those and lone surrogates: nothing a person types, and nothing a database should store
+_FORBIDDEN = re.compile(f"[{CONTROL_CHARACTERS}\ud800-\udfff]")
 _HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
 _LINE_BREAK_SPACE = re.compile(r" ?\n ?")
 # Removed from numeric input: ZWNJ, any whitespace and dash-like characters.

@@ -23,7 +23,7 @@ from forms.fields import (
     Choice, Code, Email, FormField, JalaliDate, Mobile, NationalId, PostalCode, Section, SectionList, Sha256,
     StrictBool, StrictInt, Text,
 )
-from forms.persian import normalize_digits
+from forms.persian import CONTROL_CHARACTERS, normalize_digits
 from forms.registry import FORMS, load
 from forms.schemas import FormSchema
 from web.listing import MAX_PER_PAGE
@@ -402,11 +402,10 @@ _STRING_FORMATS: dict[type, dict[str, Any]] = {
 }
 
 
-#: text without control characters (tab and line breaks aside), which forms refuse
-_PRINTABLE = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$"
+#: text without the control characters forms refuse (tab and line breaks aside)
+_PRINTABLE = f"^[^{CONTROL_CHARACTERS}]*$"
 #: the same with one character at least that is not a space
-_SOMETHING_PRINTABLE = ("^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f]"
-                        "[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")
+_SOMETHING_PRINTABLE = f"^[^{CONTROL_CHARACTERS}]*[^\\s{CONTROL_CHARACTERS}][^{CONTROL_CHARACTERS}]*$"
 
 
 def field_schema(field: Field) -> dict[str, Any]:
