@@ -23,19 +23,11 @@ from .limits import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, MAX_EXPRESSION_
 
 __all__ = [
     "FUNCTIONS",
-    "MAX_DEPTH",
-    "MAX_LENGTH",
-    "MAX_NODES",
     "RestrictedEnvironment",
     "RestrictedScriptEngine",
     "compile_expression",
     "evaluate",
 ]
-
-#: Bounds on expression text (engine/limits.py holds every bound).
-MAX_LENGTH = MAX_EXPRESSION_LENGTH
-MAX_NODES = MAX_EXPRESSION_NODES
-MAX_DEPTH = MAX_EXPRESSION_DEPTH
 
 #: The only functions an expression may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -61,8 +53,8 @@ def compile_expression(expression: str) -> ast.Expression:
     """Parse an expression and check every node against the whitelist, or raise ExpressionError."""
     if not isinstance(expression, str):
         raise ExpressionError(f"an expression must be a string, not {type(expression).__name__}")
-    if len(expression) > MAX_LENGTH:
-        raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters: {_show(expression)}")
+    if len(expression) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(f"expression is longer than {MAX_EXPRESSION_LENGTH} characters: {_show(expression)}")
     return _compile(expression.strip())
 
 
@@ -130,8 +122,8 @@ def _compile(expression: str) -> ast.Expression:
         tree = ast.parse(expression, mode="eval")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         raise ExpressionError(f"invalid expression {_show(expression)}: {exc}") from None
-    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
-        raise ExpressionError(f"expression has more than {MAX_NODES} parts: {_show(expression)}")
+    if sum(1 for _ in ast.walk(tree)) > MAX_EXPRESSION_NODES:
+        raise ExpressionError(f"expression has more than {MAX_EXPRESSION_NODES} parts: {_show(expression)}")
     try:
         _check(tree.body, 1)
     except ExpressionError as exc:
@@ -140,8 +132,8 @@ def _compile(expression: str) -> ast.Expression:
 
 
 def _check(node: ast.AST, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise ExpressionError(f"expression is nested deeper than {MAX_DEPTH} levels")
+    if depth > MAX_EXPRESSION_DEPTH:
+        raise ExpressionError(f"expression is nested deeper than {MAX_EXPRESSION_DEPTH} levels")
     for child in _children(node):
         _check(child, depth + 1)
 

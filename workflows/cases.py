@@ -69,7 +69,7 @@ def check_tables(spec: engine.ProcessSpec) -> None:
     """Refuse data tables the procedures cannot use: every deadline in deadlines.json and the terms of
     terms.json must be durations within the engine's bounds (engine.limits), else SpecError naming the key."""
     tables = spec.tables
-    deadlines = tables["deadlines"] if "deadlines" in tables else {}
+    deadlines = tables.get("deadlines", {})
     if not isinstance(deadlines, dict):
         raise engine.SpecError("deadlines.json: must be an object of procedures, each an object of deadlines")
     for process_key, entries in deadlines.items():
@@ -82,7 +82,7 @@ def check_tables(spec: engine.ProcessSpec) -> None:
                 engine.parse_duration(duration)
             except engine.ExpressionError as error:
                 raise engine.SpecError(f"deadlines.json: {process_key}.{name}: {error}") from None
-    terms = tables["terms"] if "terms" in tables else {}
+    terms = tables.get("terms", {})
     for key, unit in (("manager_term_years", "Y"), ("interim_term_months", "M")):
         if key not in terms:
             continue

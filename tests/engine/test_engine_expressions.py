@@ -6,7 +6,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 
 import engine
 from engine import ExpressionError, RestrictedScriptEngine, compile_expression, evaluate
-from engine.expressions import MAX_DEPTH, MAX_LENGTH, MAX_NODES
+from engine.limits import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, MAX_EXPRESSION_NODES
 from tests.engine.flow import SCRIPT_PROCESS
 
 DATA = {"x": "abc", "y": [1, 2, 3], "d": {"decision": "approve", "n": 4}, "facts": {"manager_age": 30}}
@@ -79,26 +79,26 @@ def test_sequence_repetition_and_formatting_are_refused(expression, message):
 
 
 def test_length_limit():
-    long_expression = " + ".join(["1"] * (MAX_LENGTH // 4 + 1))
-    with pytest.raises(ExpressionError, match=f"longer than {MAX_LENGTH} characters"):
+    long_expression = " + ".join(["1"] * (MAX_EXPRESSION_LENGTH // 4 + 1))
+    with pytest.raises(ExpressionError, match=f"longer than {MAX_EXPRESSION_LENGTH} characters"):
         evaluate(long_expression, {})
     with pytest.raises(ExpressionError, match="longer than"):
         evaluate("x" * 10_000_000, {})
 
 
 def test_node_limit():
-    with pytest.raises(ExpressionError, match=f"more than {MAX_NODES} parts"):
-        evaluate("[" + ",".join(["1"] * (MAX_NODES + 1)) + "]", {})
+    with pytest.raises(ExpressionError, match=f"more than {MAX_EXPRESSION_NODES} parts"):
+        evaluate("[" + ",".join(["1"] * (MAX_EXPRESSION_NODES + 1)) + "]", {})
 
 
 @pytest.mark.parametrize("expression", [
-    "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1),
-    "-" * (MAX_DEPTH + 1) + "1",
-    "not " * (MAX_DEPTH + 1) + "x",
-    "len(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1),
+    "[" * (MAX_EXPRESSION_DEPTH + 1) + "]" * (MAX_EXPRESSION_DEPTH + 1),
+    "-" * (MAX_EXPRESSION_DEPTH + 1) + "1",
+    "not " * (MAX_EXPRESSION_DEPTH + 1) + "x",
+    "len(" * (MAX_EXPRESSION_DEPTH + 1) + "x" + ")" * (MAX_EXPRESSION_DEPTH + 1),
 ])
 def test_depth_limit(expression):
-    with pytest.raises(ExpressionError, match=f"nested deeper than {MAX_DEPTH} levels"):
+    with pytest.raises(ExpressionError, match=f"nested deeper than {MAX_EXPRESSION_DEPTH} levels"):
         evaluate(expression, DATA)
 
 
