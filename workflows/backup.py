@@ -18,15 +18,16 @@ import base64
 import hashlib
 import json
 import zipfile
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Date, DateTime, Integer, LargeBinary, MetaData, Table, func, select, text, update
+from sqlalchemy import Date, Integer, LargeBinary, MetaData, Table, func, select, text, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from workflows.documents import document_path
+from workflows.models import UtcDateTime
 
 FORMAT = "mosque-centers-backup/1"
 _BATCH = 1000
@@ -52,9 +53,6 @@ def _encode(column_type: Any, value: Any) -> Any:
         return None
     if isinstance(column_type, LargeBinary):
         return base64.b64encode(value).decode()
-    if isinstance(value, datetime) and value.tzinfo is None and getattr(column_type, "timezone", False):
-        # SQLite hands back the stored UTC time without its zone: say so, for a PostgreSQL restore
-        value = value.replace(tzinfo=timezone.utc)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     return value
@@ -65,7 +63,7 @@ def _decode(column_type: Any, value: Any) -> Any:
         return None
     if isinstance(column_type, LargeBinary):
         return base64.b64decode(value)
-    if isinstance(column_type, DateTime):
+    if isinstance(column_type, UtcDateTime):
         return datetime.fromisoformat(value)
     if isinstance(column_type, Date):
         return date.fromisoformat(value)

@@ -66,7 +66,8 @@ class UtcDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        return value.astimezone(timezone.utc) if value is not None and value.tzinfo is not None else value
+        # anything else (a naive time, a text a restore or an edit writes) goes to the column as before
+        return value.astimezone(timezone.utc) if isinstance(value, datetime) and value.tzinfo is not None else value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         return None if value is None else as_utc(value).astimezone(timezone.utc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import Boolean, Date, DateTime, Integer, LargeBinary, SmallInteger, String, Text, select, update
+from sqlalchemy import Boolean, Date, Integer, LargeBinary, SmallInteger, String, Text, select, update
 from sqlalchemy.exc import DBAPIError
 
 from support import ACTORS, PIN, add_counties_signed, found_center, in_county_review, user
@@ -21,7 +21,7 @@ from workflows.admin import AdminRecord
 from workflows.cases import complete_task, start_case
 from workflows.models import (
     Base, Case, Center, Certificate, CertificateAuthority, Crl, License, LogCheckpoint, LogLeaf, LogNode, LogState,
-    ManagerTerm, Record, ServiceKey, SigningKey, tehran_today, utcnow,
+    ManagerTerm, Record, ServiceKey, SigningKey, UtcDateTime, tehran_today, utcnow,
 )
 
 PASSPHRASE = "test-only-ca-passphrase"
@@ -137,13 +137,13 @@ def _alternative(table, column, value):
             return other
     kind = column.type
     if value is None:
-        return {Date: date(2030, 1, 1), DateTime: utcnow(), Boolean: True}.get(
+        return {Date: date(2030, 1, 1), UtcDateTime: utcnow(), Boolean: True}.get(
             type(kind), 1 if isinstance(kind, Integer) else "x")
     if isinstance(kind, Boolean):
         return not value
     if isinstance(kind, (Integer, SmallInteger)):
         return value + 1000
-    if isinstance(kind, (DateTime, Date)):
+    if isinstance(kind, (UtcDateTime, Date)):
         return value - timedelta(days=3)
     if isinstance(kind, LargeBinary):
         data = bytearray(value)
