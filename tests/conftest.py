@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from databases import Databases, make_databases
+from flask import g
+from flask.testing import FlaskClient
 from web import create_app
 from web.cli import deploy_all
 from web.extensions import db
@@ -59,10 +61,23 @@ def seeded_db(test_databases, tmp_path_factory) -> SeededDatabase:
     test_databases.drop(url)
 
 
+class Client(FlaskClient):
+    """A test client whose every request starts as a server's does: with no signed-in user left over.
+
+    The tests hold one application context open (to share its database session), and Flask keeps
+    ``g`` per application context, so without this the user Flask-Login cached for one client's
+    request would answer ``current_user`` in the next request of another client (or of no one)."""
+
+    def open(self, *args, **kwargs):
+        g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(seeded_db, tmp_path):
     url = seeded_db.copy(tmp_path)
     app = create_app(_config(url, tmp_path / "documents"))
+    app.test_client_class = Client
     with app.app_context():
         yield app
         db.session.remove()

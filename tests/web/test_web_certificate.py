@@ -81,8 +81,9 @@ def test_the_verification_address_is_the_configured_one_whatever_host_the_client
     """A client that sends its own Host header cannot make a sealed certificate point elsewhere."""
     center = found_center(app, ACTORS["applicant"])
     case = db.session.scalars(select(Case).where(Case.center_id == center.id)).one()
-    login(client, "applicant1")
-    response = client.get(f"/cases/{case.id}/certificate.pdf", headers={"Host": "verify-mosques.evil.example"})
+    token = client.post("/api/v1/auth/token", json={"username": "applicant1", "password": "demo1234"}).json["token"]
+    response = client.get(f"/api/v1/cases/{case.id}/certificate.pdf",
+                          headers={"Host": "verify-mosques.evil.example", "Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     with app.test_request_context(base_url="http://verify-mosques.evil.example"):
         context = certificate_context(case)

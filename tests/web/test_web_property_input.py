@@ -62,13 +62,6 @@ def form_body(fields: dict[str, str]) -> bytes:
     return "&".join(f"{wire(name)}={wire(value)}" for name, value in fields.items()).encode("ascii")
 
 
-def send(client, method: str, url: str, **kwargs):
-    """One request as a server runs it: in an application context of its own (the test's context
-    would otherwise carry one client's signed-in user into the next client's request)."""
-    with client.application.app_context():
-        return client.open(url, method=method, **kwargs)
-
-
 def _names(pattern: str) -> set[str]:
     found: set[str] = set()
     for source in WEB.glob("*.py"):
@@ -107,9 +100,9 @@ class World:
         self.tokens = {None: {}}
         for username in self.ROLES:
             client = app.test_client()
-            assert send(client, "POST", "/login", data={"username": username, "password": PASSWORD}).status_code == 302
+            assert client.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
             self.pages[username] = client
-            token = send(client, "POST", "/api/v1/auth/token",
+            token = client.post("/api/v1/auth/token",
                          json={"username": username, "password": PASSWORD}).json["token"]
             self.tokens[username] = {"Authorization": f"Bearer {token}"}
         self.refresh()
@@ -176,7 +169,7 @@ def test_any_text_in_any_query_parameter_or_path_segment_is_never_a_500(world, r
             api = rule.rule.startswith("/api/")
             for role in (None,) + World.ROLES:
                 client = world.pages[None] if api else world.pages[role]
-                response = send(client, "GET", url, headers=world.tokens[role] if api else {})
+                response = client.get(url, headers=world.tokens[role] if api else {})
                 assert response.status_code < 500, (url, role, response.get_data(as_text=True)[:300])
                 if api and response.status_code >= 400:
                     assert response.is_json and "error" in response.json, (url, response.get_data(as_text=True)[:300])
@@ -201,7 +194,7 @@ def test_any_text_in_any_page_form_field_is_never_a_500_and_leaves_no_case_stuck
             form = data.draw(st.dictionaries(st.sampled_from(fields), hostile_text, max_size=8), label="form")
             url = world.path(rule, data.draw)
             for role in (None,) + World.ROLES:
-                response = send(world.pages[role], "POST", url, data=form_body(form),
+                response = world.pages[role].post(url, data=form_body(form),
                                 content_type="application/x-www-form-urlencoded")
                 assert response.status_code < 500, (url, role, form, response.get_data(as_text=True)[:300])
         db.session.rollback()
@@ -220,7 +213,7 @@ def test_any_text_in_any_field_of_a_task_page_is_refused_by_its_field_or_signed_
     case as it was with its task open; what signs moves the case on."""
     applicant, officer = app.test_client(), app.test_client()
     for client, username in ((applicant, ACTORS["applicant"]), (officer, ACTORS["county"])):
-        assert send(client, "POST", "/login", data={"username": username, "password": PASSWORD}).status_code == 302
+        assert client.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
     application = {name: str(value).lower() if isinstance(value, bool) else str(value)
                    for name, value in flatten(application_fixture()).items() if not name.startswith("documents")}
     review = {"decision": "approve", "comment": "بررسی شد"}
@@ -231,7 +224,7 @@ def test_any_text_in_any_field_of_a_task_page_is_refused_by_its_field_or_signed_
     @given(page=st.sampled_from(["application", "review"]), data=st.data())
     def sweep(page, data):
         if page == "application":
-            started = send(applicant, "POST", "/cases/new", data={"process_key": "center_founding"})
+            started = applicant.post("/cases/new", data={"process_key": "center_founding"})
             case = db.session.get(Case, int(started.headers["Location"].split("/")[2]))
             client, valid = applicant, dict(application, **{"manager.national_id": national_id(next(managers))})
             valid.update({f"documents.{name}": digest for name, digest in upload_documents(app, case).items()})
@@ -243,7 +236,7 @@ def test_any_text_in_any_field_of_a_task_page_is_refused_by_its_field_or_signed_
         form = dict(valid, _action="submit", pin=PIN, lock_version=str(case.lock_version))
         form[field] = data.draw(hostile_text, label="value")
         task_id, before, status = case.tasks[0].task_id, _records(), case.status
-        response = send(client, "POST", f"/cases/{case.id}/tasks/{task_id}", data=form_body(form),
+        response = client.post(f"/cases/{case.id}/tasks/{task_id}", data=form_body(form),
                         content_type="application/x-www-form-urlencoded")
         assert response.status_code < 500, (page, field, form[field], response.get_data(as_text=True)[:300])
         db.session.expire_all()
@@ -277,19 +270,19 @@ def _records() -> int:
 
 def test_any_text_in_any_field_of_an_application_is_refused_by_its_field_or_goes_all_the_way(app, runner):
     client = app.test_client()
-    token = send(client, "POST", "/api/v1/auth/token",
+    token = client.post("/api/v1/auth/token",
                  json={"username": ACTORS["applicant"], "password": PASSWORD}).json["token"]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     fields = sorted(flatten(application_fixture()))
     managers = iter(range(1000))
     outcomes = {"refused": 0, "accepted": 0}
     officer = app.test_client()
-    send(officer, "POST", "/login", data={"username": ACTORS["county"], "password": PASSWORD})
+    officer.post("/login", data={"username": ACTORS["county"], "password": PASSWORD})
 
     @settings(SWEEP, max_examples=24, phases=[Phase.generate])  # an example runs a whole founding
     @given(field=st.sampled_from(fields), value=hostile_text)
     def sweep(field, value):
-        case_id = send(client, "POST", "/api/v1/cases", json={"process_key": "center_founding"}, headers=headers).json["id"]
+        case_id = client.post("/api/v1/cases", json={"process_key": "center_founding"}, headers=headers).json["id"]
         case = db.session.get(Case, case_id)
         valid = application_fixture()
         valid["manager"]["national_id"] = national_id(700 + next(managers))  # each center its own manager
@@ -299,10 +292,10 @@ def test_any_text_in_any_field_of_an_application_is_refused_by_its_field_or_goes
         _set(submitted, field, value)
         task_id = case.tasks[0].task_id
         before, status = _records(), case.status
-        draft = send(client, "PUT", f"/api/v1/cases/{case_id}/tasks/{task_id}/draft", headers=headers,
+        draft = client.put(f"/api/v1/cases/{case_id}/tasks/{task_id}/draft", headers=headers,
                            data=json.dumps({"data": submitted}))  # a lone surrogate travels as a \ud800 escape
         assert draft.status_code < 500, (field, value, draft.get_data(as_text=True)[:300])
-        response = send(client, "POST", f"/api/v1/cases/{case_id}/tasks/{task_id}/complete", headers=headers,
+        response = client.post(f"/api/v1/cases/{case_id}/tasks/{task_id}/complete", headers=headers,
                         data=json.dumps({"data": submitted, "pin": PIN}))
         assert response.status_code < 500, (field, value, response.get_data(as_text=True)[:300])
         db.session.expire_all()
@@ -311,7 +304,7 @@ def test_any_text_in_any_field_of_an_application_is_refused_by_its_field_or_goes
             assert response.is_json and response.json.get("errors"), response.json
             assert _records() == before and case.status == status, f"{field}={value!r} refused, yet written"
             # the applicant corrects the field and goes on: nothing was left half-written
-            response = send(client, "POST", f"/api/v1/cases/{case_id}/tasks/{task_id}/complete", headers=headers,
+            response = client.post(f"/api/v1/cases/{case_id}/tasks/{task_id}/complete", headers=headers,
                             data=json.dumps({"data": valid, "pin": PIN}))
             assert response.status_code == 200, (field, value, response.json)
         else:
@@ -330,7 +323,7 @@ def test_any_text_in_any_field_of_an_application_is_refused_by_its_field_or_goes
         number = db.session.scalars(select(License.number).where(License.case_id == case_id)).one()
         for path in (f"/cases/{case_id}/certificate.pdf", f"/centers/{case.center_id}", "/centers/export.csv",
                      f"/verify/{token}", f"/api/v1/verify/{token}", f"/verify/license/{number}"):
-            assert send(officer, "GET", path).status_code == 200, (path, field, value)
+            assert officer.get(path).status_code == 200, (path, field, value)
 
     sweep()
     assert outcomes["refused"] and outcomes["accepted"], outcomes  # the sweep met both kinds

@@ -8,7 +8,6 @@ import zlib
 from datetime import timedelta
 
 import pytest
-from flask import g
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 
@@ -16,18 +15,6 @@ from support import PIN, in_county_review, login, user
 from web.cli import run_tick
 from web.extensions import db
 from workflows.models import Case, WebSession, utcnow
-
-
-def _get(client, path: str):
-    """GET as a browser would: who is signed in comes from this request's cookie alone (the tests
-    share one application context, where Flask-Login caches the last request's user)."""
-    g.pop("_login_user", None)
-    return client.get(path)
-
-
-def _login(client, username: str) -> None:
-    g.pop("_login_user", None)
-    login(client, username)
 
 
 def _sessions() -> int:
@@ -42,7 +29,7 @@ def _with_cookie(app, value: str):
 
 
 def _signed_in(client) -> bool:
-    response = _get(client, "/cases")
+    response = client.get("/cases")
     assert response.status_code in (200, 302), response.status_code
     return response.status_code == 200
 
@@ -59,38 +46,37 @@ def _open_key_on_page(app, client) -> str:
 
 
 def test_a_cookie_copied_before_signing_out_opens_nothing_after(app, client):
-    _login(client, "arak_officer")
+    login(client, "arak_officer")
     _open_key_on_page(app, client)
     copied = client.get_cookie("session").value
     assert _sessions() == 1 and _signed_in(_with_cookie(app, copied))
-    g.pop("_login_user", None)
     assert client.post("/logout").status_code == 302
     assert _sessions() == 0
     thief = _with_cookie(app, copied)
-    response = _get(thief, "/cases")
+    response = thief.get("/cases")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-    assert _get(thief, "/api/v1/tasks").status_code == 401
+    assert thief.get("/api/v1/tasks").status_code == 401
     assert thief.get_cookie("session") is None  # the dead cookie is removed
     assert not _signed_in(client)
 
 
 def test_signing_in_again_is_a_new_session_and_the_old_one_stays_ended(app, client):
-    _login(client, "arak_officer")
+    login(client, "arak_officer")
     first = client.get_cookie("session").value
     client.post("/logout")
-    _login(client, "arak_officer")
+    login(client, "arak_officer")
     assert _sessions() == 1 and _signed_in(client)
     assert not _signed_in(_with_cookie(app, first))
     # two browsers signed in at once are two sessions; ending one leaves the other
     other = app.test_client()
-    _login(other, "arak_officer")
+    login(other, "arak_officer")
     assert _sessions() == 2
     other.post("/logout")
     assert _signed_in(client) and not _signed_in(other)
 
 
 def test_the_cookie_shows_no_handle_user_or_csrf_token(app, client):
-    _login(client, "arak_officer")
+    login(client, "arak_officer")
     handle = _open_key_on_page(app, client)
     client.get("/cases")  # a page with forms: its CSRF token is in the session
     with client.session_transaction() as session:
@@ -120,7 +106,7 @@ def test_the_cookie_shows_no_handle_user_or_csrf_token(app, client):
 @pytest.mark.parametrize("change", ["flip", "truncate", "append", "garbage", "empty_payload", "flask_signed",
                                     "long", "non_ascii"])
 def test_a_changed_or_foreign_cookie_is_an_empty_session(app, client, change):
-    _login(client, "arak_officer")
+    login(client, "arak_officer")
     value = client.get_cookie("session").value
     forged = {
         "flip": value[:20] + ("A" if value[20] != "A" else "B") + value[21:],
@@ -137,15 +123,15 @@ def test_a_changed_or_foreign_cookie_is_an_empty_session(app, client, change):
     }[change]
     other = app.test_client()
     other.set_cookie("session", forged)
-    response = _get(other, "/cases")
+    response = other.get("/cases")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-    assert _get(other, "/api/v1/tasks").status_code == 401
-    assert _get(other, "/login").status_code == 200
+    assert other.get("/api/v1/tasks").status_code == 401
+    assert other.get("/login").status_code == 200
     assert _signed_in(client)  # the real session is untouched
 
 
 def test_a_session_ends_when_its_time_is_up_and_the_tick_forgets_it(app, client):
-    _login(client, "arak_officer")
+    login(client, "arak_officer")
     cookie = client.get_cookie("session")
     lifetime = app.permanent_session_lifetime
     record = db.session.scalars(select(WebSession)).one()
@@ -161,9 +147,9 @@ def test_a_session_ends_when_its_time_is_up_and_the_tick_forgets_it(app, client)
 
 def test_deactivating_a_person_ends_their_sessions(app, client):
     officer = app.test_client()
-    _login(officer, "arak_officer")
+    login(officer, "arak_officer")
     assert _signed_in(officer) and _sessions() == 1
-    _login(client, "admin")
+    login(client, "admin")
     response = client.post(f"/admin/users/{user('arak_officer').id}/deactivate",
                            data={"reason": "پایان همکاری با اداره", "pin": PIN})
     assert response.status_code == 302
