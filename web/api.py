@@ -26,8 +26,8 @@ from web.errors import error_body
 from web.extensions import csrf, db
 from web.openapi import (
     CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, SigningSessionRequest,
-    PAGE, PER_PAGE, TokenRequest, accepts, accepts_upload, answers, flag, parameter, query, refuses, request_body,
-    returns,
+    PAGE, PER_PAGE, TokenRequest, accepts, accepts_upload, answers, choice, flag, parameter, query, refuses,
+    request_body, returns, text,
 )
 from web.registry import center_json, center_or_404, checked, search_visible_centers
 from web.listing import int_arg
@@ -78,15 +78,6 @@ def authenticated(view: Callable) -> Callable:
 
 _INDEX = {"type": "integer", "minimum": 0, "maximum": 10**12 - 1}
 _SIZE = {"type": "integer", "minimum": 1, "maximum": 10**12 - 1}
-
-
-def _choice(name: str, choices, description: str) -> dict:
-    """A choice of web.listing.choice_arg: empty is the same as absent (as a page's form sends it)."""
-    return parameter(name, {"type": "string", "enum": ["", *choices]}, f"{description}; empty: as if absent")
-
-
-def _text(name: str, description: str) -> dict:
-    return parameter(name, {"type": "string"}, description)
 
 
 def task_json(task: CaseTask) -> dict:
@@ -177,13 +168,13 @@ def me():
 
 @bp.get("/tasks")
 @authenticated
-@query(_choice("queue", QUEUES, "which tasks (default open)"),
-       _choice("process_key", PROCEDURES, "only this procedure's"),
-       _choice("step", STEP_NAMES, "only this step's (the BPMN task name)"),
-       _text("county", "only this county office's cases (its code); 404 for a county outside the caller's"),
+@query(choice("queue", QUEUES, "which tasks (default open)"),
+       choice("process_key", PROCEDURES, "only this procedure's"),
+       choice("step", STEP_NAMES, "only this step's (the BPMN task name)"),
+       text("county", "only this county office's cases (its code); 404 for a county outside the caller's"),
        flag("overdue", "only tasks past their deadline"),
-       _text("q", "a national ID, a center or mosque name, or a license number"),
-       _choice("sort", SORTS, "the order (default deadline)"),
+       text("q", "a national ID, a center or mosque name, or a license number"),
+       choice("sort", SORTS, "the order (default deadline)"),
        PAGE, PER_PAGE)
 @returns("TaskPage")
 def my_tasks():
@@ -405,9 +396,9 @@ def close_signing_session(session_id: int):
 
 @bp.get("/centers")
 @authenticated
-@query(_text("q", "a center or mosque name"), _text("license_number", "a license number (any digits)"),
-       _text("national_id", "the current manager's national ID (any digits)"),
-       _text("county", "a county office's code (an unknown code filters nothing)"))
+@query(text("q", "a center or mosque name"), text("license_number", "a license number (any digits)"),
+       text("national_id", "the current manager's national ID (any digits)"),
+       text("county", "a county office's code (an unknown code filters nothing)"))
 @returns("CenterList")
 def list_centers():
     """The registry: centers in the caller's jurisdiction, with filters q, license_number, national_id, county."""

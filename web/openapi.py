@@ -192,6 +192,16 @@ PER_PAGE = parameter("per_page", {"anyOf": [{"type": "integer", "minimum": 1, "m
                      "rows a page (default 25; empty: as if absent)")
 
 
+def choice(name: str, choices, description: str) -> dict[str, Any]:
+    """A choice of web.listing.choice_arg: empty is the same as absent (as a page's form sends it)."""
+    return parameter(name, {"type": "string", "enum": ["", *choices]}, f"{description}; empty: as if absent")
+
+
+def text(name: str, description: str) -> dict[str, Any]:
+    """A free text query parameter (web.listing.text_arg)."""
+    return parameter(name, {"type": "string"}, description)
+
+
 def flag(name: str, description: str) -> dict[str, Any]:
     """A yes/no query parameter (web.listing.bool_arg): any other value is no."""
     return parameter(name, {"type": "string"}, f"1, true, on or yes: {description}; anything else: all")
