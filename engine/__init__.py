@@ -21,7 +21,10 @@ from .events import parse_duration
 from .expressions import RestrictedScriptEngine, compile_expression, evaluate
 from .parser import EngineParser, parse_xml
 from .runtime import SERIALIZER_VERSION, Instance, TimerWait, UserTask
-from .specs import EndEventDef, JsonTables, ProcessSpec, UserTaskDef, read_sources, source_version, spec_from_sources
+from .specs import (
+    MANIFEST_SUFFIX, EndEventDef, JsonTables, ProcessSpec, UserTaskDef, parse_table, read_sources, source_version,
+    spec_from_sources,
+)
 
 __all__ = [
     "SERIALIZER_VERSION",
@@ -48,6 +51,8 @@ __all__ = [
     "parse_duration",
     "parse_xml",
     "read_sources",
+    "parse_table",
+    "MANIFEST_SUFFIX",
     "source_version",
     "spec_from_sources",
 ]

@@ -1,8 +1,10 @@
 """Process specs: read sources, hash them into versions, parse once per version.
 
-A spec's sources are its BPMN file, every DMN file (rule tables are shared) and every JSON
-file (data tables such as deadlines.json, shared too) of the bpmn folder. All of them make
-up the spec's version, so a changed deadline is a new version like a changed diagram.
+A spec's sources are its BPMN file, its manifest (``<process>.procedure.json``: what the
+procedure means to people and to the registry, read by ``workflows.procedures``), every DMN
+file (rule tables are shared) and every other JSON file (data tables such as deadlines.json,
+shared too) of the bpmn folder. All of them make up the spec's version, so a changed deadline
+or status label is a new version like a changed diagram.
 """
 
 import copy
@@ -18,9 +20,11 @@ from types import MappingProxyType
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 
 from .errors import SpecError
+from .events import event_definitions
 from .limits import MAX_SOURCE_BYTES
 from .parser import EngineParser
 
@@ -28,8 +32,10 @@ __all__ = [
     "CACHE_SIZE",
     "EndEventDef",
     "JsonTables",
+    "MANIFEST_SUFFIX",
     "ProcessSpec",
     "UserTaskDef",
+    "parse_table",
     "read_sources",
     "source_version",
     "spec_from_sources",
@@ -37,6 +43,9 @@ __all__ = [
 
 #: How many parsed specs stay cached (least recently used ones are dropped).
 CACHE_SIZE = 32
+
+#: A procedure's manifest is the file ``<process key>.procedure.json`` beside its BPMN file.
+MANIFEST_SUFFIX = ".procedure.json"
 
 _PROCESS_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
@@ -92,6 +101,16 @@ class ProcessSpec:
     end_events: Mapping[str, EndEventDef]
     #: Parsed JSON data tables by file stem, e.g. tables["deadlines"]; every read returns a fresh copy.
     tables: Mapping[str, Any]
+    #: Names of the messages the top-level process's events catch or throw.
+    messages: frozenset[str] = frozenset()
+    #: The parsed manifest (``<process key>.procedure.json``), None when the sources have none
+    #: (a version stored before manifests existed); a fresh copy on every read.
+    manifest_json: bytes | None = None
+
+    @property
+    def manifest(self) -> Any:
+        """The parsed manifest, a fresh copy (None when there is none)."""
+        return None if self.manifest_json is None else json.loads(self.manifest_json)
 
 
 class JsonTables(Mapping[str, Any]):
@@ -129,7 +148,8 @@ def source_version(sources: Mapping[str, bytes]) -> str:
 
 
 def read_sources(bpmn_dir: Path, process_key: str) -> dict[str, bytes]:
-    """Read `{process_key}.bpmn`, every `*.dmn` and every `*.json` (shared tables) from a folder (not below it)."""
+    """Read `{process_key}.bpmn`, its manifest `{process_key}.procedure.json` if there is one, every `*.dmn`
+    and every other `*.json` (shared tables; other procedures' manifests left out) from a folder (not below it)."""
     if not _PROCESS_KEY.fullmatch(process_key):
         raise SpecError(f"invalid process key {process_key!r}")
     bpmn_dir = Path(bpmn_dir)
@@ -138,7 +158,9 @@ def read_sources(bpmn_dir: Path, process_key: str) -> dict[str, bytes]:
         sources = {path.name: path.read_bytes()}
     except OSError as exc:
         raise SpecError(f"cannot read {path}: {exc.strerror}") from None
-    for shared in sorted([*bpmn_dir.glob("*.dmn"), *bpmn_dir.glob("*.json")]):
+    manifest = bpmn_dir / f"{process_key}{MANIFEST_SUFFIX}"
+    shared_files = [*bpmn_dir.glob("*.dmn"), *bpmn_dir.glob("*.json")]
+    for shared in sorted(f for f in shared_files if not f.name.endswith(MANIFEST_SUFFIX) or f == manifest):
         try:
             sources[shared.name] = shared.read_bytes()
         except OSError as exc:
@@ -174,13 +196,21 @@ _lock = threading.Lock()
 def _build(process_key: str, version: str, sources: Mapping[str, bytes]) -> ProcessSpec:
     parser = EngineParser()
     tables: dict[str, Any] = {}
+    manifest_json = None
     for name in sorted(sources):
-        if name.endswith(".bpmn"):
+        if name.endswith(MANIFEST_SUFFIX):
+            if name != f"{process_key}{MANIFEST_SUFFIX}":
+                raise SpecError(f"{name}: the manifest of {process_key!r} must be named {process_key}{MANIFEST_SUFFIX}")
+            manifest = parse_table(sources[name], name)
+            if not isinstance(manifest, dict):
+                raise SpecError(f"{name}: a manifest must be a JSON object")
+            manifest_json = json.dumps(manifest, ensure_ascii=False).encode("utf-8")
+        elif name.endswith(".bpmn"):
             parser.add_bpmn_bytes(sources[name], name)
         elif name.endswith(".dmn"):
             parser.add_dmn_bytes(sources[name], name)
         elif name.endswith(".json"):
-            tables[_table_name(name)] = _parse_table(sources[name], name)
+            tables[_table_name(name)] = parse_table(sources[name], name)
         else:
             raise SpecError(f"{name}: a source must be a .bpmn, .dmn or .json file")
     spec, subprocess_specs = parser.process_specs(process_key)
@@ -195,6 +225,9 @@ def _build(process_key: str, version: str, sources: Mapping[str, bytes]) -> Proc
         task_spec.bpmn_id: EndEventDef(task_spec.bpmn_id, task_spec.bpmn_name or "")
         for task_spec in spec.task_specs.values() if isinstance(task_spec, EndEvent)
     }
+    messages = frozenset(
+        definition.name for task_spec in spec.task_specs.values() for definition in event_definitions(task_spec)
+        if isinstance(definition, MessageEventDefinition))
     return ProcessSpec(
         process_key=process_key,
         version=version,
@@ -204,6 +237,8 @@ def _build(process_key: str, version: str, sources: Mapping[str, bytes]) -> Proc
         user_tasks=MappingProxyType(user_tasks),
         end_events=MappingProxyType(end_events),
         tables=JsonTables(tables),
+        messages=messages,
+        manifest_json=manifest_json,
     )
 
 
@@ -215,8 +250,8 @@ def _table_name(filename: str) -> str:
     return stem
 
 
-def _parse_table(source: bytes, filename: str) -> Any:
-    """Parse strict JSON: UTF-8, no duplicate keys, no NaN or Infinity."""
+def parse_table(source: bytes, filename: str) -> Any:
+    """Parse a data table or manifest as strict JSON: UTF-8, no duplicate keys, no NaN or Infinity."""
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         table: dict[str, Any] = {}

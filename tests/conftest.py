@@ -62,14 +62,16 @@ def seeded_db(test_databases, tmp_path_factory) -> SeededDatabase:
 
 
 class Client(FlaskClient):
-    """A test client whose every request starts as a server's does: with no signed-in user left over.
+    """A test client whose every request starts as a server's does: with an empty ``g``.
 
     The tests hold one application context open (to share its database session), and Flask keeps
     ``g`` per application context, so without this the user Flask-Login cached for one client's
-    request would answer ``current_user`` in the next request of another client (or of no one)."""
+    request would answer ``current_user`` in the next request of another client (or of no one), and
+    what a request read once (the deployed procedures) would outlive it."""
 
     def open(self, *args, **kwargs):
-        g.pop("_login_user", None)
+        for name in list(g):
+            g.pop(name)
         return super().open(*args, **kwargs)
 
 

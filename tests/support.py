@@ -9,21 +9,30 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import func, select
 
+import engine
 from web.cli import run_tick
 from web.extensions import db
-from workflows import documents, inquiries
+from workflows import documents, inquiries, procedures
 from workflows.cases import complete_task, start_case
 from workflows.demo import DEMO_ACCOUNTS
 from workflows.models import Case, Center, Inquiry, Record, User, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO_DIR = ROOT / "bpmn" / "scenarios"
+BPMN_DIR = ROOT / "bpmn"
+SCENARIO_DIR = BPMN_DIR / "scenarios"
 PIN = "1405"
 PASSWORD = "demo1234"
 #: which demo account plays each actor of a scenario
 ACTORS = {"applicant": "applicant1", "county": "arak_officer", "province": "markazi_officer"}
 #: the manager of a second demo center (someone who already manages a center)
 OTHER_MANAGER = "1234567891"
+
+
+def shipped(process_key: str) -> procedures.Procedure:
+    """The procedure as the bpmn folder declares it now (its manifest, checked against its diagram)."""
+    spec = engine.spec_from_sources(process_key, engine.read_sources(BPMN_DIR, process_key))
+    assert procedures.problems(spec) == []
+    return procedures.of_spec(spec)
 
 
 def user(username: str) -> User:

@@ -26,13 +26,13 @@ from web.errors import error_body
 from web.extensions import csrf, db
 from web.openapi import (
     CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, SigningSessionRequest,
-    PAGE, PER_PAGE, TokenRequest, accepts, accepts_upload, answers, choice, flag, parameter, query, refuses,
+    PAGE, PER_PAGE, TokenRequest, accepts, accepts_upload, answers, choice, deployed_choice, flag, parameter, query, refuses,
     request_body, returns, text,
 )
 from web.registry import center_json, center_or_404, checked, search_visible_centers
 from web.listing import int_arg
 from web.scope import (
-    STEP_NAMES, case_application, case_or_404, county_choices, county_filter_choices, latest_form_data, storage_dir,
+    case_application, case_or_404, county_choices, county_filter_choices, deployed, latest_form_data, storage_dir,
     task_filters, timeline, verification_summary,
 )
 from workflows.inbox import QUEUES, SORTS, search_tasks
@@ -41,7 +41,6 @@ from workflows.cases import Transition, complete_task, load_draft, save_draft, s
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.models import Case, CaseTask, Inquiry, LogLeaf, utcnow
 from workflows.people import add_token
-from workflows.procedures import PROCEDURES
 from workflows.verification import resolve_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -169,8 +168,8 @@ def me():
 @bp.get("/tasks")
 @authenticated
 @query(choice("queue", QUEUES, "which tasks (default open)"),
-       choice("process_key", PROCEDURES, "only this procedure's"),
-       choice("step", STEP_NAMES, "only this step's (the BPMN task name)"),
+       deployed_choice("process_key", "procedures", "only this procedure's"),
+       deployed_choice("step", "tasks", "only this step's (the BPMN task name)"),
        text("county", "only this county office's cases (its code); 404 for a county outside the caller's"),
        flag("overdue", "only tasks past their deadline"),
        text("q", "a national ID, a center or mosque name, or a license number"),
@@ -206,6 +205,8 @@ def list_cases():
 def create_case():
     """Start a founding case, or (with center_id) a procedure on an existing center."""
     body = request_body()
+    if body["process_key"] not in deployed().current:
+        raise InvalidInput({"process_key": [t("errors.choice_invalid")]})
     center = linked = None
     if body.get("center_id") is not None:
         center = center_or_404(g.api_user, body["center_id"])

@@ -16,12 +16,11 @@ from sqlalchemy import select
 
 from web.extensions import db
 from web.listing import choice_arg, collect, date_range, error_messages, page_args, query_without, text_arg
-from web.scope import diagram_state, timeline, verification_summary
+from web.scope import deployed, diagram_state, timeline, verification_summary
 from workflows import access, audit, inquiries
 from workflows.errors import InvalidInput, NotFound
 from workflows.models import Case, CaseDocument, Office, User, utcnow
 from workflows.monitoring import MonitorFilters
-from workflows.procedures import PROCEDURES
 
 __all__ = ["bp", "init_app", "record_hq_reads", "EXPORT_ENDPOINTS"]
 
@@ -53,7 +52,7 @@ def decisions():
     try:
         (page, per_page), office, process_key, action, dates = collect(
             lambda: page_args(request.args), lambda: choice_arg(request.args, "office", tuple(offices)),
-            lambda: choice_arg(request.args, "process_key", tuple(PROCEDURES)),
+            lambda: choice_arg(request.args, "process_key", tuple(deployed().current)),
             lambda: choice_arg(request.args, "action", actions), lambda: date_range(request.args))
     except InvalidInput as error:
         return render_template("audit.html", rows=[], total=0, page=1, pages=1, messages=error_messages(error.errors),

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from signing import parse_time, qr_data_uri
 from web.extensions import db
 from web.scope import case_application, latest_form_data, timeline, verification_summary
-from workflows import evidence, facts
+from forms import t
+from workflows import evidence, facts, procedures
 from workflows.audit import record_read
 from workflows.errors import UnprovedFacts
 from workflows.models import Case, User, utcnow
@@ -18,11 +19,11 @@ from workflows.verification import verification_token
 __all__ = ["certificate_context", "certificate_html", "render_certificate", "pdf_response"]
 
 
-#: the certificate's title for a case that reached this status in this procedure
-TITLES = {("center_founding", "licensed"): "web.certificate.license_title",
-          ("manager_change", "appointed"): "web.certificate.appointment_title",
-          ("manager_retirement", "closed"): "web.certificate.retirement_title",
-          ("manager_resignation", "closed"): "web.certificate.resignation_title"}
+def _title(case: Case) -> str:
+    """The certificate's title: the one the manifest gives the end the case reached (proved with the rest
+    of its facts), else a plain status certificate's."""
+    end = procedures.of_version(db.session, case.spec_version).ends.get(case.outcome or "")
+    return end.certificate if end and end.certificate else t("web.certificate.status_title")
 
 
 def certificate_context(case: Case) -> dict:
@@ -47,7 +48,7 @@ def certificate_context(case: Case) -> dict:
     county = case.county_office
     return {
         "case": case, "status": case.status, "entries": entries,
-        "title_key": TITLES.get((case.process_key, case.status), "web.certificate.status_title"),
+        "title": _title(case),
         "license_number": license_["number"] if license_ else None,
         "issued_at": parse_time(license_["issued_at"]) if license_ else None,
         "center_name": center.center["name"] if license_ else None,

@@ -18,25 +18,25 @@ from sqlalchemy.orm.exc import StaleDataError
 from web.auth import prune_api_tokens, prune_login_attempts
 from web.sessions import prune_web_sessions
 from web.extensions import db
-from workflows import backup, inquiries, log, pki, timers
+from workflows import backup, inquiries, log, pki, procedures, timers
 from workflows.cases import deploy
-from engine import SpecError
+from engine import MANIFEST_SUFFIX, SpecError
 from workflows.errors import ProcessFailed, WorkflowError
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
 from workflows.keys import active_key, issue_key, prune_signing_sessions, unlock_signer
 from workflows.models import Office, Record, User, utcnow
 from workflows.people import add_token, system_user
 
-#: processes deployed from bpmn/ by ``init`` and ``deploy``
-PROCESSES = ("center_founding", "manager_change", "manager_retirement", "manager_resignation")
+def deploy_all() -> dict[str, str]:
+    """Deploy the current files of every procedure of the bpmn folder (one per manifest); their versions by key."""
+    bpmn_dir = current_app.config["BPMN_DIR"]
+    keys = procedures.package_keys(bpmn_dir)
+    if not keys:
+        raise SpecError(f"{bpmn_dir}: no procedure (a procedure is <key>.bpmn with its <key>{MANIFEST_SUFFIX})")
+    return {key: deploy(db.session, bpmn_dir, key).version for key in keys}
 
 
-def deploy_all() -> list[str]:
-    """Deploy the current BPMN/DMN files of every process; returns their versions."""
-    return [deploy(db.session, current_app.config["BPMN_DIR"], key).version for key in PROCESSES]
-
-
-def _deploy_or_refuse() -> list[str]:
+def _deploy_or_refuse() -> dict[str, str]:
     """deploy_all, or a clear message naming the file and element when a source is refused (nothing stored)."""
     try:
         return deploy_all()
@@ -69,7 +69,7 @@ def init_app(app: Flask) -> None:
         pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
         db.session.commit()
         click.echo(f"Database: {db.engine.url.render_as_string(hide_password=True)}")
-        click.echo("Deployed: " + ", ".join(f"{k} {v[:12]}" for k, v in zip(PROCESSES, versions)))
+        click.echo("Deployed: " + ", ".join(f"{k} {v[:12]}" for k, v in versions.items()))
         if demo:
             click.echo("Demo data created." if created else "Demo data kept as it was.")
             _print_accounts()
@@ -104,7 +104,7 @@ def init_app(app: Flask) -> None:
         """Deploy changed BPMN/DMN files as new versions (running cases keep theirs); all or none."""
         versions = _deploy_or_refuse()
         db.session.commit()
-        for key, version in zip(PROCESSES, versions):
+        for key, version in versions.items():
             click.echo(f"{key}: {version}")
 
     @app.cli.command("create-token")

@@ -16,10 +16,11 @@ from forms import jalali_iso, t, to_persian_digits
 from web.charts import bar_chart, stacked_chart
 from web.extensions import db
 from web.listing import choice_arg, collect, csv_response, date_range, error_messages, query_without
+from web.scope import deployed
 from workflows import access, monitoring
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Office, User, tehran_today, utcnow
-from workflows.procedures import DECISION_ACTIONS, PROCEDURES
+from workflows.procedures import DECISION_ACTIONS
 
 __all__ = ["bp", "TABLES"]
 
@@ -60,7 +61,7 @@ def read_scope(user: User, args) -> Scope:
     within = None if user.role in access.READ_ALL_ROLES else access.office_subtree_ids(db.session, user.office_id)
     provinces = _offices("province", within)
     dates, process_key, province_code = collect(
-        lambda: date_range(args), lambda: choice_arg(args, "process_key", tuple(PROCEDURES)),
+        lambda: date_range(args), lambda: choice_arg(args, "process_key", tuple(deployed().current)),
         lambda: choice_arg(args, "province", tuple(provinces)))
     if "from" not in args and "to" not in args:
         dates = (tehran_today(utcnow()) - timedelta(days=DEFAULT_DAYS - 1), None)
@@ -98,7 +99,8 @@ def duration_text(seconds: float | None) -> str:
 def _step_label(process_key: str | None, step: str | None) -> str:
     if process_key is None:
         return t("web.monitor.all_steps")
-    return f"{t('web.process.' + process_key)} · {t('web.step.' + step) if step else ''}"
+    known = deployed()
+    return f"{known.title(process_key)} · {known.task_title(step) if step else ''}"
 
 
 def _hours(seconds: float | None) -> str:
@@ -196,7 +198,7 @@ def _choices(user: User, scope: Scope | None) -> dict:
     return {"provinces": list(_offices("province", within).values()),
             "counties": list(_offices("county", access.office_subtree_ids(db.session, province.id)
                                       if province else within).values()),
-            "procedures": tuple(PROCEDURES), "tables": TABLES}
+            "tables": TABLES}
 
 
 @bp.route("/monitoring/<table>.csv")

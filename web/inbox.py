@@ -14,12 +14,11 @@ from web.openapi import ReassignRequest, accepts, refuses, request_body, returns
 from web.extensions import csrf, db
 from web.listing import error_messages, query_without
 from web.security import local_target
-from web.scope import STEP_NAMES, case_or_404, county_filter_choices, task_filters
+from web.scope import case_or_404, county_filter_choices, deployed, task_filters
 from workflows import access, inbox
 from workflows.cases import open_task
 from workflows.errors import InvalidInput
 from workflows.models import Case, CaseTask, Office, User, utcnow
-from workflows.procedures import PROCEDURES
 
 __all__ = ["bp", "api_bp"]
 
@@ -43,7 +42,7 @@ def index():
         select(Office).where(Office.id.in_({task.case.county_office_id for task in page.items} - {None})))}
     return render_template(
         "inbox.html", page=page, filters=filters, errors=errors, messages=error_messages(errors),
-        counties=county_filter_choices(current_user), steps=STEP_NAMES, procedures=tuple(PROCEDURES),
+        counties=county_filter_choices(current_user), steps=deployed().task_names(),
         queues=inbox.QUEUES, sorts=inbox.SORTS, offices=offices, now=utcnow(),
         colleagues={task.id: inbox.colleagues(db.session, task) for task in page.items
                     if _may_hand_over(current_user, task)},

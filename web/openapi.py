@@ -27,9 +27,10 @@ from forms.persian import CONTROL_CHARACTERS, normalize_digits
 from forms.registry import FORMS, load
 from forms.schemas import FormSchema
 from web.listing import MAX_PER_PAGE
+from web.scope import deployed
+from workflows import procedures
 from workflows.errors import InvalidInput
 from workflows.keys import SIGNING_SESSION_MINUTES
-from workflows.procedures import PROCEDURES
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -96,7 +97,8 @@ class TokenRequest(FormSchema):
 class CaseRequest(FormSchema):
     """Start a procedure: founding without a center, the others on an existing center."""
 
-    process_key = Choice({key: f"web.process.{key}" for key in PROCEDURES})
+    #: one of the deployed procedures (the document lists them: ``deployed_choice``)
+    process_key = Code(64)
     center_id = _id(required=False)
     linked_case_id = _id(required=False)
 
@@ -195,6 +197,20 @@ PER_PAGE = parameter("per_page", {"anyOf": [{"type": "integer", "minimum": 1, "m
 def choice(name: str, choices, description: str) -> dict[str, Any]:
     """A choice of web.listing.choice_arg: empty is the same as absent (as a page's form sends it)."""
     return parameter(name, {"type": "string", "enum": ["", *choices]}, f"{description}; empty: as if absent")
+
+
+#: the schema key a deployed choice carries until the document is built (then its enum)
+_DEPLOYED = "x-deployed"
+
+
+def deployed_choice(name: str, kind: str, description: str) -> dict[str, Any]:
+    """A choice among what is deployed now: the procedures' keys (``kind`` "procedures") or their user
+    tasks ("tasks"); the document lists them as they are when it is built."""
+    return parameter(name, {"type": "string", _DEPLOYED: kind}, f"{description}; empty: as if absent")
+
+
+def _deployed_enum(known: procedures.Catalogue, kind: str) -> list[str]:
+    return list(known.current) if kind == "procedures" else list(known.task_names())
 
 
 def text(name: str, description: str) -> dict[str, Any]:
@@ -497,8 +513,8 @@ def _path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
     return _CONVERTER.sub(lambda m: "{" + m.group(2) + "}", rule.rule), parameters
 
 
-def build_document(app: Flask) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every ``/api/v1`` route of ``app``."""
+def build_document(app: Flask, known: procedures.Catalogue) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every ``/api/v1`` route of ``app``, with the ``known`` procedures."""
     paths: dict[str, dict[str, Any]] = {}
     bodies: dict[str, type[Schema]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -518,7 +534,9 @@ def build_document(app: Flask) -> dict[str, Any]:
             if len(doc) > 1:
                 operation["description"] = "\n".join(line.strip() for line in doc[1:]).strip()
             if parameters or getattr(view, "query_parameters", None):
-                operation["parameters"] = parameters + getattr(view, "query_parameters", [])
+                operation["parameters"] = parameters + [
+                    {**p, "schema": {"type": "string", "enum": ["", *_deployed_enum(known, p["schema"][_DEPLOYED])]}}
+                    if _DEPLOYED in p["schema"] else p for p in getattr(view, "query_parameters", [])]
             schema = getattr(view, "body_schema", None)
             if schema is not None:
                 bodies[schema.__name__] = schema
@@ -556,6 +574,8 @@ def build_document(app: Flask) -> dict[str, Any]:
                                        {"type": "object", "propertyNames": {"pattern": _PRINTABLE},
                                         "additionalProperties": {"$ref": "#/components/schemas/DraftValue"}}]}
     schemas |= {name: schema_object(schema) for name, schema in sorted(bodies.items())}
+    if "CaseRequest" in schemas:
+        schemas["CaseRequest"]["properties"]["process_key"] = {"type": "string", "enum": list(known.current)}
     schemas |= RESPONSES
     schemas |= {f"form.{key}": schema_object(spec.schema) for key, spec in sorted(FORMS.items())}
     return {
@@ -577,7 +597,9 @@ def build_document(app: Flask) -> dict[str, Any]:
 @returns("OpenApiDocument")
 def openapi_document():
     """Public: this document."""
+    known = deployed()
+    versions = tuple(known.current.items())
     cached = current_app.extensions.get("openapi_document")
-    if cached is None:
-        cached = current_app.extensions["openapi_document"] = build_document(current_app)
-    return jsonify(cached)
+    if cached is None or cached[0] != versions:  # built again when a procedure is deployed
+        cached = current_app.extensions["openapi_document"] = (versions, build_document(current_app, known))
+    return jsonify(cached[1])

@@ -16,7 +16,7 @@ from web.auth import SIGNING_SESSION, signing_credentials, signing_open_until
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
-    case_application, case_or_404, county_choices, diagram_state, latest_form_data, storage_dir, tasks_for, timeline,
+    case_application, case_or_404, county_choices, deployed, diagram_state, latest_form_data, storage_dir, tasks_for, timeline,
     verification_summary,
 )
 from workflows import access, documents, facts, inquiries
@@ -24,7 +24,6 @@ from workflows.inbox import case_progress
 from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.errors import Forbidden, InvalidInput, NotFound, ProcessFailed, SigningSessionEnded, WrongPin
 from workflows.models import Case, CaseDocument, ProcessDefinition, utcnow
-from workflows.procedures import OPEN_STATUSES
 
 bp = Blueprint("pages", __name__)
 
@@ -50,7 +49,11 @@ def cases():
 @bp.route("/cases/new", methods=["POST"])
 @login_required
 def new_case():
-    case = start_case(db.session, process_key="center_founding", starter=current_user)
+    new = [proc.key for proc in deployed().startable(with_center=False)]
+    process_key = request.form.get("process_key") or (new[0] if len(new) == 1 else "")
+    if process_key not in new:
+        raise InvalidInput({"process_key": [t("errors.choice_invalid")]})
+    case = start_case(db.session, process_key=process_key, starter=current_user)
     db.session.commit()
     return redirect(url_for("pages.task", case_id=case.id, task_id=case.tasks[0].task_id))
 
@@ -65,11 +68,11 @@ def case(case_id: int):
         my_tasks=[task for task in case.tasks if access.may_act(current_user, task)],
         application=case_application(case), request_data=latest_form_data(case, "term_end_request"),
         inquiries=inquiries.case_inquiries(db.session, case),
-        can_resend=access.is_office_role(current_user.role) and case.status in OPEN_STATUSES,
+        can_resend=access.is_office_role(current_user.role) and case.outcome is None,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
         documents=db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id)).all(),
         violations=_last_violations(entries), diagram=diagram_state(case),
-        signing_until=signing_open_until() if case.status in OPEN_STATUSES else None)
+        signing_until=signing_open_until() if case.outcome is None else None)
 
 
 @bp.route("/cases/<int:case_id>/diagram.bpmn")

@@ -11,12 +11,12 @@ from werkzeug.datastructures import MultiDict
 from forms import normalize_numeric, normalize_text, parse_jalali
 from web.extensions import db
 from web.listing import csv_response
+from web.scope import deployed
 from signing import parse_time
-from workflows import access, facts, registry
+from workflows import access, facts, procedures, registry
 from workflows.cases import start_case
 from workflows.errors import NotFound
 from workflows.models import Case, Center, Office, User
-from workflows.procedures import OPEN_STATUSES, PROCEDURES
 
 bp = Blueprint("registry", __name__)
 
@@ -153,13 +153,17 @@ def center(center_id: int):
         except ValueError:
             manager_on = None
     open_cases = {c.process_key: c for c in db.session.scalars(select(Case).where(
-        Case.center_id == center.id, Case.status.in_(OPEN_STATUSES)))}
-    startable = [key for key, proc in PROCEDURES.items()
-                 if proc.needs_center and access.may_start(current_user, proc.starters) and key not in open_cases]
+        Case.center_id == center.id, Case.outcome.is_(None)))}
+    startable = [proc for proc in deployed().startable(with_center=True)
+                 if access.may_start(current_user, proc.starters) and proc.key not in open_cases]
+    # a procedure that names a successor is linked to the open cases that wait (or will wait) for one
+    awaiting_successor = [c for c in open_cases.values() if any(
+        m.sent_by == "successor" for m in procedures.of_version(db.session, c.spec_version).messages.values())
+        and c.status != procedures.DRAFT]
     county = db.session.scalars(select(Office).where(Office.code == (proved.center or {}).get("county"))).first()
     return render_template("center.html", center=center, data=center_json(center, (proved, problems), full=True),
-                           county=county, on=on,
-                           manager_on=manager_on, startable=startable, open_cases=open_cases)
+                           county=county, on=on, manager_on=manager_on, startable=startable, open_cases=open_cases,
+                           awaiting_successor=awaiting_successor)
 
 
 @bp.route("/centers/<int:center_id>/cases", methods=["POST"])

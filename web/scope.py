@@ -3,25 +3,26 @@ from __future__ import annotations
 
 import json
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from web.extensions import db
 from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
-from workflows import access, facts, inbox, transitions
+from workflows import access, facts, inbox, procedures, transitions
 from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseTask, Office, Record, User, utcnow
-from workflows.procedures import PROCEDURES
 
 __all__ = ["case_application", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
-           "storage_dir", "county_choices", "task_filters", "county_filter_choices", "STEP_NAMES"]
+           "storage_dir", "county_choices", "task_filters", "county_filter_choices", "deployed"]
 
-#: user task names of the four BPMN processes, for the inbox's step filter
-STEP_NAMES = ("county_review", "escalated_county_review", "province_review", "county_acknowledge",
-              "name_interim", "office_request", "submit_application", "correct_application", "submit_change",
-              "correct_change", "submit_request")
+
+def deployed() -> procedures.Catalogue:
+    """The deployed procedures (``workflows.procedures``), read once per request or command."""
+    if "procedures" not in g:
+        g.procedures = procedures.catalogue(db.session)
+    return g.procedures
 
 
 def storage_dir():
@@ -58,7 +59,8 @@ def task_filters(args: MultiDict, user: User) -> inbox.TaskFilters:
     counties = {office.code: office.id for office in county_filter_choices(user)}
     pages, queue, process_key, step, county, sort = collect(
         lambda: page_args(args), lambda: choice_arg(args, "queue", inbox.QUEUES, "open"),
-        lambda: choice_arg(args, "process_key", tuple(PROCEDURES)), lambda: choice_arg(args, "step", STEP_NAMES),
+        lambda: choice_arg(args, "process_key", tuple(deployed().current)),
+        lambda: choice_arg(args, "step", deployed().task_names()),
         lambda: choice_arg(args, "county", tuple(counties)), lambda: choice_arg(args, "sort", inbox.SORTS, "deadline"))
     return inbox.TaskFilters(queue=queue, process_key=process_key, step=step,
                              county_id=counties[county] if county else None, overdue=bool_arg(args, "overdue"),

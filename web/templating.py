@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 from flask import Flask
 from flask_wtf.csrf import generate_csrf
+from werkzeug.local import LocalProxy
 
 from forms import format_jalali, jalali_iso, t, to_persian_digits
 from forms.messages import FA
@@ -53,6 +54,9 @@ def problem(code: str, fallback: str | None = None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(t=t, csrf_token=generate_csrf)
+    from web.scope import deployed
+
+    # the deployed procedures' words (titles, statuses, tasks), read once per request
+    app.jinja_env.globals.update(t=t, csrf_token=generate_csrf, procedures=LocalProxy(deployed))
     app.jinja_env.filters.update(jalali=jalali, fa=fa, jalali_input=jalali_input, is_past=is_past,
                               problem=problem)

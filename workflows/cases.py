@@ -18,13 +18,12 @@ from sqlalchemy.orm import Session
 import engine
 import forms
 from signing import Signer
-from workflows import access, documents, inquiries, registry, transitions
+from workflows import access, documents, inquiries, procedures, registry, transitions
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
 from workflows.models import (
     Case, CaseTask, Center, Draft, Office, ProcessDefinition, Record, User, tehran_today, utcnow,
 )
-from workflows.procedures import APPLICATION_FORMS, OPEN_STATUSES, action_for, procedure
 
 __all__ = [
     "deploy", "start_case", "save_draft", "load_draft", "complete_task", "Transition", "open_task",
@@ -46,10 +45,14 @@ class Transition:
 # --- process definitions -------------------------------------------------------------
 
 def deploy(session: Session, bpmn_dir: Path, process_key: str) -> ProcessDefinition:
-    """Store the current BPMN/DMN files of a process as a version (no-op if unchanged)."""
+    """Store the current files of a procedure (diagram, manifest, rule and data tables) as a version
+    (no-op if unchanged); SpecError naming every problem when they do not make a whole procedure."""
     sources = engine.read_sources(bpmn_dir, process_key)
     spec = engine.spec_from_sources(process_key, sources)
     check_tables(spec)
+    problems = procedures.problems(spec)
+    if problems:
+        raise engine.SpecError("; ".join(problems))
     existing = session.get(ProcessDefinition, spec.version)
     if existing is not None:
         if _latest_definition(session, process_key).version != existing.version:
@@ -108,31 +111,31 @@ def _latest_definition(session: Session, process_key: str) -> ProcessDefinition:
 
 def start_case(session: Session, *, process_key: str, starter: User, center: Center | None = None,
                linked_case: Case | None = None, now: datetime | None = None) -> Case:
-    """Start a case on the newest version of a process, for a new center or an existing one."""
+    """Start a case on the newest version of a procedure, for a new center or an existing one (what the
+    procedure needs and who may start it are its manifest's ``start``)."""
     now = now or utcnow()
-    try:
-        proc = procedure(process_key)
-    except KeyError:
-        raise NotFound(f"no procedure {process_key!r}") from None
+    proc = procedures.catalogue(session).current.get(process_key)
+    if proc is None:
+        raise NotFound(f"no procedure {process_key!r}")
     if not access.may_start(starter, proc.starters):
         raise Forbidden("this role does not start this procedure")
     if proc.needs_center:
         if center is None:
             raise NotFound("center")
         _check_center_starter(session, starter, center)
-        if registry.current_manager(session, center.id) is None:
+        if proc.needs_manager and registry.current_manager(session, center.id) is None:
             raise Conflict("the center has no current manager")
         if session.scalar(select(func.count()).select_from(Case).where(
-                Case.center_id == center.id, Case.process_key == process_key, Case.status.in_(OPEN_STATUSES))):
+                Case.center_id == center.id, Case.process_key == process_key, Case.outcome.is_(None))):
             raise Conflict("a case of this procedure is already open for the center")
     elif center is not None:
         raise InvalidInput({"center": [forms.t("errors.unknown_field")]})
-    if linked_case is not None and (process_key != "manager_change" or linked_case.center_id != center.id
-                                    or linked_case.status not in OPEN_STATUSES):
+    if linked_case is not None and (not proc.names_successor or linked_case.center_id != center.id
+                                    or linked_case.outcome is not None):
         raise Conflict("cannot link to that case")
 
     definition = _latest_definition(session, process_key)
-    spec = transitions.spec_of(definition)
+    spec = procedures.spec_of(definition)
     variables = {"deadlines": dict(spec.tables.get("deadlines", {}).get(process_key, {})),
                  "initiator": "office" if "county" in access.lanes_of(starter.role) else "applicant"}
     with transitions.engine_step():
@@ -146,7 +149,7 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
                 linked_case_id=linked_case.id if linked_case else None, created_at=now, updated_at=now)
     session.add(case)
     session.flush()
-    transitions.save(session, case, instance, now)
+    transitions.save(session, case, instance, now, started=True)
     return case
 
 
@@ -223,7 +226,8 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
         cleaned = forms.validate(task.form_key, data)
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
-    county = _check_references(session, case, task, cleaned)
+    procedure = procedures.of_version(session, case.spec_version)
+    county = _check_references(session, case, procedure, task, cleaned)
     if signer is None:
         signer = signer_for(session, actor, pin, signing_session)
 
@@ -241,10 +245,8 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
 
     if county is not None:
         case.county_office, case.title = county, cleaned["mosque"]["name"]
-    submitted_before = session.scalar(select(func.count()).select_from(Record).where(
-        Record.case_id == case.id, Record.action == "submit")) > 0
     records = [transitions.append_record(
-        session, case, signer, actor, now, instance=instance, action=action_for(task.form_key, cleaned, submitted_before),
+        session, case, signer, actor, now, instance=instance, action=procedure.action_for(task.name, cleaned),
         task_id=task.task_id, task_name=task.name, form_key=task.form_key, form_data=cleaned,
         rule_results=_rule_results(spec, instance, variables) if "facts" in variables else None)]
     records += transitions.settle(session, case, spec, instance, signer, actor, now)
@@ -257,11 +259,8 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
 
 # --- helpers ---------------------------------------------------------------------------
 
-#: the review steps that decide on the inquiries' answers (the county's, or the province's in its place)
-INQUIRY_DECIDING_TASKS = ("county_review", "escalated_county_review")
-
-
-def _check_references(session: Session, case: Case, task: CaseTask, cleaned: dict) -> Office | None:
+def _check_references(session: Session, case: Case, procedure: procedures.Procedure, task: CaseTask,
+                      cleaned: dict) -> Office | None:
     """Checks the schema cannot make: offices, documents and inquiries of this case."""
     form_key = task.form_key
     errors: dict[str, list[str]] = {}
@@ -271,12 +270,12 @@ def _check_references(session: Session, case: Case, task: CaseTask, cleaned: dic
             Office.code == cleaned["mosque"]["county"], Office.kind == "county")).first()
         if county is None:
             errors["mosque.county"] = [forms.t("errors.county_unknown")]
-    if form_key in APPLICATION_FORMS:
+    if "documents" in cleaned:
         linked = documents.case_document_digests(session, case)
         for field, sha in cleaned["documents"].items():
             if sha not in linked:
                 errors[f"documents.{field}"] = [forms.t("errors.document_missing")]
-    if (task.name in INQUIRY_DECIDING_TASKS and cleaned["decision"] == "approve"
+    if (procedure.tasks[task.name].decides_inquiries and cleaned["decision"] == "approve"
             and len(cleaned.get("reason", "")) < 5 and inquiries.pending_in_latest_round(session, case)):
         errors["reason"] = [forms.t("errors.pending_inquiries_reason")]
     if errors:

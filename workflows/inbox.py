@@ -13,10 +13,9 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 import forms
-from workflows import access
+from workflows import access, procedures
 from workflows.errors import Conflict, Forbidden, InvalidInput
 from workflows.models import Case, CaseTask, Center, Inquiry, License, ManagerTerm, Office, User
-from workflows.procedures import PROCEDURES, step_of
 
 __all__ = ["QUEUES", "SORTS", "TaskFilters", "Page", "search_tasks", "queue_counts", "claim", "release",
            "reassign", "colleagues", "CaseProgress", "case_progress", "MAX_PER_PAGE"]
@@ -51,8 +50,6 @@ class TaskFilters:
             errors["queue"] = [forms.t("errors.choice_invalid")]
         if self.sort not in SORTS:
             errors["sort"] = [forms.t("errors.choice_invalid")]
-        if self.process_key is not None and self.process_key not in PROCEDURES:
-            errors["process_key"] = [forms.t("errors.choice_invalid")]
         if self.page < 1:
             errors["page"] = [forms.t("web.list.page_invalid")]
         if not 1 <= self.per_page <= MAX_PER_PAGE:
@@ -232,35 +229,39 @@ class CaseProgress:
     #: step N of M on the procedure's main path (a finished case is at M of M)
     step: int
     steps: int
-    #: the step's name (catalogue web.step.<name>), None once finished
+    #: the step the case is at (its manifest's words), None once finished
     step_name: str | None
     #: who holds the case now: "you", "office" (see office), "agencies", or None when finished
     holder: str | None
     office: Office | None
     deadline: datetime | None
-    #: catalogue key of what the applicant must do next
-    next_key: str
+    #: what the applicant must do next (Persian)
+    next_text: str
     #: the applicant's own waiting task, if any
     task: CaseTask | None
 
 
 def case_progress(session: Session, case: Case, user: User) -> CaseProgress:
     """Where an applicant's case is: step N of M, who holds it, its deadline, what to do next."""
-    step, steps, name = step_of(case.process_key, case.status)
+    procedure = procedures.of_version(session, case.spec_version)
+    step, steps, at = procedure.step_of(case.status)
     mine = next((task for task in case.tasks if task.assignee_id == user.id), None)
     office_task = next((task for task in case.tasks if task.office_id is not None), None)
     office = session.get(Office, office_task.office_id) if office_task else None
-    finished = name is None
+    finished = at is None
+    told = (procedure.statuses.get(case.status) or procedures.Status("")).next
+    sender = None if finished or mine else procedure.waiting_sender(sorted(
+        name for name, meaning in procedure.messages.items() if meaning.status == case.status))
     if finished:
-        holder, next_key = None, f"web.next.done.{case.status}"
+        holder, next_text = None, told or forms.t("web.next.done")
     elif mine is not None:
-        holder, next_key = "you", ("web.next.correct" if case.status == "correction" else "web.next.fill")
-    elif case.status == "awaiting_successor":
-        holder, next_key = "you", "web.next.propose_successor"
+        holder, next_text = "you", told or forms.t("web.next.fill")
+    elif sender == "successor":
+        holder, next_text = "you", told or forms.t("web.next.propose_successor")
         office = case.county_office
-    elif case.status == "inquiries":
-        holder, next_key = "agencies", "web.next.wait_inquiries"
+    elif sender == "inquiries":
+        holder, next_text = "agencies", told or forms.t("web.next.wait_inquiries")
     else:
-        holder, next_key = "office", "web.next.wait_office"
+        holder, next_text = "office", told or forms.t("web.next.wait_office")
     deadline = None if finished else (office_task.due_at if office_task and office_task.due_at else case.wake_at)
-    return CaseProgress(case, step, steps, name, holder, office, deadline, next_key, mine)
+    return CaseProgress(case, step, steps, at.label if at else None, holder, office, deadline, next_text, mine)

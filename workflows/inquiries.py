@@ -8,15 +8,14 @@ from sqlalchemy.orm import Session
 
 import engine
 import forms
+from workflows import procedures
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
 from workflows.models import Case, Inquiry, Record, User
 
-__all__ = ["MESSAGE", "has_open_round", "open_round", "answer_inquiry", "resend_inquiry", "case_inquiries",
+__all__ = ["has_open_round", "open_round", "answer_inquiry", "resend_inquiry", "case_inquiries",
            "pending_in_latest_round", "agency_inquiries", "RESEND_DAYS"]
 
-#: the message the engine waits on until every inquiry of a round is answered
-MESSAGE = "inquiries_complete"
 #: how long a resent inquiry is given
 RESEND_DAYS = 7
 
@@ -31,14 +30,23 @@ def has_open_round(session: Session, case: Case) -> bool:
         Inquiry.case_id == case.id, Inquiry.status == "pending")) > 0
 
 
-def open_round(session: Session, case: Case, spec: engine.ProcessSpec, instance: engine.Instance,
+def _awaited(session: Session, case: Case, instance: engine.Instance) -> str | None:
+    """The message the case waits for that the last answer of a round sends (its manifest says which)."""
+    meanings = procedures.of_version(session, case.spec_version).messages
+    return next((m for m in instance.awaited_messages() if m in meanings and meanings[m].sent_by == "inquiries"), None)
+
+
+def open_round(session: Session, case: Case, spec: engine.ProcessSpec, instance: engine.Instance, message: str,
                application: dict, now: datetime) -> list[Inquiry]:
-    """Send this procedure's inquiries about the proposed manager; answer at once when there are none."""
+    """Send this procedure's inquiries about the proposed manager; when there are none, send the awaited
+    ``message`` at once."""
+    from workflows import transitions  # transitions imports this module
+
     config = _config(spec)
     kinds = config["procedures"].get(case.process_key, [])
     if not kinds:
         with transitions.engine_step():
-            instance.send_message(MESSAGE, {"all_clear": True, "results": []})
+            instance.send_message(message, {"all_clear": True, "results": []})
         return []
     last_round = session.scalar(select(func.max(Inquiry.round)).where(Inquiry.case_id == case.id)) or 0
     due = next((t.fire_at for t in instance.timers() if t.name == "inquiries_overdue"), now + timedelta(days=10))
@@ -105,10 +113,11 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
     inquiry.answered_at, inquiry.answered_by = now, agency_user.id
     session.flush()
     round_ = list(session.scalars(select(Inquiry).where(Inquiry.case_id == case.id, Inquiry.round == inquiry.round)))
-    resumes = all(i.status == "answered" for i in round_) and MESSAGE in instance.awaited_messages()
+    message = _awaited(session, case, instance)
+    resumes = all(i.status == "answered" for i in round_) and message is not None
     if resumes:  # the engine moves first, so that the answer's record signs where the case now stands
         with transitions.engine_step():
-            instance.send_message(MESSAGE, {
+            instance.send_message(message, {
                 "all_clear": all(i.result == "clear" for i in round_),
                 "results": [{"kind": i.kind, "result": i.result, "reference": i.reference} for i in round_]})
     records = [transitions.append_record(

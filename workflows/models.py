@@ -40,8 +40,6 @@ OFFICE_KINDS = ("hq", "province", "county")
 #: every role (workflows/data/roles.json defines what each may do; a test keeps the two in step)
 ROLES = ("applicant", "county_officer", "county_head", "province_officer", "province_head", "hq_auditor", "admin",
          "agency", "system")
-CASE_STATUSES = ("draft", "inquiries", "county_review", "province_review", "correction", "acknowledgement",
-                 "awaiting_successor", "interim_needed", "licensed", "appointed", "closed", "rejected")
 INQUIRY_STATUSES = ("pending", "answered", "withdrawn")
 
 
@@ -404,7 +402,6 @@ class Case(Base):
     """One running (or finished) process instance."""
 
     __tablename__ = "cases"
-    __table_args__ = (CheckConstraint(f"status IN {CASE_STATUSES}", name="case_status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: random identifier used in verification tokens (never the row id)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 
 from forms import TEHRAN
 from workflows.models import Case, CaseCount, CaseDayCount, CaseTask, Center, ManagerTerm, Office, RecordTiming
-from workflows.procedures import DECISION_ACTIONS, OPEN_STATUSES
+from workflows.procedures import DECISION_ACTIONS
 
 __all__ = ["MonitorFilters", "cases_by_status", "step_times", "end_to_end_times", "backlog", "decision_rates",
            "youth_profile", "AGE_BANDS", "percentiles", "day_bounds"]
@@ -177,14 +177,14 @@ def end_to_end_times(session: Session, filters: MonitorFilters) -> list[dict]:
     candidates = _scoped(candidates, timing.county_office_id, filters, timing.process_key).subquery()
     first = select(func.min(other.created_at)).where(other.case_id == candidates.c.case_id).scalar_subquery()
     last = select(func.max(other.created_at)).where(other.case_id == candidates.c.case_id).scalar_subquery()
-    status = select(Case.status).where(Case.id == candidates.c.case_id).scalar_subquery()
+    outcome = select(Case.outcome).where(Case.id == candidates.c.case_id).scalar_subquery()
     # OFFSET 0 keeps the database from inlining this subquery, which would run each look-up once
     # for every place the outer queries name its columns
     per_case = select(candidates.c.process_key.label("process_key"), first.label("first"), last.label("last"),
-                      status.label("status")).offset(0).subquery()
+                      outcome.label("outcome")).offset(0).subquery()
     finished = (select(per_case.c.process_key,
                        _seconds(session, per_case.c["last"], per_case.c["first"]).label("d"))
-                .where(per_case.c.status.not_in(OPEN_STATUSES), *_in_range(per_case.c["last"], filters))
+                .where(per_case.c.outcome.is_not(None), *_in_range(per_case.c["last"], filters))
                 .subquery())
     return percentiles(session, finished, ["process_key"])
 

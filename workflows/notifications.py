@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 import forms
 from workflows import access
 from workflows.models import Base, Case, CaseTask, Record, User, UtcDateTime, utcnow
+from workflows import procedures
 from workflows.procedures import DECISION_ACTIONS, OUTCOME_ACTIONS
 
 __all__ = ["Notification", "OutboxMessage", "TaskSnapshot", "snapshot", "after_transition", "render",
@@ -141,7 +142,7 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
     case.notified_seq = records[-1].seq
     actors = {record.actor_user_id for record in records}
     applicant = session.get(User, case.applicant_id)
-    process = forms.t(f"web.process.{case.process_key}")
+    process = procedures.of_version(session, case.spec_version).title
     base = {"case": _label(case), "process": process}
     steps = {snap.name: snap.title for snap in previous.values()}
     planned: list[tuple[User | None, str, str, dict]] = []

@@ -1,104 +1,430 @@
-"""The four procedures as data: who starts them, what each form records, what each end means."""
+"""Procedures as data: what each procedure means, read from its manifest.
+
+A procedure is a package in ``bpmn/``: its BPMN diagram ``<key>.bpmn`` and its manifest
+``<key>.procedure.json`` beside it (README, "Procedures"), with the shared rule tables and data
+tables. The manifest says who may start the procedure and what it needs, the status a case shows
+while each task or message waits, the action each completed task signs, the steps an applicant
+sees, what each end event means (its status, what it writes to the registry, the certificate it
+issues) and the Persian words for all of them.
+
+The manifest is one of the version's sources: a case is read with the manifest of the version it
+runs on (``of_spec``); lists that span procedures read the newest deployed versions (``Catalogue``).
+No Python code names a procedure, a task, a status or a step; the product's own mechanisms are
+named here once: the registry effects an end event may have, and who sends a message.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
-__all__ = ["Procedure", "PROCEDURES", "procedure", "action_for", "FORM_ACTIONS", "TASK_STATUS",
-           "MESSAGE_STATUS", "OPEN_STATUSES", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "step_of"]
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-#: the signed action a completed form records (review decisions record the decision itself)
-FORM_ACTIONS = {
-    "term_end_request": "request",
-    "term_end_acknowledgement": "acknowledge",
-    "interim_appointment": "appoint_interim",
-}
-#: case status while the engine waits on this user task
-TASK_STATUS = {
-    "submit_application": "draft", "correct_application": "correction",
-    "submit_change": "draft", "correct_change": "correction",
-    "submit_request": "draft", "office_request": "draft",
-    "county_review": "county_review", "escalated_county_review": "county_review",
-    "province_review": "province_review",
-    "county_acknowledge": "acknowledgement", "name_interim": "interim_needed",
-}
-#: case status while the engine waits on this message
-MESSAGE_STATUS = {"inquiries_complete": "inquiries", "successor_confirmed": "awaiting_successor"}
-#: statuses of a case still running
-OPEN_STATUSES = ("draft", "inquiries", "county_review", "province_review", "correction", "acknowledgement",
-                 "awaiting_successor", "interim_needed")
-#: forms whose first completion in a case is a "submit" and later ones a "resubmit"
-APPLICATION_FORMS = ("founding_application", "manager_change_application")
-#: signed actions that decide at one level (the people concerned are told of each)
+import engine
+from workflows.access import LANE_ROLES
+from workflows.models import ProcessDefinition
+
+__all__ = [
+    "DRAFT", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "MESSAGE_SENDERS", "NEEDS", "Status", "TaskMeaning",
+    "MessageMeaning", "EndMeaning", "Step", "Procedure", "Catalogue", "ManifestError", "parse", "problems", "of_spec", "spec_of",
+    "of_version", "catalogue", "package_keys",
+]
+
+#: the status of every case until its first signed record (every manifest gives it a label)
+DRAFT = "draft"
+#: signed actions that decide at one level (the choices of a review decision; people are told of each)
 DECISION_ACTIONS = ("approve", "return", "reject")
-#: signed actions that change the registry at the end of a case
+#: what an end event may write to the registry (``ends.<event>.effect``); each is also the action of the
+#: record that signs what it wrote (``transitions`` carries them out)
 OUTCOME_ACTIONS = ("issue_license", "appoint_manager", "appoint_interim")
+#: what sends a message a case waits for (``messages.<name>.sent_by``): the last answer of a round of
+#: inquiries, or the appointment of a successor by a manager change started for the case
+MESSAGE_SENDERS = ("inquiries", "successor")
+#: what starting a procedure may need: an existing center, and a current manager of it
+NEEDS = ("center", "current_manager")
+#: a status code (stored with the case, at most 32 characters) and an action (stored with each record)
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+class ManifestError(engine.SpecError):
+    """A manifest that cannot be read, or does not fit its diagram; ``problems`` lists every one."""
+
+    def __init__(self, process_key: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(f"{process_key}{engine.MANIFEST_SUFFIX}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Status:
+    label: str
+    #: what the applicant is told to do next while (or once) the case is in this status, if anything particular
+    next: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskMeaning:
+    #: the case's status while the task waits
+    status: str
+    #: the action its completion signs, or None when ``action_field`` names the form field that holds it
+    action: str | None
+    action_field: str | None = None
+    #: the review that decides on the inquiries' answers (approving over unanswered ones needs a reason)
+    decides_inquiries: bool = False
+
+
+@dataclass(frozen=True)
+class MessageMeaning:
+    status: str
+    #: one of MESSAGE_SENDERS
+    sent_by: str
+
+
+@dataclass(frozen=True)
+class EndMeaning:
+    status: str
+    #: one of OUTCOME_ACTIONS, or None when the end writes nothing to the registry
+    effect: str | None = None
+    #: the title of the certificate a case that ended here issues (None: a plain status certificate)
+    certificate: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    label: str
+    #: the case statuses that mean the case is at this step
+    statuses: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Procedure:
     key: str
-    #: lanes whose people may start it: "applicant" (the center's holder, or anyone for founding) or
-    #: "county" (the center's county office; roles per lane are in workflows/data/roles.json)
+    title: str
+    #: the words of the button that starts it
+    start_label: str
+    #: lanes whose people may start it: "applicant" (the center's holder, or anyone when it needs no
+    #: center) or an office lane (the center's county office); roles per lane are in workflows/data/roles.json
     starters: tuple[str, ...]
-    #: True when it needs an existing center with a current manager
     needs_center: bool
-    #: case status for each end event reached
-    outcomes: dict[str, str] = field(default_factory=dict)
+    needs_manager: bool
+    #: True when it may be started for an open case of the same center that waits for a successor
+    names_successor: bool
     #: how the manager's term ends when this procedure ends it
-    term_end_reason: str | None = None
-    #: the steps of the main path as applicants see them («step N of M»), each with the case
-    #: statuses that mean the case is at that step
-    steps: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    term_end_reason: str | None
+    statuses: Mapping[str, Status]
+    tasks: Mapping[str, TaskMeaning]
+    messages: Mapping[str, MessageMeaning]
+    ends: Mapping[str, EndMeaning]
+    steps: tuple[Step, ...]
+
+    def status_label(self, status: str) -> str:
+        known = self.statuses.get(status)
+        return known.label if known else status
+
+    def action_for(self, task_name: str, cleaned: dict) -> str:
+        """The action the completed task signs."""
+        meaning = self.tasks[task_name]
+        return meaning.action if meaning.action is not None else cleaned[meaning.action_field]
+
+    def step_of(self, status: str) -> tuple[int, int, Step | None]:
+        """(N, M, step) of a case in this status: step N of the procedure's M steps; a case in no step's
+        status (a finished one) is at step M with no step."""
+        for number, step in enumerate(self.steps, start=1):
+            if status in step.statuses:
+                return number, len(self.steps), step
+        return len(self.steps), len(self.steps), None
+
+    def waiting_sender(self, message_names: list[str]) -> str | None:
+        """Who sends the first of these awaited messages this procedure gives a meaning (None: none)."""
+        return next((self.messages[m].sent_by for m in message_names if m in self.messages), None)
 
 
-PROCEDURES: dict[str, Procedure] = {
-    "center_founding": Procedure(
-        "center_founding", ("applicant",), needs_center=False,
-        outcomes={"license_issued": "licensed", "rejected_by_county": "rejected",
-                  "rejected_by_province": "rejected"},
-        steps=(("application", ("draft", "correction")), ("inquiries", ("inquiries",)),
-               ("county_review", ("county_review",)), ("province_review", ("province_review",)))),
-    "manager_change": Procedure(
-        "manager_change", ("applicant",), needs_center=True,
-        outcomes={"manager_appointed": "appointed", "rejected_by_county": "rejected",
-                  "rejected_by_province": "rejected"},
-        term_end_reason="replaced",
-        steps=(("proposal", ("draft", "correction")), ("inquiries", ("inquiries",)),
-               ("county_review", ("county_review",)), ("province_review", ("province_review",)))),
-    "manager_retirement": Procedure(
-        "manager_retirement", ("applicant", "county"), needs_center=True,
-        outcomes={"interim_appointed": "closed", "successor_appointed": "closed"},
-        term_end_reason="retired",
-        steps=(("request", ("draft",)), ("acknowledgement", ("acknowledgement",)),
-               ("continuity", ("awaiting_successor", "interim_needed")))),
-    "manager_resignation": Procedure(
-        "manager_resignation", ("applicant",), needs_center=True,
-        outcomes={"interim_appointed": "closed", "successor_appointed": "closed"},
-        term_end_reason="resigned",
-        steps=(("request", ("draft",)), ("acknowledgement", ("acknowledgement",)),
-               ("continuity", ("awaiting_successor", "interim_needed")))),
-}
+# --- reading a manifest ---------------------------------------------------------------------------
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
-def procedure(process_key: str) -> Procedure:
-    """The procedure of a process key (KeyError for an unknown one)."""
-    return PROCEDURES[process_key]
+def parse(process_key: str, manifest: Any) -> Procedure:
+    """The procedure a manifest declares; ManifestError listing every problem of its own shape.
+    (Whether it fits its diagram is ``problems``.)"""
+    found: list[str] = []
+    if not isinstance(manifest, dict):
+        raise ManifestError(process_key, ["a manifest is a JSON object"])
+
+    def obj(where: str, value: Any) -> dict:
+        if not isinstance(value, dict):
+            found.append(f"{where}: must be an object")
+            return {}
+        return {k: v for k, v in value.items() if not k.startswith("_")}
+
+    def text(where: str, value: Any, required: bool = True) -> str | None:
+        if value is None and not required:
+            return None
+        if not _text(value):
+            found.append(f"{where}: must be a non-empty text")
+            return None
+        return value
+
+    def flag(where: str, value: Any) -> bool:
+        if value is None:
+            return False
+        if type(value) is not bool:
+            found.append(f"{where}: must be true or false")
+            return False
+        return value
+
+    def names(where: str, value: Any, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            found.append(f"{where}: must be a list of names")
+            return ()
+        for v in value:
+            if allowed is not None and v not in allowed:
+                found.append(f"{where}: {v!r} is not one of {', '.join(allowed)}")
+        return tuple(value)
+
+    known = set(manifest) - {"title", "start", "term_end_reason", "statuses", "tasks", "messages", "ends", "steps"}
+    for key in sorted(k for k in known if not k.startswith("_")):
+        found.append(f"{key}: not a manifest entry")
+    title = text("title", manifest.get("title"))
+    start = obj("start", manifest.get("start"))
+    starters = names("start.by", start.get("by"), tuple(LANE_ROLES))
+    if not starters and "start.by: must be a list of names" not in found:
+        found.append("start.by: names no lane")
+    needs = names("start.needs", start.get("needs", []), NEEDS)
+    if "current_manager" in needs and "center" not in needs:
+        found.append("start.needs: a current manager needs a center")
+    start_label = text("start.label", start.get("label"))
+    names_successor = flag("start.names_successor", start.get("names_successor"))
+    for key in sorted(set(start) - {"by", "needs", "label", "names_successor"}):
+        found.append(f"start.{key}: not a manifest entry")
+    term_end_reason = text("term_end_reason", manifest.get("term_end_reason"), required=False)
+
+    statuses: dict[str, Status] = {}
+    for code, value in obj("statuses", manifest.get("statuses")).items():
+        if not _CODE.fullmatch(code):
+            found.append(f"statuses.{code}: a status is a lowercase letter, then up to 31 letters, digits or _")
+        entry = obj(f"statuses.{code}", value)
+        label = text(f"statuses.{code}.label", entry.get("label"))
+        hint = text(f"statuses.{code}.next", entry.get("next"), required=False)
+        for key in sorted(set(entry) - {"label", "next"}):
+            found.append(f"statuses.{code}.{key}: not a manifest entry")
+        statuses[code] = Status(label or code, hint)
+    if DRAFT not in statuses:
+        found.append(f"statuses: must give {DRAFT!r} (every case until its first signed record) a label")
+
+    def status(where: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in statuses:
+            found.append(f"{where}: {value!r} is not one of the manifest's statuses")
+        return value if isinstance(value, str) else ""
+
+    tasks: dict[str, TaskMeaning] = {}
+    for name, value in obj("tasks", manifest.get("tasks")).items():
+        entry = obj(f"tasks.{name}", value)
+        action, field = entry.get("action"), entry.get("action_field")
+        if (action is None) == (field is None):
+            found.append(f"tasks.{name}: give either an action or the action_field that holds it")
+        elif action is not None:
+            if not (isinstance(action, str) and _CODE.fullmatch(action)):
+                found.append(f"tasks.{name}.action: {action!r} is not an action (a lowercase letter, then letters, "
+                             "digits or _)")
+        else:
+            text(f"tasks.{name}.action_field", field)
+        for key in sorted(set(entry) - {"status", "action", "action_field", "decides_inquiries"}):
+            found.append(f"tasks.{name}.{key}: not a manifest entry")
+        tasks[name] = TaskMeaning(status(f"tasks.{name}.status", entry.get("status")), action, field,
+                                  flag(f"tasks.{name}.decides_inquiries", entry.get("decides_inquiries")))
+
+    messages: dict[str, MessageMeaning] = {}
+    for name, value in obj("messages", manifest.get("messages", {})).items():
+        entry = obj(f"messages.{name}", value)
+        sent_by = entry.get("sent_by")
+        if sent_by not in MESSAGE_SENDERS:
+            found.append(f"messages.{name}.sent_by: {sent_by!r} is not one of {', '.join(MESSAGE_SENDERS)}")
+        for key in sorted(set(entry) - {"status", "sent_by"}):
+            found.append(f"messages.{name}.{key}: not a manifest entry")
+        messages[name] = MessageMeaning(status(f"messages.{name}.status", entry.get("status")), sent_by)
+
+    ends: dict[str, EndMeaning] = {}
+    for name, value in obj("ends", manifest.get("ends")).items():
+        entry = obj(f"ends.{name}", value)
+        effect = entry.get("effect")
+        if effect is not None and effect not in OUTCOME_ACTIONS:
+            found.append(f"ends.{name}.effect: {effect!r} is not one of {', '.join(OUTCOME_ACTIONS)}")
+        if effect in ("appoint_manager", "appoint_interim") and "center" not in needs:
+            found.append(f"ends.{name}.effect: {effect} needs an existing center (start.needs)")
+        for key in sorted(set(entry) - {"status", "effect", "certificate"}):
+            found.append(f"ends.{name}.{key}: not a manifest entry")
+        ends[name] = EndMeaning(status(f"ends.{name}.status", entry.get("status")), effect,
+                                text(f"ends.{name}.certificate", entry.get("certificate"), required=False))
+    if any(end.effect in ("appoint_manager", "appoint_interim") for end in ends.values()) and not term_end_reason:
+        found.append("term_end_reason: a procedure that appoints a manager says how the previous term ends")
+
+    steps: list[Step] = []
+    raw_steps = manifest.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        found.append("steps: must be a list of the steps an applicant sees")
+        raw_steps = []
+    seen: set[str] = set()
+    for number, value in enumerate(raw_steps, start=1):
+        entry = obj(f"steps[{number}]", value)
+        name = text(f"steps[{number}].name", entry.get("name")) or str(number)
+        if name in seen:
+            found.append(f"steps[{number}].name: {name!r} is used twice")
+        seen.add(name)
+        step_statuses = names(f"steps[{number}].statuses", entry.get("statuses"))
+        for code in step_statuses:
+            status(f"steps[{number}].statuses", code)
+        for key in sorted(set(entry) - {"name", "label", "statuses"}):
+            found.append(f"steps[{number}].{key}: not a manifest entry")
+        steps.append(Step(name, text(f"steps[{number}].label", entry.get("label")) or name, step_statuses))
+    if found:
+        raise ManifestError(process_key, found)
+    return Procedure(
+        key=process_key, title=title, start_label=start_label, starters=starters, needs_center="center" in needs,
+        needs_manager="current_manager" in needs, names_successor=names_successor, term_end_reason=term_end_reason,
+        statuses=MappingProxyType(statuses), tasks=MappingProxyType(tasks), messages=MappingProxyType(messages),
+        ends=MappingProxyType(ends), steps=tuple(steps))
 
 
-def action_for(form_key: str, cleaned: dict, submitted_before: bool) -> str:
-    """The action a completed form records."""
-    if form_key == "review_decision":
-        return cleaned["decision"]
-    if form_key in APPLICATION_FORMS:
-        return "resubmit" if submitted_before else "submit"
-    return FORM_ACTIONS[form_key]
+def problems(spec: engine.ProcessSpec) -> list[str]:
+    """Where a version's manifest does not fit its diagram (empty: it fits): every user task, every
+    message and every end event has a meaning, and the manifest names nothing the diagram lacks."""
+    if spec.manifest is None:
+        return [f"{spec.process_key}{engine.MANIFEST_SUFFIX}: missing (every procedure has a manifest)"]
+    try:
+        procedure = parse(spec.process_key, spec.manifest)
+    except ManifestError as error:
+        return [f"{spec.process_key}{engine.MANIFEST_SUFFIX}: {problem}" for problem in error.problems]
+    found = []
+    for kind, declared, drawn in (("tasks", procedure.tasks, spec.user_tasks), ("messages", procedure.messages, spec.messages),
+                                  ("ends", procedure.ends, spec.end_events)):
+        for name in sorted(set(drawn) - set(declared)):
+            found.append(f"{kind}.{name}: the diagram has it, the manifest gives it no meaning")
+        for name in sorted(set(declared) - set(drawn)):
+            found.append(f"{kind}.{name}: the manifest names it, the diagram has no such {kind[:-1]}")
+    return [f"{spec.process_key}{engine.MANIFEST_SUFFIX}: {problem}" for problem in found]
 
 
-def step_of(process_key: str, status: str) -> tuple[int, int, str | None]:
-    """(N, M, step name) of a case in this status: step N of the procedure's M steps; a finished
-    case is at step M with no step name."""
-    steps = procedure(process_key).steps
-    for number, (name, statuses) in enumerate(steps, start=1):
-        if status in statuses:
-            return number, len(steps), name
-    return len(steps), len(steps), None
+# --- the manifest of a version ---------------------------------------------------------------------
+
+#: procedures by version, and the versions stored without a manifest (parsed once per process)
+_by_version: dict[str, Procedure] = {}
+_without_manifest: set[str] = set()
+
+
+def of_spec(spec: engine.ProcessSpec) -> Procedure | None:
+    """The procedure a version's manifest declares (None for a version stored before manifests existed)."""
+    known = _by_version.get(spec.version)
+    if known is None and spec.manifest is not None:
+        known = _by_version.setdefault(spec.version, parse(spec.process_key, spec.manifest))
+    return known
+
+
+def spec_of(definition: ProcessDefinition) -> engine.ProcessSpec:
+    """The parsed spec of a stored version (parsed once per version, then cached)."""
+    sources = {name: text.encode("utf-8") for name, text in json.loads(definition.sources).items()}
+    return engine.spec_from_sources(definition.process_key, sources)
+
+
+def _stored(session: Session, version: str) -> Procedure | None:
+    """The procedure of a stored version's own manifest (None: it has none), parsed once."""
+    if version in _without_manifest:
+        return None
+    procedure = _by_version.get(version)
+    if procedure is None:
+        definition = session.get(ProcessDefinition, version)
+        name = f"{definition.process_key}{engine.MANIFEST_SUFFIX}"
+        text = json.loads(definition.sources).get(name)
+        if text is None:
+            _without_manifest.add(version)
+            return None
+        procedure = _by_version.setdefault(
+            version, parse(definition.process_key, engine.parse_table(text.encode("utf-8"), name)))
+    return procedure
+
+
+def of_version(session: Session, version: str) -> Procedure:
+    """The procedure of a stored version: its own manifest, or for a version stored before manifests
+    existed, the newest manifest of the same process."""
+    procedure = _stored(session, version)
+    if procedure is None:
+        process_key = session.get(ProcessDefinition, version).process_key
+        procedure = catalogue(session).current.get(process_key)
+        if procedure is None:
+            raise LookupError(f"no manifest of {process_key!r} is deployed")
+    return procedure
+
+
+# --- every procedure -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The deployed procedures: the newest version of each (``current``, in key order), and every
+    version's words (a status only an older version has keeps its label)."""
+
+    current: Mapping[str, Procedure]
+    every: tuple[Procedure, ...]
+    #: the people's name of each user task of the current versions (the BPMN task's name)
+    task_titles: Mapping[str, str]
+
+    def title(self, process_key: str) -> str:
+        found = self.current.get(process_key) or next((p for p in self.every if p.key == process_key), None)
+        return found.title if found else process_key
+
+    def status_label(self, status: str) -> str:
+        for procedure in (*self.current.values(), *self.every):
+            if status in procedure.statuses:
+                return procedure.statuses[status].label
+        return status
+
+    def task_names(self) -> tuple[str, ...]:
+        """The user tasks of the current procedures, as the inbox's step filter offers them."""
+        return tuple(dict.fromkeys(name for procedure in self.current.values() for name in procedure.tasks))
+
+    def task_title(self, name: str) -> str:
+        return self.task_titles.get(name, name)
+
+    def startable(self, *, with_center: bool) -> list[Procedure]:
+        return [p for p in self.current.values() if p.needs_center == with_center]
+
+
+def catalogue(session: Session) -> Catalogue:
+    """The deployed procedures, read from the stored versions (manifests parsed once per version)."""
+    rows = session.execute(select(ProcessDefinition.version, ProcessDefinition.process_key)
+                           .order_by(ProcessDefinition.deployed_at.desc(), ProcessDefinition.version)).all()
+    current: dict[str, Procedure] = {}
+    every: list[Procedure] = []
+    titles: dict[str, str] = {}
+    for version, process_key in rows:
+        procedure = _stored(session, version)
+        if procedure is None:
+            continue
+        if process_key not in current:
+            current[process_key] = procedure
+            for name, title in _task_titles(session, version).items():
+                titles.setdefault(name, title)
+        every.append(procedure)
+    return Catalogue(MappingProxyType(dict(sorted(current.items()))), tuple(every), MappingProxyType(titles))
+
+
+_titles_by_version: dict[str, dict[str, str]] = {}
+
+
+def _task_titles(session: Session, version: str) -> dict[str, str]:
+    titles = _titles_by_version.get(version)
+    if titles is None:
+        spec = spec_of(session.get(ProcessDefinition, version))
+        titles = _titles_by_version.setdefault(version, {name: task.title for name, task in spec.user_tasks.items()})
+    return titles
+
+
+def package_keys(bpmn_dir: Path) -> tuple[str, ...]:
+    """The procedures a bpmn folder holds: one per manifest, in key order."""
+    return tuple(sorted(path.name[:-len(engine.MANIFEST_SUFFIX)]
+                        for path in Path(bpmn_dir).glob(f"*{engine.MANIFEST_SUFFIX}")))

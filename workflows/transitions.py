@@ -16,15 +16,15 @@ from sqlalchemy.orm import Session
 
 import engine
 from signing import Signer, canonical_bytes, digest, format_time, sign_record
-from workflows import access, facts, inquiries, log, notifications, pki, registry
+from workflows import access, facts, inquiries, log, notifications, pki, procedures, registry
 from workflows.errors import Forbidden, NotFound, ProcessFailed
 from workflows.models import (
     Case, CaseCount, CaseDayCount, CaseTask, ProcessDefinition, Record, RecordTiming, SigningKey, User,
     tehran_today,
 )
-from workflows.procedures import MESSAGE_STATUS, TASK_STATUS, procedure
+from workflows.procedures import spec_of
 
-__all__ = ["lock", "load", "spec_of", "status_after", "append_record", "settle", "save", "latest_application",
+__all__ = ["lock", "load", "status_after", "append_record", "settle", "save", "latest_application",
            "engine_step"]
 
 #: engine errors that say the caller asked for something the case cannot do now (handled where raised)
@@ -53,28 +53,24 @@ def lock(session: Session, case: Case) -> Case:
     return case
 
 
-def spec_of(definition: ProcessDefinition) -> engine.ProcessSpec:
-    """The parsed spec of a stored version (parsed once per version, then cached)."""
-    sources = {name: text.encode("utf-8") for name, text in json.loads(definition.sources).items()}
-    return engine.spec_from_sources(definition.process_key, sources)
-
-
 def load(session: Session, case: Case) -> tuple[engine.ProcessSpec, engine.Instance]:
     """The case's spec (the version it started on) and its running instance."""
     spec = spec_of(session.get(ProcessDefinition, case.spec_version))
     return spec, engine.Instance.load(spec, case.state)
 
 
-def status_after(case: Case, instance: engine.Instance) -> tuple[str, str | None]:
-    """The status the case has, and the end event it reached, once the engine is where ``instance`` is."""
+def status_after(session: Session, case: Case, instance: engine.Instance) -> tuple[str, str | None]:
+    """The status the case has, and the end event it reached, once the engine is where ``instance`` is
+    (the meanings are the manifest's of the case's version: ``workflows.procedures``)."""
+    procedure = procedures.of_version(session, case.spec_version)
     if instance.is_completed():
         outcome = instance.end_event()
-        return procedure(case.process_key).outcomes.get(outcome, "closed"), outcome
-    awaited = [MESSAGE_STATUS[m] for m in instance.awaited_messages() if m in MESSAGE_STATUS]
+        return procedure.ends[outcome].status, outcome
+    awaited = [procedure.messages[m].status for m in instance.awaited_messages() if m in procedure.messages]
     if awaited:
         return awaited[0], None
     waiting = instance.ready_user_tasks()
-    return (TASK_STATUS.get(waiting[0].name, case.status) if waiting else case.status), None
+    return (procedure.tasks[waiting[0].name].status if waiting else case.status), None
 
 
 def append_record(session: Session, case: Case, signer: Signer, actor: User, now: datetime, *,
@@ -90,7 +86,7 @@ def append_record(session: Session, case: Case, signer: Signer, actor: User, now
     last = session.scalars(select(Record).where(Record.case_id == case.id)
                            .order_by(Record.seq.desc()).limit(1)).first()
     documents = (form_data or {}).get("documents") or {}
-    status, outcome = status_after(case, instance)
+    status, outcome = status_after(session, case, instance)
     details = {**(details or {}), "case": facts.case_facts(case, status, outcome)}
     body = {
         "v": 1, "case_id": case.public_id, "seq": (last.seq + 1) if last else 1,
@@ -135,25 +131,32 @@ def settle(session: Session, case: Case, spec: engine.ProcessSpec, instance: eng
            signer: Signer, actor: User, now: datetime) -> list[Record]:
     """After the engine moved: send the inquiries it now waits for, apply an outcome it reached."""
     records: list[Record] = []
+    procedure = procedures.of_version(session, case.spec_version)
     if instance.is_completed():
-        records += _apply_outcome(session, case, instance, signer, actor, now)
-    elif inquiries.MESSAGE in instance.awaited_messages() and not inquiries.has_open_round(session, case):
-        inquiries.open_round(session, case, spec, instance, latest_application(session, case), now)
+        records += _apply_outcome(session, case, procedure, instance, signer, actor, now)
+        return records
+    for message in instance.awaited_messages():
+        meaning = procedure.messages.get(message)
+        if meaning and meaning.sent_by == "inquiries" and not inquiries.has_open_round(session, case):
+            inquiries.open_round(session, case, spec, instance, message, latest_application(session, case), now)
     return records
 
 
-def save(session: Session, case: Case, instance: engine.Instance, now: datetime) -> None:
+def save(session: Session, case: Case, instance: engine.Instance, now: datetime, *, started: bool = False) -> None:
     """Store the state and rewrite what is derived from it: status, task rows, next wake-up, the
     dashboard's case counts.
 
     The case is either new (``cases.start_case``) or was re-read by ``lock`` in this transaction:
-    that is how the counts know what the case counted under before.
+    that is how the counts know what the case counted under before. A case just ``started`` has
+    no signed record yet and is a draft (``procedures.DRAFT``) whatever task it waits on.
     """
     case.state = instance.serialize()
     case.updated_at = now
     timers = instance.timers()
     case.wake_at = min((t.fire_at for t in timers), default=None)
-    case.status, outcome = status_after(case, instance)
+    case.status, outcome = status_after(session, case, instance)
+    if started:
+        case.status = procedures.DRAFT
     if outcome is not None:
         case.outcome = outcome
     waiting = instance.ready_user_tasks()
@@ -207,21 +210,22 @@ def _recount(session: Session, case: Case) -> None:
     setattr(case, _COUNTED, after)
 
 
-def _apply_outcome(session: Session, case: Case, instance: engine.Instance, signer: Signer, actor: User,
-                   now: datetime) -> list[Record]:
-    """What an end event means for the registry, each effect a signed record of the facts it wrote."""
-    end = instance.end_event()
+def _apply_outcome(session: Session, case: Case, procedure: procedures.Procedure, instance: engine.Instance,
+                   signer: Signer, actor: User, now: datetime) -> list[Record]:
+    """What the end event reached writes to the registry (its manifest's ``effect``), each effect a signed
+    record of the facts it wrote."""
+    effect = procedure.ends[instance.end_event()].effect
     today = tehran_today(now)
     terms = instance.spec.tables["terms"]
-    if end == "license_issued":
+    if effect == "issue_license":
         license_ = registry.issue_license(session, case, latest_application(session, case), now, terms)
         term = registry.current_manager(session, license_.center_id)
         return [append_record(session, case, signer, actor, now, instance=instance, action="issue_license",
                               details={"license_number": license_.number, "center_id": license_.center_id,
                                        **facts.founding_facts(license_.center, license_, term)})]
-    if end == "manager_appointed":
+    if effect == "appoint_manager":
         linked = session.get(Case, case.linked_case_id) if case.linked_case_id else None
-        reason = procedure(linked.process_key).term_end_reason if linked else "replaced"
+        reason = (procedures.of_version(session, linked.spec_version) if linked else procedure).term_end_reason
         manager = latest_application(session, case)["manager"]
         ended = registry.current_manager(session, case.center_id)
         term = registry.appoint_manager(session, case.center, case=case, national_id=manager["national_id"],
@@ -235,14 +239,14 @@ def _apply_outcome(session: Session, case: Case, instance: engine.Instance, sign
         if linked is not None:
             _confirm_successor(session, linked, case, signer, actor, now)
         return records
-    if end == "interim_appointed":
+    if effect == "appoint_interim":
         data = instance.data()
         interim = (data.get("interim") or {}).get("interim") or (data.get("acknowledgement") or {}).get("interim")
         interim = interim or _interim_from_records(session, case)
         ended = registry.current_manager(session, case.center_id)
         term = registry.appoint_manager(session, case.center, case=case, national_id=interim["national_id"],
                                         full_name=interim["full_name"], start=today,
-                                        end_reason=procedure(case.process_key).term_end_reason, terms=terms,
+                                        end_reason=procedure.term_end_reason, terms=terms,
                                         interim=True)
         return [append_record(session, case, signer, actor, now, instance=instance, action="appoint_interim",
                               details={"term_id": term.id, "national_id": term.national_id,
@@ -262,13 +266,15 @@ def _interim_from_records(session: Session, case: Case) -> dict:
 
 def _confirm_successor(session: Session, linked: Case, change: Case, signer: Signer, actor: User,
                        now: datetime) -> None:
-    """Tell the retirement or resignation case waiting for a successor that one was appointed."""
+    """Tell the case waiting for a successor (a retirement, a resignation) that one was appointed."""
     linked = lock(session, linked)
     spec, instance = load(session, linked)
-    if "successor_confirmed" not in instance.awaited_messages():
+    meanings = procedures.of_version(session, linked.spec_version).messages
+    message = next((m for m in instance.awaited_messages() if m in meanings and meanings[m].sent_by == "successor"), None)
+    if message is None:
         return  # it already ended another way (an interim was named); the term change stands
     with engine_step():
-        instance.send_message("successor_confirmed", {"case_id": change.public_id})
+        instance.send_message(message, {"case_id": change.public_id})
     append_record(session, linked, signer, actor, now, instance=instance, action="successor_confirmed",
                   details={"manager_change_case": change.public_id})
     settle(session, linked, spec, instance, signer, actor, now)

@@ -59,7 +59,7 @@ def test_main_pages_pass_axe(browser_page, live_server, waiting_case):
     sign_in(page, base, "applicant1")
     violations += check(page, f"{base}/cases/{waiting_case}")
     violations += check(page, f"{base}/cases")
-    follow(page, "#new-founding")
+    follow(page, "#new-center_founding")
     violations += check(page, page.url)
     sign_in(page, base, "arak_officer")
     violations += check(page, f"{base}/inbox")
@@ -96,5 +96,5 @@ def test_signing_in_with_the_keyboard_alone(browser_page, live_server, screens):
     page.keyboard.type("demo1234")
     page.keyboard.press("Enter")
     page.wait_for_url(f"{live_server}/cases*")  # "#main" stays on the URL from the skip link
-    assert page.is_visible("#new-founding")
+    assert page.is_visible("#new-center_founding")
     no_problems(problems)

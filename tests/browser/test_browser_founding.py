@@ -25,7 +25,7 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     application = application_fixture()
 
     sign_in(page, base, "applicant1")
-    follow(page, "#new-founding")
+    follow(page, "#new-center_founding")
     enhanced(page)
     # the long form in sections, with its progress
     assert page.locator("#form-progress li").count() >= 5

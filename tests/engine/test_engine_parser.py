@@ -106,8 +106,15 @@ def test_wrong_document_kind_is_refused():
 
 
 def test_unknown_process_id():
+    sources = {name: body for name, body in real_sources().items() if not name.endswith(".procedure.json")}
     with pytest.raises(SpecError, match=r"no executable process 'center_closing' \(executable processes: "
                                         r"center_founding\)"):
+        spec_from_sources("center_closing", sources)
+
+
+def test_a_manifest_belongs_to_its_process():
+    with pytest.raises(SpecError, match=r"center_founding\.procedure\.json: the manifest of 'center_closing' must "
+                                        r"be named center_closing\.procedure\.json"):
         spec_from_sources("center_closing", real_sources())
 
 
@@ -195,12 +202,15 @@ def test_read_sources_refuses_odd_keys_and_missing_files(tmp_path):
         engine.read_sources(tmp_path, "nothing")
 
 
-def test_read_sources_takes_the_process_every_rule_table_and_every_data_table():
+def test_read_sources_takes_the_process_its_manifest_every_rule_table_and_every_data_table():
     sources = real_sources()
-    mine = {"center_founding.bpmn", "center_eligibility.dmn", "manager_eligibility.dmn", "deadlines.json"}
+    mine = {"center_founding.bpmn", "center_founding.procedure.json", "center_eligibility.dmn",
+            "manager_eligibility.dmn", "deadlines.json"}
     assert mine <= set(sources)
-    shared = sorted(path.name for pattern in ("*.dmn", "*.json") for path in BPMN_DIR.glob(pattern))
-    assert sorted(sources) == sorted(["center_founding.bpmn", *shared])
+    shared = sorted(path.name for pattern in ("*.dmn", "*.json") for path in BPMN_DIR.glob(pattern)
+                    if not path.name.endswith(".procedure.json"))
+    assert sorted(sources) == sorted(["center_founding.bpmn", "center_founding.procedure.json", *shared])
+    assert spec_from_sources("center_founding", sources).manifest["title"] == "تأسیس کانون"
     assert not any(name.endswith(".bpmn") and name != "center_founding.bpmn" for name in sources)
 
 

@@ -74,14 +74,10 @@ def test_every_catalogue_key_the_offices_code_names_exists():
 def test_dynamic_catalogue_keys_exist():
     from workflows.inbox import QUEUES, SORTS
     from workflows.notifications import KINDS
-    from workflows.procedures import PROCEDURES
-    from web.scope import STEP_NAMES
     from workflows.admin import ASSIGNABLE_ROLES
     keys = [f"web.inbox.queue.{q}" for q in QUEUES] + [f"web.inbox.sort_{s}" for s in SORTS]
-    keys += [f"web.notify.{k}" for k in KINDS] + [f"web.step.{s}" for s in STEP_NAMES]
-    keys += [f"web.step.{name}" for proc in PROCEDURES.values() for name, _ in proc.steps]
-    keys += [f"web.role.{r}" for r in ASSIGNABLE_ROLES] + [f"web.next.done.{s}" for s in
-                                                          ("licensed", "appointed", "rejected", "closed")]
+    keys += [f"web.notify.{k}" for k in KINDS]
+    keys += [f"web.role.{r}" for r in ASSIGNABLE_ROLES]
     keys += [f"web.admin.action.{a}" for a in ("add_office", "add_user", "assign_role", "deactivate_user")]
     keys += [f"web.admin.done.{a}" for a in ("office", "user", "role", "deactivate")]
     keys += [f"web.audit.event.{a}" for a in ("view", "export", "verify_all")]

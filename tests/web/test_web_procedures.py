@@ -75,7 +75,7 @@ def test_manager_change_through_the_pages_and_the_cli(app, client, runner):
     with app.test_request_context(base_url="http://127.0.0.1:5000"):
         from web.certificate import certificate_context
         context = certificate_context(case)
-    assert context["title_key"] == "web.certificate.appointment_title"
+    assert context["title"] == "حکم انتصاب مدیر کانون فرهنگی هنری مسجد"
     assert context["manager_national_id"] == "0013542419" and context["ended_term"]["national_id"] == "2389001122"
     assert client.get(f"/cases/{case_id}/certificate.pdf").data.startswith(b"%PDF")
 
