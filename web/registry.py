@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 from forms import normalize_numeric, normalize_text, parse_jalali
 from web.extensions import db
 from web.listing import csv_response
+from web.transaction import commits
 from signing import parse_time
 from workflows import access, facts, registry
 from workflows.cases import start_case
@@ -164,6 +165,7 @@ def center(center_id: int):
 
 @bp.route("/centers/<int:center_id>/cases", methods=["POST"])
 @login_required
+@commits
 def start(center_id: int):
     center = center_or_404(current_user, center_id)
     linked = None
@@ -173,7 +175,6 @@ def start(center_id: int):
             raise NotFound("case")
     case = start_case(db.session, process_key=request.form.get("process_key", ""), starter=current_user,
                       center=center, linked_case=linked)
-    db.session.commit()
     if case.tasks and access.may_act(current_user, case.tasks[0]):
         return redirect(url_for("pages.task", case_id=case.id, task_id=case.tasks[0].task_id))
     return redirect(url_for("pages.case", case_id=case.id))
