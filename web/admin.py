@@ -16,6 +16,7 @@ import forms
 from forms import t
 from web.extensions import db
 from web.listing import error_messages, page_args, query_without, text_arg
+from web.transaction import commits
 from workflows import access, admin, pki
 from workflows.errors import Conflict, InvalidInput, NotFound, WrongPin
 from workflows.keys import active_key, issue_key
@@ -76,7 +77,7 @@ def index():
 
 
 def _apply(form_name: str, fields: tuple[str, ...], change):
-    """Run one signed change from a posted form; the page again with errors if it fails."""
+    """Run one signed change from a posted form (the view commits it); the page again with errors if it fails."""
     user = _admin()
     values = _form(fields)
     try:
@@ -88,7 +89,6 @@ def _apply(form_name: str, fields: tuple[str, ...], change):
         db.session.rollback()
         return _page(422, {"pin": [t("web.error.wrong_pin")]}, values, form_name)
     refresh_pki()
-    db.session.commit()
     flash(t(f"web.admin.done.{form_name.split('_')[0]}", seq=forms.to_persian_digits(str(result.record.seq))),
           "success")
     return redirect(url_for("admin.index"))
@@ -96,6 +96,7 @@ def _apply(form_name: str, fields: tuple[str, ...], change):
 
 @bp.route("/offices", methods=["POST"])
 @login_required
+@commits
 def add_office():
     return _apply("office", OFFICE_FIELDS,
                   lambda user, values, pin: admin.add_office(db.session, user, data=values, pin=pin))
@@ -103,6 +104,7 @@ def add_office():
 
 @bp.route("/users", methods=["POST"])
 @login_required
+@commits
 def add_user():
     return _apply("user", USER_FIELDS,
                   lambda user, values, pin: admin.add_user(db.session, user, data=values, pin=pin))
@@ -110,6 +112,7 @@ def add_user():
 
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
 @login_required
+@commits
 def assign_role(user_id: int):
     _admin()
     if db.session.get(User, user_id) is None:
@@ -120,6 +123,7 @@ def assign_role(user_id: int):
 
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
 @login_required
+@commits
 def deactivate(user_id: int):
     _admin()
     if db.session.get(User, user_id) is None:
@@ -151,6 +155,7 @@ def log():
 
 @account_bp.route("/account/pin", methods=["GET", "POST"])
 @login_required
+@commits
 def choose_pin():
     """A person without a signing key (made by an administrator) chooses their PIN: the key is made now."""
     user = current_user._get_current_object()
@@ -167,7 +172,6 @@ def choose_pin():
         else:
             issue_key(db.session, user, pin)
             refresh_pki()
-            db.session.commit()
             flash(t("web.account.key_made"), "success")
             return redirect(url_for("pages.cases"))
     return render_template("account_pin.html", errors=errors), (422 if errors else 200)

@@ -35,6 +35,7 @@ from web.scope import (
     case_application, case_or_404, county_choices, county_filter_choices, deployed, latest_form_data, storage_dir,
     task_filters, timeline, verification_summary,
 )
+from web.transaction import commits
 from workflows.inbox import QUEUES, SORTS, search_tasks
 from workflows import access, documents, evidence, facts, inquiries, keys, log
 from workflows.cases import Transition, complete_task, load_draft, save_draft, start_case
@@ -125,6 +126,7 @@ def _waiting_task(case: Case, task_id: str) -> CaseTask:
 @accepts(TokenRequest)
 @answers(201, "a token, its expiry and the user", 401, 429)
 @returns("Token")
+@commits
 def issue_token():
     """Public: a bearer token for the username and password (sign-in is throttled like the pages')."""
     body = request_body()
@@ -138,7 +140,6 @@ def issue_token():
     token = secrets.token_urlsafe(32)
     expires_at = utcnow() + timedelta(seconds=current_app.config["API_TOKEN_LIFETIME_SECONDS"])
     add_token(db.session, user, token, label=str(body.get("label", "")), expires_at=expires_at)
-    db.session.commit()
     return jsonify({"token": token, "expires_at": expires_at.isoformat(),
                     "user": {"username": user.username, "role": user.role}}), 201
 
@@ -146,13 +147,13 @@ def issue_token():
 @bp.delete("/auth/token")
 @authenticated
 @answers(204, "signed out")
+@commits
 def revoke_token():
     """Sign out: the bearer token of this request opens nothing from now on."""
     row = token_row(request.headers.get("Authorization"))
     if row is None:
         raise NotFound("token")  # signed in with a session, not a token
     db.session.delete(row)
-    db.session.commit()
     return "", 204
 
 
@@ -202,6 +203,7 @@ def list_cases():
 @answers(201, "the case started")
 @refuses("the procedure needs a center (all but founding) or the center has a case of it under way")
 @returns("CaseDetail")
+@commits
 def create_case():
     """Start a founding case, or (with center_id) a procedure on an existing center."""
     body = request_body()
@@ -214,7 +216,6 @@ def create_case():
         linked = case_or_404(g.api_user, body["linked_case_id"])
     case = start_case(db.session, process_key=body["process_key"], starter=g.api_user, center=center,
                       linked_case=linked)
-    db.session.commit()
     return jsonify(case_json(case, full=True)), 201
 
 
@@ -243,11 +244,11 @@ def task_form(case_id: int, task_id: str):
 @authenticated
 @accepts(DraftRequest)
 @returns("DraftSaved")
+@commits
 def put_draft(case_id: int, task_id: str):
     """Save the task's form as a draft of the caller's (kept as typed, not signed)."""
     case = case_or_404(g.api_user, case_id)
     save_draft(db.session, case=case, task_id=task_id, user=g.api_user, data=request_body()["data"])
-    db.session.commit()
     return jsonify({"saved": True})
 
 
@@ -257,6 +258,7 @@ def put_draft(case_id: int, task_id: str):
 @refuses("data is not valid for the task's own form (its form_key), breaks its rules across fields, names "
           "documents not uploaded to the case, or the PIN or signing session is not the caller's")
 @returns("Completion")
+@commits
 def complete(case_id: int, task_id: str):
     """Complete a task with its form's data, signed; lock_version guards against a stale page.
 
@@ -268,7 +270,6 @@ def complete(case_id: int, task_id: str):
     transition = complete_task(db.session, case=case, task_id=task_id, actor=g.api_user, data=body["data"],
                                pin=body.get("pin"), signing_session=body.get("signing_session"),
                                lock_version=body.get("lock_version"))
-    db.session.commit()
     return jsonify(completion_json(transition))
 
 
@@ -289,6 +290,7 @@ def completion_json(transition: Transition) -> dict:
 @answers(201, "the document stored: its SHA-256, size and type")
 @refuses("the file is not a PDF, JPEG or PNG by its content, or is too large")
 @returns("StoredDocument")
+@commits
 def upload_document(case_id: int):
     """Upload a document (PDF, JPEG or PNG, checked by content) to the caller's own open case; answers its SHA-256."""
     case = case_or_404(g.api_user, case_id)
@@ -302,7 +304,6 @@ def upload_document(case_id: int):
     link = documents.store_document(db.session, storage_dir(), case=case, user=g.api_user, field="file",
                                     filename=upload.filename or "",
                                     content=upload.read(documents.MAX_DOCUMENT_BYTES + 1))
-    db.session.commit()
     return jsonify({"sha256": link.sha256, "size": link.document.size,
                     "content_type": link.document.content_type}), 201
 
@@ -310,6 +311,7 @@ def upload_document(case_id: int):
 @bp.get("/cases/<int:case_id>/certificate.pdf")
 @authenticated
 @returns(media="application/pdf")
+@commits  # sealing may sign a log checkpoint that covers the case's records
 def certificate_pdf(case_id: int):
     return certificate.pdf_response(case_or_404(g.api_user, case_id), g.api_user)
 
@@ -343,13 +345,13 @@ def list_inquiries():
 @accepts(InquiryAnswerRequest)
 @refuses("the answer breaks the form's rules, or the PIN or signing session is not the caller's")
 @returns("InquiryAnswered")
+@commits
 def answer_inquiry(inquiry_id: int):
     """Agencies: answer an inquiry (clear / not_clear, reference, note), signed with the agency's key."""
     body = request_body()
     records = inquiries.answer_inquiry(db.session, inquiry_id=inquiry_id, agency_user=g.api_user,
                                        data=body["data"], pin=body.get("pin"),
                                        signing_session=body.get("signing_session"), now=utcnow())
-    db.session.commit()
     return jsonify({"records": [{"seq": r.seq, "action": r.action, "hash": r.hash} for r in records]})
 
 
@@ -358,13 +360,13 @@ def answer_inquiry(inquiry_id: int):
 @accepts(InquiryResendRequest)
 @refuses("the PIN or signing session is not the caller's")
 @returns("SignedRecord")
+@commits
 def resend_inquiry(inquiry_id: int):
     """Offices: send an unanswered inquiry again with a new deadline; the reason is signed."""
     body = request_body()
     record = inquiries.resend_inquiry(db.session, inquiry_id=inquiry_id, officer=g.api_user, reason=body["reason"],
                                       pin=body.get("pin"), signing_session=body.get("signing_session"),
                                       now=utcnow())
-    db.session.commit()
     return jsonify({"seq": record.seq, "action": record.action, "hash": record.hash})
 
 
@@ -374,24 +376,24 @@ def resend_inquiry(inquiry_id: int):
 @answers(201, "the handle and its expiry")
 @refuses("the PIN is not the caller's")
 @returns("SigningSession")
+@commits
 def open_signing_session():
     """Unlock the caller's key with the PIN for some minutes: answers a handle to send as
     ``signing_session`` instead of the PIN until ``expires_at``. Only the caller keeps the handle;
     the server keeps the key wrapped under it."""
     body = request_body()
     handle, opened = keys.open_signing_session(db.session, g.api_user, body["pin"], minutes=body.get("minutes"))
-    db.session.commit()
     return jsonify({"signing_session": handle, "id": opened.id, "expires_at": opened.expires_at.isoformat()}), 201
 
 
 @bp.delete("/signing-sessions/<int:session_id>")
 @authenticated
 @answers(204, "the key is locked again")
+@commits
 def close_signing_session(session_id: int):
     """Lock the key of one of the caller's signing sessions again."""
     if not keys.close_signing_session(db.session, g.api_user, session_id):
         raise NotFound("signing session")
-    db.session.commit()
     return "", 204
 
 
@@ -525,13 +527,13 @@ def log_checkpoint_note_of_size(tree_size: int):
 @bp.post("/log/checkpoint")
 @authenticated
 @returns("Checkpoint")
+@commits
 def sign_log_checkpoint():
     """HQ auditors and administrators: sign a checkpoint of the log now (witnesses are asked to cosign it)."""
     if g.api_user.role not in access.READ_ALL_ROLES:
         raise Forbidden("only headquarters signs checkpoints")
     row = log.checkpoint(db.session, current_app.config["CA_KEY_PASSPHRASE"],
                          witnesses=current_app.config["WITNESS_ENDPOINTS"])
-    db.session.commit()
     return jsonify(_checkpoint_json(row))
 
 

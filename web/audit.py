@@ -13,10 +13,12 @@ import json
 from flask import Blueprint, Flask, current_app, g, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from web.extensions import db
 from web.listing import choice_arg, collect, date_range, error_messages, page_args, query_without, text_arg
 from web.scope import deployed, diagram_state, timeline, verification_summary
+from web.transaction import commits
 from workflows import access, audit, inquiries
 from workflows.errors import InvalidInput, NotFound
 from workflows.models import Case, CaseDocument, Office, User, utcnow
@@ -83,6 +85,7 @@ def case(case_id: int):
 
 @bp.route("/verify", methods=["GET", "POST"])
 @login_required
+@commits
 def verify():
     """Verify every case's chain now (POST), and list the ones that fail."""
     user = _auditor()
@@ -97,7 +100,6 @@ def verify():
         endpoint.key for endpoint in current_app.config.get("WITNESS_ENDPOINTS", ())])
     audit.record_read(db.session, user, "verify_all", "cases", {"checked": checked, "failed": len(failures),
                                                                 "store_problems": len(store.lines())})
-    db.session.commit()
     return render_template("audit_verify.html", ran=True, checked=checked, failures=failures, store=store)
 
 
@@ -138,10 +140,12 @@ def record_hq_reads(response):
             target += f",document:{str(args['sha256'])[:16]}"
     else:
         return response
-    audit.record_read(db.session, user, action, target,
-                      {"endpoint": request.endpoint, "query": request.query_string.decode("utf-8", "replace")[:500]},
-                      utcnow())
-    db.session.commit()
+    # once the answer is known, after the request's own transaction: in a short one of its own, so
+    # that it commits nothing the request left (one of the exceptions web.transaction names)
+    with Session(db.engine) as own, own.begin():
+        audit.record_read(own, user, action, target,
+                          {"endpoint": request.endpoint, "query": request.query_string.decode("utf-8", "replace")[:500]},
+                          utcnow())
     return response
 
 

@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from forms import normalize_text, t, to_persian_digits
 from web.extensions import db, login_manager
 from web.security import local_target
+from web.transaction import commits
 from workflows import keys
 from workflows.models import ApiToken, LoginAttempt, User, utcnow
 
@@ -77,7 +78,8 @@ def check_credentials(username: str, password: str, now: datetime | None = None)
     address ``LOGIN_MAX_FAILURES_PER_ADDRESS`` (several accounts guessed from one place). The
     attempt is recorded, as a failure until the password proves right, and committed before the
     password is checked; attempts on one account or from one address are recorded one at a time,
-    so however many arrive at once, no more than the limit are checked.
+    so however many arrive at once, no more than the limit are checked. A right password marks the
+    attempt a success in the caller's transaction (the view commits it).
     """
     now = now or utcnow()
     username = normalize_text(username or "")[:64]
@@ -88,12 +90,14 @@ def check_credentials(username: str, password: str, now: datetime | None = None)
     ok = user is not None and user.active and matches
     if ok:
         db.session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt).values(succeeded=True))
-        db.session.commit()
     return user if ok else None
 
 
 def _claim_attempt(username: str, address: str, now: datetime) -> int:
-    """Record the attempt (a failure until proved otherwise) unless a limit is reached; its id."""
+    """Record the attempt (a failure until proved otherwise) unless a limit is reached; its id.
+
+    Committed here, before the password is tried, on purpose: the count stands whatever becomes of
+    the request (one of the exceptions to one commit per request that web.transaction names)."""
     if db.session.get_bind().dialect.name == "postgresql":
         # READ COMMITTED would let two transactions miss each other's insert: wait for the other
         # attempts on this account or from this address (in one order: no deadlock)
@@ -140,6 +144,7 @@ def prune_login_attempts(now: datetime | None = None) -> int:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@commits
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("pages.cases"))
@@ -163,6 +168,7 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 @login_required
+@commits
 def logout():
     forget_signing_session()
     logout_user()
@@ -181,7 +187,6 @@ def signing_credentials(form) -> dict[str, str | None]:
     pin = form.get("pin", "")
     if pin and form.get("keep_unlocked"):
         handle, _ = keys.open_signing_session(db.session, current_user, pin)
-        db.session.commit()
         session[SIGNING_SESSION] = handle
         return {"pin": None, "signing_session": handle}
     return {"pin": pin, "signing_session": None if pin else session.get(SIGNING_SESSION)}
@@ -200,14 +205,14 @@ def signing_open_until() -> datetime | None:
 
 
 def forget_signing_session() -> None:
-    """Lock the signed-in person's key again, now."""
+    """Lock the signed-in person's key again, now (the view commits)."""
     handle = session.pop(SIGNING_SESSION, None)
-    if keys.close_signing_session(db.session, current_user, keys.signing_session_id(handle)):
-        db.session.commit()
+    keys.close_signing_session(db.session, current_user, keys.signing_session_id(handle))
 
 
 @bp.route("/signing/lock", methods=["POST"])
 @login_required
+@commits
 def lock_signing():
     forget_signing_session()
     flash(t("web.form.locked_now"), "success")

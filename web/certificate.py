@@ -86,8 +86,7 @@ def render_certificate(context: dict) -> bytes:
     pdf = evidence.sealed_pdf(db.session, context["case"], certificate_html(context), base_url=font_dir.as_uri() + "/",
                               allowed_roots=[str(font_dir)], passphrase=current_app.config["CA_KEY_PASSPHRASE"],
                               witnesses=current_app.config["WITNESS_ENDPOINTS"])
-    db.session.commit()  # a checkpoint may have been signed to cover the case's records
-    return pdf
+    return pdf  # a checkpoint may have been signed to cover the case's records: the view commits it
 
 
 def pdf_response(case: Case, user: User) -> Response:
@@ -99,7 +98,7 @@ def pdf_response(case: Case, user: User) -> Response:
         db.session.rollback()
         record_read(db.session, db.session.merge(user), "seal_refused", f"case:{case.id}",
                     {"problems": [f"{p.subject}.{p.field}: {p.code} ({p.detail})" for p in error.problems]})
-        db.session.commit()
+        db.session.commit()  # the refusal is logged although the request fails (see web.transaction)
         raise
     name = f"certificate-{case.public_id}.pdf"
     return Response(pdf, mimetype="application/pdf",

@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from web.auth import prune_api_tokens, prune_login_attempts
 from web.sessions import prune_web_sessions
 from web.extensions import db
+from web.transaction import transaction
 from workflows import backup, inquiries, log, pki, procedures, timers
 from workflows.cases import deploy
 from engine import MANIFEST_SUFFIX, SpecError
@@ -63,11 +64,11 @@ def init_app(app: Flask) -> None:
     def init(demo: bool) -> None:
         """Migrate the database schema, deploy processes, and (by default) demo data; print the demo accounts."""
         _upgrade_schema()
-        versions = _deploy_or_refuse()
-        created = seed_demo(db.session, current_app.config["SYSTEM_SIGNING_PIN"],
-                            current_app.config["CA_KEY_PASSPHRASE"]) if demo else False
-        pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
-        db.session.commit()
+        with transaction():
+            versions = _deploy_or_refuse()
+            created = seed_demo(db.session, current_app.config["SYSTEM_SIGNING_PIN"],
+                                current_app.config["CA_KEY_PASSPHRASE"]) if demo else False
+            pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
         click.echo(f"Database: {db.engine.url.render_as_string(hide_password=True)}")
         click.echo("Deployed: " + ", ".join(f"{k} {v[:12]}" for k, v in versions.items()))
         if demo:
@@ -91,10 +92,9 @@ def init_app(app: Flask) -> None:
             manifest = backup.read_manifest(file)
             if not sa_inspect(db.engine).get_table_names():
                 flask_migrate.upgrade(revision=manifest["schema_revision"] or "head")
-            backup.restore(db.session, current_app.config["STORAGE_DIR"], file)
-            db.session.commit()
+            with transaction():
+                backup.restore(db.session, current_app.config["STORAGE_DIR"], file)
         except backup.BackupError as error:
-            db.session.rollback()
             raise click.ClickException(str(error)) from None
         click.echo(f"restored {sum(manifest['tables'].values())} rows and {len(manifest['documents'])} documents; "
                    "check them with: flask --app web verify-all")
@@ -102,8 +102,8 @@ def init_app(app: Flask) -> None:
     @app.cli.command("deploy")
     def deploy_command() -> None:
         """Deploy changed BPMN/DMN files as new versions (running cases keep theirs); all or none."""
-        versions = _deploy_or_refuse()
-        db.session.commit()
+        with transaction():
+            versions = _deploy_or_refuse()
         for key, version in versions.items():
             click.echo(f"{key}: {version}")
 
@@ -117,8 +117,8 @@ def init_app(app: Flask) -> None:
         if user is None:
             raise click.ClickException(f"no user {username!r}")
         token = secrets.token_urlsafe(32)
-        add_token(db.session, user, token, label="cli", expires_at=utcnow() + timedelta(days=days) if days else None)
-        db.session.commit()
+        with transaction():
+            add_token(db.session, user, token, label="cli", expires_at=utcnow() + timedelta(days=days) if days else None)
         click.echo(token)
 
     @app.cli.command("tick")
@@ -134,16 +134,17 @@ def init_app(app: Flask) -> None:
     @click.option("--result", type=click.Choice(["clear", "not_clear"]), default="clear")
     @click.option("--case", "case_id", type=int, default=None, help="Only this case's inquiries.")
     def answer_inquiries(result: str, case_id: int | None) -> None:
-        """Answer pending inquiries as the demo agencies would (demo only), each a signed record."""
+        """Answer pending inquiries as the demo agencies would (demo only), each a signed record
+        committed on its own (a transition of its case, as when an agency answers through the API)."""
         answered = 0
         for account in (a for a in DEMO_ACCOUNTS if a.agency):
             agency = db.session.scalars(select(User).where(User.username == account.username)).one()
             for inquiry in inquiries.agency_inquiries(db.session, agency):
                 if case_id is not None and inquiry.case_id != case_id:
                     continue
-                inquiries.answer_inquiry(db.session, inquiry_id=inquiry.id, agency_user=agency, pin=account.pin,
-                                         data={"result": result, "reference": f"DEMO-{inquiry.id}"}, now=utcnow())
-                db.session.commit()
+                with transaction():
+                    inquiries.answer_inquiry(db.session, inquiry_id=inquiry.id, agency_user=agency, pin=account.pin,
+                                             data={"result": result, "reference": f"DEMO-{inquiry.id}"}, now=utcnow())
                 answered += 1
         click.echo(f"{answered} inquiry answer(s) signed ({result}).")
 
@@ -151,39 +152,40 @@ def init_app(app: Flask) -> None:
 def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
     """Keep CRLs current, fire due timers case by case (one transaction each; a case another tick
     holds is skipped), then sign a log checkpoint if the log grew, and ask the configured
-    witnesses that have not cosigned the newest checkpoint yet."""
+    witnesses that have not cosigned the newest checkpoint yet.
+
+    Each step commits on its own, on purpose: a case or step that another tick won is skipped,
+    never the whole run, and what the steps before it did stands."""
     passphrase = current_app.config["CA_KEY_PASSPHRASE"]
     try:
-        pki.refresh_crls(db.session, passphrase, now)
-        db.session.commit()
+        with transaction():
+            pki.refresh_crls(db.session, passphrase, now)
     except (IntegrityError, OperationalError):
-        db.session.rollback()  # another tick is issuing them (SQLite lets one writer through)
+        pass  # another tick is issuing them (SQLite lets one writer through)
     system = system_user(db.session)
     signer = unlock_signer(db.session, system, current_app.config["SYSTEM_SIGNING_PIN"])
     fired = []
     for case_id in timers.due_cases(db.session, now):
         try:
-            records = timers.fire_case(db.session, case_id, now=now, system=system, signer=signer)
-            db.session.commit()
+            with transaction():
+                records = timers.fire_case(db.session, case_id, now=now, system=system, signer=signer)
         except (StaleDataError, IntegrityError, OperationalError):
-            db.session.rollback()  # another tick moved this case first
-            continue
+            continue  # another tick moved this case first
         except ProcessFailed as error:  # the case keeps its state; the next tick tries again
-            db.session.rollback()
             current_app.logger.error("case %s: a timer failed in the process definition: %s", case_id, error.detail)
             continue
         if records:
             fired.append((case_id, _timer_names(records[0])))
-    prune_login_attempts(now)
-    prune_api_tokens(now)
-    prune_signing_sessions(db.session, now)
-    prune_web_sessions(now)
-    db.session.commit()
+    with transaction():
+        prune_login_attempts(now)
+        prune_api_tokens(now)
+        prune_signing_sessions(db.session, now)
+        prune_web_sessions(now)
     try:
-        log.checkpoint(db.session, passphrase, now, current_app.config["WITNESS_ENDPOINTS"])
-        db.session.commit()
+        with transaction():
+            log.checkpoint(db.session, passphrase, now, current_app.config["WITNESS_ENDPOINTS"])
     except (IntegrityError, OperationalError):
-        db.session.rollback()  # another tick signed a checkpoint of this very tree size first
+        pass  # another tick signed a checkpoint of this very tree size first
     return fired
 
 
@@ -227,8 +229,8 @@ def init_trust_commands(app: Flask) -> None:
         row = active_key(db.session, _user(username))
         if row is None or row.certificate is None:
             raise click.ClickException("the user has no certified key")
-        pki.revoke(db.session, row.certificate, reason=reason, passphrase=current_app.config["CA_KEY_PASSPHRASE"])
-        db.session.commit()
+        with transaction():
+            pki.revoke(db.session, row.certificate, reason=reason, passphrase=current_app.config["CA_KEY_PASSPHRASE"])
         click.echo(f"revoked certificate {row.certificate.serial} of {username}")
 
     @app.cli.command("rotate-key")
@@ -237,19 +239,19 @@ def init_trust_commands(app: Flask) -> None:
     def rotate_key(username: str, pin: str) -> None:
         """Give a person a new key and certificate; old records still verify against the old one."""
         user = _user(username)
-        issue_key(db.session, user, pin)
-        pki.enroll_pending(db.session, current_app.config["CA_KEY_PASSPHRASE"])
-        db.session.commit()
+        with transaction():
+            issue_key(db.session, user, pin)
+            pki.enroll_pending(db.session, current_app.config["CA_KEY_PASSPHRASE"])
         click.echo(f"new key {active_key(db.session, user).key_id[:16]} for {username}")
 
     @app.cli.command("unlock-signing")
     @click.argument("username")
     def unlock_signing(username: str) -> None:
         """Reset the wrong-PIN count of a person whose signing was locked."""
-        row = active_key(db.session, _user(username))
-        if row is not None:
-            row.failed_pins = 0
-        db.session.commit()
+        with transaction():
+            row = active_key(db.session, _user(username))
+            if row is not None:
+                row.failed_pins = 0
         click.echo(f"signing unlocked for {username}")
 
     @app.cli.command("export-root")
@@ -263,8 +265,8 @@ def init_trust_commands(app: Flask) -> None:
     @app.cli.command("renew-tsa")
     def renew_tsa() -> None:
         """Give HQ's time-stamping authority a new key and certificate (run before its certificate expires)."""
-        row = pki.renew_timestamp_authority(db.session, current_app.config["CA_KEY_PASSPHRASE"])
-        db.session.commit()
+        with transaction():
+            row = pki.renew_timestamp_authority(db.session, current_app.config["CA_KEY_PASSPHRASE"])
         click.echo(f"TSA certificate {row.certificate.serial}, valid until {row.certificate.not_after.isoformat()}")
 
     @app.cli.command("retimestamp")
@@ -283,8 +285,8 @@ def init_trust_commands(app: Flask) -> None:
         from signing.pades import add_archive_timestamp, validate_pdf
 
         passphrase = current_app.config["CA_KEY_PASSPHRASE"]
-        pki.refresh_crls(db.session, passphrase)  # the CRLs written into the files must be current
-        db.session.commit()
+        with transaction():
+            pki.refresh_crls(db.session, passphrase)  # the CRLs written into the files must be current
         try:
             authority = pki.timestamp_authority(db.session, passphrase)
         except WorkflowError as error:

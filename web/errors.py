@@ -40,16 +40,22 @@ def domain_error_response(error: WorkflowError):
     return jsonify(error_body(type(error).__name__.lower(), t(error.message_key), errors)), status
 
 
+def domain_error_answer(error: WorkflowError):
+    """The answer for a domain error, JSON or page; what the request wrote is the caller's to keep
+    or roll back (the error handler rolls it back)."""
+    if wants_json():
+        return domain_error_response(error)
+    status = next((s for cls, s in STATUS.items() if isinstance(error, cls)), 400)
+    return render_template("error.html", status=status, message=t(error.message_key)), status
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(WorkflowError)
     def _domain(error: WorkflowError):
         db.session.rollback()  # a wrong PIN stays counted: workflows.keys counted it in its own commit
         if isinstance(error, ProcessFailed):
             app.logger.error("process definition failed at run time on %s: %s", request.path, error.detail)
-        if wants_json():
-            return domain_error_response(error)
-        status = next((s for cls, s in STATUS.items() if isinstance(error, cls)), 400)
-        return render_template("error.html", status=status, message=t(error.message_key)), status
+        return domain_error_answer(error)
 
     @app.errorhandler(StaleDataError)
     @app.errorhandler(IntegrityError)

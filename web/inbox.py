@@ -15,6 +15,7 @@ from web.extensions import csrf, db
 from web.listing import error_messages, query_without
 from web.security import local_target
 from web.scope import case_or_404, county_filter_choices, deployed, task_filters
+from web.transaction import commits
 from workflows import access, inbox
 from workflows.cases import open_task
 from workflows.errors import InvalidInput
@@ -66,26 +67,27 @@ def _back(case: Case):
 
 @bp.route("/cases/<int:case_id>/tasks/<task_id>/claim", methods=["POST"])
 @login_required
+@commits
 def claim(case_id: int, task_id: str):
     case = case_or_404(current_user, case_id)
     inbox.claim(db.session, _task(case, task_id), current_user, utcnow())
-    db.session.commit()
     flash(t("web.inbox.claimed"), "success")
     return _back(case)
 
 
 @bp.route("/cases/<int:case_id>/tasks/<task_id>/release", methods=["POST"])
 @login_required
+@commits
 def release(case_id: int, task_id: str):
     case = case_or_404(current_user, case_id)
     inbox.release(db.session, _task(case, task_id), current_user)
-    db.session.commit()
     flash(t("web.inbox.released"), "success")
     return _back(case)
 
 
 @bp.route("/cases/<int:case_id>/tasks/<task_id>/reassign", methods=["POST"])
 @login_required
+@commits
 def reassign(case_id: int, task_id: str):
     case = case_or_404(current_user, case_id)
     raw = request.form.get("user_id", "")
@@ -95,7 +97,6 @@ def reassign(case_id: int, task_id: str):
         db.session.rollback()
         flash(" ".join(error_messages(error.errors)), "error")
         return _back(case)
-    db.session.commit()
     flash(t("web.inbox.reassigned"), "success")
     return _back(case)
 
@@ -105,20 +106,20 @@ def reassign(case_id: int, task_id: str):
 @api_bp.post("/cases/<int:case_id>/tasks/<task_id>/claim")
 @authenticated
 @returns("ClaimedTask")
+@commits
 def api_claim(case_id: int, task_id: str):
     case = case_or_404(g.api_user, case_id)
     task = inbox.claim(db.session, _task(case, task_id), g.api_user, utcnow())
-    db.session.commit()
     return jsonify({"task": task_json(task)})
 
 
 @api_bp.post("/cases/<int:case_id>/tasks/<task_id>/release")
 @authenticated
 @returns("ClaimedTask")
+@commits
 def api_release(case_id: int, task_id: str):
     case = case_or_404(g.api_user, case_id)
     task = inbox.release(db.session, _task(case, task_id), g.api_user)
-    db.session.commit()
     return jsonify({"task": task_json(task)})
 
 
@@ -127,9 +128,9 @@ def api_release(case_id: int, task_id: str):
 @accepts(ReassignRequest)
 @refuses("user_id is no colleague of the same office who may take the task")
 @returns("ClaimedTask")
+@commits
 def api_reassign(case_id: int, task_id: str):
     """Give the waiting task to another person of the same office."""
     case = case_or_404(g.api_user, case_id)
     task = inbox.reassign(db.session, _task(case, task_id), g.api_user, request_body()["user_id"], utcnow())
-    db.session.commit()
     return jsonify({"task": task_json(task)})

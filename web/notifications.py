@@ -9,6 +9,7 @@ from web.api import authenticated
 from web.extensions import csrf, db
 from web.listing import bool_arg, error_messages, page_args, query_without
 from web.openapi import PAGE, PER_PAGE, flag, query, returns
+from web.transaction import commits
 from workflows import access, inbox, notifications
 from workflows.errors import InvalidInput, NotFound
 from workflows.keys import active_key
@@ -39,21 +40,21 @@ def index():
 
 @bp.route("/notifications/read", methods=["POST"])
 @login_required
+@commits
 def read_all():
     notifications.mark_read(db.session, current_user, utcnow())
-    db.session.commit()
     return redirect(url_for("notifications.index"))
 
 
 @bp.route("/notifications/<int:notification_id>", methods=["POST"])
 @login_required
+@commits
 def open_one(notification_id: int):
     """Mark one notification read and go to its case."""
     row = db.session.get(notifications.Notification, notification_id)
     if row is None or row.user_id != current_user.id:
         raise NotFound("notification")
     notifications.mark_read(db.session, current_user, utcnow(), notification_id)
-    db.session.commit()
     if row.case_id is not None:
         return redirect(url_for("pages.case", case_id=row.case_id))
     return redirect(url_for("notifications.index"))

@@ -15,6 +15,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from web.extensions import db
+from web.transaction import transaction
 from workflows import admin, audit, outbox, pki
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound, WrongPin
 from workflows.models import Case, Office, User, utcnow
@@ -24,23 +25,27 @@ __all__ = ["init_app", "deliver_outbox"]
 
 
 def deliver_outbox(sender: outbox.Sender, limit: int) -> tuple[int, int]:
-    """Send up to ``limit`` pending messages, each taken and committed before it is sent; (sent, failed)."""
+    """Send up to ``limit`` pending messages, each taken and committed before it is sent; (sent, failed).
+
+    Two commits a message, on purpose: a message is taken in a transaction of its own before it is
+    sent (it is ours then: no other sender takes it, and a message sent cannot be rolled back), and
+    what became of it is stored in another."""
     sent = failed = last = 0
     for _ in range(limit):
-        message = outbox.take(db.session, after_id=last)
+        with transaction():
+            message = outbox.take(db.session, after_id=last)
         if message is None:
             break
         last = message.id
-        db.session.commit()  # it is ours now: no other sender will take it
-        try:
-            provider_id = sender.send(outbox.as_outgoing(message))
-        except Exception as error:  # a gateway's failure of any kind is recorded, never fatal
-            outbox.mark_failed(db.session, message, f"{type(error).__name__}: {error}")
-            failed += 1
-        else:
-            outbox.mark_sent(db.session, message, provider_id, utcnow())
-            sent += 1
-        db.session.commit()
+        with transaction():
+            try:
+                provider_id = sender.send(outbox.as_outgoing(message))
+            except Exception as error:  # a gateway's failure of any kind is recorded, never fatal
+                outbox.mark_failed(db.session, message, f"{type(error).__name__}: {error}")
+                failed += 1
+            else:
+                outbox.mark_sent(db.session, message, provider_id, utcnow())
+                sent += 1
     return sent, failed
 
 
@@ -54,15 +59,13 @@ def _user(username: str) -> User:
 def _run_change(change, done: str) -> None:
     """Run a signed admin change and commit it, or print why it was refused."""
     try:
-        result = change()
+        with transaction():
+            result = change()
+            pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
     except InvalidInput as error:
-        db.session.rollback()
         raise click.ClickException("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in error.errors.items()))
     except (WrongPin, Forbidden, NotFound, Conflict) as error:
-        db.session.rollback()
         raise click.ClickException(f"refused: {type(error).__name__} {error.detail}")
-    pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
-    db.session.commit()
     click.echo(f"{done} (admin log record #{result.record.seq})")
 
 
@@ -77,8 +80,9 @@ def init_app(app: Flask) -> None:
         """Deliver pending notifications (SMS, email); each message is sent at most once."""
         sender = outbox.load_sender(sender_spec or current_app.config.get("OUTBOX_SENDER") or outbox.DEFAULT_SENDER)
         if requeue_stuck:
-            click.echo(f"{outbox.requeue_stuck(db.session)} stuck message(s) back in the queue.")
-            db.session.commit()
+            with transaction():
+                requeued = outbox.requeue_stuck(db.session)
+            click.echo(f"{requeued} stuck message(s) back in the queue.")
         sent, failed = deliver_outbox(sender, limit)
         click.echo(f"{sent} sent, {failed} failed, {outbox.pending_count(db.session)} pending.")
 
@@ -129,9 +133,9 @@ def init_app(app: Flask) -> None:
         except OfficeTreeError as error:
             raise click.ClickException(str(error))
         before = db.session.scalar(select(func.count()).select_from(Office)) or 0
-        load_offices(db.session, specs)
-        pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
-        db.session.commit()
+        with transaction():
+            load_offices(db.session, specs)
+            pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
         after = db.session.scalar(select(func.count()).select_from(Office)) or 0
         click.echo(f"{after - before} office(s) added; {after} in all.")
 

@@ -13,17 +13,21 @@ import forms
 from forms import t
 from web import certificate
 from web.auth import SIGNING_SESSION, signing_credentials, signing_open_until
+from web.errors import domain_error_answer
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
     case_application, case_or_404, county_choices, deployed, diagram_state, latest_form_data, storage_dir, tasks_for, timeline,
     verification_summary,
 )
-from workflows import access, documents, facts, inquiries
+from web.transaction import commits
+from workflows import access, documents, facts, inquiries, keys
 from workflows.inbox import case_progress
 from workflows.cases import complete_task, load_draft, save_draft, start_case
-from workflows.errors import Forbidden, InvalidInput, NotFound, ProcessFailed, SigningSessionEnded, WrongPin
-from workflows.models import Case, CaseDocument, ProcessDefinition, utcnow
+from workflows.errors import (
+    Forbidden, InvalidInput, NotFound, ProcessFailed, SigningSessionEnded, WorkflowError, WrongPin,
+)
+from workflows.models import Case, CaseDocument, CaseTask, ProcessDefinition, utcnow
 
 bp = Blueprint("pages", __name__)
 
@@ -48,13 +52,13 @@ def cases():
 
 @bp.route("/cases/new", methods=["POST"])
 @login_required
+@commits
 def new_case():
     new = [proc.key for proc in deployed().startable(with_center=False)]
     process_key = request.form.get("process_key") or (new[0] if len(new) == 1 else "")
     if process_key not in new:
         raise InvalidInput({"process_key": [t("errors.choice_invalid")]})
     case = start_case(db.session, process_key=process_key, starter=current_user)
-    db.session.commit()
     return redirect(url_for("pages.task", case_id=case.id, task_id=case.tasks[0].task_id))
 
 
@@ -95,6 +99,7 @@ def _last_violations(entries: list[dict]) -> list[dict]:
 
 @bp.route("/cases/<int:case_id>/tasks/<task_id>", methods=["GET", "POST"])
 @login_required
+@commits
 def task(case_id: int, task_id: str):
     case = case_or_404(current_user, case_id)
     task = next((row for row in case.tasks if row.task_id == task_id), None)
@@ -107,31 +112,27 @@ def task(case_id: int, task_id: str):
     if request.method == "POST":
         data = unflatten(request.form)
         errors.update(_store_uploads(case, task.form_key, data))
+        # the uploads and the draft are kept whatever becomes of a submit (committed with the request)
         save_draft(db.session, case=case, task_id=task_id, user=current_user, data=data)
-        db.session.commit()
         if request.form.get("_action") == "submit" and not errors:
             try:
-                complete_task(db.session, case=case, task_id=task_id, actor=current_user, data=data,
-                              **signing_credentials(request.form), lock_version=_int(request.form.get("lock_version")))
-                db.session.commit()
+                _complete(case, task, data)
                 flash(t(f"web.task.done.{task.form_key}"), "success")
                 return redirect(url_for("pages.case", case_id=case.id))
             except InvalidInput as error:
-                db.session.rollback()
                 errors.update(error.errors)
             except WrongPin:
-                db.session.rollback()
                 errors["pin"] = [t("web.error.wrong_pin")]
             except SigningSessionEnded:
-                db.session.rollback()
                 session.pop(SIGNING_SESSION, None)
                 errors["pin"] = [t("web.error.signing_session_ended")]
             except ProcessFailed as error:  # the draft is kept; the case stays where it was
-                db.session.rollback()
                 current_app.logger.error("process definition failed at run time on case %s: %s",
                                          case.id, error.detail)
                 flash(t("web.error.process_failed"), "error")
                 return redirect(url_for("pages.task", case_id=case.id, task_id=task_id))
+            except WorkflowError as error:  # a conflict, a locked key …: its error page, the draft kept
+                return domain_error_answer(error)
         elif not errors:
             flash(t("web.task.draft_saved"), "success")
             return redirect(url_for("pages.task", case_id=case.id, task_id=task_id))
@@ -152,6 +153,24 @@ def task(case_id: int, task_id: str):
         request_data=latest_form_data(case, "term_end_request"),
         inquiries=inquiries.case_inquiries(db.session, case), signing_until=signing_open_until(),
     ), status
+
+
+def _complete(case: Case, task: CaseTask, data: dict) -> None:
+    """Sign and complete the task in a savepoint of the request's transaction: when the transition
+    fails, it alone is undone, and the draft and uploads written before it stay.
+
+    The form is checked before the key is tried, as ``complete_task`` does. The key is unlocked
+    before the savepoint: where a wrong PIN is counted in the request's transaction (on SQLite,
+    once the request has written), its count is not undone with the transition.
+    """
+    try:
+        forms.validate(task.form_key, data)
+    except forms.FormError as error:
+        raise InvalidInput(error.errors) from None
+    signer = keys.signer_for(db.session, current_user, **signing_credentials(request.form))
+    with db.session.begin_nested():
+        complete_task(db.session, case=case, task_id=task.task_id, actor=current_user, data=data, signer=signer,
+                      lock_version=_int(request.form.get("lock_version")))
 
 
 def _int(value: str | None) -> int | None:
@@ -178,12 +197,12 @@ def _store_uploads(case: Case, form_key: str, data: dict) -> dict[str, list[str]
 
 @bp.route("/cases/<int:case_id>/inquiries/<int:inquiry_id>/resend", methods=["POST"])
 @login_required
+@commits
 def resend_inquiry(case_id: int, inquiry_id: int):
     case = case_or_404(current_user, case_id)
     try:
         inquiries.resend_inquiry(db.session, inquiry_id=inquiry_id, officer=current_user,
                                  reason=request.form.get("reason", ""), **signing_credentials(request.form), now=utcnow())
-        db.session.commit()
         flash(t("web.inquiry.resent"), "success")
     except InvalidInput as error:
         db.session.rollback()
@@ -217,6 +236,7 @@ def document(case_id: int, sha256: str):
 
 @bp.route("/cases/<int:case_id>/certificate.pdf")
 @login_required
+@commits  # sealing may sign a log checkpoint that covers the case's records
 def certificate_pdf(case_id: int):
     case = case_or_404(current_user, case_id)
     return certificate.pdf_response(case, current_user)

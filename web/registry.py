@@ -12,6 +12,7 @@ from forms import normalize_numeric, normalize_text, parse_jalali
 from web.extensions import db
 from web.listing import csv_response
 from web.scope import deployed
+from web.transaction import commits
 from signing import parse_time
 from workflows import access, facts, procedures, registry
 from workflows.cases import start_case
@@ -168,6 +169,7 @@ def center(center_id: int):
 
 @bp.route("/centers/<int:center_id>/cases", methods=["POST"])
 @login_required
+@commits
 def start(center_id: int):
     center = center_or_404(current_user, center_id)
     linked = None
@@ -177,7 +179,6 @@ def start(center_id: int):
             raise NotFound("case")
     case = start_case(db.session, process_key=request.form.get("process_key", ""), starter=current_user,
                       center=center, linked_case=linked)
-    db.session.commit()
     if case.tasks and access.may_act(current_user, case.tasks[0]):
         return redirect(url_for("pages.task", case_id=case.id, task_id=case.tasks[0].task_id))
     return redirect(url_for("pages.case", case_id=case.id))

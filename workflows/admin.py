@@ -1,9 +1,10 @@
 """Administration: offices, people, roles, deactivation; every change a signed record of the admin log.
 
 The admin log is a chain of its own (``ADMIN_CHAIN``) in the same record format as a case's
-chain: ``signing.sign_record`` signs it with the administrator's key under their PIN, and
-``signing.verify_chain`` checks it. A password never enters a record; the rest of what was
-submitted does, by its digest, with the full data kept next to it.
+chain, written by the same writer (``workflows.chain``: the administrator's active, certified key
+under their PIN; each record a leaf of the global log), and ``signing.verify_chain`` checks it. A
+password never enters a record; the rest of what was submitted does, by its digest, with the full
+data kept next to it.
 """
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, delete, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 import forms
-from signing import ChainProblem, ChainReport, StoredRecord, merkle, canonical_bytes, digest, format_time, sign_record, verify_chain
-from workflows import access, log, pki
+from signing import ChainProblem, ChainReport, StoredRecord, canonical_bytes, merkle, verify_chain
+from workflows import access, chain
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import public_keys, unlock_signer
-from workflows.models import OFFICE_KINDS, Base, CaseTask, LogLeaf, Office, SigningKey, User, UtcDateTime, WebSession, utcnow
+from workflows.models import OFFICE_KINDS, AdminRecord, CaseTask, LogLeaf, Office, User, WebSession, utcnow
 from workflows.offices import CODE as OFFICE_CODE
 from workflows.people import create_user
 
@@ -38,29 +39,6 @@ AGENCY_CODE = re.compile(r"[a-z_]{2,32}")
 MIN_PASSWORD = 8
 
 
-class AdminRecord(Base):
-    """A signed change of the admin log (same columns as a case's record)."""
-
-    __tablename__ = "admin_records"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, unique=True)
-    #: add_office, add_user, assign_role, deactivate_user
-    action: Mapped[str] = mapped_column(String(32))
-    actor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    canonical: Mapped[str] = mapped_column(Text)
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
-    signature: Mapped[str] = mapped_column(Text)
-    key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
-    #: canonical JSON of the submitted change (no password)
-    form_data: Mapped[str] = mapped_column(Text)
-    #: the record's leaf index in the global Merkle log (the same log as the cases' records)
-    log_index: Mapped[int | None] = mapped_column(Integer, unique=True)
-
-    actor: Mapped[User] = relationship()
-
-
 @dataclass(frozen=True)
 class AdminChange:
     record: AdminRecord
@@ -75,31 +53,18 @@ def _require_admin(admin: User) -> None:
 
 def _append(session: Session, admin: User, pin: str, now: datetime, action: str, data: dict,
             details: dict) -> AdminRecord:
-    """Sign the next record of the admin log with the administrator's key."""
+    """Sign the next record of the admin log with the administrator's key (``chain.append``: the key
+    checked, the record a log leaf)."""
     signer = unlock_signer(session, admin, pin)
-    key_row = session.get(SigningKey, signer.key_id)
-    if key_row is None or not key_row.active or key_row.user_id != admin.id:
-        raise Forbidden("the signing key is not the administrator's active key")
-    pki.check_signer(session, key_row, now)
     last = session.scalars(select(AdminRecord).order_by(AdminRecord.seq.desc()).limit(1)).first()
-    body = {
-        "v": 1, "case_id": ADMIN_CHAIN, "seq": (last.seq + 1) if last else 1,
-        "process_key": ADMIN_PROCESS, "spec_version": ADMIN_VERSION, "task_id": None, "task_name": None,
-        "action": action,
-        "actor": {"user_id": admin.id, "username": admin.username, "role": admin.role,
-                  "office": admin.office.code if admin.office else None},
-        "key_id": signer.key_id, "form_key": f"admin_{action}", "form_digest": digest(data),
-        "attachments": [], "rule_results": None, "details": details, "time": format_time(now),
-        "prev_hash": last.hash if last else None,
-    }
-    signed = sign_record(body, signer)
-    record = AdminRecord(seq=body["seq"], action=action, actor_user_id=admin.id, created_at=now,
-                         canonical=signed.canonical, hash=signed.hash, signature=signed.signature,
-                         key_id=signed.key_id, form_data=canonical_bytes(data).decode("utf-8"))
-    session.add(record)
-    session.flush()
-    log.append(session, record)
-    return record
+    return chain.append(
+        session, last=last, chain_id=ADMIN_CHAIN, process_key=ADMIN_PROCESS, spec_version=ADMIN_VERSION,
+        action=action, actor=admin, signer=signer, now=now, form_key=f"admin_{action}", form_data=data,
+        details=details,
+        row=lambda signed: AdminRecord(
+            seq=signed.body["seq"], action=action, actor_user_id=admin.id, created_at=now,
+            canonical=signed.canonical, hash=signed.hash, signature=signed.signature, key_id=signed.key_id,
+            form_data=canonical_bytes(data).decode("utf-8")))
 
 
 def _text(data: dict, name: str, errors: dict, *, required: bool = True, max_length: int = 120) -> str:

@@ -21,7 +21,9 @@ from signing import format_time
 from signing import merkle, note
 from signing.timestamps import timestamp_bytes, verify_timestamp
 from signing.witness import WitnessEndpoint, WitnessRefusal, add_checkpoint
-from workflows.models import Office, LogCheckpoint, LogCosignature, LogLeaf, LogNode, LogState, Record, utcnow
+from workflows.models import (
+    AdminRecord, LogCheckpoint, LogCosignature, LogLeaf, LogNode, LogState, Office, Record, utcnow,
+)
 from workflows.errors import WorkflowError
 from workflows.pki import service_signer, timestamp_authority, trust_material
 
@@ -242,8 +244,6 @@ def verify_log(session: Session, log_key_pem: str, witnesses: Sequence[note.Witn
     signed by the log key, matches the leaves and is consistent with the one before it; and each
     stored cosignature of a witness in ``witnesses`` verifies on its checkpoint's note."""
     problems: list[LogProblem] = []
-    from workflows.admin import AdminRecord  # the admin log's records are leaves of this log too
-
     rows = session.execute(select(LogLeaf.index, LogLeaf.leaf_hash,
                                   func.coalesce(Record.hash, AdminRecord.hash),
                                   func.coalesce(Record.log_index, AdminRecord.log_index))

@@ -517,6 +517,29 @@ class Record(Base):
     actor: Mapped[User] = relationship()
 
 
+class AdminRecord(Base):
+    """A signed change of the admin log (``workflows.admin``; same columns as a case's record)."""
+
+    __tablename__ = "admin_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    #: add_office, add_user, assign_role, deactivate_user
+    action: Mapped[str] = mapped_column(String(32))
+    actor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    canonical: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signature: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
+    #: canonical JSON of the submitted change (no password)
+    form_data: Mapped[str] = mapped_column(Text)
+    #: the record's leaf index in the global Merkle log (the same log as the cases' records)
+    log_index: Mapped[int | None] = mapped_column(Integer, unique=True)
+
+    actor: Mapped[User] = relationship()
+
+
 class Document(Base):
     """An uploaded file, stored on disk by its SHA-256."""
 

@@ -15,11 +15,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import engine
-from signing import Signer, canonical_bytes, digest, format_time, sign_record
-from workflows import access, facts, inquiries, log, notifications, pki, procedures, registry
-from workflows.errors import Forbidden, NotFound, ProcessFailed
+from signing import Signer, canonical_bytes
+from workflows import access, chain, facts, inquiries, notifications, procedures, registry
+from workflows.errors import NotFound, ProcessFailed
 from workflows.models import (
-    Case, CaseCount, CaseDayCount, CaseTask, ProcessDefinition, Record, RecordTiming, SigningKey, User,
+    Case, CaseCount, CaseDayCount, CaseTask, ProcessDefinition, Record, RecordTiming, User,
     tehran_today,
 )
 from workflows.procedures import spec_of
@@ -77,7 +77,8 @@ def append_record(session: Session, case: Case, signer: Signer, actor: User, now
                   instance: engine.Instance, action: str, task_id: str | None = None,
                   task_name: str | None = None, form_key: str | None = None, form_data: dict | None = None,
                   rule_results: dict | None = None, details: dict | None = None) -> Record:
-    """Sign the next record of the case's chain and add it to the session.
+    """Sign the next record of the case's chain (``chain.append``: the key checked, the record a log
+    leaf) and add it and its timing row to the session.
 
     ``instance`` is the engine after the transition moved it: the record signs the case facts it
     leaves behind (``facts.case_facts``: status, end event, center, county), so that what pages and
@@ -88,33 +89,20 @@ def append_record(session: Session, case: Case, signer: Signer, actor: User, now
     documents = (form_data or {}).get("documents") or {}
     status, outcome = status_after(session, case, instance)
     details = {**(details or {}), "case": facts.case_facts(case, status, outcome)}
-    body = {
-        "v": 1, "case_id": case.public_id, "seq": (last.seq + 1) if last else 1,
-        "process_key": case.process_key, "spec_version": case.spec_version,
-        "task_id": task_id, "task_name": task_name, "action": action,
-        "actor": {"user_id": actor.id, "username": actor.username, "role": actor.role,
-                  "office": actor.office.code if actor.office else None},
-        "key_id": signer.key_id, "form_key": form_key,
-        "form_digest": digest(form_data) if form_data is not None else None,
-        "attachments": sorted(set(documents.values())), "rule_results": rule_results,
-        "details": details or {}, "time": format_time(now), "prev_hash": last.hash if last else None,
-    }
-    key_row = session.get(SigningKey, signer.key_id)
-    if key_row is None or not key_row.active or key_row.user_id != actor.id:
-        raise Forbidden("the signing key is not the actor's active key")
-    pki.check_signer(session, key_row, now)
-    signed = sign_record(body, signer)
-    record = Record(case_id=case.id, seq=body["seq"], action=action, task_name=task_name,
-                    actor_user_id=actor.id, created_at=now, canonical=signed.canonical,
-                    hash=signed.hash, signature=signed.signature, key_id=signed.key_id,
-                    form_data=canonical_bytes(form_data).decode("utf-8") if form_data is not None else None)
-    session.add(record)
-    session.flush()
+    record = chain.append(
+        session, last=last, chain_id=case.public_id, process_key=case.process_key, spec_version=case.spec_version,
+        action=action, actor=actor, signer=signer, now=now, task_id=task_id, task_name=task_name,
+        form_key=form_key, form_data=form_data, attachments=documents.values(), rule_results=rule_results,
+        details=details,
+        row=lambda signed: Record(
+            case_id=case.id, seq=signed.body["seq"], action=action, task_name=task_name, actor_user_id=actor.id,
+            created_at=now, canonical=signed.canonical, hash=signed.hash, signature=signed.signature,
+            key_id=signed.key_id,
+            form_data=canonical_bytes(form_data).decode("utf-8") if form_data is not None else None))
     since = last.created_at if last else case.created_at
     session.add(RecordTiming(record_id=record.id, case_id=case.id, process_key=case.process_key,
                              county_office_id=case.county_office_id, task_name=task_name, action=action,
                              created_at=now, seconds=(now - since).total_seconds()))
-    log.append(session, record)
     return record
 
 
