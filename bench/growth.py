@@ -8,7 +8,7 @@ generated with SQL (INSERT ... SELECT generate_series) shaped like real ones:
   cases          the state text, spec version and columns of a real licensed case; statuses
                  70% licensed, 10% rejected, 6% county_review, 4% province_review, 5% inquiries,
                  3% correction, 2% draft; spread evenly over the 36 counties and four years
-  case_tasks     one row per waiting case, as transitions.save writes it (office or applicant)
+  case_tasks     one row per waiting case, as a transition saves it (office or applicant)
   records        the first 1 to 8 records of a real case (canonical text, signature, form data),
                  per status; unique random hashes; no log leaves (nothing here reads the log)
   inquiries      four per submitted case

@@ -38,7 +38,8 @@ from web.scope import (
 from web.transaction import commits
 from workflows.inbox import QUEUES, SORTS, search_tasks
 from workflows import access, documents, evidence, facts, inquiries, keys, log
-from workflows.cases import Transition, complete_task, load_draft, save_draft, start_case
+from workflows.cases import complete_task, load_draft, save_draft, start_case
+from workflows.transitions import Transition
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.models import Case, CaseTask, Inquiry, LogLeaf, utcnow
 from workflows.people import add_token

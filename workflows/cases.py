@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,28 +17,17 @@ from sqlalchemy.orm import Session
 import engine
 import forms
 from signing import Signer
-from workflows import access, documents, inquiries, procedures, registry, transitions
+from workflows import access, documents, inquiries, outcomes, procedures, registry, transitions  # noqa: F401
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
 from workflows.models import (
     Case, CaseTask, Center, Draft, Office, ProcessDefinition, Record, User, tehran_today, utcnow,
 )
 
-__all__ = [
-    "deploy", "start_case", "save_draft", "load_draft", "complete_task", "Transition", "open_task",
-    "case_records",
-]
+__all__ = ["deploy", "start_case", "save_draft", "load_draft", "complete_task", "open_task", "case_records"]
 
 #: the largest draft accepted, in bytes of JSON
 MAX_DRAFT_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Transition:
-    """What one completed task produced."""
-
-    case: Case
-    records: list[Record]
 
 
 # --- process definitions -------------------------------------------------------------
@@ -149,7 +137,7 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
                 linked_case_id=linked_case.id if linked_case else None, created_at=now, updated_at=now)
     session.add(case)
     session.flush()
-    transitions.save(session, case, instance, now, started=True)
+    transitions.Transition.new(session, case, spec, instance, now).finish()
     return case
 
 
@@ -206,15 +194,16 @@ def case_records(session: Session, case: Case) -> list[Record]:
 
 def complete_task(session: Session, *, case: Case, task_id: str, actor: User, data: Any,
                   pin: str | None = None, signing_session: str | None = None, signer: Signer | None = None,
-                  lock_version: int | None = None, now: datetime | None = None) -> Transition:
+                  lock_version: int | None = None, now: datetime | None = None) -> transitions.Transition:
     """Validate, complete the task, advance the engine, sign and store the transition.
 
     The actor's key is unlocked with ``pin``, or taken from the open signing session the
     ``signing_session`` handle names, or ``signer`` is a key the actor unlocked earlier
-    (it must be the actor's active, certified key: append_record checks).
+    (it must be the actor's active, certified key: ``chain.append`` checks).
     """
     now = now or utcnow()
-    case = transitions.lock(session, case)
+    change = transitions.Transition.begin(session, case, now)
+    case = change.case
     if lock_version is not None and lock_version != case.lock_version:
         raise Conflict("case changed since the form was loaded")
     task = open_task(session, case, task_id)
@@ -226,35 +215,32 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
         cleaned = forms.validate(task.form_key, data)
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
-    procedure = procedures.of_version(session, case.spec_version)
+    procedure = change.procedure
     county = _check_references(session, case, procedure, task, cleaned)
     if signer is None:
         signer = signer_for(session, actor, pin, signing_session)
 
-    spec, instance = transitions.load(session, case)
     variables = form.workflow_variables(cleaned, tehran_today(now))
     if "facts" in variables:
         manager_id = cleaned["manager"]["national_id"]
         variables["facts"]["manager_current_centers"] = registry.manages_other_center(
             session, manager_id, except_center_id=case.center_id)
     try:
-        with transitions.engine_step():
+        with change.engine() as instance:
             instance.complete(task_id, variables, lane=task.lane)
     except (engine.TaskNotFound, engine.TaskNotReady) as error:
         raise Conflict(str(error)) from None
 
     if county is not None:
         case.county_office, case.title = county, cleaned["mosque"]["name"]
-    records = [transitions.append_record(
-        session, case, signer, actor, now, instance=instance, action=procedure.action_for(task.name, cleaned),
-        task_id=task.task_id, task_name=task.name, form_key=task.form_key, form_data=cleaned,
-        rule_results=_rule_results(spec, instance, variables) if "facts" in variables else None)]
-    records += transitions.settle(session, case, spec, instance, signer, actor, now)
-    transitions.save(session, case, instance, now)
+    change.sign(signer, actor, action=procedure.action_for(task.name, cleaned), task_id=task.task_id,
+                task_name=task.name, form_key=task.form_key, form_data=cleaned,
+                rule_results=_rule_results(change.spec, instance, variables) if "facts" in variables else None)
+    change.finish(signer, actor)
     session.query(Draft).filter(Draft.case_id == case.id, Draft.form_key == task.form_key,
                                 Draft.user_id == actor.id).delete()
     session.flush()
-    return Transition(case, records)
+    return change
 
 
 # --- helpers ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 import engine
 import forms
-from workflows import procedures
+from workflows import access, outcomes, transitions  # noqa: F401 (outcomes: its reactions)
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
 from workflows.models import Case, Inquiry, Record, User
@@ -30,24 +30,27 @@ def has_open_round(session: Session, case: Case) -> bool:
         Inquiry.case_id == case.id, Inquiry.status == "pending")) > 0
 
 
-def _awaited(session: Session, case: Case, instance: engine.Instance) -> str | None:
+def _awaited(change: transitions.Transition) -> str | None:
     """The message the case waits for that the last answer of a round sends (its manifest says which)."""
-    meanings = procedures.of_version(session, case.spec_version).messages
-    return next((m for m in instance.awaited_messages() if m in meanings and meanings[m].sent_by == "inquiries"), None)
+    meanings = change.procedure.messages
+    return next((m for m in change.instance.awaited_messages()
+                 if m in meanings and meanings[m].sent_by == "inquiries"), None)
 
 
-def open_round(session: Session, case: Case, spec: engine.ProcessSpec, instance: engine.Instance, message: str,
-               application: dict, now: datetime) -> list[Inquiry]:
-    """Send this procedure's inquiries about the proposed manager; when there are none, send the awaited
-    ``message`` at once."""
-    from workflows import transitions  # transitions imports this module
-
+@transitions.on_waiting("inquiries")
+def open_round(change: transitions.Transition, message: str) -> list[Inquiry]:
+    """The case now waits for the inquiries' answers: send this procedure's inquiries about the proposed
+    manager (unless a round is still out); when it sends none, send the awaited ``message`` at once."""
+    session, case, spec, instance, now = change.session, change.case, change.spec, change.instance, change.now
+    if has_open_round(session, case):
+        return []
     config = _config(spec)
     kinds = config["procedures"].get(case.process_key, [])
     if not kinds:
-        with transitions.engine_step():
+        with change.engine():
             instance.send_message(message, {"all_clear": True, "results": []})
         return []
+    application = transitions.latest_application(session, case)
     last_round = session.scalar(select(func.max(Inquiry.round)).where(Inquiry.case_id == case.id)) or 0
     due = next((t.fire_at for t in instance.timers() if t.name == "inquiries_overdue"), now + timedelta(days=10))
     manager = application["manager"]
@@ -89,8 +92,6 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
                    now: datetime, signing_session: str | None = None) -> list[Record]:
     """Record an agency's signed answer; the last answer of a round resumes the waiting case.
     The key is unlocked by the PIN, or taken from the open signing session the handle names."""
-    from workflows import transitions  # transitions imports this module
-
     inquiry = session.get(Inquiry, inquiry_id)
     if inquiry is None or agency_user.role != "agency" or inquiry.agency != agency_user.agency:
         raise NotFound("inquiry")
@@ -101,40 +102,34 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
     signer = signer_for(session, agency_user, pin, signing_session)
-    case = transitions.lock(session, inquiry.case)
+    change = transitions.Transition.begin(session, inquiry.case, now)
     # Re-read under the case's lock: a concurrent answer to the same inquiry may have committed
     # since it was first read, and must not be answered (and signed) twice.
     session.refresh(inquiry)
     if inquiry.status != "pending":
         raise Conflict("inquiry already answered or withdrawn")
-    spec, instance = transitions.load(session, case)
+    case = change.case
     inquiry.status, inquiry.result = "answered", cleaned["result"]
     inquiry.reference, inquiry.note = cleaned["reference"], cleaned.get("note")
     inquiry.answered_at, inquiry.answered_by = now, agency_user.id
     session.flush()
     round_ = list(session.scalars(select(Inquiry).where(Inquiry.case_id == case.id, Inquiry.round == inquiry.round)))
-    message = _awaited(session, case, instance)
-    resumes = all(i.status == "answered" for i in round_) and message is not None
-    if resumes:  # the engine moves first, so that the answer's record signs where the case now stands
-        with transitions.engine_step():
+    message = _awaited(change)
+    if all(i.status == "answered" for i in round_) and message is not None:
+        # the engine moves first, so that the answer's record signs where the case now stands
+        with change.engine() as instance:
             instance.send_message(message, {
                 "all_clear": all(i.result == "clear" for i in round_),
                 "results": [{"kind": i.kind, "result": i.result, "reference": i.reference} for i in round_]})
-    records = [transitions.append_record(
-        session, case, signer, agency_user, now, instance=instance, action="inquiry_answer",
-        form_key="inquiry_answer", form_data=cleaned,
-        details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "round": inquiry.round, "result": cleaned["result"]})]
-    if resumes:
-        records += transitions.settle(session, case, spec, instance, signer, agency_user, now)
-    transitions.save(session, case, instance, now)
-    return records
+    change.sign(signer, agency_user, action="inquiry_answer", form_key="inquiry_answer", form_data=cleaned,
+                details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "round": inquiry.round,
+                         "result": cleaned["result"]})
+    return change.finish(signer, agency_user).records
 
 
 def resend_inquiry(session: Session, *, inquiry_id: int, officer: User, reason: str, pin: str | None,
                    now: datetime, signing_session: str | None = None) -> Record:
     """An officer sends an unanswered inquiry again with a new deadline; the reason is signed."""
-    from workflows import access, transitions
-
     inquiry = session.get(Inquiry, inquiry_id)
     if inquiry is None or not access.can_view(session, officer, inquiry.case):
         raise NotFound("inquiry")
@@ -146,14 +141,12 @@ def resend_inquiry(session: Session, *, inquiry_id: int, officer: User, reason: 
     if len(reason) < 5:
         raise InvalidInput({"reason": [forms.t("errors.review_reason_required", min="۵")]})
     signer = signer_for(session, officer, pin, signing_session)
-    case = transitions.lock(session, inquiry.case)
+    change = transitions.Transition.begin(session, inquiry.case, now)
     session.refresh(inquiry)  # an answer may have committed meanwhile (see answer_inquiry)
     if inquiry.status != "pending":
         raise Conflict("inquiry already answered")
     inquiry.sent_at, inquiry.due_at = now, now + timedelta(days=RESEND_DAYS)
-    _spec, instance = transitions.load(session, case)
-    record = transitions.append_record(session, case, signer, officer, now, instance=instance, action="resend_inquiry",
-                                       details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "reason": reason})
-    case.updated_at = now
-    session.flush()
+    record = change.sign(signer, officer, action="resend_inquiry",
+                         details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "reason": reason})
+    change.finish()
     return record

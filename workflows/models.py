@@ -670,7 +670,7 @@ class Inquiry(Base):
 class CaseCount(Base):
     """How many cases a county office has per procedure and status, whenever they were created.
 
-    Kept by ``transitions.save`` in the transaction that starts a case or changes its status (or
+    Kept by ``transitions.Transition`` in the transaction that starts a case or changes its status (or
     gives a draft its county): the dashboard's counts read these rows, never the cases. Cases
     without a county (founding drafts) are not counted, as the dashboard never showed them.
     """
@@ -700,7 +700,7 @@ class RecordTiming(Base):
     """A signed record as monitoring reads it: when, which step, which case and county, and how long
     it took since the case's previous record (or the case's creation, for its first).
 
-    Written by ``transitions.append_record`` with the record; a narrow copy of a few columns, so
+    Written by ``Transition.sign`` with the record; a narrow copy of a few columns, so
     step times and decision rates over a date range read an index range of small rows instead of
     joining the signed records to themselves and to the cases.
     """

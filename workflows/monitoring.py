@@ -3,10 +3,10 @@
 Every figure is one aggregate query over indexed columns; nothing loads cases into Python, and
 nothing reads the whole history to answer for a date range:
 
-- case counts come from the counters ``transitions.save`` keeps per county office, procedure and
+- case counts come from the counters ``transitions.Transition`` keeps per county office, procedure and
   status (``case_counts``; ``case_day_counts`` per day of creation when a date range is asked);
 - step times and decisions from ``record_timings``, one narrow row per signed record written with
-  it (``transitions.append_record``) with the step's duration, read by an index range on its time.
+  it (``Transition.sign``) with the step's duration, read by an index range on its time.
 
 Times come from the signed records: a step's time is from the case's previous signed record
 (or the case's creation, for its first) to the record that completed the step; a case's end to

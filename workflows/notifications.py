@@ -1,6 +1,6 @@
 """Notifications: who must be told after a transition, in the app and by SMS and email.
 
-``after_transition`` is called once by ``transitions.save`` for every transition. It looks at
+``after_transition`` is called once by ``transitions.Transition`` as it saves, for every transition. It looks at
 the records signed since the case's last notification (``Case.notified_seq``) and at the tasks
 that appeared, and makes:
 

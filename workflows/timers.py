@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing import Signer
-from workflows import transitions
+from workflows import inquiries, outcomes, transitions  # noqa: F401 (inquiries, outcomes: their reactions)
 from workflows.models import Case, Record, User
 
 __all__ = ["due_cases", "fire_case"]
@@ -29,19 +29,14 @@ def fire_case(session: Session, case_id: int, *, now: datetime, system: User, si
     case = session.get(Case, case_id)
     if case is None:
         return []
-    case = transitions.lock(session, case)
-    if case.wake_at is None or case.wake_at > now:
+    change = transitions.Transition.begin(session, case, now)
+    if change.case.wake_at is None or change.case.wake_at > now:
         return []
-    spec, instance = transitions.load(session, case)
-    with transitions.engine_step():
+    with change.engine() as instance:
         fired = instance.fire_due_timers(now)
     if not fired:
-        transitions.save(session, case, instance, now)
+        change.finish()
         return []
-    records = [transitions.append_record(session, case, signer, system, now, instance=instance,
-                                         action="deadline_passed",
-                                         details={"timers": fired})]
-    records += transitions.settle(session, case, spec, instance, signer, system, now)
-    transitions.save(session, case, instance, now)
-    return records
+    change.sign(signer, system, action="deadline_passed", details={"timers": fired})
+    return change.finish(signer, system).records
 

@@ -230,10 +230,9 @@ def test_a_decision_re_signed_with_a_real_pin_over_a_rewritten_tail_cannot_colle
     db.session.execute(delete(LogLeaf).where(LogLeaf.record_id == rejection.id))
     db.session.execute(delete(RecordTiming).where(RecordTiming.record_id == rejection.id))
     db.session.execute(delete(Record).where(Record.id == rejection.id))
-    case = transitions.lock(db.session, case)
     case.state, case.outcome = before, None
-    _spec, instance = transitions.load(db.session, case)
-    transitions.save(db.session, case, instance, case.updated_at)
+    db.session.flush()
+    transitions.Transition.begin(db.session, case, case.updated_at).finish()
     rebuild_log_state()
     forget_checkpoints()
     db.session.commit()

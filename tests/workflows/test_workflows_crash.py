@@ -34,8 +34,8 @@ def _after(original):
 
 POINTS = {
     "after the engine step": (engine.Instance, "complete"),
-    "after the record is signed and logged": (transitions, "append_record"),
-    "after the case is saved, before commit": (transitions, "save"),
+    "after the record is signed and logged": (transitions.Transition, "sign"),
+    "after the case is saved, before commit": (transitions.Transition, "_save"),
     "inside the notifications": (notifications, "after_transition"),
 }
 

@@ -1,0 +1,99 @@
+"""What an end event writes to the registry: the reactions to the effects a manifest may name.
+
+Each effect (``procedures.OUTCOME_ACTIONS``) is registered with ``transitions.on_end`` and signs
+what it wrote as a record of its own (the action is the effect's name), so that the registry's
+facts are proved by the chain like the rest. A manager change linked to a case that waits for a
+successor tells that case, in the same transaction, that one was appointed.
+"""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from signing import Signer
+from workflows import facts, procedures, registry, transitions
+from workflows.errors import NotFound
+from workflows.models import Case, Record, User, tehran_today
+from workflows.transitions import Transition
+
+__all__ = ["issue_license", "appoint_manager", "appoint_interim"]
+
+
+@transitions.on_end("issue_license")
+def issue_license(change: Transition, signer: Signer, actor: User) -> None:
+    """The center, its license and its first manager's term, from the latest signed application."""
+    session, case = change.session, change.case
+    license_ = registry.issue_license(session, case, transitions.latest_application(session, case), change.now,
+                                      change.spec.tables["terms"])
+    term = registry.current_manager(session, license_.center_id)
+    change.sign(signer, actor, action="issue_license",
+                details={"license_number": license_.number, "center_id": license_.center_id,
+                         **facts.founding_facts(license_.center, license_, term)})
+
+
+@transitions.on_end("appoint_manager")
+def appoint_manager(change: Transition, signer: Signer, actor: User) -> None:
+    """The proposed manager's term starts today and the current one ends; a linked case waiting for a
+    successor is told (its procedure says how the term ended: retired, resigned)."""
+    session, case, today = change.session, change.case, tehran_today(change.now)
+    linked = session.get(Case, case.linked_case_id) if case.linked_case_id else None
+    reason = (procedures.of_version(session, linked.spec_version) if linked else change.procedure).term_end_reason
+    manager = transitions.latest_application(session, case)["manager"]
+    ended = registry.current_manager(session, case.center_id)
+    term = registry.appoint_manager(session, case.center, case=case, national_id=manager["national_id"],
+                                    full_name=f"{manager['first_name']} {manager['last_name']}",
+                                    start=today, end_reason=reason, terms=change.spec.tables["terms"],
+                                    profile=registry.manager_profile(manager, today))
+    change.sign(signer, actor, action="appoint_manager",
+                details={"term_id": term.id, "national_id": term.national_id, "start_date": today.isoformat(),
+                         "previous_term_end": reason, **facts.appointment_facts(term, ended)})
+    if linked is not None:
+        _confirm_successor(change, linked, signer, actor)
+
+
+@transitions.on_end("appoint_interim")
+def appoint_interim(change: Transition, signer: Signer, actor: User) -> None:
+    """The interim manager named in the case starts today, for the interim term."""
+    session, case, today = change.session, change.case, tehran_today(change.now)
+    data = change.instance.data()
+    interim = (data.get("interim") or {}).get("interim") or (data.get("acknowledgement") or {}).get("interim")
+    interim = interim or _interim_from_records(change)
+    ended = registry.current_manager(session, case.center_id)
+    term = registry.appoint_manager(session, case.center, case=case, national_id=interim["national_id"],
+                                    full_name=interim["full_name"], start=today,
+                                    end_reason=change.procedure.term_end_reason, terms=change.spec.tables["terms"],
+                                    interim=True)
+    change.sign(signer, actor, action="appoint_interim",
+                details={"term_id": term.id, "national_id": term.national_id, "start_date": today.isoformat(),
+                         **facts.appointment_facts(term, ended)})
+
+
+@transitions.on_waiting("successor")
+def _successor_comes_from_a_manager_change(change: Transition, message: str) -> None:
+    """Nothing to send: the manager change linked to the case sends it when it appoints (``appoint_manager``)."""
+
+
+def _interim_from_records(change: Transition) -> dict:
+    """The interim manager named in the latest signed acknowledgement or interim appointment."""
+    for record in change.session.scalars(select(Record).where(Record.case_id == change.case.id,
+                                                              Record.form_data.is_not(None))
+                                         .order_by(Record.seq.desc())):
+        data = json.loads(record.form_data)
+        if "interim" in data:
+            return data["interim"]
+    raise NotFound("no interim manager was named")
+
+
+def _confirm_successor(change: Transition, linked: Case, signer: Signer, actor: User) -> None:
+    """Tell the case waiting for a successor that one was appointed (a transition of that case)."""
+    waiting = Transition.begin(change.session, linked, change.now)
+    meanings = waiting.procedure.messages
+    message = next((m for m in waiting.instance.awaited_messages()
+                    if m in meanings and meanings[m].sent_by == "successor"), None)
+    if message is None:
+        return  # it already ended another way (an interim was named); the term change stands
+    with waiting.engine() as instance:
+        instance.send_message(message, {"case_id": change.case.public_id})
+    waiting.sign(signer, actor, action="successor_confirmed", details={"manager_change_case": change.case.public_id})
+    waiting.finish(signer, actor)
