@@ -19,7 +19,7 @@ from forms.persian import (
     parse_jalali,
     to_persian_digits,
 )
-from forms.registry import FORMS, FormSpec, describe, eligibility_facts, get_form, validate
+from forms.registry import FORMS, FormSpec, describe, document_fields, eligibility_facts, get_form, validate
 from forms.schemas import FoundingApplicationSchema, ReviewDecisionSchema
 from forms.validators import (
     is_valid_national_id,
@@ -43,6 +43,7 @@ __all__ = [
     "UnknownFormError",
     "age_on",
     "describe",
+    "document_fields",
     "eligibility_facts",
     "format_jalali",
     "get_form",

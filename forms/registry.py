@@ -11,7 +11,7 @@ from marshmallow.exceptions import SCHEMA
 from marshmallow.fields import Field
 
 from forms.errors import FormError, UnknownFormError
-from forms.fields import FormField, Section, SectionList
+from forms.fields import FormField, Section, SectionList, Sha256
 from forms.messages import t
 from forms.persian import age_on
 from forms.schemas import (
@@ -24,7 +24,7 @@ from forms.schemas import (
     TermEndRequestSchema,
 )
 
-__all__ = ["FORMS", "FormSpec", "describe", "eligibility_facts", "get_form", "load", "manager_facts", "validate"]
+__all__ = ["FORMS", "FormSpec", "describe", "document_fields", "eligibility_facts", "get_form", "load", "manager_facts", "validate"]
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,14 @@ def _describe_field(field: Field[Any], name: str, form_key: str, path: str) -> d
     else:
         raise TypeError(f"{path}: {type(field).__name__} is not a forms field")
     return entry
+
+
+def document_fields(key: str) -> tuple[str, ...]:
+    """The files a form's ``documents`` section asks for (each a digest field; empty: none)."""
+    section = get_form(key).schema().fields.get("documents")
+    if not isinstance(section, Section):
+        return ()
+    return tuple(name for name, field in section.schema.fields.items() if isinstance(field, Sha256))
 
 
 def describe(key: str) -> dict[str, Any]:

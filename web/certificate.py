@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from signing import parse_time, qr_data_uri
 from web.extensions import db
-from web.scope import case_application, latest_form_data, timeline, verification_summary
+from web.scope import case_application, case_request, timeline, verification_summary
 from forms import t
 from workflows import evidence, facts, procedures
 from workflows.audit import record_read
@@ -53,7 +53,7 @@ def certificate_context(case: Case) -> dict:
         "issued_at": parse_time(license_["issued_at"]) if license_ else None,
         "center_name": center.center["name"] if license_ else None,
         "application": case_application(case),
-        "request": latest_form_data(case, "term_end_request"),
+        "request": case_request(case),
         "manager_name": started["full_name"] if started else None,
         "manager_national_id": started["national_id"] if started else None,
         "manager_since": _day(started["start_date"]) if started else None,

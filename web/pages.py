@@ -17,7 +17,8 @@ from web.errors import domain_error_answer
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
-    case_application, case_or_404, county_choices, deployed, diagram_state, latest_form_data, storage_dir, tasks_for, timeline,
+    case_application, case_or_404, case_request, county_choices, deployed, diagram_state, latest_form_data, storage_dir,
+    tasks_for, timeline,
     verification_summary,
 )
 from web.transaction import commits
@@ -31,9 +32,6 @@ from workflows.models import Case, CaseDocument, CaseTask, ProcessDefinition, ut
 
 bp = Blueprint("pages", __name__)
 
-#: file inputs of each form: input name → the form field that receives the digest
-UPLOAD_FIELDS = {form_key: ("manager_id_copy", "manager_photo", "manager_degree")
-                 for form_key in ("founding_application", "manager_change_application")}
 
 
 @bp.route("/cases")
@@ -70,7 +68,7 @@ def case(case_id: int):
     return render_template(
         "case.html", case=case, entries=entries, verification=verification_summary(case),
         my_tasks=[task for task in case.tasks if access.may_act(current_user, task)],
-        application=case_application(case), request_data=latest_form_data(case, "term_end_request"),
+        application=case_application(case), request_data=case_request(case),
         inquiries=inquiries.case_inquiries(db.session, case),
         can_resend=access.is_office_role(current_user.role) and case.outcome is None,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
@@ -140,7 +138,7 @@ def task(case_id: int, task_id: str):
         status = 422
     else:
         saved = load_draft(db.session, case=case, form_key=task.form_key, user=current_user)
-        if saved is None and task.form_key in UPLOAD_FIELDS:
+        if saved is None and forms.document_fields(task.form_key):
             saved = latest_form_data(case, task.form_key)
         values = flatten(saved or {})
         status = 200
@@ -149,8 +147,8 @@ def task(case_id: int, task_id: str):
     return render_template(
         "task.html", case=case, task=task, form=forms.describe(task.form_key), values=values,
         errors=errors, counties=county_choices(), entries=timeline(case),
-        application=case_application(case) if task.form_key not in UPLOAD_FIELDS else None,
-        request_data=latest_form_data(case, "term_end_request"),
+        application=case_application(case) if not forms.document_fields(task.form_key) else None,
+        request_data=case_request(case),
         inquiries=inquiries.case_inquiries(db.session, case), signing_until=signing_open_until(),
     ), status
 
@@ -180,7 +178,7 @@ def _int(value: str | None) -> int | None:
 def _store_uploads(case: Case, form_key: str, data: dict) -> dict[str, list[str]]:
     """Store the files posted with a form and put their digests into its data."""
     errors: dict[str, list[str]] = {}
-    for field in UPLOAD_FIELDS.get(form_key, ()):
+    for field in forms.document_fields(form_key):
         upload = request.files.get(f"file.{field}")
         if upload is None or not upload.filename:
             continue

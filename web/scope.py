@@ -14,7 +14,7 @@ from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseTask, Office, Record, User, utcnow
 
-__all__ = ["case_application", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
+__all__ = ["case_application", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
            "storage_dir", "county_choices", "task_filters", "county_filter_choices", "deployed"]
 
 
@@ -102,9 +102,22 @@ def latest_form_data(case: Case, form_key: str) -> dict | None:
     return None
 
 
+def latest_action_data(case: Case, actions: tuple[str, ...]) -> dict | None:
+    """The form data of the case's most recent signed record of one of these actions (None: none)."""
+    record = db.session.scalars(select(Record).where(Record.case_id == case.id, Record.action.in_(actions),
+                                                     Record.form_data.is_not(None))
+                                .order_by(Record.seq.desc()).limit(1)).first()
+    return json.loads(record.form_data) if record else None
+
+
 def case_application(case: Case) -> dict | None:
-    """The latest signed application of the case: a founding application or a proposed manager."""
-    return latest_form_data(case, "founding_application") or latest_form_data(case, "manager_change_application")
+    """The latest signed application of the case (what its submit or resubmit signed)."""
+    return latest_action_data(case, ("submit", "resubmit"))
+
+
+def case_request(case: Case) -> dict | None:
+    """The latest signed request of the case (a retirement's or a resignation's dated request)."""
+    return latest_action_data(case, ("request",))
 
 
 def verification_summary(case: Case, proof: facts.CaseProof | None = None) -> dict:
