@@ -399,18 +399,23 @@ def catalogue(session: Session) -> Catalogue:
     rows = session.execute(select(ProcessDefinition.version, ProcessDefinition.process_key)
                            .order_by(ProcessDefinition.deployed_at.desc(), ProcessDefinition.version)).all()
     current: dict[str, Procedure] = {}
+    versions: dict[str, str] = {}
     every: list[Procedure] = []
-    titles: dict[str, str] = {}
     for version, process_key in rows:
         procedure = _stored(session, version)
         if procedure is None:
             continue
         if process_key not in current:
-            current[process_key] = procedure
-            for name, title in _task_titles(session, version).items():
-                titles.setdefault(name, title)
+            current[process_key], versions[process_key] = procedure, version
         every.append(procedure)
-    return Catalogue(MappingProxyType(dict(sorted(current.items()))), tuple(every), MappingProxyType(titles))
+    # a task name several procedures share (a province review) is named as each names it
+    titles: dict[str, list[str]] = {}
+    for process_key in sorted(current):
+        for name, title in _task_titles(session, versions[process_key]).items():
+            if title not in titles.setdefault(name, []):
+                titles[name].append(title)
+    return Catalogue(MappingProxyType(dict(sorted(current.items()))), tuple(every),
+                     MappingProxyType({name: " / ".join(names) for name, names in titles.items()}))
 
 
 _titles_by_version: dict[str, dict[str, str]] = {}

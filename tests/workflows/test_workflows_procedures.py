@@ -138,3 +138,11 @@ def test_the_shipped_procedures_mean_what_their_pages_say():
     assert retirement.term_end_reason == "retired"
     assert retirement.waiting_sender(["successor_confirmed"]) == "successor"
     assert shipped("manager_change").names_successor and not retirement.names_successor
+
+
+def test_the_catalogue_names_a_shared_task_as_each_procedure_names_it(app):
+    known = procedures.catalogue(db.session)
+    assert list(known.current) == ["center_founding", "manager_change", "manager_resignation", "manager_retirement"]
+    assert known.task_title("province_review") == "بررسی و تصمیم استان / تأیید نهایی استان"
+    assert known.task_title("county_review") == "بررسی اداره شهرستان"
+    assert known.title("manager_change") == "تغییر مدیر" and known.status_label("licensed") == "مجوز صادر شد"
