@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import engine
+import forms
 from workflows.access import LANE_ROLES
 from workflows.models import ProcessDefinition
 
@@ -294,7 +295,8 @@ def parse(process_key: str, manifest: Any) -> Procedure:
 
 def problems(spec: engine.ProcessSpec) -> list[str]:
     """Where a version's manifest does not fit its diagram (empty: it fits): every user task, every
-    message and every end event has a meaning, and the manifest names nothing the diagram lacks."""
+    message and every end event has a meaning, the manifest names nothing the diagram lacks, and every
+    task's form exists (with the field its action is read from)."""
     if spec.manifest is None:
         return [f"{spec.process_key}{engine.MANIFEST_SUFFIX}: missing (every procedure has a manifest)"]
     try:
@@ -308,6 +310,13 @@ def problems(spec: engine.ProcessSpec) -> list[str]:
             found.append(f"{kind}.{name}: the diagram has it, the manifest gives it no meaning")
         for name in sorted(set(declared) - set(drawn)):
             found.append(f"{kind}.{name}: the manifest names it, the diagram has no such {kind[:-1]}")
+    for name, task in spec.user_tasks.items():
+        if task.form_key not in forms.FORMS:
+            found.append(f"tasks.{name}: its form {task.form_key!r} is not a form of the product")
+        elif name in procedure.tasks and procedure.tasks[name].action_field is not None:
+            field = procedure.tasks[name].action_field
+            if field not in forms.FORMS[task.form_key].schema().fields:
+                found.append(f"tasks.{name}.action_field: {field!r} is not a field of the form {task.form_key!r}")
     return [f"{spec.process_key}{engine.MANIFEST_SUFFIX}: {problem}" for problem in found]
 
 

@@ -56,6 +56,8 @@ def _drop(mapping, key):
     (lambda m: m["statuses"].update({"Bad Status": {"label": "x"}}),
      ["statuses.Bad Status: a status is a lowercase letter, then up to 31 letters, digits or _"]),
     (lambda m: m.update(colour="green"), ["colour: not a manifest entry"]),
+    (lambda m: m["tasks"]["province_review"].update(action_field="verdict"),
+     ["tasks.province_review.action_field: 'verdict' is not a field of the form 'review_decision'"]),
 ])
 def test_deploy_refuses_a_manifest_that_does_not_fit_and_names_every_problem(app, tmp_path, change, expected):
     folder = _copy(app, tmp_path)
@@ -65,6 +67,16 @@ def test_deploy_refuses_a_manifest_that_does_not_fit_and_names_every_problem(app
         deploy(db.session, folder, "center_founding")
     assert str(refused.value) == "; ".join(f"center_founding.procedure.json: {p}" for p in expected)
     assert db.session.query(ProcessDefinition).count() == before
+
+
+def test_a_task_whose_form_does_not_exist_is_refused(app, tmp_path):
+    folder = _copy(app, tmp_path)
+    diagram = folder / "center_founding.bpmn"
+    text = diagram.read_text("utf-8")
+    assert text.count('value="review_decision"') >= 1
+    diagram.write_text(text.replace('value="review_decision"', 'value="site_visit_sheet"', 1), "utf-8")
+    with pytest.raises(engine.SpecError, match=r"tasks\.[a-z_]+: its form 'site_visit_sheet' is not a form of the product"):
+        deploy(db.session, folder, "center_founding")
 
 
 def test_a_procedure_without_a_manifest_is_refused(app, tmp_path):
