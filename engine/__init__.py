@@ -20,7 +20,7 @@ from .errors import (
 from .events import parse_duration
 from .expressions import RestrictedScriptEngine, compile_expression, evaluate
 from .parser import EngineParser, parse_xml
-from .runtime import SERIALIZER_VERSION, Instance, TimerWait, UserTask
+from .runtime import SERIALIZER_VERSION, Instance, MoveObstacle, TimerWait, UserTask
 from .specs import (
     MANIFEST_SUFFIX, EndEventDef, JsonTables, ProcessSpec, UserTaskDef, parse_table, read_sources, source_version,
     spec_from_sources,
@@ -36,6 +36,7 @@ __all__ = [
     "JsonTables",
     "LaneMismatch",
     "MessageNotAwaited",
+    "MoveObstacle",
     "ProcessSpec",
     "RestrictedScriptEngine",
     "SpecError",

@@ -21,10 +21,12 @@ from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
+from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent, EventBasedGateway
+from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -44,10 +46,13 @@ from .events import clock, event_definitions, register_clocked_timers, timer_def
 from .expressions import RestrictedScriptEngine
 from .specs import ProcessSpec
 
-__all__ = ["MAX_DATA_DEPTH", "MAX_FIRING_ROUNDS", "SERIALIZER_VERSION", "Instance", "TimerWait", "UserTask"]
+__all__ = ["MAX_DATA_DEPTH", "MAX_FIRING_ROUNDS", "SERIALIZER_VERSION", "Instance", "MoveObstacle", "TimerWait",
+           "UserTask"]
 
 #: Format of serialized state: Spiff's serializer format, without the specs in it.
 SERIALIZER_VERSION = f"spiff-{SPIFF_SERIALIZER_VERSION}+nospec"
+#: Formats written by older Spiff serializers that Spiff's own migrations upgrade on load.
+_UPGRADABLE = {f"spiff-{version}+nospec": version for version in MIGRATIONS}
 
 #: Deepest nesting of lists and dicts accepted in submitted variables.
 MAX_DATA_DEPTH = 32
@@ -75,6 +80,19 @@ class UserTask:
     form_key: str
     #: Variable that receives the submitted form; None merges it into the task data.
     data_key: str | None
+
+
+@dataclass(frozen=True)
+class MoveObstacle:
+    """Why an instance cannot move to another version of its process (`Instance.move_obstacles`)."""
+
+    #: "removed": the element is not in the other version (under the same BPMN id);
+    #: "kind_changed": it is there, but as another kind of element; "subprocess": the instance runs a subprocess
+    code: str
+    #: BPMN id of the element the instance waits on
+    element: str
+    #: kind of the element in this version (Spiff's class name, e.g. "UserTask")
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -126,8 +144,11 @@ class Instance:
         if not isinstance(dct, dict):
             raise StateError("state is not a JSON object")
         version = dct.pop(_VERSION_KEY, None)
-        if version != SERIALIZER_VERSION:
-            raise StateError(f"state was written in format {version!r}; this engine reads {SERIALIZER_VERSION!r}")
+        if version in _UPGRADABLE:
+            dct = _upgrade(dct, _UPGRADABLE[version], spec)
+        elif version != SERIALIZER_VERSION:
+            raise StateError(f"state was written in format {version!r}; this engine reads {SERIALIZER_VERSION!r}"
+                             f" and upgrades {', '.join(map(repr, sorted(_UPGRADABLE))) or 'nothing'}")
         written_for = (dct.pop("process_key", None), dct.pop("spec_version", None))
         if written_for != (spec.process_key, spec.version):
             raise StateError(f"state belongs to process {written_for[0]!r} version {written_for[1]!r}, "
@@ -149,6 +170,67 @@ class Instance:
             "spec_version": self.spec.version,
         })
         return json.dumps(dct, cls=_SERIALIZER.encoder_cls, ensure_ascii=False, separators=(",", ":"))
+
+    def move_obstacles(self, other: ProcessSpec) -> list[MoveObstacle]:
+        """What keeps this instance from moving to `other` (another version of its process); [] when it can.
+
+        Everything the instance waits on now (its ready user tasks, the catch events, boundary events and
+        event-based gateways that wait, and the events such a gateway waits for) must be in `other` under
+        the same BPMN id and as the same kind of element. Elements are matched by Spiff's own spec diff.
+        """
+        self._check_usable()
+        if self._workflow.subprocesses:
+            return [MoveObstacle("subprocess", self.spec.process_key, "SubWorkflow")]
+        diff, _ = diff_workflow(_SERIALIZER.registry, self._workflow, other.spec, dict(other.subprocess_specs))
+        aligned = {task.task_spec: spec for task, spec in diff.alignment.items()}
+        obstacles = []
+        for task_spec in self._waited_specs():
+            new = aligned.get(task_spec, other.spec.task_specs.get(task_spec.name))
+            kind = type(task_spec).__name__
+            if new is None or new.bpmn_id != task_spec.bpmn_id:
+                obstacles.append(MoveObstacle("removed", task_spec.bpmn_id, kind))
+            elif type(new).__name__ != kind:
+                obstacles.append(MoveObstacle("kind_changed", task_spec.bpmn_id, kind))
+        return obstacles
+
+    def moved_to(self, other: ProcessSpec) -> "Instance":
+        """This instance moved to `other` (see `move_obstacles`, which must be empty), as a new Instance.
+
+        Spiff's `migrate_workflow` points every task at its counterpart in `other` and re-predicts the
+        waiting branches; the timers keep the due times they had (a move does not restart a deadline),
+        and the tasks keep their ids. This instance is left as it was.
+        """
+        obstacles = self.move_obstacles(other)
+        if obstacles:
+            raise StateError(f"cannot move to version {other.version!r}: "
+                             + ", ".join(f"{o.element} ({o.code})" for o in obstacles))
+        dct = _SERIALIZER.to_dict(self._workflow)  # a copy to migrate; this instance stays usable
+        workflow = _SERIALIZER.from_dict(dct, spec=self.spec.spec, subprocess_specs=dict(self.spec.subprocess_specs))
+        workflow.script_engine = _SCRIPT_ENGINE
+        waiting = {task.id: copy.deepcopy(task.internal_data)
+                   for task in workflow.get_tasks(state=TaskState.WAITING | TaskState.READY)}
+        diff, _ = diff_workflow(_SERIALIZER.registry, workflow, other.spec, dict(other.subprocess_specs))
+        try:
+            with clock(None):
+                migrate_workflow(diff, workflow, other.spec)
+                workflow.subprocess_specs = dict(other.subprocess_specs)
+                for task_id, internal in waiting.items():
+                    task = workflow.tasks.get(task_id)
+                    if task is not None:
+                        task.internal_data = internal
+        except Exception as exc:
+            raise _engine_error(exc) from exc
+        moved = Instance(other, workflow)
+        Instance.load(other, moved.serialize())  # what is saved must load against the new version
+        return moved
+
+    def _waited_specs(self) -> list[Any]:
+        specs = [task.task_spec for task in self._workflow.get_tasks(state=TaskState.READY, manual=True)]
+        for task in self._waiting_event_tasks():
+            specs.append(task.task_spec)
+            if isinstance(task.task_spec, EventBasedGateway):
+                specs.extend(task.task_spec.outputs)  # an event-based gateway waits for the events after it
+        return list(dict.fromkeys(specs))
 
     def ready_user_tasks(self) -> list[UserTask]:
         """Return the user tasks waiting to be completed."""
@@ -368,6 +450,24 @@ class _Serializer(BpmnWorkflowSerializer):
 # Shared by all threads: the converters keep no state (only Spiff's serialize_json toggles a
 # registry flag, and it is not used here).
 _SERIALIZER = _Serializer()
+
+
+def _upgrade(dct: dict, spiff_version: str, spec: ProcessSpec) -> dict:
+    """State written by an older Spiff serializer, upgraded by Spiff's own migrations.
+
+    Spiff's migrations read the serialized specs beside the tasks, which this state leaves out: the
+    spec the state is loaded with is serialized for them and dropped again (the parsed one is used).
+    """
+    upgraded = {**dct, "spec": _SERIALIZER.to_dict(spec.spec),
+                "subprocess_specs": {name: _SERIALIZER.to_dict(sub) for name, sub in spec.subprocess_specs.items()},
+                _VERSION_KEY: spiff_version}
+    try:
+        _SERIALIZER.migrate(upgraded)
+    except Exception as exc:
+        raise StateError(f"cannot upgrade state from format {spiff_version!r}: {type(exc).__name__}: {exc}") from None
+    for key in ("spec", "subprocess_specs", "VERSION"):
+        upgraded.pop(key, None)
+    return upgraded
 
 
 def _host(task: Task) -> str | None:

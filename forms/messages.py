@@ -443,6 +443,7 @@ FA: dict[str, str] = {
     "web.action.resend_inquiry": "ارسال دوباره استعلام",
     "web.action.deadline_passed": "سررسید مهلت",
     "web.action.successor_confirmed": "تأیید جانشین",
+    "web.action.migrate_version": "انتقال به نسخه تازه فرایند",
     "web.task.done.manager_change_application": "پیشنهاد مدیر جدید امضا و ثبت شد.",
     "web.task.done.term_end_request": "درخواست امضا و ثبت شد.",
     "web.task.done.term_end_acknowledgement": "دریافت درخواست امضا و ثبت شد.",

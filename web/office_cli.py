@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from web.extensions import db
 from web.transaction import transaction
-from workflows import admin, audit, outbox, pki
+from workflows import access, admin, audit, moves, outbox, pki, procedures
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound, WrongPin
 from workflows.models import Case, Office, User, utcnow
 from workflows.offices import OFFICES_FILE, OfficeTreeError, load_offices, read_office_tree
@@ -138,6 +138,44 @@ def init_app(app: Flask) -> None:
             pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
         after = db.session.scalar(select(func.count()).select_from(Office)) or 0
         click.echo(f"{after - before} office(s) added; {after} in all.")
+
+    @app.cli.command("move-cases")
+    @click.argument("process_key")
+    @click.option("--to", "to_version", default=None, help="The version to move to (default: the newest deployed).")
+    @click.option("--case", "case_ids", type=int, multiple=True, help="Move only this case (repeatable).")
+    @click.option("--dry-run", is_flag=True, help="Only say where each case would land or why it cannot move.")
+    @click.option("--admin", "admin_username", required=True, help="The administrator who signs the moves.")
+    @click.option("--pin", default=None, envvar="ADMIN_SIGNING_PIN",
+                  help="The administrator's signing PIN (or ADMIN_SIGNING_PIN; asked for when missing).")
+    def move_cases_command(process_key: str, to_version: str | None, case_ids: tuple[int, ...], dry_run: bool,
+                           admin_username: str, pin: str | None) -> None:
+        """Move the running cases of a procedure to a newer version, each with a signed record."""
+        admin_user = _user(admin_username)
+        if not access.has_capability(admin_user, "administer"):
+            raise click.ClickException("refused: Forbidden administrators only")
+        if not dry_run and pin is None:
+            pin = click.prompt("Signing PIN", hide_input=True)
+        try:
+            with transaction():
+                if dry_run:
+                    report = moves.plan_moves(db.session, process_key, to_version, case_ids or None)
+                else:
+                    report = moves.move_cases(db.session, admin_user, pin, process_key, to_version,
+                                              case_ids or None, now=utcnow())
+                procedure = procedures.of_version(db.session, report.to_version)
+        except (WrongPin, Forbidden, NotFound, Conflict) as error:
+            raise click.ClickException(f"refused: {type(error).__name__} {error.detail}")
+        for move in report.moves:
+            head = f"case {move.case_id}: {move.from_version[:12]} -> {move.to_version[:12]}"
+            if move.movable:
+                verb = "moved" if report.done else "would move"
+                click.echo(f"{head} {verb}: status {move.status} ({procedure.status_label(move.status)}), "
+                           f"waiting {', '.join(move.waiting) or 'for an event'}")
+            else:
+                click.echo(f"{head} cannot move [{move.code}]: {move.reason}")
+        verb = "moved" if report.done else "would move"
+        click.echo(f"{len(report.moved)} case(s) {verb}, {len(report.stuck)} cannot move "
+                   f"({process_key} -> {report.to_version[:12]}).")
 
     @app.cli.group("admin")
     def admin_group() -> None:

@@ -28,7 +28,8 @@ from workflows.models import (
 )
 from workflows.procedures import spec_of
 
-__all__ = ["Transition", "on_waiting", "on_end", "load", "status_after", "latest_application", "engine_step"]
+__all__ = ["Transition", "on_waiting", "on_end", "load", "status_after", "status_in", "latest_application",
+           "engine_step"]
 
 #: engine errors that say the caller asked for something the case cannot do now (handled where raised)
 _CALLER_ERRORS = (engine.TaskNotFound, engine.TaskNotReady, engine.LaneMismatch, engine.MessageNotAwaited)
@@ -61,11 +62,17 @@ def status_after(session: Session, case: Case, instance: engine.Instance) -> tup
     if instance.is_completed():
         outcome = instance.end_event()
         return procedure.ends[outcome].status, outcome
+    return status_in(procedure, instance, case.status), None
+
+
+def status_in(procedure: procedures.Procedure, instance: engine.Instance, current: str) -> str:
+    """The status a running instance has by the given manifest (``current`` when nothing there says one);
+    KeyError when a task it waits on has no meaning there."""
     awaited = [procedure.messages[m].status for m in instance.awaited_messages() if m in procedure.messages]
     if awaited:
-        return awaited[0], None
+        return awaited[0]
     waiting = instance.ready_user_tasks()
-    return (procedure.tasks[waiting[0].name].status if waiting else case.status), None
+    return procedure.tasks[waiting[0].name].status if waiting else current
 
 
 def latest_application(session: Session, case: Case) -> dict:
@@ -193,6 +200,7 @@ class Transition:
     def _save(self) -> None:
         session, case, instance, now = self.session, self.case, self.instance, self.now
         case.state = instance.serialize()
+        case.serializer_version = engine.SERIALIZER_VERSION  # a state loaded from an older format is saved in this one
         case.updated_at = now
         timers = instance.timers()
         case.wake_at = min((t.fire_at for t in timers), default=None)
