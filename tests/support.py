@@ -32,7 +32,7 @@ def shipped(process_key: str) -> procedures.Procedure:
     """The procedure as the bpmn folder declares it now (its manifest, checked against its diagram)."""
     spec = engine.spec_from_sources(process_key, engine.read_sources(BPMN_DIR, process_key))
     assert procedures.problems(spec) == []
-    return procedures.of_spec(spec)
+    return procedures.parse(process_key, spec.manifest)
 
 
 def user(username: str) -> User:

@@ -26,7 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 __all__ = [
     "Base", "Office", "User", "SigningKey", "ApiToken", "ProcessDefinition", "Case",
@@ -486,7 +486,29 @@ class Draft(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-class Record(Base):
+class SignedRecordColumns:
+    """The columns every chain's records have (``chain.append`` writes them): a case's records and
+    the admin log's."""
+
+    action: Mapped[str] = mapped_column(String(32))
+    actor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: RFC 8785 canonical JSON of the record body
+    canonical: Mapped[str] = mapped_column(Text)
+    #: hex SHA-256 of the canonical bytes
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: base64 DER ECDSA signature over the domain-separated canonical bytes
+    signature: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
+    #: the record's leaf index in the global Merkle log (one log for every chain)
+    log_index: Mapped[int | None] = mapped_column(Integer, unique=True)
+
+    @declared_attr
+    def actor(cls) -> Mapped[User]:
+        return relationship(User)
+
+
+class Record(SignedRecordColumns, Base):
     """A signed transition. The canonical text is what was signed; other columns mirror it."""
 
     __tablename__ = "records"
@@ -498,46 +520,21 @@ class Record(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
-    action: Mapped[str] = mapped_column(String(32))
     task_name: Mapped[str | None] = mapped_column(String(64))
-    actor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    #: RFC 8785 canonical JSON of the record body
-    canonical: Mapped[str] = mapped_column(Text)
-    #: hex SHA-256 of the canonical bytes
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
-    #: base64 DER ECDSA signature over the domain-separated canonical bytes
-    signature: Mapped[str] = mapped_column(Text)
-    key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
     #: canonical JSON of the submitted form data (its digest is in the body)
     form_data: Mapped[str | None] = mapped_column(Text)
-    #: the record's leaf index in the global Merkle log
-    log_index: Mapped[int | None] = mapped_column(Integer, unique=True)
-
-    actor: Mapped[User] = relationship()
 
 
-class AdminRecord(Base):
-    """A signed change of the admin log (``workflows.admin``; same columns as a case's record)."""
+class AdminRecord(SignedRecordColumns, Base):
+    """A signed change of the admin log (``workflows.admin``); its action is add_office, add_user,
+    assign_role or deactivate_user."""
 
     __tablename__ = "admin_records"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, unique=True)
-    #: add_office, add_user, assign_role, deactivate_user
-    action: Mapped[str] = mapped_column(String(32))
-    actor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    canonical: Mapped[str] = mapped_column(Text)
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
-    signature: Mapped[str] = mapped_column(Text)
-    key_id: Mapped[str] = mapped_column(ForeignKey("signing_keys.key_id"))
     #: canonical JSON of the submitted change (no password)
     form_data: Mapped[str] = mapped_column(Text)
-    #: the record's leaf index in the global Merkle log (the same log as the cases' records)
-    log_index: Mapped[int | None] = mapped_column(Integer, unique=True)
-
-    actor: Mapped[User] = relationship()
 
 
 class Document(Base):

@@ -8,7 +8,7 @@ sees, what each end event means (its status, what it writes to the registry, the
 issues) and the Persian words for all of them.
 
 The manifest is one of the version's sources: a case is read with the manifest of the version it
-runs on (``of_spec``); lists that span procedures read the newest deployed versions (``Catalogue``).
+runs on (``of_version``); lists that span procedures read the newest deployed versions (``Catalogue``).
 No Python code names a procedure, a task, a status or a step; the product's own mechanisms are
 named here once: the registry effects an end event may have, and who sends a message.
 """
@@ -32,7 +32,7 @@ from workflows.models import ProcessDefinition
 
 __all__ = [
     "DRAFT", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "MESSAGE_SENDERS", "NEEDS", "Status", "TaskMeaning",
-    "MessageMeaning", "EndMeaning", "Step", "Procedure", "Catalogue", "ManifestError", "parse", "problems", "of_spec", "spec_of",
+    "MessageMeaning", "EndMeaning", "Step", "Procedure", "Catalogue", "ManifestError", "parse", "problems", "spec_of",
     "of_version", "catalogue", "package_keys",
 ]
 
@@ -327,14 +327,6 @@ _by_version: dict[str, Procedure] = {}
 _without_manifest: set[str] = set()
 
 
-def of_spec(spec: engine.ProcessSpec) -> Procedure | None:
-    """The procedure a version's manifest declares (None for a version stored before manifests existed)."""
-    known = _by_version.get(spec.version)
-    if known is None and spec.manifest is not None:
-        known = _by_version.setdefault(spec.version, parse(spec.process_key, spec.manifest))
-    return known
-
-
 def spec_of(definition: ProcessDefinition) -> engine.ProcessSpec:
     """The parsed spec of a stored version (parsed once per version, then cached)."""
     sources = {name: text.encode("utf-8") for name, text in json.loads(definition.sources).items()}
@@ -378,19 +370,19 @@ class Catalogue:
     version's words (a status only an older version has keeps its label)."""
 
     current: Mapping[str, Procedure]
+    #: every version's procedure, newest first
     every: tuple[Procedure, ...]
     #: the people's name of each user task of the current versions (the BPMN task's name)
     task_titles: Mapping[str, str]
 
     def title(self, process_key: str) -> str:
-        found = self.current.get(process_key) or next((p for p in self.every if p.key == process_key), None)
+        found = next((p for p in self.every if p.key == process_key), None)
         return found.title if found else process_key
 
     def status_label(self, status: str) -> str:
-        for procedure in (*self.current.values(), *self.every):
-            if status in procedure.statuses:
-                return procedure.statuses[status].label
-        return status
+        """The newest label of a status (``every`` is newest first)."""
+        found = next((p for p in self.every if status in p.statuses), None)
+        return found.statuses[status].label if found else status
 
     def task_names(self) -> tuple[str, ...]:
         """The user tasks of the current procedures, as the inbox's step filter offers them."""
