@@ -22,7 +22,7 @@ from .expressions import RestrictedScriptEngine, compile_expression, evaluate
 from .parser import EngineParser, parse_xml
 from .runtime import SERIALIZER_VERSION, Instance, MoveObstacle, TimerWait, UserTask
 from .specs import (
-    MANIFEST_SUFFIX, EndEventDef, JsonTables, ProcessSpec, UserTaskDef, parse_table, read_sources, source_version,
+    FORMS_FOLDER, MANIFEST_SUFFIX, EndEventDef, JsonTables, ProcessSpec, UserTaskDef, parse_table, read_sources, source_version,
     spec_from_sources,
 )
 
@@ -52,6 +52,7 @@ __all__ = [
     "parse_duration",
     "parse_xml",
     "read_sources",
+    "FORMS_FOLDER",
     "parse_table",
     "MANIFEST_SUFFIX",
     "source_version",

@@ -2,9 +2,10 @@
 
 A spec's sources are its BPMN file, its manifest (``<process>.procedure.json``: what the
 procedure means to people and to the registry, read by ``workflows.procedures``), every DMN
-file (rule tables are shared) and every other JSON file (data tables such as deadlines.json,
-shared too) of the bpmn folder. All of them make up the spec's version, so a changed deadline
-or status label is a new version like a changed diagram.
+file (rule tables are shared), every other JSON file (data tables such as deadlines.json,
+shared too) of the bpmn folder, and the form declarations of its ``forms/`` folder (read by
+``forms``; the engine only carries them). All of them make up the spec's version, so a changed
+deadline, status label or form field is a new version like a changed diagram.
 """
 
 import copy
@@ -14,7 +15,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -32,6 +33,7 @@ __all__ = [
     "CACHE_SIZE",
     "EndEventDef",
     "JsonTables",
+    "FORMS_FOLDER",
     "MANIFEST_SUFFIX",
     "ProcessSpec",
     "UserTaskDef",
@@ -46,6 +48,9 @@ CACHE_SIZE = 32
 
 #: A procedure's manifest is the file ``<process key>.procedure.json`` beside its BPMN file.
 MANIFEST_SUFFIX = ".procedure.json"
+#: The form declarations are the JSON files of the bpmn folder's ``forms`` folder, named ``forms/<file>``
+#: among the sources.
+FORMS_FOLDER = "forms"
 
 _PROCESS_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
@@ -106,6 +111,9 @@ class ProcessSpec:
     #: The parsed manifest (``<process key>.procedure.json``), None when the sources have none
     #: (a version stored before manifests existed); a fresh copy on every read.
     manifest_json: bytes | None = None
+    #: The form declarations by file name (``choices.json``, ``<key>.form.json`` …), as read; empty for a
+    #: version stored before forms were data.
+    form_sources: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def manifest(self) -> Any:
@@ -149,7 +157,8 @@ def source_version(sources: Mapping[str, bytes]) -> str:
 
 def read_sources(bpmn_dir: Path, process_key: str) -> dict[str, bytes]:
     """Read `{process_key}.bpmn`, its manifest `{process_key}.procedure.json` if there is one, every `*.dmn`
-    and every other `*.json` (shared tables; other procedures' manifests left out) from a folder (not below it)."""
+    and every other `*.json` (shared tables; other procedures' manifests left out) from a folder (not below it),
+    and every `*.json` of its `forms` folder (named `forms/<file>`)."""
     if not _PROCESS_KEY.fullmatch(process_key):
         raise SpecError(f"invalid process key {process_key!r}")
     bpmn_dir = Path(bpmn_dir)
@@ -160,9 +169,11 @@ def read_sources(bpmn_dir: Path, process_key: str) -> dict[str, bytes]:
         raise SpecError(f"cannot read {path}: {exc.strerror}") from None
     manifest = bpmn_dir / f"{process_key}{MANIFEST_SUFFIX}"
     shared_files = [*bpmn_dir.glob("*.dmn"), *bpmn_dir.glob("*.json")]
-    for shared in sorted(f for f in shared_files if not f.name.endswith(MANIFEST_SUFFIX) or f == manifest):
+    named = [(f.name, f) for f in sorted(shared_files) if not f.name.endswith(MANIFEST_SUFFIX) or f == manifest]
+    named += [(f"{FORMS_FOLDER}/{f.name}", f) for f in sorted((bpmn_dir / FORMS_FOLDER).glob("*.json"))]
+    for name, shared in named:
         try:
-            sources[shared.name] = shared.read_bytes()
+            sources[name] = shared.read_bytes()
         except OSError as exc:
             raise SpecError(f"cannot read {shared}: {exc.strerror}") from None
     return sources
@@ -197,8 +208,11 @@ def _build(process_key: str, version: str, sources: Mapping[str, bytes]) -> Proc
     parser = EngineParser()
     tables: dict[str, Any] = {}
     manifest_json = None
+    form_sources: dict[str, bytes] = {}
     for name in sorted(sources):
-        if name.endswith(MANIFEST_SUFFIX):
+        if name.startswith(f"{FORMS_FOLDER}/"):
+            form_sources[name[len(FORMS_FOLDER) + 1:]] = bytes(sources[name])
+        elif name.endswith(MANIFEST_SUFFIX):
             if name != f"{process_key}{MANIFEST_SUFFIX}":
                 raise SpecError(f"{name}: the manifest of {process_key!r} must be named {process_key}{MANIFEST_SUFFIX}")
             manifest = parse_table(sources[name], name)
@@ -239,6 +253,7 @@ def _build(process_key: str, version: str, sources: Mapping[str, bytes]) -> Proc
         tables=JsonTables(tables),
         messages=messages,
         manifest_json=manifest_json,
+        form_sources=MappingProxyType(form_sources),
     )
 
 

@@ -1,4 +1,4 @@
-"""Forms: Persian normalizers and validators, marshmallow schemas and the form-key registry.
+"""Forms: Persian normalizers and validators, and forms declared as data that become marshmallow schemas.
 
 Shape and content only: no database, no Flask, no eligibility rules.
 """
@@ -19,8 +19,7 @@ from forms.persian import (
     parse_jalali,
     to_persian_digits,
 )
-from forms.registry import FORMS, FormSpec, describe, document_fields, eligibility_facts, get_form, validate
-from forms.schemas import FoundingApplicationSchema, ReviewDecisionSchema
+from forms.declarations import FORM_SUFFIX, DeclarationError, FormSchema, FormSet, FormSpec, load
 from forms.validators import (
     is_valid_national_id,
     normalize_mobile,
@@ -32,21 +31,19 @@ from forms.validators import (
 
 __all__ = [
     "FA",
-    "FORMS",
+    "DeclarationError",
+    "FORM_SUFFIX",
+    "FormSchema",
+    "FormSet",
+    "load",
     "TEHRAN",
     "FormError",
     "FormSpec",
     "FormsError",
-    "FoundingApplicationSchema",
     "InvalidValueError",
-    "ReviewDecisionSchema",
     "UnknownFormError",
     "age_on",
-    "describe",
-    "document_fields",
-    "eligibility_facts",
     "format_jalali",
-    "get_form",
     "is_valid_national_id",
     "jalali_iso",
     "normalize_digits",
@@ -62,5 +59,4 @@ __all__ = [
     "postal_code_warning",
     "t",
     "to_persian_digits",
-    "validate",
 ]

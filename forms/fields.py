@@ -6,6 +6,7 @@ treated as absent. Cleaned values are JSON-safe: str, int, bool, list, dict.
 """
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, ClassVar, cast
 
@@ -178,7 +179,7 @@ class Mobile(_Normalized):
 class Sha256(_Normalized):
     """A SHA-256 digest of an uploaded document, 64 lowercase hex digits."""
 
-    form_type = "sha256"
+    form_type = "document"
     normalize = staticmethod(normalize_sha256)
 
 
@@ -227,11 +228,11 @@ class JalaliDate(FormField):
 
 
 class Choice(FormField):
-    """One code out of ``choices``, a mapping of code to the catalogue key of its Persian label."""
+    """One code out of ``choices``, a mapping of code to its Persian label."""
 
     form_type = "choice"
 
-    def __init__(self, choices: dict[str, str], **kwargs: Any) -> None:
+    def __init__(self, choices: Mapping[str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.choices = choices
 
@@ -242,7 +243,7 @@ class Choice(FormField):
 
     def describe(self) -> dict[str, Any]:
         """Return the JSON-able type and constraints of this field, with Persian choice labels."""
-        choices = [{"value": code, "label": t(key)} for code, key in self.choices.items()]
+        choices = [{"value": code, "label": label} for code, label in self.choices.items()]
         return super().describe() | {"choices": choices}
 
 

@@ -5,12 +5,10 @@ Keys are dotted and name where a string is used, not what it says:
 - ``errors.<kind>``: validation errors (``{min}``/``{max}`` placeholders take
   numbers already written in Persian digits);
 - ``warnings.<kind>``: advice that does not block a submission;
-- ``forms.<form_key>.title``: a form's title;
-- ``forms.<form_key>.<path>``: the label of a section or field, ``<path>`` being
-  its dotted name in the form without list indexes
-  (``forms.founding_application.founding_board.national_id``);
-- ``choices.<set>.<code>``: the label of one choice of a choice field;
 - ``web.<area>.<name>``: strings of the web UI (added by ``web/``).
+
+The words of the procedures and their forms (titles, labels, help, choices, the
+messages of cross-field rules) are data, declared with them in ``bpmn/``.
 
 Add new keys to the section they belong to; a dict literal silently keeps the
 last of two equal keys, and a test guards against that.
@@ -51,12 +49,8 @@ FA: dict[str, str] = {
     "errors.integer_invalid": "مقدار باید عدد صحیح باشد.",
     "errors.integer_too_small": "مقدار باید دست‌کم {min} باشد.",
     "errors.integer_too_large": "مقدار باید حداکثر {max} باشد.",
-    "errors.space_distance_required": "برای فضای خارج از مسجد، فاصله تا مسجد را وارد کنید.",
-    "errors.space_distance_not_allowed": "برای فضای داخل مسجد، فاصله باید خالی یا صفر باشد.",
+    "errors.reason_too_short": "دلیل را دست‌کم در {min} نویسه بنویسید.",
     "errors.pending_inquiries_reason": "پاسخ همه استعلام‌ها نرسیده است؛ برای تأیید بدون آن‌ها دلیل بنویسید.",
-    "errors.interim_required": "برای سرپرستی، مشخصات سرپرست را وارد کنید.",
-    "errors.interim_not_allowed": "وقتی جانشین معرفی می‌شود، سرپرست وارد نکنید.",
-    "errors.review_reason_required": "برای بازگشت یا رد، دلیل را دست‌کم در {min} نویسه بنویسید.",
     # ------------------------------------------------------------------
     # Warnings (shown, never blocking)
     # ------------------------------------------------------------------
@@ -64,132 +58,10 @@ FA: dict[str, str] = {
         "این کد پستی با الگوی رایج کدهای پستی هم‌خوانی ندارد؛ لطفاً دوباره بررسی کنید."
     ),
     # ------------------------------------------------------------------
-    # Form: founding_application (فرم یکپارچه تأسیس کانون)
-    # ------------------------------------------------------------------
-    "forms.founding_application.title": "درخواست تأسیس کانون فرهنگی هنری مسجد",
-    "forms.founding_application.mosque": "مشخصات مسجد",
-    "forms.founding_application.mosque.name": "نام مسجد",
-    "forms.founding_application.mosque.county": "شهرستان",
-    "forms.founding_application.mosque.address": "نشانی مسجد",
-    "forms.founding_application.mosque.postal_code": "کد پستی مسجد",
-    "forms.founding_application.imam": "امام جماعت",
-    "forms.founding_application.imam.full_name": "نام و نام خانوادگی امام جماعت",
-    "forms.founding_application.imam.national_id": "کد ملی امام جماعت",
-    "forms.founding_application.imam.mobile": "شماره همراه امام جماعت",
-    "forms.founding_application.imam.consent": "امام جماعت با تأسیس کانون موافق است",
-    "forms.founding_application.trustees": "هیئت امنای مسجد",
-    "forms.founding_application.trustees.head_full_name": "نام و نام خانوادگی رئیس هیئت امنا",
-    "forms.founding_application.trustees.head_national_id": "کد ملی رئیس هیئت امنا",
-    "forms.founding_application.trustees.consent": "هیئت امنا با تأسیس کانون موافق است",
-    "forms.founding_application.founding_board": "هیئت مؤسس",
-    "forms.founding_application.founding_board.full_name": "نام و نام خانوادگی",
-    "forms.founding_application.founding_board.national_id": "کد ملی",
-    "forms.founding_application.founding_board.mobile": "شماره همراه",
-    "forms.founding_application.founding_board.role": "سمت در هیئت مؤسس",
-    "forms.founding_application.manager": "مدیر پیشنهادی کانون",
-    "forms.founding_application.manager.first_name": "نام",
-    "forms.founding_application.manager.last_name": "نام خانوادگی",
-    "forms.founding_application.manager.national_id": "کد ملی",
-    "forms.founding_application.manager.birth_date": "تاریخ تولد",
-    "forms.founding_application.manager.gender": "جنسیت",
-    "forms.founding_application.manager.education": "مدرک تحصیلی",
-    "forms.founding_application.manager.mobile": "شماره همراه",
-    "forms.founding_application.manager.email": "رایانامه",
-    "forms.founding_application.space": "فضای آموزشی",
-    "forms.founding_application.space.location": "محل فضا",
-    "forms.founding_application.space.area_m2": "مساحت مفید (متر مربع)",
-    "forms.founding_application.space.distance_m": "فاصله تا مسجد (متر)",
-    "forms.founding_application.documents": "مدارک",
-    "forms.founding_application.documents.manager_id_copy": "تصویر کارت ملی مدیر",
-    "forms.founding_application.documents.manager_photo": "عکس ۳×۴ مدیر",
-    "forms.founding_application.documents.manager_degree": "تصویر آخرین مدرک تحصیلی مدیر",
-    # ------------------------------------------------------------------
-    # Form: review_decision (تصمیم کارشناس یا مدیر اداره)
-    # ------------------------------------------------------------------
-    "forms.review_decision.title": "بررسی و تصمیم",
-    "forms.review_decision.decision": "تصمیم",
-    "forms.review_decision.reason": "دلیل",
-    "forms.review_decision.note": "یادداشت",
-    # ------------------------------------------------------------------
-    # Form: manager_change_application (پیشنهاد مدیر جدید)
-    # ------------------------------------------------------------------
-    "forms.manager_change_application.title": "پیشنهاد مدیر جدید کانون",
-    "forms.manager_change_application.manager": "مدیر پیشنهادی",
-    "forms.manager_change_application.manager.first_name": "نام",
-    "forms.manager_change_application.manager.last_name": "نام خانوادگی",
-    "forms.manager_change_application.manager.national_id": "کد ملی",
-    "forms.manager_change_application.manager.birth_date": "تاریخ تولد",
-    "forms.manager_change_application.manager.gender": "جنسیت",
-    "forms.manager_change_application.manager.education": "مدرک تحصیلی",
-    "forms.manager_change_application.manager.mobile": "شماره همراه",
-    "forms.manager_change_application.manager.email": "رایانامه",
-    "forms.manager_change_application.reason": "دلیل تغییر مدیر",
-    "forms.manager_change_application.documents": "مدارک",
-    "forms.manager_change_application.documents.manager_id_copy": "تصویر کارت ملی مدیر",
-    "forms.manager_change_application.documents.manager_photo": "عکس ۳×۴ مدیر",
-    "forms.manager_change_application.documents.manager_degree": "تصویر آخرین مدرک تحصیلی مدیر",
-    # ------------------------------------------------------------------
-    # Forms: term end (بازنشستگی و استعفا)
-    # ------------------------------------------------------------------
-    "forms.term_end_request.title": "درخواست پایان دوره مدیریت",
-    "forms.term_end_request.effective_date": "تاریخ پایان مدیریت",
-    "forms.term_end_request.reason": "شرح درخواست",
-    "forms.term_end_acknowledgement.title": "ثبت دریافت و تعیین تکلیف مدیریت کانون",
-    "forms.term_end_acknowledgement.continuity": "ادامه مدیریت کانون",
-    "forms.term_end_acknowledgement.interim": "سرپرست",
-    "forms.term_end_acknowledgement.interim.full_name": "نام و نام خانوادگی سرپرست",
-    "forms.term_end_acknowledgement.interim.national_id": "کد ملی سرپرست",
-    "forms.term_end_acknowledgement.interim.mobile": "شماره همراه سرپرست",
-    "forms.term_end_acknowledgement.note": "یادداشت",
-    "forms.interim_appointment.title": "تعیین سرپرست کانون",
-    "forms.interim_appointment.interim": "سرپرست",
-    "forms.interim_appointment.interim.full_name": "نام و نام خانوادگی سرپرست",
-    "forms.interim_appointment.interim.national_id": "کد ملی سرپرست",
-    "forms.interim_appointment.interim.mobile": "شماره همراه سرپرست",
-    "forms.interim_appointment.note": "یادداشت",
-    # ------------------------------------------------------------------
-    # Form: inquiry_answer (پاسخ استعلام، از سوی دستگاه)
-    # ------------------------------------------------------------------
-    "forms.inquiry_answer.title": "پاسخ استعلام",
-    "forms.inquiry_answer.result": "نتیجه",
-    "forms.inquiry_answer.reference": "شماره پیگیری پاسخ",
-    "forms.inquiry_answer.note": "توضیح",
-    # ------------------------------------------------------------------
-    # Choice labels
-    # ------------------------------------------------------------------
-    "choices.education.below_diploma": "زیر دیپلم",
-    "choices.education.diploma": "دیپلم",
-    "choices.education.associate": "کاردانی",
-    "choices.education.bachelor": "کارشناسی",
-    "choices.education.master": "کارشناسی ارشد",
-    "choices.education.doctorate": "دکتری",
-    "choices.education.seminary_1": "سطح ۱ حوزه",
-    "choices.education.seminary_2": "سطح ۲ حوزه",
-    "choices.education.seminary_3": "سطح ۳ حوزه",
-    "choices.education.seminary_4": "سطح ۴ حوزه",
-    "choices.gender.male": "مرد",
-    "choices.gender.female": "زن",
-    "choices.board_role.imam": "امام جماعت",
-    "choices.board_role.trustee": "عضو هیئت امنا",
-    "choices.board_role.cultural": "فعال فرهنگی",
-    "choices.board_role.basij": "نماینده پایگاه بسیج",
-    "choices.board_role.other": "سایر",
-    "choices.space_location.in_mosque": "داخل مسجد",
-    "choices.space_location.outside": "خارج از مسجد",
-    "choices.review_decision.approve": "تأیید",
-    "choices.review_decision.return": "بازگشت برای اصلاح",
-    "choices.review_decision.reject": "رد",
-    "choices.continuity.successor": "جانشین از راه فرایند تغییر مدیر معرفی می‌شود",
-    "choices.continuity.interim": "اداره سرپرست تعیین می‌کند",
-    "choices.inquiry_result.clear": "بلامانع",
-    "choices.inquiry_result.not_clear": "دارای مانع",
-    # ------------------------------------------------------------------
-    # Web UI (web/ adds its strings below, as web.<area>.<name>)
-    # ------------------------------------------------------------------
-    # ------------------------------------------------------------------
     # Errors the domain raises when it checks references (web/, workflows/)
     # ------------------------------------------------------------------
     "errors.county_unknown": "شهرستان انتخاب‌شده در فهرست ادارات نیست.",
+    "errors.office_unknown": "اداره انتخاب‌شده در فهرست ادارات نیست.",
     "errors.document_missing": "این سند بارگذاری نشده است؛ پرونده را دوباره بارگذاری کنید.",
     "errors.draft_too_large": "حجم پیش‌نویس بیش از حد مجاز است.",
     "errors.file_empty": "پرونده بارگذاری‌شده خالی است.",
@@ -249,13 +121,24 @@ FA: dict[str, str] = {
     "web.case.timeline": "مراحل امضاشده",
     "web.case.waiting_on": "در انتظار",
     "web.task.draft_saved": "پیش‌نویس ذخیره شد.",
+    "web.task.done": "امضا و ثبت شد.",
+    "web.case.documents": "مدارک",
+    "web.certificate.mosque_name": "نام مسجد",
+    "web.certificate.mosque_address": "نشانی مسجد",
+    "web.certificate.national_id": "کد ملی",
+    "web.certificate.effective_date": "تاریخ پایان مدیریت",
+    "web.certificate.proposed_manager": "مدیر پیشنهادی کانون",
+    "web.center.address": "نشانی",
+    "web.monitor.education": "مدرک تحصیلی",
+    "web.admin.mobile": "شماره همراه",
+    "web.admin.email": "رایانامه",
     "web.task.has_errors": "برخی فیلدها نیاز به اصلاح دارند؛ پیام هر فیلد کنار آن آمده است.",
     "web.task.no_longer_waiting": "این مرحله دیگر در انتظار انجام نیست.",
     "web.task.returned_by": "بازگشت برای اصلاح از سوی",
     "web.task.see_case": "دیدن کل پرونده و مدارک",
-    "web.task.done.founding_application": "درخواست امضا و ثبت شد.",
-    "web.task.done.review_decision": "تصمیم امضا و ثبت شد.",
     "web.form.choose": "انتخاب کنید",
+    "web.form.yes": "بله",
+    "web.form.no": "خیر",
     "web.form.optional": "اختیاری",
     "web.form.date_hint": "به تاریخ خورشیدی، مانند ۱۳۷۰/۰۵/۱۲",
     "web.form.list_hint": "ردیف‌های خالی نادیده گرفته می‌شوند.",
@@ -444,10 +327,6 @@ FA: dict[str, str] = {
     "web.action.deadline_passed": "سررسید مهلت",
     "web.action.successor_confirmed": "تأیید جانشین",
     "web.action.migrate_version": "انتقال به نسخه تازه فرایند",
-    "web.task.done.manager_change_application": "پیشنهاد مدیر جدید امضا و ثبت شد.",
-    "web.task.done.term_end_request": "درخواست امضا و ثبت شد.",
-    "web.task.done.term_end_acknowledgement": "دریافت درخواست امضا و ثبت شد.",
-    "web.task.done.interim_appointment": "سرپرست تعیین و امضا شد.",
     "web.case.linked": "پرونده پیوسته",
     "web.case.propose_successor": "معرفی جانشین (تغییر مدیر)",
     "web.inquiry.title": "استعلام‌ها",

@@ -32,7 +32,7 @@ from web.openapi import (
 from web.registry import center_json, center_or_404, checked, search_visible_centers
 from web.listing import int_arg
 from web.scope import (
-    case_application, case_or_404, county_choices, county_filter_choices, deployed, latest_form_data, storage_dir,
+    case_application, case_form, case_or_404, county_choices, county_filter_choices, deployed, latest_form_data, storage_dir,
     task_filters, timeline, verification_summary,
 )
 from web.transaction import commits
@@ -233,9 +233,9 @@ def read_case(case_id: int):
 def task_form(case_id: int, task_id: str):
     case = case_or_404(g.api_user, case_id)
     task = _waiting_task(case, task_id)
-    description = forms.describe(task.form_key)
-    return jsonify({"task": task_json(task), "form_key": task.form_key, "form": description,
-                    "counties": county_choices() if task.form_key == "founding_application" else None,
+    form = case_form(case, task.form_key)
+    return jsonify({"task": task_json(task), "form_key": task.form_key, "form": form.describe(),
+                    "counties": county_choices() if "county" in form.offices.values() else None,
                     "draft": load_draft(db.session, case=case, form_key=task.form_key, user=g.api_user),
                     "current": latest_form_data(case, task.form_key),
                     "lock_version": case.lock_version})

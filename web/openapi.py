@@ -3,8 +3,8 @@
 Every endpoint that takes a JSON body declares its marshmallow schema with ``@accepts``; the
 same schema validates the request (Persian messages keyed by field, unknown fields refused) and
 describes it in ``GET /api/v1/openapi.json``. The ``data`` of a task or an inquiry answer is
-documented with the forms' own schemas (`forms.registry.FORMS`), which validate it in the
-domain operations. Paths, parameters and security come from the URL map, so an endpoint cannot
+documented with the schemas of the deployed forms (``bpmn/forms/``, `forms.FormSet`), which validate
+it in the domain operations. Paths, parameters and security come from the URL map, so an endpoint cannot
 be added without appearing here.
 """
 from __future__ import annotations
@@ -24,8 +24,7 @@ from forms.fields import (
     StrictBool, StrictInt, Text,
 )
 from forms.persian import CONTROL_CHARACTERS, normalize_digits
-from forms.registry import FORMS, load
-from forms.schemas import FormSchema
+from forms.declarations import FormSchema, load
 from web.listing import MAX_PER_PAGE
 from web.scope import deployed
 from workflows import procedures
@@ -449,8 +448,7 @@ def field_schema(field: Field) -> dict[str, Any]:
                                    "nothing checked but the characters (no control characters) and the size"}
         if field.form is not None:
             return {"$ref": f"#/components/schemas/form.{field.form}"}
-        return {"oneOf": [{"$ref": f"#/components/schemas/form.{key}"} for key in sorted(FORMS)],
-                "description": "the data of the task's form (its form_key)"}
+        return {"$ref": "#/components/schemas/TaskData"}
     if isinstance(field, Choice):
         return {"type": "string", "enum": list(field.choices)}
     if isinstance(field, StrictBool):
@@ -577,7 +575,10 @@ def build_document(app: Flask, known: procedures.Catalogue) -> dict[str, Any]:
     if "CaseRequest" in schemas:
         schemas["CaseRequest"]["properties"]["process_key"] = {"type": "string", "enum": list(known.current)}
     schemas |= RESPONSES
-    schemas |= {f"form.{key}": schema_object(spec.schema) for key, spec in sorted(FORMS.items())}
+    declared = known.forms.forms
+    schemas |= {f"form.{key}": schema_object(spec.schema) for key, spec in declared.items()}
+    schemas["TaskData"] = {"oneOf": [{"$ref": f"#/components/schemas/form.{key}"} for key in declared],
+                           "description": "the data of the task's form (its form_key)"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Mosque cultural-art centers: licensing API", "version": "1",

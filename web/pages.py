@@ -17,12 +17,12 @@ from web.errors import domain_error_answer
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
-    case_application, case_or_404, case_request, county_choices, deployed, diagram_state, latest_form_data, storage_dir,
+    application_view, case_application, case_form, case_or_404, case_request, county_choices, deployed, diagram_state, latest_form_data, storage_dir,
     tasks_for, timeline,
     verification_summary,
 )
 from web.transaction import commits
-from workflows import access, documents, facts, inquiries, keys
+from workflows import access, documents, facts, inquiries, keys, procedures
 from workflows.inbox import case_progress
 from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.errors import (
@@ -68,13 +68,21 @@ def case(case_id: int):
     return render_template(
         "case.html", case=case, entries=entries, verification=verification_summary(case),
         my_tasks=[task for task in case.tasks if access.may_act(current_user, task)],
-        application=case_application(case), request_data=case_request(case),
+        application=application_view(case), request_data=case_request(case),
         inquiries=inquiries.case_inquiries(db.session, case),
         can_resend=access.is_office_role(current_user.role) and case.outcome is None,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
         documents=db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id)).all(),
-        violations=_last_violations(entries), diagram=diagram_state(case),
+        violations=_last_violations(entries), diagram=diagram_state(case), successor_procedures=_successors(case),
         signing_until=signing_open_until() if case.outcome is None else None)
+
+
+def _successors(case: Case) -> list[procedures.Procedure]:
+    """The procedures that may name the successor a case now waits for (none when it waits for none)."""
+    waiting = procedures.of_version(db.session, case.spec_version).messages.values()
+    if case.outcome is not None or not any(m.sent_by == "successor" and m.status == case.status for m in waiting):
+        return []
+    return [p for p in deployed().current.values() if p.names_successor]
 
 
 @bp.route("/cases/<int:case_id>/diagram.bpmn")
@@ -106,16 +114,17 @@ def task(case_id: int, task_id: str):
         return redirect(url_for("pages.case", case_id=case.id))
     if not access.may_act(current_user, task):
         raise Forbidden("not your task")
+    form = case_form(case, task.form_key)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         data = unflatten(request.form)
-        errors.update(_store_uploads(case, task.form_key, data))
+        errors.update(_store_uploads(case, form, data))
         # the uploads and the draft are kept whatever becomes of a submit (committed with the request)
         save_draft(db.session, case=case, task_id=task_id, user=current_user, data=data)
         if request.form.get("_action") == "submit" and not errors:
             try:
-                _complete(case, task, data)
-                flash(t(f"web.task.done.{task.form_key}"), "success")
+                _complete(case, task, form, data)
+                flash(form.done or t("web.task.done"), "success")
                 return redirect(url_for("pages.case", case_id=case.id))
             except InvalidInput as error:
                 errors.update(error.errors)
@@ -138,22 +147,22 @@ def task(case_id: int, task_id: str):
         status = 422
     else:
         saved = load_draft(db.session, case=case, form_key=task.form_key, user=current_user)
-        if saved is None and forms.document_fields(task.form_key):
+        if saved is None and form.documents:
             saved = latest_form_data(case, task.form_key)
         values = flatten(saved or {})
         status = 200
     if errors:
         flash(t("web.task.has_errors"), "error")
     return render_template(
-        "task.html", case=case, task=task, form=forms.describe(task.form_key), values=values,
+        "task.html", case=case, task=task, form=form.describe(), values=values,
         errors=errors, counties=county_choices(), entries=timeline(case),
-        application=case_application(case) if not forms.document_fields(task.form_key) else None,
+        application=application_view(case) if not form.documents else None,
         request_data=case_request(case),
         inquiries=inquiries.case_inquiries(db.session, case), signing_until=signing_open_until(),
     ), status
 
 
-def _complete(case: Case, task: CaseTask, data: dict) -> None:
+def _complete(case: Case, task: CaseTask, form: forms.FormSpec, data: dict) -> None:
     """Sign and complete the task in a savepoint of the request's transaction: when the transition
     fails, it alone is undone, and the draft and uploads written before it stay.
 
@@ -162,7 +171,7 @@ def _complete(case: Case, task: CaseTask, data: dict) -> None:
     once the request has written), its count is not undone with the transition.
     """
     try:
-        forms.validate(task.form_key, data)
+        form.validate(data)
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
     signer = keys.signer_for(db.session, current_user, **signing_credentials(request.form))
@@ -175,21 +184,27 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def _store_uploads(case: Case, form_key: str, data: dict) -> dict[str, list[str]]:
-    """Store the files posted with a form and put their digests into its data."""
+def _store_uploads(case: Case, form: forms.FormSpec, data: dict) -> dict[str, list[str]]:
+    """Store the files posted with a form (``file.<field path>``) and put their digests into its data."""
     errors: dict[str, list[str]] = {}
-    for field in forms.document_fields(form_key):
-        upload = request.files.get(f"file.{field}")
+    for path in form.documents:
+        upload = request.files.get(f"file.{path}")
         if upload is None or not upload.filename:
             continue
         try:
             link = documents.store_document(db.session, storage_dir(), case=case, user=current_user,
-                                            field=f"documents.{field}", filename=upload.filename,
+                                            field=path, filename=upload.filename,
                                             content=upload.read(documents.MAX_DOCUMENT_BYTES + 1))
         except InvalidInput as error:
             errors.update(error.errors)
             continue
-        data.setdefault("documents", {})[field] = link.sha256
+        *sections, name = path.split(".")
+        target = data
+        for section in sections:
+            if not isinstance(target.get(section), dict):
+                target[section] = {}
+            target = target[section]
+        target[name] = link.sha256
     return errors
 
 

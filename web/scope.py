@@ -7,6 +7,7 @@ from flask import current_app, g
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+import forms
 from web.extensions import db
 from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
 from workflows import access, facts, inbox, procedures, transitions
@@ -14,8 +15,11 @@ from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseTask, Office, Record, User, utcnow
 
-__all__ = ["case_application", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
-           "storage_dir", "county_choices", "task_filters", "county_filter_choices", "deployed"]
+#: the actions that sign an application (its first submission and each corrected one)
+APPLICATION_ACTIONS = ("submit", "resubmit")
+
+__all__ = ["case_application", "application_view", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
+           "storage_dir", "county_choices", "task_filters", "county_filter_choices", "deployed", "case_form"]
 
 
 def deployed() -> procedures.Catalogue:
@@ -23,6 +27,11 @@ def deployed() -> procedures.Catalogue:
     if "procedures" not in g:
         g.procedures = procedures.catalogue(db.session)
     return g.procedures
+
+
+def case_form(case: Case, form_key: str) -> forms.FormSpec:
+    """A form of the case's own procedure version (the forms it started with)."""
+    return procedures.of_version(db.session, case.spec_version).forms.get(form_key)
 
 
 def storage_dir():
@@ -112,7 +121,20 @@ def latest_action_data(case: Case, actions: tuple[str, ...]) -> dict | None:
 
 def case_application(case: Case) -> dict | None:
     """The latest signed application of the case (what its submit or resubmit signed)."""
-    return latest_action_data(case, ("submit", "resubmit"))
+    return latest_action_data(case, APPLICATION_ACTIONS)
+
+
+def application_view(case: Case) -> dict | None:
+    """The latest signed application with its form's description, as the pages show it read-only:
+    ``{"form": …, "data": …}`` (None: nothing applied yet)."""
+    record = db.session.scalars(select(Record).where(Record.case_id == case.id,
+                                                     Record.action.in_(APPLICATION_ACTIONS),
+                                                     Record.form_data.is_not(None))
+                                .order_by(Record.seq.desc()).limit(1)).first()
+    if record is None:
+        return None
+    form_key = json.loads(record.canonical)["form_key"]
+    return {"form": case_form(case, form_key).describe(), "data": json.loads(record.form_data)}
 
 
 def case_request(case: Case) -> dict | None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import engine
 import forms
 from signing import Signer
-from workflows import access, documents, inquiries, outcomes, procedures, registry, transitions  # noqa: F401
+from workflows import access, documents, inquiries, lookups, outcomes, procedures, registry, transitions  # noqa: F401
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
 from workflows.models import (
@@ -210,21 +210,17 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
     if not access.may_act(actor, task):
         raise Forbidden("not your task")
 
-    form = forms.get_form(task.form_key)
+    procedure = change.procedure
+    form = procedure.forms.get(task.form_key)
     try:
-        cleaned = forms.validate(task.form_key, data)
+        cleaned = form.validate(data)
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
-    procedure = change.procedure
-    county = _check_references(session, case, procedure, task, cleaned)
+    county = _check_references(session, case, procedure, task, form, cleaned)
     if signer is None:
         signer = signer_for(session, actor, pin, signing_session)
 
-    variables = form.workflow_variables(cleaned, tehran_today(now))
-    if "facts" in variables:
-        manager_id = cleaned["manager"]["national_id"]
-        variables["facts"]["manager_current_centers"] = registry.manages_other_center(
-            session, manager_id, except_center_id=case.center_id)
+    variables = form.workflow_variables(cleaned, tehran_today(now), lookups.lookup_for(session, case))
     try:
         with change.engine() as instance:
             instance.complete(task_id, variables, lane=task.lane)
@@ -232,7 +228,9 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
         raise Conflict(str(error)) from None
 
     if county is not None:
-        case.county_office, case.title = county, cleaned["mosque"]["name"]
+        case.county_office = county
+    if "title" in form.case_fields:
+        case.title = form.value(cleaned, form.case_fields["title"])
     change.sign(signer, actor, action=procedure.action_for(task.name, cleaned), task_id=task.task_id,
                 task_name=task.name, form_key=task.form_key, form_data=cleaned,
                 rule_results=_rule_results(change.spec, instance, variables) if "facts" in variables else None)
@@ -246,22 +244,26 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
 # --- helpers ---------------------------------------------------------------------------
 
 def _check_references(session: Session, case: Case, procedure: procedures.Procedure, task: CaseTask,
-                      cleaned: dict) -> Office | None:
-    """Checks the schema cannot make: offices, documents and inquiries of this case."""
-    form_key = task.form_key
+                      form: forms.FormSpec, cleaned: dict) -> Office | None:
+    """Checks the schema cannot make: the offices and documents the form names, the inquiries of this case.
+    Returns the county office the form gives the case, if it gives one."""
     errors: dict[str, list[str]] = {}
     county = None
-    if form_key == "founding_application":
-        county = session.scalars(select(Office).where(
-            Office.code == cleaned["mosque"]["county"], Office.kind == "county")).first()
-        if county is None:
-            errors["mosque.county"] = [forms.t("errors.county_unknown")]
-    if "documents" in cleaned:
-        linked = documents.case_document_digests(session, case)
-        for field, sha in cleaned["documents"].items():
-            if sha not in linked:
-                errors[f"documents.{field}"] = [forms.t("errors.document_missing")]
-    if (procedure.tasks[task.name].decides_inquiries and cleaned["decision"] == "approve"
+    for path, kind in form.offices.items():
+        code = form.value(cleaned, path)
+        if code is None:
+            continue
+        office = session.scalars(select(Office).where(Office.code == code, Office.kind == kind)).first()
+        if office is None:
+            errors[path] = [forms.t("errors.county_unknown" if kind == "county" else "errors.office_unknown")]
+        elif form.case_fields.get("county") == path:
+            county = office
+    linked = documents.case_document_digests(session, case) if form.documents else set()
+    for path in form.documents:
+        digest = form.value(cleaned, path)
+        if digest is not None and digest not in linked:
+            errors[path] = [forms.t("errors.document_missing")]
+    if (procedure.tasks[task.name].decides_inquiries and procedure.action_for(task.name, cleaned) == "approve"
             and len(cleaned.get("reason", "")) < 5 and inquiries.pending_in_latest_round(session, case)):
         errors["reason"] = [forms.t("errors.pending_inquiries_reason")]
     if errors:

@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 import engine
 import forms
-from workflows import access, outcomes, transitions  # noqa: F401 (outcomes: its reactions)
+from workflows import access, outcomes, procedures, transitions  # noqa: F401 (outcomes: its reactions)
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
-from workflows.models import Case, Inquiry, Record, User
+from workflows.models import Case, Inquiry, ProcessDefinition, Record, User
 
 __all__ = ["has_open_round", "open_round", "answer_inquiry", "resend_inquiry", "case_inquiries",
            "pending_in_latest_round", "agency_inquiries", "RESEND_DAYS"]
@@ -22,6 +22,17 @@ RESEND_DAYS = 7
 
 def _config(spec: engine.ProcessSpec) -> dict:
     return spec.tables["inquiries"]
+
+
+def _answer_form(session: Session, spec: engine.ProcessSpec) -> str:
+    """The form agencies answer with: the version's, or for a version stored before it was named there,
+    the newest version's."""
+    name = _config(spec).get("answer_form")
+    if name is None:
+        newest = session.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == spec.process_key)
+                                 .order_by(ProcessDefinition.deployed_at.desc())).first()
+        name = _config(procedures.spec_of(newest))["answer_form"]
+    return name
 
 
 def has_open_round(session: Session, case: Case) -> bool:
@@ -97,12 +108,13 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
         raise NotFound("inquiry")
     if inquiry.status != "pending":
         raise Conflict("inquiry already answered or withdrawn")
+    change = transitions.Transition.begin(session, inquiry.case, now)
+    answer_form = _answer_form(session, change.spec)
     try:
-        cleaned = forms.validate("inquiry_answer", data)
+        cleaned = change.procedure.forms.validate(answer_form, data)
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
     signer = signer_for(session, agency_user, pin, signing_session)
-    change = transitions.Transition.begin(session, inquiry.case, now)
     # Re-read under the case's lock: a concurrent answer to the same inquiry may have committed
     # since it was first read, and must not be answered (and signed) twice.
     session.refresh(inquiry)
@@ -121,7 +133,7 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
             instance.send_message(message, {
                 "all_clear": all(i.result == "clear" for i in round_),
                 "results": [{"kind": i.kind, "result": i.result, "reference": i.reference} for i in round_]})
-    change.sign(signer, agency_user, action="inquiry_answer", form_key="inquiry_answer", form_data=cleaned,
+    change.sign(signer, agency_user, action="inquiry_answer", form_key=answer_form, form_data=cleaned,
                 details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "round": inquiry.round,
                          "result": cleaned["result"]})
     return change.finish(signer, agency_user).records
@@ -139,7 +151,7 @@ def resend_inquiry(session: Session, *, inquiry_id: int, officer: User, reason: 
         raise Conflict("inquiry already answered")
     reason = forms.normalize_text(reason or "") if isinstance(reason, str) else ""
     if len(reason) < 5:
-        raise InvalidInput({"reason": [forms.t("errors.review_reason_required", min="۵")]})
+        raise InvalidInput({"reason": [forms.t("errors.reason_too_short", min="۵")]})
     signer = signer_for(session, officer, pin, signing_session)
     change = transitions.Transition.begin(session, inquiry.case, now)
     session.refresh(inquiry)  # an answer may have committed meanwhile (see answer_inquiry)

@@ -56,9 +56,7 @@ def appoint_manager(change: Transition, signer: Signer, actor: User) -> None:
 def appoint_interim(change: Transition, signer: Signer, actor: User) -> None:
     """The interim manager named in the case starts today, for the interim term."""
     session, case, today = change.session, change.case, tehran_today(change.now)
-    data = change.instance.data()
-    interim = (data.get("interim") or {}).get("interim") or (data.get("acknowledgement") or {}).get("interim")
-    interim = interim or _interim_from_records(change)
+    interim = _interim_from_records(change)
     ended = registry.current_manager(session, case.center_id)
     term = registry.appoint_manager(session, case.center, case=case, national_id=interim["national_id"],
                                     full_name=interim["full_name"], start=today,

@@ -14,6 +14,7 @@ named here once: the registry effects an end event may have, and who sends a mes
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -28,12 +29,13 @@ from sqlalchemy.orm import Session
 import engine
 import forms
 from workflows.access import LANE_ROLES
+from workflows.lookups import LOOKUPS
 from workflows.models import ProcessDefinition
 
 __all__ = [
     "DRAFT", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "MESSAGE_SENDERS", "NEEDS", "Status", "TaskMeaning",
     "MessageMeaning", "EndMeaning", "Step", "Procedure", "Catalogue", "ManifestError", "parse", "problems", "spec_of",
-    "of_version", "catalogue", "package_keys",
+    "of_version", "catalogue", "package_keys", "form_set",
 ]
 
 #: the status of every case until its first signed record (every manifest gives it a label)
@@ -122,6 +124,8 @@ class Procedure:
     messages: Mapping[str, MessageMeaning]
     ends: Mapping[str, EndMeaning]
     steps: tuple[Step, ...]
+    #: the forms of the version (None until read with it: ``of_version`` always gives them)
+    forms: forms.FormSet | None = None
 
     def status_label(self, status: str) -> str:
         known = self.statuses.get(status)
@@ -294,9 +298,10 @@ def parse(process_key: str, manifest: Any) -> Procedure:
 
 
 def problems(spec: engine.ProcessSpec) -> list[str]:
-    """Where a version's manifest does not fit its diagram (empty: it fits): every user task, every
-    message and every end event has a meaning, the manifest names nothing the diagram lacks, and every
-    task's form exists (with the field its action is read from)."""
+    """Where a version does not fit together (empty: it does): every user task, every message and every
+    end event has a meaning, the manifest names nothing the diagram lacks, the form declarations build,
+    every task's form is declared (with the field its action is read from), the forms look up only facts
+    the product knows, and the answer form of the inquiries is declared."""
     if spec.manifest is None:
         return [f"{spec.process_key}{engine.MANIFEST_SUFFIX}: missing (every procedure has a manifest)"]
     try:
@@ -310,14 +315,46 @@ def problems(spec: engine.ProcessSpec) -> list[str]:
             found.append(f"{kind}.{name}: the diagram has it, the manifest gives it no meaning")
         for name in sorted(set(declared) - set(drawn)):
             found.append(f"{kind}.{name}: the manifest names it, the diagram has no such {kind[:-1]}")
+    manifest_problems = [f"{spec.process_key}{engine.MANIFEST_SUFFIX}: {problem}" for problem in found]
+    try:
+        declared_forms = form_set(spec.form_sources)
+    except forms.DeclarationError as error:
+        return manifest_problems + [f"{engine.FORMS_FOLDER}/{problem}" for problem in error.problems]
+    if declared_forms is None:
+        return manifest_problems + [f"{engine.FORMS_FOLDER}/: no form is declared"]
     for name, task in spec.user_tasks.items():
-        if task.form_key not in forms.FORMS:
-            found.append(f"tasks.{name}: its form {task.form_key!r} is not a form of the product")
+        if task.form_key not in declared_forms.forms:
+            manifest_problems.append(f"{spec.process_key}.bpmn: task {name}: its form {task.form_key!r} is not declared "
+                                     f"({engine.FORMS_FOLDER}/{task.form_key}{forms.FORM_SUFFIX})")
         elif name in procedure.tasks and procedure.tasks[name].action_field is not None:
             field = procedure.tasks[name].action_field
-            if field not in forms.FORMS[task.form_key].schema().fields:
-                found.append(f"tasks.{name}.action_field: {field!r} is not a field of the form {task.form_key!r}")
-    return [f"{spec.process_key}{engine.MANIFEST_SUFFIX}: {problem}" for problem in found]
+            if field not in declared_forms.get(task.form_key).labels:
+                manifest_problems.append(f"{spec.process_key}{engine.MANIFEST_SUFFIX}: tasks.{name}.action_field: "
+                                         f"{field!r} is not a field of the form {task.form_key!r}")
+    for key, form in declared_forms.forms.items():
+        for lookup in sorted(form.lookups() - set(LOOKUPS)):
+            manifest_problems.append(f"{engine.FORMS_FOLDER}/{key}{forms.FORM_SUFFIX}: variables: the product cannot "
+                                     f"look up {lookup!r} (it can: {', '.join(LOOKUPS)})")
+    answer_form = spec.tables["inquiries"].get("answer_form") if "inquiries" in spec.tables else None
+    if answer_form is not None and answer_form not in declared_forms.forms:
+        manifest_problems.append(f"inquiries.json: answer_form: {answer_form!r} is not declared")
+    return manifest_problems
+
+
+#: form sets by the hash of their declarations (the versions of every procedure share them)
+_form_sets: dict[str, forms.FormSet] = {}
+
+
+def form_set(declarations: Mapping[str, bytes]) -> forms.FormSet | None:
+    """The forms built from declaration files (None: there are none), built once per set of declarations;
+    raises `forms.DeclarationError` listing every problem."""
+    if not declarations:
+        return None
+    digest = engine.source_version(declarations)
+    built = _form_sets.get(digest)
+    if built is None:
+        built = _form_sets.setdefault(digest, forms.FormSet.from_files(declarations))
+    return built
 
 
 # --- the manifest of a version ---------------------------------------------------------------------
@@ -341,12 +378,15 @@ def _stored(session: Session, version: str) -> Procedure | None:
     if procedure is None:
         definition = session.get(ProcessDefinition, version)
         name = f"{definition.process_key}{engine.MANIFEST_SUFFIX}"
-        text = json.loads(definition.sources).get(name)
+        sources = json.loads(definition.sources)
+        text = sources.get(name)
         if text is None:
             _without_manifest.add(version)
             return None
-        procedure = _by_version.setdefault(
-            version, parse(definition.process_key, engine.parse_table(text.encode("utf-8"), name)))
+        prefix = f"{engine.FORMS_FOLDER}/"
+        declared = form_set({n[len(prefix):]: body.encode("utf-8") for n, body in sources.items() if n.startswith(prefix)})
+        procedure = parse(definition.process_key, engine.parse_table(text.encode("utf-8"), name))
+        procedure = _by_version.setdefault(version, dataclasses.replace(procedure, forms=declared))
     return procedure
 
 
@@ -359,6 +399,8 @@ def of_version(session: Session, version: str) -> Procedure:
         procedure = catalogue(session).current.get(process_key)
         if procedure is None:
             raise LookupError(f"no manifest of {process_key!r} is deployed")
+    if procedure.forms is None:  # stored before forms were data: the newest forms
+        procedure = dataclasses.replace(procedure, forms=catalogue(session).forms)
     return procedure
 
 
@@ -393,6 +435,14 @@ class Catalogue:
 
     def startable(self, *, with_center: bool) -> list[Procedure]:
         return [p for p in self.current.values() if p.needs_center == with_center]
+
+    @property
+    def forms(self) -> forms.FormSet:
+        """The forms of the newest deployed version that declares them (every version carries them all)."""
+        found = next((p.forms for p in self.every if p.forms is not None), None)
+        if found is None:
+            raise LookupError("no deployed version declares its forms")
+        return found
 
 
 def catalogue(session: Session) -> Catalogue:

@@ -129,6 +129,7 @@ def test_missing_fact_is_an_expression_error(spec, missing):
 def copy_bpmn_dir(tmp_path):
     for source in BPMN_DIR.glob("*.*"):
         shutil.copy(source, tmp_path / source.name)
+    shutil.copytree(BPMN_DIR / "forms", tmp_path / "forms")
     return tmp_path
 
 

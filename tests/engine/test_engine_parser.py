@@ -209,7 +209,9 @@ def test_read_sources_takes_the_process_its_manifest_every_rule_table_and_every_
     assert mine <= set(sources)
     shared = sorted(path.name for pattern in ("*.dmn", "*.json") for path in BPMN_DIR.glob(pattern)
                     if not path.name.endswith(".procedure.json"))
-    assert sorted(sources) == sorted(["center_founding.bpmn", "center_founding.procedure.json", *shared])
+    declared_forms = sorted(f"forms/{path.name}" for path in (BPMN_DIR / "forms").glob("*.json"))
+    assert "forms/review_decision.form.json" in declared_forms
+    assert sorted(sources) == sorted(["center_founding.bpmn", "center_founding.procedure.json", *shared, *declared_forms])
     assert spec_from_sources("center_founding", sources).manifest["title"] == "تأسیس کانون"
     assert not any(name.endswith(".bpmn") and name != "center_founding.bpmn" for name in sources)
 

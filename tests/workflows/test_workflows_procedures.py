@@ -75,7 +75,7 @@ def test_a_task_whose_form_does_not_exist_is_refused(app, tmp_path):
     text = diagram.read_text("utf-8")
     assert text.count('value="review_decision"') >= 1
     diagram.write_text(text.replace('value="review_decision"', 'value="site_visit_sheet"', 1), "utf-8")
-    with pytest.raises(engine.SpecError, match=r"tasks\.[a-z_]+: its form 'site_visit_sheet' is not a form of the product"):
+    with pytest.raises(engine.SpecError, match=r"task [a-z_]+: its form 'site_visit_sheet' is not declared \(forms/site_visit_sheet\.form\.json\)"):
         deploy(db.session, folder, "center_founding")
 
 
