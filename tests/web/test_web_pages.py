@@ -19,9 +19,9 @@ def form_fields(application: dict) -> dict:
 
 
 def uploads() -> dict:
-    return {"file.manager_id_copy": (io.BytesIO(png_bytes("red")), "id.png"),
-            "file.manager_photo": (io.BytesIO(png_bytes("blue")), "photo.png"),
-            "file.manager_degree": (io.BytesIO(pdf_bytes()), "degree.pdf")}
+    return {"file.documents.manager_id_copy": (io.BytesIO(png_bytes("red")), "id.png"),
+            "file.documents.manager_photo": (io.BytesIO(png_bytes("blue")), "photo.png"),
+            "file.documents.manager_degree": (io.BytesIO(pdf_bytes()), "degree.pdf")}
 
 
 def start(client) -> tuple[int, str]:
@@ -143,7 +143,7 @@ def test_bad_upload_is_refused_by_content(client):
     login(client, "applicant1")
     case_id, task_id = start(client)
     data = {**form_fields(application_fixture()), **uploads()}
-    data["file.manager_photo"] = (io.BytesIO(b"MZ\x90\x00 not an image"), "photo.png")
+    data["file.documents.manager_photo"] = (io.BytesIO(b"MZ\x90\x00 not an image"), "photo.png")
     response = submit(client, case_id, task_id, data)
     assert response.status_code == 422
     assert 'id="err-documents.manager_photo"' in response.get_data(as_text=True)

@@ -28,9 +28,9 @@ def new_manager_form() -> dict:
     return {"manager.first_name": "محمدحسین", "manager.last_name": "صالحی", "manager.national_id": "۰۰۱۳۵۴۲۴۱۹",
             "manager.birth_date": "۱۳۷۸/۰۱/۱۵", "manager.gender": "male", "manager.education": "seminary_2",
             "manager.mobile": "09121110000", "reason": "مدیر پیشین به شهر دیگری رفته است.",
-            "file.manager_id_copy": (io.BytesIO(png_bytes("red")), "id.png"),
-            "file.manager_photo": (io.BytesIO(png_bytes("blue")), "photo.png"),
-            "file.manager_degree": (io.BytesIO(pdf_bytes()), "degree.pdf")}
+            "file.documents.manager_id_copy": (io.BytesIO(png_bytes("red")), "id.png"),
+            "file.documents.manager_photo": (io.BytesIO(png_bytes("blue")), "photo.png"),
+            "file.documents.manager_degree": (io.BytesIO(pdf_bytes()), "degree.pdf")}
 
 
 def post_task(client, case_id: int, data: dict):
