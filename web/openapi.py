@@ -27,7 +27,8 @@ from forms.persian import CONTROL_CHARACTERS, normalize_digits
 from forms.declarations import FormSchema, load
 from web.listing import MAX_PER_PAGE
 from web.scope import deployed
-from workflows import procedures
+from web.extensions import db
+from workflows import inquiries, procedures
 from workflows.errors import InvalidInput
 from workflows.keys import SIGNING_SESSION_MINUTES
 
@@ -44,10 +45,10 @@ class JsonObject(FormField):
 
     form_type = "object"
 
-    def __init__(self, *, form: str | None = None, draft: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, answer: bool = False, draft: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        #: the form key documenting it, or None for "the form of the task" (any of them)
-        self.form = form
+        #: an agency's answer to an inquiry (the form inquiries.json names), else the data of a task's form
+        self.answer = answer
         #: a draft: any of the form's fields, as typed so far, none of them checked
         self.draft = draft
 
@@ -133,7 +134,7 @@ class CompleteRequest(SignedRequest):
 class InquiryAnswerRequest(SignedRequest):
     """An agency's signed answer to an inquiry."""
 
-    data = JsonObject(form="inquiry_answer")
+    data = JsonObject(answer=True)
 
 
 class InquiryResendRequest(SignedRequest):
@@ -446,8 +447,8 @@ def field_schema(field: Field) -> dict[str, Any]:
                     "additionalProperties": {"$ref": "#/components/schemas/DraftValue"},
                     "description": "the task's form as typed so far: any of its fields, partial values, "
                                    "nothing checked but the characters (no control characters) and the size"}
-        if field.form is not None:
-            return {"$ref": f"#/components/schemas/form.{field.form}"}
+        if field.answer:
+            return {"$ref": "#/components/schemas/InquiryAnswerData"}
         return {"$ref": "#/components/schemas/TaskData"}
     if isinstance(field, Choice):
         return {"type": "string", "enum": list(field.choices)}
@@ -579,6 +580,7 @@ def build_document(app: Flask, known: procedures.Catalogue) -> dict[str, Any]:
     schemas |= {f"form.{key}": schema_object(spec.schema) for key, spec in declared.items()}
     schemas["TaskData"] = {"oneOf": [{"$ref": f"#/components/schemas/form.{key}"} for key in declared],
                            "description": "the data of the task's form (its form_key)"}
+    schemas["InquiryAnswerData"] = {"$ref": f"#/components/schemas/form.{inquiries.answer_form(db.session)}"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Mosque cultural-art centers: licensing API", "version": "1",

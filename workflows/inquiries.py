@@ -14,7 +14,7 @@ from workflows.keys import signer_for
 from workflows.models import Case, Inquiry, ProcessDefinition, Record, User
 
 __all__ = ["has_open_round", "open_round", "answer_inquiry", "resend_inquiry", "case_inquiries",
-           "pending_in_latest_round", "agency_inquiries", "RESEND_DAYS"]
+           "pending_in_latest_round", "agency_inquiries", "answer_form", "RESEND_DAYS"]
 
 #: how long a resent inquiry is given
 RESEND_DAYS = 7
@@ -24,13 +24,13 @@ def _config(spec: engine.ProcessSpec) -> dict:
     return spec.tables["inquiries"]
 
 
-def _answer_form(session: Session, spec: engine.ProcessSpec) -> str:
-    """The form agencies answer with: the version's, or for a version stored before it was named there,
-    the newest version's."""
-    name = _config(spec).get("answer_form")
+def answer_form(session: Session, spec: engine.ProcessSpec | None = None) -> str:
+    """The form agencies answer with (``answer_form`` of inquiries.json): a version's, or the newest
+    deployed one's (for a version stored before the form was named there too)."""
+    name = _config(spec).get("answer_form") if spec is not None else None
     if name is None:
-        newest = session.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == spec.process_key)
-                                 .order_by(ProcessDefinition.deployed_at.desc())).first()
+        newest = session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.deployed_at.desc(),
+                                                                     ProcessDefinition.version)).first()
         name = _config(procedures.spec_of(newest))["answer_form"]
     return name
 
@@ -109,9 +109,9 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
     if inquiry.status != "pending":
         raise Conflict("inquiry already answered or withdrawn")
     change = transitions.Transition.begin(session, inquiry.case, now)
-    answer_form = _answer_form(session, change.spec)
+    answer_key = answer_form(session, change.spec)
     try:
-        cleaned = change.procedure.forms.validate(answer_form, data)
+        cleaned = change.procedure.forms.validate(answer_key, data)
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
     signer = signer_for(session, agency_user, pin, signing_session)
@@ -133,7 +133,7 @@ def answer_inquiry(session: Session, *, inquiry_id: int, agency_user: User, data
             instance.send_message(message, {
                 "all_clear": all(i.result == "clear" for i in round_),
                 "results": [{"kind": i.kind, "result": i.result, "reference": i.reference} for i in round_]})
-    change.sign(signer, agency_user, action="inquiry_answer", form_key=answer_form, form_data=cleaned,
+    change.sign(signer, agency_user, action="inquiry_answer", form_key=answer_key, form_data=cleaned,
                 details={"inquiry_id": inquiry.id, "kind": inquiry.kind, "round": inquiry.round,
                          "result": cleaned["result"]})
     return change.finish(signer, agency_user).records
