@@ -9,7 +9,8 @@ A folder of declarations (README, "Forms") holds:
 - ``choices.json``: the choice sets, each a mapping of code to Persian label.
 
 A field is ``{"name", "label", "type", ...}`` with ``help`` and ``required`` (default true) besides
-the attributes of its type (`FIELD_TYPES`). A rule checks fields of one section against each other:
+the attributes of its type (`FIELD_TYPES`); a choice field names a set of ``choices.json`` or lists
+its own choices (code → label). A rule checks fields of one section against each other:
 ``{"when"|"unless": {field: value or [values]}, "require"|"forbid": field, "min_length"?, "message"}``.
 A variable is a dotted path into the cleaned data, or ``{"value": path, "default": x}``,
 ``{"age": date path}``, ``{"count": list path}``, ``{"lookup": name, "of": path}`` (a fact the caller
@@ -52,7 +53,7 @@ CASE_FIELDS = ("county", "title")
 
 _COMMON = {"name", "label", "type", "help", "required"}
 #: every field type a declaration may use, with its attributes: (attribute, python type, required)
-FIELD_TYPES: Mapping[str, tuple[tuple[str, type, bool], ...]] = MappingProxyType({
+FIELD_TYPES: Mapping[str, tuple[tuple[str, Any, bool], ...]] = MappingProxyType({
     "text": (("max_length", int, True), ("min_length", int, False), ("multiline", bool, False)),
     "code": (("max_length", int, True), ("min_length", int, False), ("office", str, False)),
     "email": (),
@@ -61,7 +62,7 @@ FIELD_TYPES: Mapping[str, tuple[tuple[str, type, bool], ...]] = MappingProxyType
     "mobile": (),
     "document": (),
     "date": (("past", bool, False),),
-    "choice": (("choices", str, True),),
+    "choice": (("choices", (str, dict), True),),
     "boolean": (("must_be_true", bool, False),),
     "integer": (("min", int, True), ("max", int, True)),
     "section": (("fields", list, False), ("section", str, False), ("rules", list, False)),
@@ -380,7 +381,8 @@ class _Builder:
             if attribute in entry:
                 value = entry[attribute]
                 if not isinstance(value, python_type) or (python_type is int and isinstance(value, bool)):
-                    self.problem(f"{here}.{attribute}", f"must be {python_type.__name__}")
+                    kinds_named = " or ".join(t.__name__ for t in (python_type if isinstance(python_type, tuple) else (python_type,)))
+                    self.problem(f"{here}.{attribute}", f"must be {kinds_named}")
                     return None
             elif required:
                 self.problem(here, f"a {kind} field needs {attribute!r}")
@@ -422,9 +424,15 @@ class _Builder:
                 raise ValueError("needs min ≤ max, both within ±2^53")
             return StrictInt(entry["min"], entry["max"], required=required)
         if kind == "choice":
-            if entry["choices"] not in self.choices:
-                raise ValueError(f"choices: no choice set {entry['choices']!r} in {CHOICES_FILE}")
-            return Choice(self.choices[entry["choices"]], required=required)
+            choices = entry["choices"]
+            if isinstance(choices, dict):  # the form's own choices, code → label
+                if not choices or not all(isinstance(c, str) and c and isinstance(label, str) and label.strip()
+                                          for c, label in choices.items()):
+                    raise ValueError("choices: codes to Persian labels, at least one")
+                return Choice(dict(choices), required=required)
+            if choices not in self.choices:
+                raise ValueError(f"choices: no choice set {choices!r} in {CHOICES_FILE}")
+            return Choice(self.choices[choices], required=required)
         if kind == "date":
             return JalaliDate(past=entry.get("past", False), required=required)
         if kind == "boolean":

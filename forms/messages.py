@@ -318,8 +318,6 @@ FA: dict[str, str] = {
     "web.nav.registry": "ثبت کانون‌ها",
     "web.role.agency": "دستگاه استعلام",
     "web.role.system": "سامانه",
-    "web.action.request": "ثبت درخواست پایان مدیریت",
-    "web.action.acknowledge": "ثبت و تأیید دریافت",
     "web.action.appoint_interim": "انتصاب سرپرست",
     "web.action.appoint_manager": "انتصاب مدیر",
     "web.action.inquiry_answer": "پاسخ استعلام",

@@ -355,7 +355,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "application": _null(_ANY_OBJECT), "inquiries": _list(_ref("Inquiry")), "license": _null(_LICENSE)},
         "a case with its signed timeline, verification, application, inquiries and license"),
     "TimelineRecord": _object({
-        "seq": _INT, "action": _STR, "task_name": _null(_STR),
+        "seq": _INT, "action": _STR, "task_name": _null(_STR), "task_title": _null(_STR),
         "actor": _object({"user_id": _INT, "username": _STR, "role": _STR, "office": _null(_STR),
                           "full_name": _STR}),
         "time": _TIME, "hash": _HEX64, "key_id": _HEX64, "form_key": _null(_STR), "form_digest": _null(_STR),

@@ -79,11 +79,14 @@ def task_filters(args: MultiDict, user: User) -> inbox.TaskFilters:
 def timeline(case: Case) -> list[dict]:
     """The case's signed records as plain data (body fields the pages and API show)."""
     entries = []
+    titles = procedures.task_titles(db.session, case.spec_version)
     for record in case_records(db.session, case):
         body = json.loads(record.canonical)
         form_data = json.loads(record.form_data) if record.form_data else None
         entries.append({
             "seq": record.seq, "action": record.action, "task_name": record.task_name,
+            "task_title": titles.get(record.task_name) or deployed().task_title(record.task_name)
+            if record.task_name else None,
             "actor": {**body["actor"], "full_name": record.actor.full_name},
             "time": body["time"], "hash": record.hash, "key_id": record.key_id,
             "form_key": body["form_key"], "form_digest": body["form_digest"],

@@ -58,6 +58,7 @@ def init_app(app: Flask) -> None:
 
     # the deployed procedures' words (titles, statuses, tasks), read once per request
     app.jinja_env.globals.update(t=t, csrf_token=generate_csrf, procedures=LocalProxy(deployed),
-                                 choice=lambda choice_set, code: deployed().forms.choice_label(choice_set, code))
+                                 choice=lambda choice_set, code: deployed().forms.choice_label(choice_set, code),
+                                 action_label=lambda action: deployed().action_label(action))
     app.jinja_env.filters.update(jalali=jalali, fa=fa, jalali_input=jalali_input, is_past=is_past,
                               problem=problem)

@@ -35,7 +35,7 @@ from workflows.models import ProcessDefinition
 __all__ = [
     "DRAFT", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "MESSAGE_SENDERS", "NEEDS", "Status", "TaskMeaning",
     "MessageMeaning", "EndMeaning", "Step", "Procedure", "Catalogue", "ManifestError", "parse", "problems", "spec_of",
-    "of_version", "catalogue", "package_keys", "form_set",
+    "of_version", "catalogue", "package_keys", "form_set", "task_titles", "product_names_action",
 ]
 
 #: the status of every case until its first signed record (every manifest gives it a label)
@@ -124,6 +124,8 @@ class Procedure:
     messages: Mapping[str, MessageMeaning]
     ends: Mapping[str, EndMeaning]
     steps: tuple[Step, ...]
+    #: the people's words for the actions its tasks sign that the product does not name itself (``web.action.*``)
+    actions: Mapping[str, str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     #: the forms of the version (None until read with it: ``of_version`` always gives them)
     forms: forms.FormSet | None = None
 
@@ -193,7 +195,8 @@ def parse(process_key: str, manifest: Any) -> Procedure:
                 found.append(f"{where}: {v!r} is not one of {', '.join(allowed)}")
         return tuple(value)
 
-    known = set(manifest) - {"title", "start", "term_end_reason", "statuses", "tasks", "messages", "ends", "steps"}
+    known = set(manifest) - {"title", "start", "term_end_reason", "statuses", "tasks", "messages", "ends", "steps",
+                             "actions"}
     for key in sorted(k for k in known if not k.startswith("_")):
         found.append(f"{key}: not a manifest entry")
     title = text("title", manifest.get("title"))
@@ -270,6 +273,12 @@ def parse(process_key: str, manifest: Any) -> Procedure:
     if any(end.effect in ("appoint_manager", "appoint_interim") for end in ends.values()) and not term_end_reason:
         found.append("term_end_reason: a procedure that appoints a manager says how the previous term ends")
 
+    actions: dict[str, str] = {}
+    for code, value in obj("actions", manifest.get("actions", {})).items():
+        if not _CODE.fullmatch(code):
+            found.append(f"actions.{code}: an action is a lowercase letter, then up to 31 letters, digits or _")
+        actions[code] = text(f"actions.{code}", value) or code
+
     steps: list[Step] = []
     raw_steps = manifest.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
@@ -294,7 +303,7 @@ def parse(process_key: str, manifest: Any) -> Procedure:
         key=process_key, title=title, start_label=start_label, starters=starters, needs_center="center" in needs,
         needs_manager="current_manager" in needs, names_successor=names_successor, term_end_reason=term_end_reason,
         statuses=MappingProxyType(statuses), tasks=MappingProxyType(tasks), messages=MappingProxyType(messages),
-        ends=MappingProxyType(ends), steps=tuple(steps))
+        ends=MappingProxyType(ends), steps=tuple(steps), actions=MappingProxyType(actions))
 
 
 def problems(spec: engine.ProcessSpec) -> list[str]:
@@ -322,6 +331,10 @@ def problems(spec: engine.ProcessSpec) -> list[str]:
         return manifest_problems + [f"{engine.FORMS_FOLDER}/{problem}" for problem in error.problems]
     if declared_forms is None:
         return manifest_problems + [f"{engine.FORMS_FOLDER}/: no form is declared"]
+    for name, meaning in procedure.tasks.items():
+        if meaning.action is not None and not product_names_action(meaning.action) and meaning.action not in procedure.actions:
+            manifest_problems.append(f"{spec.process_key}{engine.MANIFEST_SUFFIX}: tasks.{name}.action: "
+                                     f"{meaning.action!r} has no words: give them in \"actions\"")
     for name, task in spec.user_tasks.items():
         if task.form_key not in declared_forms.forms:
             manifest_problems.append(f"{spec.process_key}.bpmn: task {name}: its form {task.form_key!r} is not declared "
@@ -339,6 +352,11 @@ def problems(spec: engine.ProcessSpec) -> list[str]:
     if answer_form is not None and answer_form not in declared_forms.forms:
         manifest_problems.append(f"inquiries.json: answer_form: {answer_form!r} is not declared")
     return manifest_problems
+
+
+def product_names_action(action: str) -> bool:
+    """True when the product's catalogue has words for the action (``web.action.<action>``)."""
+    return f"web.action.{action}" in forms.FA
 
 
 #: form sets by the hash of their declarations (the versions of every procedure share them)
@@ -433,6 +451,13 @@ class Catalogue:
     def task_title(self, name: str) -> str:
         return self.task_titles.get(name, name)
 
+    def action_label(self, action: str) -> str:
+        """The people's words for an action: the product's own, else the newest manifest's that names it."""
+        if product_names_action(action):
+            return forms.t(f"web.action.{action}")
+        found = next((p.actions[action] for p in self.every if action in p.actions), None)
+        return found or action
+
     def startable(self, *, with_center: bool) -> list[Procedure]:
         return [p for p in self.current.values() if p.needs_center == with_center]
 
@@ -462,7 +487,7 @@ def catalogue(session: Session) -> Catalogue:
     # a task name several procedures share (a province review) is named as each names it
     titles: dict[str, list[str]] = {}
     for process_key in sorted(current):
-        for name, title in _task_titles(session, versions[process_key]).items():
+        for name, title in task_titles(session, versions[process_key]).items():
             if title not in titles.setdefault(name, []):
                 titles[name].append(title)
     return Catalogue(MappingProxyType(dict(sorted(current.items()))), tuple(every),
@@ -472,7 +497,8 @@ def catalogue(session: Session) -> Catalogue:
 _titles_by_version: dict[str, dict[str, str]] = {}
 
 
-def _task_titles(session: Session, version: str) -> dict[str, str]:
+def task_titles(session: Session, version: str) -> dict[str, str]:
+    """The people's name of each user task of a stored version (its BPMN names), read once per version."""
     titles = _titles_by_version.get(version)
     if titles is None:
         spec = spec_of(session.get(ProcessDefinition, version))

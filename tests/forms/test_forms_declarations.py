@@ -1,0 +1,121 @@
+"""Forms declared as data: what a declaration may say, what it becomes, and every way it is refused."""
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from forms import DeclarationError, FormError, FormSet
+
+SHIPPED = Path(__file__).resolve().parents[2] / "bpmn" / "forms"
+
+
+def files(**forms) -> dict[str, bytes]:
+    """Declaration files: the shipped choices and shared sections, and the given forms."""
+    found = {path.name: path.read_bytes() for path in SHIPPED.glob("*.json") if not path.name.endswith(".form.json")}
+    found |= {f"{key}.form.json": json.dumps(form, ensure_ascii=False).encode("utf-8") for key, form in forms.items()}
+    return found
+
+
+def problems(**forms) -> list[str]:
+    with pytest.raises(DeclarationError) as refused:
+        FormSet.from_files(files(**forms))
+    return refused.value.problems
+
+
+VISIT = {
+    "title": "گزارش بازدید",
+    "done": "گزارش ثبت شد.",
+    "fields": [
+        {"name": "visited_on", "label": "تاریخ بازدید", "type": "date", "past": True},
+        {"name": "area_m2", "label": "مساحت", "type": "integer", "min": 1, "max": 1000, "help": "به متر مربع"},
+        {"name": "result", "label": "نتیجه", "type": "choice", "choices": {"approve": "مطابق", "return": "نامطابق"}},
+        {"name": "findings", "label": "یافته‌ها", "type": "text", "max_length": 500, "required": False},
+        {"name": "interim", "label": "سرپرست", "type": "section", "section": "interim", "required": False},
+    ],
+    "rules": [{"when": {"result": "return"}, "require": "findings", "min_length": 5, "message": "یافته‌ها را بنویسید."}],
+    "variables": {"visit": {"result": "result", "area": {"value": "area_m2", "default": 0}}},
+}
+
+
+def test_a_declared_form_validates_describes_and_hands_its_variables():
+    form = FormSet.from_files(files(site_visit=VISIT)).get("site_visit")
+    assert (form.title, form.done) == ("گزارش بازدید", "گزارش ثبت شد.")
+    cleaned = form.validate({"visited_on": "۱۴۰۵/۰۳/۱۰", "area_m2": "۱۲۰", "result": "approve"})
+    assert cleaned == {"visited_on": "2026-05-31", "area_m2": 120, "result": "approve"}
+    assert form.workflow_variables(cleaned, date(2026, 6, 1)) == {"visit": {"result": "approve", "area": 120}}
+    with pytest.raises(FormError) as refused:
+        form.validate({"visited_on": "1405/03/10", "area_m2": 120, "result": "return", "findings": "بد"})
+    assert refused.value.errors == {"findings": ["یافته‌ها را بنویسید."]}
+    with pytest.raises(FormError) as refused:
+        form.validate({"visited_on": "1405/03/10", "area_m2": 120, "result": "maybe", "extra": 1})
+    assert set(refused.value.errors) == {"result", "extra"}
+    described = {f["path"]: f for f in form.describe()["fields"]}
+    assert described["area_m2"]["help"] == "به متر مربع"
+    assert described["result"]["choices"] == [{"value": "approve", "label": "مطابق"}, {"value": "return", "label": "نامطابق"}]
+    # the shared section brings its own fields and labels, under the form's path
+    assert [f["path"] for f in described["interim"]["fields"]] == ["interim.full_name", "interim.national_id", "interim.mobile"]
+    assert form.label("interim.national_id") == "کد ملی سرپرست"
+
+
+def test_every_problem_of_a_declaration_is_listed_at_once():
+    broken = {
+        "fields": [
+            {"name": "a", "type": "txt", "label": "الف"},
+            {"name": "b", "type": "text", "label": "ب"},
+            {"name": "c", "type": "choice", "label": "پ", "choices": "no_such_set"},
+            {"name": "d", "type": "integer", "label": "", "min": 1, "max": 2},
+            {"name": "e", "type": "section", "label": "ه", "section": "nowhere"},
+            {"name": "f", "type": "text", "label": "و", "max_length": 10, "colour": "red"},
+            {"name": "g", "type": "list", "label": "ز", "min_items": 1, "max_items": 3,
+             "fields": [{"name": "doc", "type": "document", "label": "سند"}]},
+        ],
+        "rules": [{"when": {"zzz": 1}, "require": "b", "message": "x"}],
+        "variables": {"v": "nowhere.at_all", "w": {"age": "f"}},
+        "case": {"county": "f", "colour": "f"},
+    }
+    found = "\n".join(problems(broken=broken))
+    for expected in (
+        "title: a Persian title is required",
+        "broken.form.json: a: unknown type 'txt'",
+        "broken.form.json: b: a text field needs 'max_length'",
+        "c: choices: no choice set 'no_such_set' in choices.json",
+        "d: a Persian label is required",
+        "e: section: no file nowhere.section.json",
+        "f: 'colour' is not an attribute of a text field",
+        "a document field may not be inside a list",
+        "'zzz' is not a required field here",
+        "variables.v: 'nowhere.at_all' is not a field of the form",
+        "variables.w.age: 'f' is a text field, not a date",
+        "case.county: 'f' must be a code field with \"office\": \"county\"",
+        "case.colour: a form may set only county, title",
+    ):
+        assert expected in found, (expected, found)
+
+
+def test_a_rule_may_only_require_or_forbid_an_optional_field():
+    form = {"title": "ت", "fields": [{"name": "a", "type": "choice", "label": "الف", "choices": "gender"},
+                                      {"name": "b", "type": "text", "label": "ب", "max_length": 5}],
+            "rules": [{"when": {"a": "male"}, "forbid": "b", "message": "نه"}]}
+    assert any("'b' must be declared \"required\": false" in p for p in problems(rule=form))
+
+
+def test_files_that_are_not_declarations_are_refused():
+    broken = files()
+    broken["notes.txt"] = b"hello"
+    broken["x.form.json"] = b'{"title": "a", "title": "b"}'
+    with pytest.raises(DeclarationError) as refused:
+        FormSet.from_files(broken)
+    text = "\n".join(refused.value.problems)
+    assert "notes.txt: a forms file is" in text and "x.form.json: not valid JSON (duplicate key 'title')" in text
+
+
+def test_the_shipped_declarations_build():
+    shipped = FormSet.read(SHIPPED)
+    assert {"founding_application", "review_decision", "inquiry_answer"} <= set(shipped.forms)
+    assert shipped.choice_label("education", "bachelor") == "کارشناسی"
+    assert shipped.get("founding_application").documents == (
+        "documents.manager_id_copy", "documents.manager_photo", "documents.manager_degree")
+    assert shipped.get("founding_application").lookups() == {"centers_managed"}

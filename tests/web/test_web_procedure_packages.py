@@ -1,0 +1,160 @@
+"""Headquarters changes procedures with data files alone: the README's site-visit example
+(``examples/site_visit.patch``) adds a county site visit with its own form to the founding
+procedure, and ``examples/annual_programme/`` is a whole new small procedure. Both are deployed
+from a copy of ``bpmn/`` and run through the pages and the API."""
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from support import PIN, answer_all, application_fixture, login, pdf_bytes, png_bytes
+from web.extensions import db
+from workflows.models import Case, Center, ProcessDefinition, Record, utcnow
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def changed_bpmn(tmp_path: Path) -> Path:
+    """A copy of bpmn/ with the site-visit diff applied and the annual programme package added."""
+    folder = tmp_path / "bpmn"
+    shutil.copytree(ROOT / "bpmn", folder)
+    subprocess.run(["git", "apply", "-p1", str(EXAMPLES / "site_visit.patch")], cwd=folder, check=True,
+                   capture_output=True)
+    shutil.copytree(EXAMPLES / "annual_programme", folder, dirs_exist_ok=True)
+    return folder
+
+
+def form_fields(data: dict, prefix: str = "") -> dict:
+    """Nested form data as the page posts it (dotted names, list items by index)."""
+    flat = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= form_fields(value, f"{name}.")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                flat |= form_fields(item, f"{name}.{index}.")
+        else:
+            flat[name] = "true" if value is True else str(value)
+    return flat
+
+
+def waiting(case_id: int) -> tuple[str, str]:
+    db.session.expire_all()
+    task = db.session.get(Case, case_id).tasks[0]
+    return task.name, task.task_id
+
+
+def post_task(client, case_id: int, data: dict):
+    _, task_id = waiting(case_id)
+    return client.post(f"/cases/{case_id}/tasks/{task_id}", data={**data, "_action": "submit", "pin": PIN},
+                       content_type="multipart/form-data")
+
+
+def token(client, username: str) -> dict:
+    answer = client.post("/api/v1/auth/token", json={"username": username, "password": "demo1234"})
+    return {"Authorization": "Bearer " + answer.json["token"]}
+
+
+def complete(client, headers, case: dict, data: dict):
+    task_id = case["tasks"][0]["id"]
+    return client.post(f"/api/v1/cases/{case['id']}/tasks/{task_id}/complete", json={"data": data, "pin": PIN},
+                       headers=headers)
+
+
+def test_the_site_visit_diff_and_a_new_procedure_deploy_and_run_through_pages_and_api(app, client, runner, tmp_path):
+    app.config["BPMN_DIR"] = changed_bpmn(tmp_path)
+    deployed = runner.invoke(args=["deploy"])
+    assert deployed.exit_code == 0, deployed.output
+    assert "annual_programme:" in deployed.output
+    running = {row.process_key for row in db.session.query(ProcessDefinition)}
+    assert {"center_founding", "annual_programme"} <= running
+
+    # --- the founding, now with a site visit, through the pages --------------------------------------
+    login(client, "applicant1")
+    home = client.get("/cases").get_data(as_text=True)
+    assert 'id="new-center_founding"' in home
+    started = client.post("/cases/new", data={"process_key": "center_founding"})
+    case_id = int(re.search(r"/cases/(\d+)", started.headers["Location"]).group(1))
+    uploads = {"file.documents.manager_id_copy": (io.BytesIO(png_bytes("red")), "id.png"),
+               "file.documents.manager_photo": (io.BytesIO(png_bytes("blue")), "photo.png"),
+               "file.documents.manager_degree": (io.BytesIO(pdf_bytes()), "degree.pdf")}
+    application = application_fixture()
+    del application["documents"]
+    assert post_task(client, case_id, {**form_fields(application), **uploads}).status_code == 302
+    answer_all(db.session.get(Case, case_id), "clear", utcnow())
+    client.post("/logout")
+    login(client, "arak_officer")
+    assert post_task(client, case_id, {"decision": "approve"}).status_code == 302
+    assert waiting(case_id)[0] == "site_visit"
+    case_page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "در انتظار بازدید میدانی شهرستان" in case_page  # the new status, labelled by the manifest
+    assert "بازدید میدانی" in case_page  # the new step in the applicant's progress
+
+    name, task_id = waiting(case_id)
+    visit_page = client.get(f"/cases/{case_id}/tasks/{task_id}").get_data(as_text=True)
+    assert "گزارش بازدید میدانی از فضای کانون" in visit_page  # the new form's title
+    assert "مساحت مفید فضای آموزشی، آن‌گونه که در بازدید اندازه گرفته شد." in visit_page  # its help
+    assert "فضا با درخواست مطابقت دارد" in visit_page  # its choices
+    assert "مسجد" in visit_page and application["mosque"]["name"] in visit_page  # the application beside it
+    refused = post_task(client, case_id, {"visited_on": "۱۴۰۵/۰۳/۱۰", "visitor": "مهدی کریمی", "area_m2": "۱۲۰",
+                                          "result": "return"})
+    assert refused.status_code == 422
+    assert "برای بازگشت، یافته‌های بازدید را دست‌کم در ۵ نویسه بنویسید." in refused.get_data(as_text=True)
+    assert waiting(case_id)[0] == "site_visit"
+    done = post_task(client, case_id, {"visited_on": "۱۴۰۵/۰۳/۱۰", "visitor": "مهدی کریمی", "area_m2": "۱۲۰",
+                                       "result": "approve"})
+    assert done.status_code == 302
+    visit = db.session.query(Record).filter_by(case_id=case_id, task_name="site_visit").one()
+    assert visit.action == "approve"
+    assert '"area_m2":120' in visit.form_data and '"visited_on":"2026-05-31"' in visit.form_data
+    client.post("/logout")
+    login(client, "markazi_officer")
+    assert post_task(client, case_id, {"decision": "approve"}).status_code == 302
+    case = db.session.get(Case, case_id)
+    assert case.status == "licensed" and case.outcome == "license_issued"
+    timeline = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "بازدید میدانی شهرستان" in timeline  # the site visit's signed record, named by its task
+
+    # --- the new procedure, through the API ------------------------------------------------------------
+    center = db.session.get(Center, case.center_id)
+    client.post("/logout")
+    openapi = client.get("/api/v1/openapi.json").json
+    assert "annual_programme" in openapi["components"]["schemas"]["CaseRequest"]["properties"]["process_key"]["enum"]
+    assert {"form.annual_programme", "form.site_visit_report"} <= set(openapi["components"]["schemas"])
+    applicant, county = token(client, "applicant1"), token(client, "arak_officer")
+    started = client.post("/api/v1/cases", json={"process_key": "annual_programme", "center_id": center.id},
+                          headers=applicant)
+    assert started.status_code == 201, started.json
+    programme = started.json
+    form = client.get(f"/api/v1/cases/{programme['id']}/tasks/{programme['tasks'][0]['id']}/form", headers=applicant)
+    assert form.json["form"]["title"] == "برنامه سالانه کانون"
+    activities = next(f for f in form.json["form"]["fields"] if f["name"] == "activities")
+    assert {c["label"] for c in activities["fields"][1]["choices"]} >= {"قرآنی", "هنری"}
+    bad = complete(client, applicant, programme, {"year": "۱۳۹۰", "members": 40, "activities": []})
+    assert bad.status_code == 422 and {"year", "activities"} <= set(bad.json["errors"])
+    submitted = complete(client, applicant, programme, {
+        "year": "۱۴۰۵", "members": "۴۰",
+        "activities": [{"title": "حلقه تلاوت", "kind": "quran", "sessions": 30},
+                       {"title": "کارگاه خوشنویسی", "kind": "art", "sessions": 12}]})
+    assert submitted.status_code == 200, submitted.json
+    programme = submitted.json["case"]
+    assert programme["status"] == "programme_review"
+    approved = complete(client, county, programme, {"decision": "approve"})
+    assert approved.status_code == 200, approved.json
+    assert approved.json["case"]["status"] == "programme_approved"
+    detail = client.get(f"/api/v1/cases/{programme['id']}", headers=applicant).json
+    assert detail["outcome"] == "programme_approved" and detail["verification"]["ok"]
+    certificate = client.get(f"/api/v1/cases/{programme['id']}/certificate.pdf", headers=applicant)
+    assert certificate.status_code == 200 and certificate.data.startswith(b"%PDF")
+
+
+def test_the_readme_shows_the_site_visit_diff():
+    readme = (ROOT / "README.md").read_text("utf-8")
+    patch = (EXAMPLES / "site_visit.patch").read_text("utf-8")
+    shown = patch.split("diff -ruN a/scenarios")[0]  # the scenarios' new steps are left to the file
+    assert shown.strip() in readme
