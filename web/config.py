@@ -14,8 +14,8 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 
 class Config:
-    #: where BPMN/DMN files are deployed from
-    BPMN_DIR = PROJECT_ROOT / "bpmn"
+    #: the procedure packages `flask deploy` reads (diagrams, manifests, tables, forms, scenarios)
+    BPMN_DIR = Path(os.environ.get("BPMN_DIR") or PROJECT_ROOT / "bpmn")
     #: Vazirmatn TTF files, installed from the npm registry by the setup
     FONT_DIR = PROJECT_ROOT / "node_modules" / "vazirmatn" / "fonts" / "ttf"
     #: the largest request body (uploads included)
