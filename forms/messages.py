@@ -123,6 +123,7 @@ FA: dict[str, str] = {
     "web.task.draft_saved": "پیش‌نویس ذخیره شد.",
     "web.task.done": "امضا و ثبت شد.",
     "web.case.documents": "مدارک",
+    "web.case.moved_versions": "از نسخه به نسخه",
     "web.certificate.mosque_name": "نام مسجد",
     "web.certificate.mosque_address": "نشانی مسجد",
     "web.certificate.national_id": "کد ملی",

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from support import PIN, answer_all, application_fixture, login, pdf_bytes, png_bytes
+from support import PIN, answer_all, application_fixture, in_county_review, login, pdf_bytes, png_bytes
 from web.extensions import db
 from workflows.models import Case, Center, ProcessDefinition, Record, utcnow
 
@@ -158,3 +158,19 @@ def test_the_readme_shows_the_site_visit_diff():
     patch = (EXAMPLES / "site_visit.patch").read_text("utf-8")
     shown = patch.split("diff -ruN a/scenarios")[0]  # the scenarios' new steps are left to the file
     assert shown.strip() in readme
+
+
+def test_running_foundings_move_onto_the_site_visit_and_say_so_on_their_timeline(app, client, runner, tmp_path):
+    running = [in_county_review(app) for _ in range(2)]
+    old = running[0].spec_version
+    app.config["BPMN_DIR"] = changed_bpmn(tmp_path)
+    assert runner.invoke(args=["deploy"]).exit_code == 0
+    planned = runner.invoke(args=["move-cases", "center_founding", "--admin", "admin", "--dry-run"])
+    assert planned.exit_code == 0 and planned.output.count("would move: status county_review") == 2
+    moved = runner.invoke(args=["move-cases", "center_founding", "--admin", "admin", "--pin", PIN])
+    assert moved.exit_code == 0 and "2 case(s) moved, 0 cannot move" in moved.output
+    login(client, "arak_officer")
+    page = client.get(f"/cases/{running[0].id}").get_data(as_text=True)
+    assert "انتقال به نسخه تازه فرایند" in page and old[:12] in page
+    assert post_task(client, running[0].id, {"decision": "approve"}).status_code == 302
+    assert waiting(running[0].id)[0] == "site_visit"  # the moved case meets the new step
