@@ -111,9 +111,9 @@ class ProcessSpec:
     #: The parsed manifest (``<process key>.procedure.json``), None when the sources have none
     #: (a version stored before manifests existed); a fresh copy on every read.
     manifest_json: bytes | None = None
-    #: The form declarations by file name (``choices.json``, ``<key>.form.json`` …), as read; empty for a
-    #: version stored before forms were data.
-    form_sources: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
+    #: The parsed form declarations by file name (``choices.json``, ``<key>.form.json`` …; a fresh copy on
+    #: every read), empty for a version stored before forms were data.
+    form_declarations: Mapping[str, Any] = field(default_factory=lambda: JsonTables({}))
 
     @property
     def manifest(self) -> Any:
@@ -208,10 +208,10 @@ def _build(process_key: str, version: str, sources: Mapping[str, bytes]) -> Proc
     parser = EngineParser()
     tables: dict[str, Any] = {}
     manifest_json = None
-    form_sources: dict[str, bytes] = {}
+    form_declarations: dict[str, Any] = {}
     for name in sorted(sources):
         if name.startswith(f"{FORMS_FOLDER}/"):
-            form_sources[name[len(FORMS_FOLDER) + 1:]] = bytes(sources[name])
+            form_declarations[name[len(FORMS_FOLDER) + 1:]] = parse_table(sources[name], name)
         elif name.endswith(MANIFEST_SUFFIX):
             if name != f"{process_key}{MANIFEST_SUFFIX}":
                 raise SpecError(f"{name}: the manifest of {process_key!r} must be named {process_key}{MANIFEST_SUFFIX}")
@@ -253,7 +253,7 @@ def _build(process_key: str, version: str, sources: Mapping[str, bytes]) -> Proc
         tables=JsonTables(tables),
         messages=messages,
         manifest_json=manifest_json,
-        form_sources=MappingProxyType(form_sources),
+        form_declarations=JsonTables(form_declarations),
     )
 
 

@@ -224,45 +224,26 @@ class FormSet:
     @classmethod
     def read(cls, folder: Path) -> "FormSet":
         """Read every declaration file of a folder (not below it)."""
-        return cls.from_files({path.name: path.read_bytes() for path in sorted(Path(folder).glob("*.json"))})
+        return cls.build({path.name: json.loads(path.read_text("utf-8")) for path in sorted(Path(folder).glob("*.json"))})
 
     @classmethod
-    def from_files(cls, files: Mapping[str, bytes]) -> "FormSet":
-        """Build the forms from declaration files by name, or raise `DeclarationError` listing every problem."""
-        return _Builder(files).build()
+    def build(cls, declarations: Mapping[str, Any]) -> "FormSet":
+        """Build the forms from parsed declaration files by name, or raise `DeclarationError` listing every
+        problem."""
+        return _Builder(declarations).build()
 
 
 # --- building ---------------------------------------------------------------------------------------
 
-def _strict_json(body: bytes) -> Any:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        table: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in table:
-                raise ValueError(f"duplicate key {key!r}")
-            table[key] = value
-        return table
-
-    def no_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    return json.loads(body.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constant)
-
-
 class _Builder:
     """One pass over the declarations: builds each form, collecting every problem instead of stopping."""
 
-    def __init__(self, files: Mapping[str, bytes]) -> None:
+    def __init__(self, declarations: Mapping[str, Any]) -> None:
         self.problems: list[str] = []
         self.declarations: dict[str, Any] = {}
-        for name, body in sorted(files.items()):
+        for name, declaration in sorted(declarations.items()):
             if not (name.endswith(FORM_SUFFIX) or name.endswith(SECTION_SUFFIX) or name == CHOICES_FILE):
                 self.problems.append(f"{name}: a forms file is <key>{FORM_SUFFIX}, <name>{SECTION_SUFFIX} or {CHOICES_FILE}")
-                continue
-            try:
-                declaration = _strict_json(body)
-            except (UnicodeDecodeError, ValueError) as error:
-                self.problems.append(f"{name}: not valid JSON ({error})")
                 continue
             if not isinstance(declaration, dict):
                 self.problems.append(f"{name}: must be a JSON object")

@@ -15,6 +15,7 @@ named here once: the registry effects an end event may have, and who sends a mes
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -326,7 +327,7 @@ def problems(spec: engine.ProcessSpec) -> list[str]:
             found.append(f"{kind}.{name}: the manifest names it, the diagram has no such {kind[:-1]}")
     manifest_problems = [f"{spec.process_key}{engine.MANIFEST_SUFFIX}: {problem}" for problem in found]
     try:
-        declared_forms = form_set(spec.form_sources)
+        declared_forms = form_set(dict(spec.form_declarations))
     except forms.DeclarationError as error:
         return manifest_problems + [f"{engine.FORMS_FOLDER}/{problem}" for problem in error.problems]
     if declared_forms is None:
@@ -363,15 +364,15 @@ def product_names_action(action: str) -> bool:
 _form_sets: dict[str, forms.FormSet] = {}
 
 
-def form_set(declarations: Mapping[str, bytes]) -> forms.FormSet | None:
-    """The forms built from declaration files (None: there are none), built once per set of declarations;
-    raises `forms.DeclarationError` listing every problem."""
+def form_set(declarations: Mapping[str, Any]) -> forms.FormSet | None:
+    """The forms built from parsed declaration files (None: there are none), built once per set of
+    declarations; raises `forms.DeclarationError` listing every problem."""
     if not declarations:
         return None
-    digest = engine.source_version(declarations)
+    digest = hashlib.sha256(json.dumps(declarations, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
     built = _form_sets.get(digest)
     if built is None:
-        built = _form_sets.setdefault(digest, forms.FormSet.from_files(declarations))
+        built = _form_sets.setdefault(digest, forms.FormSet.build(declarations))
     return built
 
 
@@ -402,7 +403,8 @@ def _stored(session: Session, version: str) -> Procedure | None:
             _without_manifest.add(version)
             return None
         prefix = f"{engine.FORMS_FOLDER}/"
-        declared = form_set({n[len(prefix):]: body.encode("utf-8") for n, body in sources.items() if n.startswith(prefix)})
+        declared = form_set({n[len(prefix):]: engine.parse_table(body.encode("utf-8"), n)
+                             for n, body in sources.items() if n.startswith(prefix)})
         procedure = parse(definition.process_key, engine.parse_table(text.encode("utf-8"), name))
         procedure = _by_version.setdefault(version, dataclasses.replace(procedure, forms=declared))
     return procedure

@@ -12,16 +12,16 @@ from forms import DeclarationError, FormError, FormSet
 SHIPPED = Path(__file__).resolve().parents[2] / "bpmn" / "forms"
 
 
-def files(**forms) -> dict[str, bytes]:
-    """Declaration files: the shipped choices and shared sections, and the given forms."""
-    found = {path.name: path.read_bytes() for path in SHIPPED.glob("*.json") if not path.name.endswith(".form.json")}
-    found |= {f"{key}.form.json": json.dumps(form, ensure_ascii=False).encode("utf-8") for key, form in forms.items()}
-    return found
+def files(**forms) -> dict:
+    """Declarations: the shipped choices and shared sections, and the given forms."""
+    found = {path.name: json.loads(path.read_text("utf-8")) for path in SHIPPED.glob("*.json")
+             if not path.name.endswith(".form.json")}
+    return found | {f"{key}.form.json": form for key, form in forms.items()}
 
 
 def problems(**forms) -> list[str]:
     with pytest.raises(DeclarationError) as refused:
-        FormSet.from_files(files(**forms))
+        FormSet.build(files(**forms))
     return refused.value.problems
 
 
@@ -41,7 +41,7 @@ VISIT = {
 
 
 def test_a_declared_form_validates_describes_and_hands_its_variables():
-    form = FormSet.from_files(files(site_visit=VISIT)).get("site_visit")
+    form = FormSet.build(files(site_visit=VISIT)).get("site_visit")
     assert (form.title, form.done) == ("گزارش بازدید", "گزارش ثبت شد.")
     cleaned = form.validate({"visited_on": "۱۴۰۵/۰۳/۱۰", "area_m2": "۱۲۰", "result": "approve"})
     assert cleaned == {"visited_on": "2026-05-31", "area_m2": 120, "result": "approve"}
@@ -104,12 +104,12 @@ def test_a_rule_may_only_require_or_forbid_an_optional_field():
 
 def test_files_that_are_not_declarations_are_refused():
     broken = files()
-    broken["notes.txt"] = b"hello"
-    broken["x.form.json"] = b'{"title": "a", "title": "b"}'
+    broken["notes.txt"] = "hello"
+    broken["x.form.json"] = ["a", "list"]
     with pytest.raises(DeclarationError) as refused:
-        FormSet.from_files(broken)
+        FormSet.build(broken)
     text = "\n".join(refused.value.problems)
-    assert "notes.txt: a forms file is" in text and "x.form.json: not valid JSON (duplicate key 'title')" in text
+    assert "notes.txt: a forms file is" in text and "x.form.json: must be a JSON object" in text
 
 
 def test_the_shipped_declarations_build():

@@ -160,3 +160,25 @@ def test_the_catalogue_names_a_shared_task_as_each_procedure_names_it(app):
     assert known.task_title("province_review") == "بررسی و تصمیم استان / تأیید نهایی استان"
     assert known.task_title("county_review") == "بررسی اداره شهرستان"
     assert known.title("manager_change") == "تغییر مدیر" and known.status_label("licensed") == "مجوز صادر شد"
+
+
+def test_form_declarations_that_do_not_build_are_refused_with_the_file_and_field(app, tmp_path):
+    folder = _copy(app, tmp_path)
+    before = db.session.query(ProcessDefinition).count()
+    review = folder / "forms" / "review_decision.form.json"
+    text = review.read_text("utf-8")
+    review.write_text(text.replace('"type": "choice"', '"type": "radio"', 1), "utf-8")
+    with pytest.raises(engine.SpecError, match=r"forms/review_decision\.form\.json: decision: unknown type 'radio'"):
+        deploy(db.session, folder, "center_founding")
+    review.write_text('{"title": "a", "title": "b"}', "utf-8")
+    with pytest.raises(engine.SpecError, match=r"forms/review_decision\.form\.json.*duplicate key 'title'"):
+        deploy(db.session, folder, "center_founding")
+    assert db.session.query(ProcessDefinition).count() == before
+
+
+def test_a_form_that_looks_up_what_the_product_cannot_is_refused(app, tmp_path):
+    folder = _copy(app, tmp_path)
+    path = folder / "forms" / "manager_change_application.form.json"
+    path.write_text(path.read_text("utf-8").replace('"lookup": "centers_managed"', '"lookup": "horoscope"'), "utf-8")
+    with pytest.raises(engine.SpecError, match=r"the product cannot look up 'horoscope' \(it can: centers_managed\)"):
+        deploy(db.session, folder, "manager_change")
