@@ -271,7 +271,12 @@ def _check_references(session: Session, case: Case, procedure: procedures.Proced
     return county
 
 
+#: the process variables the rule tables write their violations to end with this
+VIOLATIONS_SUFFIX = "_violations"
+
+
 def _rule_results(spec: engine.ProcessSpec, instance: engine.Instance, variables: dict) -> dict:
+    """What the rule tables decided on the submitted facts: every ``*_violations`` variable, in name order."""
     data = instance.data()
-    violations = [*data.get("center_violations", []), *data.get("manager_violations", [])]
+    violations = [v for name in sorted(data) if name.endswith(VIOLATIONS_SUFFIX) for v in data[name] or []]
     return {"rules_version": spec.rules_version, "facts": variables["facts"], "violations": violations}
