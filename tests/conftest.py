@@ -52,7 +52,7 @@ def seeded_db(test_databases, tmp_path_factory) -> SeededDatabase:
     app = create_app(_config(url, folder / "documents"))
     with app.app_context():
         db.create_all()
-        deploy_all()
+        deploy_all(run_scenarios=False)  # tests/workflows/test_workflows_scenarios.py runs them
         seed_demo(db.session, app.config["SYSTEM_SIGNING_PIN"], app.config["CA_KEY_PASSPHRASE"])
         db.session.commit()
         db.session.remove()

@@ -19,22 +19,38 @@ from web.auth import prune_api_tokens, prune_login_attempts
 from web.sessions import prune_web_sessions
 from web.extensions import db
 from web.transaction import transaction
-from workflows import backup, inquiries, log, pki, procedures, timers
+from workflows import backup, inquiries, log, pki, procedures, scenarios, timers
 from workflows.cases import deploy
-from engine import MANIFEST_SUFFIX, SpecError
+from engine import MANIFEST_SUFFIX, SpecError, read_sources, spec_from_sources
 from workflows.errors import ProcessFailed, WorkflowError
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
 from workflows.keys import active_key, issue_key, prune_signing_sessions, unlock_signer
-from workflows.models import Office, Record, User, utcnow
+from workflows.models import Office, ProcessDefinition, Record, User, utcnow
 from workflows.people import add_token, system_user
 
-def deploy_all() -> dict[str, str]:
-    """Deploy the current files of every procedure of the bpmn folder (one per manifest); their versions by key."""
+def deploy_all(*, run_scenarios: bool = True) -> dict[str, str]:
+    """Deploy the current files of every procedure of the bpmn folder (one per manifest); their versions by key.
+
+    Before anything is stored, the scenarios of every procedure whose files make a new version run on a
+    throwaway database (``workflows.scenarios``); one that does not hold refuses the whole deploy. The
+    test suite's seeded database skips them (``run_scenarios=False``): its scenario tests run them."""
     bpmn_dir = current_app.config["BPMN_DIR"]
     keys = procedures.package_keys(bpmn_dir)
     if not keys:
         raise SpecError(f"{bpmn_dir}: no procedure (a procedure is <key>.bpmn with its <key>{MANIFEST_SUFFIX})")
+    if run_scenarios:
+        new = [key for key in keys if db.session.get(
+            ProcessDefinition, spec_from_sources(key, read_sources(bpmn_dir, key)).version) is None]
+        failures = scenarios.check_packages(bpmn_dir, new)
+        if failures:
+            raise SpecError("scenarios that do not hold: " + "; ".join(failures))
     return {key: deploy(db.session, bpmn_dir, key).version for key in keys}
+
+
+def without_scenarios() -> list[str]:
+    """The procedures of the bpmn folder that have no scenario file (deploy warns of each)."""
+    bpmn_dir = current_app.config["BPMN_DIR"]
+    return [key for key in procedures.package_keys(bpmn_dir) if not scenarios.scenario_files(bpmn_dir, key)]
 
 
 def _deploy_or_refuse() -> dict[str, str]:
@@ -106,6 +122,8 @@ def init_app(app: Flask) -> None:
             versions = _deploy_or_refuse()
         for key, version in versions.items():
             click.echo(f"{key}: {version}")
+        for key in without_scenarios():
+            click.echo(f"warning: {key} has no scenario (bpmn/scenarios/{key}/*.json): deploy could not try it", err=True)
 
     @app.cli.command("create-token")
     @click.argument("username")

@@ -174,3 +174,24 @@ def test_running_foundings_move_onto_the_site_visit_and_say_so_on_their_timeline
     assert "انتقال به نسخه تازه فرایند" in page and old[:12] in page
     assert post_task(client, running[0].id, {"decision": "approve"}).status_code == 302
     assert waiting(running[0].id)[0] == "site_visit"  # the moved case meets the new step
+
+
+def test_deploy_refuses_a_change_its_own_scenarios_contradict_and_stores_nothing(app, runner, tmp_path):
+    folder = changed_bpmn(tmp_path)
+    # the site visit without the scenarios' new step: after the county's approval they expect the province
+    shutil.rmtree(folder / "scenarios" / "center_founding")
+    shutil.copytree(ROOT / "bpmn" / "scenarios" / "center_founding", folder / "scenarios" / "center_founding")
+    shutil.rmtree(folder / "scenarios" / "annual_programme")
+    app.config["BPMN_DIR"] = folder
+    before = db.session.query(ProcessDefinition).count()
+    refused = runner.invoke(args=["deploy"])
+    assert refused.exit_code != 0
+    assert ("nothing deployed: scenarios that do not hold: scenarios/center_founding/approve_approve.json step 3: "
+            "status: expected 'province_review', got 'site_visit'") in refused.output
+    assert db.session.query(ProcessDefinition).count() == before
+    # a package without scenarios deploys, with a warning
+    subprocess.run(["git", "apply", "-p1", "--include=scenarios/*", str(EXAMPLES / "site_visit.patch")], cwd=folder,
+                   check=True, capture_output=True)
+    deployed = runner.invoke(args=["deploy"])
+    assert deployed.exit_code == 0, deployed.output
+    assert "warning: annual_programme has no scenario" in deployed.output

@@ -1,0 +1,380 @@
+"""Scenario files: what a procedure must do, run through the domain operations on a throwaway database.
+
+A package's scenarios are ``bpmn/scenarios/<key>/*.json``; ``fixtures.json`` beside them holds named
+forms (``"form": "@application"``), and ``bpmn/scenarios/setups.json`` the setups a scenario may ask
+for (``"setup": "licensed_center"``: scenarios of other procedures run first, such as a founding that
+ends with a license) and the named values a ``patch`` may use. A scenario starts one case (as
+``start_as``, the applicant by default) and takes steps, each one of:
+
+- a user task completed by an actor (``applicant``, ``county``, ``province``) with a form, optionally
+  ``patch``-ed (dotted paths) or expected to be refused (``expect_error``: the fields);
+- ``answer_inquiries``: the agencies answer every pending inquiry (``clear``, ``not_clear`` or per kind);
+- ``tick_days``: the deadline tick runs that many days after the scenario began;
+- ``start_linked``: the case's center starts a procedure linked to this case (``"case": "linked"``
+  aims later steps at it);
+- ``check``: expectations only;
+
+and ``expect``s what must follow: the action signed, the records added, the status, the waiting
+tasks, the outcome, the license issued, the manager in office, the end of the previous term, the
+inquiries' results, the last action. Every case's chain must verify at the end.
+
+`flask deploy` runs the scenarios of every package whose version is new, each on its own copy of a
+seeded throwaway SQLite database, and refuses the deploy when one fails (``check_packages``); the test
+suite runs the shipped ones (``run_file``).
+"""
+from __future__ import annotations
+
+import copy
+import io
+import json
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from workflows import cases, documents, inquiries, pki, procedures, registry, timers
+from workflows.demo import DEMO_ACCOUNTS, seed_demo
+from workflows.errors import InvalidInput, WorkflowError
+from workflows.keys import unlock_signer
+from workflows.models import Base, Case, Center, Inquiry, License, ManagerTerm, Record, User, utcnow
+from workflows.people import system_user
+from workflows.verification import verify_case
+
+__all__ = ["ACTORS", "FIXTURES", "SETUPS", "ScenarioFailed", "Run", "check_packages", "run_file", "scenario_files"]
+
+#: the demo account that plays each actor of a scenario
+ACTORS = {"applicant": "applicant1", "county": "arak_officer", "province": "markazi_officer"}
+FIXTURES = "fixtures.json"
+SETUPS = "setups.json"
+SCENARIOS = "scenarios"
+#: a fixture's value for a document field (or the section of them): upload a file for it
+UPLOADED = "@uploaded"
+
+
+class ScenarioFailed(AssertionError):
+    """A scenario did not go as it says: where (file and step) and what."""
+
+
+def scenario_files(bpmn_dir: Path, process_key: str) -> list[Path]:
+    """The scenario files of a package, in name order."""
+    folder = Path(bpmn_dir) / SCENARIOS / process_key
+    return sorted(p for p in folder.glob("*.json") if p.name != FIXTURES)
+
+
+def _png(color: str) -> bytes:
+    from PIL import Image  # imported here: only a run that uploads needs it
+    buffer = io.BytesIO()
+    Image.new("RGB", (30, 40), color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _pdf() -> bytes:
+    return b"%PDF-1.4\n% scenario\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@dataclass
+class Run:
+    """One scenario run: its cases, its clock, the documents it uploaded."""
+
+    session: Session
+    bpmn_dir: Path
+    storage_dir: Path
+    system_pin: str
+    ca_passphrase: str
+    start: datetime = field(default_factory=utcnow)
+    cases: dict[str, Case] = field(default_factory=dict)
+    uploads: dict[tuple[int, str], str] = field(default_factory=dict)
+
+    # --- data -------------------------------------------------------------------------------------
+
+    def _fixture(self, process_key: str, name: str) -> dict:
+        folders = [Path(self.bpmn_dir) / SCENARIOS / process_key,
+                   *sorted(p for p in (Path(self.bpmn_dir) / SCENARIOS).iterdir() if p.is_dir())]
+        for folder in folders:
+            path = folder / FIXTURES
+            if path.exists():
+                found = json.loads(path.read_text("utf-8"))
+                if name in found:
+                    return copy.deepcopy(found[name])
+        raise ScenarioFailed(f"no fixture {name!r} in any {FIXTURES}")
+
+    def _setups(self) -> dict:
+        path = Path(self.bpmn_dir) / SCENARIOS / SETUPS
+        return json.loads(path.read_text("utf-8")) if path.exists() else {}
+
+    def form(self, step: dict, case: Case, task_form: str, patch: dict) -> dict:
+        form = step["form"]
+        form = self._fixture(case.process_key, form[1:]) if isinstance(form, str) else copy.deepcopy(form)
+        if form.get("effective_date") == "@today":
+            form["effective_date"] = (self.start + timedelta(hours=3, minutes=30)).date().isoformat()
+        # "@uploaded" (a document field, or the section holding them): a file is uploaded for each
+        declared = procedures.of_version(self.session, case.spec_version).forms.get(task_form)
+        marked = {path for path in declared.documents
+                  if any(_at(form, prefix) == UPLOADED for prefix in _prefixes(path))}
+        for number, path in enumerate(declared.documents):
+            if path in marked or _at(form, path) == UPLOADED:
+                _put(form, path, self._upload(case, path, number))
+        values = self._setups().get("values", {})
+        for dotted, value in {**patch, **step.get("patch", {})}.items():
+            if len(dotted.split(".")) == 1 or isinstance(_at(form, dotted.rsplit(".", 1)[0]), dict):
+                _put(form, dotted, values.get(value, value) if isinstance(value, str) else value)
+        return form
+
+    def _upload(self, case: Case, path: str, number: int) -> str:
+        if (case.id, path) not in self.uploads:
+            content = _pdf() if number % 3 == 2 else _png(("red", "blue", "green")[number % 3])
+            link = documents.store_document(self.session, self.storage_dir, case=case, user=case.applicant,
+                                            field=path, filename=f"{path}.bin", content=content)
+            self.uploads[(case.id, path)] = link.sha256
+        return self.uploads[(case.id, path)]
+
+    def user(self, username: str) -> User:
+        return self.session.scalars(select(User).where(User.username == username)).one()
+
+    # --- running ----------------------------------------------------------------------------------
+
+    def now(self, step: dict) -> datetime:
+        return self.start + timedelta(days=step.get("at_days", step.get("tick_days", 0)), seconds=1)
+
+    def setup(self, name: str, where: str) -> Center | None:
+        runs = self._setups().get(name)
+        if runs is None:
+            raise ScenarioFailed(f"{where}: no setup {name!r} in {SCENARIOS}/{SETUPS}")
+        centers = []
+        for entry in runs:
+            path = Path(self.bpmn_dir) / SCENARIOS / f"{entry['scenario']}.json"
+            inner = Run(self.session, self.bpmn_dir, self.storage_dir, self.system_pin, self.ca_passphrase,
+                        start=self.start)
+            actors = {**ACTORS, **({"applicant": entry["applicant"]} if "applicant" in entry else {})}
+            case = inner.play(json.loads(path.read_text("utf-8")), f"{where} (setup {entry['scenario']})",
+                              actors=actors, patch=entry.get("patch", {}))
+            if case.center_id is None:
+                raise ScenarioFailed(f"{where}: setup {entry['scenario']} leaves no center")
+            centers.append(self.session.get(Center, case.center_id))
+        return centers[0] if centers else None
+
+    def play(self, scenario: dict, where: str, *, actors: dict[str, str] | None = None,
+             patch: dict | None = None) -> Case:
+        """Run one scenario; its main case, or ScenarioFailed saying where and what."""
+        actors = actors or ACTORS
+        center = self.setup(scenario["setup"], where) if scenario.get("setup") else None
+        starter = self.user(actors[scenario.get("start_as", "applicant")])
+        try:
+            case = cases.start_case(self.session, process_key=scenario["process"], starter=starter, center=center)
+        except WorkflowError as error:
+            raise ScenarioFailed(f"{where}: the case cannot start ({type(error).__name__} {error.detail})") from None
+        self.cases["main"] = case
+        for number, step in enumerate(scenario["steps"], 1):
+            here = f"{where} step {number}"
+            target = self.cases[step.get("case", "main")]
+            records = self._step(step, target, here, actors, patch or {})
+            if records is None:
+                continue
+            self.session.expire_all()
+            target = self.cases["linked" if "start_linked" in step else step.get("case", "main")]
+            _check(self.session, target, records, step.get("expect", {}), here)
+        for name, each in self.cases.items():
+            report = verify_case(self.session, each)
+            if not report.ok:
+                raise ScenarioFailed(f"{where}: the {name} case's chain does not verify: {report.problems}")
+        return case
+
+    def _step(self, step: dict, target: Case, here: str, actors: dict[str, str], patch: dict) -> list[Record] | None:
+        now = self.now(step)
+        if "answer_inquiries" in step:
+            return self._answer(target, step["answer_inquiries"], now)
+        if "tick_days" in step:
+            return self._tick(now)
+        if "start_linked" in step:
+            linked = cases.start_case(self.session, process_key=step["start_linked"], starter=target.applicant,
+                                      center=target.center, linked_case=target)
+            self.cases["linked"] = linked
+            return []
+        if "check" in step:
+            return []
+        task = next((t for t in target.tasks if t.name == step["task"]), None)
+        if task is None:
+            raise ScenarioFailed(f"{here}: {step['task']} is not waiting (waiting: {sorted(t.name for t in target.tasks)})")
+        actor = self.user(actors[step["actor"]])
+        data = self.form(step, target, task.form_key, patch)
+        if "expect_error" in step:
+            savepoint = self.session.begin_nested()
+            try:
+                cases.complete_task(self.session, case=target, task_id=task.task_id, actor=actor, data=data,
+                                    pin=_pin(actor), now=now)
+            except InvalidInput as error:
+                savepoint.rollback()
+                if set(error.errors) != set(step["expect_error"]):
+                    raise ScenarioFailed(f"{here}: refused on {sorted(error.errors)}, expected "
+                                         f"{sorted(step['expect_error'])}") from None
+                return None
+            savepoint.rollback()
+            raise ScenarioFailed(f"{here}: accepted, expected a refusal on {sorted(step['expect_error'])}")
+        try:
+            change = cases.complete_task(self.session, case=target, task_id=task.task_id, actor=actor, data=data,
+                                         pin=_pin(actor), now=now)
+        except InvalidInput as error:
+            raise ScenarioFailed(f"{here}: {step['task']} refused the form: {error.errors}") from None
+        return change.records
+
+    def _answer(self, case: Case, results: Any, now: datetime) -> list[Record]:
+        agencies = {a.agency: a for a in DEMO_ACCOUNTS if a.agency}
+        records: list[Record] = []
+        pending = self.session.scalars(select(Inquiry).where(Inquiry.case_id == case.id, Inquiry.status == "pending")
+                                       .order_by(Inquiry.id)).all()
+        for inquiry in pending:
+            result = results if isinstance(results, str) else results.get(inquiry.kind, "clear")
+            account = agencies[inquiry.agency]
+            records += inquiries.answer_inquiry(self.session, inquiry_id=inquiry.id, agency_user=self.user(account.username),
+                                                data={"result": result, "reference": f"REF-{inquiry.id}"},
+                                                pin=account.pin, now=now)
+        return records
+
+    def _tick(self, now: datetime) -> list[Record]:
+        before = self.session.scalar(select(func.max(Record.id))) or 0
+        pki.refresh_crls(self.session, self.ca_passphrase, now)  # as the tick does: the CRLs cover now
+        system = system_user(self.session)
+        signer = unlock_signer(self.session, system, self.system_pin)
+        for case_id in timers.due_cases(self.session, now):
+            timers.fire_case(self.session, case_id, now=now, system=system, signer=signer)
+        return list(self.session.scalars(select(Record).where(Record.id > before).order_by(Record.id)))
+
+
+def _prefixes(path: str) -> list[str]:
+    parts = path.split(".")
+    return [".".join(parts[:end]) for end in range(1, len(parts) + 1)]
+
+
+def _at(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _put(data: dict, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        if not isinstance(data.get(part), dict):
+            data[part] = {}
+        data = data[part]
+    data[last] = value
+
+
+def _pin(user: User) -> str:
+    return next(a.pin for a in DEMO_ACCOUNTS if a.username == user.username)
+
+
+def _check(session: Session, case: Case, records: list[Record], expect: dict, where: str) -> None:
+    def fail(what: str, expected: Any, got: Any) -> None:
+        raise ScenarioFailed(f"{where}: {what}: expected {expected!r}, got {got!r}")
+
+    if "action" in expect and (not records or records[0].action != expect["action"]):
+        fail("action", expect["action"], [r.action for r in records])
+    if "records_added" in expect and [r.action for r in records] != expect["records_added"]:
+        fail("records added", expect["records_added"], [r.action for r in records])
+    if "status" in expect and case.status != expect["status"]:
+        fail("status", expect["status"], case.status)
+    if "tasks" in expect and sorted(t.name for t in case.tasks) != sorted(expect["tasks"]):
+        fail("waiting tasks", sorted(expect["tasks"]), sorted(t.name for t in case.tasks))
+    if "outcome" in expect and case.outcome != expect["outcome"]:
+        fail("outcome", expect["outcome"], case.outcome)
+    if "violations" in expect:
+        body = json.loads(records[0].canonical) if records else {}
+        found = sorted(v["rule"] for v in ((body.get("rule_results") or {}).get("violations") or []))
+        if found != sorted(expect["violations"]) or not (body.get("rule_results") or {}).get("rules_version"):
+            fail("rule violations", sorted(expect["violations"]), found)
+    if "issued" in expect:
+        license_ = session.scalars(select(License).where(License.case_id == case.id)).first()
+        if (license_ is not None) != expect["issued"]:
+            fail("license issued", expect["issued"], license_ is not None)
+    if "manager" in expect:
+        term = registry.current_manager(session, case.center_id)
+        if term is None or term.national_id != expect["manager"] or term.interim != expect.get("interim", False):
+            fail("manager in office", (expect["manager"], expect.get("interim", False)),
+                 (term.national_id, term.interim) if term else None)
+        open_terms = session.scalar(select(func.count()).select_from(ManagerTerm).where(
+            ManagerTerm.center_id == case.center_id, ManagerTerm.end_date.is_(None)))
+        if open_terms != 1:
+            fail("managers in office at once", 1, open_terms)
+    if "previous_term_end" in expect:
+        ended = session.scalars(select(ManagerTerm).where(ManagerTerm.center_id == case.center_id,
+                                                          ManagerTerm.end_date.is_not(None))
+                                .order_by(ManagerTerm.id.desc())).first()
+        current = registry.current_manager(session, case.center_id)
+        if ended is None or ended.end_reason != expect["previous_term_end"]:
+            fail("previous term's end", expect["previous_term_end"], ended.end_reason if ended else None)
+        if current is None or ended.end_date != current.start_date:
+            fail("a day without a manager", "none", (ended.end_date, current.start_date if current else None))
+    if "not_clear" in expect:
+        found = sorted(session.scalars(select(Inquiry.kind).where(Inquiry.case_id == case.id,
+                                                                  Inquiry.result == "not_clear")))
+        if found != sorted(expect["not_clear"]):
+            fail("inquiries not clear", sorted(expect["not_clear"]), found)
+    if "pending_inquiries" in expect:
+        pending = len(inquiries.pending_in_latest_round(session, case))
+        if pending != expect["pending_inquiries"]:
+            fail("pending inquiries", expect["pending_inquiries"], pending)
+    if "last_action" in expect:
+        last = session.scalars(select(Record).where(Record.case_id == case.id).order_by(Record.seq.desc())).first()
+        if last is None or last.action != expect["last_action"]:
+            fail("last action", expect["last_action"], last.action if last else None)
+
+
+def run_file(session: Session, bpmn_dir: Path, path: Path, storage_dir: Path, system_pin: str,
+             ca_passphrase: str) -> Run:
+    """Run one scenario file on the session's database (its procedures deployed, the demo seeded with
+    this system PIN and CA passphrase)."""
+    scenario = json.loads(Path(path).read_text("utf-8"))
+    run = Run(session, Path(bpmn_dir), Path(storage_dir), system_pin, ca_passphrase)
+    run.play(scenario, f"{SCENARIOS}/{Path(path).parent.name}/{Path(path).name}")
+    return run
+
+
+@contextmanager
+def _seeded(bpmn_dir: Path) -> Iterator[tuple[Path, str, str]]:
+    """A throwaway SQLite database file with the folder's procedures deployed and the demo seeded."""
+    with tempfile.TemporaryDirectory(prefix="scenarios-") as folder:
+        seed = Path(folder) / "seed.db"
+        system_pin, passphrase = secrets.token_hex(8), secrets.token_hex(16)
+        engine = create_engine(f"sqlite:///{seed}")
+        Base.metadata.create_all(engine)
+        with Session(engine) as session:
+            for key in procedures.package_keys(bpmn_dir):
+                cases.deploy(session, bpmn_dir, key)
+            seed_demo(session, system_pin, passphrase)
+            session.commit()
+        engine.dispose()
+        yield Path(folder), system_pin, passphrase
+
+
+def check_packages(bpmn_dir: Path, process_keys: list[str]) -> list[str]:
+    """Run every scenario of these packages, each on a fresh copy of a seeded throwaway database;
+    the failures, one line each (empty: every scenario ran as it says)."""
+    paths = [path for key in process_keys for path in scenario_files(bpmn_dir, key)]
+    if not paths:
+        return []
+    failures = []
+    with _seeded(Path(bpmn_dir)) as (folder, system_pin, passphrase):
+        for number, path in enumerate(paths):
+            copy_path = folder / f"run-{number}.db"
+            shutil.copyfile(folder / "seed.db", copy_path)
+            engine = create_engine(f"sqlite:///{copy_path}")
+            try:
+                with Session(engine) as session:
+                    run_file(session, bpmn_dir, path, folder / f"documents-{number}", system_pin, passphrase)
+            except ScenarioFailed as failure:
+                failures.append(str(failure))
+            except (WorkflowError, KeyError, ValueError, TypeError) as error:
+                failures.append(f"{SCENARIOS}/{path.parent.name}/{path.name}: {type(error).__name__}: {error}")
+            finally:
+                engine.dispose()
+                copy_path.unlink(missing_ok=True)
+    return failures
