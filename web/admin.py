@@ -17,10 +17,10 @@ from forms import t
 from web.extensions import db
 from web.listing import error_messages, page_args, query_without, text_arg
 from web.transaction import commits
-from workflows import access, admin, pki
+from workflows import access, admin, moves, pki, procedures
 from workflows.errors import Conflict, InvalidInput, NotFound, WrongPin
 from workflows.keys import active_key, issue_key
-from workflows.models import Office, User
+from workflows.models import Case, Office, ProcessDefinition, User, utcnow
 
 __all__ = ["bp", "account_bp", "refresh_pki"]
 
@@ -135,6 +135,66 @@ def deactivate(user_id: int):
         db.session.rollback()
         flash(t("web.admin.already_inactive"), "error")
         return redirect(url_for("admin.index"))
+
+
+@bp.route("/procedures")
+@login_required
+def procedure_versions():
+    """Every deployed procedure with its versions, newest first, and the running cases on each."""
+    _admin()
+    running = dict(db.session.execute(select(Case.spec_version, func.count()).where(Case.outcome.is_(None))
+                                      .group_by(Case.spec_version)).all())
+    rows = db.session.execute(select(ProcessDefinition.process_key, ProcessDefinition.version,
+                                     ProcessDefinition.deployed_at)
+                              .order_by(ProcessDefinition.process_key, ProcessDefinition.deployed_at.desc())).all()
+    versions: dict[str, list[dict]] = {}
+    for key, version, deployed_at in rows:
+        versions.setdefault(key, []).append({"version": version, "deployed_at": deployed_at,
+                                             "running": running.get(version, 0)})
+    return render_template("admin_procedures.html", versions=versions)
+
+
+def _moves_page(process_key: str, report: moves.MoveReport, status: int = 200, errors: dict | None = None,
+                chosen: set[int] | None = None):
+    procedure = procedures.of_version(db.session, report.to_version)
+    titles = procedures.task_titles(db.session, report.to_version)
+    ids = [m.case_id for m in report.moves]
+    by_id = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(ids)))} if ids else {}
+    return render_template("admin_moves.html", process_key=process_key, report=report, procedure=procedure,
+                           titles=titles, cases=by_id, errors=errors or {}, messages=error_messages(errors or {}),
+                           chosen=chosen), status
+
+
+@bp.route("/procedures/<process_key>/moves", methods=["GET"])
+@login_required
+def plan_moves(process_key: str):
+    """The dry run: where each running case would land on the version (the newest by default), or why not."""
+    _admin()
+    to_version = text_arg(request.args, "to") or None
+    return _moves_page(process_key, moves.plan_moves(db.session, process_key, to_version))
+
+
+@bp.route("/procedures/<process_key>/moves", methods=["POST"])
+@login_required
+@commits
+def move_cases(process_key: str):
+    """Move the ticked cases, each with a record signed by the administrator; the outcome, case by case."""
+    user = _admin()
+    to_version = request.form.get("to") or None
+    chosen = {int(v) for v in request.form.getlist("case") if v.isdigit()}
+    if not chosen:
+        return _moves_page(process_key, moves.plan_moves(db.session, process_key, to_version), 422,
+                           {"case": [t("web.moves.none_chosen")]}, chosen)
+    try:
+        report = moves.move_cases(db.session, user, forms.normalize_digits(request.form.get("pin", "")), process_key,
+                                  to_version, chosen, now=utcnow())
+    except WrongPin:
+        db.session.rollback()
+        return _moves_page(process_key, moves.plan_moves(db.session, process_key, to_version), 422,
+                           {"pin": [t("web.error.wrong_pin")]}, chosen)
+    flash(t("web.moves.done", moved=forms.to_persian_digits(str(len(report.moved))),
+            stuck=forms.to_persian_digits(str(len(report.stuck)))), "success" if not report.stuck else "error")
+    return _moves_page(process_key, report)
 
 
 @bp.route("/log")

@@ -195,3 +195,34 @@ def test_deploy_refuses_a_change_its_own_scenarios_contradict_and_stores_nothing
     deployed = runner.invoke(args=["deploy"])
     assert deployed.exit_code == 0, deployed.output
     assert "warning: annual_programme has no scenario" in deployed.output
+
+
+def test_an_administrator_moves_running_cases_from_the_web(app, client, runner, tmp_path):
+    running = [in_county_review(app) for _ in range(3)]
+    old = running[0].spec_version
+    app.config["BPMN_DIR"] = changed_bpmn(tmp_path)
+    assert runner.invoke(args=["deploy"]).exit_code == 0
+    login(client, "arak_officer")
+    assert client.get("/admin/procedures").status_code == 404  # administrators only
+    client.post("/logout")
+    login(client, "admin")
+    listing = client.get("/admin/procedures").get_data(as_text=True)
+    assert "تأسیس کانون" in listing and old[:12] in listing and 'id="plan-center_founding"' in listing
+    new = db.session.query(ProcessDefinition).filter_by(process_key="center_founding").order_by(
+        ProcessDefinition.deployed_at.desc()).first().version
+    plan = client.get(f"/admin/procedures/center_founding/moves?to={new}").get_data(as_text=True)
+    assert plan.count('name="case"') == 3 and "در بررسی اداره شهرستان" in plan
+    assert client.get("/admin/procedures/center_founding/moves?to=abc123").status_code == 404
+    chosen = [str(c.id) for c in running[:2]]
+    wrong = client.post("/admin/procedures/center_founding/moves", data={"to": new, "case": chosen, "pin": "0000"})
+    assert wrong.status_code == 422 and "رمز" in wrong.get_data(as_text=True)
+    db.session.expire_all()
+    assert {db.session.get(Case, c.id).spec_version for c in running} == {old}  # nothing moved
+    none = client.post("/admin/procedures/center_founding/moves", data={"to": new, "pin": PIN})
+    assert none.status_code == 422 and "هیچ پرونده‌ای انتخاب نشده است." in none.get_data(as_text=True)
+    done = client.post("/admin/procedures/center_founding/moves", data={"to": new, "case": chosen, "pin": "۱۴۰۵"})
+    assert done.status_code == 200 and 'id="moves-done"' in done.get_data(as_text=True)
+    db.session.expire_all()
+    assert [db.session.get(Case, c.id).spec_version for c in running] == [new, new, old]  # the unticked one stays
+    moved = db.session.query(Record).filter_by(case_id=running[0].id).order_by(Record.seq.desc()).first()
+    assert moved.action == "migrate_version" and moved.actor.username == "admin"
