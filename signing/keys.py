@@ -34,7 +34,9 @@ _Key = TypeVar("_Key", ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)
 # scrypt N=2^14, r=8, p=1 (16 MiB): RFC 7914's interactive setting, ~45-80 ms per
 # unlock here. cryptography only writes PKCS#8 with PBKDF2 at 2048 iterations
 # (~1 ms), so the PBES2/scrypt structure is written below; cryptography reads it.
-_SCRYPT_N = 2**14
+#: the powers of two scrypt's N may be: 14 for every key a person holds; lower only for keys that
+#: never leave a throwaway database (the one a deploy runs the procedures' scenarios on)
+WORK_FACTORS = range(1, 21)
 _SCRYPT_R = 8
 _SCRYPT_P = 1
 _SALT_BYTES = 16
@@ -53,12 +55,17 @@ def generate_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def encrypt_private_key(key: ec.EllipticCurvePrivateKey, pin: str) -> bytes:
-    """Return `key` as PKCS#8 PEM encrypted under `pin` (PBES2: scrypt, AES-256-CBC)."""
+def encrypt_private_key(key: ec.EllipticCurvePrivateKey, pin: str, *, work_factor: int = 14) -> bytes:
+    """Return `key` as PKCS#8 PEM encrypted under `pin` (PBES2: scrypt with N = 2**work_factor, AES-256-CBC).
+
+    Keep the default for every real key; the file records N, so decrypting needs no argument."""
     _p256(key, ec.EllipticCurvePrivateKey)
+    if type(work_factor) is not int or work_factor not in WORK_FACTORS:
+        raise ValueError(f"work_factor must be a whole number from {WORK_FACTORS[0]} to {WORK_FACTORS[-1]}")
+    scrypt_n = 2**work_factor
     salt = os.urandom(_SALT_BYTES)
     iv = os.urandom(16)
-    kdf = Scrypt(salt=salt, length=_AES_KEY_BYTES, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
+    kdf = Scrypt(salt=salt, length=_AES_KEY_BYTES, n=scrypt_n, r=_SCRYPT_R, p=_SCRYPT_P)
     secret = kdf.derive(_pin_bytes(pin))
     plain = key.private_bytes(
         serialization.Encoding.DER,
@@ -71,7 +78,7 @@ def encrypt_private_key(key: ec.EllipticCurvePrivateKey, pin: str) -> bytes:
     encrypted = encryptor.update(padded) + encryptor.finalize()
     scrypt_params = _seq(
         _der(0x04, salt),
-        _int(_SCRYPT_N),
+        _int(scrypt_n),
         _int(_SCRYPT_R),
         _int(_SCRYPT_P),
         _int(_AES_KEY_BYTES),

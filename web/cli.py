@@ -31,20 +31,31 @@ from workflows.people import add_token, system_user
 def deploy_all(*, run_scenarios: bool = True) -> dict[str, str]:
     """Deploy the current files of every procedure of the bpmn folder (one per manifest); their versions by key.
 
-    Before anything is stored, the scenarios of every procedure whose files make a new version run on a
-    throwaway database (``workflows.scenarios``); one that does not hold refuses the whole deploy. The
-    test suite's seeded database skips them (``run_scenarios=False``): its scenario tests run them."""
+    Every package is checked, and the problems of all of them refuse the deploy together. Then the
+    scenarios of every procedure whose files make a new version run on a throwaway database
+    (``workflows.scenarios``); one that does not hold refuses the deploy too. Nothing is committed here:
+    the command's transaction stores all of it or none. The test suite's seeded database skips the
+    scenarios (``run_scenarios=False``): its scenario tests run them."""
     bpmn_dir = current_app.config["BPMN_DIR"]
     keys = procedures.package_keys(bpmn_dir)
     if not keys:
         raise SpecError(f"{bpmn_dir}: no procedure (a procedure is <key>.bpmn with its <key>{MANIFEST_SUFFIX})")
-    if run_scenarios:
-        new = [key for key in keys if db.session.get(
-            ProcessDefinition, spec_from_sources(key, read_sources(bpmn_dir, key)).version) is None]
-        failures = scenarios.check_packages(bpmn_dir, new)
-        if failures:
-            raise SpecError("scenarios that do not hold: " + "; ".join(failures))
-    return {key: deploy(db.session, bpmn_dir, key).version for key in keys}
+    versions, new, problems = {}, [], []
+    for key in keys:
+        try:
+            known = db.session.get(ProcessDefinition, spec_from_sources(key, read_sources(bpmn_dir, key)).version)
+            versions[key] = deploy(db.session, bpmn_dir, key).version
+        except SpecError as error:
+            problems.append(str(error) if str(error).startswith(key) else f"{key}: {error}")
+            continue
+        if known is None:
+            new.append(key)
+    if problems:
+        raise SpecError("; ".join(problems))
+    failures = scenarios.check_packages(bpmn_dir, new) if run_scenarios else []
+    if failures:
+        raise SpecError("scenarios that do not hold: " + "; ".join(failures))
+    return versions
 
 
 def without_scenarios() -> list[str]:

@@ -63,8 +63,9 @@ DEMO_ACCOUNTS = [
 ]
 
 
-def seed_demo(session: Session, system_pin: str, ca_passphrase: str) -> bool:
-    """Create the demo offices and accounts unless offices exist already; True if created."""
+def seed_demo(session: Session, system_pin: str, ca_passphrase: str, *, work_factor: int = 14) -> bool:
+    """Create the demo offices and accounts unless offices exist already; True if created. (``work_factor``
+    of the signing keys' encryption: lowered only in a throwaway database, see ``signing.encrypt_private_key``.)"""
     if session.scalars(select(Office).limit(1)).first() is not None:
         return False
     offices = load_offices(session, read_office_tree())
@@ -72,9 +73,10 @@ def seed_demo(session: Session, system_pin: str, ca_passphrase: str) -> bool:
         user = create_user(session, username=account.username, password=account.password,
                            full_name=account.full_name, role=account.role,
                            office=offices[account.office] if account.office else None, pin=account.pin,
-                           agency=account.agency, mobile=account.mobile, email=account.email)
+                           agency=account.agency, mobile=account.mobile, email=account.email,
+                           work_factor=work_factor)
         if account.token:
             add_token(session, user, account.token, label="demo")
-    create_system_user(session, system_pin)
+    create_system_user(session, system_pin, work_factor=work_factor)
     pki.ensure(session, ca_passphrase)
     return True

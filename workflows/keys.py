@@ -27,14 +27,15 @@ MAX_WRONG_PINS = 5
 SIGNING_SESSION_MINUTES = (15, 60)
 
 
-def issue_key(session: Session, user: User, pin: str) -> SigningKey:
-    """Create a new key pair for the user, its private half encrypted under the PIN."""
+def issue_key(session: Session, user: User, pin: str, *, work_factor: int = 14) -> SigningKey:
+    """Create a new key pair for the user, its private half encrypted under the PIN (``work_factor``:
+    see ``signing.encrypt_private_key``; lowered only in a throwaway database)."""
     private_key = generate_key()
     for old in session.scalars(select(SigningKey).where(SigningKey.user_id == user.id, SigningKey.active)):
         old.active = False
     row = SigningKey(key_id=key_id(private_key.public_key()), user_id=user.id,
                      public_key_pem=public_key_pem(private_key),
-                     encrypted_private_key=encrypt_private_key(private_key, pin))
+                     encrypted_private_key=encrypt_private_key(private_key, pin, work_factor=work_factor))
     session.add(row)
     session.flush()
     return row

@@ -29,7 +29,7 @@ def create_office(session: Session, *, code: str, name: str, kind: str,
 
 def create_user(session: Session, *, username: str, password: str, full_name: str, role: str,
                 office: Office | None, pin: str | None, agency: str | None = None, mobile: str | None = None,
-                email: str | None = None) -> User:
+                email: str | None = None, work_factor: int = 14) -> User:
     """Add a person (or agency account) with a password and a signing key under their PIN.
 
     Without a PIN the account has no key yet: its owner chooses a PIN (and so makes the key)
@@ -40,14 +40,14 @@ def create_user(session: Session, *, username: str, password: str, full_name: st
     session.add(user)
     session.flush()
     if pin is not None:
-        issue_key(session, user, pin)
+        issue_key(session, user, pin, work_factor=work_factor)
     return user
 
 
-def create_system_user(session: Session, pin: str) -> User:
+def create_system_user(session: Session, pin: str, work_factor: int = 14) -> User:
     """The system account; it cannot sign in (no usable password) and signs under the server's PIN."""
     return create_user(session, username=SYSTEM_USERNAME, password=secrets.token_urlsafe(32),
-                       full_name="سامانه (اقدام خودکار)", role="system", office=None, pin=pin)
+                       full_name="سامانه (اقدام خودکار)", role="system", office=None, pin=pin, work_factor=work_factor)
 
 
 def system_user(session: Session) -> User:

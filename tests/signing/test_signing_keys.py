@@ -207,3 +207,15 @@ def test_a_wrapped_key_opens_only_with_its_secret_and_context(key: ec.EllipticCu
             unwrap_private_key(*args)
     with pytest.raises(KeyFormatError):
         wrap_private_key(key, b"short", b"session:1")
+
+
+def test_a_lower_work_factor_is_written_into_the_key_and_read_back_without_being_asked(
+        key: ec.EllipticCurvePrivateKey, encrypted: bytes) -> None:
+    cheap = encrypt_private_key(key, PIN, work_factor=1)  # a throwaway database's keys only
+    assert decrypt_private_key(cheap, PIN).private_numbers() == key.private_numbers()
+    with pytest.raises(WrongPinError):
+        decrypt_private_key(cheap, "0000")
+    assert (2**14).to_bytes(2, "big") in base64.b64decode(b"".join(encrypted.splitlines()[1:-1]))
+    for bad in (0, 21, 14.0, True):
+        with pytest.raises(ValueError):
+            encrypt_private_key(key, PIN, work_factor=bad)  # type: ignore[arg-type]

@@ -64,6 +64,7 @@ ROUTES = {
     "notifications.open_one": NOTIFICATION,
     "api.open_signing_session": LIST, "api.close_signing_session": SIGNING_SESSION, "auth.lock_signing": LIST,
     "admin.assign_role": USER, "admin.deactivate": USER,
+    "admin.procedure_versions": LIST, "admin.plan_moves": LIST, "admin.move_cases": LIST,
     "audit.case": AUDIT_CASE,
 }
 #: reads that must succeed (200) on an object the user may see
@@ -195,7 +196,7 @@ def build(w: World, role: str, endpoint: str, kind: str, which: str) -> tuple[di
     username = ACCOUNTS[role] or "applicant1"
     values = {"case_id": case.id, "center_id": w.centers[key], "fmt": "csv", "table": "cases",
               "token": "x.y", "number": "00-1405-00001", "name": "Vazirmatn-Regular.woff2", "filename": "app.css", "package": "bpmn-js",
-              "tree_size": 1,
+              "tree_size": 1, "process_key": "center_founding",
               "user_id": w.ids["saveh_officer" if which == "own" else "kashan_officer"]}
     if case.tasks:
         values["task_id"] = case.tasks[0].task_id

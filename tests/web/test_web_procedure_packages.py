@@ -226,3 +226,18 @@ def test_an_administrator_moves_running_cases_from_the_web(app, client, runner, 
     assert [db.session.get(Case, c.id).spec_version for c in running] == [new, new, old]  # the unticked one stays
     moved = db.session.query(Record).filter_by(case_id=running[0].id).order_by(Record.seq.desc()).first()
     assert moved.action == "migrate_version" and moved.actor.username == "admin"
+
+
+def test_deploy_names_the_problems_of_every_package_at_once(app, runner, tmp_path):
+    folder = tmp_path / "bpmn"
+    shutil.copytree(ROOT / "bpmn", folder)
+    for key, status in (("manager_retirement", "acknowledgement"), ("manager_resignation", "interim_needed")):
+        path = folder / f"{key}.procedure.json"
+        path.write_text(path.read_text("utf-8").replace(f'"{status}": {{"label"', f'"{status}_x": {{"label"', 1), "utf-8")
+    app.config["BPMN_DIR"] = folder
+    before = db.session.query(ProcessDefinition).count()
+    refused = runner.invoke(args=["deploy"])
+    assert refused.exit_code != 0
+    assert "manager_retirement.procedure.json: tasks.county_acknowledge.status: 'acknowledgement' is not" in refused.output
+    assert "manager_resignation.procedure.json: tasks.name_interim.status: 'interim_needed' is not" in refused.output
+    assert db.session.query(ProcessDefinition).count() == before

@@ -16,7 +16,8 @@ from workflows.models import Case, Draft, LogLeaf, Record, SigningSession
 #: write methods of routes that write nothing (a PDF checked, a time-stamp signed and not stored)
 READ_ONLY_WRITE_ROUTES = {"public.verify_form", "tsa.timestamp"}
 #: the commits outside web/transaction.py, each a deliberate exception named where it is made
-COMMITS_ELSEWHERE = {"web/auth.py": 1, "web/certificate.py": 1}
+#: (workflows/scenarios.py: the seed of its own throwaway database, never the application's)
+COMMITS_ELSEWHERE = {"web/auth.py": 1, "web/certificate.py": 1, "workflows/scenarios.py": 1}
 
 
 @contextmanager
