@@ -7,7 +7,9 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
 ``start_as``, the applicant by default) and takes steps, each one of:
 
 - a user task completed by an actor (``applicant``, ``county``, ``province``) with a form, optionally
-  ``patch``-ed (dotted paths) or expected to be refused (``expect_error``: the fields);
+  ``patch``-ed (dotted paths) or expected to be refused (``expect_error``: the fields); in a form,
+  ``@today`` is the day the scenario runs and ``@uploaded`` uploads a file for a document field (or
+  for each document of a section);
 - ``answer_inquiries``: the agencies answer every pending inquiry (``clear``, ``not_clear`` or per kind);
 - ``tick_days``: the deadline tick runs that many days after the scenario began;
 - ``start_linked``: the case's center starts a procedure linked to this case (``"case": "linked"``
@@ -57,6 +59,8 @@ SETUPS = "setups.json"
 SCENARIOS = "scenarios"
 #: the signing keys' encryption cost in the throwaway database (its keys never leave it): the lowest
 THROWAWAY_WORK_FACTOR = 1
+#: a value that stands for the day the scenario runs (in Tehran)
+TODAY = "@today"
 #: a fixture's value for a document field (or the section of them): upload a file for it
 UPLOADED = "@uploaded"
 
@@ -115,8 +119,7 @@ class Run:
     def form(self, step: dict, case: Case, task_form: str, patch: dict) -> dict:
         form = step["form"]
         form = self._fixture(case.process_key, form[1:]) if isinstance(form, str) else copy.deepcopy(form)
-        if form.get("effective_date") == "@today":
-            form["effective_date"] = (self.start + timedelta(hours=3, minutes=30)).date().isoformat()
+        form = _replace(form, TODAY, (self.start + timedelta(hours=3, minutes=30)).date().isoformat())  # Tehran's day
         # "@uploaded" (a document field, or the section holding them): a file is uploaded for each
         declared = procedures.of_version(self.session, case.spec_version).forms.get(task_form)
         marked = {path for path in declared.documents
@@ -248,6 +251,14 @@ class Run:
         for case_id in timers.due_cases(self.session, now):
             timers.fire_case(self.session, case_id, now=now, system=system, signer=signer)
         return list(self.session.scalars(select(Record).where(Record.id > before).order_by(Record.id)))
+
+
+def _replace(data: Any, placeholder: str, value: Any) -> Any:
+    if isinstance(data, dict):
+        return {key: _replace(item, placeholder, value) for key, item in data.items()}
+    if isinstance(data, list):
+        return [_replace(item, placeholder, value) for item in data]
+    return value if data == placeholder else data
 
 
 def _prefixes(path: str) -> list[str]:
