@@ -134,7 +134,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_cell(value: object) -> object:
     """A cell as a spreadsheet will not run it: text starting like a formula gets a leading
-    apostrophe (numbers stay numbers)."""
+    apostrophe (numbers stay numbers); digits with a leading zero (a national ID, a postal code) are
+    written ``="0012345678"``, which a spreadsheet shows as that text rather than the number 12345678."""
+    if isinstance(value, str) and len(value) > 1 and value.startswith("0") and value.isascii() and value.isdigit():
+        return f'="{value}"'
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
@@ -146,5 +149,5 @@ def csv_response(columns, rows, filename: str) -> Response:
     writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
     writer.writeheader()
     writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8",
+    return Response("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

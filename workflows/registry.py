@@ -7,7 +7,7 @@ import jdatetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from forms import age_on
+from forms import age_on, normalize_license_number, normalize_numeric
 
 from workflows.models import Case, Center, License, ManagerTerm, tehran_today
 
@@ -118,10 +118,15 @@ def search_centers(session: Session, *, county_ids: list[int] | None, text: str 
     if county_id is not None:
         query = query.where(Center.county_office_id == county_id)
     if text:
-        query = query.where(Center.name.contains(text, autoescape=True)
-                            | Center.mosque_name.contains(text, autoescape=True))
-    if license_number:
-        query = query.where(Center.id.in_(select(License.center_id).where(License.number == license_number)))
+        matches = Center.name.contains(text, autoescape=True) | Center.mosque_name.contains(text, autoescape=True)
+        number = normalize_license_number(text)
+        if number is not None:  # the free-text box finds a license number too, typed with any digits and dashes
+            matches = matches | Center.id.in_(select(License.center_id).where(License.number == number))
+        query = query.where(matches)
+    if license_number:  # its digits, with or without the dashes: any part of the number
+        digits = normalize_numeric(license_number)
+        query = query.where(Center.id.in_(select(License.center_id).where(
+            func.replace(License.number, "-", "").contains(digits, autoescape=True))))
     if manager_national_id:
         query = query.where(Center.id.in_(select(ManagerTerm.center_id).where(
             ManagerTerm.national_id == manager_national_id, ManagerTerm.end_date.is_(None))))

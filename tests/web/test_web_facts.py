@@ -268,6 +268,8 @@ def test_a_csv_export_never_hands_a_spreadsheet_a_formula(app, client):
 
     assert [csv_cell(v) for v in ("=HYPERLINK(\"http://x\",\"y\")", "+1", "-2", "@SUM(A1)", "\tx", "مسجد", 5)] == [
         "'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "مسجد", 5]
+    # digits with a leading zero stay text in a spreadsheet; other digits and single zeros as they are
+    assert [csv_cell(v) for v in ("0013542419", "0", "2389001122", "0x12")] == ['="0013542419"', "0", "2389001122", "0x12"]
     formula = '=HYPERLINK("http://evil.example","x")'
     case = start_case(db.session, process_key="center_founding", starter=user("applicant1"))
     data = application_fixture()

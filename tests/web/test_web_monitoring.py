@@ -174,6 +174,7 @@ def test_dashboard_pages_filters_scope_and_csv(fleet, client):
     for table in ("cases", "steps", "end_to_end", "backlog", "decisions", "ages", "education"):
         response = client.get(f"/monitoring/{table}.csv")
         assert response.status_code == 200 and response.mimetype == "text/csv", table
+        assert response.headers["Content-Type"] == "text/csv; charset=utf-8", table
     assert client.get("/monitoring/nothing.csv").status_code == 404
 
     # Jalali date ranges, in Persian digits; a range before the cases shows nothing

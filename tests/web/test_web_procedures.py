@@ -18,7 +18,7 @@ from support import (
 )
 from web.extensions import db
 from workflows.cases import complete_task, deploy, start_case
-from workflows.models import Case, Inquiry, ManagerTerm, ProcessDefinition, Record, utcnow
+from workflows.models import Case, Inquiry, License, ManagerTerm, ProcessDefinition, Record, utcnow
 
 AGENCY = {"Authorization": "Bearer demo-judiciary-token"}
 HEALTH = {"Authorization": "Bearer demo-health-token"}
@@ -207,6 +207,17 @@ def test_registry_search_export_and_jurisdiction(app, client):
     by_id = client.get("/centers?national_id=۲۳۸۹۰۰۱۱۲۲").get_data(as_text=True)
     assert center.name in by_id
     assert center.name not in client.get("/centers?national_id=0013542419").get_data(as_text=True)
+    number = db.session.scalars(select(License.number).where(License.center_id == center.id)).one()
+    persian = number.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    for search in (f"license_number={number}", f"license_number={persian}", f"license_number={number.replace('-', '')}",
+                   f"license_number={number[3:7]}", f"q={number}", f"q={persian.replace('-', '')}"):
+        assert center.name in client.get(f"/centers?{search}").get_data(as_text=True), search
+    for search in ("license_number=99-1399-99999", "q=99-1399-99999"):
+        assert center.name not in client.get(f"/centers?{search}").get_data(as_text=True), search
+    token = {"Authorization": "Bearer " + client.post("/api/v1/auth/token", json={
+        "username": "arak_officer", "password": "demo1234"}).json["token"]}
+    found = client.get(f"/api/v1/centers?license_number={persian}", headers=token).json["centers"]
+    assert [c["id"] for c in found] == [center.id]
     rows = list(csv.DictReader(io.StringIO(client.get("/centers/export.csv").get_data(as_text=True).lstrip("\ufeff"))))
     assert len(rows) == 1 and rows[0]["manager_national_id"] == "2389001122" and rows[0]["license_number"]
     exported = json.loads(client.get("/centers/export.json").get_data(as_text=True))
