@@ -61,7 +61,8 @@ def store_document(session: Session, storage_dir: Path, *, case: Case, user: Use
     if not content:
         raise InvalidInput({field: [forms.t("errors.file_empty")]})
     if len(content) > MAX_DOCUMENT_BYTES:
-        raise InvalidInput({field: [forms.t("errors.file_too_large", mb=MAX_DOCUMENT_BYTES // (1024 * 1024))]})
+        raise InvalidInput({field: [forms.t("errors.file_too_large",
+                                            mb=forms.to_persian_digits(str(MAX_DOCUMENT_BYTES // (1024 * 1024))))]})
     content_type = sniff_type(content)
     if content_type is None:
         raise InvalidInput({field: [forms.t("errors.file_type")]})

@@ -130,6 +130,21 @@ def test_documents_must_belong_to_the_case(client, applicant):
                                             "documents.manager_degree"}
 
 
+def test_an_upload_too_large_is_refused_with_its_size_in_persian_digits(app, client, applicant, tmp_path):
+    import re
+
+    from web.extensions import db
+    from workflows import documents
+    from workflows.errors import InvalidInput
+    from workflows.models import Case
+    case = db.session.get(Case, new_case(client, applicant)["id"])
+    with pytest.raises(InvalidInput) as refused:
+        documents.store_document(db.session, tmp_path, case=case, user=case.applicant, field="file",
+                                 filename="big.pdf", content=b"%PDF-1.4\n" + b"0" * documents.MAX_DOCUMENT_BYTES)
+    message = refused.value.errors["file"][0]
+    assert "۵" in message and not re.search("[0-9]", message)
+
+
 @pytest.mark.parametrize("body, field", [
     (None, "_body"), ([], "_body"), ({"pin": PIN}, "data"), ({"data": {}, "pin": PIN, "x": 1}, "x"),
     ({"data": "text", "pin": PIN}, "data"), ({"data": {"decision": "approve"}, "pin": 1405}, "pin"),
