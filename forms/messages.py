@@ -521,6 +521,7 @@ FA: dict[str, str] = {
     "web.account.has_key": "شما کلید امضا دارید.",
     "web.account.needs_pin": "برای امضای مراحل، نخست رمز امضای خود را تعیین کنید:",
     "web.admin.title": "مدیریت سامانه",
+    "web.admin.no_office": "بدون اداره (دستگاه استعلام)",
     "web.moves.procedures": "فرایندها و نسخه‌ها",
     "web.moves.procedures_hint": "پرونده‌های جاری روی نسخه‌ای می‌مانند که با آن آغاز شده‌اند، تا مدیر سامانه آن‌ها را به نسخه تازه ببرد.",
     "web.moves.version": "نسخه",

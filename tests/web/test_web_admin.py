@@ -175,3 +175,14 @@ def test_the_admin_commands(app, runner, tmp_path):
     bad.write_text(json.dumps({"headquarters": {"code": "hq", "name": "ستاد"}, "provinces": [
         {"code": "aa", "name": "الف", "number": 1}, {"code": "bb", "name": "ب", "number": 1}]}), encoding="utf-8")
     assert runner.invoke(args=["load-offices", "--file", str(bad)]).exit_code != 0
+
+
+def test_offices_are_chosen_by_their_persian_names(client):
+    import re
+    login(client, "admin")
+    page = client.get("/admin").get_data(as_text=True)
+    parent = re.search(r'<select id="office-parent" name="parent">(.*?)</select>', page, re.S).group(1)
+    option = re.search(r'<option value="markazi"[^>]*>([^<]+)</option>', parent)
+    assert option and re.search("[\u0600-\u06ff]", option.group(1)) and "markazi" not in option.group(1)
+    office = re.search(r'<select id="user-office" name="office">(.*?)</select>', page, re.S).group(1)
+    assert '<option value="markazi-arak">' in office and "(" in office  # a county is named with its province
