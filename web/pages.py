@@ -159,6 +159,8 @@ def task(case_id: int, task_id: str):
         application=application_view(case) if not form.documents else None,
         request_data=case_request(case),
         inquiries=inquiries.case_inquiries(db.session, case), signing_until=signing_open_until(),
+        uploaded={d.sha256: d.original_name for d in db.session.scalars(
+            select(CaseDocument).where(CaseDocument.case_id == case.id))} if form.documents else {},
     ), status
 
 

@@ -72,6 +72,7 @@ def test_founding_through_the_pages_with_a_return_for_correction(client):
     fields["mosque.postal_code"] = "3813645780"
     hidden = dict(re.findall(r'name="(documents\.[a-z_]+)" value="([0-9a-f]{64})"', page))
     assert len(hidden) == 3  # uploaded documents carried over
+    assert all(f'class="uploaded-name">{name}</bdi>' in page for name in ("id.png", "photo.png", "degree.pdf"))
     response = submit(client, case_id, task_id, {**fields, **hidden})
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
     answer_all(db.session.get(Case, case_id), "clear", utcnow())
