@@ -61,7 +61,7 @@ FIELD_TYPES: Mapping[str, tuple[tuple[str, Any, bool], ...]] = MappingProxyType(
     "postal_code": (),
     "mobile": (),
     "document": (),
-    "date": (("past", bool, False),),
+    "date": (("past", bool, False), ("future", bool, False)),
     "choice": (("choices", (str, dict), True),),
     "boolean": (("must_be_true", bool, False),),
     "integer": (("min", int, True), ("max", int, True)),
@@ -415,7 +415,7 @@ class _Builder:
                 raise ValueError(f"choices: no choice set {choices!r} in {CHOICES_FILE}")
             return Choice(self.choices[choices], required=required)
         if kind == "date":
-            return JalaliDate(past=entry.get("past", False), required=required)
+            return JalaliDate(past=entry.get("past", False), future=entry.get("future", False), required=required)
         if kind == "boolean":
             return StrictBool(must_be_true=entry.get("must_be_true", False), required=required)
         if kind == "document":

@@ -187,7 +187,8 @@ class JalaliDate(FormField):
     """A Jalali (``1370/05/12``, any digits) or ISO Gregorian (``1991-08-03``) date, cleaned to ISO.
 
     A year of 1800 or more means ISO Gregorian, anything else Jalali. With
-    ``past=True`` (birth dates) a date after today, in Tehran, is refused.
+    ``past=True`` (birth dates) a date after today, in Tehran, is refused; with ``future=True``
+    (a date something is to happen) a date before today.
     """
 
     form_type = "date"
@@ -196,9 +197,12 @@ class JalaliDate(FormField):
     LATEST = date(2100, 12, 31)
     _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
-    def __init__(self, *, past: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, past: bool = False, future: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if past and future:
+            raise ValueError("a date is either past or future")
         self.past = past
+        self.future = future
 
     def _clean(self, value: Any) -> str:
         if not isinstance(value, str):
@@ -217,6 +221,8 @@ class JalaliDate(FormField):
             raise ValidationError(t("errors.date_out_of_range"))
         if self.past and day > datetime.now(TEHRAN).date():
             raise ValidationError(t("errors.date_in_future"))
+        if self.future and day < datetime.now(TEHRAN).date():
+            raise ValidationError(t("errors.date_in_past"))
         return day.isoformat()
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
@@ -224,7 +230,7 @@ class JalaliDate(FormField):
 
     def describe(self) -> dict[str, Any]:
         """Return the JSON-able type and constraints of this field."""
-        return super().describe() | {"calendar": "jalali", "past": self.past}
+        return super().describe() | {"calendar": "jalali", "past": self.past, "future": self.future}
 
 
 class Choice(FormField):

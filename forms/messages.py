@@ -42,6 +42,7 @@ FA: dict[str, str] = {
     "errors.date_invalid": "تاریخ نامعتبر است؛ نمونه درست: ۱۳۷۰/۰۵/۱۲.",
     "errors.date_out_of_range": "تاریخ خارج از بازه پذیرفتنی است.",
     "errors.date_in_future": "تاریخ نمی‌تواند در آینده باشد.",
+    "errors.date_in_past": "تاریخ نمی‌تواند گذشته باشد؛ امروز یا روزی پس از آن را وارد کنید.",
     "errors.sha256_invalid": "چکیده سند باید ۶۴ نویسه شانزده‌شانزدهی (SHA-256) باشد.",
     "errors.choice_invalid": "گزینه انتخاب‌شده معتبر نیست.",
     "errors.boolean_invalid": "مقدار باید بله یا خیر باشد.",

@@ -119,3 +119,17 @@ def test_the_shipped_declarations_build():
     assert shipped.get("founding_application").documents == (
         "documents.manager_id_copy", "documents.manager_photo", "documents.manager_degree")
     assert shipped.get("founding_application").lookups() == {"centers_managed"}
+
+
+def test_a_term_end_date_in_the_past_is_refused_today_and_later_accepted():
+    from datetime import datetime, timedelta
+
+    from forms import TEHRAN
+    form = FormSet.read(SHIPPED).get("term_end_request")
+    today = datetime.now(TEHRAN).date()
+    for day in (today, today + timedelta(days=30)):
+        assert form.validate({"effective_date": day.isoformat(), "reason": "بازنشستگی"})["effective_date"] == day.isoformat()
+    with pytest.raises(FormError) as refused:
+        form.validate({"effective_date": (today - timedelta(days=1)).isoformat(), "reason": "بازنشستگی"})
+    assert refused.value.errors == {"effective_date": ["تاریخ نمی‌تواند گذشته باشد؛ امروز یا روزی پس از آن را وارد کنید."]}
+    assert {"past": False, "future": True}.items() <= form.describe()["fields"][0].items()

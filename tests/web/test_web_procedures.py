@@ -181,7 +181,8 @@ def test_tick_fires_each_deadline_once(app, runner):
     center = found_center(app, "applicant2", manager_national_id=OTHER_MANAGER)
     case = start_case(db.session, process_key="manager_resignation", starter=user("applicant2"), center=center)
     complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("applicant2"),
-                  data={"effective_date": "1405/10/01", "reason": "ادامه تحصیل در شهر دیگر"}, pin=PIN)
+                  data={"effective_date": (utcnow() + timedelta(days=20)).date().isoformat(),
+                        "reason": "ادامه تحصیل در شهر دیگر"}, pin=PIN)
     complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("arak_officer"),
                   data={"continuity": "successor"}, pin=PIN)
     db.session.commit()
