@@ -7,6 +7,7 @@ Pages here answer 404 to anyone without the ``administer`` capability.
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -16,6 +17,7 @@ import forms
 from forms import t
 from web.extensions import db
 from web.listing import error_messages, page_args, query_without, text_arg
+from web.scope import deployed
 from web.transaction import commits
 from workflows import access, admin, moves, pki, procedures
 from workflows.errors import Conflict, InvalidInput, NotFound, WrongPin
@@ -31,6 +33,8 @@ account_bp = Blueprint("account", __name__)
 OFFICE_FIELDS = ("code", "name", "kind", "parent", "number")
 USER_FIELDS = ("username", "full_name", "role", "office", "password", "mobile", "email", "agency")
 MIN_PIN = 4
+#: a procedure version: the hex SHA-256 of its sources
+_VERSION = re.compile(r"[0-9a-f]{64}")
 
 
 def refresh_pki() -> None:
@@ -154,6 +158,16 @@ def procedure_versions():
     return render_template("admin_procedures.html", versions=versions)
 
 
+def _deployed(process_key: str, to_version: str | None) -> tuple[str, str | None]:
+    """The procedure and version an address names, or NotFound for any that is not deployed (checked
+    before the database sees them: PostgreSQL refuses a NUL in a query)."""
+    if process_key not in deployed().current:
+        raise NotFound("procedure")
+    if to_version is not None and not _VERSION.fullmatch(to_version):
+        raise NotFound("version")
+    return process_key, to_version
+
+
 def _moves_page(process_key: str, report: moves.MoveReport, status: int = 200, errors: dict | None = None,
                 chosen: set[int] | None = None):
     procedure = procedures.of_version(db.session, report.to_version)
@@ -170,7 +184,7 @@ def _moves_page(process_key: str, report: moves.MoveReport, status: int = 200, e
 def plan_moves(process_key: str):
     """The dry run: where each running case would land on the version (the newest by default), or why not."""
     _admin()
-    to_version = text_arg(request.args, "to") or None
+    process_key, to_version = _deployed(process_key, request.args.get("to") or None)
     return _moves_page(process_key, moves.plan_moves(db.session, process_key, to_version))
 
 
@@ -180,7 +194,7 @@ def plan_moves(process_key: str):
 def move_cases(process_key: str):
     """Move the ticked cases, each with a record signed by the administrator; the outcome, case by case."""
     user = _admin()
-    to_version = request.form.get("to") or None
+    process_key, to_version = _deployed(process_key, request.form.get("to") or None)
     chosen = {int(v) for v in request.form.getlist("case") if v.isdigit()}
     if not chosen:
         return _moves_page(process_key, moves.plan_moves(db.session, process_key, to_version), 422,
