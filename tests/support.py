@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 from PIL import Image
@@ -13,7 +14,7 @@ import engine
 from web.cli import run_tick
 from web.extensions import db
 from workflows import documents, inquiries, procedures
-from workflows.cases import complete_task, start_case
+from workflows.cases import complete_task, deploy, start_case
 from workflows.demo import DEMO_ACCOUNTS
 from workflows.models import Case, Center, Inquiry, Record, User, utcnow
 
@@ -96,6 +97,27 @@ def found_center(app, applicant: str, manager_national_id: str | None = None) ->
     db.session.commit()
     assert case.status == "licensed"
     return db.session.get(Center, case.center_id)
+
+
+def deploy_changed_founding(app, tmp_path, *, rename_province_review: bool = False) -> str:
+    """Deploy a changed founding procedure (a relabelled status; optionally the province's review under
+    another BPMN id) and return its version."""
+    folder = tmp_path / "bpmn"
+    shutil.copytree(app.config["BPMN_DIR"], folder, ignore=shutil.ignore_patterns("scenarios"))
+    manifest_path = folder / "center_founding.procedure.json"
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    manifest["statuses"]["county_review"]["label"] = "نزد کارشناس شهرستان"
+    if rename_province_review:
+        manifest["tasks"]["province_decision"] = manifest["tasks"].pop("province_review")
+        diagram = folder / "center_founding.bpmn"
+        text = diagram.read_text("utf-8")
+        for old in ('id="province_review"', ">province_review<", 'Ref="province_review"', 'Element="province_review'):
+            text = text.replace(old, old.replace("province_review", "province_decision"))
+        diagram.write_text(text, "utf-8")
+    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
+    version = deploy(db.session, folder, "center_founding").version
+    db.session.commit()
+    return version
 
 
 def add_counties_signed(runner, codes=("alborz-karaj", "alborz-nazarabad")) -> None:

@@ -20,7 +20,7 @@ from web.listing import error_messages, page_args, query_without, text_arg
 from web.scope import deployed
 from web.transaction import commits
 from workflows import access, admin, moves, pki, procedures
-from workflows.errors import Conflict, InvalidInput, NotFound, WrongPin
+from workflows.errors import Conflict, InvalidInput, NotFound, StalePlan, WrongPin
 from workflows.keys import active_key, issue_key
 from workflows.models import Case, Office, ProcessDefinition, User, utcnow
 
@@ -141,11 +141,8 @@ def deactivate(user_id: int):
         return redirect(url_for("admin.index"))
 
 
-@bp.route("/procedures")
-@login_required
-def procedure_versions():
-    """Every deployed procedure with its versions, newest first, and the running cases on each."""
-    _admin()
+def _versions() -> dict[str, list[dict]]:
+    """Every deployed procedure's versions, newest first, each with its deployment time and running cases."""
     running = dict(db.session.execute(select(Case.spec_version, func.count()).where(Case.outcome.is_(None))
                                       .group_by(Case.spec_version)).all())
     rows = db.session.execute(select(ProcessDefinition.process_key, ProcessDefinition.version,
@@ -155,17 +152,36 @@ def procedure_versions():
     for key, version, deployed_at in rows:
         versions.setdefault(key, []).append({"version": version, "deployed_at": deployed_at,
                                              "running": running.get(version, 0)})
-    return render_template("admin_procedures.html", versions=versions)
+    return versions
 
 
-def _deployed(process_key: str, to_version: str | None) -> tuple[str, str | None]:
-    """The procedure and version an address names, or NotFound for any that is not deployed (checked
-    before the database sees them: PostgreSQL refuses a NUL in a query)."""
+def _versions_page(status: int = 200, message: str | None = None):
+    return render_template("admin_procedures.html", versions=_versions(),
+                           messages=[message] if message else []), status
+
+
+@bp.route("/procedures")
+@login_required
+def procedure_versions():
+    """Every deployed procedure with its versions, newest first, and the running cases on each."""
+    _admin()
+    return _versions_page()
+
+
+def _not_deployed(process_key: str, to_version: str | None) -> str | None:
+    """The catalogue key saying what an address names that is not deployed (the procedure, or the
+    version of it), None when both are; the version's shape is checked before the database sees it
+    (PostgreSQL refuses a NUL in a query)."""
     if process_key not in deployed().current:
-        raise NotFound("procedure")
-    if to_version is not None and not _VERSION.fullmatch(to_version):
-        raise NotFound("version")
-    return process_key, to_version
+        return "web.moves.unknown_procedure"
+    if to_version is not None:
+        if not _VERSION.fullmatch(to_version):
+            return "web.moves.unknown_version"
+        try:
+            moves.target_version(db.session, process_key, to_version)
+        except NotFound:
+            return "web.moves.unknown_version"
+    return None
 
 
 def _moves_page(process_key: str, report: moves.MoveReport, status: int = 200, errors: dict | None = None,
@@ -174,9 +190,23 @@ def _moves_page(process_key: str, report: moves.MoveReport, status: int = 200, e
     titles = procedures.task_titles(db.session, report.to_version)
     ids = [m.case_id for m in report.moves]
     by_id = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(ids)))} if ids else {}
+    # where a case is now, in the words of the version it is on
+    now = {c.id: procedures.of_version(db.session, c.spec_version).status_label(c.status) for c in by_id.values()}
     return render_template("admin_moves.html", process_key=process_key, report=report, procedure=procedure,
-                           titles=titles, cases=by_id, errors=errors or {}, messages=error_messages(errors or {}),
-                           chosen=chosen), status
+                           titles=titles, cases=by_id, now=now, errors=errors or {},
+                           messages=error_messages(errors or {}), chosen=chosen,
+                           versions=_versions().get(process_key, [])), status
+
+
+def _chosen_cases() -> dict[int, int]:
+    """The ticked cases, each with the lock version the plan showed it at (-1 when the form lacks it:
+    a plan nobody read is stale)."""
+    chosen = {}
+    for value in request.form.getlist("case"):
+        if value.isascii() and value.isdigit() and len(value) <= 12:
+            seen = request.form.get(f"seen-{value}", "")
+            chosen[int(value)] = int(seen) if seen.isascii() and seen.isdigit() and len(seen) <= 12 else -1
+    return chosen
 
 
 @bp.route("/procedures/<process_key>/moves", methods=["GET"])
@@ -184,7 +214,9 @@ def _moves_page(process_key: str, report: moves.MoveReport, status: int = 200, e
 def plan_moves(process_key: str):
     """The dry run: where each running case would land on the version (the newest by default), or why not."""
     _admin()
-    process_key, to_version = _deployed(process_key, request.args.get("to") or None)
+    to_version = request.args.get("to") or None
+    if unknown := _not_deployed(process_key, to_version):
+        return _versions_page(404, t(unknown))
     return _moves_page(process_key, moves.plan_moves(db.session, process_key, to_version))
 
 
@@ -192,20 +224,29 @@ def plan_moves(process_key: str):
 @login_required
 @commits
 def move_cases(process_key: str):
-    """Move the ticked cases, each with a record signed by the administrator; the outcome, case by case."""
+    """Move the ticked cases, each with a record signed by the administrator; the outcome, case by case.
+    A wrong PIN, nothing ticked or a plan a case changed since moves nothing."""
     user = _admin()
-    process_key, to_version = _deployed(process_key, request.form.get("to") or None)
-    chosen = {int(v) for v in request.form.getlist("case") if v.isdigit()}
+    to_version = request.form.get("to") or None
+    if unknown := _not_deployed(process_key, to_version):
+        return _versions_page(404, t(unknown))
+    chosen = _chosen_cases()
+
+    def again(status: int, errors: dict):
+        db.session.rollback()
+        return _moves_page(process_key, moves.plan_moves(db.session, process_key, to_version), status, errors,
+                           set(chosen))
+
     if not chosen:
-        return _moves_page(process_key, moves.plan_moves(db.session, process_key, to_version), 422,
-                           {"case": [t("web.moves.none_chosen")]}, chosen)
+        return again(422, {"case": [t("web.moves.none_chosen")]})
     try:
         report = moves.move_cases(db.session, user, forms.normalize_digits(request.form.get("pin", "")), process_key,
-                                  to_version, chosen, now=utcnow())
+                                  to_version, list(chosen), now=utcnow(), seen=chosen)
     except WrongPin:
-        db.session.rollback()
-        return _moves_page(process_key, moves.plan_moves(db.session, process_key, to_version), 422,
-                           {"pin": [t("web.error.wrong_pin")]}, chosen)
+        return again(422, {"pin": [t("web.error.wrong_pin")]})
+    except StalePlan as stale:
+        cases = "، ".join(f"#{forms.to_persian_digits(str(i))}" for i in stale.case_ids)
+        return again(409, {"plan": [t("web.moves.stale", cases=cases)]})
     flash(t("web.moves.done", moved=forms.to_persian_digits(str(len(report.moved))),
             stuck=forms.to_persian_digits(str(len(report.stuck)))), "success" if not report.stuck else "error")
     return _moves_page(process_key, report)

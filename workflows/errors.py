@@ -4,8 +4,8 @@ from __future__ import annotations
 from forms import t
 
 __all__ = [
-    "WorkflowError", "NotFound", "Forbidden", "Conflict", "NotCheckpointed", "UnprovedFacts", "InvalidInput", "WrongPin",
-    "SigningLocked", "ProcessFailed",
+    "WorkflowError", "NotFound", "Forbidden", "Conflict", "StalePlan", "NotCheckpointed", "UnprovedFacts", "InvalidInput",
+    "WrongPin", "SigningLocked", "ProcessFailed",
 ]
 
 
@@ -36,6 +36,16 @@ class Conflict(WorkflowError):
     """The case changed since the user loaded it, or the task is no longer waiting."""
 
     message_key = "web.error.conflict"
+
+
+class StalePlan(Conflict):
+    """Cases changed, finished or moved since the plan of a move was read (``case_ids``: which)."""
+
+    message_key = "web.error.stale_plan"
+
+    def __init__(self, case_ids: list[int]) -> None:
+        super().__init__("changed since the plan: " + ", ".join(map(str, case_ids)))
+        self.case_ids = case_ids
 
 
 class NotCheckpointed(Conflict):

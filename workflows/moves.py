@@ -10,7 +10,7 @@ their due times. Nothing here commits.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,25 +18,26 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import engine
+from forms import t
 from workflows import access, procedures
-from workflows.errors import Forbidden, InvalidInput, NotFound
+from workflows.errors import Forbidden, InvalidInput, NotFound, StalePlan
 from workflows.keys import unlock_signer
 from workflows.models import Case, ProcessDefinition, User
 from workflows.procedures import spec_of
 from workflows.transitions import Transition, status_in
 
-__all__ = ["MIGRATE_ACTION", "CaseMove", "MoveReport", "plan_moves", "move_cases", "target_version"]
+__all__ = ["MIGRATE_ACTION", "REASONS", "CaseMove", "MoveReport", "plan_moves", "move_cases", "target_version"]
 
 #: the action of the record a moved case gets
 MIGRATE_ACTION = "migrate_version"
 
-_REASONS = {
-    "removed": "«{element}» که پرونده اکنون در انتظار آن است در نسخه تازه نیست",
-    "kind_changed": "«{element}» که پرونده اکنون در انتظار آن است در نسخه تازه از گونه دیگری است",
-    "subprocess": "پرونده در میانه یک زیرفرایند است",
-    "status_undefined": "نسخه تازه برای جایی که پرونده در آن فرود می‌آید وضعیتی تعریف نکرده است ({element})",
-    "state_unreadable": "وضعیت ذخیره‌شده پرونده در نسخه تازه خوانده نشد",
-}
+#: the codes of the reasons a case cannot move; each has its Persian text ``moves.reason.<code>``
+#: in the catalogue (``forms.messages``)
+REASONS = ("removed", "kind_changed", "subprocess", "status_undefined", "state_unreadable")
+
+
+def _reason(code: str, element: str = "") -> str:
+    return t(f"moves.reason.{code}", element=element)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,9 @@ class CaseMove:
     case_id: int
     from_version: str
     to_version: str
-    #: machine code of the reason it cannot move (see ``_REASONS``); None when it can
+    #: the case's lock version when it was judged: a move that names it refuses a case changed since
+    lock_version: int | None = None
+    #: machine code of the reason it cannot move (see ``REASONS``); None when it can
     code: str | None = None
     #: the reason in words for people (Persian); None when it can move
     reason: str | None = None
@@ -100,10 +103,11 @@ def _running(session: Session, process_key: str, to_version: str, case_ids: Iter
 def _judge(session: Session, case: Case, instance: engine.Instance, target: engine.ProcessSpec,
            procedure: procedures.Procedure) -> tuple[CaseMove, engine.Instance | None]:
     """The case's move and, when it can move, its instance on the target version."""
-    base = dict(case_id=case.id, from_version=case.spec_version, to_version=target.version)
+    base = dict(case_id=case.id, from_version=case.spec_version, to_version=target.version,
+                lock_version=case.lock_version)
 
     def refused(code: str, element: str = "") -> tuple[CaseMove, None]:
-        return CaseMove(**base, code=code, reason=_REASONS[code].format(element=element)), None
+        return CaseMove(**base, code=code, reason=_reason(code, element)), None
 
     obstacles = instance.move_obstacles(target)
     if obstacles:
@@ -134,21 +138,32 @@ def plan_moves(session: Session, process_key: str, to_version: str | None = None
         try:
             instance = engine.Instance.load(spec_of(session.get(ProcessDefinition, case.spec_version)), case.state)
         except engine.EngineError:
-            moves.append(CaseMove(case.id, case.spec_version, definition.version, code="state_unreadable",
-                                  reason=_REASONS["state_unreadable"]))
+            moves.append(CaseMove(case.id, case.spec_version, definition.version, case.lock_version,
+                                  code="state_unreadable", reason=_reason("state_unreadable")))
             continue
         moves.append(_judge(session, case, instance, target, procedure)[0])
     return MoveReport(process_key, definition.version, tuple(moves))
 
 
+def _stale(cases: Iterable[Case], seen: Mapping[int, int]) -> list[int]:
+    """The cases of ``seen`` that are no longer running on another version or changed since."""
+    now_at = {case.id: case.lock_version for case in cases}
+    return sorted(case_id for case_id, lock_version in seen.items() if now_at.get(case_id) != lock_version)
+
+
 def move_cases(session: Session, admin: User, pin: str, process_key: str, to_version: str | None = None,
-               case_ids: Iterable[int] | None = None, *, now: datetime) -> MoveReport:
+               case_ids: Iterable[int] | None = None, *, now: datetime,
+               seen: Mapping[int, int] | None = None) -> MoveReport:
     """Move every movable running case of the procedure (or of those named) to the target version.
 
     Each case moves in a ``Transition`` of its own, judged again under its lock: its state is
     re-serialized against the target's spec, its ``spec_version`` set to the target, and a record
     ``migrate_version`` with details ``{"from": old, "to": new}`` signed by the administrator. A case
     that cannot move is left as it was and listed with its reason. Administrators only (Forbidden).
+
+    ``seen`` holds the lock version of each case as the plan the administrator read judged it
+    (``CaseMove.lock_version``): when one of them changed since, finished or moved, the whole move is
+    refused (StalePlan, naming them), before anything is signed and again under each case's lock.
     """
     if not access.has_capability(admin, "administer"):
         raise Forbidden("administrators only")
@@ -157,11 +172,16 @@ def move_cases(session: Session, admin: User, pin: str, process_key: str, to_ver
         if not case_ids:
             raise InvalidInput({"case": ["no case named"]})
     definition = target_version(session, process_key, to_version)
+    running = _running(session, process_key, definition.version, case_ids)
+    if seen is not None and (stale := _stale(running, seen)):
+        raise StalePlan(stale)
     signer = unlock_signer(session, admin, pin)
     target, procedure = spec_of(definition), procedures.of_version(session, definition.version)
     moves = []
-    for case in _running(session, process_key, definition.version, case_ids):
+    for case in running:
         change = Transition.begin(session, case, now)
+        if seen is not None and change.case.id in seen and change.case.lock_version != seen[change.case.id]:
+            raise StalePlan([change.case.id])  # changed between the check and its lock: the caller rolls back
         old = change.case.spec_version
         move, moved = _judge(session, change.case, change.instance, target, procedure)
         moves.append(move)

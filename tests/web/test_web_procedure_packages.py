@@ -214,13 +214,16 @@ def test_an_administrator_moves_running_cases_from_the_web(app, client, runner, 
     assert plan.count('name="case"') == 3 and "در بررسی اداره شهرستان" in plan
     assert client.get("/admin/procedures/center_founding/moves?to=abc123").status_code == 404
     chosen = [str(c.id) for c in running[:2]]
-    wrong = client.post("/admin/procedures/center_founding/moves", data={"to": new, "case": chosen, "pin": "0000"})
+    seen = {f"seen-{c.id}": str(c.lock_version) for c in running}  # as the dry run's form carries them
+    wrong = client.post("/admin/procedures/center_founding/moves", data={"to": new, "case": chosen, "pin": "0000",
+                                                                          **seen})
     assert wrong.status_code == 422 and "رمز" in wrong.get_data(as_text=True)
     db.session.expire_all()
     assert {db.session.get(Case, c.id).spec_version for c in running} == {old}  # nothing moved
     none = client.post("/admin/procedures/center_founding/moves", data={"to": new, "pin": PIN})
     assert none.status_code == 422 and "هیچ پرونده‌ای انتخاب نشده است." in none.get_data(as_text=True)
-    done = client.post("/admin/procedures/center_founding/moves", data={"to": new, "case": chosen, "pin": "۱۴۰۵"})
+    done = client.post("/admin/procedures/center_founding/moves", data={"to": new, "case": chosen, "pin": "۱۴۰۵",
+                                                                         **seen})
     assert done.status_code == 200 and 'id="moves-done"' in done.get_data(as_text=True)
     db.session.expire_all()
     assert [db.session.get(Case, c.id).spec_version for c in running] == [new, new, old]  # the unticked one stays

@@ -2,40 +2,21 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from sqlalchemy import select
 
 import engine
-from support import ACTORS, PIN, application_fixture, in_county_review, login, submitted_founding, upload_documents, user
+from support import (
+    ACTORS, PIN, application_fixture, deploy_changed_founding, in_county_review, login, submitted_founding,
+    upload_documents, user,
+)
 from web.extensions import db
 from workflows import moves
 from workflows.cases import case_records, complete_task, deploy, start_case
-from workflows.errors import Forbidden
+from workflows.errors import Forbidden, StalePlan
 from workflows.models import Case, utcnow
 from workflows.verification import verify_case
-
-
-def _changed(app, tmp_path, *, rename_province_review: bool = False) -> str:
-    """Deploy a changed founding procedure (a relabelled status; optionally the province's review under
-    another BPMN id) and return its version."""
-    folder = tmp_path / "bpmn"
-    shutil.copytree(app.config["BPMN_DIR"], folder, ignore=shutil.ignore_patterns("scenarios"))
-    manifest_path = folder / "center_founding.procedure.json"
-    manifest = json.loads(manifest_path.read_text("utf-8"))
-    manifest["statuses"]["county_review"]["label"] = "نزد کارشناس شهرستان"
-    if rename_province_review:
-        manifest["tasks"]["province_decision"] = manifest["tasks"].pop("province_review")
-        diagram = folder / "center_founding.bpmn"
-        text = diagram.read_text("utf-8")
-        for old in ('id="province_review"', ">province_review<", 'Ref="province_review"', 'Element="province_review'):
-            text = text.replace(old, old.replace("province_review", "province_decision"))
-        diagram.write_text(text, "utf-8")
-    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
-    version = deploy(db.session, folder, "center_founding").version
-    db.session.commit()
-    return version
 
 
 def _decide(case: Case, actor: str, decision: str = "approve") -> None:
@@ -58,7 +39,7 @@ def test_a_dry_run_lists_who_moves_and_the_real_run_moves_them_with_a_signed_rec
     at_county = in_county_review(app)
     at_province = _at_province(app)
     old = at_county.spec_version
-    new = _changed(app, tmp_path, rename_province_review=True)
+    new = deploy_changed_founding(app, tmp_path, rename_province_review=True)
 
     plan = moves.plan_moves(db.session, "center_founding")
     assert plan.to_version == new
@@ -111,7 +92,7 @@ def test_a_dry_run_lists_who_moves_and_the_real_run_moves_them_with_a_signed_rec
 def test_a_relabelled_status_moves_every_running_case_through_the_cli(app, runner, tmp_path):
     at_county = in_county_review(app)
     other = in_county_review(app)
-    new = _changed(app, tmp_path)
+    new = deploy_changed_founding(app, tmp_path)
 
     dry = runner.invoke(args=["move-cases", "center_founding", "--admin", "admin", "--dry-run"])
     assert dry.exit_code == 0, dry.output
@@ -148,3 +129,23 @@ def test_a_state_written_by_an_older_spiff_serializer_is_upgraded_and_saved_in_t
         engine.Instance.load(engine.spec_from_sources("center_founding", engine.read_sources(
             app.config["BPMN_DIR"], "center_founding")), json.dumps(newer))
     assert db.session.scalar(select(Case.id).where(Case.id == case.id)) == case.id
+
+
+def test_a_move_refuses_a_plan_a_case_changed_since(app, tmp_path):
+    first, second = in_county_review(app), in_county_review(app)
+    old = first.spec_version
+    deploy_changed_founding(app, tmp_path)
+    plan = moves.plan_moves(db.session, "center_founding")
+    seen = {m.case_id: m.lock_version for m in plan.moves}
+    assert set(seen) == {first.id, second.id} and all(m.movable for m in plan.moves)
+    _decide(first, "county")  # the county decides after the plan was read
+
+    with pytest.raises(StalePlan) as refused:
+        moves.move_cases(db.session, user("admin"), PIN, "center_founding", now=utcnow(), seen=seen)
+    assert refused.value.case_ids == [first.id]
+    db.session.rollback()
+    assert {db.session.get(Case, c.id).spec_version for c in (first, second)} == {old}
+    # a case named in the plan that no longer runs on another version is stale too
+    with pytest.raises(StalePlan):
+        moves.move_cases(db.session, user("admin"), PIN, "center_founding", None, [second.id], now=utcnow(),
+                         seen={second.id: seen[second.id], 10**6: 1})
