@@ -21,7 +21,7 @@ from web.extensions import db
 from web.transaction import transaction
 from workflows import backup, inquiries, log, pki, procedures, scenarios, timers
 from workflows.cases import deploy
-from engine import MANIFEST_SUFFIX, SpecError, read_sources, spec_from_sources
+from engine import MANIFEST_SUFFIX, SpecError
 from workflows.errors import ProcessFailed, WorkflowError
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
 from workflows.keys import active_key, issue_key, prune_signing_sessions, unlock_signer
@@ -40,16 +40,14 @@ def deploy_all(*, run_scenarios: bool = True) -> dict[str, str]:
     keys = procedures.package_keys(bpmn_dir)
     if not keys:
         raise SpecError(f"{bpmn_dir}: no procedure (a procedure is <key>.bpmn with its <key>{MANIFEST_SUFFIX})")
-    versions, new, problems = {}, [], []
+    stored = set(db.session.scalars(select(ProcessDefinition.version)))
+    versions, problems = {}, []
     for key in keys:
         try:
-            known = db.session.get(ProcessDefinition, spec_from_sources(key, read_sources(bpmn_dir, key)).version)
             versions[key] = deploy(db.session, bpmn_dir, key).version
         except SpecError as error:
             problems.append(str(error) if str(error).startswith(key) else f"{key}: {error}")
-            continue
-        if known is None:
-            new.append(key)
+    new = [key for key, version in versions.items() if version not in stored]
     if problems:
         raise SpecError("; ".join(problems))
     failures = scenarios.check_packages(bpmn_dir, new) if run_scenarios else []

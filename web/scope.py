@@ -114,11 +114,16 @@ def latest_form_data(case: Case, form_key: str) -> dict | None:
     return None
 
 
+def _latest_action_record(case: Case, actions: tuple[str, ...]) -> Record | None:
+    """The case's most recent signed record of one of these actions that carries form data."""
+    return db.session.scalars(select(Record).where(Record.case_id == case.id, Record.action.in_(actions),
+                                                   Record.form_data.is_not(None))
+                              .order_by(Record.seq.desc()).limit(1)).first()
+
+
 def latest_action_data(case: Case, actions: tuple[str, ...]) -> dict | None:
     """The form data of the case's most recent signed record of one of these actions (None: none)."""
-    record = db.session.scalars(select(Record).where(Record.case_id == case.id, Record.action.in_(actions),
-                                                     Record.form_data.is_not(None))
-                                .order_by(Record.seq.desc()).limit(1)).first()
+    record = _latest_action_record(case, actions)
     return json.loads(record.form_data) if record else None
 
 
@@ -130,10 +135,7 @@ def case_application(case: Case) -> dict | None:
 def application_view(case: Case) -> dict | None:
     """The latest signed application with its form's description, as the pages show it read-only:
     ``{"form": …, "data": …}`` (None: nothing applied yet)."""
-    record = db.session.scalars(select(Record).where(Record.case_id == case.id,
-                                                     Record.action.in_(APPLICATION_ACTIONS),
-                                                     Record.form_data.is_not(None))
-                                .order_by(Record.seq.desc()).limit(1)).first()
+    record = _latest_action_record(case, APPLICATION_ACTIONS)
     if record is None:
         return None
     form_key = json.loads(record.canonical)["form_key"]
