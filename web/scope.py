@@ -134,12 +134,15 @@ def case_application(case: Case) -> dict | None:
 
 def application_view(case: Case) -> dict | None:
     """The latest signed application with its form's description, as the pages show it read-only:
-    ``{"form": …, "data": …}`` (None: nothing applied yet)."""
+    ``{"form": …, "data": …, "offices": the names of the offices it names, by code}`` (None: nothing applied yet)."""
     record = _latest_action_record(case, APPLICATION_ACTIONS)
     if record is None:
         return None
-    form_key = json.loads(record.canonical)["form_key"]
-    return {"form": case_form(case, form_key).describe(), "data": json.loads(record.form_data)}
+    form = case_form(case, json.loads(record.canonical)["form_key"])
+    data = json.loads(record.form_data)
+    codes = [form.value(data, path) for path in form.offices]
+    offices = {o.code: o.name for o in db.session.scalars(select(Office).where(Office.code.in_(codes)))} if codes else {}
+    return {"form": form.describe(), "data": data, "offices": offices}
 
 
 def case_request(case: Case) -> dict | None:

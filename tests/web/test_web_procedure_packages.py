@@ -12,7 +12,7 @@ from pathlib import Path
 
 from support import PIN, answer_all, application_fixture, in_county_review, login, pdf_bytes, png_bytes
 from web.extensions import db
-from workflows.models import Case, Center, ProcessDefinition, Record, utcnow
+from workflows.models import Case, Center, Office, ProcessDefinition, Record, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -93,6 +93,9 @@ def test_the_site_visit_diff_and_a_new_procedure_deploy_and_run_through_pages_an
     assert waiting(case_id)[0] == "site_visit"
     case_page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "در انتظار بازدید میدانی شهرستان" in case_page  # the new status, labelled by the manifest
+    county = db.session.query(Office).filter_by(code=application["mosque"]["county"]).one()
+    shown = case_page.split('class="signed-form"')[1]
+    assert county.name in shown and application["mosque"]["county"] not in shown  # the office by its name
     assert "بازدید میدانی" in case_page  # the new step in the applicant's progress
 
     name, task_id = waiting(case_id)
