@@ -159,3 +159,12 @@ def assert_nothing_inline(html: str, where: str) -> None:
     assert not re.search(r"<[^>]+\sstyle\s*=", html), f"style attribute in {where}"
     assert not re.search(r"<style[\s>]", html), f"style element in {where}"
     assert not re.search(r"(src|href)=\"(https?:)?//", html), f"third-party resource in {where}"
+
+
+def csv_rows(response) -> list[dict[str, str]]:
+    """The rows of a CSV download, keyed by the Persian headers a person reads."""
+    import csv
+    assert response.status_code == 200 and response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(text[1:])))

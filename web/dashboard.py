@@ -103,38 +103,78 @@ def _step_label(process_key: str | None, step: str | None) -> str:
     return f"{known.title(process_key)} · {known.task_title(step) if step else ''}"
 
 
-def _hours(seconds: float | None) -> str:
-    return "" if seconds is None else f"{seconds / 3600:.2f}"
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 2)
 
 
-def table_rows(name: str, scope: Scope) -> tuple[list[str], list[dict]]:
-    """The CSV columns and rows of one dashboard table."""
-    filters, now = scope.filters, utcnow()
+def _rate(rate: float | None) -> float | None:
+    return None if rate is None else round(rate, 4)
+
+
+#: each column of the dashboard's CSV tables, with the catalogue key of its Persian header
+COLUMN_HEADERS = {
+    "province": "web.monitor.csv.province", "province_name": "web.monitor.province",
+    "county": "web.monitor.csv.county", "county_name": "web.case.county",
+    "process_key": "web.monitor.csv.process_key", "process_title": "web.cases.procedure",
+    "status": "web.monitor.csv.status", "status_label": "web.cases.status", "cases": "web.monitor.count",
+    "step": "web.monitor.csv.step", "step_title": "web.cases.step", "n": "web.monitor.count",
+    "median_hours": "web.monitor.csv.median_hours", "p90_hours": "web.monitor.csv.p90_hours",
+    "office": "web.monitor.csv.office", "office_name": "web.monitor.office", "kind": "web.monitor.csv.kind",
+    "kind_label": "web.admin.kind", "open": "web.monitor.open", "overdue": "web.monitor.overdue",
+    "oldest": "web.monitor.oldest", "decisions": "web.monitor.count",
+    **{a: f"web.action.{a}" for a in DECISION_ACTIONS},
+    **{f"{a}_rate": f"web.monitor.csv.{a}_rate" for a in DECISION_ACTIONS},
+    "band": "web.monitor.csv.band", "band_label": "web.monitor.age",
+    "education": "web.monitor.csv.education", "education_label": "web.monitor.education",
+}
+
+
+def table_rows(name: str, scope: Scope) -> tuple[list[tuple[str, str]], list[dict]]:
+    """The CSV columns ((key, Persian header) pairs) and rows of one dashboard table: each code
+    beside its Persian label, durations in hours, rates as fractions, times in the Jalali calendar."""
+    columns, rows = _table(name, scope)
+    return [(key, t(COLUMN_HEADERS[key])) for key in columns], rows
+
+
+def _table(name: str, scope: Scope) -> tuple[list[str], list[dict]]:
+    filters, now, known = scope.filters, utcnow(), deployed()
+
+    def labelled(row: dict) -> dict:
+        extra = {}
+        if "process_key" in row:
+            extra["process_title"] = known.title(row["process_key"])
+        if row.get("step"):
+            extra["step_title"] = known.task_title(row["step"])
+        return {**row, **extra}
     if name == "cases":
         rows = monitoring.cases_by_status(db.session, filters, by_county=scope.by_county)
         columns = ["province", "province_name"] + (["county", "county_name"] if scope.by_county else []) + [
-            "process_key", "status", "cases"]
-        return columns, rows
+            "process_key", "process_title", "status", "status_label", "cases"]
+        return columns, [{**labelled(row), "status_label": known.status_label(row["status"])} for row in rows]
     if name in ("steps", "end_to_end"):
         rows = monitoring.step_times(db.session, filters) if name == "steps" else \
             monitoring.end_to_end_times(db.session, filters)
-        columns = (["process_key", "step"] if name == "steps" else ["process_key"]) + [
-            "n", "median_hours", "p90_hours"]
-        return columns, [{**row, "median_hours": _hours(row["p50"]), "p90_hours": _hours(row["p90"])} for row in rows]
+        columns = (["process_key", "process_title", "step", "step_title"] if name == "steps" else
+                   ["process_key", "process_title"]) + ["n", "median_hours", "p90_hours"]
+        return columns, [{**labelled(row), "median_hours": _hours(row["p50"]), "p90_hours": _hours(row["p90"])}
+                         for row in rows]
     if name == "backlog":
         rows = monitoring.backlog(db.session, filters, now)
-        return ["office", "office_name", "kind", "open", "overdue", "oldest"], [
-            {**row, "oldest": row["oldest"].isoformat() if row["oldest"] else ""} for row in rows]
+        return ["office", "office_name", "kind", "kind_label", "open", "overdue", "oldest"], [
+            {**row, "kind_label": t(f"web.office_kind.{row['kind']}")} for row in rows]
     if name == "decisions":
         rows = monitoring.decision_rates(db.session, filters)
-        columns = ["process_key", "step", *DECISION_ACTIONS, "decisions", *[f"{a}_rate" for a in DECISION_ACTIONS]]
-        return columns, [{**row, **{f"{a}_rate": "" if row[f"{a}_rate"] is None else f"{row[f'{a}_rate']:.4f}"
-                                    for a in DECISION_ACTIONS}} for row in rows]
+        columns = ["process_key", "process_title", "step", "step_title", *DECISION_ACTIONS, "decisions",
+                   *[f"{a}_rate" for a in DECISION_ACTIONS]]
+        return columns, [{**labelled(row), **{f"{a}_rate": _rate(row[f"{a}_rate"]) for a in DECISION_ACTIONS}}
+                         for row in rows]
     profile = monitoring.youth_profile(db.session, filters)
     if name == "ages":
-        return ["band", "n"], profile["bands"]
+        return ["band", "band_label", "n"], [{**b, "band_label": _band_label(b["band"])} for b in profile["bands"]]
     if name == "education":
-        return ["education", "n"], profile["education"]
+        return ["education", "education_label", "n"], [
+            {**e, "education_label": known.forms.choice_label("education", e["education"]) if e["education"]
+             else t("web.monitor.band_unknown")} for e in profile["education"]]
     raise NotFound("table")
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 
 from flask import Response
 from werkzeug.datastructures import MultiDict
@@ -17,7 +18,7 @@ import forms
 from forms import t
 from workflows.errors import InvalidInput
 
-__all__ = ["csv_cell", "csv_response", "page_args", "int_arg", "jalali_arg", "date_range", "choice_arg", "bool_arg", "text_arg", "collect",
+__all__ = ["csv_cell", "csv_text", "csv_response", "page_args", "int_arg", "jalali_arg", "date_range", "choice_arg", "bool_arg", "text_arg", "collect",
            "query_without", "error_messages"]
 
 _WHOLE = re.compile(r"([0-9]+)(?:\.0+)?")
@@ -143,11 +144,29 @@ def csv_cell(value: object) -> object:
     return value
 
 
-def csv_response(columns, rows, filename: str) -> Response:
-    """Rows (dicts) as a UTF-8 CSV download with a byte-order mark (for Excel), formulas neutralized."""
+def csv_text(value: object) -> object:
+    """A value as a person reads it in a spreadsheet: dates and times in the Jalali calendar (to the
+    minute, Tehran time), yes or no in Persian, Persian digits in Persian text; codes (ASCII text)
+    and numbers stay as a machine reads them."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return t("web.form.yes") if value else t("web.form.no")
+    if isinstance(value, datetime):
+        return forms.format_jalali(value, with_time=True)
+    if isinstance(value, date):
+        return forms.format_jalali(value)
+    if isinstance(value, str) and not value.isascii():
+        return forms.to_persian_digits(value)
+    return value
+
+
+def csv_response(columns: Sequence[tuple[str, str]], rows, filename: str) -> Response:
+    """Rows (dicts) as a UTF-8 CSV download with a byte-order mark (for Excel): ``columns`` are
+    (key, Persian header) pairs, values as ``csv_text`` shows them, formulas neutralized."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
+    writer = csv.writer(buffer)
+    writer.writerow([header for _, header in columns])
+    writer.writerows([csv_cell(csv_text(row.get(key))) for key, _ in columns] for row in rows)
     return Response("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

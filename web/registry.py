@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from forms import normalize_numeric, normalize_text, parse_jalali
+from forms import normalize_numeric, normalize_text, parse_jalali, t
 from web.extensions import db
 from web.listing import csv_response
 from web.scope import deployed
@@ -21,10 +22,15 @@ from workflows.models import Case, Center, Office, User
 
 bp = Blueprint("registry", __name__)
 
-#: the fields of a registry export, in order (documented in the README)
+#: the fields of a registry export, in order: the JSON export's keys
 EXPORT_FIELDS = ("center_id", "center_name", "mosque_name", "province", "county", "address", "postal_code",
                  "license_number", "license_status", "license_issued_at", "manager_national_id",
                  "manager_name", "manager_since", "manager_interim", "proved")
+#: the CSV export's columns: a code a machine reads sits beside its Persian label
+CSV_COLUMNS = ("center_id", "center_name", "mosque_name", "province", "province_name", "county", "county_name",
+               "address", "postal_code", "license_number", "license_status", "license_status_label",
+               "license_issued_at", "manager_national_id", "manager_name", "manager_since", "manager_interim",
+               "proved")
 
 
 def _scope(user: User) -> list[int] | None:
@@ -138,7 +144,18 @@ def export(fmt: str):
                         headers={"Content-Disposition": 'attachment; filename="centers.json"'})
     if fmt != "csv":
         raise NotFound("format")
-    return csv_response(EXPORT_FIELDS, rows, "centers.csv")
+    names = dict(db.session.execute(select(Office.code, Office.name)).all())
+    return csv_response([(key, t(f"web.registry.csv.{key}")) for key in CSV_COLUMNS],
+                        [csv_row(row, names) for row in rows], "centers.csv")
+
+
+def csv_row(row: dict, offices: dict[str, str]) -> dict:
+    """An export row as the CSV shows it: office and status labels beside their codes, Jalali dates."""
+    status = row["license_status"]
+    return {**row, "province_name": offices.get(row["province"]), "county_name": offices.get(row["county"]),
+            "license_status_label": t(f"web.license_status.{status}") if status else None,
+            "license_issued_at": datetime.fromisoformat(row["license_issued_at"]) if row["license_issued_at"] else None,
+            "manager_since": date.fromisoformat(row["manager_since"]) if row["manager_since"] else None}
 
 
 @bp.route("/centers/<int:center_id>")

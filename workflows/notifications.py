@@ -116,7 +116,7 @@ def snapshot(tasks: list[CaseTask]) -> dict[str, TaskSnapshot]:
 
 
 def _label(case: Case) -> str:
-    return f"{case.title or forms.t('web.cases.untitled')} #{forms.to_persian_digits(str(case.id))}"
+    return forms.to_persian_digits(f"{case.title or forms.t('web.cases.untitled')} #{case.id}")
 
 
 def _holders(session: Session, case: Case, lane: str, office_id: int | None, assignee_id: int | None,

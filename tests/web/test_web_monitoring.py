@@ -13,8 +13,6 @@ and C6, waiting in Arak's county review. Every case was created at T.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from datetime import timedelta
@@ -24,7 +22,7 @@ from sqlalchemy import select
 
 from forms import jalali_iso, to_persian_digits
 from office_support import answer, base_time, decide, founding, national_id
-from support import assert_nothing_inline, login, user
+from support import assert_nothing_inline, csv_rows, login, user
 from web.extensions import db
 from workflows import monitoring
 from workflows.cases import case_records, complete_task
@@ -161,31 +159,35 @@ def test_dashboard_pages_filters_scope_and_csv(fleet, client):
     assert html.count('<svg class="chart"') == 5
     assert_nothing_inline(html, "/monitoring")  # the charts are drawn on the server, nothing inline
     assert "۱ روز و ۱۲ ساعت" in html  # the county review's median, 36 hours
-    rows = list(csv.DictReader(io.StringIO(client.get("/monitoring/steps.csv").get_data(as_text=True).lstrip("\ufeff"))))
-    county = next(r for r in rows if r["process_key"] == "center_founding" and r["step"] == "county_review")
-    assert (county["n"], county["median_hours"], county["p90_hours"]) == ("6", "36.00", "98.00")
-    isfahan = list(csv.DictReader(io.StringIO(client.get("/monitoring/cases.csv?province=isfahan")
-                                              .get_data(as_text=True).lstrip("\ufeff"))))
-    assert [(r["county"], r["status"], r["cases"]) for r in isfahan] == [("isfahan-kashan", "licensed", "1")]
-    saveh = list(csv.DictReader(io.StringIO(client.get("/monitoring/decisions.csv?county=markazi-saveh")
-                                            .get_data(as_text=True).lstrip("\ufeff"))))
-    assert [(r["step"], r["approve"], r["reject"]) for r in saveh if r["step"]] == [
+    rows = csv_rows(client.get("/monitoring/steps.csv"))
+    county = next(r for r in rows if r["کد فرایند"] == "center_founding" and r["کد مرحله"] == "county_review")
+    assert (county["فرایند"], county["مرحله"]) == ("تأسیس کانون", "بررسی اداره شهرستان")
+    assert (county["تعداد"], county["میانه (ساعت)"], county["صدک ۹۰ (ساعت)"]) == ("6", "36.0", "98.0")
+    isfahan = csv_rows(client.get("/monitoring/cases.csv?province=isfahan"))
+    assert [(r["کد شهرستان"], r["شهرستان"], r["کد وضعیت"], r["تعداد"]) for r in isfahan] == [
+        ("isfahan-kashan", "کاشان", "licensed", "1")]
+    saveh = csv_rows(client.get("/monitoring/decisions.csv?county=markazi-saveh"))
+    assert [(r["کد مرحله"], r["تأیید"], r["رد"]) for r in saveh if r["کد مرحله"]] == [
         ("county_review", "1", "0"), ("province_review", "0", "1")]
     for table in ("cases", "steps", "end_to_end", "backlog", "decisions", "ages", "education"):
         response = client.get(f"/monitoring/{table}.csv")
         assert response.status_code == 200 and response.mimetype == "text/csv", table
         assert response.headers["Content-Type"] == "text/csv; charset=utf-8", table
+        header = response.get_data(as_text=True).lstrip("\ufeff").splitlines()[0]
+        assert not re.search("[A-Za-z]", header), (table, header)  # Persian headers only
+    backlog = csv_rows(client.get("/monitoring/backlog.csv"))
+    assert backlog and all(re.fullmatch("[۰-۹]{4}/[۰-۹]{2}/[۰-۹]{2} [۰-۹]{2}:[۰-۹]{2}", r["قدیمی‌ترین کار از"])
+                           for r in backlog if r["کارهای باز"] != "0"), backlog
+    assert {r["نوع"] for r in backlog} <= {"اداره شهرستان", "ستاد استان"}
     assert client.get("/monitoring/nothing.csv").status_code == 404
 
     # Jalali date ranges, in Persian digits; a range before the cases shows nothing
     day = to_persian_digits(jalali_iso(tehran_today(t)))
     before = to_persian_digits(jalali_iso(tehran_today(t) - timedelta(days=1)))
     assert client.get(f"/monitoring?from={day}").status_code == 200
-    rows = list(csv.DictReader(io.StringIO(client.get(f"/monitoring/steps.csv?from={day}")
-                                           .get_data(as_text=True).lstrip("\ufeff"))))
-    assert any(r["step"] == "county_review" and r["n"] == "6" for r in rows)
-    empty = list(csv.DictReader(io.StringIO(client.get(f"/monitoring/steps.csv?to={before}")
-                                            .get_data(as_text=True).lstrip("\ufeff"))))
+    rows = csv_rows(client.get(f"/monitoring/steps.csv?from={day}"))
+    assert any(r["کد مرحله"] == "county_review" and r["تعداد"] == "6" for r in rows)
+    empty = csv_rows(client.get(f"/monitoring/steps.csv?to={before}"))
     assert empty == []
     for query in ("from=1405/13/01", "to=abc", f"from={day}&to={before}", "province=nowhere", "process_key=x"):
         response = client.get(f"/monitoring?{query}")
@@ -199,9 +201,9 @@ def test_province_sees_its_province_and_counties_see_no_dashboard(fleet, client)
     login(client, "markazi_head")
     html = client.get("/monitoring").get_data(as_text=True)
     assert "استان مرکزی" in html and "کاشان" not in html
-    rows = list(csv.DictReader(io.StringIO(client.get("/monitoring/steps.csv").get_data(as_text=True).lstrip("\ufeff"))))
-    county = next(r for r in rows if r["step"] == "county_review")
-    assert (county["n"], county["median_hours"]) == ("5", "24.00")
+    rows = csv_rows(client.get("/monitoring/steps.csv"))
+    county = next(r for r in rows if r["کد مرحله"] == "county_review")
+    assert (county["تعداد"], county["میانه (ساعت)"]) == ("5", "24.0")
     assert client.get("/monitoring?province=isfahan").status_code == 422
     assert client.get("/monitoring?county=isfahan-kashan").status_code == 422
     client.post("/logout")
@@ -338,11 +340,9 @@ def test_the_dashboard_defaults_to_the_last_thirty_days(fleet, client):
     assert 'name="from" value=""' in every and csv_query(every) == {"from": [""]}
     assert "۱ روز و ۱۲ ساعت" in every
     for query in ("", "?from="):
-        rows = list(csv.DictReader(io.StringIO(client.get(f"/monitoring/steps.csv{query}")
-                                               .get_data(as_text=True).lstrip("\ufeff"))))
-        assert any(r["step"] == "county_review" and r["n"] == "6" for r in rows), query
+        rows = csv_rows(client.get(f"/monitoring/steps.csv{query}"))
+        assert any(r["کد مرحله"] == "county_review" and r["تعداد"] == "6" for r in rows), query
     # the default range starts thirty days ago: a day before it is outside
     outside = to_persian_digits(jalali_iso(tehran_today(utcnow()) - timedelta(days=DEFAULT_DAYS)))
-    rows = list(csv.DictReader(io.StringIO(client.get(f"/monitoring/cases.csv?to={outside}")
-                                           .get_data(as_text=True).lstrip("\ufeff"))))
+    rows = csv_rows(client.get(f"/monitoring/cases.csv?to={outside}"))
     assert rows == []

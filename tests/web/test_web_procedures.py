@@ -1,7 +1,6 @@
 """Manager change, retirement, inquiries, deadlines and the registry, through the pages, API and CLI."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -14,7 +13,8 @@ from sqlalchemy import select
 
 from forms import t
 from support import (
-    ACTORS, OTHER_MANAGER, PIN, found_center, in_county_review, login, pdf_bytes, png_bytes, submitted_founding, user,
+    ACTORS, OTHER_MANAGER, PIN, csv_rows, found_center, in_county_review, login, pdf_bytes, png_bytes, submitted_founding,
+    user,
 )
 from web.extensions import db
 from workflows.cases import complete_task, deploy, start_case
@@ -219,8 +219,13 @@ def test_registry_search_export_and_jurisdiction(app, client):
         "username": "arak_officer", "password": "demo1234"}).json["token"]}
     found = client.get(f"/api/v1/centers?license_number={persian}", headers=token).json["centers"]
     assert [c["id"] for c in found] == [center.id]
-    rows = list(csv.DictReader(io.StringIO(client.get("/centers/export.csv").get_data(as_text=True).lstrip("\ufeff"))))
-    assert len(rows) == 1 and rows[0]["manager_national_id"] == "2389001122" and rows[0]["license_number"]
+    rows = csv_rows(client.get("/centers/export.csv"))
+    assert len(rows) == 1 and rows[0]["کد ملی مدیر"] == "2389001122" and rows[0]["شماره مجوز"]
+    assert (rows[0]["کد شهرستان"], rows[0]["شهرستان"], rows[0]["کد وضعیت مجوز"], rows[0]["وضعیت مجوز"]) == (
+        "markazi-arak", "اراک", "active", "فعال")
+    assert re.fullmatch("[۰-۹]{4}/[۰-۹]{2}/[۰-۹]{2} [۰-۹]{2}:[۰-۹]{2}", rows[0]["زمان صدور مجوز"])
+    assert re.fullmatch("[۰-۹]{4}/[۰-۹]{2}/[۰-۹]{2}", rows[0]["آغاز دوره مدیر"])
+    assert (rows[0]["سرپرست"], rows[0]["مطابق رکوردهای امضاشده"]) == ("خیر", "بله")
     exported = json.loads(client.get("/centers/export.json").get_data(as_text=True))
     assert exported["centers"][0]["county"] == "markazi-arak" and "license_number" in exported["fields"]
     on = client.get(f"/centers/{center.id}?on=۱۳۹۰/۰۱/۰۱").get_data(as_text=True)
