@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, current_app, g, render_template, request
+from flask import Blueprint, Flask, current_app, g, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from forms import t, to_persian_digits
+from forms.messages import FA
 from web.extensions import db
 from web.listing import choice_arg, collect, date_range, error_messages, page_args, query_without, text_arg
 from web.scope import deployed, diagram_state, timeline, verification_summary
@@ -115,7 +117,38 @@ def log():
                                messages=error_messages(error.errors), args={}), 422
     rows, total = audit.audit_events(db.session, page=page, per_page=per_page)
     return render_template("audit_log.html", rows=rows, total=total, page=page, pages=max(1, -(-total // per_page)),
-                           messages=[], args=query_without(request.args, "page"), loads=json.loads)
+                           messages=[], args=query_without(request.args, "page"), loads=json.loads,
+                           subjects=read_subjects, page_label=page_label)
+
+
+#: what each kind of thing a read names is called, and the page that shows it to an auditor
+_SUBJECTS = {"case": ("web.audit.subject.case", "audit.case", "case_id"),
+             "center": ("web.audit.subject.center", "registry.center", "center_id"),
+             "inquiry": ("web.audit.subject.inquiry", None, None),
+             "document": ("web.audit.subject.document", None, None)}
+
+
+def read_subjects(target: str) -> list[dict]:
+    """The things a logged read names, in Persian ("case:2,center:5" is «پرونده #۲»، «کانون #۵»), each
+    with the address an auditor opens it at; "cases" is every case; an export names nothing."""
+    if target == "cases":
+        return [{"label": t("web.audit.subject.all_cases"), "url": None}]
+    found = []
+    for part in target.split(","):
+        kind, _, value = part.partition(":")
+        if kind not in _SUBJECTS:
+            continue
+        label, endpoint, arg = _SUBJECTS[kind]
+        number = value if value.isdigit() else ""
+        found.append({"label": t(label, id=to_persian_digits(number)),
+                      "url": url_for(endpoint, **{arg: int(number)}) if endpoint and number else None})
+    return found
+
+
+def page_label(endpoint: str) -> str:
+    """The Persian name of the page (or API call) a read went through."""
+    key = f"web.audit.page.{endpoint}"
+    return t(key) if key in FA else t("web.audit.page.other")
 
 
 def record_hq_reads(response):

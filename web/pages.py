@@ -92,7 +92,9 @@ def case_diagram(case_id: int):
     case = case_or_404(current_user, case_id)
     definition = db.session.get(ProcessDefinition, case.spec_version)
     xml = json.loads(definition.sources)[f"{definition.process_key}.bpmn"]
-    return Response(xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=3600"})
+    return Response(xml, mimetype="application/xml", headers={
+        "Cache-Control": "private, max-age=3600",
+        "Content-Disposition": f'attachment; filename="{definition.process_key}.bpmn"'})
 
 
 def _last_violations(entries: list[dict]) -> list[dict]:

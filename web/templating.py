@@ -46,11 +46,12 @@ def is_past(moment: datetime | None) -> bool:
 
 
 def problem(code: str, fallback: str | None = None) -> str:
-    """The Persian label of a verification problem code (`fallback`, else the code itself, if it has none)."""
+    """The Persian label of a verification problem code; one it has no words for reads as `fallback`,
+    else as "another problem" (the codes themselves are for auditors, folded away where shown)."""
     key = f"web.verify.problem.{code}"
     if key in FA:
         return t(key)
-    return code if fallback is None else fallback
+    return t("web.verify.problem.other") if fallback is None else fallback
 
 
 def init_app(app: Flask) -> None:

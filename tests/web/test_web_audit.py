@@ -90,7 +90,14 @@ def test_a_case_read_only_with_its_verification_and_the_read_is_logged(country, 
         ("export", "export:monitoring.export")]
     assert json.loads(events[1].details)["endpoint"] == "api.read_case"
     log = client.get("/audit/log").get_data(as_text=True)
-    assert log.count("<tr>") == 1 + 5 and "monitoring.export" in log  # the header row and five reads
+    assert log.count("<tr>") == 1 + 5  # the header row and five reads
+    # in Persian words, each naming the page it went through and linking the case read; the codes
+    # stay for an auditor, folded away
+    shown = re.sub(r"<details>.*?</details>", "", log.split('id="read-log"')[1], flags=re.S)
+    assert "خروجی جدول نظارت" in shown and "پرونده از راه API" in shown and "صفحه پرونده" in shown
+    assert f'<a href="/audit/cases/{saveh.id}">پرونده #{to_persian_digits(str(saveh.id))}</a>' in shown
+    assert not re.search("[a-z]+[:._][a-z0-9]", re.sub(r"<[^>]+>", "", shown)), shown
+    assert "monitoring.export" in log  # folded
     # reads by anyone else are not headquarters' and are not logged; nothing was signed by reading
     client.post("/logout")
     login(client, "arak_officer")
