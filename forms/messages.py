@@ -380,6 +380,7 @@ FA: dict[str, str] = {
     "web.registry.search": "جست‌وجو",
     "web.registry.none": "کانونی یافت نشد.",
     "web.registry.manager": "مدیر",
+    "web.registry.next_manager": "مدیر از تاریخ پایان دوره کنونی",
     "web.registry.since": "از",
     "web.registry.until": "تا",
     "web.registry.planned_end": "پایان دوره (حکم)",

@@ -322,7 +322,7 @@ _INQUIRY = {"id": _INT, "kind": _STR, "agency": _STR, "round": _INT, "status": _
 _LICENSE = _object({"number": _STR, "status": _STR, "issued_at": _TIME})
 _CENTER = {"id": _INT, "name": _null(_STR), "mosque_name": _null(_STR), "county": _null(_STR),
            "address": _null(_STR), "postal_code": _null(_STR), "license": _null(_LICENSE),
-           "manager": _null(_ref("ManagerTerm")), "proved": _BOOL,
+           "manager": _null(_ref("ManagerTerm")), "next_manager": _null(_ref("ManagerTerm")), "proved": _BOOL,
            "problems": _list({"type": "string", "description": "subject.field: code"})}
 _FACT_CODE = _object({"subject": _STR, "field": _STR, "code": _STR})
 _CHECKPOINT = _object({"checkpoint": _null(_ref("SignedCheckpoint")),

@@ -87,6 +87,7 @@ def center_json(center: Center, check: tuple[facts.ProvedCenter, list[facts.Fact
             "license": {"number": proved.license["number"], "status": proved.license["status"],
                         "issued_at": parse_time(proved.license["issued_at"]).isoformat()} if proved.license else None,
             "manager": _term_json(current) if current else None,
+            "next_manager": _term_json(proved.next_term) if proved.next_term else None,
             "proved": not problems, "problems": [f"{p.subject}.{p.field}: {p.code}" for p in problems]}
     if full:
         data["terms"] = [_term_json(term) for term in proved.terms]

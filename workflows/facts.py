@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from signing import ChainReport, format_time, parse_time
-from workflows.models import Case, Center, License, ManagerTerm, Office, Record
+from workflows.models import Case, Center, License, ManagerTerm, Office, Record, tehran_today, utcnow
 from workflows.procedures import OUTCOME_ACTIONS
 
 __all__ = ["FactProblem", "ProvedCenter", "CaseProof", "case_facts", "founding_facts",
@@ -188,8 +188,20 @@ class ProvedCenter:
 
     @property
     def current_term(self) -> dict | None:
+        """The term in force today (Tehran), else the last open one."""
+        today = self.term_on(tehran_today(utcnow()))
+        if today is not None:
+            return today
         open_terms = [t for t in self.terms if t["end_date"] is None]
         return open_terms[-1] if open_terms else None
+
+    @property
+    def next_term(self) -> dict | None:
+        """A term that starts on a later day than today: a successor or an interim manager named for
+        the effective date of a retirement or resignation."""
+        iso = tehran_today(utcnow()).isoformat()
+        later = [t for t in self.terms if t["start_date"] > iso]
+        return later[0] if later else None
 
     def term_on(self, day: date) -> dict | None:
         """The term in force on a day (the one that started that day, when one ended it)."""

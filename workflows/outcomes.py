@@ -8,6 +8,7 @@ successor tells that case, in the same transaction, that one was appointed.
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from sqlalchemy import select
 
@@ -36,17 +37,18 @@ def issue_license(change: Transition, signer: Signer, actor: User) -> None:
 def appoint_manager(change: Transition, signer: Signer, actor: User) -> None:
     """The proposed manager's term starts today and the current one ends; a linked case waiting for a
     successor is told (its procedure says how the term ended: retired, resigned)."""
-    session, case, today = change.session, change.case, tehran_today(change.now)
+    session, case = change.session, change.case
     linked = session.get(Case, case.linked_case_id) if case.linked_case_id else None
     reason = (procedures.of_version(session, linked.spec_version) if linked else change.procedure).term_end_reason
+    start = handover_day(session, tehran_today(change.now), linked)
     manager = transitions.latest_application(session, case)["manager"]
     ended = registry.current_manager(session, case.center_id)
     term = registry.appoint_manager(session, case.center, case=case, national_id=manager["national_id"],
                                     full_name=f"{manager['first_name']} {manager['last_name']}",
-                                    start=today, end_reason=reason, terms=change.spec.tables["terms"],
-                                    profile=registry.manager_profile(manager, today))
+                                    start=start, end_reason=reason, terms=change.spec.tables["terms"],
+                                    profile=registry.manager_profile(manager, start))
     change.sign(signer, actor, action="appoint_manager",
-                details={"term_id": term.id, "national_id": term.national_id, "start_date": today.isoformat(),
+                details={"term_id": term.id, "national_id": term.national_id, "start_date": start.isoformat(),
                          "previous_term_end": reason, **facts.appointment_facts(term, ended)})
     if linked is not None:
         _confirm_successor(change, linked, signer, actor)
@@ -54,17 +56,31 @@ def appoint_manager(change: Transition, signer: Signer, actor: User) -> None:
 
 @transitions.on_end("appoint_interim")
 def appoint_interim(change: Transition, signer: Signer, actor: User) -> None:
-    """The interim manager named in the case starts today, for the interim term."""
-    session, case, today = change.session, change.case, tehran_today(change.now)
+    """The interim manager named in the case starts for the interim term on the day the current term
+    ends: today, or the later day the signed request asked for."""
+    session, case = change.session, change.case
+    start = handover_day(session, tehran_today(change.now), case)
     interim = _interim_from_records(change)
     ended = registry.current_manager(session, case.center_id)
     term = registry.appoint_manager(session, case.center, case=case, national_id=interim["national_id"],
-                                    full_name=interim["full_name"], start=today,
+                                    full_name=interim["full_name"], start=start,
                                     end_reason=change.procedure.term_end_reason, terms=change.spec.tables["terms"],
                                     interim=True)
     change.sign(signer, actor, action="appoint_interim",
-                details={"term_id": term.id, "national_id": term.national_id, "start_date": today.isoformat(),
+                details={"term_id": term.id, "national_id": term.national_id, "start_date": start.isoformat(),
                          **facts.appointment_facts(term, ended)})
+
+
+def handover_day(session, today: date, request_case: Case | None) -> date:
+    """The day one term ends and the next starts: today, or the later effective date the signed
+    request of a retirement or resignation asked for (a date already past was refused when signed)."""
+    if request_case is None:
+        return today
+    record = session.scalars(select(Record).where(Record.case_id == request_case.id, Record.action == "request",
+                                                  Record.form_data.is_not(None))
+                             .order_by(Record.seq.desc()).limit(1)).first()
+    asked = json.loads(record.form_data).get("effective_date") if record is not None else None
+    return max(today, date.fromisoformat(asked)) if asked else today
 
 
 @transitions.on_waiting("successor")

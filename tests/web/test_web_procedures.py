@@ -18,7 +18,10 @@ from support import (
 )
 from web.extensions import db
 from workflows.cases import complete_task, deploy, start_case
-from workflows.models import Case, Inquiry, License, ManagerTerm, ProcessDefinition, Record, utcnow
+from forms import jalali_iso, to_persian_digits
+from web.certificate import certificate_context
+from workflows import facts
+from workflows.models import Case, Inquiry, License, ManagerTerm, ProcessDefinition, Record, tehran_today, utcnow
 
 AGENCY = {"Authorization": "Bearer demo-judiciary-token"}
 HEALTH = {"Authorization": "Bearer demo-health-token"}
@@ -102,6 +105,38 @@ def test_office_starts_a_retirement_and_names_an_interim(app, client):
     client.post("/logout")
     login(client, "applicant2")
     assert client.post(f"/centers/{center.id}/cases", data={"process_key": "manager_resignation"}).status_code == 404
+
+
+def test_a_term_ends_on_the_requested_effective_date_not_on_the_acknowledgement_day(app, client):
+    center = found_center(app, ACTORS["applicant"])
+    login(client, "arak_officer")
+    case_id = start_from_center(client, center.id, "manager_retirement")
+    today = tehran_today(utcnow())
+    # a day already past is refused with its reason, and nothing is signed
+    response = post_task(client, case_id, {"effective_date": (today - timedelta(days=1)).isoformat(),
+                                           "reason": "رسیدن به سن بازنشستگی."})
+    assert response.status_code == 422 and "امروز یا روزی پس از آن" in response.get_data(as_text=True)
+    effective = today + timedelta(days=17)
+    assert post_task(client, case_id, {"effective_date": to_persian_digits(jalali_iso(effective)),
+                                       "reason": "رسیدن به سن بازنشستگی."}).status_code == 302
+    response = post_task(client, case_id, {"continuity": "interim", "interim.full_name": "رضا قاسمی",
+                                           "interim.national_id": "0067749828", "interim.mobile": "09350001122"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    terms = db.session.scalars(select(ManagerTerm).where(ManagerTerm.center_id == center.id)
+                               .order_by(ManagerTerm.id)).all()
+    assert [(t.end_date, t.end_reason) for t in terms[:1]] == [(effective, "retired")]
+    assert terms[1].start_date == effective and terms[1].interim
+    # until that day the retiring manager is still the one in force; the interim is shown as named for it
+    page = client.get(f"/centers/{center.id}").get_data(as_text=True)
+    current = page.split('id="current-manager"')[1].split("</dd>")[0]
+    assert terms[0].full_name in current and "رضا قاسمی" not in current
+    assert "رضا قاسمی" in page.split('id="next-manager"')[1].split("</dd>")[0]
+    assert to_persian_digits(jalali_iso(effective)) in page.split('id="next-manager"')[1].split("</dd>")[0]
+    with app.test_request_context(base_url="http://127.0.0.1:5000"):
+        context = certificate_context(db.session.get(Case, case_id))
+    assert context["ended_term"]["end_date"] == effective
+    assert db.session.get(Case, case_id).center_id == center.id and facts.prove_center(db.session, center.id)[1] == []
 
 
 def test_agency_answers_are_scoped_checked_and_signed(app, client):
