@@ -28,7 +28,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt constraints.txt | $(VENV)/bi
 	touch $@ $(VENV)/.runtime
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --omit=optional --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Debian packages: WeasyPrint's Pango and HarfBuzz; poppler, qpdf, NSS tools and zbar to check PDFs, seals and QR codes;

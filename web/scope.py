@@ -11,12 +11,12 @@ import forms
 from web.extensions import db
 from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
 from workflows import access, facts, inbox, procedures, transitions
+from workflows.documents import APPLICATION_ACTIONS
 from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseTask, Office, Record, User, utcnow
 
 #: the actions that sign an application (its first submission and each corrected one)
-APPLICATION_ACTIONS = ("submit", "resubmit")
 
 __all__ = ["case_application", "application_view", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
            "storage_dir", "county_choices", "task_filters", "county_filter_choices", "deployed", "case_form"]

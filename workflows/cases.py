@@ -243,6 +243,16 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
 
 # --- helpers ---------------------------------------------------------------------------
 
+def _application_documents(session: Session, case: Case, procedure: procedures.Procedure) -> list[str]:
+    """The document fields of the form the case's latest application was signed with."""
+    record = session.scalars(select(Record).where(Record.case_id == case.id,
+                                                  Record.action.in_(documents.APPLICATION_ACTIONS))
+                             .order_by(Record.seq.desc()).limit(1)).first()
+    if record is None:
+        return []
+    return procedure.forms.get(json.loads(record.canonical)["form_key"]).documents
+
+
 def _check_references(session: Session, case: Case, procedure: procedures.Procedure, task: CaseTask,
                       form: forms.FormSpec, cleaned: dict) -> Office | None:
     """Checks the schema cannot make: the offices and documents the form names, the inquiries of this case.
@@ -263,6 +273,11 @@ def _check_references(session: Session, case: Case, procedure: procedures.Proced
         digest = form.value(cleaned, path)
         if digest is not None and digest not in linked:
             errors[path] = [forms.t("errors.document_missing")]
+    if form.documents:
+        errors.update(documents.check_replacements(session, case, cleaned, form.documents))
+    if documents.REVIEW_FIELD in cleaned:
+        errors.update(documents.check_review(session, case, cleaned, _application_documents(session, case, procedure),
+                                             approves=procedure.action_for(task.name, cleaned) == "approve"))
     if (procedure.tasks[task.name].decides_inquiries and procedure.action_for(task.name, cleaned) == "approve"
             and len(cleaned.get("reason", "")) < 5 and inquiries.pending_in_latest_round(session, case)):
         errors["reason"] = [forms.t("errors.pending_inquiries_reason")]

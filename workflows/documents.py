@@ -1,8 +1,17 @@
-"""Uploaded documents: checked by content, stored by SHA-256, linked to a case."""
+"""Uploaded documents: checked by content, stored by SHA-256, linked to a case; an office's review
+of each document of an application, and what a return for correction asks the applicant to replace.
+
+A decision form that declares a ``document_review`` list signs, for each document of the
+application it decides on, ``{"document": <the application's field path>, "verdict": "accepted" |
+"rejected", "reason": …}``. A decision that approves accepts every document it reviewed. After a
+return for correction, the applicant's next application keeps each accepted document as it was and
+replaces each rejected one; the older file stays linked to the case and in the signed history.
+"""
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import warnings
 from pathlib import Path
@@ -13,10 +22,15 @@ from sqlalchemy.orm import Session
 
 import forms
 from workflows.errors import InvalidInput
-from workflows.models import Case, CaseDocument, Document, User
+from workflows.models import Case, CaseDocument, Document, Record, User
 
 __all__ = ["MAX_DOCUMENT_BYTES", "store_document", "case_document_digests", "document_path", "sniff_type",
-           "is_sha256"]
+           "is_sha256", "REVIEW_FIELD", "APPLICATION_ACTIONS", "check_review", "check_replacements", "open_review"]
+
+#: the decision form's field that reviews the application's documents one by one
+REVIEW_FIELD = "document_review"
+#: the actions that sign an application (its first submission and each one after a return)
+APPLICATION_ACTIONS = ("submit", "resubmit")
 
 #: the largest upload accepted
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
@@ -88,3 +102,74 @@ def store_document(session: Session, storage_dir: Path, *, case: Case, user: Use
 def case_document_digests(session: Session, case: Case) -> set[str]:
     """Digests of the documents uploaded to this case."""
     return set(session.scalars(select(CaseDocument.sha256).where(CaseDocument.case_id == case.id)))
+
+
+def _value(data: dict, path: str) -> object:
+    for part in path.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _application_before(session: Session, case: Case, seq: int | None = None) -> dict | None:
+    """The form data of the case's latest signed application (before the record at ``seq``)."""
+    query = select(Record.form_data).where(Record.case_id == case.id, Record.action.in_(APPLICATION_ACTIONS),
+                                           Record.form_data.is_not(None))
+    if seq is not None:
+        query = query.where(Record.seq < seq)
+    found = session.scalars(query.order_by(Record.seq.desc()).limit(1)).first()
+    return json.loads(found) if found else None
+
+
+def check_review(session: Session, case: Case, cleaned: dict, document_paths: list[str], approves: bool
+                 ) -> dict[str, list[str]]:
+    """The problems of a decision's document review (field-keyed): each item names a document of the
+    application decided on, and an approval rejects none."""
+    review = cleaned.get(REVIEW_FIELD) or []
+    if not review:
+        return {}
+    application = _application_before(session, case) or {}
+    errors: dict[str, list[str]] = {}
+    for number, item in enumerate(review):
+        if item["document"] not in document_paths or not _value(application, item["document"]):
+            errors[f"{REVIEW_FIELD}.{number}.document"] = [forms.t("errors.review_unknown_document")]
+    if approves and any(item["verdict"] == "rejected" for item in review):
+        errors["decision"] = [forms.t("errors.review_rejected_approve")]
+    return errors
+
+
+def open_review(session: Session, case: Case) -> dict[str, dict]:
+    """What the latest return for correction that the applicant has not yet answered said of each
+    document: path → {"verdict", "reason", "sha256" (the file it reviewed), "seq" (its record)};
+    empty when there is none."""
+    for seq, action, form_data in session.execute(
+            select(Record.seq, Record.action, Record.form_data).where(
+                Record.case_id == case.id, Record.form_data.is_not(None)).order_by(Record.seq.desc())):
+        if action in APPLICATION_ACTIONS:
+            return {}
+        data = json.loads(form_data)
+        if REVIEW_FIELD in data:
+            if action != "return":
+                return {}
+            application = _application_before(session, case, seq) or {}
+            return {item["document"]: {"verdict": item["verdict"], "reason": item.get("reason"), "seq": seq,
+                                       "sha256": _value(application, item["document"])}
+                    for item in data[REVIEW_FIELD]}
+    return {}
+
+
+def check_replacements(session: Session, case: Case, cleaned: dict, document_paths: list[str]
+                       ) -> dict[str, list[str]]:
+    """The problems of an application sent after a return that reviewed its documents (field-keyed):
+    an accepted document is kept as it was, a rejected one is replaced by another file."""
+    review = open_review(session, case)
+    errors: dict[str, list[str]] = {}
+    for path in document_paths:
+        verdict = review.get(path)
+        if verdict is None or verdict["sha256"] is None:
+            continue
+        now = _value(cleaned, path)
+        if verdict["verdict"] == "accepted" and now != verdict["sha256"]:
+            errors[path] = [forms.t("errors.review_keep_accepted")]
+        elif verdict["verdict"] == "rejected" and now == verdict["sha256"]:
+            errors[path] = [forms.t("errors.review_replace_rejected")]
+    return errors

@@ -564,7 +564,16 @@ def test_describe_types_and_constraints():
 def test_describe_review_decision():
     description = describe("review_decision")
     assert description["title"] == "بررسی و تصمیم"
-    decision, reason, note = description["fields"]
+    decision, reason, note, review = description["fields"]
+    assert (review["type"], review["required"], [f["name"] for f in review["fields"]]) == (
+        "list", False, ["document", "verdict", "reason"])
+    assert review["fields"][1]["choices"] == [{"value": "accepted", "label": "پذیرفته"},
+                                              {"value": "rejected", "label": "نپذیرفته"}]
+    with pytest.raises(FormError) as rejected:
+        validate("review_decision", {"decision": "return", "reason": "مدارک ناقص است.",
+                                     "document_review": [{"document": "documents.manager_degree",
+                                                          "verdict": "rejected"}]})
+    assert "document_review.0.reason" in rejected.value.errors
     assert decision["choices"] == [
         {"value": "approve", "label": "تأیید"},
         {"value": "return", "label": "بازگشت برای اصلاح"},
