@@ -17,7 +17,8 @@ from web.errors import domain_error_answer
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
-    application_view, case_application, case_form, case_or_404, case_request, county_choices, deployed, diagram_state, latest_form_data, storage_dir,
+    agency_names, application_view, case_application, case_form, case_or_404, case_request, county_choices, deployed, desk_view,
+    diagram_state, latest_form_data, storage_dir,
     tasks_for, timeline,
     verification_summary,
 )
@@ -69,7 +70,7 @@ def case(case_id: int):
         "case.html", case=case, entries=entries, verification=verification_summary(case),
         my_tasks=[task for task in case.tasks if access.may_act(current_user, task)],
         application=application_view(case), request_data=case_request(case),
-        inquiries=inquiries.case_inquiries(db.session, case),
+        inquiries=inquiries.case_inquiries(db.session, case), agencies=agency_names(),
         can_resend=access.is_office_role(current_user.role) and case.outcome is None,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
         documents=db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id)).all(),
@@ -124,12 +125,13 @@ def task(case_id: int, task_id: str):
         # the uploads and the draft are kept whatever becomes of a submit (committed with the request)
         save_draft(db.session, case=case, task_id=task_id, user=current_user, data=data)
         if request.form.get("_action") == "submit" and not errors:
+            reviewed, kept = _reviewed_only(data)
             try:
-                _complete(case, task, form, data)
+                _complete(case, task, form, reviewed)
                 flash(form.done or t("web.task.done"), "success")
                 return redirect(url_for("pages.case", case_id=case.id))
             except InvalidInput as error:
-                errors.update(error.errors)
+                errors.update(_review_errors_in_place(error.errors, kept))
             except WrongPin:
                 errors["pin"] = [t("web.error.wrong_pin")]
             except SigningSessionEnded:
@@ -155,15 +157,46 @@ def task(case_id: int, task_id: str):
         status = 200
     if errors:
         flash(t("web.task.has_errors"), "error")
+    entries = timeline(case)
+    # an office deciding sees the whole case on this page; an applicant correcting sees what was rejected
+    desk = desk_view(case, entries) if task.lane != "applicant" and not form.documents else None
     return render_template(
         "task.html", case=case, task=task, form=form.describe(), values=values,
-        errors=errors, counties=county_choices(), entries=timeline(case),
+        errors=errors, counties=county_choices(), entries=entries, desk=desk,
         application=application_view(case) if not form.documents else None,
         request_data=case_request(case),
-        inquiries=inquiries.case_inquiries(db.session, case), signing_until=signing_open_until(),
+        review={path: {**r, "label": form.label(path)} for path, r in documents.open_review(db.session, case).items()}
+        if form.documents else {},
+        inquiries=inquiries.case_inquiries(db.session, case), agencies=agency_names(),
+        signing_until=signing_open_until(),
         uploaded={d.sha256: d.original_name for d in db.session.scalars(
             select(CaseDocument).where(CaseDocument.case_id == case.id))} if form.documents else {},
     ), status
+
+
+def _reviewed_only(data: dict) -> tuple[dict, list[int]]:
+    """The data without the rows of the document review the officer left blank (neither a verdict nor a
+    reason: a document not reviewed), and the page's row number of each row kept."""
+    rows = data.get(documents.REVIEW_FIELD)
+    if not isinstance(rows, list):
+        return data, []
+    kept = [i for i, row in enumerate(rows) if not isinstance(row, dict) or row.get("verdict") or row.get("reason")]
+    reviewed = {key: value for key, value in data.items() if key != documents.REVIEW_FIELD}
+    if kept:
+        reviewed[documents.REVIEW_FIELD] = [rows[i] for i in kept]
+    return reviewed, kept
+
+
+def _review_errors_in_place(errors: dict[str, list[str]], kept: list[int]) -> dict[str, list[str]]:
+    """Errors of the review's rows keyed by the page's row numbers, where the inputs are."""
+    prefix = f"{documents.REVIEW_FIELD}."
+    placed = {}
+    for key, messages in errors.items():
+        number, _, rest = key[len(prefix):].partition(".")
+        if key.startswith(prefix) and number.isdigit() and int(number) < len(kept):
+            key = f"{prefix}{kept[int(number)]}" + (f".{rest}" if rest else "")
+        placed[key] = messages
+    return placed
 
 
 def _complete(case: Case, task: CaseTask, form: forms.FormSpec, data: dict) -> None:

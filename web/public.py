@@ -117,7 +117,7 @@ def font(name: str):
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 #: npm packages whose built files the pages load: URL name → folder under node_modules
-VENDOR = {"bpmn-js": ("bpmn-js", "dist")}
+VENDOR = {"bpmn-js": ("bpmn-js", "dist"), "pdfjs-dist": ("pdfjs-dist", "legacy", "build")}
 
 
 @bp.route("/vendor/<package>/<path:name>")

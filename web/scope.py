@@ -3,22 +3,20 @@ from __future__ import annotations
 
 import json
 
-from flask import current_app, g
+from flask import current_app, g, url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 import forms
 from web.extensions import db
 from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
-from workflows import access, facts, inbox, procedures, transitions
+from workflows import access, documents, facts, inbox, procedures, transitions
 from workflows.documents import APPLICATION_ACTIONS
 from workflows.cases import case_records
 from workflows.errors import NotFound
-from workflows.models import Case, CaseTask, Office, Record, User, utcnow
+from workflows.models import Case, CaseDocument, CaseTask, Office, Record, User, utcnow
 
-#: the actions that sign an application (its first submission and each corrected one)
-
-__all__ = ["case_application", "application_view", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
+__all__ = ["case_application", "application_view", "case_documents", "desk_view", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
            "storage_dir", "county_choices", "task_filters", "county_filter_choices", "deployed", "case_form"]
 
 
@@ -142,7 +140,68 @@ def application_view(case: Case) -> dict | None:
     data = json.loads(record.form_data)
     codes = [form.value(data, path) for path in form.offices]
     offices = {o.code: o.name for o in db.session.scalars(select(Office).where(Office.code.in_(codes)))} if codes else {}
-    return {"form": form.describe(), "data": data, "offices": offices}
+    return {"form": form.describe(), "data": data, "offices": offices, "documents": case_documents(case)}
+
+
+def case_documents(case: Case) -> dict[str, dict]:
+    """The files uploaded to the case by digest: the name they were uploaded with, their type and address."""
+    return {link.sha256: {"name": link.original_name or link.sha256[:12], "content_type": link.document.content_type,
+                          "url": url_for("pages.document", case_id=case.id, sha256=link.sha256)}
+            for link in db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id))}
+
+
+def _fact_text(procedure: procedures.Procedure, value: object) -> str:
+    """A fact a rule table read, as people read it: a code by its choice label, a number in Persian digits."""
+    if isinstance(value, bool):
+        return forms.t("web.form.yes") if value else forms.t("web.form.no")
+    if isinstance(value, str):
+        return next((labels[value] for labels in procedure.forms.choices.values() if value in labels), value)
+    return forms.to_persian_digits(str(value)) if value is not None else "—"
+
+
+def agency_names() -> dict[str, str]:
+    """The name of each inquiry agency by its code (the name of its account)."""
+    return dict(db.session.execute(select(User.agency, User.full_name).where(User.role == "agency",
+                                                                            User.agency.is_not(None))).all())
+
+
+def desk_view(case: Case, entries: list[dict]) -> dict:
+    """What an office decides a case from, beside its application and inquiries: the documents of the
+    application with what earlier reviews said of each, the rule tables with the facts they read and
+    what they found, and the earlier decisions with their reasons."""
+    procedure = procedures.of_version(db.session, case.spec_version)
+    application = _latest_action_record(case, APPLICATION_ACTIONS)
+    files = case_documents(case)
+    docs = []
+    if application is not None:
+        form = procedure.forms.get(json.loads(application.canonical)["form_key"])
+        data = json.loads(application.form_data)
+        for path in form.documents:
+            digest = form.value(data, path)
+            if digest:
+                docs.append({"path": path, "label": form.label(path), "sha256": digest, **files.get(digest, {})})
+    decisions = []
+    for e in entries:
+        if e["action"] in APPLICATION_ACTIONS:
+            decisions.append({**e, "review": []})
+        elif e["action"] in procedures.DECISION_ACTIONS:
+            record = db.session.scalars(select(Record.form_data).where(Record.case_id == case.id,
+                                                                       Record.seq == e["seq"])).first()
+            review = (json.loads(record) if record else {}).get(documents.REVIEW_FIELD) or []
+            labels = {d["path"]: d["label"] for d in docs}
+            decisions.append({**e, "review": [{**item, "label": labels.get(item["document"], item["document"])}
+                                              for item in review]})
+    results = next((e["rule_results"] for e in reversed(entries) if e["rule_results"]), None)
+    rules = []
+    if results is not None:
+        broken = {v.get("rule") for v in results.get("violations") or []}
+        for table in procedure.rules:
+            rules.append({"title": table.title,
+                          "facts": [{"label": label, "value": _fact_text(procedure, results["facts"].get(fact))}
+                                    for fact, label in table.facts if fact in results["facts"]],
+                          "rules": [{"message": message, "ok": code not in broken} for code, message in table.rules]})
+    return {"documents": docs, "decisions": decisions, "rules": rules,
+            "violations": (results or {}).get("violations") or []}
 
 
 def case_request(case: Case) -> dict | None:

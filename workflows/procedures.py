@@ -35,7 +35,7 @@ from workflows.models import ProcessDefinition
 
 __all__ = [
     "DRAFT", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "MESSAGE_SENDERS", "NEEDS", "Status", "TaskMeaning",
-    "MessageMeaning", "EndMeaning", "Step", "Procedure", "Catalogue", "ManifestError", "parse", "problems", "spec_of",
+    "MessageMeaning", "EndMeaning", "Step", "RuleTable", "Procedure", "rule_tables", "Catalogue", "ManifestError", "parse", "problems", "spec_of",
     "of_version", "catalogue", "package_keys", "form_set", "task_titles", "product_names_action",
 ]
 
@@ -106,6 +106,59 @@ class Step:
 
 
 @dataclass(frozen=True)
+class RuleTable:
+    """A rule table as people read it: what it checks (each fact's Persian label) and each rule's
+    sentence, the message a case that breaks it shows. The conditions stay in the DMN file."""
+
+    decision: str
+    title: str
+    #: (fact, Persian label) of each input that reads ``application["facts"][fact]``
+    facts: tuple[tuple[str, str], ...]
+    #: (rule code, Persian message) of each row
+    rules: tuple[tuple[str, str], ...]
+
+    @property
+    def fact_labels(self) -> dict[str, str]:
+        return dict(self.facts)
+
+
+_DMN_TAGS = {"decision", "decisionTable", "input", "inputExpression", "text", "output", "rule", "outputEntry"}
+_FACT = re.compile(r"""\[["']facts["']\]\[["'](\w+)["']\]""")
+_CALLED = re.compile(r"<spiffworkflow:calledDecisionId>\s*([\w-]+)\s*</spiffworkflow:calledDecisionId>")
+
+
+def rule_tables(process_key: str, sources: Mapping[str, str]) -> tuple[RuleTable, ...]:
+    """The rule tables the process's diagram calls, read from the DMN sources beside it."""
+    called = _CALLED.findall(sources.get(f"{process_key}.bpmn", ""))
+    tables: dict[str, RuleTable] = {}
+    for name, text in sources.items():
+        if not name.endswith(".dmn"):
+            continue
+        root = engine.parse_xml(text.encode("utf-8"), name)
+        for decision in (e for e in root.iter() if isinstance(e.tag, str) and e.tag.endswith("}decision")):
+            table = next((e for e in decision if isinstance(e.tag, str) and e.tag.endswith("}decisionTable")), None)
+            if table is None or decision.get("id") not in called:
+                continue
+            children = [e for e in table if isinstance(e.tag, str)]
+            facts = []
+            for entry in (e for e in children if e.tag.endswith("}input")):
+                found = _FACT.search("".join(entry.itertext()))
+                if found:
+                    facts.append((found.group(1), entry.get("label") or found.group(1)))
+            outputs = [e.get("name", "") for e in children if e.tag.endswith("}output")]
+            rules = []
+            for row in (e for e in children if e.tag.endswith("}rule")):
+                values = ["".join(e.itertext()).strip().strip('"') for e in row
+                          if isinstance(e.tag, str) and e.tag.endswith("}outputEntry")]
+                named = dict(zip((o.rsplit(".", 1)[-1] for o in outputs), values))
+                if named.get("message"):
+                    rules.append((named.get("rule", row.get("id", "")), named["message"]))
+            tables[decision.get("id")] = RuleTable(decision.get("id"), decision.get("name") or decision.get("id"),
+                                                   tuple(facts), tuple(rules))
+    return tuple(tables[d] for d in called if d in tables)
+
+
+@dataclass(frozen=True)
 class Procedure:
     key: str
     title: str
@@ -129,6 +182,8 @@ class Procedure:
     actions: Mapping[str, str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     #: the forms of the version (None until read with it: ``of_version`` always gives them)
     forms: forms.FormSet | None = None
+    #: the rule tables its diagram calls, in the order it calls them (read from the version's DMN files)
+    rules: tuple["RuleTable", ...] = ()
 
     def status_label(self, status: str) -> str:
         known = self.statuses.get(status)
@@ -406,7 +461,8 @@ def _stored(session: Session, version: str) -> Procedure | None:
         declared = form_set({n[len(prefix):]: engine.parse_table(body.encode("utf-8"), n)
                              for n, body in sources.items() if n.startswith(prefix)})
         procedure = parse(definition.process_key, engine.parse_table(text.encode("utf-8"), name))
-        procedure = _by_version.setdefault(version, dataclasses.replace(procedure, forms=declared))
+        procedure = _by_version.setdefault(version, dataclasses.replace(
+            procedure, forms=declared, rules=rule_tables(definition.process_key, sources)))
     return procedure
 
 

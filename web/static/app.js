@@ -1,7 +1,8 @@
 /* Progressive enhancements of the pages; each works without this file:
  * - a Jalali (solar hijri) date picker beside date inputs that accept typed dates;
  * - the progress of a long form by section;
- * - focus on the first field the server rejected.
+ * - focus on the first field the server rejected;
+ * - a print button where a page offers one.
  * Every text comes from the catalogue through <body data-ui>. */
 (function () {
   "use strict";
@@ -487,6 +488,10 @@
       input.pickerControl = new DatePicker(input);
     });
     Array.prototype.forEach.call(document.querySelectorAll("input[type=file][id]"), enhanceFile);
+    Array.prototype.forEach.call(document.querySelectorAll("button[data-print]"), function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
     var nav = document.getElementById("form-progress");
     if (nav) { trackProgress(nav); }
     var summary = document.getElementById("error-summary");

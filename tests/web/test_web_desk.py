@@ -1,0 +1,114 @@
+"""The office's desk: one page holds the whole application, each attachment with its preview, each
+inquiry's answer with its agency, the rule results and the earlier decisions; the officer reviews each
+document in the signed decision, and the founder then replaces only the rejected ones."""
+from __future__ import annotations
+
+import io
+import re
+
+from forms import normalize_text
+from support import ACTORS, answer_all, application_fixture, in_county_review, login, pdf_bytes
+from test_web_pages import submit, waiting_task
+from web.extensions import db
+from workflows import documents
+from workflows.models import Case, utcnow
+
+
+def desk(client, case_id: int) -> str:
+    response = client.get(f"/cases/{case_id}/tasks/{waiting_task(case_id)}")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def section(html: str, id_: str) -> str:
+    return html.split(f'id="{id_}"', 1)[1].split("</section>", 1)[0]
+
+
+def test_the_desk_shows_everything_the_decision_is_made_from(app, client):
+    case = in_county_review(app)
+    login(client, ACTORS["county"])
+    html = desk(client, case.id)
+    fixture = application_fixture()
+    application = section(html, "desk-application")
+    # every section of the signed application, the board's national ids and roles, consents and contacts
+    for board in fixture["founding_board"]:
+        assert normalize_text(board["full_name"]) in application
+        assert "".join("۰۱۲۳۴۵۶۷۸۹"[int(d)] for d in board["national_id"]) in application
+    assert "امام جماعت" in application and "عضو هیئت امنا" in application  # roles by their labels
+    assert "علی‌اکبر رضایی" in application and "بله" in application  # the trustees' head and consents
+    # each attachment by its name, previewed in the page: images as images, PDFs drawn by pdf.js
+    documents_ = section(html, "desk-documents")
+    assert documents_.count('<article class="document"') == 3
+    assert 'class="preview" src="/cases/' in documents_ and 'class="pdf-preview" data-src="/cases/' in documents_
+    assert re.search(r'name="document_review\.0\.verdict" value="rejected"', documents_)
+    assert 'data-pdfjs="/vendor/pdfjs-dist/pdf.min.mjs"' in html
+    script = client.get("/vendor/pdfjs-dist/pdf.min.mjs")
+    assert script.status_code == 200 and script.headers["Content-Type"].startswith("text/javascript")
+    script.close()
+    # each inquiry with its agency, its reference and the date it was answered
+    inquiries = section(html, "desk-inquiries")
+    assert "قوه قضاییه" in inquiries and "شماره پاسخ" in inquiries and inquiries.count("<tr") == 5
+    # the rule tables: the facts they read and each rule, met or not
+    rules = section(html, "desk-rules")
+    assert "تعداد اعضای هیئت مؤسس" in rules and "سن مدیر (سال)" in rules
+    assert rules.count("برقرار است") == 7 and "برقرار نیست" not in rules
+    assert "درخواست‌ها و تصمیم‌های پیشین" in html and "ثبت و امضای درخواست" in section(html, "desk-decisions")
+    # the decision is signed on the same page
+    assert 'id="task-form"' in html and 'name="decision"' in html and 'id="print-case"' in html
+
+
+def test_a_rejected_document_returns_to_the_founder_who_replaces_only_it(app, client):
+    case = in_county_review(app)
+    login(client, ACTORS["county"])
+    html = desk(client, case.id)
+    rows = dict(re.findall(r'name="(document_review\.\d)\.document" value="([a-z_.]+)"', html))
+    degree = next(row for row, path in rows.items() if path == "documents.manager_degree")
+    reason = "مدرک تحصیلی مدیر مهر ندارد."
+    posted = {f"{row}.document": path for row, path in rows.items()}  # the hidden inputs a browser sends
+    # a rejected document needs a reason; the error is shown at that document, nothing is signed
+    response = submit(client, case.id, waiting_task(case.id), {**posted,
+        "decision": "return", "reason": "مدرک تحصیلی را اصلاح کنید.", f"{degree}.verdict": "rejected"})
+    assert response.status_code == 422 and f'id="err-{degree}.reason"' in response.get_data(as_text=True)
+    assert db.session.get(Case, case.id).status == "county_review"
+    # approving while rejecting a document is refused at the decision
+    response = submit(client, case.id, waiting_task(case.id), {**posted,
+        "decision": "approve", f"{degree}.verdict": "rejected", f"{degree}.reason": reason})
+    assert response.status_code == 422 and 'id="err-decision"' in response.get_data(as_text=True)
+    others = {f"{row}.verdict": "accepted" for row in rows if row != degree}
+    response = submit(client, case.id, waiting_task(case.id), {**posted,
+        "decision": "return", "reason": "مدرک تحصیلی را اصلاح کنید.", f"{degree}.verdict": "rejected",
+        f"{degree}.reason": reason, **others})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).status == "correction"
+
+    client.post("/logout")
+    login(client, ACTORS["applicant"])
+    task_id = waiting_task(case.id)
+    page = client.get(f"/cases/{case.id}/tasks/{task_id}").get_data(as_text=True)
+    listed = page.split('id="rejected-documents"')[1].split("</ul>")[0]
+    assert "تصویر آخرین مدرک تحصیلی مدیر" in listed and reason in listed and "عکس" not in listed
+    assert page.count('class="hint ok review-accepted"') == 2  # the accepted ones are kept, not asked again
+    hidden = dict(re.findall(r'name="(documents\.[a-z_]+)" value="([0-9a-f]{64})"', page))
+    fields = {k: ("true" if v is True else str(v)) for k, v in
+              __import__("web.formdata", fromlist=["flatten"]).flatten(application_fixture()).items()
+              if not k.startswith("documents")}
+    # sending the same rejected file again is refused at that field
+    response = submit(client, case.id, task_id, {**fields, **hidden})
+    assert response.status_code == 422
+    assert 'id="err-documents.manager_degree"' in response.get_data(as_text=True)
+    # a new file for it goes through; the accepted ones are signed again as they were
+    response = submit(client, case.id, task_id, {
+        **fields, **{k: v for k, v in hidden.items() if k != "documents.manager_degree"},
+        "file.documents.manager_degree": (io.BytesIO(pdf_bytes("stamped degree")), "مدرک با مهر.pdf")})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    db.session.expire_all()
+    case = db.session.get(Case, case.id)
+    assert case.status == "inquiries" and documents.open_review(db.session, case) == {}
+    answer_all(case, "clear", utcnow())
+    client.post("/logout")
+    login(client, ACTORS["county"])
+    html = desk(client, case.id)
+    # the desk shows what the earlier review said of the document, and the new file
+    assert "مدرک با مهر.pdf" in section(html, "desk-documents") and reason in section(html, "desk-documents")
+    assert reason in section(html, "desk-decisions")
