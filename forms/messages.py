@@ -130,7 +130,7 @@ FA: dict[str, str] = {
     "web.case.documents": "مدارک",
     "web.case.moved_versions": "پرونده به نسخه تازه فرایند منتقل شد.",
     "web.case.record_number": "رکورد امضاشده شماره {seq}",
-    "web.case.record_hash": "چکیده رکورد (SHA-256)",
+    "web.case.record_hash": "چکیده رکورد",
     "web.case.versions": "نسخه پیشین و نسخه تازه",
     "web.certificate.mosque_name": "نام مسجد",
     "web.certificate.mosque_address": "نشانی مسجد",

@@ -1,7 +1,7 @@
 """What the browser tests do as people do it: sign in, fill the unified form, decide, read the diagram."""
 from __future__ import annotations
 
-from support import PASSWORD, PIN, pdf_bytes, png_bytes
+from support import PASSWORD, PIN, png_bytes
 from web.formdata import flatten
 
 #: the widths pages are looked at: a small phone and a desktop
@@ -43,9 +43,16 @@ def fill_form(page, data: dict, skip: tuple[str, ...] = ()) -> None:
             page.fill(selector, str(value))
 
 
+def degree_pdf() -> bytes:
+    """A real two-page PDF, as a scanned degree would be (pdf.js draws its pages on the desk)."""
+    from weasyprint import HTML
+    return HTML(string="<html><body><h1>Diploma</h1><p style='page-break-after: always'>page one</p>"
+                       "<p>page two</p></body></html>").write_pdf()
+
+
 def attach_documents(page, tmp_path) -> None:
     files = {"manager_id_copy": ("id.png", png_bytes("red")), "manager_photo": ("photo.png", png_bytes("blue")),
-             "manager_degree": ("degree.pdf", pdf_bytes())}
+             "manager_degree": ("degree.pdf", degree_pdf())}
     for field, (filename, content) in files.items():
         path = tmp_path / filename
         path.write_bytes(content)

@@ -3,9 +3,10 @@ correction, resubmit, approve twice, download the certificate and verify it; the
 from __future__ import annotations
 
 from browser_support import (
-    CHAIN_OK, attach_documents, decide, diagram_markers, enhanced, fill_form, follow, no_problems, pick_date,
+    CHAIN_OK, attach_documents, decide, degree_pdf, diagram_markers, enhanced, fill_form, follow, no_problems, pick_date,
     rejected_once, sign_in,
 )
+from conftest import ARTIFACTS
 from support import PIN, answer_all, application_fixture
 from web.extensions import db
 from web.scope import timeline as timeline_of
@@ -88,19 +89,58 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     page.keyboard.press("+")
     assert page.locator("#diagram .step-current").bounding_box()["width"] > zoomed_from
 
+    # the county officer decides from the desk: the whole case on the page where the decision is signed
     reason = "کد پستی مسجد با نشانی نمی‌خواند؛ اصلاح کنید."
-    decide(page, base, "arak_officer", "return", reason)
+    sign_in(page, base, "arak_officer")
+    follow(page, "#inbox a.button")
+    enhanced(page)
+    page.wait_for_selector("#desk-documents .pdf-preview[data-state=drawn]")
+    assert page.locator("#desk-documents .pdf-preview canvas.pdf-page").count() == 2  # both pages of the degree
+    assert page.locator("#desk-documents img.preview").count() == 2
+    page.wait_for_function("[...document.querySelectorAll('#desk-documents img.preview')].every(i => i.complete && i.naturalWidth > 0)")
+    assert page.locator("#desk-inquiries tr.inquiry-answered").count() == 4
+    assert "برقرار است" in page.inner_text("#desk-rules")
+    assert application["founding_board"][2]["full_name"] in page.inner_text("#desk-application")
+    degree = page.locator("article#doc-documents-manager_degree")
+    degree.locator("input[value=rejected]").check()
+    degree.locator("input[name$='.reason']").fill("مهر دانشگاه روی مدرک دیده نمی‌شود.")
+    for other in ("manager_photo", "manager_id_copy"):
+        page.locator(f"article#doc-documents-{other} input[value=accepted]").check()
+    page.check("input[name=decision][value=return]")
+    page.fill("#f-reason", reason)
+    page.fill("#pin", PIN)
+    screens(page, "desk")
+    page.emulate_media(media="print")
+    printed = page.evaluate("""() => ['.topbar', '#decision-card', '#print-case', '#desk-documents fieldset']
+        .map(s => getComputedStyle(document.querySelector(s)).display)""")
+    assert printed == ["none"] * 4, printed
+    assert page.locator("#desk-application").is_visible() and page.locator("#desk-inquiries").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "print-desk.png"), full_page=True)
+    page.emulate_media(media="screen")
+    follow(page, "#submit")
     assert page.inner_text("#case-status") == "بازگشت برای اصلاح"
 
+    # the founder replaces the rejected document only; the accepted ones are kept as they were
     sign_in(page, base, "applicant1")
     page.goto(case_url)
     assert diagram_markers(page)["current"] == ["correct_application"]
     follow(page, "#open-task")
     assert reason in page.inner_text("#return-reason")
+    assert "مهر دانشگاه" in page.inner_text("#rejected-documents")
+    assert page.locator(".review-accepted").count() == 2
     assert page.input_value("#f-mosque-name") == application["mosque"]["name"]
+    screens(page, "correction-with-rejected-document")
     page.fill("#f-mosque-postal_code", "3813645780")
     page.fill("#pin", PIN)
+    follow(page, "#submit")  # the same degree sent again: refused at that document
+    rejected_once(page, problems)
+    assert page.locator("#err-documents\\.manager_degree").count() == 1
+    rescan = tmp_path / "degree-stamped.pdf"
+    rescan.write_bytes(degree_pdf() + b"\n% stamped\n")
+    page.set_input_files("#f-documents-manager_degree", str(rescan))
+    page.fill("#pin", PIN)
     follow(page, "#submit")
+    assert page.inner_text("#case-status") == "در انتظار پاسخ استعلام‌ها"
     answer_inquiries(case_url)
 
     decide(page, base, "arak_officer", "approve")
