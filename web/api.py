@@ -107,7 +107,7 @@ def case_json(case: Case, *, full: bool = False, proved: bool | None = None) -> 
         proof = facts.prove_case(db.session, case)
         proved = proof.center
         license_ = proved.license if proved and proved.founding_case == case.public_id else None
-        data.update(records=timeline(case), verification=verification_summary(case, proof),
+        data.update(records=timeline(case, g.api_user), verification=verification_summary(case, proof),
                     application=case_application(case),
                     inquiries=[inquiry_json(i) for i in inquiries.case_inquiries(db.session, case)],
                     license={"number": license_["number"], "status": license_["status"],

@@ -10,7 +10,7 @@ from signing import parse_time, qr_data_uri
 from web.extensions import db
 from web.scope import case_application, case_request, timeline, verification_summary
 from forms import t
-from workflows import evidence, facts, procedures
+from workflows import evidence, facts, procedures, transitions
 from workflows.audit import record_read
 from workflows.errors import UnprovedFacts
 from workflows.models import Case, User, utcnow
@@ -47,7 +47,9 @@ def certificate_context(case: Case) -> dict:
     verify_url = f"{base}{url_for('public.verify', token=token)}" if token and base else None
     county = case.county_office
     return {
-        "case": case, "status": case.status, "entries": entries,
+        "case": case, "status": case.status,
+        # the signed steps (the notes on a case are no steps, and an office's internal note is the offices' only)
+        "entries": [e for e in entries if e["action"] not in transitions.SIDE_ACTIONS],
         "title": _title(case),
         "license_number": license_["number"] if license_ else None,
         "issued_at": parse_time(license_["issued_at"]) if license_ else None,

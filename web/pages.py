@@ -14,6 +14,7 @@ from forms import t
 from web import certificate
 from web.auth import SIGNING_SESSION, signing_credentials, signing_open_until
 from web.errors import domain_error_answer
+from web.security import local_target
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
@@ -23,7 +24,7 @@ from web.scope import (
     verification_summary,
 )
 from web.transaction import commits
-from workflows import access, documents, facts, inquiries, keys, procedures
+from workflows import access, documents, facts, inquiries, keys, notes, procedures
 from workflows.inbox import case_progress
 from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.errors import (
@@ -65,12 +66,13 @@ def new_case():
 @login_required
 def case(case_id: int):
     case = case_or_404(current_user, case_id)
-    entries = timeline(case)
+    entries = timeline(case, current_user)
     return render_template(
         "case.html", case=case, entries=entries, verification=verification_summary(case),
         my_tasks=[task for task in case.tasks if access.may_act(current_user, task)],
         application=application_view(case), request_data=case_request(case),
         inquiries=inquiries.case_inquiries(db.session, case), agencies=agency_names(),
+        notes=notes.case_notes(db.session, case, current_user), can_note=access.is_office_role(current_user.role),
         can_resend=access.is_office_role(current_user.role) and case.outcome is None,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
         documents=db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id)).all(),
@@ -157,7 +159,7 @@ def task(case_id: int, task_id: str):
         status = 200
     if errors:
         flash(t("web.task.has_errors"), "error")
-    entries = timeline(case)
+    entries = timeline(case, current_user)
     # an office deciding sees the whole case on this page; an applicant correcting sees what was rejected
     desk = desk_view(case, entries) if task.lane != "applicant" and not form.documents else None
     return render_template(
@@ -168,6 +170,7 @@ def task(case_id: int, task_id: str):
         review={path: {**r, "label": form.label(path)} for path, r in documents.open_review(db.session, case).items()}
         if form.documents else {},
         inquiries=inquiries.case_inquiries(db.session, case), agencies=agency_names(),
+        notes=notes.case_notes(db.session, case, current_user), can_note=access.is_office_role(current_user.role),
         signing_until=signing_open_until(),
         uploaded={d.sha256: d.original_name for d in db.session.scalars(
             select(CaseDocument).where(CaseDocument.case_id == case.id))} if form.documents else {},
@@ -265,6 +268,30 @@ def resend_inquiry(case_id: int, inquiry_id: int):
         session.pop(SIGNING_SESSION, None)
         flash(t("web.error.signing_session_ended"), "error")
     return redirect(url_for("pages.case", case_id=case.id))
+
+
+@bp.route("/cases/<int:case_id>/notes", methods=["POST"])
+@login_required
+@commits
+def add_note(case_id: int):
+    """An office's signed note on the case (read by the offices) or message to the applicant."""
+    case = case_or_404(current_user, case_id)
+    back = local_target(request.form.get("next"), url_for("pages.case", case_id=case.id)) + "#notes"
+    try:
+        notes.add_note(db.session, case=case, author=current_user, action=request.form.get("kind", ""),
+                       text=request.form.get("text", ""), now=utcnow(), **signing_credentials(request.form))
+        flash(t(f"web.notes.added.{request.form['kind']}"), "success")
+    except InvalidInput as error:
+        db.session.rollback()
+        flash(" ".join(m for messages in error.errors.values() for m in messages), "error")
+    except WrongPin:
+        db.session.rollback()
+        flash(t("web.error.wrong_pin"), "error")
+    except SigningSessionEnded:
+        db.session.rollback()
+        session.pop(SIGNING_SESSION, None)
+        flash(t("web.error.signing_session_ended"), "error")
+    return redirect(back)
 
 
 @bp.route("/cases/<int:case_id>/documents/<sha256>")

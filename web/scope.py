@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 import forms
 from web.extensions import db
 from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
-from workflows import access, documents, facts, inbox, procedures, transitions
+from workflows import access, documents, facts, inbox, notes, procedures, transitions
 from workflows.documents import APPLICATION_ACTIONS
 from workflows.cases import case_records
 from workflows.errors import NotFound
@@ -74,11 +74,16 @@ def task_filters(args: MultiDict, user: User) -> inbox.TaskFilters:
                              q=text_arg(args, "q"), sort=sort, page=pages[0], per_page=pages[1])
 
 
-def timeline(case: Case) -> list[dict]:
-    """The case's signed records as plain data (body fields the pages and API show)."""
+def timeline(case: Case, reader: User | None = None) -> list[dict]:
+    """The case's signed records as plain data (body fields the pages and API show); for a ``reader``
+    outside the offices, without the offices' internal notes."""
     entries = []
     titles = procedures.task_titles(db.session, case.spec_version)
+    hidden = () if reader is None or access.is_office_role(reader.role) else \
+        tuple(action for action, audience in notes.NOTE_ACTIONS.items() if audience == "offices")
     for record in case_records(db.session, case):
+        if record.action in hidden:
+            continue
         body = json.loads(record.canonical)
         form_data = json.loads(record.form_data) if record.form_data else None
         entries.append({

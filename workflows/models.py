@@ -525,6 +525,18 @@ class Record(SignedRecordColumns, Base):
     form_data: Mapped[str | None] = mapped_column(Text)
 
 
+class CaseNote(Base):
+    """The words of an office's note or message on a case (``workflows.notes``); the record that
+    signed it holds their digest."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
 class AdminRecord(SignedRecordColumns, Base):
     """A signed change of the admin log (``workflows.admin``); its action is add_office, add_user,
     assign_role or deactivate_user."""

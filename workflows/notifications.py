@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 import forms
 from workflows import access
-from workflows.models import Base, Case, CaseTask, Record, User, UtcDateTime, utcnow
+from workflows.models import Base, Case, CaseNote, CaseTask, Record, User, UtcDateTime, utcnow
 from workflows import procedures
 from workflows.procedures import DECISION_ACTIONS, OUTCOME_ACTIONS
 
@@ -36,7 +36,7 @@ __all__ = ["Notification", "OutboxMessage", "TaskSnapshot", "snapshot", "after_t
            "unread_count", "user_notifications", "mark_read", "CHANNELS", "KINDS"]
 
 CHANNELS = ("sms", "email")
-KINDS = ("task", "returned", "decision", "outcome", "overdue")
+KINDS = ("task", "returned", "decision", "outcome", "overdue", "message")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 
 
@@ -163,6 +163,11 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
         elif record.action in OUTCOME_ACTIONS:
             notify([applicant], "outcome", f"{key}:outcome", outcome=forms.t(f"web.action.{record.action}"),
                    license=forms.to_persian_digits(str(body["details"].get("license_number") or "")))
+        elif record.action == "applicant_message":
+            author = session.get(User, record.actor_user_id)
+            text = session.scalar(select(CaseNote.text).where(CaseNote.record_id == record.id)) or ""
+            notify([applicant], "message", f"{key}:message",
+                   office=author.office.name if author.office else author.full_name, text=text)
         elif record.action == "deadline_passed":
             held = [p for snap in previous.values()
                     for p in _holders(session, case, snap.lane, snap.office_id, snap.assignee_id, snap.claimed_by_id)]

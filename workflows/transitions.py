@@ -84,6 +84,8 @@ def latest_application(session: Session, case: Case) -> dict:
     return json.loads(rows.form_data)
 
 
+#: records that speak about a case without moving it (``workflows.notes``): no step's time ends with them
+SIDE_ACTIONS = ("office_note", "applicant_message")
 #: what answers a case that now waits for a message, by the message's sender (``messages.<m>.sent_by``)
 _ON_WAITING: dict[str, Callable[["Transition", str], None]] = {}
 #: what an end event's effect writes (``ends.<e>.effect``): it signs what it wrote with the given key
@@ -171,7 +173,12 @@ class Transition:
                 created_at=now, canonical=signed.canonical, hash=signed.hash, signature=signed.signature,
                 key_id=signed.key_id,
                 form_data=canonical_bytes(form_data).decode("utf-8") if form_data is not None else None))
-        since = last.created_at if last else case.created_at
+        previous = last
+        if last is not None and last.action in SIDE_ACTIONS:  # a note is no step: steps count from the last step
+            previous = session.scalars(select(Record).where(Record.case_id == case.id,
+                                                            Record.action.not_in(SIDE_ACTIONS))
+                                       .order_by(Record.seq.desc()).limit(1)).first()
+        since = previous.created_at if previous else case.created_at
         session.add(RecordTiming(record_id=record.id, case_id=case.id, process_key=case.process_key,
                                  county_office_id=case.county_office_id, task_name=task_name, action=action,
                                  created_at=now, seconds=(now - since).total_seconds()))

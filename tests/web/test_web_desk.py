@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import re
 
+from sqlalchemy import func, select
+
 from forms import normalize_text
-from support import ACTORS, answer_all, application_fixture, in_county_review, login, pdf_bytes
+from support import ACTORS, PIN, answer_all, application_fixture, in_county_review, login, pdf_bytes
 from test_web_pages import submit, waiting_task
 from web.extensions import db
-from workflows import documents
-from workflows.models import Case, utcnow
+from workflows import documents, notes
+from workflows.models import Case, CaseNote, Record, utcnow
+from workflows.verification import verify_case
 
 
 def desk(client, case_id: int) -> str:
@@ -112,3 +115,46 @@ def test_a_rejected_document_returns_to_the_founder_who_replaces_only_it(app, cl
     # the desk shows what the earlier review said of the document, and the new file
     assert "مدرک با مهر.pdf" in section(html, "desk-documents") and reason in section(html, "desk-documents")
     assert reason in section(html, "desk-decisions")
+
+
+def test_offices_sign_internal_notes_and_messages_the_founder_reads_only_the_messages(app, client):
+    case = in_county_review(app)
+    login(client, ACTORS["county"])
+    task_page = f"/cases/{case.id}/tasks/{waiting_task(case.id)}"
+    internal = "پیش از تصمیم با امام جماعت تماس گرفته شود."
+    message = "لطفاً اصل مدرک تحصیلی را هنگام بازدید همراه داشته باشید."
+    # too short, or a wrong PIN: nothing is signed
+    assert client.post(f"/cases/{case.id}/notes", data={"kind": "office_note", "text": "کم", "pin": PIN,
+                                                         "next": task_page}).status_code == 302
+    assert client.post(f"/cases/{case.id}/notes", data={"kind": "office_note", "text": internal, "pin": "0000",
+                                                         "next": task_page}).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(CaseNote)) == 0
+    before = case.status
+    for kind, text in (("office_note", internal), ("applicant_message", message)):
+        response = client.post(f"/cases/{case.id}/notes", data={"kind": kind, "text": text, "pin": PIN,
+                                                                 "next": task_page})
+        assert response.status_code == 302 and response.headers["Location"].endswith(f"{task_page}#notes")
+    db.session.expire_all()
+    case = db.session.get(Case, case.id)
+    assert case.status == before and case.tasks  # a note moves nothing
+    html = desk(client, case.id)
+    assert internal in section(html, "notes") and message in section(html, "notes")
+    records = db.session.scalars(select(Record).where(Record.case_id == case.id,
+                                                      Record.action.in_(notes.NOTE_ACTIONS))).all()
+    assert [r.action for r in records] == ["office_note", "applicant_message"]
+    assert internal not in records[0].canonical and internal not in records[0].form_data  # only its digest
+    assert verify_case(db.session, case).ok
+
+    client.post("/logout")
+    login(client, ACTORS["applicant"])
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert message in page and internal not in page and "یادداشت داخلی" not in page
+    assert 'id="note-form"' not in page
+    assert client.post(f"/cases/{case.id}/notes", data={"kind": "applicant_message", "text": message,
+                                                        "pin": PIN}).status_code == 403
+    notices = client.get("/notifications").get_data(as_text=True)
+    assert message in notices
+    token = client.post("/api/v1/auth/token", json={"username": ACTORS["applicant"], "password": "demo1234"}).json
+    read = client.get(f"/api/v1/cases/{case.id}", headers={"Authorization": f"Bearer {token['token']}"}).json
+    assert "office_note" not in [r["action"] for r in read["records"]]
+    assert "applicant_message" in [r["action"] for r in read["records"]]
