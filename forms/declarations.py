@@ -38,7 +38,7 @@ from forms.fields import (
     StrictBool, StrictInt, Text,
 )
 from forms.messages import t
-from forms.persian import age_on
+from forms.persian import age_on, to_persian_digits
 
 __all__ = [
     "CASE_FIELDS", "FIELD_TYPES", "FORM_SUFFIX", "SECTION_SUFFIX", "CHOICES_FILE", "DeclarationError",
@@ -67,7 +67,7 @@ FIELD_TYPES: Mapping[str, tuple[tuple[str, Any, bool], ...]] = MappingProxyType(
     "integer": (("min", int, True), ("max", int, True)),
     "section": (("fields", list, False), ("section", str, False), ("rules", list, False)),
     "list": (("fields", list, False), ("section", str, False), ("rules", list, False), ("min_items", int, True),
-             ("max_items", int, True), ("unique", list, False)),
+             ("max_items", int, True), ("unique", list, False), ("item_label", str, False)),
 })
 _VARIABLE_KINDS = ("value", "age", "count", "lookup")
 
@@ -167,6 +167,25 @@ class FormSpec:
     def label(self, path: str) -> str:
         """The Persian label of a field (its path, list indexes left out)."""
         return self.labels.get(".".join(p for p in path.split(".") if not p.isdigit() and p != "*"), path)
+
+    def whose(self, path: str) -> str:
+        """A field's name that says whose it is, read from the inside out: «کد ملی مدیر پیشنهادی»,
+        «کد ملی ردیف ۲ هیئت مؤسس» (a path without a label of its own reads as its nearest labelled one)."""
+        parts = path.split(".")
+        words: list[str] = []
+        for end in range(len(parts), 0, -1):
+            part = parts[end - 1]
+            if part.isdigit():
+                words.append(t("errors.row", n=to_persian_digits(str(int(part) + 1))))
+                continue
+            label_path = ".".join(p for p in parts[:end] if not p.isdigit())
+            if label_path in self.labels:
+                words.append(self.labels[label_path])
+                # a label no other field has says enough on its own, unless it is a list's item
+                if len(words) == 1 and list(self.labels.values()).count(words[0]) == 1 and not any(
+                        p.isdigit() for p in parts):
+                    break
+        return " ".join(words) or path
 
     def describe(self) -> dict[str, Any]:
         """A JSON-able description: key, title and fields with Persian labels, types and constraints."""
@@ -435,7 +454,7 @@ class _Builder:
             if not all(isinstance(u, str) and u in schema._declared_fields for u in unique):
                 raise ValueError("unique: names fields of the list's items")
             return SectionList(schema, min_items=entry["min_items"], max_items=entry["max_items"],
-                               unique=tuple(unique), required=required)
+                               unique=tuple(unique), item_label=entry.get("item_label"), required=required)
         simple = {"email": Email, "national_id": NationalId, "postal_code": PostalCode, "mobile": Mobile}
         return simple[kind](required=required)
 

@@ -344,6 +344,7 @@ class SectionList(fields.List[Any]):
         min_items: int,
         max_items: int,
         unique: tuple[str, ...] = (),
+        item_label: str | None = None,
         required: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -351,6 +352,7 @@ class SectionList(fields.List[Any]):
         self.min_items = min_items
         self.max_items = max_items
         self.unique = unique
+        self.item_label = item_label
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
         if not isinstance(value, (list, tuple)):
@@ -388,9 +390,12 @@ class SectionList(fields.List[Any]):
 
     def describe(self) -> dict[str, Any]:
         """Return the JSON-able type and size limits of this list."""
-        return {
+        described = {
             "type": self.form_type,
             "required": self.required,
             "min_items": self.min_items,
             "max_items": self.max_items,
         }
+        if self.item_label:
+            described["item_label"] = self.item_label
+        return described

@@ -160,11 +160,13 @@ def task(case_id: int, task_id: str):
     if errors:
         flash(t("web.task.has_errors"), "error")
     entries = timeline(case, current_user)
+    described = form.describe()
     # an office deciding sees the whole case on this page; an applicant correcting sees what was rejected
     desk = desk_view(case, entries) if task.lane != "applicant" and not form.documents else None
     return render_template(
-        "task.html", case=case, task=task, form=form.describe(), values=values,
-        errors=errors, counties=county_choices(), entries=entries, desk=desk,
+        "task.html", case=case, task=task, form=described, values=values,
+        errors=errors, error_list=_error_list(form, described, errors),
+        rules=procedures.of_version(db.session, case.spec_version).rules if task.lane == "applicant" else (), counties=county_choices(), entries=entries, desk=desk,
         application=application_view(case) if not form.documents else None,
         request_data=case_request(case),
         review={path: {**r, "label": form.label(path)} for path, r in documents.open_review(db.session, case).items()}
@@ -175,6 +177,34 @@ def task(case_id: int, task_id: str):
         uploaded={d.sha256: d.original_name for d in db.session.scalars(
             select(CaseDocument).where(CaseDocument.case_id == case.id))} if form.documents else {},
     ), status
+
+
+def _error_list(form: forms.FormSpec, described: dict, errors: dict[str, list[str]]) -> list[dict]:
+    """Every error of a submission for the summary above the form: a name that says whose field it
+    is, the messages, and the address of the field (or of its section, or of the document it reviews)."""
+    groups = set()
+
+    def walk(fields: list[dict], prefix: str = "") -> None:
+        for f in fields:
+            if f["type"] in ("section", "list"):
+                groups.add(prefix + f["name"])
+                walk(f["fields"], prefix + f["name"] + ".")
+    walk(described["fields"])
+    found = []
+    for key, messages in errors.items():
+        if key == "_schema":
+            continue
+        parts = key.split(".")
+        if key == "pin":
+            name, anchor = t("web.form.pin"), "#pin"
+        elif parts[0] == documents.REVIEW_FIELD and len(parts) > 1 and parts[1].isdigit():
+            name, anchor = form.whose(key), f"#review-reason-{parts[1]}"
+        elif ".".join(p for p in parts if not p.isdigit()) in groups and not parts[-1].isdigit():
+            name, anchor = form.whose(key), "#section-" + key
+        else:
+            name, anchor = form.whose(key), "#f-" + key.replace(".", "-")
+        found.append({"name": name, "anchor": anchor, "messages": messages})
+    return found
 
 
 def _reviewed_only(data: dict) -> tuple[dict, list[int]]:

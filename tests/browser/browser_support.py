@@ -23,9 +23,19 @@ def sign_in(page, base: str, username: str) -> None:
 
 
 def follow(page, selector: str) -> None:
-    """Click a link or button that loads another page, and wait for that page."""
+    """Click a link or button that loads another page, and wait for that page; a link of the header's
+    menu is reached by opening the menu first, as on a phone."""
+    if page.locator(f"#menu nav {selector}").count() and not page.locator(selector).first.is_visible():
+        page.click("#menu-button")
     with page.expect_navigation():
         page.click(selector)
+
+
+def fill_in_row(page, selector: str) -> None:
+    """Show the list row a field is in with the list's «add» button, as a person adds a row."""
+    while not page.locator(selector).is_visible():
+        section = page.locator(selector).locator("xpath=ancestor::fieldset[contains(@class, 'form-section')]")
+        section.locator(".add-row").click()
 
 
 def fill_form(page, data: dict, skip: tuple[str, ...] = ()) -> None:
@@ -34,6 +44,7 @@ def fill_form(page, data: dict, skip: tuple[str, ...] = ()) -> None:
         if name.startswith("documents") or name in skip:
             continue
         selector = "#f-" + name.replace(".", "-")
+        fill_in_row(page, selector)
         kind = page.eval_on_selector(selector, "e => e.tagName + ':' + (e.type || '')")
         if kind.startswith("SELECT"):
             page.select_option(selector, str(value))

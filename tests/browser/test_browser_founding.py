@@ -28,6 +28,15 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     sign_in(page, base, "applicant1")
     follow(page, "#new-center_founding")
     enhanced(page)
+    # on the phone the header is one line: the short name and a menu
+    assert page.locator("#menu-button").is_visible() and not page.locator("#nav-notifications").is_visible()
+    assert page.locator(".topbar").bounding_box()["height"] < 60
+    # the rules the application is checked against, read from the rule tables themselves
+    rules = page.inner_text("#eligibility-rules")
+    assert "هیئت مؤسس کانون باید دست‌کم ۵ عضو داشته باشد." in rules and "سن مدیر کانون نباید بیش از ۴۱ سال" in rules
+    # the founding board: one row to start with, rows added and removed with buttons
+    board = page.locator("#section-founding_board")
+    assert board.locator(".row-item:visible").count() == 1
     # the long form in sections, with its progress
     assert page.locator("#form-progress li").count() >= 5
     assert page.inner_text("#progress-text").startswith("۰ از")
@@ -35,6 +44,12 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     pick_date(page, "f-manager-birth_date", 1375, 3, 14)
     assert page.input_value("#f-manager-birth_date") == "۱۳۷۵/۰۳/۱۴"
     assert page.inner_text("[data-field='documents.manager_photo'] .file-name") == "فایلی انتخاب نشده است"
+    assert board.locator(".row-item:visible").count() == 5
+    board.locator(".add-row").click()
+    page.fill("#f-founding_board-5-full_name", "ردیف اضافه")
+    board.locator(".row-item[data-row='5'] .remove-row").click()
+    assert board.locator(".row-item:visible").count() == 5
+    assert page.input_value("#f-founding_board-5-full_name") == ""
     attach_documents(page, tmp_path)
     photo = page.locator("[data-field='documents.manager_photo']")
     assert photo.locator("button").inner_text() == "انتخاب فایل"
@@ -56,7 +71,8 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     assert page.input_value("#f-founding_board-4-full_name") == application["founding_board"][4]["full_name"]
     assert page.locator("[data-field='documents.manager_photo'] .hint.ok").count() == 1  # the upload was kept
     assert page.evaluate("document.activeElement.id") == "error-summary"
-    assert "کد پستی مسجد" in page.inner_text("#error-summary")
+    assert "کد پستی مسجد: کد پستی باید ۱۰ رقم باشد." in page.inner_text("#error-list")
+    assert page.locator("#error-list li").count() == 1  # the form is checked before the key is tried
     assert page.locator("#form-progress li.bad").count() == 1
     screens(page, "application-rejected")
 

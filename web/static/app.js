@@ -418,10 +418,67 @@
     update();
   }
 
+  /* ---- a list of rows (the founding board): only the rows in use, «add» and «remove» buttons ---- */
+
+  function clearRow(row) {
+    Array.prototype.forEach.call(row.querySelectorAll("input, select, textarea"), function (control) {
+      if (control.type === "checkbox" || control.type === "radio") { control.checked = false; }
+      else if (control.type !== "hidden") { control.value = ""; }
+      control.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  }
+
+  function enhanceList(section) {
+    var rows = Array.prototype.slice.call(section.querySelectorAll(":scope > .row-item"));
+    var buttons = section.querySelector(":scope > .row-buttons");
+    if (!rows.length || !buttons) { return; }
+    var minimum = Math.max(+(section.dataset.minItems || 0), 1);
+    var used = 0;
+    rows.forEach(function (row, index) {
+      if (rowFilled(row) || row.querySelector(".has-error")) { used = index + 1; }
+    });
+    rows.forEach(function (row, index) { row.hidden = index >= Math.max(used, minimum); });
+    var add = document.createElement("button");
+    add.type = "button";
+    add.className = "secondary small add-row";
+    add.textContent = buttons.dataset.add;
+    function refresh() {
+      var visible = rows.filter(function (row) { return !row.hidden; });
+      add.hidden = visible.length === rows.length;
+      visible.forEach(function (row) {
+        row.querySelector(".remove-row").hidden = visible.length <= minimum;
+      });
+    }
+    rows.forEach(function (row) {
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "secondary small remove-row";
+      remove.textContent = buttons.dataset.remove;
+      remove.addEventListener("click", function () {
+        clearRow(row);
+        row.hidden = true;
+        refresh();
+        add.focus();
+      });
+      row.querySelector(".row-title").appendChild(remove);
+    });
+    add.addEventListener("click", function () {
+      var next = rows.filter(function (row) { return row.hidden; })[0];
+      if (!next) { return; }
+      next.hidden = false;
+      refresh();
+      var first = next.querySelector("input:not([type=hidden]), select, textarea");
+      if (first) { first.focus(); }
+    });
+    buttons.appendChild(add);
+    refresh();
+  }
+
   /* ---- after the server rejected a submission: say what, and go to the first field ---- */
 
   function summarizeErrors(summary) {
     var fields = document.querySelectorAll(".field.has-error");
+    if (document.getElementById("error-list")) { summary.focus(); return; }  /* listed by the server */
     if (!fields.length) { return; }
     var title = document.createElement("p");
     title.textContent = UI.errorSummary;
@@ -488,6 +545,9 @@
       input.pickerControl = new DatePicker(input);
     });
     Array.prototype.forEach.call(document.querySelectorAll("input[type=file][id]"), enhanceFile);
+    Array.prototype.forEach.call(document.querySelectorAll("fieldset.form-section[data-min-items]"), enhanceList);
+    var menu = document.getElementById("menu");
+    if (menu && window.matchMedia("(max-width: 640px)").matches) { menu.open = false; }
     Array.prototype.forEach.call(document.querySelectorAll("button[data-print]"), function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { window.print(); });
