@@ -48,8 +48,9 @@ __all__ = [
 FORM_SUFFIX = ".form.json"
 SECTION_SUFFIX = ".section.json"
 CHOICES_FILE = "choices.json"
-#: what a form's ``case`` may set: the case's county office (an office-code field) and its title
-CASE_FIELDS = ("county", "title")
+#: what a form's ``case`` may set: the case's county office (an office-code field), its title, and the
+#: national ids (fields of the national_id type) with which the case's tracking code may be followed
+CASE_FIELDS = ("county", "title", "national_id")
 
 _COMMON = {"name", "label", "type", "help", "required"}
 #: every field type a declaration may use, with its attributes: (attribute, python type, required)
@@ -324,10 +325,20 @@ class _Builder:
         if not isinstance(case_fields, dict):
             self.problem(filename, "case: must be an object")
             case_fields = {}
+        case_fields = dict(case_fields)
+        if "national_id" in case_fields:  # one path or a list of them: the people who may follow the case
+            paths = case_fields["national_id"]
+            paths = [paths] if isinstance(paths, str) else paths
+            if not isinstance(paths, list) or not paths or not all(
+                    isinstance(p, str) and kinds.get(p) == "national_id" and "*" not in p for p in paths):
+                self.problem(filename, "case.national_id: a national_id field outside a list, or a list of them")
+            case_fields["national_id"] = tuple(paths) if isinstance(paths, list) else ()
         for what, path in case_fields.items():
             if what not in CASE_FIELDS:
                 self.problem(filename, f"case.{what}: a form may set only {', '.join(CASE_FIELDS)}")
-            elif path not in kinds or "*" in str(path):
+            elif what == "national_id":
+                continue
+            elif not isinstance(path, str) or path not in kinds or "*" in path:
                 self.problem(filename, f"case.{what}: {path!r} is not a field of the form outside a list")
             elif what == "county" and offices.get(path) != "county":
                 self.problem(filename, f"case.county: {path!r} must be a code field with \"office\": \"county\"")

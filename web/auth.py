@@ -116,6 +116,18 @@ def _claim_attempt(username: str, address: str, now: datetime) -> int:
     return attempt.id
 
 
+def counted_guess(subject: str, now: datetime | None = None) -> int:
+    """Count an attempt at a secret other than a password (a tracking code): limited like sign-ins,
+    per ``subject`` and per address (LoginThrottled), committed before the secret is checked. The
+    caller marks it right with ``guessed_right``."""
+    now = now or utcnow()
+    return _claim_attempt(subject[:64], (request.remote_addr or "unknown")[:45], now)
+
+
+def guessed_right(attempt: int) -> None:
+    db.session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt).values(succeeded=True))
+
+
 def _lock_key(kind: str, value: str) -> int:
     return int.from_bytes(hashlib.sha256(f"login:{kind}:{value}".encode()).digest()[:8], "big", signed=True)
 

@@ -131,6 +131,8 @@ def task(case_id: int, task_id: str):
             try:
                 _complete(case, task, form, reviewed)
                 flash(form.done or t("web.task.done"), "success")
+                if task.lane == "applicant" and case.tracking_code:
+                    flash(t("web.track.yours", code=forms.to_persian_digits(case.tracking_code)), "success")
                 return redirect(url_for("pages.case", case_id=case.id))
             except InvalidInput as error:
                 errors.update(_review_errors_in_place(error.errors, kept))

@@ -6,12 +6,15 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from flask_login import current_user
 from sqlalchemy import select
 
-from forms import normalize_license_number, normalize_text
+from forms import normalize_license_number, normalize_text, t, to_persian_digits
+from web.auth import LoginThrottled, counted_guess, guessed_right
 from web.config import PROJECT_ROOT
 from web.extensions import db
 from signing import pki as x
 from signing.verdict import check_pdf
-from workflows import documents, facts, pki
+from web.transaction import commits
+from workflows import documents, facts, pki, tracking
+from workflows.inbox import case_progress
 from workflows.models import Case, Office, ServiceKey
 from workflows.verification import resolve_token
 
@@ -63,6 +66,33 @@ def check_uploaded_pdf(upload) -> dict:
             case = db.session.scalars(select(Case).where(Case.public_id == report.case_id)).first()
             result["status"] = case.status if case else None
     return result
+
+
+@bp.route("/track", methods=["GET", "POST"])
+@commits
+def track():
+    """Where a case is, for anyone with its tracking code and the national id its application names."""
+    if request.method == "GET":
+        return render_template("track.html", code="", errors={})
+    code, person = request.form.get("code", ""), request.form.get("national_id", "")
+    errors: dict[str, list[str]] = {}
+    if tracking.normalize_code(code) is None:
+        errors["code"] = [t("web.track.code_invalid")]
+    if not isinstance(person, str) or not person.strip():
+        errors["national_id"] = [t("errors.required")]
+    if errors:
+        return render_template("track.html", code=code, errors=errors), 422
+    try:
+        attempt = counted_guess(f"track:{tracking.normalize_code(code)}")
+    except LoginThrottled as throttled:
+        return render_template("track.html", code=code, errors={
+            "code": [t("web.track.throttled", minutes=to_persian_digits(str(throttled.minutes)))]}), 429
+    case = tracking.find(db.session, code, person)
+    if case is None:
+        return render_template("track.html", code=code, errors={"code": [t("web.track.not_found")]}), 404
+    guessed_right(attempt)
+    return render_template("track.html", code=code, errors={}, case=case,
+                           p=case_progress(db.session, case, case.applicant))
 
 
 @bp.route("/pki/root.pem")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import engine
 import forms
 from signing import Signer
-from workflows import access, documents, inquiries, lookups, outcomes, procedures, registry, transitions  # noqa: F401
+from workflows import access, documents, inquiries, lookups, outcomes, procedures, registry, tracking, transitions  # noqa: F401
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
 from workflows.models import (
@@ -133,7 +133,7 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
                 applicant_id=center.applicant_id if center else starter.id,
                 center_id=center.id if center else None,
                 county_office_id=center.county_office_id if center else None,
-                title=center.name if center else None,
+                title=center.name if center else None, tracking_code=tracking.new_code(session),
                 linked_case_id=linked_case.id if linked_case else None, created_at=now, updated_at=now)
     session.add(case)
     session.flush()

@@ -420,6 +420,8 @@ class Case(Base):
     county_office_id: Mapped[int | None] = mapped_column(ForeignKey("offices.id"), index=True)
     #: short title for lists (the mosque's name)
     title: Mapped[str | None] = mapped_column(String(200))
+    #: the code (کد رهگیری, ten digits) with which the applicant follows the case without signing in
+    tracking_code: Mapped[str | None] = mapped_column(String(10), unique=True)
     center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"), index=True)
     #: a retirement/resignation case this manager change provides the successor for
     linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
