@@ -17,6 +17,7 @@ from forms.persian import (
     normalize_license_number,
     normalize_text,
     parse_jalali,
+    persian_sort_key,
     to_persian_digits,
 )
 from forms.declarations import FORM_SUFFIX, DeclarationError, FormSchema, FormSet, FormSpec, load
@@ -58,5 +59,6 @@ __all__ = [
     "parse_jalali",
     "postal_code_warning",
     "t",
+    "persian_sort_key",
     "to_persian_digits",
 ]

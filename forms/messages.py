@@ -447,6 +447,7 @@ FA: dict[str, str] = {
     "web.registry.search": "جست‌وجو",
     "web.registry.none": "کانونی یافت نشد.",
     "web.registry.manager": "مدیر",
+    "web.registry.license_status": "وضعیت مجوز",
     "web.registry.next_manager": "مدیر از تاریخ پایان دوره کنونی",
     "web.registry.since": "از",
     "web.registry.until": "تا",

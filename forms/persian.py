@@ -22,6 +22,7 @@ __all__ = [
     "normalize_license_number",
     "normalize_text",
     "parse_jalali",
+    "persian_sort_key",
     "to_persian_digits",
 ]
 
@@ -109,6 +110,19 @@ def normalize_license_number(s: str) -> str | None:
     if len(digits) != 11 or not (digits.isascii() and digits.isdigit()):
         return None
     return f"{digits[:2]}-{digits[2:6]}-{digits[6:]}"
+
+
+#: the Persian alphabet in its dictionary order (آ sorts with ا; letters outside it follow, by code point)
+_ALPHABET = "اآبپتثجچحخدذرزژسشصضطظعغفقکگلمنوهی"
+_RANK = {letter: rank for rank, letter in enumerate(_ALPHABET)} | {"آ": 0, "أ": 0, "إ": 0, "ئ": 31, "ؤ": 29, "ة": 30}
+
+
+def persian_sort_key(text: str) -> tuple:
+    """A key that sorts Persian text in dictionary order (پ after ب, ک and گ after ق, ی last), which
+    code points do not; zero-width non-joiners and spaces are ignored, digits come first."""
+    text = normalize_digits(normalize_text(text or "")).translate(_LETTERS)
+    return tuple((0, ord(c)) if c.isdigit() else (1, _RANK[c]) if c in _RANK else (2, ord(c))
+                 for c in text if c not in "\u200c ")
 
 
 def to_persian_digits(s: str) -> str:

@@ -16,7 +16,7 @@ from forms import jalali_iso, t, to_persian_digits
 from web.charts import bar_chart, stacked_chart
 from web.extensions import db
 from web.listing import choice_arg, collect, csv_response, date_range, error_messages, query_without
-from web.scope import deployed
+from web.scope import by_name, deployed
 from workflows import access, monitoring
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Office, User, tehran_today, utcnow
@@ -52,7 +52,8 @@ def _offices(kind: str, within: list[int] | None) -> dict[str, Office]:
     query = select(Office).where(Office.kind == kind).order_by(Office.number, Office.code)
     if within is not None:
         query = query.where(Office.id.in_(within))
-    return {office.code: office for office in db.session.scalars(query)}
+    found = db.session.scalars(query)
+    return {office.code: office for office in (by_name(found) if kind == "county" else found)}
 
 
 def read_scope(user: User, args) -> Scope:

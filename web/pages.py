@@ -67,8 +67,11 @@ def new_case():
 def case(case_id: int):
     case = case_or_404(current_user, case_id)
     entries = timeline(case, current_user)
+    proof = facts.prove_case(db.session, case)
+    licensed = proof.center.license if proof.ok and proof.center is not None else None
     return render_template(
-        "case.html", case=case, entries=entries, verification=verification_summary(case),
+        "case.html", case=case, entries=entries, verification=verification_summary(case, proof),
+        license_number=licensed["number"] if licensed else None,
         my_tasks=[task for task in case.tasks if access.may_act(current_user, task)],
         application=application_view(case), request_data=case_request(case),
         inquiries=inquiries.case_inquiries(db.session, case), agencies=agency_names(),

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from forms import normalize_numeric, normalize_text, parse_jalali, t
 from web.extensions import db
 from web.listing import csv_response
-from web.scope import deployed
+from web.scope import by_name, deployed
 from web.transaction import commits
 from signing import parse_time
 from workflows import access, facts, procedures, registry
@@ -125,8 +125,8 @@ def export_rows(centers: list[Center]) -> list[dict]:
 @login_required
 def centers():
     found = search_visible_centers(current_user, request.args)
-    counties = [] if current_user.role == "applicant" else db.session.scalars(
-        select(Office).where(Office.kind == "county").order_by(Office.code)).all()
+    counties = [] if current_user.role == "applicant" else by_name(db.session.scalars(
+        select(Office).where(Office.kind == "county")))
     checks = checked(found)
     offices = {o.code: o for o in db.session.scalars(select(Office).where(Office.kind == "county"))}
     rows = [{**center_json(c, checks[c.id]), "county_name": getattr(offices.get(checks[c.id][0].center["county"]

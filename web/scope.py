@@ -17,7 +17,7 @@ from workflows.errors import NotFound
 from workflows.models import Case, CaseDocument, CaseTask, Office, Record, User, utcnow
 
 __all__ = ["case_application", "application_view", "case_documents", "desk_view", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
-           "storage_dir", "county_choices", "task_filters", "county_filter_choices", "deployed", "case_form"]
+           "storage_dir", "county_choices", "by_name", "task_filters", "county_filter_choices", "deployed", "case_form"]
 
 
 def deployed() -> procedures.Catalogue:
@@ -53,12 +53,16 @@ def tasks_for(user: User) -> list[CaseTask]:
 def county_filter_choices(user: User) -> list[Office]:
     """The counties a user may filter lists by: those of their jurisdiction (every county for HQ)."""
     if user.role in access.READ_ALL_ROLES:
-        return list(db.session.scalars(select(Office).where(Office.kind == "county").order_by(Office.code)))
+        return by_name(db.session.scalars(select(Office).where(Office.kind == "county")))
     if user.office_id is None:
         return []
     subtree = access.office_subtree_ids(db.session, user.office_id)
-    return list(db.session.scalars(select(Office).where(Office.kind == "county", Office.id.in_(subtree))
-                                   .order_by(Office.code)))
+    return by_name(db.session.scalars(select(Office).where(Office.kind == "county", Office.id.in_(subtree))))
+
+
+def by_name(offices) -> list[Office]:
+    """Offices in the Persian alphabetical order of their names."""
+    return sorted(offices, key=lambda office: forms.persian_sort_key(office.name))
 
 
 def task_filters(args: MultiDict, user: User) -> inbox.TaskFilters:
@@ -227,6 +231,6 @@ def verification_summary(case: Case, proof: facts.CaseProof | None = None) -> di
 
 def county_choices() -> list[dict]:
     """County offices as form choices, grouped under their province's name."""
-    rows = db.session.execute(select(Office).where(Office.kind == "county").order_by(Office.code)).scalars()
+    rows = by_name(db.session.execute(select(Office).where(Office.kind == "county")).scalars())
     return [{"value": office.code, "label": f"{office.name} ({office.parent.name})"} for office in rows]
 

@@ -39,7 +39,7 @@ ROUTES = {
     "public.font": PUBLIC, "public.favicon": PUBLIC, "public.root_pem": PUBLIC, "public.crls_pem": PUBLIC,
     "public.log_key_pem": PUBLIC, "public.vendor": PUBLIC,
     "auth.login": PUBLIC, "api.issue_token": PUBLIC, "api.verify": PUBLIC, "api.verify_license": PUBLIC,
-    "public.verify_license": PUBLIC,
+    "public.verify_license": PUBLIC, "public.track": PUBLIC,
     "api.log_checkpoint": PUBLIC, "api.log_consistency": PUBLIC, "api.log_inclusion": PUBLIC,
     "api.log_checkpoint_note": PUBLIC, "api.log_checkpoint_of_size": PUBLIC, "api.log_checkpoint_note_of_size": PUBLIC,
     "openapi.openapi_document": PUBLIC, "tsa.timestamp": PUBLIC, "tsa.certificate": PUBLIC,
@@ -54,7 +54,7 @@ ROUTES = {
     "api.create_case": CENTER,  # names the center in its body
     "pages.case": CASE, "pages.task": CASE, "pages.document": CASE, "pages.certificate_pdf": CASE,
     "pages.case_diagram": CASE,
-    "pages.resend_inquiry": CASE, "inbox.claim": CASE, "inbox.release": CASE, "inbox.reassign": CASE,
+    "pages.resend_inquiry": CASE, "pages.add_note": CASE, "inbox.claim": CASE, "inbox.release": CASE, "inbox.reassign": CASE,
     "api.read_case": CASE, "api.task_form": CASE, "api.put_draft": CASE, "api.complete": CASE,
     "api.upload_document": CASE, "api.certificate_pdf": CASE, "api.case_evidence": CASE,
     "api.resend_inquiry": CASE, "inbox_api.api_claim": CASE, "inbox_api.api_release": CASE,
