@@ -547,7 +547,12 @@
     Array.prototype.forEach.call(document.querySelectorAll("input[type=file][id]"), enhanceFile);
     Array.prototype.forEach.call(document.querySelectorAll("fieldset.form-section[data-min-items]"), enhanceList);
     var menu = document.getElementById("menu");
-    if (menu && window.matchMedia("(max-width: 640px)").matches) { menu.open = false; }
+    var phone = window.matchMedia("(max-width: 640px)");
+    if (menu) {
+      /* folded on a phone, open wherever the screen has room (also after the window is resized) */
+      menu.open = !phone.matches;
+      phone.addEventListener("change", function () { menu.open = !phone.matches; });
+    }
     Array.prototype.forEach.call(document.querySelectorAll("button[data-print]"), function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { window.print(); });
