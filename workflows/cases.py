@@ -38,7 +38,8 @@ def deploy(session: Session, bpmn_dir: Path, process_key: str) -> ProcessDefinit
     sources = engine.read_sources(bpmn_dir, process_key)
     spec = engine.spec_from_sources(process_key, sources)
     check_tables(spec)
-    problems = procedures.problems(spec)
+    problems = procedures.problems(spec) + procedures.rule_problems(
+        process_key, {name: body.decode("utf-8") for name, body in sources.items()})
     if problems:
         raise engine.SpecError("; ".join(problems))
     existing = session.get(ProcessDefinition, spec.version)

@@ -35,7 +35,7 @@ from workflows.models import ProcessDefinition
 
 __all__ = [
     "DRAFT", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "MESSAGE_SENDERS", "NEEDS", "Status", "TaskMeaning",
-    "MessageMeaning", "EndMeaning", "Step", "RuleTable", "Procedure", "rule_tables", "Catalogue", "ManifestError", "parse", "problems", "spec_of",
+    "MessageMeaning", "EndMeaning", "Step", "RuleTable", "Procedure", "rule_tables", "rule_problems", "Catalogue", "ManifestError", "parse", "problems", "spec_of",
     "of_version", "catalogue", "package_keys", "form_set", "task_titles", "product_names_action",
 ]
 
@@ -129,7 +129,23 @@ _CALLED = re.compile(r"<spiffworkflow:calledDecisionId>\s*([\w-]+)\s*</spiffwork
 
 def rule_tables(process_key: str, sources: Mapping[str, str]) -> tuple[RuleTable, ...]:
     """The rule tables the process's diagram calls, read from the DMN sources beside it."""
+    return _read_rule_tables(process_key, sources)[0]
+
+
+def rule_problems(process_key: str, sources: Mapping[str, str]) -> list[str]:
+    """Where a rule's sentence would tell people something else than its condition: every rule of a
+    table the process calls has a message, and the message states each number (but 0) its condition
+    compares with, so that a threshold changed in the table and not in its words is refused when
+    deployed: the form states the rules to applicants in these words."""
+    return _read_rule_tables(process_key, sources)[1]
+
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+
+
+def _read_rule_tables(process_key: str, sources: Mapping[str, str]) -> tuple[tuple[RuleTable, ...], list[str]]:
     called = _CALLED.findall(sources.get(f"{process_key}.bpmn", ""))
+    found_problems: list[str] = []
     tables: dict[str, RuleTable] = {}
     for name, text in sources.items():
         if not name.endswith(".dmn"):
@@ -151,11 +167,22 @@ def rule_tables(process_key: str, sources: Mapping[str, str]) -> tuple[RuleTable
                 values = ["".join(e.itertext()).strip().strip('"') for e in row
                           if isinstance(e.tag, str) and e.tag.endswith("}outputEntry")]
                 named = dict(zip((o.rsplit(".", 1)[-1] for o in outputs), values))
-                if named.get("message"):
-                    rules.append((named.get("rule", row.get("id", "")), named["message"]))
+                where = f"{name}: {decision.get('id')}: rule {row.get('id')}"
+                message = named.get("message")
+                if not message:
+                    found_problems.append(f"{where}: has no message to tell people the rule")
+                    continue
+                conditions = " ".join("".join(e.itertext()) for e in row
+                                      if isinstance(e.tag, str) and e.tag.endswith("}inputEntry"))
+                stated = set(_NUMBER.findall(forms.normalize_digits(message)))
+                for number in _NUMBER.findall(conditions):  # 0 is "any at all", said in words
+                    if number.lstrip("-") not in stated and float(number) != 0:
+                        found_problems.append(f"{where}: its message does not state {number.lstrip('-')}, which its "
+                                              f"condition compares with: «{message}»")
+                rules.append((named.get("rule", row.get("id", "")), message))
             tables[decision.get("id")] = RuleTable(decision.get("id"), decision.get("name") or decision.get("id"),
                                                    tuple(facts), tuple(rules))
-    return tuple(tables[d] for d in called if d in tables)
+    return tuple(tables[d] for d in called if d in tables), found_problems
 
 
 @dataclass(frozen=True)

@@ -307,7 +307,10 @@ def looped_submit(cardinality: str) -> str:
      "deadlines.json: center_founding.inquiries: 'ten days' is not an ISO 8601 duration"),
     ("terms.json", '"manager_term_years": 4', '"manager_term_years": 400',
      "terms.json: manager_term_years: 'P400Y' is longer than the longest duration allowed"),
-], ids=["huge-cardinality", "billion-year-deadline", "zero-deadline", "malformed-deadline", "400-year-term"])
+    ("manager_eligibility.dmn", "&gt; 41", "&gt; 39",
+     "manager_eligibility.dmn: manager_eligibility: rule Rule_manager_age_max: its message does not state 39"),
+], ids=["huge-cardinality", "billion-year-deadline", "zero-deadline", "malformed-deadline", "400-year-term",
+        "rule-changed-without-its-words"])
 def test_deploy_refuses_sources_beyond_bounds_and_stores_nothing(app, runner, tmp_path, filename, old, new, message):
     app.config["BPMN_DIR"] = changed_bpmn(app, tmp_path, filename, old, new)
     versions = db.session.query(ProcessDefinition).count()
@@ -387,3 +390,16 @@ def test_a_timer_failing_in_the_tick_leaves_its_case_and_the_tick_goes_on(app, r
     assert case_row(stuck.id) == before
     assert f"case {stuck.id}: a timer failed in the process definition" in caplog.text
     assert "county_review_days" in caplog.text
+
+
+def test_a_rule_changed_with_its_words_shows_in_the_form_with_no_code_change(app, client, runner, tmp_path):
+    app.config["BPMN_DIR"] = changed_bpmn(app, tmp_path, "manager_eligibility.dmn", "&gt; 41", "&gt; 39")
+    dmn = app.config["BPMN_DIR"] / "manager_eligibility.dmn"
+    dmn.write_text(dmn.read_text().replace("نباید بیش از ۴۱ سال", "نباید بیش از ۳۹ سال"))
+    result = runner.invoke(args=["deploy"])
+    assert result.exit_code == 0, result.output
+    login(client, "applicant1")
+    response = client.post("/cases/new", data={"process_key": "center_founding"})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    rules = page.split('id="eligibility-rules"')[1].split("</div>")[0]
+    assert "سن مدیر کانون نباید بیش از ۳۹ سال باشد." in rules and "۴۱" not in rules
