@@ -25,7 +25,8 @@ from web.auth import LoginThrottled, check_credentials, token_row, user_for_toke
 from web.errors import error_body
 from web.extensions import csrf, db
 from web.openapi import (
-    CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, SigningSessionRequest,
+    CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, NoteRequest,
+    SigningSessionRequest,
     PAGE, PER_PAGE, TokenRequest, accepts, accepts_upload, answers, choice, deployed_choice, flag, parameter, query, refuses,
     request_body, returns, text,
 )
@@ -37,7 +38,7 @@ from web.scope import (
 )
 from web.transaction import commits
 from workflows.inbox import QUEUES, SORTS, search_tasks
-from workflows import access, documents, evidence, facts, inquiries, keys, log
+from workflows import access, documents, evidence, facts, inquiries, keys, log, notes
 from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.transitions import Transition
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -99,7 +100,7 @@ def case_json(case: Case, *, full: bool = False, proved: bool | None = None) -> 
     data = {"id": case.id, "public_id": case.public_id, "process_key": case.process_key, "proved": proved,
             "center_id": case.center_id, "linked_case_id": case.linked_case_id,
             "status": case.status, "outcome": case.outcome, "title": case.title,
-            "county": case.county_office.code if case.county_office else None,
+            "county": case.county_office.code if case.county_office else None, "tracking_code": case.tracking_code,
             "lock_version": case.lock_version, "spec_version": case.spec_version,
             "created_at": case.created_at.isoformat(), "updated_at": case.updated_at.isoformat(),
             "tasks": [task_json(task) for task in case.tasks]}
@@ -369,6 +370,23 @@ def resend_inquiry(inquiry_id: int):
                                       pin=body.get("pin"), signing_session=body.get("signing_session"),
                                       now=utcnow())
     return jsonify({"seq": record.seq, "action": record.action, "hash": record.hash})
+
+
+@bp.post("/cases/<int:case_id>/notes")
+@authenticated
+@accepts(NoteRequest)
+@answers(201, "the signed record")
+@refuses("the PIN or signing session is not the caller's")
+@returns("SignedRecord")
+@commits
+def add_note(case_id: int):
+    """Offices: sign an internal note on the case (read by the offices only; the record signs the
+    digest of its words) or a message to the applicant (who is notified)."""
+    case = case_or_404(g.api_user, case_id)
+    body = request_body()
+    record = notes.add_note(db.session, case=case, author=g.api_user, action=body["kind"], text=body["text"],
+                            now=utcnow(), pin=body.get("pin"), signing_session=body.get("signing_session"))
+    return jsonify({"seq": record.seq, "action": record.action, "hash": record.hash}), 201
 
 
 @bp.post("/signing-sessions")

@@ -143,6 +143,13 @@ class InquiryResendRequest(SignedRequest):
     reason = Text(500)
 
 
+class NoteRequest(SignedRequest):
+    """Offices: an internal note (read by the offices only) or a message to the applicant, signed."""
+
+    kind = Choice({"office_note": "یادداشت داخلی", "applicant_message": "پیام به متقاضی"})
+    text = Text(2000, multiline=True)
+
+
 class SigningSessionRequest(FormSchema):
     """Unlock the caller's key with the PIN for some minutes (default 15, at most 60)."""
 
@@ -314,7 +321,9 @@ _TASK = {"id": _STR, "name": _STR, "title": _STR, "lane": _STR, "form_key": _STR
          "created_at": _TIME, "due_at": _null(_TIME), "claimed_by": _null(_STR), "can_act": _BOOL}
 _CASE = {"id": _INT, "public_id": _STR, "process_key": _STR, "proved": _BOOL, "center_id": _null(_INT),
          "linked_case_id": _null(_INT), "status": _STR, "outcome": _null(_STR), "title": _null(_STR),
-         "county": _null(_STR), "lock_version": _INT, "spec_version": _STR, "created_at": _TIME,
+         "county": _null(_STR), "tracking_code": _null({"type": "string", "pattern": "^[0-9]{10}$",
+                                                       "description": "the case's tracking code (کد رهگیری)"}),
+         "lock_version": _INT, "spec_version": _STR, "created_at": _TIME,
          "updated_at": _TIME, "tasks": _list(_ref("Task"))}
 _INQUIRY = {"id": _INT, "kind": _STR, "agency": _STR, "round": _INT, "status": _STR, "result": _null(_STR),
             "reference": _null(_STR), "sent_at": _TIME, "due_at": _TIME, "answered_at": _null(_TIME),

@@ -158,3 +158,21 @@ def test_offices_sign_internal_notes_and_messages_the_founder_reads_only_the_mes
     read = client.get(f"/api/v1/cases/{case.id}", headers={"Authorization": f"Bearer {token['token']}"}).json
     assert "office_note" not in [r["action"] for r in read["records"]]
     assert "applicant_message" in [r["action"] for r in read["records"]]
+
+
+def test_notes_through_the_api_are_signed_and_field_keyed(app, client):
+    from office_support import tokens_for
+    case = in_county_review(app)
+    officer = tokens_for(ACTORS["county"])[ACTORS["county"]]
+    for body, key in (({"kind": "gossip", "text": "مدارک را همراه بیاورید."}, "kind"),
+                      ({"kind": "office_note", "text": "کم"}, "text")):
+        bad = client.post(f"/api/v1/cases/{case.id}/notes", headers=officer, json={**body, "pin": PIN})
+        assert bad.status_code == 422 and list(bad.json["errors"]) == [key], bad.json
+    made = client.post(f"/api/v1/cases/{case.id}/notes", headers=officer,
+                       json={"kind": "applicant_message", "text": "مدارک را همراه بیاورید.", "pin": PIN})
+    assert made.status_code == 201 and made.json["action"] == "applicant_message"
+    applicant = tokens_for(ACTORS["applicant"])[ACTORS["applicant"]]
+    assert client.post(f"/api/v1/cases/{case.id}/notes", headers=applicant, json={
+        "kind": "office_note", "text": "یادداشت متقاضی", "pin": PIN}).status_code == 403
+    read = client.get(f"/api/v1/cases/{case.id}", headers=applicant).json
+    assert read["tracking_code"] == case.tracking_code and "applicant_message" in [r["action"] for r in read["records"]]

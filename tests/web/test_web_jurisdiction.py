@@ -57,7 +57,7 @@ ROUTES = {
     "pages.resend_inquiry": CASE, "pages.add_note": CASE, "inbox.claim": CASE, "inbox.release": CASE, "inbox.reassign": CASE,
     "api.read_case": CASE, "api.task_form": CASE, "api.put_draft": CASE, "api.complete": CASE,
     "api.upload_document": CASE, "api.certificate_pdf": CASE, "api.case_evidence": CASE,
-    "api.resend_inquiry": CASE, "inbox_api.api_claim": CASE, "inbox_api.api_release": CASE,
+    "api.resend_inquiry": CASE, "api.add_note": CASE, "inbox_api.api_claim": CASE, "inbox_api.api_release": CASE,
     "inbox_api.api_reassign": CASE,
     "registry.center": CENTER, "registry.start": CENTER, "api.read_center": CENTER,
     "api.answer_inquiry": AGENCY_INQUIRY,
@@ -74,6 +74,7 @@ API_BODIES = {
     "api.complete": {"data": {}, "pin": "0000"},
     "api.put_draft": {"data": {"note": "x"}},
     "api.resend_inquiry": {"reason": "آزمون دسترسی ماتریس", "pin": "0000"},
+    "api.add_note": {"kind": "office_note", "text": "آزمون دسترسی ماتریس", "pin": "0000"},
     "api.answer_inquiry": {"data": {"result": "clear", "reference": "M-1"}, "pin": "0000"},
     "inbox_api.api_reassign": {"user_id": 0},
 }
