@@ -75,8 +75,12 @@ def test_founding_in_the_browser(browser_page, live_server, tmp_path, screens):
     assert page.locator("#error-list li").count() == 1  # the form is checked before the key is tried
     assert page.locator("#form-progress li.bad").count() == 1
     screens(page, "application-rejected")
+    # the section stays marked while the field it was rejected for is not edited
+    page.fill("#f-mosque-address", application["mosque"]["address"] + "،")
+    assert page.locator("#form-progress li.bad").count() == 1
 
     page.fill("#f-mosque-postal_code", "۳۸۱۳۶۴۵۷۸۹")
+    assert page.locator("#form-progress li.bad").count() == 0
     page.fill("#pin", PIN)
     follow(page, "#submit")
     assert page.inner_text("#case-status") == "در انتظار پاسخ استعلام‌ها"

@@ -404,11 +404,13 @@
     }
     text.hidden = false;
     bar.hidden = false;
-    /* a section the server rejected counts again once its fields are edited */
+    /* a section the server rejected counts again once every field it rejected there was edited */
     form.addEventListener("input", function (event) {
+      var field = event.target.closest && event.target.closest(".field.has-error");
+      if (field) { field.classList.remove("has-error"); }
       var section = event.target.closest && event.target.closest("fieldset.form-section");
       var item = section && nav.querySelector("li[data-section='" + section.id + "']");
-      if (item && item.classList.contains("bad")) {
+      if (item && item.classList.contains("bad") && !section.querySelector(".field.has-error")) {
         item.classList.remove("bad");
         item.querySelector(".state").textContent = "";
       }
