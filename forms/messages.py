@@ -541,6 +541,7 @@ FA: dict[str, str] = {
     "web.notify.outcome": "پرونده {case} ({process}) به نتیجه رسید: {outcome} {license}",
     "web.notify.overdue": "مهلت یکی از مراحل پرونده {case} ({process}) گذشت؛ پرونده طبق مقررات به مرحله بعد رفت.",
     "web.notify.reason": "دلیل: {reason}",
+    "web.notify.rejected_documents": "این مدارک را دوباره بارگذاری کنید: {documents}.",
     "web.notify.message": "پیام {office} درباره پرونده {case}: {text}",
     "web.notify.this_step": "این مرحله",
     "web.monitor.title": "نظارت و ارزیابی",

@@ -25,7 +25,8 @@ from workflows.errors import InvalidInput
 from workflows.models import Case, CaseDocument, Document, Record, User
 
 __all__ = ["MAX_DOCUMENT_BYTES", "store_document", "case_document_digests", "document_path", "sniff_type",
-           "is_sha256", "REVIEW_FIELD", "APPLICATION_ACTIONS", "check_review", "check_replacements", "open_review"]
+           "is_sha256", "REVIEW_FIELD", "APPLICATION_ACTIONS", "check_review", "check_replacements", "open_review",
+           "rejected_labels"]
 
 #: the decision form's field that reviews the application's documents one by one
 REVIEW_FIELD = "document_review"
@@ -173,3 +174,17 @@ def check_replacements(session: Session, case: Case, cleaned: dict, document_pat
         elif verdict["verdict"] == "rejected" and now == verdict["sha256"]:
             errors[path] = [forms.t("errors.review_replace_rejected")]
     return errors
+
+
+def rejected_labels(session: Session, case: Case, review: list[dict]) -> list[str]:
+    """The Persian names of the documents a review rejected, as the application's form labels them."""
+    rejected = [item["document"] for item in review or [] if item.get("verdict") == "rejected"]
+    if not rejected:
+        return []
+    from workflows import procedures  # procedures reads the forms; documents is read by them
+
+    record = session.scalars(select(Record).where(Record.case_id == case.id, Record.action.in_(APPLICATION_ACTIONS))
+                             .order_by(Record.seq.desc()).limit(1)).first()
+    form = procedures.of_version(session, case.spec_version).forms.get(json.loads(record.canonical)["form_key"]) \
+        if record is not None else None
+    return [form.label(path) if form else path for path in rejected]

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 import forms
 from workflows import access
 from workflows.models import Base, Case, CaseNote, CaseTask, Record, User, UtcDateTime, utcnow
-from workflows import procedures
+from workflows import documents, procedures
 from workflows.procedures import DECISION_ACTIONS, OUTCOME_ACTIONS
 
 __all__ = ["Notification", "OutboxMessage", "TaskSnapshot", "snapshot", "after_transition", "render",
@@ -156,7 +156,8 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
         step = steps.get(record.task_name or "", forms.t("web.notify.this_step"))
         key = f"{case.public_id}:record:{record.seq}"
         if record.action == "return":
-            notify([applicant], "returned", f"{key}:returned", step=step, reason=form_data.get("reason", ""))
+            notify([applicant], "returned", f"{key}:returned", step=step, reason=form_data.get("reason", ""),
+                   rejected="، ".join(documents.rejected_labels(session, case, form_data.get(documents.REVIEW_FIELD))))
         elif record.action in DECISION_ACTIONS:
             notify([applicant], "decision", f"{key}:decision", step=step,
                    decision=forms.t(f"web.action.{record.action}"), reason=form_data.get("reason", ""))
@@ -230,6 +231,8 @@ def render(notification: Notification) -> str:
     text = forms.t(f"web.notify.{notification.kind}", **params)
     if params.get("reason") and notification.kind in ("returned", "decision"):
         text += " " + forms.t("web.notify.reason", reason=params["reason"])
+    if params.get("rejected"):
+        text += " " + forms.t("web.notify.rejected_documents", documents=params["rejected"])
     return text
 
 

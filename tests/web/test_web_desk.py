@@ -14,6 +14,7 @@ from test_web_pages import submit, waiting_task
 from web.extensions import db
 from workflows import documents, notes
 from workflows.models import Case, CaseNote, Record, utcnow
+from workflows.notifications import OutboxMessage
 from workflows.verification import verify_case
 
 
@@ -87,6 +88,11 @@ def test_a_rejected_document_returns_to_the_founder_who_replaces_only_it(app, cl
 
     client.post("/logout")
     login(client, ACTORS["applicant"])
+    # told by notification (and SMS and email) which documents to send again
+    assert "این مدارک را دوباره بارگذاری کنید: تصویر آخرین مدرک تحصیلی مدیر." in client.get(
+        "/notifications").get_data(as_text=True)
+    assert any("تصویر آخرین مدرک تحصیلی مدیر" in m.body for m in db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.channel == "sms")))
     task_id = waiting_task(case.id)
     page = client.get(f"/cases/{case.id}/tasks/{task_id}").get_data(as_text=True)
     listed = page.split('id="rejected-documents"')[1].split("</ul>")[0]
