@@ -3,8 +3,6 @@ HTTPS (its ``sms/send`` answer format, its ``localid`` deduplication) and an SMT
 STARTTLS and a login (aiosmtpd). Each keeps what it received, and can be told to fail."""
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import socket
 import ssl
@@ -14,29 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
-
-def loopback_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (its own authority), as PEM files: (certificate, key)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "loopback.pem", folder / "loopback-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
+from deploy.loopback import certificate
 
 
 class KavenegarStandIn:
@@ -51,7 +27,7 @@ class KavenegarStandIn:
         self._by_local_id: dict[str, dict] = {}
         self._failures: list[str] = []
         self._lock = threading.Lock()
-        self.cert, key = loopback_certificate(folder)
+        self.cert, key = certificate(folder)
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -124,7 +100,7 @@ class SmtpStandIn:
         from aiosmtpd.smtp import AuthResult
 
         self.received: list = []
-        self.cert, key = loopback_certificate(folder)
+        self.cert, key = certificate(folder)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert, key)
         stand_in = self

@@ -288,20 +288,9 @@ def _store_uploads(case: Case, form: forms.FormSpec, data: dict) -> dict[str, li
 @commits
 def resend_inquiry(case_id: int, inquiry_id: int):
     case = case_or_404(current_user, case_id)
-    try:
-        inquiries.resend_inquiry(db.session, inquiry_id=inquiry_id, officer=current_user,
-                                 reason=request.form.get("reason", ""), **signing_credentials(request.form), now=utcnow())
-        flash(t("web.inquiry.resent"), "success")
-    except InvalidInput as error:
-        db.session.rollback()
-        flash(" ".join(m for messages in error.errors.values() for m in messages), "error")
-    except WrongPin:
-        db.session.rollback()
-        flash(t("web.error.wrong_pin"), "error")
-    except SigningSessionEnded:
-        db.session.rollback()
-        session.pop(SIGNING_SESSION, None)
-        flash(t("web.error.signing_session_ended"), "error")
+    _sign_from_the_case_page(lambda: inquiries.resend_inquiry(
+        db.session, inquiry_id=inquiry_id, officer=current_user, reason=request.form.get("reason", ""),
+        **signing_credentials(request.form), now=utcnow()), t("web.inquiry.resent"))
     return redirect(url_for("pages.case", case_id=case.id))
 
 
@@ -311,11 +300,19 @@ def resend_inquiry(case_id: int, inquiry_id: int):
 def add_note(case_id: int):
     """An office's signed note on the case (read by the offices) or message to the applicant."""
     case = case_or_404(current_user, case_id)
-    back = local_target(request.form.get("next"), url_for("pages.case", case_id=case.id)) + "#notes"
+    kind = request.form.get("kind", "")
+    _sign_from_the_case_page(lambda: notes.add_note(
+        db.session, case=case, author=current_user, action=kind, text=request.form.get("text", ""), now=utcnow(),
+        **signing_credentials(request.form)), t(f"web.notes.added.{kind}") if kind in notes.NOTE_ACTIONS else "")
+    return redirect(local_target(request.form.get("next"), url_for("pages.case", case_id=case.id)) + "#notes")
+
+
+def _sign_from_the_case_page(sign, done: str) -> None:
+    """Sign something a case page's small form asks for; its outcome told as a flash message (a refusal
+    undoes the request's writes)."""
     try:
-        notes.add_note(db.session, case=case, author=current_user, action=request.form.get("kind", ""),
-                       text=request.form.get("text", ""), now=utcnow(), **signing_credentials(request.form))
-        flash(t(f"web.notes.added.{request.form['kind']}"), "success")
+        sign()
+        flash(done, "success")
     except InvalidInput as error:
         db.session.rollback()
         flash(" ".join(m for messages in error.errors.values() for m in messages), "error")
@@ -326,7 +323,6 @@ def add_note(case_id: int):
         db.session.rollback()
         session.pop(SIGNING_SESSION, None)
         flash(t("web.error.signing_session_ended"), "error")
-    return redirect(back)
 
 
 @bp.route("/cases/<int:case_id>/documents/<sha256>")
