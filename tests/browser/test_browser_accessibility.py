@@ -56,6 +56,7 @@ def test_main_pages_pass_axe(browser_page, live_server, waiting_case):
     violations = []
     violations += check(page, f"{base}/login")
     violations += check(page, f"{base}/verify")
+    violations += check(page, f"{base}/track")
     sign_in(page, base, "applicant1")
     violations += check(page, f"{base}/cases/{waiting_case}")
     violations += check(page, f"{base}/cases")
