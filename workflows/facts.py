@@ -47,7 +47,8 @@ class FactProblem:
 def case_facts(case: Case, status: str, outcome: str | None) -> dict:
     """The case facts a record leaves behind (signed in its details under "case")."""
     return {"status": status, "outcome": outcome, "center_id": case.center_id,
-            "county": case.county_office.code if case.county_office is not None else None, "title": case.title}
+            "county": case.county_office.code if case.county_office is not None else None, "title": case.title,
+            "tracking_code": case.tracking_code}
 
 
 def _center(center: Center) -> dict:
@@ -101,16 +102,19 @@ def case_problems(stored: dict, head: dict | None) -> list[FactProblem]:
     if type(signed) is not dict:
         return [FactProblem("case", "*", "fact_unproved", "the head record signs no case facts")]
     return [FactProblem("case", name, "fact_mismatch", f"stored {stored[name]!r}, signed {signed.get(name)!r}")
-            for name in CASE_FACTS if signed.get(name) != stored[name]]
+            for name in CASE_FACTS if signed.get(name) != stored[name]
+            and (name in signed or name not in LATER_CASE_FACTS)]
 
 
 #: the case facts every record signs (``case_facts``)
-CASE_FACTS = ("status", "outcome", "center_id", "county", "title")
+CASE_FACTS = ("status", "outcome", "center_id", "county", "title", "tracking_code")
+#: facts records signed before did not carry: checked from the first record that signs them
+LATER_CASE_FACTS = ("tracking_code",)
 
 
 def _stored_case(case: Case, county_code: str | None) -> dict:
     return {"status": case.status, "outcome": case.outcome, "center_id": case.center_id, "county": county_code,
-            "title": case.title}
+            "title": case.title, "tracking_code": case.tracking_code}
 
 
 def audit_cases(session: Session, batch: int = 2000, ids: Iterable[int] | None = None
@@ -119,7 +123,8 @@ def audit_cases(session: Session, batch: int = 2000, ids: Iterable[int] | None =
     database in id order (or the cases ``ids`` names), a batch of cases per statement (their
     chains are verify_cases' part)."""
     heads = (select(Record.case_id, func.max(Record.seq).label("seq")).group_by(Record.case_id)).subquery()
-    statement = (select(Case.id, Case.status, Case.outcome, Case.center_id, Office.code, Case.title, Record.canonical)
+    statement = (select(Case.id, Case.status, Case.outcome, Case.center_id, Office.code, Case.title, Case.tracking_code,
+                        Record.canonical)
                  .outerjoin(Office, Office.id == Case.county_office_id)
                  .outerjoin(heads, heads.c.case_id == Case.id)
                  .outerjoin(Record, and_(Record.case_id == Case.id, Record.seq == heads.c.seq)))
@@ -130,8 +135,9 @@ def audit_cases(session: Session, batch: int = 2000, ids: Iterable[int] | None =
     else:
         pages = _pages(session, statement, batch)
     for rows in pages:
-        for case_id, status, outcome, center_id, county, title, canonical in rows:
-            stored = {"status": status, "outcome": outcome, "center_id": center_id, "county": county, "title": title}
+        for case_id, status, outcome, center_id, county, title, tracking_code, canonical in rows:
+            stored = {"status": status, "outcome": outcome, "center_id": center_id, "county": county, "title": title,
+                      "tracking_code": tracking_code}
             for problem in case_problems(stored, _body(canonical) if canonical is not None else None):
                 yield case_id, problem
 

@@ -27,7 +27,8 @@ def test_a_changed_rule_table_applies_to_new_cases_only(app, tmp_path):
     changed = tmp_path / "bpmn"
     shutil.copytree(app.config["BPMN_DIR"], changed, ignore=shutil.ignore_patterns("scenarios"))
     table = changed / "manager_eligibility.dmn"
-    table.write_text(table.read_text("utf-8").replace("<text>&gt; 41</text>", "<text>&gt; 30</text>"), "utf-8")
+    table.write_text(table.read_text("utf-8").replace("<text>&gt; 41</text>", "<text>&gt; 30</text>")
+                     .replace("نباید بیش از ۴۱ سال", "نباید بیش از ۳۰ سال"), "utf-8")  # the rule and its words
     new_version = deploy(db.session, changed, "center_founding")
     db.session.commit()
     assert new_version.version != running.spec_version
