@@ -18,7 +18,7 @@ from web.security import local_target
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
-    agency_names, application_view, case_application, case_form, case_or_404, case_request, county_choices, deployed, desk_view,
+    agency_names, application_view, case_application, case_documents, case_form, case_or_404, case_request, county_choices, deployed, desk_view,
     diagram_state, latest_form_data, storage_dir,
     tasks_for, timeline,
     verification_summary,
@@ -73,12 +73,11 @@ def case(case_id: int):
         "case.html", case=case, entries=entries, verification=verification_summary(case, proof),
         license_number=licensed["number"] if licensed else None,
         my_tasks=[task for task in case.tasks if access.may_act(current_user, task)],
-        application=application_view(case), request_data=case_request(case),
+        application=application_view(case),
         inquiries=inquiries.case_inquiries(db.session, case), agencies=agency_names(),
         notes=notes.case_notes(db.session, case, current_user), can_note=access.is_office_role(current_user.role),
         can_resend=access.is_office_role(current_user.role) and case.outcome is None,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
-        documents=db.session.scalars(select(CaseDocument).where(CaseDocument.case_id == case.id)).all(),
         violations=_last_violations(entries), diagram=diagram_state(case), successor_procedures=_successors(case),
         signing_until=signing_open_until() if case.outcome is None else None)
 
@@ -166,21 +165,21 @@ def task(case_id: int, task_id: str):
         flash(t("web.task.has_errors"), "error")
     entries = timeline(case, current_user)
     described = form.describe()
+    application = application_view(case) if not form.documents else None
     # an office deciding sees the whole case on this page; an applicant correcting sees what was rejected
-    desk = desk_view(case, entries) if task.lane != "applicant" and not form.documents else None
+    desk = desk_view(case, entries, application) if task.lane != "applicant" and not form.documents else None
     return render_template(
         "task.html", case=case, task=task, form=described, values=values,
         errors=errors, error_list=_error_list(form, described, errors),
-        rules=procedures.of_version(db.session, case.spec_version).rules if task.lane == "applicant" else (), counties=county_choices(), entries=entries, desk=desk,
-        application=application_view(case) if not form.documents else None,
+        rules=procedures.of_version(db.session, case.spec_version).rules if task.lane == "applicant" else (),
+        counties=county_choices(), entries=entries, desk=desk, application=application,
         request_data=case_request(case),
         review={path: {**r, "label": form.label(path)} for path, r in documents.open_review(db.session, case).items()}
         if form.documents else {},
         inquiries=inquiries.case_inquiries(db.session, case), agencies=agency_names(),
         notes=notes.case_notes(db.session, case, current_user), can_note=access.is_office_role(current_user.role),
         signing_until=signing_open_until(),
-        uploaded={d.sha256: d.original_name for d in db.session.scalars(
-            select(CaseDocument).where(CaseDocument.case_id == case.id))} if form.documents else {},
+        uploaded={sha: d["name"] for sha, d in case_documents(case).items()} if form.documents else {},
     ), status
 
 

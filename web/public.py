@@ -75,19 +75,20 @@ def track():
     if request.method == "GET":
         return render_template("track.html", code="", errors={})
     code, person = request.form.get("code", ""), request.form.get("national_id", "")
+    normalized = tracking.normalize_code(code)
     errors: dict[str, list[str]] = {}
-    if tracking.normalize_code(code) is None:
+    if normalized is None:
         errors["code"] = [t("web.track.code_invalid")]
     if not isinstance(person, str) or not person.strip():
         errors["national_id"] = [t("errors.required")]
     if errors:
         return render_template("track.html", code=code, errors=errors), 422
     try:
-        attempt = counted_guess(f"track:{tracking.normalize_code(code)}")
+        attempt = counted_guess(f"track:{normalized}")
     except LoginThrottled as throttled:
         return render_template("track.html", code=code, errors={
             "code": [t("web.track.throttled", minutes=to_persian_digits(str(throttled.minutes)))]}), 429
-    case = tracking.find(db.session, code, person)
+    case = tracking.find(db.session, normalized, person)
     if case is None:
         return render_template("track.html", code=code, errors={"code": [t("web.track.not_found")]}), 404
     guessed_right(attempt)

@@ -99,6 +99,7 @@ def timeline(case: Case, reader: User | None = None) -> list[dict]:
             "form_key": body["form_key"], "form_digest": body["form_digest"],
             "rule_results": body["rule_results"], "details": body["details"],
             "reason": (form_data or {}).get("reason"), "attachments": body["attachments"],
+            "document_review": (form_data or {}).get(documents.REVIEW_FIELD) or [],
         })
     return entries
 
@@ -174,32 +175,23 @@ def agency_names() -> dict[str, str]:
                                                                             User.agency.is_not(None))).all())
 
 
-def desk_view(case: Case, entries: list[dict]) -> dict:
-    """What an office decides a case from, beside its application and inquiries: the documents of the
-    application with what earlier reviews said of each, the rule tables with the facts they read and
-    what they found, and the earlier decisions with their reasons."""
+def desk_view(case: Case, entries: list[dict], application: dict | None) -> dict:
+    """What an office decides a case from, beside its application (``application_view``) and its
+    inquiries: the application's documents, the rule tables with the facts they read and what they
+    found, and the earlier applications and decisions with their reasons and document reviews."""
     procedure = procedures.of_version(db.session, case.spec_version)
-    application = _latest_action_record(case, APPLICATION_ACTIONS)
-    files = case_documents(case)
     docs = []
     if application is not None:
-        form = procedure.forms.get(json.loads(application.canonical)["form_key"])
-        data = json.loads(application.form_data)
+        form = procedure.forms.get(application["form"]["key"])
         for path in form.documents:
-            digest = form.value(data, path)
+            digest = form.value(application["data"], path)
             if digest:
-                docs.append({"path": path, "label": form.label(path), "sha256": digest, **files.get(digest, {})})
-    decisions = []
-    for e in entries:
-        if e["action"] in APPLICATION_ACTIONS:
-            decisions.append({**e, "review": []})
-        elif e["action"] in procedures.DECISION_ACTIONS:
-            record = db.session.scalars(select(Record.form_data).where(Record.case_id == case.id,
-                                                                       Record.seq == e["seq"])).first()
-            review = (json.loads(record) if record else {}).get(documents.REVIEW_FIELD) or []
-            labels = {d["path"]: d["label"] for d in docs}
-            decisions.append({**e, "review": [{**item, "label": labels.get(item["document"], item["document"])}
-                                              for item in review]})
+                docs.append({"path": path, "label": form.label(path), "sha256": digest,
+                             **application["documents"].get(digest, {})})
+    labels = {d["path"]: d["label"] for d in docs}
+    decisions = [{**e, "review": [{**item, "label": labels.get(item["document"], item["document"])}
+                                  for item in e["document_review"]]}
+                 for e in entries if e["action"] in APPLICATION_ACTIONS or e["action"] in procedures.DECISION_ACTIONS]
     results = next((e["rule_results"] for e in reversed(entries) if e["rule_results"]), None)
     rules = []
     if results is not None:
@@ -209,8 +201,7 @@ def desk_view(case: Case, entries: list[dict]) -> dict:
                           "facts": [{"label": label, "value": _fact_text(procedure, results["facts"].get(fact))}
                                     for fact, label in table.facts if fact in results["facts"]],
                           "rules": [{"message": message, "ok": code not in broken} for code, message in table.rules]})
-    return {"documents": docs, "decisions": decisions, "rules": rules,
-            "violations": (results or {}).get("violations") or []}
+    return {"documents": docs, "decisions": decisions, "rules": rules}
 
 
 def case_request(case: Case) -> dict | None:

@@ -246,12 +246,8 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
 
 def _application_documents(session: Session, case: Case, procedure: procedures.Procedure) -> list[str]:
     """The document fields of the form the case's latest application was signed with."""
-    record = session.scalars(select(Record).where(Record.case_id == case.id,
-                                                  Record.action.in_(documents.APPLICATION_ACTIONS))
-                             .order_by(Record.seq.desc()).limit(1)).first()
-    if record is None:
-        return []
-    return procedure.forms.get(json.loads(record.canonical)["form_key"]).documents
+    record = documents.application_record(session, case)
+    return documents.signed_form(record, procedure.forms)[0].documents if record is not None else []
 
 
 def _check_references(session: Session, case: Case, procedure: procedures.Procedure, task: CaseTask,

@@ -26,7 +26,7 @@ from workflows.models import Case, CaseDocument, Document, Record, User
 
 __all__ = ["MAX_DOCUMENT_BYTES", "store_document", "case_document_digests", "document_path", "sniff_type",
            "is_sha256", "REVIEW_FIELD", "APPLICATION_ACTIONS", "check_review", "check_replacements", "open_review",
-           "rejected_labels"]
+           "rejected_labels", "application_record", "signed_form"]
 
 #: the decision form's field that reviews the application's documents one by one
 REVIEW_FIELD = "document_review"
@@ -111,14 +111,24 @@ def _value(data: dict, path: str) -> object:
     return data
 
 
+def application_record(session: Session, case: Case, before_seq: int | None = None) -> Record | None:
+    """The case's latest signed application (its submission, or one after a return), or the latest
+    before the record at ``before_seq``; None when there is none."""
+    query = select(Record).where(Record.case_id == case.id, Record.action.in_(APPLICATION_ACTIONS),
+                                 Record.form_data.is_not(None))
+    if before_seq is not None:
+        query = query.where(Record.seq < before_seq)
+    return session.scalars(query.order_by(Record.seq.desc()).limit(1)).first()
+
+
+def signed_form(record: Record, form_set: forms.FormSet) -> tuple[forms.FormSpec, dict]:
+    """The form a signed record was made with (from the version's ``form_set``) and its data."""
+    return form_set.get(json.loads(record.canonical)["form_key"]), json.loads(record.form_data)
+
+
 def _application_before(session: Session, case: Case, seq: int | None = None) -> dict | None:
-    """The form data of the case's latest signed application (before the record at ``seq``)."""
-    query = select(Record.form_data).where(Record.case_id == case.id, Record.action.in_(APPLICATION_ACTIONS),
-                                           Record.form_data.is_not(None))
-    if seq is not None:
-        query = query.where(Record.seq < seq)
-    found = session.scalars(query.order_by(Record.seq.desc()).limit(1)).first()
-    return json.loads(found) if found else None
+    record = application_record(session, case, seq)
+    return json.loads(record.form_data) if record is not None else None
 
 
 def check_review(session: Session, case: Case, cleaned: dict, document_paths: list[str], approves: bool
@@ -176,15 +186,7 @@ def check_replacements(session: Session, case: Case, cleaned: dict, document_pat
     return errors
 
 
-def rejected_labels(session: Session, case: Case, review: list[dict]) -> list[str]:
+def rejected_labels(review: list[dict] | None, form: forms.FormSpec | None) -> list[str]:
     """The Persian names of the documents a review rejected, as the application's form labels them."""
-    rejected = [item["document"] for item in review or [] if item.get("verdict") == "rejected"]
-    if not rejected:
-        return []
-    from workflows import procedures  # procedures reads the forms; documents is read by them
-
-    record = session.scalars(select(Record).where(Record.case_id == case.id, Record.action.in_(APPLICATION_ACTIONS))
-                             .order_by(Record.seq.desc()).limit(1)).first()
-    form = procedures.of_version(session, case.spec_version).forms.get(json.loads(record.canonical)["form_key"]) \
-        if record is not None else None
-    return [form.label(path) if form else path for path in rejected]
+    return [form.label(item["document"]) if form else item["document"]
+            for item in review or [] if item.get("verdict") == "rejected"]

@@ -142,7 +142,8 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
     case.notified_seq = records[-1].seq
     actors = {record.actor_user_id for record in records}
     applicant = session.get(User, case.applicant_id)
-    process = procedures.of_version(session, case.spec_version).title
+    procedure = procedures.of_version(session, case.spec_version)
+    process = procedure.title
     base = {"case": _label(case), "process": process}
     steps = {snap.name: snap.title for snap in previous.values()}
     planned: list[tuple[User | None, str, str, dict]] = []
@@ -157,7 +158,8 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
         key = f"{case.public_id}:record:{record.seq}"
         if record.action == "return":
             notify([applicant], "returned", f"{key}:returned", step=step, reason=form_data.get("reason", ""),
-                   rejected="، ".join(documents.rejected_labels(session, case, form_data.get(documents.REVIEW_FIELD))))
+                   rejected="، ".join(documents.rejected_labels(form_data.get(documents.REVIEW_FIELD),
+                                                                _application_form(session, case, procedure))))
         elif record.action in DECISION_ACTIONS:
             notify([applicant], "decision", f"{key}:decision", step=step,
                    decision=forms.t(f"web.action.{record.action}"), reason=form_data.get("reason", ""))
@@ -183,6 +185,12 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
     made = _add_all(session, case, planned, now)
     session.flush()
     return made
+
+
+def _application_form(session: Session, case: Case, procedure: procedures.Procedure):
+    """The form of the case's latest signed application (None: none yet)."""
+    record = documents.application_record(session, case)
+    return documents.signed_form(record, procedure.forms)[0] if record is not None else None
 
 
 def _unique(people: list[User | None]) -> list[User]:

@@ -7,16 +7,14 @@ what comes next), never what the application says.
 """
 from __future__ import annotations
 
-import json
 import secrets
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import forms
-from workflows import procedures
-from workflows.documents import APPLICATION_ACTIONS
-from workflows.models import Case, Record
+from workflows import documents, procedures
+from workflows.models import Case
 
 __all__ = ["CODE_DIGITS", "new_code", "normalize_code", "find"]
 
@@ -41,13 +39,10 @@ def normalize_code(text: object) -> str | None:
 
 def _national_ids(session: Session, case: Case) -> set[str]:
     """The national ids the case's latest signed application names for following it."""
-    record = session.scalars(select(Record).where(Record.case_id == case.id, Record.action.in_(APPLICATION_ACTIONS),
-                                                  Record.form_data.is_not(None))
-                             .order_by(Record.seq.desc()).limit(1)).first()
+    record = documents.application_record(session, case)
     if record is None:
         return set()
-    form = procedures.of_version(session, case.spec_version).forms.get(json.loads(record.canonical)["form_key"])
-    data = json.loads(record.form_data)
+    form, data = documents.signed_form(record, procedures.of_version(session, case.spec_version).forms)
     return {value for path in form.case_fields.get("national_id", ()) if (value := form.value(data, path))}
 
 

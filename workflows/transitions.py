@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 import engine
 from signing import Signer, canonical_bytes
-from workflows import access, chain, facts, notifications, procedures
+from workflows import access, chain, documents, facts, notifications, procedures
 from workflows.errors import NotFound, ProcessFailed
 from workflows.models import (
     Case, CaseCount, CaseDayCount, CaseTask, ProcessDefinition, Record, RecordTiming, User, tehran_today,
@@ -77,11 +77,10 @@ def status_in(procedure: procedures.Procedure, instance: engine.Instance, curren
 
 def latest_application(session: Session, case: Case) -> dict:
     """The most recent signed application form (founding or manager change) of a case."""
-    rows = session.scalars(select(Record).where(Record.case_id == case.id, Record.action.in_(("submit", "resubmit")))
-                           .order_by(Record.seq.desc()).limit(1)).first()
-    if rows is None or rows.form_data is None:
+    record = documents.application_record(session, case)
+    if record is None:
         raise NotFound("the case has no application")
-    return json.loads(rows.form_data)
+    return json.loads(record.form_data)
 
 
 #: records that speak about a case without moving it (``workflows.notes``): no step's time ends with them
