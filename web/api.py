@@ -476,7 +476,8 @@ def _public_json(public: dict | None) -> dict | None:
     if public is None:
         return None
     return {**public, "issued_at": public["issued_at"].isoformat(),
-            "manager_since": public["manager_since"].isoformat() if public["manager_since"] else None}
+            **{day: public[day].isoformat() if public[day] else None
+               for day in ("manager_since", "status_since", "suspended_until")}}
 
 
 # --- evidence and the transparency log ---------------------------------------------------

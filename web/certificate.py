@@ -41,6 +41,9 @@ def certificate_context(case: Case) -> dict:
     started = next((t for t in center.terms if t["case"] == case.public_id), None) if center else None
     deciding = {case.public_id, *db.session.scalars(select(Case.public_id).where(Case.linked_case_id == case.id))}
     ended = next((t for t in center.terms if t["ended_by"] in deciding), None) if center else None
+    # what a license procedure set, as this case's own verified record signed it
+    license_change = next((body["details"]["license"] for body in proof.report.bodies if body
+                           if body.get("action") in procedures.LICENSE_EFFECTS), None)
     token = verification_token(case, entries[-1]["hash"]) if entries else None
     # the configured address only: the request's Host header is the client's to choose
     base = current_app.config["PUBLIC_BASE_URL"]
@@ -61,6 +64,9 @@ def certificate_context(case: Case) -> dict:
         "manager_since": _day(started["start_date"]) if started else None,
         "manager_until": _day(started["planned_end"]) if started else None,
         "manager_interim": started["interim"] if started else False,
+        "license_change": {"status": license_change["status"], "since": _day(license_change.get("status_since")),
+                           "until": _day(license_change.get("suspended_until")),
+                           "reason": license_change.get("status_reason")} if license_change else None,
         "ended_term": {"full_name": ended["full_name"], "national_id": ended["national_id"], "end_date": _day(ended["end_date"]),
                        "end_reason": ended["end_reason"]} if ended else None,
         "county_name": county.name if county else None,

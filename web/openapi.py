@@ -328,7 +328,10 @@ _CASE = {"id": _INT, "public_id": _STR, "process_key": _STR, "proved": _BOOL, "c
 _INQUIRY = {"id": _INT, "kind": _STR, "agency": _STR, "round": _INT, "status": _STR, "result": _null(_STR),
             "reference": _null(_STR), "sent_at": _TIME, "due_at": _TIME, "answered_at": _null(_TIME),
             "subject": _object({"national_id": _STR, "name": _STR})}
-_LICENSE = _object({"number": _STR, "status": _STR, "issued_at": _TIME})
+_LICENSE_STATUS = {"type": "string", "enum": ["active", "suspended", "revoked", "closed"],
+                   "description": "the status today: a suspension past its last day is over"}
+_LICENSE = _object({"number": _STR, "status": _LICENSE_STATUS, "issued_at": _TIME,
+                    "status_since": _null(_DAY), "suspended_until": _null(_DAY), "status_reason": _null(_STR)})
 _CENTER = {"id": _INT, "name": _null(_STR), "mosque_name": _null(_STR), "county": _null(_STR),
            "address": _null(_STR), "postal_code": _null(_STR), "license": _null(_LICENSE),
            "manager": _null(_ref("ManagerTerm")), "next_manager": _null(_ref("ManagerTerm")), "proved": _BOOL,
@@ -390,8 +393,9 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "CenterList": _object({"centers": _list(_ref("Center"))}),
     "CenterDetail": _object({**_CENTER, "terms": _list(_ref("ManagerTerm")),
                              "cases": _list(_object({"id": _INT, "process_key": _STR, "status": _STR}))}),
-    "PublicCenter": _object({"center_name": _STR, "license_number": _STR, "license_status": _STR,
-                             "issued_at": _TIME, "manager_name": _null(_STR), "manager_interim": _BOOL,
+    "PublicCenter": _object({"center_name": _STR, "license_number": _STR, "license_status": _LICENSE_STATUS,
+                             "issued_at": _TIME, "status_since": _null(_DAY), "suspended_until": _null(_DAY),
+                             "manager_name": _null(_STR), "manager_interim": _BOOL,
                              "manager_since": _null(_DAY)}, "what anyone may read of a licensed center"),
     "CaseCheck": _object({"status": _null(_STR), "chain_ok": _BOOL, "facts_ok": _BOOL,
                           "problems": _list(_FACT_CODE), "record_found": _BOOL, "is_head": _BOOL,

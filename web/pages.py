@@ -18,7 +18,7 @@ from web.security import local_target
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
-    agency_names, application_view, case_application, case_documents, case_form, case_or_404, case_request, county_choices, deployed, desk_view,
+    agency_names, application_view, case_application, case_documents, case_form, case_or_404, county_choices, deployed, desk_view,
     diagram_state, latest_form_data, storage_dir,
     tasks_for, timeline,
     verification_summary,
@@ -165,15 +165,15 @@ def task(case_id: int, task_id: str):
         flash(t("web.task.has_errors"), "error")
     entries = timeline(case, current_user)
     described = form.describe()
-    application = application_view(case) if not form.documents else None
+    office = task.lane != "applicant"
+    application = application_view(case) if office or not form.documents else None
     # an office deciding sees the whole case on this page; an applicant correcting sees what was rejected
-    desk = desk_view(case, entries, application) if task.lane != "applicant" and not form.documents else None
+    desk = desk_view(case, entries, application) if office else None
     return render_template(
         "task.html", case=case, task=task, form=described, values=values,
         errors=errors, error_list=_error_list(form, described, errors),
         rules=procedures.of_version(db.session, case.spec_version).rules if task.lane == "applicant" else (),
         counties=county_choices(), entries=entries, desk=desk, application=application,
-        request_data=case_request(case),
         review={path: {**r, "label": form.label(path)} for path, r in documents.open_review(db.session, case).items()}
         if form.documents else {},
         inquiries=inquiries.case_inquiries(db.session, case), agencies=agency_names(),

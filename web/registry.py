@@ -18,18 +18,18 @@ from signing import parse_time
 from workflows import access, facts, procedures, registry
 from workflows.cases import start_case
 from workflows.errors import NotFound
-from workflows.models import Case, Center, Office, User
+from workflows.models import Case, Center, Office, User, tehran_today, utcnow
 
 bp = Blueprint("registry", __name__)
 
 #: the fields of a registry export, in order: the JSON export's keys
 EXPORT_FIELDS = ("center_id", "center_name", "mosque_name", "province", "county", "address", "postal_code",
-                 "license_number", "license_status", "license_issued_at", "manager_national_id",
-                 "manager_name", "manager_since", "manager_interim", "proved")
+                 "license_number", "license_status", "license_status_since", "license_suspended_until",
+                 "license_issued_at", "manager_national_id", "manager_name", "manager_since", "manager_interim", "proved")
 #: the CSV export's columns: a code a machine reads sits beside its Persian label
 CSV_COLUMNS = ("center_id", "center_name", "mosque_name", "province", "province_name", "county", "county_name",
                "address", "postal_code", "license_number", "license_status", "license_status_label",
-               "license_issued_at", "manager_national_id", "manager_name", "manager_since", "manager_interim",
+               "license_status_since", "license_suspended_until", "license_issued_at", "manager_national_id", "manager_name", "manager_since", "manager_interim",
                "proved")
 
 
@@ -84,8 +84,7 @@ def center_json(center: Center, check: tuple[facts.ProvedCenter, list[facts.Fact
     current = proved.current_term
     data = {"id": center.id, "name": signed.get("name"), "mosque_name": signed.get("mosque_name"),
             "county": signed.get("county"), "address": signed.get("address"), "postal_code": signed.get("postal_code"),
-            "license": {"number": proved.license["number"], "status": proved.license["status"],
-                        "issued_at": parse_time(proved.license["issued_at"]).isoformat()} if proved.license else None,
+            "license": _license_json(proved.license) if proved.license else None,
             "manager": _term_json(current) if current else None,
             "next_manager": _term_json(proved.next_term) if proved.next_term else None,
             "proved": not problems, "problems": [f"{p.subject}.{p.field}: {p.code}" for p in problems]}
@@ -94,6 +93,16 @@ def center_json(center: Center, check: tuple[facts.ProvedCenter, list[facts.Fact
         data["cases"] = [{"id": c.id, "process_key": c.process_key, "status": c.status}
                          for c in db.session.scalars(select(Case).where(Case.center_id == center.id))]
     return data
+
+
+def _license_json(license_: dict) -> dict:
+    """A license as proved, its status the one it has today (a suspension past its last day is over)."""
+    status = facts.license_status(license_, tehran_today(utcnow()))
+    return {"number": license_["number"], "status": status,
+            "issued_at": parse_time(license_["issued_at"]).isoformat(),
+            "status_since": license_.get("status_since") if status != "active" else None,
+            "suspended_until": license_.get("suspended_until") if status == "suspended" else None,
+            "status_reason": license_.get("status_reason") if status != "active" else None}
 
 
 def _term_json(term: dict) -> dict:
@@ -115,6 +124,7 @@ def export_rows(centers: list[Center]) -> list[dict]:
             "province": county.parent.code if county else None, "county": data["county"],
             "address": data["address"], "postal_code": data["postal_code"],
             "license_number": license_.get("number"), "license_status": license_.get("status"),
+            "license_status_since": license_.get("status_since"), "license_suspended_until": license_.get("suspended_until"),
             "license_issued_at": license_.get("issued_at"), "manager_national_id": manager.get("national_id"),
             "manager_name": manager.get("full_name"), "manager_since": manager.get("start_date"),
             "manager_interim": manager.get("interim"), "proved": data["proved"]})
@@ -156,6 +166,8 @@ def csv_row(row: dict, offices: dict[str, str]) -> dict:
     return {**row, "province_name": offices.get(row["province"]), "county_name": offices.get(row["county"]),
             "license_status_label": t(f"web.license_status.{status}") if status else None,
             "license_issued_at": datetime.fromisoformat(row["license_issued_at"]) if row["license_issued_at"] else None,
+            **{key: date.fromisoformat(row[key]) if row[key] else None
+               for key in ("license_status_since", "license_suspended_until")},
             "manager_since": date.fromisoformat(row["manager_since"]) if row["manager_since"] else None}
 
 
@@ -173,8 +185,10 @@ def center(center_id: int):
             manager_on = None
     open_cases = {c.process_key: c for c in db.session.scalars(select(Case).where(
         Case.center_id == center.id, Case.outcome.is_(None)))}
+    license_status = facts.license_status(proved.license, tehran_today(utcnow()))
     startable = [proc for proc in deployed().startable(with_center=True)
-                 if access.may_start(current_user, proc.starters) and proc.key not in open_cases]
+                 if access.may_start(current_user, proc.starters) and proc.key not in open_cases
+                 and proc.license_allows(license_status)]
     # a procedure that names a successor is linked to the open cases that wait (or will wait) for one
     awaiting_successor = [c for c in open_cases.values() if any(
         m.sent_by == "successor" for m in procedures.of_version(db.session, c.spec_version).messages.values())

@@ -16,7 +16,7 @@ from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseDocument, CaseTask, Office, Record, User, utcnow
 
-__all__ = ["case_application", "application_view", "case_documents", "desk_view", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
+__all__ = ["case_application", "application_view", "case_documents", "desk_view", "signed_forms", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
            "storage_dir", "county_choices", "by_name", "task_filters", "county_filter_choices", "deployed", "case_form"]
 
 
@@ -201,7 +201,37 @@ def desk_view(case: Case, entries: list[dict], application: dict | None) -> dict
                           "facts": [{"label": label, "value": _fact_text(procedure, results["facts"].get(fact))}
                                     for fact, label in table.facts if fact in results["facts"]],
                           "rules": [{"message": message, "ok": code not in broken} for code, message in table.rules]})
-    return {"documents": docs, "decisions": decisions, "rules": rules}
+    return {"documents": docs, "decisions": decisions, "rules": rules, "forms": signed_forms(case),
+            # a procedure that asks no agency and reads no rule table has no such sections to show
+            "asks_inquiries": any(m.sent_by == "inquiries" for m in procedure.messages.values()),
+            "has_rules": bool(procedure.rules)}
+
+
+def signed_forms(case: Case) -> list[dict]:
+    """The latest signed form of each step that is neither an application nor a decision nor a note (a
+    request, an acknowledgement, the county office's report), read-only as the desk shows them:
+    ``{"task_name", "title", "actor", "time", "view": as application_view gives one}``."""
+    skipped = (*APPLICATION_ACTIONS, *procedures.DECISION_ACTIONS, *transitions.SIDE_ACTIONS)
+    latest: dict[str, Record] = {}
+    for record in case_records(db.session, case):
+        if record.form_data is not None and record.task_name and record.action not in skipped:
+            latest[record.task_name] = record
+    if not latest:
+        return []
+    titles = procedures.task_titles(db.session, case.spec_version)
+    files = case_documents(case)
+    found = []
+    for name, record in sorted(latest.items(), key=lambda item: item[1].seq):
+        body = json.loads(record.canonical)
+        form = case_form(case, body["form_key"])
+        data = json.loads(record.form_data)
+        codes = [form.value(data, path) for path in form.offices]
+        offices = {o.code: o.name for o in db.session.scalars(select(Office).where(Office.code.in_(codes)))} \
+            if codes else {}
+        found.append({"task_name": name, "title": titles.get(name, name), "actor": record.actor.full_name,
+                      "time": body["time"],
+                      "view": {"form": form.describe(), "data": data, "offices": offices, "documents": files}})
+    return found
 
 
 def case_request(case: Case) -> dict | None:

@@ -112,6 +112,9 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
         if center is None:
             raise NotFound("center")
         _check_center_starter(session, starter, center)
+        license_status = registry.license_status(session, center.id, tehran_today(now))
+        if not proc.license_allows(license_status):
+            raise Conflict(f"the center's license is {license_status}: {proc.key} cannot start")
         if proc.needs_manager and registry.current_manager(session, center.id) is None:
             raise Conflict("the center has no current manager")
         if session.scalar(select(func.count()).select_from(Case).where(
@@ -126,7 +129,7 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
     definition = _latest_definition(session, process_key)
     spec = procedures.spec_of(definition)
     variables = {"deadlines": dict(spec.tables.get("deadlines", {}).get(process_key, {})),
-                 "initiator": "office" if "county" in access.lanes_of(starter.role) else "applicant"}
+                 "initiator": "office" if access.is_office_role(starter.role) else "applicant"}
     with transitions.engine_step():
         instance = engine.Instance.start(spec, variables)
     case = Case(public_id=secrets.token_urlsafe(12), process_key=process_key, spec_version=definition.version,
@@ -146,6 +149,9 @@ def _check_center_starter(session: Session, starter: User, center: Center) -> No
     if starter.role == "applicant" and starter.id == center.applicant_id:
         return
     if "county" in access.lanes_of(starter.role) and starter.office_id == center.county_office_id:
+        return
+    if "province" in access.lanes_of(starter.role) and starter.office_id is not None \
+            and starter.office_id == center.county_office.parent_id:
         return
     raise NotFound("center")
 

@@ -19,11 +19,12 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from signing import ChainReport, format_time, parse_time
+from workflows import registry
 from workflows.models import Case, Center, License, ManagerTerm, Office, Record, tehran_today, utcnow
 from workflows.procedures import OUTCOME_ACTIONS
 
 __all__ = ["FactProblem", "ProvedCenter", "CaseProof", "case_facts", "founding_facts",
-           "appointment_facts", "case_problems", "audit_cases", "audit_centers", "unproved_cases", "derive_center", "center_problems", "check_centers", "prove_case",
+           "appointment_facts", "license_facts", "license_status", "case_problems", "audit_cases", "audit_centers", "unproved_cases", "derive_center", "center_problems", "check_centers", "prove_case",
            "prove_center", "public_view", "license_center"]
 
 
@@ -60,7 +61,13 @@ def _center(center: Center) -> dict:
 
 def _license(license_: License) -> dict:
     return {"id": license_.id, "number": license_.number, "status": license_.status,
-            "issued_at": format_time(license_.issued_at)}
+            "issued_at": format_time(license_.issued_at), **_license_status(license_)}
+
+
+def _license_status(license_: License) -> dict:
+    """What a license procedure writes of a license: its status, since when, a suspension's last day, why."""
+    return {"status": license_.status, "status_since": _day(license_.status_since),
+            "suspended_until": _day(license_.suspended_until), "status_reason": license_.status_reason}
 
 
 def _term_start(term: ManagerTerm) -> dict:
@@ -80,6 +87,21 @@ def _day(value: date | None) -> str | None:
 def founding_facts(center: Center, license_: License, term: ManagerTerm) -> dict:
     """What an issued license wrote: the center, its license and its first manager's term."""
     return {"center": _center(center), "license": _license(license_), "term": _term_start(term)}
+
+
+def license_facts(license_: License, ended: ManagerTerm | None) -> dict:
+    """What a license procedure wrote: the license's new status, and the manager's term it ended (a
+    revoked or closed license ends the term in force)."""
+    return {"center_id": license_.center_id, "license": {"id": license_.id, **_license_status(license_)},
+            "ended_term": _term_end(ended) if ended is not None else None}
+
+
+def license_status(license_: dict | None, day: date) -> str | None:
+    """The status a license has on a day by its proved facts: a suspension whose period ended before
+    that day no longer holds (the signed record set its last day), whatever else it was set to does."""
+    if license_ is None:
+        return None
+    return registry.status_on(license_.get("status"), _date(license_.get("suspended_until")), day)
 
 
 def appointment_facts(term: ManagerTerm, ended: ManagerTerm | None) -> dict:
@@ -235,7 +257,7 @@ def derive_center(center_id: int, entries: Iterable[tuple[str, str, dict]]) -> P
                 continue
             proved.center, proved.license, proved.founding_case = details["center"], details["license"], case_id
             proved.terms.append(_started(details["term"], case_id))
-        elif "term" in details:
+        elif "term" in details or "license" in details:
             ended = details.get("ended_term")
             if ended is not None:
                 term = proved.term(ended["id"])
@@ -244,13 +266,26 @@ def derive_center(center_id: int, entries: Iterable[tuple[str, str, dict]]) -> P
                                                        f"case {case_id} ends a term that is not open"))
                 else:
                     term.update(end_date=ended["end_date"], end_reason=ended["end_reason"], ended_by=case_id)
-            proved.terms.append(_started(details["term"], case_id))
+            if "term" in details:
+                proved.terms.append(_started(details["term"], case_id))
+            else:
+                signed = details["license"]
+                if proved.license is None or type(signed) is not dict or signed.get("id") != proved.license["id"]:
+                    proved.problems.append(FactProblem("license", "status", "fact_unproved",
+                                                       f"{action} of case {case_id} sets another license"))
+                else:
+                    proved.license = {**proved.license, **{k: signed.get(k) for k in _STATUS_FACTS},
+                                      "status_case": case_id}
         else:
             proved.problems.append(FactProblem("center", "*", "fact_unproved",
                                                f"{action} of case {case_id} signs no term facts"))
     if proved.center is None:
         proved.problems.append(FactProblem("center", "*", "fact_unproved", "no signed record founded this center"))
     return proved
+
+
+#: the license facts a license procedure sets (``_license_status``)
+_STATUS_FACTS = ("status", "status_since", "suspended_until", "status_reason")
 
 
 def _started(term: dict, case_id: str) -> dict:
@@ -269,7 +304,8 @@ def center_problems(center: Center, licenses: list[License], terms: list[Manager
     if len(licenses) != 1:
         problems.append(FactProblem("license", "*", "fact_unproved", f"{len(licenses)} license rows, 1 signed"))
     for row in licenses:
-        problems += _differences("license", {**_license(row), "case": case_ids.get(row.case_id)},
+        problems += _differences("license", {**_license(row), "case": case_ids.get(row.case_id),
+                                             "status_case": case_ids.get(row.status_case_id)},
                                  {**proved.license, "case": proved.founding_case})
     stored = {t.id: t for t in terms}
     signed = {t["id"]: t for t in proved.terms}
@@ -316,7 +352,8 @@ def check_centers(session: Session, center_ids: list[int]) -> dict[int, tuple[Pr
         entries[center_id].append((public_id, action, _details(canonical)))
     wanted = {t.case_id for rows in terms.values() for t in rows} | {t.ended_by_case_id for rows in terms.values()
                                                                    for t in rows} | \
-        {row.case_id for rows in licenses.values() for row in rows}
+        {row.case_id for rows in licenses.values() for row in rows} | \
+        {row.status_case_id for rows in licenses.values() for row in rows}
     missing = wanted - case_ids.keys() - {None}
     if missing:
         case_ids.update((row_id, public) for row_id, public in session.execute(
@@ -396,11 +433,19 @@ def public_view(proved: ProvedCenter) -> dict | None:
     if proved.center is None:
         return None
     current = proved.current_term
-    return {"center_name": proved.center["name"], "license_number": proved.license["number"],
-            "license_status": proved.license["status"], "issued_at": parse_time(proved.license["issued_at"]),
+    license_ = proved.license
+    status = license_status(license_, tehran_today(utcnow()))
+    return {"center_name": proved.center["name"], "license_number": license_["number"],
+            "license_status": status, "issued_at": parse_time(license_["issued_at"]),
+            "status_since": _date(license_.get("status_since")) if status != "active" else None,
+            "suspended_until": _date(license_.get("suspended_until")) if status == "suspended" else None,
             "manager_name": current["full_name"] if current else None,
             "manager_interim": current["interim"] if current else False,
             "manager_since": date.fromisoformat(current["start_date"]) if current else None}
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 def license_center(session: Session, number: str) -> int | None:

@@ -41,6 +41,12 @@ OFFICE_KINDS = ("hq", "province", "county")
 ROLES = ("applicant", "county_officer", "county_head", "province_officer", "province_head", "hq_auditor", "admin",
          "agency", "system")
 INQUIRY_STATUSES = ("pending", "answered", "withdrawn")
+#: a license in force, suspended for a period (or until lifted), revoked by its province, or closed at the
+#: center's own request
+LICENSE_STATUSES = ("active", "suspended", "revoked", "closed")
+#: how a manager's term ends: a successor replaced, the manager retired or resigned, the same manager's
+#: term was renewed, or the center's license was revoked or closed
+TERM_END_REASONS = ("replaced", "retired", "resigned", "renewed", "revoked", "closed")
 
 
 def utcnow() -> datetime:
@@ -599,14 +605,21 @@ class Center(Base):
 
 class License(Base):
     __tablename__ = "licenses"
-    __table_args__ = (CheckConstraint("status IN ('active', 'suspended', 'dissolved')", name="license_status"),)
+    __table_args__ = (CheckConstraint(f"status IN {LICENSE_STATUSES}", name="license_status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    #: active, suspended (until ``suspended_until``, or until lifted), revoked or closed; set by the signed
+    #: records of the license procedures (``workflows.outcomes``), read as proved by ``facts.license_on``
     status: Mapped[str] = mapped_column(String(16), default="active")
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: the day the status took effect, the last day of a suspension's period, why, and the case that set it
+    status_since: Mapped[date | None] = mapped_column(Date)
+    suspended_until: Mapped[date | None] = mapped_column(Date)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
 
     center: Mapped[Center] = relationship()
 
@@ -618,8 +631,7 @@ class ManagerTerm(Base):
     __table_args__ = (
         Index("ix_manager_terms_center_current", "center_id", unique=True,
               sqlite_where=text("end_date IS NULL"), postgresql_where=text("end_date IS NULL")),
-        CheckConstraint("end_reason IS NULL OR end_reason IN ('replaced', 'retired', 'resigned')",
-                        name="term_end_reason"),
+        CheckConstraint(f"end_reason IS NULL OR end_reason IN {TERM_END_REASONS}", name="term_end_reason"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -630,7 +642,7 @@ class ManagerTerm(Base):
     #: when the appointment runs out (from bpmn/terms.json at the time of appointment)
     planned_end: Mapped[date | None] = mapped_column(Date)
     end_date: Mapped[date | None] = mapped_column(Date)
-    #: replaced, retired, resigned
+    #: one of TERM_END_REASONS
     end_reason: Mapped[str | None] = mapped_column(String(16))
     #: an interim manager named by the county office until a successor is confirmed
     interim: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from signing import Signer
 from workflows import facts, procedures, registry, transitions
 from workflows.errors import NotFound
-from workflows.models import Case, Record, User, tehran_today
+from workflows.models import Case, License, Record, User, tehran_today
 from workflows.transitions import Transition
 
-__all__ = ["issue_license", "appoint_manager", "appoint_interim"]
+__all__ = ["issue_license", "appoint_manager", "appoint_interim", "set_license_status"]
 
 
 @transitions.on_end("issue_license")
@@ -69,6 +69,41 @@ def appoint_interim(change: Transition, signer: Signer, actor: User) -> None:
     change.sign(signer, actor, action="appoint_interim",
                 details={"term_id": term.id, "national_id": term.national_id, "start_date": start.isoformat(),
                          **facts.appointment_facts(term, ended)})
+
+
+def set_license_status(change: Transition, signer: Signer, actor: User) -> None:
+    """The center's license takes the status its end event's effect sets (``procedures.LICENSE_EFFECTS``),
+    from today, for the reason the province's signed decision gives (a suspension until the last day it
+    set); a revoked or closed license ends the manager's term in force."""
+    session, case = change.session, change.case
+    effect = change.procedure.ends[change.instance.end_event()].effect
+    status = procedures.LICENSE_EFFECTS[effect]
+    decision = _latest_form(change, "decision")
+    today = tehran_today(change.now)
+    license_ = session.scalars(select(License).where(License.center_id == case.center_id)).one()
+    license_.status, license_.status_since, license_.status_case_id = status, today, case.id
+    license_.suspended_until = date.fromisoformat(decision["suspended_until"]) if status == "suspended" else None
+    license_.status_reason = decision.get("reason") or None
+    ended = None
+    if status in ("revoked", "closed"):
+        ended = registry.end_term(session, case.center_id, today, status, case)
+    session.flush()
+    change.sign(signer, actor, action=effect, details=facts.license_facts(license_, ended))
+
+
+for _effect in procedures.LICENSE_EFFECTS:
+    transitions.on_end(_effect)(set_license_status)
+
+
+def _latest_form(change: Transition, field: str) -> dict:
+    """The latest signed form of the case that has this field (the decision a license procedure ended on)."""
+    for record in change.session.scalars(select(Record).where(Record.case_id == change.case.id,
+                                                              Record.form_data.is_not(None))
+                                         .order_by(Record.seq.desc())):
+        data = json.loads(record.form_data)
+        if field in data:
+            return data
+    raise NotFound(f"no signed form gives {field!r}")
 
 
 def handover_day(session, today: date, request_case: Case | None) -> date:

@@ -34,7 +34,7 @@ from workflows.lookups import LOOKUPS
 from workflows.models import ProcessDefinition
 
 __all__ = [
-    "DRAFT", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "MESSAGE_SENDERS", "NEEDS", "Status", "TaskMeaning",
+    "DRAFT", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "LICENSE_EFFECTS", "MESSAGE_SENDERS", "NEEDS", "Status", "TaskMeaning",
     "MessageMeaning", "EndMeaning", "Step", "RuleTable", "Procedure", "rule_tables", "rule_problems", "Catalogue", "ManifestError", "parse", "problems", "spec_of",
     "of_version", "catalogue", "package_keys", "form_set", "task_titles", "product_names_action",
 ]
@@ -45,12 +45,17 @@ DRAFT = "draft"
 DECISION_ACTIONS = ("approve", "return", "reject")
 #: what an end event may write to the registry (``ends.<event>.effect``); each is also the action of the
 #: record that signs what it wrote (``transitions`` carries them out)
-OUTCOME_ACTIONS = ("issue_license", "appoint_manager", "appoint_interim")
+OUTCOME_ACTIONS = ("issue_license", "appoint_manager", "appoint_interim", "suspend_license", "lift_suspension",
+                   "revoke_license", "close_center")
+#: the effects that set a license's status (``LICENSE_EFFECTS[effect]`` is the status it sets)
+LICENSE_EFFECTS = {"suspend_license": "suspended", "lift_suspension": "active", "revoke_license": "revoked",
+                   "close_center": "closed"}
 #: what sends a message a case waits for (``messages.<name>.sent_by``): the last answer of a round of
 #: inquiries, or the appointment of a successor by a manager change started for the case
 MESSAGE_SENDERS = ("inquiries", "successor")
-#: what starting a procedure may need: an existing center, and a current manager of it
-NEEDS = ("center", "current_manager")
+#: what starting a procedure may need: an existing center, a current manager of it, its license in force
+#: (not suspended), or its license suspended. A center whose license was revoked or closed starts nothing.
+NEEDS = ("center", "current_manager", "license_in_force", "license_suspended")
 #: a status code (stored with the case, at most 32 characters) and an action (stored with each record)
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
@@ -196,6 +201,9 @@ class Procedure:
     starters: tuple[str, ...]
     needs_center: bool
     needs_manager: bool
+    #: the license status the center's license must have today for the procedure to start: "active",
+    #: "suspended", or None (any status but an ended license: revoked or closed)
+    needs_license: str | None
     #: True when it may be started for an open case of the same center that waits for a successor
     names_successor: bool
     #: how the manager's term ends when this procedure ends it
@@ -211,6 +219,12 @@ class Procedure:
     forms: forms.FormSet | None = None
     #: the rule tables its diagram calls, in the order it calls them (read from the version's DMN files)
     rules: tuple["RuleTable", ...] = ()
+
+    def license_allows(self, license_status: str | None) -> bool:
+        """True when a center whose license has this status today (``facts.license_status``) may start it."""
+        if license_status in ("revoked", "closed"):
+            return False
+        return self.needs_license is None or license_status == self.needs_license
 
     def status_label(self, status: str) -> str:
         known = self.statuses.get(status)
@@ -288,8 +302,11 @@ def parse(process_key: str, manifest: Any) -> Procedure:
     if not starters and "start.by: must be a list of names" not in found:
         found.append("start.by: names no lane")
     needs = names("start.needs", start.get("needs", []), NEEDS)
-    if "current_manager" in needs and "center" not in needs:
-        found.append("start.needs: a current manager needs a center")
+    for need in ("current_manager", "license_in_force", "license_suspended"):
+        if need in needs and "center" not in needs:
+            found.append(f"start.needs: {need} needs a center")
+    if "license_in_force" in needs and "license_suspended" in needs:
+        found.append("start.needs: a license is either in force or suspended")
     start_label = text("start.label", start.get("label"))
     names_successor = flag("start.names_successor", start.get("names_successor"))
     for key in sorted(set(start) - {"by", "needs", "label", "names_successor"}):
@@ -347,7 +364,7 @@ def parse(process_key: str, manifest: Any) -> Procedure:
         effect = entry.get("effect")
         if effect is not None and effect not in OUTCOME_ACTIONS:
             found.append(f"ends.{name}.effect: {effect!r} is not one of {', '.join(OUTCOME_ACTIONS)}")
-        if effect in ("appoint_manager", "appoint_interim") and "center" not in needs:
+        if effect in OUTCOME_ACTIONS and effect != "issue_license" and "center" not in needs:
             found.append(f"ends.{name}.effect: {effect} needs an existing center (start.needs)")
         for key in sorted(set(entry) - {"status", "effect", "certificate"}):
             found.append(f"ends.{name}.{key}: not a manifest entry")
@@ -384,7 +401,9 @@ def parse(process_key: str, manifest: Any) -> Procedure:
         raise ManifestError(process_key, found)
     return Procedure(
         key=process_key, title=title, start_label=start_label, starters=starters, needs_center="center" in needs,
-        needs_manager="current_manager" in needs, names_successor=names_successor, term_end_reason=term_end_reason,
+        needs_manager="current_manager" in needs,
+        needs_license="active" if "license_in_force" in needs else "suspended" if "license_suspended" in needs else None,
+        names_successor=names_successor, term_end_reason=term_end_reason,
         statuses=MappingProxyType(statuses), tasks=MappingProxyType(tasks), messages=MappingProxyType(messages),
         ends=MappingProxyType(ends), steps=tuple(steps), actions=MappingProxyType(actions))
 

@@ -12,7 +12,7 @@ from forms import age_on, normalize_license_number, normalize_numeric
 from workflows.models import Case, Center, License, ManagerTerm, tehran_today
 
 __all__ = ["center_name", "planned_end", "issue_license", "manager_profile", "next_license_number", "current_manager", "appoint_manager",
-           "manages_other_center", "search_centers"]
+           "end_term", "license_status", "status_on", "manages_other_center", "search_centers"]
 
 
 def next_license_number(session: Session, case: Case, issued_at: datetime) -> str:
@@ -88,16 +88,36 @@ def appoint_manager(session: Session, center: Center, *, case: Case, national_id
                     start: date, end_reason: str, terms: dict, interim: bool = False,
                     profile: dict | None = None) -> ManagerTerm:
     """End the open term (if any) and start the new one on the same day: never a day without a manager."""
-    current = current_manager(session, center.id)
-    if current is not None:
-        current.end_date, current.end_reason, current.ended_by_case_id = start, end_reason, case.id
-        session.flush()
+    end_term(session, center.id, start, end_reason, case)
     term = ManagerTerm(center_id=center.id, national_id=national_id, full_name=full_name, start_date=start,
                        planned_end=planned_end(start, terms, interim=interim), interim=interim, case_id=case.id,
                        **(profile or {}))
     session.add(term)
     session.flush()
     return term
+
+
+def end_term(session: Session, center_id: int, day: date, reason: str, case: Case) -> ManagerTerm | None:
+    """End the term in force (if any) on a day, for a reason (``models.TERM_END_REASONS``), by a case."""
+    current = current_manager(session, center_id)
+    if current is not None:
+        current.end_date, current.end_reason, current.ended_by_case_id = day, reason, case.id
+        session.flush()
+    return current
+
+
+def license_status(session: Session, center_id: int, day: date) -> str | None:
+    """The status of a center's license on a day, from its row (``facts.license_status`` reads the same
+    from the proved facts): a suspension past its last day no longer holds."""
+    row = session.scalars(select(License).where(License.center_id == center_id)).first()
+    return status_on(row.status, row.suspended_until, day) if row is not None else None
+
+
+def status_on(status: str, suspended_until: date | None, day: date) -> str:
+    """A license's status on a day: a suspension whose last day is before it no longer holds."""
+    if status == "suspended" and suspended_until is not None and suspended_until < day:
+        return "active"
+    return status
 
 
 def manages_other_center(session: Session, national_id: str, except_center_id: int | None = None) -> int:

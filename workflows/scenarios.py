@@ -14,11 +14,13 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
 - ``tick_days``: the deadline tick runs that many days after the scenario began;
 - ``start_linked``: the case's center starts a procedure linked to this case (``"case": "linked"``
   aims later steps at it);
+- ``start_refused``: the case's center cannot start this procedure now (as ``as``, the center's holder
+  by default), as when its license is suspended;
 - ``check``: expectations only;
 
 and ``expect``s what must follow: the action signed, the records added, the status, the waiting
-tasks, the outcome, the license issued, the manager in office, the end of the previous term, the
-inquiries' results, the last action. Every case's chain must verify at the end.
+tasks, the outcome, the license issued and its status, the manager in office, the end of the previous
+term (or of the last term, when no manager follows), the inquiries' results, the last action. Every case's chain must verify at the end.
 
 `flask deploy` runs the scenarios of every package whose version is new, each on its own copy of a
 seeded throwaway SQLite database, and refuses the deploy when one fails (``check_packages``); the test
@@ -203,6 +205,17 @@ class Run:
                                       center=target.center, linked_case=target)
             self.cases["linked"] = linked
             return []
+        if "start_refused" in step:
+            starter = self.user(actors[step["as"]]) if "as" in step else target.applicant
+            savepoint = self.session.begin_nested()
+            try:
+                cases.start_case(self.session, process_key=step["start_refused"], starter=starter, center=target.center,
+                                 now=now)
+            except WorkflowError:
+                savepoint.rollback()
+                return []
+            savepoint.rollback()
+            raise ScenarioFailed(f"{here}: {step['start_refused']} started, expected a refusal")
         if "check" in step:
             return []
         task = next((t for t in target.tasks if t.name == step["task"]), None)
@@ -308,6 +321,15 @@ def _check(session: Session, case: Case, records: list[Record], expect: dict, wh
         license_ = session.scalars(select(License).where(License.case_id == case.id)).first()
         if (license_ is not None) != expect["issued"]:
             fail("license issued", expect["issued"], license_ is not None)
+    if "license_status" in expect:
+        license_ = session.scalars(select(License).where(License.center_id == case.center_id)).first()
+        if license_ is None or license_.status != expect["license_status"]:
+            fail("license status", expect["license_status"], license_.status if license_ else None)
+    if "last_term_end" in expect:
+        last = session.scalars(select(ManagerTerm).where(ManagerTerm.center_id == case.center_id)
+                               .order_by(ManagerTerm.id.desc())).first()
+        if last is None or last.end_reason != expect["last_term_end"]:
+            fail("the last term's end", expect["last_term_end"], last.end_reason if last else None)
     if "manager" in expect:
         term = registry.current_manager(session, case.center_id)
         if term is None or term.national_id != expect["manager"] or term.interim != expect.get("interim", False):

@@ -122,7 +122,7 @@ def test_a_term_ends_on_the_requested_effective_date_not_on_the_acknowledgement_
     # the county office acknowledges it from the desk, which shows the signed request
     db.session.expire_all()
     desk = client.get(f"/cases/{case_id}/tasks/{db.session.get(Case, case_id).tasks[0].task_id}").get_data(as_text=True)
-    request_shown = desk.split('id="desk-request"')[1].split("</dl>")[0]
+    request_shown = desk.split('id="desk-form-office_request"')[1].split("</dl>")[0]
     assert to_persian_digits(jalali_iso(effective)) in request_shown and "رسیدن به سن بازنشستگی." in request_shown
     response = post_task(client, case_id, {"continuity": "interim", "interim.full_name": "رضا قاسمی",
                                            "interim.national_id": "0067749828", "interim.mobile": "09350001122"})

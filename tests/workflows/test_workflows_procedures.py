@@ -45,7 +45,8 @@ def _drop(mapping, key):
     (lambda m: m["tasks"]["province_review"].update(status="waiting_for_godot"),
      ["tasks.province_review.status: 'waiting_for_godot' is not one of the manifest's statuses"]),
     (lambda m: m["ends"]["license_issued"].update(effect="print_money"),
-     ["ends.license_issued.effect: 'print_money' is not one of issue_license, appoint_manager, appoint_interim"]),
+     ["ends.license_issued.effect: 'print_money' is not one of issue_license, appoint_manager, appoint_interim, "
+      "suspend_license, lift_suspension, revoke_license, close_center"]),
     (lambda m: m["messages"]["inquiries_complete"].update(sent_by="post"),
      ["messages.inquiries_complete.sent_by: 'post' is not one of inquiries, successor"]),
     (lambda m: m["start"].update(by=["mayor"]), ["start.by: 'mayor' is not one of applicant, county, province"]),
@@ -156,7 +157,9 @@ def test_the_shipped_procedures_mean_what_their_pages_say():
 
 def test_the_catalogue_names_a_shared_task_as_each_procedure_names_it(app):
     known = procedures.catalogue(db.session)
-    assert list(known.current) == ["center_founding", "manager_change", "manager_resignation", "manager_retirement"]
+    assert list(known.current) == ["center_closure", "center_founding", "license_revocation", "license_suspension",
+                                   "manager_change", "manager_resignation", "manager_retirement", "suspension_lift"]
+    assert known.task_title("county_report") == "گزارش اداره شهرستان"
     assert known.task_title("province_review") == "بررسی و تصمیم استان / تأیید نهایی استان"
     assert known.task_title("county_review") == "بررسی اداره شهرستان"
     assert known.title("manager_change") == "تغییر مدیر" and known.status_label("licensed") == "مجوز صادر شد"

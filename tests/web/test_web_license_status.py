@@ -1,0 +1,163 @@
+"""A license's life after it is issued: a province suspends it for a period and lifts it, revokes it,
+or closes a center at its own request; each a signed procedure with the county's report and the
+province's decision, and every page, export and certificate shows the status the records prove."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, text
+
+from support import ACTORS, PIN, csv_rows, found_center, login, user
+from test_web_procedures import post_task, start_from_center
+from web.certificate import certificate_context
+from web.extensions import db
+from workflows import facts, registry
+from workflows.cases import complete_task, start_case
+from workflows.errors import Conflict
+from workflows.models import Case, License, ManagerTerm, tehran_today, utcnow
+
+REPORT = {"findings": "کانون سه ماه است هیچ برنامه‌ای برگزار نکرده و به نامه‌های اداره پاسخ نداده است."}
+
+
+def _as(client, username: str) -> None:
+    client.post("/logout")
+    login(client, username)
+
+
+def _license(center_id: int) -> License:
+    db.session.expire_all()
+    return db.session.scalars(select(License).where(License.center_id == center_id)).one()
+
+
+def test_a_province_suspends_a_license_until_a_day_and_lifts_it_and_every_page_shows_what_the_records_prove(app, client):
+    center = found_center(app, ACTORS["applicant"])
+    number = _license(center.id).number
+    login(client, "markazi_officer")
+    page = client.get(f"/centers/{center.id}").get_data(as_text=True)
+    assert 'id="start-license_suspension"' in page and 'id="start-suspension_lift"' not in page
+    case_id = start_from_center(client, center.id, "license_suspension")
+    # the county office writes its report, whoever started the procedure
+    assert db.session.get(Case, case_id).tasks[0].name == "county_report"
+    _as(client, "arak_officer")
+    assert post_task(client, case_id, {"findings": "کوتاه"}).status_code == 422
+    assert post_task(client, case_id, REPORT).status_code == 302
+    _as(client, "markazi_officer")
+    response = post_task(client, case_id, {"decision": "approve", "reason": "نبود فعالیت در سه ماه گذشته"})
+    assert response.status_code == 422 and 'id="err-suspended_until"' in response.get_data(as_text=True)
+    last_day = tehran_today(utcnow()) + timedelta(days=30)
+    assert post_task(client, case_id, {"decision": "approve", "suspended_until": last_day.isoformat(),
+                                       "reason": "نبود فعالیت در سه ماه گذشته"}).status_code == 302
+    row = _license(center.id)
+    assert (row.status, row.suspended_until, row.status_since) == ("suspended", last_day, tehran_today(utcnow()))
+
+    # the center's page, the registry, the public check and the export say suspended, until when and why
+    page = client.get(f"/centers/{center.id}").get_data(as_text=True)
+    assert 'id="license-status" class="status license-suspended">تعلیق‌شده' in page and "نبود فعالیت" in page
+    assert 'id="start-suspension_lift"' in page and 'id="start-license_suspension"' not in page
+    assert 'class="status license-suspended"' in client.get("/centers").get_data(as_text=True)
+    public = client.get(f"/verify/license/{number}").get_data(as_text=True)
+    assert 'id="public-license-status" class="status license-suspended">تعلیق‌شده' in public
+    checked = client.get(f"/api/v1/verify/license/{number}").get_json()
+    assert checked["facts_ok"] and checked["center"]["license_status"] == "suspended"
+    assert checked["center"]["suspended_until"] == last_day.isoformat()
+    detail = client.get(f"/api/v1/centers/{center.id}").get_json()
+    assert detail["license"]["status"] == "suspended" and detail["license"]["status_reason"] == "نبود فعالیت در سه ماه گذشته"
+    row_csv = next(r for r in csv_rows(client.get("/centers/export.csv")) if r["شماره مجوز"] == number)
+    assert row_csv["کد وضعیت مجوز"] == "suspended" and row_csv["وضعیت مجوز"] == "تعلیق‌شده"
+    exported = next(c for c in client.get("/centers/export.json").get_json()["centers"] if c["license_number"] == number)
+    assert exported["license_status"] == "suspended" and exported["license_suspended_until"] == last_day.isoformat()
+    with app.test_request_context():
+        context = certificate_context(db.session.get(Case, case_id))
+    assert context["title"] == "حکم تعلیق مجوز کانون"
+    assert context["license_change"]["status"] == "suspended" and context["license_change"]["until"] == last_day
+
+    # while it holds, the holder cannot start a manager change: not offered, and refused if asked
+    _as(client, ACTORS["applicant"])
+    page = client.get(f"/centers/{center.id}").get_data(as_text=True)
+    assert 'id="start-manager_change"' not in page and 'id="start-manager_retirement"' in page
+    assert client.post(f"/centers/{center.id}/cases", data={"process_key": "manager_change"}).status_code == 409
+
+    # a status edited in the database is not what the records prove: shown as unproved, never as a fact
+    db.session.execute(text("UPDATE licenses SET status = 'active', suspended_until = NULL WHERE id = :id"),
+                       {"id": row.id})
+    db.session.commit()
+    page = client.get(f"/centers/{center.id}").get_data(as_text=True)
+    assert 'id="facts-warning"' in page
+    db.session.execute(text("UPDATE licenses SET status = 'suspended', suspended_until = :day WHERE id = :id"),
+                       {"id": row.id, "day": last_day})
+    db.session.commit()
+
+    # the province lifts it before its last day: in force again, and a manager change may start
+    _as(client, "markazi_officer")
+    lift_id = start_from_center(client, center.id, "suspension_lift")
+    _as(client, "arak_officer")
+    assert post_task(client, lift_id, {"findings": "کانون برنامه‌های هفتگی خود را از سر گرفته و گزارش داده است."}).status_code == 302
+    _as(client, "markazi_officer")
+    assert post_task(client, lift_id, {"decision": "approve", "reason": "فعالیت کانون از سر گرفته شد."}).status_code == 302
+    row = _license(center.id)
+    assert (row.status, row.suspended_until) == ("active", None)
+    proved, problems = facts.prove_center(db.session, center.id)
+    assert problems == [] and proved.license["status"] == "active" and proved.license["status_case"]
+    _as(client, ACTORS["applicant"])
+    assert 'id="start-manager_change"' in client.get(f"/centers/{center.id}").get_data(as_text=True)
+
+    # monitoring counts the new procedures and their steps like the others
+    _as(client, "markazi_head")
+    page = client.get("/monitoring").get_data(as_text=True)
+    assert "تعلیق مجوز کانون" in page and "رفع تعلیق مجوز کانون" in page and "تعلیق مجوز" in page
+    steps = csv_rows(client.get("/monitoring/steps.csv"))
+    assert {r["کد مرحله"] for r in steps if r["کد فرایند"] == "license_suspension"} >= {"county_report", "province_decide"}
+
+
+def test_a_suspension_ends_by_itself_after_its_last_day(app):
+    center = found_center(app, ACTORS["applicant"])
+    county, province = user("arak_officer"), user("markazi_officer")
+    now = utcnow()
+    last_day = tehran_today(now) + timedelta(days=2)
+    case = start_case(db.session, process_key="license_suspension", starter=county, center=center, now=now)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=county, data=REPORT, pin=PIN, now=now)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=province, pin=PIN, now=now,
+                  data={"decision": "approve", "suspended_until": last_day.isoformat(), "reason": "نبود فعالیت"})
+    db.session.commit()
+    proved, problems = facts.prove_center(db.session, center.id)
+    assert problems == []
+    assert facts.license_status(proved.license, last_day) == "suspended"
+    assert facts.license_status(proved.license, last_day + timedelta(days=1)) == "active"
+    assert registry.license_status(db.session, center.id, last_day + timedelta(days=1)) == "active"
+    holder = user(ACTORS["applicant"])
+    savepoint = db.session.begin_nested()
+    try:
+        start_case(db.session, process_key="manager_change", starter=holder, center=center, now=now)
+        raise AssertionError("a manager change started while the license was suspended")
+    except Conflict:
+        savepoint.rollback()
+    later = now + timedelta(days=3)
+    started = start_case(db.session, process_key="manager_change", starter=holder, center=center, now=later)
+    assert started.status == "draft"
+
+
+def test_a_center_closes_at_its_own_request_and_its_manager_is_free_to_manage_another(app, client):
+    center = found_center(app, ACTORS["applicant"])
+    manager = registry.current_manager(db.session, center.id).national_id
+    login(client, ACTORS["applicant"])
+    case_id = start_from_center(client, center.id, "center_closure")
+    response = post_task(client, case_id, {"reason": "هیئت امنا فضای کانون را برای شبستان نیاز دارد."})
+    assert response.status_code == 422 and 'id="err-confirm"' in response.get_data(as_text=True)
+    assert post_task(client, case_id, {"reason": "هیئت امنا فضای کانون را برای شبستان نیاز دارد.",
+                                       "confirm": "true"}).status_code == 302
+    _as(client, "arak_officer")
+    assert post_task(client, case_id, REPORT).status_code == 302
+    _as(client, "markazi_officer")
+    assert post_task(client, case_id, {"decision": "approve", "reason": "درخواست هیئت امنا پذیرفته شد."}).status_code == 302
+    db.session.expire_all()
+    assert _license(center.id).status == "closed"
+    term = db.session.scalars(select(ManagerTerm).where(ManagerTerm.center_id == center.id)).one()
+    assert term.end_reason == "closed" and term.end_date == tehran_today(utcnow())
+    assert registry.manages_other_center(db.session, manager) == 0
+    page = client.get(f"/centers/{center.id}").get_data(as_text=True)
+    assert 'class="status license-closed">تعطیل‌شده' in page and 'id="procedures"' not in page
+    with app.test_request_context():
+        context = certificate_context(db.session.get(Case, case_id))
+    assert context["title"] == "گواهی تعطیلی کانون" and context["ended_term"]["end_reason"] == "closed"
+    _as(client, ACTORS["applicant"])
+    assert client.post(f"/centers/{center.id}/cases", data={"process_key": "manager_retirement"}).status_code == 409
