@@ -44,6 +44,9 @@ def certificate_context(case: Case) -> dict:
     # what a license procedure set, as this case's own verified record signed it
     license_change = next((body["details"]["license"] for body in proof.report.bodies if body
                            if body.get("action") in procedures.LICENSE_EFFECTS), None)
+    renewal = next((body["details"]["renewed_term"] for body in proof.report.bodies if body
+                    if body.get("action") == "renew_term"), None)
+    renewed = center.term(renewal["id"]) if renewal and center else None
     token = verification_token(case, entries[-1]["hash"]) if entries else None
     # the configured address only: the request's Host header is the client's to choose
     base = current_app.config["PUBLIC_BASE_URL"]
@@ -67,6 +70,10 @@ def certificate_context(case: Case) -> dict:
         "license_change": {"status": license_change["status"], "since": _day(license_change.get("status_since")),
                            "until": _day(license_change.get("suspended_until")),
                            "reason": license_change.get("status_reason")} if license_change else None,
+        "renewed_from": _day(renewal["previous_planned_end"]) if renewal else None,
+        "renewed_until": _day(renewal["planned_end"]) if renewal else None,
+        "renewed_manager": renewed["full_name"] if renewed else None,
+        "renewed_national_id": renewed["national_id"] if renewed else None,
         "ended_term": {"full_name": ended["full_name"], "national_id": ended["national_id"], "end_date": _day(ended["end_date"]),
                        "end_reason": ended["end_reason"]} if ended else None,
         "county_name": county.name if county else None,

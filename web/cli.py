@@ -19,7 +19,7 @@ from web.auth import prune_api_tokens, prune_login_attempts
 from web.sessions import prune_web_sessions
 from web.extensions import db
 from web.transaction import transaction
-from workflows import backup, inquiries, log, pki, procedures, scenarios, timers
+from workflows import backup, inquiries, log, pki, procedures, scenarios, terms, timers
 from workflows.cases import deploy
 from engine import MANIFEST_SUFFIX, SpecError
 from workflows.errors import ProcessFailed, WorkflowError
@@ -178,7 +178,8 @@ def init_app(app: Flask) -> None:
 
 def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
     """Keep CRLs current, fire due timers case by case (one transaction each; a case another tick
-    holds is skipped), then sign a log checkpoint if the log grew, and ask the configured
+    holds is skipped), remind of terms near their planned end and tell of terms that ran out
+    (``workflows.terms``), then sign a log checkpoint if the log grew, and ask the configured
     witnesses that have not cosigned the newest checkpoint yet.
 
     Each step commits on its own, on purpose: a case or step that another tick won is skipped,
@@ -203,6 +204,11 @@ def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
             continue
         if records:
             fired.append((case_id, _timer_names(records[0])))
+    try:
+        with transaction():
+            terms.watch(db.session, now)  # reminders before a term's planned end; terms that ran out
+    except (IntegrityError, OperationalError):
+        pass  # another tick told them first
     with transaction():
         prune_login_attempts(now)
         prune_api_tokens(now)

@@ -57,6 +57,8 @@ def open_one(notification_id: int):
     notifications.mark_read(db.session, current_user, utcnow(), notification_id)
     if row.case_id is not None:
         return redirect(url_for("pages.case", case_id=row.case_id))
+    if row.center_id is not None:
+        return redirect(url_for("registry.center", center_id=row.center_id))
     return redirect(url_for("notifications.index"))
 
 
@@ -70,7 +72,7 @@ def api_index():
     rows, total = notifications.user_notifications(db.session, g.api_user, page=page, per_page=per_page,
                                                    unread_only=bool_arg(request.args, "unread"))
     return jsonify({"notifications": [{
-        "id": row.id, "kind": row.kind, "case_id": row.case_id, "text": notifications.render(row),
+        "id": row.id, "kind": row.kind, "case_id": row.case_id, "center_id": row.center_id, "text": notifications.render(row),
         "created_at": row.created_at.isoformat(), "read": row.read_at is not None} for row in rows],
         "total": total, "page": page, "per_page": per_page,
         "unread": notifications.unread_count(db.session, g.api_user)})

@@ -408,7 +408,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "InclusionProof": _object({"index": _INT, "tree_size": _INT, "leaf_hash": _HEX64, "proof": _list(_HEX64)}),
     "ConsistencyProof": _object({"first": _INT, "second": _INT, "proof": _list(_HEX64)}),
     "NotificationPage": _object({
-        "notifications": _list(_object({"id": _INT, "kind": _STR, "case_id": _null(_INT), "text": _STR,
+        "notifications": _list(_object({"id": _INT, "kind": _STR, "case_id": _null(_INT), "center_id": _null(_INT), "text": _STR,
                                         "created_at": _TIME, "read": _BOOL})),
         "total": _INT, "page": _INT, "per_page": _INT, "unread": _INT}),
     "EvidenceBundle": _object({

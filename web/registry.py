@@ -12,10 +12,11 @@ from werkzeug.datastructures import MultiDict
 from forms import normalize_numeric, normalize_text, parse_jalali, t
 from web.extensions import db
 from web.listing import csv_response
+from web import signboard
 from web.scope import by_name, deployed
 from web.transaction import commits
 from signing import parse_time
-from workflows import access, facts, procedures, registry
+from workflows import access, facts, procedures, registry, terms
 from workflows.cases import start_case
 from workflows.errors import NotFound
 from workflows.models import Case, Center, Office, User, tehran_today, utcnow
@@ -86,6 +87,8 @@ def center_json(center: Center, check: tuple[facts.ProvedCenter, list[facts.Fact
             "county": signed.get("county"), "address": signed.get("address"), "postal_code": signed.get("postal_code"),
             "license": _license_json(proved.license) if proved.license else None,
             "manager": _term_json(current) if current else None,
+            # the term in force ran past its planned end with no renewal and no successor
+            "manager_term_expired": bool(current) and terms.expired(current["planned_end"], tehran_today(utcnow())),
             "next_manager": _term_json(proved.next_term) if proved.next_term else None,
             "proved": not problems, "problems": [f"{p.subject}.{p.field}: {p.code}" for p in problems]}
     if full:
@@ -106,8 +109,9 @@ def _license_json(license_: dict) -> dict:
 
 
 def _term_json(term: dict) -> dict:
-    return {name: term[name] for name in ("national_id", "full_name", "start_date", "planned_end", "end_date",
-                                          "end_reason", "interim")}
+    return {**{name: term[name] for name in ("national_id", "full_name", "start_date", "planned_end", "end_date",
+                                             "end_reason", "interim")},
+            "renewals": len(term.get("renewed_by", []))}
 
 
 def export_rows(centers: list[Center]) -> list[dict]:
@@ -194,9 +198,30 @@ def center(center_id: int):
         m.sent_by == "successor" for m in procedures.of_version(db.session, c.spec_version).messages.values())
         and c.status != procedures.DRAFT]
     county = db.session.scalars(select(Office).where(Office.code == (proved.center or {}).get("county"))).first()
+    installed = None
+    if proved.signboard is not None and not problems:  # the approved photo, from the case that signed it
+        case_id = db.session.scalar(select(Case.id).where(Case.public_id == proved.signboard["case"]))
+        installed = {**proved.signboard,
+                     "url": url_for("pages.document", case_id=case_id, sha256=proved.signboard["photo"])}
     return render_template("center.html", center=center, data=center_json(center, (proved, problems), full=True),
                            county=county, on=on, manager_on=manager_on, startable=startable, open_cases=open_cases,
-                           awaiting_successor=awaiting_successor)
+                           awaiting_successor=awaiting_successor, boards=signboard.sizes() if not problems else [],
+                           installed=installed)
+
+
+@bp.route("/centers/<int:center_id>/signboard/<size>.<fmt>")
+@login_required
+def signboard_file(center_id: int, size: str, fmt: str):
+    """A standard signboard or banner of the center, drawn from its proved facts (``web.signboard``)."""
+    center = center_or_404(current_user, center_id)
+    if fmt == "svg":
+        body, mimetype = signboard.svg(center, size), "image/svg+xml"
+    elif fmt == "pdf":
+        body, mimetype = signboard.pdf(center, size), "application/pdf"
+    else:
+        raise NotFound("format")
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="signboard-{center.id}-{size}.{fmt}"'})
 
 
 @bp.route("/centers/<int:center_id>/cases", methods=["POST"])

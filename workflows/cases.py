@@ -141,7 +141,7 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
                 linked_case_id=linked_case.id if linked_case else None, created_at=now, updated_at=now)
     session.add(case)
     session.flush()
-    transitions.Transition.new(session, case, spec, instance, now).finish()
+    transitions.Transition.new(session, case, spec, instance, now, starter).finish()
     return case
 
 

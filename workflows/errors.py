@@ -4,7 +4,7 @@ from __future__ import annotations
 from forms import t
 
 __all__ = [
-    "WorkflowError", "NotFound", "Forbidden", "Conflict", "StalePlan", "NotCheckpointed", "UnprovedFacts", "InvalidInput",
+    "WorkflowError", "NotFound", "Forbidden", "Conflict", "LicenseEnded", "StalePlan", "NotCheckpointed", "UnprovedFacts", "InvalidInput",
     "WrongPin", "SigningLocked", "ProcessFailed",
 ]
 
@@ -36,6 +36,13 @@ class Conflict(WorkflowError):
     """The case changed since the user loaded it, or the task is no longer waiting."""
 
     message_key = "web.error.conflict"
+
+
+class LicenseEnded(Conflict):
+    """The center's license was revoked or closed while the case ran: nothing is appointed, renewed or
+    approved for it (the office rejects the case instead)."""
+
+    message_key = "web.error.license_ended"
 
 
 class StalePlan(Conflict):

@@ -24,7 +24,7 @@ from workflows.models import Case, Center, License, ManagerTerm, Office, Record,
 from workflows.procedures import OUTCOME_ACTIONS
 
 __all__ = ["FactProblem", "ProvedCenter", "CaseProof", "case_facts", "founding_facts",
-           "appointment_facts", "license_facts", "license_status", "case_problems", "audit_cases", "audit_centers", "unproved_cases", "derive_center", "center_problems", "check_centers", "prove_case",
+           "appointment_facts", "license_facts", "renewal_facts", "signboard_facts", "license_status", "case_problems", "audit_cases", "audit_centers", "unproved_cases", "derive_center", "center_problems", "check_centers", "prove_case",
            "prove_center", "public_view", "license_center"]
 
 
@@ -94,6 +94,20 @@ def license_facts(license_: License, ended: ManagerTerm | None) -> dict:
     revoked or closed license ends the term in force)."""
     return {"center_id": license_.center_id, "license": {"id": license_.id, **_license_status(license_)},
             "ended_term": _term_end(ended) if ended is not None else None}
+
+
+def renewal_facts(term: ManagerTerm, previous_planned_end: date | None) -> dict:
+    """What a renewal wrote: the term it renewed and its new planned end."""
+    return {"center_id": term.center_id, "renewed_term": {"id": term.id, "planned_end": _day(term.planned_end),
+                                                          "previous_planned_end": _day(previous_planned_end)}}
+
+
+def signboard_facts(center_id: int, application: dict, approved_on: date) -> dict:
+    """What an approved signboard wrote: the photo of the installed board (its SHA-256), when it was
+    installed and approved."""
+    return {"center_id": center_id, "signboard": {"photo": application["documents"]["signboard_photo"],
+                                                  "installed_on": application.get("installed_on"),
+                                                  "approved_on": _day(approved_on)}}
 
 
 def license_status(license_: dict | None, day: date) -> str | None:
@@ -213,6 +227,9 @@ class ProvedCenter:
     #: case that started it), "end_date", "end_reason" and "ended_by" (the case that ended it)
     terms: list[dict] = field(default_factory=list)
     problems: list[FactProblem] = field(default_factory=list)
+    #: the installed signboard the county office approved last: its photo's SHA-256, when it was
+    #: installed and approved, and "case" (the public id of the case that approved it)
+    signboard: dict | None = None
 
     @property
     def current_term(self) -> dict | None:
@@ -257,6 +274,17 @@ def derive_center(center_id: int, entries: Iterable[tuple[str, str, dict]]) -> P
                 continue
             proved.center, proved.license, proved.founding_case = details["center"], details["license"], case_id
             proved.terms.append(_started(details["term"], case_id))
+        elif "signboard" in details:
+            proved.signboard = {**details["signboard"], "case": case_id} if type(details["signboard"]) is dict else None
+        elif "renewed_term" in details:
+            renewed = details["renewed_term"]
+            term = proved.term(renewed.get("id")) if type(renewed) is dict else None
+            if term is None or term["end_date"] is not None or term["planned_end"] != renewed.get("previous_planned_end"):
+                proved.problems.append(FactProblem(f"term {renewed.get('id') if type(renewed) is dict else '?'}",
+                                                   "planned_end", "fact_unproved",
+                                                   f"case {case_id} renews a term that is not open as it says"))
+            else:
+                term.update(planned_end=renewed["planned_end"], renewed_by=[*term["renewed_by"], case_id])
         elif "term" in details or "license" in details:
             ended = details.get("ended_term")
             if ended is not None:
@@ -289,7 +317,7 @@ _STATUS_FACTS = ("status", "status_since", "suspended_until", "status_reason")
 
 
 def _started(term: dict, case_id: str) -> dict:
-    return {**term, "case": case_id, "end_date": None, "end_reason": None, "ended_by": None}
+    return {**term, "case": case_id, "end_date": None, "end_reason": None, "ended_by": None, "renewed_by": []}
 
 
 def center_problems(center: Center, licenses: list[License], terms: list[ManagerTerm], proved: ProvedCenter,

@@ -21,8 +21,15 @@ def _centers_managed(session: Session, case: Case, national_id: Any) -> int:
     return registry.manages_other_center(session, national_id, except_center_id=case.center_id)
 
 
+def _is_current_manager(session: Session, case: Case, national_id: Any) -> bool:
+    """True when the person is the case's center's manager today, appointed (not an interim)."""
+    term = registry.current_manager(session, case.center_id) if case.center_id is not None else None
+    return term is not None and not term.interim and term.national_id == national_id
+
+
 #: every lookup by name
-LOOKUPS: dict[str, Callable[[Session, Case, Any], Any]] = {"centers_managed": _centers_managed}
+LOOKUPS: dict[str, Callable[[Session, Case, Any], Any]] = {"centers_managed": _centers_managed,
+                                                          "is_current_manager": _is_current_manager}
 
 
 def lookup_for(session: Session, case: Case) -> Callable[[str, Any], Any]:

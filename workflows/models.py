@@ -44,9 +44,9 @@ INQUIRY_STATUSES = ("pending", "answered", "withdrawn")
 #: a license in force, suspended for a period (or until lifted), revoked by its province, or closed at the
 #: center's own request
 LICENSE_STATUSES = ("active", "suspended", "revoked", "closed")
-#: how a manager's term ends: a successor replaced, the manager retired or resigned, the same manager's
-#: term was renewed, or the center's license was revoked or closed
-TERM_END_REASONS = ("replaced", "retired", "resigned", "renewed", "revoked", "closed")
+#: how a manager's term ends: a successor replaced the manager, the manager retired or resigned, or the
+#: center's license was revoked or closed (a renewal moves the term's planned end: the term goes on)
+TERM_END_REASONS = ("replaced", "retired", "resigned", "revoked", "closed")
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,12 @@ that appeared, and makes:
 - ``returned``: the case went back to the applicant for correction, with the reason;
 - ``decision``: an approval or refusal at one level, told to the applicant;
 - ``outcome``: the license issued, the manager or interim appointed, told to the applicant;
-- ``overdue``: a deadline passed: the people who held the step (or the county office) and the applicant.
+- ``overdue``: a deadline passed: the people who held the step (or the county office) and the applicant;
+- ``message``: an office's message to the applicant.
+
+A case an office starts for someone else tells the holder of its first step (a county office that
+starts a renewal, the center's holder). ``workflows.terms`` adds, about a center rather than a case,
+``term_reminder`` (a term's planned end is near), ``term_expired`` and ``interim_expired``.
 
 Each notification is one row per person (unique per person and event) and one outgoing
 message per channel the person has (SMS to ``User.mobile``, email to ``User.email``) in the
@@ -32,11 +37,12 @@ from workflows.models import Base, Case, CaseNote, CaseTask, Record, User, UtcDa
 from workflows import documents, procedures
 from workflows.procedures import DECISION_ACTIONS, OUTCOME_ACTIONS
 
-__all__ = ["Notification", "OutboxMessage", "TaskSnapshot", "snapshot", "after_transition", "render",
+__all__ = ["Notification", "OutboxMessage", "TaskSnapshot", "snapshot", "after_transition", "add_all", "render",
            "unread_count", "user_notifications", "mark_read", "CHANNELS", "KINDS"]
 
 CHANNELS = ("sms", "email")
-KINDS = ("task", "returned", "decision", "outcome", "overdue", "message")
+KINDS = ("task", "returned", "decision", "outcome", "overdue", "message", "term_reminder", "term_expired",
+         "interim_expired")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 
 
@@ -53,6 +59,8 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: the center it is about when it is about no case (a manager's term: ``workflows.terms``)
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id"))
     kind: Mapped[str] = mapped_column(String(16))
     #: the event it tells of, e.g. "<case public id>:record:7:decision"; unique per person
     key: Mapped[str] = mapped_column(String(120))
@@ -133,14 +141,19 @@ def _holders(session: Session, case: Case, lane: str, office_id: int | None, ass
     return access.office_people(session, office_id, lane)
 
 
-def after_transition(session: Session, case: Case, previous: dict[str, TaskSnapshot], now: datetime) -> list[Notification]:
-    """Notify the people concerned by what the case's new records and new tasks mean (see module doc)."""
+def after_transition(session: Session, case: Case, previous: dict[str, TaskSnapshot], now: datetime,
+                     starter: User | None = None) -> list[Notification]:
+    """Notify the people concerned by what the case's new records and new tasks mean (see module doc);
+    a case just started (``starter``) tells the holders of the first tasks its starter is not at: a
+    county office that starts a renewal leaves the first step to the center's holder, a province that
+    starts a suspension to the county office."""
     records = list(session.scalars(select(Record).where(Record.case_id == case.id, Record.seq > case.notified_seq)
                                    .order_by(Record.seq)))
-    if not records:
-        return []  # the case was just started: its starter is already at the first task
-    case.notified_seq = records[-1].seq
-    actors = {record.actor_user_id for record in records}
+    if not records and starter is None:
+        return []
+    if records:
+        case.notified_seq = records[-1].seq
+    actors = {record.actor_user_id for record in records} | ({starter.id} if starter is not None else set())
     applicant = session.get(User, case.applicant_id)
     procedure = procedures.of_version(session, case.spec_version)
     process = procedure.title
@@ -178,11 +191,11 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
                 held = access.office_people(session, case.county_office_id, "county")
             notify(_unique([*held, applicant]), "overdue", f"{key}:overdue")
     for task in case.tasks:
-        if task.task_id in previous:
-            continue
+        if task.task_id in previous or (starter is not None and access.may_act(starter, task)):
+            continue  # waiting before, or its starter is at it
         people = [p for p in _holders(session, case, task.lane, task.office_id, task.assignee_id) if p.id not in actors]
         notify(people, "task", f"{case.public_id}:task:{task.task_id}", step=task.title)
-    made = _add_all(session, case, planned, now)
+    made = add_all(session, planned, now, case=case)
     session.flush()
     return made
 
@@ -202,10 +215,11 @@ def _unique(people: list[User | None]) -> list[User]:
     return unique
 
 
-def _add_all(session: Session, case: Case, planned: list[tuple[User | None, str, str, dict]],
-             now: datetime) -> list[Notification]:
-    """The notifications (and their outgoing messages) of one transition, each unless its person
-    already has it: one query for the ones that exist, one flush for the new rows."""
+def add_all(session: Session, planned: list[tuple[User | None, str, str, dict]], now: datetime, *,
+            case: Case | None = None, center_id: int | None = None) -> list[Notification]:
+    """The notifications (and their outgoing messages) of one event about a case (a transition) or a
+    center, each (person, kind, key, params) unless its person already has its key: one query for
+    the ones that exist, one flush for the new rows."""
     wanted: dict[tuple[int, str], tuple[User, str, str, dict]] = {}
     for person, kind, key, params in planned:
         if person is not None and person.active:
@@ -216,7 +230,8 @@ def _add_all(session: Session, case: Case, planned: list[tuple[User | None, str,
         select(Notification.user_id, Notification.key).where(
             Notification.user_id.in_({user_id for user_id, _ in wanted}),
             Notification.key.in_({key for _, key in wanted})))}
-    made = [(person, Notification(user_id=person.id, case_id=case.id, kind=kind, key=key, created_at=now,
+    made = [(person, Notification(user_id=person.id, case_id=case.id if case is not None else None,
+                                  center_id=center_id, kind=kind, key=key, created_at=now,
                                   params=json.dumps(params, ensure_ascii=False, sort_keys=True)))
             for pair, (person, kind, key, params) in wanted.items() if pair not in existing]
     session.add_all([notification for _, notification in made])
@@ -224,7 +239,9 @@ def _add_all(session: Session, case: Case, planned: list[tuple[User | None, str,
     messages = []
     for person, notification in made:
         text = render(notification)
-        subject = forms.t("web.notify.subject", case=json.loads(notification.params)["case"])
+        params = json.loads(notification.params)
+        subject = forms.t("web.notify.subject", case=params["case"]) if "case" in params else \
+            forms.t("web.notify.subject_center", center=params["center"])
         messages += [OutboxMessage(key=f"{person.id}:{notification.key}:{channel}", notification_id=notification.id,
                                    channel=channel, address=address, created_at=now, status="pending",
                                    subject=subject, body=text)

@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from signing import Signer
 from workflows import facts, procedures, registry, transitions
-from workflows.errors import NotFound
+from workflows.errors import Conflict, LicenseEnded, NotFound
 from workflows.models import Case, License, Record, User, tehran_today
 from workflows.transitions import Transition
 
-__all__ = ["issue_license", "appoint_manager", "appoint_interim", "set_license_status"]
+__all__ = ["issue_license", "appoint_manager", "appoint_interim", "renew_term", "approve_signboard", "set_license_status"]
 
 
 @transitions.on_end("issue_license")
@@ -38,6 +38,7 @@ def appoint_manager(change: Transition, signer: Signer, actor: User) -> None:
     """The proposed manager's term starts today and the current one ends; a linked case waiting for a
     successor is told (its procedure says how the term ended: retired, resigned)."""
     session, case = change.session, change.case
+    _license_not_ended(change)
     linked = session.get(Case, case.linked_case_id) if case.linked_case_id else None
     reason = (procedures.of_version(session, linked.spec_version) if linked else change.procedure).term_end_reason
     start = handover_day(session, tehran_today(change.now), linked)
@@ -59,6 +60,7 @@ def appoint_interim(change: Transition, signer: Signer, actor: User) -> None:
     """The interim manager named in the case starts for the interim term on the day the current term
     ends: today, or the later day the signed request asked for."""
     session, case = change.session, change.case
+    _license_not_ended(change)
     start = handover_day(session, tehran_today(change.now), case)
     interim = _interim_from_records(change)
     ended = registry.current_manager(session, case.center_id)
@@ -69,6 +71,34 @@ def appoint_interim(change: Transition, signer: Signer, actor: User) -> None:
     change.sign(signer, actor, action="appoint_interim",
                 details={"term_id": term.id, "national_id": term.national_id, "start_date": start.isoformat(),
                          **facts.appointment_facts(term, ended)})
+
+
+@transitions.on_end("renew_term")
+def renew_term(change: Transition, signer: Signer, actor: User) -> None:
+    """The current manager's term runs a new full term from its planned end (from today, when that has
+    passed): the term goes on, its planned end moves. Refused (nothing signed) when the application no
+    longer names the manager in office, as when another was appointed while the renewal ran."""
+    session, case = change.session, change.case
+    _license_not_ended(change)
+    manager = transitions.latest_application(session, case)["manager"]
+    term = registry.current_manager(session, case.center_id)
+    if term is None or term.interim or term.national_id != manager["national_id"]:
+        raise Conflict("the renewal names someone who is not the center's manager now")
+    previous = term.planned_end
+    start = max(previous, tehran_today(change.now)) if previous else tehran_today(change.now)
+    term.planned_end = registry.planned_end(start, change.spec.tables["terms"])
+    session.flush()
+    change.sign(signer, actor, action="renew_term", details=facts.renewal_facts(term, previous))
+
+
+@transitions.on_end("approve_signboard")
+def approve_signboard(change: Transition, signer: Signer, actor: User) -> None:
+    """The installed signboard the county office approved: the photo of the latest signed application,
+    which the center's page then shows."""
+    _license_not_ended(change)
+    application = transitions.latest_application(change.session, change.case)
+    change.sign(signer, actor, action="approve_signboard",
+                details=facts.signboard_facts(change.case.center_id, application, tehran_today(change.now)))
 
 
 def set_license_status(change: Transition, signer: Signer, actor: User) -> None:
@@ -93,6 +123,14 @@ def set_license_status(change: Transition, signer: Signer, actor: User) -> None:
 
 for _effect in procedures.LICENSE_EFFECTS:
     transitions.on_end(_effect)(set_license_status)
+
+
+def _license_not_ended(change: Transition) -> None:
+    """Nothing is appointed, renewed or approved for a center whose license was revoked or closed while
+    the case ran: the decision is refused (409, nothing signed) and the office rejects the case instead."""
+    status = registry.license_status(change.session, change.case.center_id, tehran_today(change.now))
+    if status in ("revoked", "closed"):
+        raise LicenseEnded(f"the center's license was {status} while this case ran")
 
 
 def _latest_form(change: Transition, field: str) -> dict:

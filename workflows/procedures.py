@@ -36,7 +36,7 @@ from workflows.models import ProcessDefinition
 __all__ = [
     "DRAFT", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "LICENSE_EFFECTS", "MESSAGE_SENDERS", "NEEDS", "Status", "TaskMeaning",
     "MessageMeaning", "EndMeaning", "Step", "RuleTable", "Procedure", "rule_tables", "rule_problems", "Catalogue", "ManifestError", "parse", "problems", "spec_of",
-    "of_version", "catalogue", "package_keys", "form_set", "task_titles", "product_names_action",
+    "of_version", "catalogue", "newest_tables", "package_keys", "form_set", "task_titles", "product_names_action",
 ]
 
 #: the status of every case until its first signed record (every manifest gives it a label)
@@ -45,8 +45,8 @@ DRAFT = "draft"
 DECISION_ACTIONS = ("approve", "return", "reject")
 #: what an end event may write to the registry (``ends.<event>.effect``); each is also the action of the
 #: record that signs what it wrote (``transitions`` carries them out)
-OUTCOME_ACTIONS = ("issue_license", "appoint_manager", "appoint_interim", "suspend_license", "lift_suspension",
-                   "revoke_license", "close_center")
+OUTCOME_ACTIONS = ("issue_license", "appoint_manager", "appoint_interim", "renew_term", "suspend_license",
+                   "lift_suspension", "revoke_license", "close_center", "approve_signboard")
 #: the effects that set a license's status (``LICENSE_EFFECTS[effect]`` is the status it sets)
 LICENSE_EFFECTS = {"suspend_license": "suspended", "lift_suspension": "active", "revoke_license": "revoked",
                    "close_center": "closed"}
@@ -219,6 +219,11 @@ class Procedure:
     forms: forms.FormSet | None = None
     #: the rule tables its diagram calls, in the order it calls them (read from the version's DMN files)
     rules: tuple["RuleTable", ...] = ()
+
+    @property
+    def ends_license(self) -> bool:
+        """True when one of its ends revokes or closes the center's license (its start button is set apart)."""
+        return any(end.effect in ("revoke_license", "close_center") for end in self.ends.values())
 
     def license_allows(self, license_status: str | None) -> bool:
         """True when a center whose license has this status today (``facts.license_status``) may start it."""
@@ -608,6 +613,14 @@ def task_titles(session: Session, version: str) -> dict[str, str]:
         spec = spec_of(session.get(ProcessDefinition, version))
         titles = _titles_by_version.setdefault(version, {name: task.title for name, task in spec.user_tasks.items()})
     return titles
+
+
+def newest_tables(session: Session) -> Mapping[str, Any]:
+    """The data tables (terms.json, deadlines.json …) of the most recently deployed version, for what
+    runs outside any case (the tick's reminders); empty when nothing is deployed."""
+    definition = session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.deployed_at.desc(),
+                                                                    ProcessDefinition.version).limit(1)).first()
+    return spec_of(definition).tables if definition is not None else {}
 
 
 def package_keys(bpmn_dir: Path) -> tuple[str, ...]:

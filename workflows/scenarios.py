@@ -19,8 +19,8 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
 - ``check``: expectations only;
 
 and ``expect``s what must follow: the action signed, the records added, the status, the waiting
-tasks, the outcome, the license issued and its status, the manager in office, the end of the previous
-term (or of the last term, when no manager follows), the inquiries' results, the last action. Every case's chain must verify at the end.
+tasks, the outcome, the license issued and its status, the manager in office and how many years their
+term runs, the end of the previous term (or of the last term, when no manager follows), the inquiries' results, the last action. Every case's chain must verify at the end.
 
 `flask deploy` runs the scenarios of every package whose version is new, each on its own copy of a
 seeded throwaway SQLite database, and refuses the deploy when one fails (``check_packages``); the test
@@ -325,6 +325,11 @@ def _check(session: Session, case: Case, records: list[Record], expect: dict, wh
         license_ = session.scalars(select(License).where(License.center_id == case.center_id)).first()
         if license_ is None or license_.status != expect["license_status"]:
             fail("license status", expect["license_status"], license_.status if license_ else None)
+    if "term_years" in expect:  # the manager in office's planned end, in years from the term's start
+        term = registry.current_manager(session, case.center_id)
+        years = (term.planned_end.year - term.start_date.year) if term and term.planned_end else None
+        if years != expect["term_years"]:
+            fail("term length in years", expect["term_years"], years)
     if "last_term_end" in expect:
         last = session.scalars(select(ManagerTerm).where(ManagerTerm.center_id == case.center_id)
                                .order_by(ManagerTerm.id.desc())).first()

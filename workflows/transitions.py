@@ -123,6 +123,7 @@ class Transition:
         #: what the case counted under in case_counts when it was read (None: nowhere)
         self._counted = counted
         self._started = started
+        self._starter: User | None = None
         self._moved = False
 
     @classmethod
@@ -135,9 +136,11 @@ class Transition:
 
     @classmethod
     def new(cls, session: Session, case: Case, spec: engine.ProcessSpec, instance: engine.Instance,
-            now: datetime) -> Transition:
-        """A case just added to the session (``cases.start_case``): nothing signed or counted yet."""
-        return cls(session, case, spec, instance, now, counted=None, started=True)
+            now: datetime, starter: User) -> Transition:
+        """A case just added to the session (``cases.start_case``) by ``starter``: nothing signed or counted yet."""
+        change = cls(session, case, spec, instance, now, counted=None, started=True)
+        change._starter = starter
+        return change
 
     @contextmanager
     def engine(self) -> Iterator[engine.Instance]:
@@ -230,7 +233,8 @@ class Transition:
                                        claimed_at=kept.claimed_at if kept else None))
         session.flush()
         self._counted = _recount(session, self._counted, _count_key(case))
-        notifications.after_transition(session, case, previous, now)
+        notifications.after_transition(session, case, previous, now, self._starter)
+        self._starter = None
 
 
 def _reaction(registered: dict[str, Callable], name: str) -> Callable:

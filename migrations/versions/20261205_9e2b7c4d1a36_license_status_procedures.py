@@ -1,7 +1,7 @@
 """A license's status is set by the signed license procedures (suspension and its lifting,
 revocation, closure): the day it took effect, a suspension's last day, the reason and the case
 that set it are kept beside it; 'dissolved', never written, gives way to 'revoked' and 'closed'.
-A manager's term may now also end by renewal, or with the license it served.
+A manager's term may now also end with the license it served.
 
 Revision ID: 9e2b7c4d1a36
 Revises: 6b1d3f8e2a57
@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 LICENSE_STATUSES = ("active", "suspended", "revoked", "closed")
-TERM_END_REASONS = ("replaced", "retired", "resigned", "renewed", "revoked", "closed")
+TERM_END_REASONS = ("replaced", "retired", "resigned", "revoked", "closed")
 
 
 def upgrade() -> None:

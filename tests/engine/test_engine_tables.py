@@ -14,6 +14,7 @@ from tests.engine.flow import BPMN_DIR, PROCESSES, load_spec, start
 DEADLINES = {
     "center_founding": {"county_review": "P5D", "inquiries": "P10D"},
     "manager_change": {"county_review": "P5D", "inquiries": "P10D"},
+    "term_renewal": {"county_review": "P5D", "inquiries": "P10D"},
     "manager_retirement": {"successor": "P30D"},
     "manager_resignation": {"successor": "P30D"},
 }
@@ -76,7 +77,7 @@ def test_a_folder_without_tables(tmp_path):
     spec = load_spec("manager_retirement", tmp_path)
     assert dict(spec.tables) == {}
     assert sorted(engine.read_sources(tmp_path, "manager_retirement")) == [
-        "center_eligibility.dmn", "manager_eligibility.dmn", "manager_retirement.bpmn"]
+        "center_eligibility.dmn", "manager_eligibility.dmn", "manager_retirement.bpmn", "renewal_eligibility.dmn"]
 
 
 def test_tables_below_the_folder_are_not_read(tmp_path):

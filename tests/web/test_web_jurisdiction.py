@@ -59,7 +59,7 @@ ROUTES = {
     "api.upload_document": CASE, "api.certificate_pdf": CASE, "api.case_evidence": CASE,
     "api.resend_inquiry": CASE, "api.add_note": CASE, "inbox_api.api_claim": CASE, "inbox_api.api_release": CASE,
     "inbox_api.api_reassign": CASE,
-    "registry.center": CENTER, "registry.start": CENTER, "api.read_center": CENTER,
+    "registry.center": CENTER, "registry.start": CENTER, "registry.signboard_file": CENTER, "api.read_center": CENTER,
     "api.answer_inquiry": AGENCY_INQUIRY,
     "notifications.open_one": NOTIFICATION,
     "api.open_signing_session": LIST, "api.close_signing_session": SIGNING_SESSION, "auth.lock_signing": LIST,
@@ -197,7 +197,7 @@ def build(w: World, role: str, endpoint: str, kind: str, which: str) -> tuple[di
     username = ACCOUNTS[role] or "applicant1"
     values = {"case_id": case.id, "center_id": w.centers[key], "fmt": "csv", "table": "cases",
               "token": "x.y", "number": "00-1405-00001", "name": "Vazirmatn-Regular.woff2", "filename": "app.css", "package": "bpmn-js",
-              "tree_size": 1, "process_key": "center_founding",
+              "tree_size": 1, "process_key": "center_founding", "size": "sign_100x70",
               "user_id": w.ids["saveh_officer" if which == "own" else "kashan_officer"]}
     if case.tasks:
         values["task_id"] = case.tasks[0].task_id
@@ -216,6 +216,8 @@ def build(w: World, role: str, endpoint: str, kind: str, which: str) -> tuple[di
         db.session.add(opened)
         db.session.commit()
         values["session_id"] = opened.id
+    if endpoint == "registry.signboard_file":
+        values["fmt"] = "svg"
     body = dict(API_BODIES.get(endpoint, {}))
     if endpoint == "api.create_case":
         body = {"process_key": "manager_resignation", "center_id": w.centers[key]}

@@ -14,7 +14,8 @@ from web.extensions import db
 from workflows import facts, registry
 from workflows.cases import complete_task, start_case
 from workflows.errors import Conflict
-from workflows.models import Case, License, ManagerTerm, tehran_today, utcnow
+from workflows.models import Case, License, ManagerTerm, User, tehran_today, utcnow
+from workflows.notifications import Notification
 
 REPORT = {"findings": "کانون سه ماه است هیچ برنامه‌ای برگزار نکرده و به نامه‌های اداره پاسخ نداده است."}
 
@@ -36,8 +37,11 @@ def test_a_province_suspends_a_license_until_a_day_and_lifts_it_and_every_page_s
     page = client.get(f"/centers/{center.id}").get_data(as_text=True)
     assert 'id="start-license_suspension"' in page and 'id="start-suspension_lift"' not in page
     case_id = start_from_center(client, center.id, "license_suspension")
-    # the county office writes its report, whoever started the procedure
+    # the county office writes its report, whoever started the procedure, and is told so
     assert db.session.get(Case, case_id).tasks[0].name == "county_report"
+    told = set(db.session.scalars(select(User.username).join(Notification, Notification.user_id == User.id)
+                                  .where(Notification.case_id == case_id, Notification.kind == "task")))
+    assert told == {"arak_officer", "arak_head"}
     _as(client, "arak_officer")
     assert post_task(client, case_id, {"findings": "کوتاه"}).status_code == 422
     assert post_task(client, case_id, REPORT).status_code == 302
@@ -161,3 +165,31 @@ def test_a_center_closes_at_its_own_request_and_its_manager_is_free_to_manage_an
     assert context["title"] == "گواهی تعطیلی کانون" and context["ended_term"]["end_reason"] == "closed"
     _as(client, ACTORS["applicant"])
     assert client.post(f"/centers/{center.id}/cases", data={"process_key": "manager_retirement"}).status_code == 409
+
+
+def test_a_manager_change_running_when_the_license_is_revoked_cannot_appoint_and_is_rejected(app, client):
+    from office_support import answer, decide
+    from test_web_procedures import new_manager_form
+    center = found_center(app, ACTORS["applicant"])
+    login(client, ACTORS["applicant"])
+    change_id = start_from_center(client, center.id, "manager_change")
+    assert post_task(client, change_id, new_manager_form()).status_code == 302
+    change = db.session.get(Case, change_id)
+    answer(change, utcnow())
+    decide(change, "arak_officer", "approve", utcnow())
+    assert change.status == "province_review"
+    county, province = user("arak_officer"), user("markazi_officer")
+    revocation = start_case(db.session, process_key="license_revocation", starter=county, center=center)
+    complete_task(db.session, case=revocation, task_id=revocation.tasks[0].task_id, actor=county, data=REPORT, pin=PIN)
+    complete_task(db.session, case=revocation, task_id=revocation.tasks[0].task_id, actor=province, pin=PIN,
+                  data={"decision": "approve", "reason": "تخلف آشکار از آیین‌نامه"})
+    db.session.commit()
+    _as(client, "markazi_officer")
+    refused = post_task(client, change_id, {"decision": "approve"})
+    assert refused.status_code == 409 and "مجوز این کانون در این میان لغو یا تعطیل شده است" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Case, change_id).status == "province_review"  # nothing signed
+    assert registry.current_manager(db.session, center.id) is None  # the revocation ended the term; no one appointed
+    assert post_task(client, change_id, {"decision": "reject", "reason": "مجوز کانون لغو شده است."}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Case, change_id).status == "rejected"

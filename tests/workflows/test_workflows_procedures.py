@@ -46,7 +46,7 @@ def _drop(mapping, key):
      ["tasks.province_review.status: 'waiting_for_godot' is not one of the manifest's statuses"]),
     (lambda m: m["ends"]["license_issued"].update(effect="print_money"),
      ["ends.license_issued.effect: 'print_money' is not one of issue_license, appoint_manager, appoint_interim, "
-      "suspend_license, lift_suspension, revoke_license, close_center"]),
+      "renew_term, suspend_license, lift_suspension, revoke_license, close_center, approve_signboard"]),
     (lambda m: m["messages"]["inquiries_complete"].update(sent_by="post"),
      ["messages.inquiries_complete.sent_by: 'post' is not one of inquiries, successor"]),
     (lambda m: m["start"].update(by=["mayor"]), ["start.by: 'mayor' is not one of applicant, county, province"]),
@@ -158,7 +158,8 @@ def test_the_shipped_procedures_mean_what_their_pages_say():
 def test_the_catalogue_names_a_shared_task_as_each_procedure_names_it(app):
     known = procedures.catalogue(db.session)
     assert list(known.current) == ["center_closure", "center_founding", "license_revocation", "license_suspension",
-                                   "manager_change", "manager_resignation", "manager_retirement", "suspension_lift"]
+                                   "manager_change", "manager_resignation", "manager_retirement", "signboard",
+                                   "suspension_lift", "term_renewal"]
     assert known.task_title("county_report") == "گزارش اداره شهرستان"
     assert known.task_title("province_review") == "بررسی و تصمیم استان / تأیید نهایی استان"
     assert known.task_title("county_review") == "بررسی اداره شهرستان"
@@ -183,5 +184,5 @@ def test_a_form_that_looks_up_what_the_product_cannot_is_refused(app, tmp_path):
     folder = _copy(app, tmp_path)
     path = folder / "forms" / "manager_change_application.form.json"
     path.write_text(path.read_text("utf-8").replace('"lookup": "centers_managed"', '"lookup": "horoscope"'), "utf-8")
-    with pytest.raises(engine.SpecError, match=r"the product cannot look up 'horoscope' \(it can: centers_managed\)"):
+    with pytest.raises(engine.SpecError, match=r"the product cannot look up 'horoscope' \(it can: centers_managed, is_current_manager\)"):
         deploy(db.session, folder, "manager_change")
