@@ -61,7 +61,7 @@ FIELD_TYPES: Mapping[str, tuple[tuple[str, Any, bool], ...]] = MappingProxyType(
     "national_id": (),
     "postal_code": (),
     "mobile": (),
-    "document": (),
+    "document": (("camera", bool, False),),
     "date": (("past", bool, False), ("future", bool, False)),
     "choice": (("choices", (str, dict), True),),
     "boolean": (("must_be_true", bool, False),),
@@ -452,7 +452,7 @@ class _Builder:
             if "*" in path or any(kinds.get(p) == "list" for p in _prefixes(path)):
                 raise ValueError("a document field may not be inside a list")
             documents.append(path)
-            return Sha256(required=required)
+            return Sha256(camera=entry.get("camera", False), required=required)
         if kind in ("section", "list"):
             schema = self._nested(where, here, key, entry, path, labels, helps, offices, documents, kinds)
             if schema is None:

@@ -177,10 +177,19 @@ class Mobile(_Normalized):
 
 
 class Sha256(_Normalized):
-    """A SHA-256 digest of an uploaded document, 64 lowercase hex digits."""
+    """A SHA-256 digest of an uploaded document, 64 lowercase hex digits; ``camera``: a photo the page
+    asks the phone's camera for (an image, not a scan or a PDF)."""
 
     form_type = "document"
     normalize = staticmethod(normalize_sha256)
+
+    def __init__(self, *, camera: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.camera = camera
+
+    def describe(self) -> dict[str, Any]:
+        """Return the JSON-able type and constraints of this field."""
+        return super().describe() | {"camera": self.camera}
 
 
 class JalaliDate(FormField):

@@ -89,3 +89,50 @@ def test_the_signboard_downloaded_installed_and_approved_on_a_phone(app, browser
     assert installed.is_visible() and installed.evaluate("img => img.naturalWidth") > 0
     screens(page, "signboard-installed")
     no_problems(problems)
+
+
+def test_a_form_kept_on_the_phone_survives_a_reload_and_a_dropped_signal_and_is_sent_when_it_returns(
+        app, browser_page, live_server, tmp_path):
+    page, problems = browser_page
+    base = live_server
+    center = licensed(app, "applicant1", county="markazi-arak", mosque="مسجد امام رضا", manager_id=national_id(903),
+                      now=base_time(), county_officer="arak_officer", province_officer="markazi_officer")
+    sign_in(page, base, "applicant1")
+    page.goto(f"{base}/centers/{center.id}")
+    follow(page, "#start-signboard")
+    task_url = page.url
+    assert page.get_attribute("#f-documents-signboard_photo", "capture") == "environment"  # the phone's camera
+    photo = tmp_path / "installed.png"
+    photo.write_bytes(png_bytes("green"))
+    day = fa(jalali_iso(tehran_today(utcnow())))
+    page.set_input_files("#f-documents-signboard_photo", str(photo))
+    page.fill("#f-installed_on", day)
+    page.fill("#f-note", "تابلو بالای در ورودی نصب شد.")
+    page.wait_for_timeout(300)  # the chosen photo is written to the phone's storage
+
+    # the page closed and opened again: what was typed and the photo chosen come back, the PIN does not
+    page.goto(task_url)
+    page.wait_for_selector("#offline-status:not([hidden])")
+    assert "بازگردانده شد" in page.inner_text("#offline-status")
+    assert page.input_value("#f-installed_on") == day and page.input_value("#f-note") == "تابلو بالای در ورودی نصب شد."
+    assert page.eval_on_selector("#f-documents-signboard_photo", "input => input.files.length") == 1
+    assert page.input_value("#pin") == ""
+
+    # the signal drops as the form is signed: it is held on the phone, nothing reaches the server
+    page.context.set_offline(True)
+    page.fill("#pin", PIN)
+    page.click("#submit")
+    page.wait_for_selector("#offline-status:not([hidden])")
+    assert "اینترنت در دسترس نیست" in page.inner_text("#offline-status")
+    case = db.session.scalars(select(Case).where(Case.center_id == center.id, Case.process_key == "signboard")).one()
+    db.session.refresh(case)
+    assert case.status == "draft"
+
+    # the signal returns: the form goes by itself, and what was kept goes with it
+    with page.expect_navigation():
+        page.context.set_offline(False)
+    page.wait_for_selector("#case-status")
+    db.session.refresh(case)
+    assert case.status == "county_check"
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('kept:'))") == []
+    no_problems([p for p in problems if "ERR_INTERNET_DISCONNECTED" not in p])

@@ -133,3 +133,13 @@ def test_a_term_end_date_in_the_past_is_refused_today_and_later_accepted():
         form.validate({"effective_date": (today - timedelta(days=1)).isoformat(), "reason": "بازنشستگی"})
     assert refused.value.errors == {"effective_date": ["تاریخ نمی‌تواند گذشته باشد؛ امروز یا روزی پس از آن را وارد کنید."]}
     assert {"past": False, "future": True}.items() <= form.describe()["fields"][0].items()
+
+
+def test_a_document_may_ask_for_the_phones_camera():
+    photos = {"title": "عکس", "fields": [
+        {"name": "front", "label": "عکس از روبه‌رو", "type": "document", "camera": True},
+        {"name": "scan", "label": "نامه", "type": "document", "required": False}]}
+    described = {f["name"]: f for f in FormSet.build(files(photos=photos)).get("photos").describe()["fields"]}
+    assert described["front"]["camera"] is True and described["scan"]["camera"] is False
+    photos["fields"][0]["camera"] = "yes"
+    assert any("camera" in problem for problem in problems(photos=photos))

@@ -537,6 +537,176 @@
     });
   }
 
+  /* ---- a task form kept on the phone: what is typed (and the files chosen) survives a dropped signal
+     or a closed page, and a form signed while offline is sent as soon as the connection returns. The
+     PIN is never kept; what is kept is the signed-in person's, for this task, and goes once it is sent. ---- */
+
+  var KEPT = "kept:";
+  var SENT = "sent:";
+
+  function keptFiles(done) {
+    if (!window.indexedDB) { done(null); return; }
+    var request = window.indexedDB.open("kept-forms", 1);
+    request.onupgradeneeded = function () { request.result.createObjectStore("files"); };
+    request.onsuccess = function () { done(request.result); };
+    request.onerror = function () { done(null); };
+  }
+
+  function withFiles(mode, work) {
+    keptFiles(function (db) {
+      if (!db) { return; }
+      var store = db.transaction("files", mode).objectStore("files");
+      work(store);
+    });
+  }
+
+  function forget(key) {
+    window.localStorage.removeItem(KEPT + key);
+    withFiles("readwrite", function (store) {
+      store.openCursor().onsuccess = function (event) {
+        var cursor = event.target.result;
+        if (!cursor) { return; }
+        if (String(cursor.key).indexOf(key + "|") === 0) { cursor.delete(); }
+        cursor.continue();
+      };
+    });
+  }
+
+  function forgetSent(current) {
+    /* a form sent from another page was taken (the server moved on): what was kept for it goes */
+    for (var i = window.sessionStorage.length - 1; i >= 0; i -= 1) {
+      var name = window.sessionStorage.key(i);
+      if (name && name.indexOf(SENT) === 0) {
+        var key = name.slice(SENT.length);
+        window.sessionStorage.removeItem(name);
+        if (key !== current) { forget(key); }
+      }
+    }
+  }
+
+  function keptFields(form) {
+    return Array.prototype.filter.call(form.querySelectorAll("input[name], select[name], textarea[name]"), function (field) {
+      return field.type !== "password" && field.type !== "hidden" && field.type !== "file" && field.type !== "submit";
+    });
+  }
+
+  function keepOnPhone(form) {
+    var key = form.dataset.keep;
+    var status = document.getElementById("offline-status");
+    var held = null;
+    forgetSent(key);
+
+    function show(text, discard) {
+      status.textContent = text;
+      if (discard) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "secondary small";
+        button.id = "discard-kept";
+        button.textContent = UI.draftDiscard;
+        button.addEventListener("click", function () { forget(key); status.hidden = true; });
+        status.appendChild(document.createTextNode(" "));
+        status.appendChild(button);
+      }
+      status.hidden = false;
+    }
+
+    function save() {
+      var values = {};
+      keptFields(form).forEach(function (field) {
+        if (field.type === "checkbox") {
+          values[field.name] = field.checked;
+        } else if (field.type === "radio") {
+          if (field.checked) { values[field.name] = field.value; }
+        } else if (field.value) {
+          values[field.name] = field.value;
+        }
+      });
+      window.localStorage.setItem(KEPT + key, JSON.stringify({ values: values, at: Date.now() }));
+    }
+
+    function restore() {
+      var kept = null;
+      try { kept = JSON.parse(window.localStorage.getItem(KEPT + key) || "null"); } catch (error) { kept = null; }
+      if (!kept || !kept.values) { return false; }
+      var restored = false;
+      keptFields(form).forEach(function (field) {
+        if (!(field.name in kept.values)) { return; }
+        var value = kept.values[field.name];
+        if (field.type === "checkbox") {
+          if (value === true && !field.checked) { field.checked = true; restored = true; }
+        } else if (field.type === "radio") {
+          var chosen = form.querySelector("input[type=radio][name='" + field.name + "']:checked");
+          if (!chosen && field.value === value) { field.checked = true; restored = true; }
+        } else if (!field.value) {
+          field.value = value;
+          restored = true;
+        }
+      });
+      return restored;
+    }
+
+    function restoreFiles(then) {
+      var inputs = Array.prototype.filter.call(form.querySelectorAll("input[type=file][name]"), function (input) {
+        return !input.files.length && !input.hasAttribute("data-uploaded");
+      });
+      if (!inputs.length || typeof DataTransfer === "undefined") { then(false); return; }
+      var left = inputs.length;
+      var restored = false;
+      withFiles("readonly", function (store) {
+        inputs.forEach(function (input) {
+          var request = store.get(key + "|" + input.name);
+          request.onsuccess = function () {
+            var file = request.result;
+            if (file) {
+              var chosen = new DataTransfer();
+              chosen.items.add(file);
+              input.files = chosen.files;
+              input.dispatchEvent(new Event("change", { bubbles: true }));
+              restored = true;
+            }
+            left -= 1;
+            if (left === 0) { then(restored); }
+          };
+        });
+      });
+    }
+
+    form.addEventListener("input", save);
+    form.addEventListener("change", function (event) {
+      var input = event.target;
+      if (input.type === "file" && input.name) {
+        var file = input.files[0];
+        withFiles("readwrite", function (store) {
+          if (file) { store.put(file, key + "|" + input.name); } else { store.delete(key + "|" + input.name); }
+        });
+      }
+      save();
+    });
+    form.addEventListener("submit", function (event) {
+      if (navigator.onLine === false) {
+        event.preventDefault();
+        save();
+        held = event.submitter || document.getElementById("submit");
+        show(UI.offlineHeld, false);
+        status.scrollIntoView({ block: "center" });
+        return;
+      }
+      window.sessionStorage.setItem(SENT + key, "1");
+    });
+    window.addEventListener("online", function () {
+      if (!held) { return; }
+      var submitter = held;
+      held = null;
+      show(UI.offlineSending, false);
+      form.requestSubmit(submitter);
+    });
+    var typed = restore();
+    restoreFiles(function (files) {
+      if (typed || files) { show(UI.draftRestored, true); }
+    });
+  }
+
   function start() {
     try {
       UI = JSON.parse(document.body.dataset.ui || "{}");
@@ -563,6 +733,10 @@
     if (nav) { trackProgress(nav); }
     var summary = document.getElementById("error-summary");
     if (summary) { summarizeErrors(summary); }
+    var kept = document.querySelector("form[data-keep]");
+    try {
+      if (kept) { keepOnPhone(kept); } else { forgetSent(null); }
+    } catch (error) { /* no storage (a private window): the form works as before */ }
     document.body.dataset.enhanced = "true";
   }
 
