@@ -193,3 +193,38 @@ def test_a_manager_change_running_when_the_license_is_revoked_cannot_appoint_and
     assert post_task(client, change_id, {"decision": "reject", "reason": "مجوز کانون لغو شده است."}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Case, change_id).status == "rejected"
+
+
+def test_a_suspension_through_the_api_with_field_keyed_errors_and_the_same_refusals_as_the_pages(app, client):
+    from test_web_api import token_for
+    center = found_center(app, ACTORS["applicant"])
+    province, county = token_for(client, "markazi_officer"), token_for(client, "arak_officer")
+    holder = token_for(client, ACTORS["applicant"])
+    started = client.post("/api/v1/cases", json={"process_key": "license_suspension", "center_id": center.id},
+                          headers=province)
+    assert started.status_code == 201, started.json
+    case = started.json
+
+    def complete(headers, data):
+        current = client.get(f"/api/v1/cases/{case['id']}", headers=headers).json
+        return client.post(f"/api/v1/cases/{case['id']}/tasks/{current['tasks'][0]['id']}/complete",
+                           json={"data": data, "pin": PIN}, headers=headers)
+
+    assert complete(county, REPORT).status_code == 200
+    refused = complete(province, {"decision": "approve", "reason": "نبود فعالیت",
+                                  "suspended_until": "۱۳۹۰/۰۱/۰۱"})  # Persian digits accepted; a past day refused
+    assert refused.status_code == 422 and set(refused.json["errors"]) == {"suspended_until"}
+    last_day = tehran_today(utcnow()) + timedelta(days=20)
+    done = complete(province, {"decision": "approve", "reason": "نبود فعالیت", "suspended_until": last_day.isoformat()})
+    assert done.status_code == 200 and done.json["case"]["status"] == "suspended"
+    assert [r["action"] for r in done.json["records"]] == ["approve", "suspend_license"]
+    detail = client.get(f"/api/v1/centers/{center.id}", headers=holder).json
+    assert detail["proved"] and detail["license"]["status"] == "suspended"
+    assert detail["license"]["suspended_until"] == last_day.isoformat()
+    # the holder's manager change is refused by the API as by the pages
+    change = client.post("/api/v1/cases", json={"process_key": "manager_change", "center_id": center.id}, headers=holder)
+    assert change.status_code == 409
+    # a county office from elsewhere cannot start anything for it
+    other = token_for(client, "kashan_officer")
+    assert client.post("/api/v1/cases", json={"process_key": "suspension_lift", "center_id": center.id},
+                       headers=other).status_code == 404
