@@ -14,7 +14,7 @@ from workflows import access, documents, facts, inbox, notes, procedures, transi
 from workflows.documents import APPLICATION_ACTIONS
 from workflows.cases import case_records
 from workflows.errors import NotFound
-from workflows.models import Case, CaseDocument, CaseTask, Office, Record, User, utcnow
+from workflows.models import Case, CaseDocument, CaseTask, Office, Record, User, tehran_today, utcnow
 
 __all__ = ["case_application", "application_view", "case_documents", "desk_view", "signed_forms", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
            "storage_dir", "county_choices", "by_name", "task_filters", "county_filter_choices", "deployed", "case_form"]
@@ -202,9 +202,25 @@ def desk_view(case: Case, entries: list[dict], application: dict | None) -> dict
                                     for fact, label in table.facts if fact in results["facts"]],
                           "rules": [{"message": message, "ok": code not in broken} for code, message in table.rules]})
     return {"documents": docs, "decisions": decisions, "rules": rules, "forms": signed_forms(case),
+            "center": _center_now(case),
             # a procedure that asks no agency and reads no rule table has no such sections to show
             "asks_inquiries": any(m.sent_by == "inquiries" for m in procedure.messages.values()),
             "has_rules": bool(procedure.rules)}
+
+
+def _center_now(case: Case) -> dict | None:
+    """The case's center as its records prove it today: its license's status and its manager (None: no
+    center; ``proved`` false when its rows are not what the records say)."""
+    if case.center_id is None:
+        return None
+    proved, problems = facts.check_centers(db.session, [case.center_id])[case.center_id]
+    if problems or proved.license is None:
+        return {"proved": False}
+    today = tehran_today(utcnow())
+    return {"proved": True, "license_status": facts.license_status(proved.license, today),
+            "suspended_until": proved.license.get("suspended_until")
+            if facts.license_status(proved.license, today) == "suspended" else None,
+            "manager": proved.current_term}
 
 
 def signed_forms(case: Case) -> list[dict]:

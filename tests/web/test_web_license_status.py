@@ -3,11 +3,12 @@ or closes a center at its own request; each a signed procedure with the county's
 province's decision, and every page, export and certificate shows the status the records prove."""
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 from sqlalchemy import select, text
 
-from support import ACTORS, PIN, csv_rows, found_center, login, user
+from support import ACTORS, PIN, csv_rows, found_center, login, png_bytes, user
 from test_web_procedures import post_task, start_from_center
 from web.certificate import certificate_context
 from web.extensions import db
@@ -44,8 +45,15 @@ def test_a_province_suspends_a_license_until_a_day_and_lifts_it_and_every_page_s
     assert told == {"arak_officer", "arak_head"}
     _as(client, "arak_officer")
     assert post_task(client, case_id, {"findings": "کوتاه"}).status_code == 422
-    assert post_task(client, case_id, REPORT).status_code == 302
+    assert post_task(client, case_id, {**REPORT, "file.report_file": (io.BytesIO(png_bytes("gray")), "visit.png")}
+                     ).status_code == 302
     _as(client, "markazi_officer")
+    # the province's desk: the county's report (its photo previewed) and the center's license and manager now
+    task_id = db.session.get(Case, case_id).tasks[0].task_id
+    desk = client.get(f"/cases/{case_id}/tasks/{task_id}").get_data(as_text=True)
+    report = desk.split('id="desk-form-county_report"')[1].split("</section>")[0]
+    assert REPORT["findings"] in report and 'class="preview"' in report
+    assert 'id="desk-license"><span class="status license-active">فعال' in desk and "فاطمه محمدی‌نیا" in desk
     response = post_task(client, case_id, {"decision": "approve", "reason": "نبود فعالیت در سه ماه گذشته"})
     assert response.status_code == 422 and 'id="err-suspended_until"' in response.get_data(as_text=True)
     last_day = tehran_today(utcnow()) + timedelta(days=30)
