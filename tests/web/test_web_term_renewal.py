@@ -142,3 +142,15 @@ def test_a_term_past_its_planned_end_shows_as_expired():
     today = datetime(2026, 1, 2).date()
     assert terms.expired(proved.terms[0]["planned_end"], today)
     assert not terms.expired(proved.terms[0]["planned_end"], today - timedelta(days=1))
+
+
+def test_a_planned_end_edited_in_the_database_is_not_told_as_a_fact(app, runner):
+    from sqlalchemy import text
+    from workflows.models import tehran_today, utcnow
+    center = found_center(app, ACTORS["applicant"])
+    soon = tehran_today(utcnow()) + timedelta(days=10)
+    db.session.execute(text("UPDATE manager_terms SET planned_end = :day WHERE center_id = :id"),
+                       {"day": soon, "id": center.id})
+    db.session.commit()
+    _tick(runner, tehran_today(utcnow()))
+    assert _told("term_reminder") == {}  # the records say four years: nobody is reminded of a forged end
