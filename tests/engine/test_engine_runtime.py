@@ -163,7 +163,7 @@ def test_task_in_another_lane_is_refused(spec):
     refused(instance, LaneMismatch, task.id, {"decision": "approve"}, "applicant", "belongs to lane 'county'")
 
 
-@pytest.mark.parametrize("task_id", [str(uuid.uuid4()), "not-a-uuid", "", "00000000-0000-0000-0000-000000000000"])
+@pytest.mark.parametrize("task_id", ["3f2b6c1e-8d4a-4b9e-a1c7-5e0f9d2b7a61", "not-a-uuid", "", "00000000-0000-0000-0000-000000000000"])
 def test_unknown_task_is_refused(spec, task_id):
     instance = start(spec)
     refused(instance, TaskNotFound, task_id, {}, "applicant", "task")
