@@ -13,7 +13,7 @@ run: $(VENV)/.runtime node_modules/.installed
 
 # TEST_DATABASE_URL=postgresql+psycopg://user:pw@host:port/db (from the environment) runs it on PostgreSQL.
 test: $(VENV)/.dev node_modules/.installed system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
