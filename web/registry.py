@@ -190,9 +190,11 @@ def center(center_id: int):
     open_cases = {c.process_key: c for c in db.session.scalars(select(Case).where(
         Case.center_id == center.id, Case.outcome.is_(None)))}
     license_status = facts.license_status(proved.license, tehran_today(utcnow()))
+    in_office = proved.current_term
+    manager = None if in_office is None else "interim" if in_office["interim"] else "appointed"
     startable = [proc for proc in deployed().startable(with_center=True)
                  if access.may_start(current_user, proc.starters) and proc.key not in open_cases
-                 and proc.license_allows(license_status)]
+                 and proc.license_allows(license_status) and proc.manager_allows(manager)]
     # a procedure that names a successor is linked to the open cases that wait (or will wait) for one
     awaiting_successor = [c for c in open_cases.values() if any(
         m.sent_by == "successor" for m in procedures.of_version(db.session, c.spec_version).messages.values())

@@ -115,8 +115,10 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
         license_status = registry.license_status(session, center.id, tehran_today(now))
         if not proc.license_allows(license_status):
             raise Conflict(f"the center's license is {license_status}: {proc.key} cannot start")
-        if proc.needs_manager and registry.current_manager(session, center.id) is None:
-            raise Conflict("the center has no current manager")
+        term = registry.current_manager(session, center.id)
+        if not proc.manager_allows(None if term is None else "interim" if term.interim else "appointed"):
+            raise Conflict("the center has no appointed manager" if term is not None else
+                           "the center has no current manager")
         if session.scalar(select(func.count()).select_from(Case).where(
                 Case.center_id == center.id, Case.process_key == process_key, Case.outcome.is_(None))):
             raise Conflict("a case of this procedure is already open for the center")

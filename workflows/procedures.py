@@ -53,9 +53,10 @@ LICENSE_EFFECTS = {"suspend_license": "suspended", "lift_suspension": "active", 
 #: what sends a message a case waits for (``messages.<name>.sent_by``): the last answer of a round of
 #: inquiries, or the appointment of a successor by a manager change started for the case
 MESSAGE_SENDERS = ("inquiries", "successor")
-#: what starting a procedure may need: an existing center, a current manager of it, its license in force
-#: (not suspended), or its license suspended. A center whose license was revoked or closed starts nothing.
-NEEDS = ("center", "current_manager", "license_in_force", "license_suspended")
+#: what starting a procedure may need: an existing center, a current manager of it (appointed, not an
+#: interim: ``appointed_manager``), its license in force (not suspended), or its license suspended. A
+#: center whose license was revoked or closed starts nothing.
+NEEDS = ("center", "current_manager", "appointed_manager", "license_in_force", "license_suspended")
 #: a status code (stored with the case, at most 32 characters) and an action (stored with each record)
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
@@ -200,7 +201,9 @@ class Procedure:
     #: center) or an office lane (the center's county office); roles per lane are in workflows/data/roles.json
     starters: tuple[str, ...]
     needs_center: bool
+    #: a manager in office: any (``current_manager``), or an appointed one, not an interim (``appointed``)
     needs_manager: bool
+    needs_appointed_manager: bool
     #: the license status the center's license must have today for the procedure to start: "active",
     #: "suspended", or None (any status but an ended license: revoked or closed)
     needs_license: str | None
@@ -224,6 +227,13 @@ class Procedure:
     def ends_license(self) -> bool:
         """True when one of its ends revokes or closes the center's license (its start button is set apart)."""
         return any(end.effect in ("revoke_license", "close_center") for end in self.ends.values())
+
+    def manager_allows(self, manager: str | None) -> bool:
+        """True when a center whose manager in office is ``manager`` ("appointed", "interim" or None: nobody)
+        may start it."""
+        if self.needs_appointed_manager:
+            return manager == "appointed"
+        return manager is not None or not self.needs_manager
 
     def license_allows(self, license_status: str | None) -> bool:
         """True when a center whose license has this status today (``facts.license_status``) may start it."""
@@ -307,7 +317,7 @@ def parse(process_key: str, manifest: Any) -> Procedure:
     if not starters and "start.by: must be a list of names" not in found:
         found.append("start.by: names no lane")
     needs = names("start.needs", start.get("needs", []), NEEDS)
-    for need in ("current_manager", "license_in_force", "license_suspended"):
+    for need in ("current_manager", "appointed_manager", "license_in_force", "license_suspended"):
         if need in needs and "center" not in needs:
             found.append(f"start.needs: {need} needs a center")
     if "license_in_force" in needs and "license_suspended" in needs:
@@ -406,7 +416,8 @@ def parse(process_key: str, manifest: Any) -> Procedure:
         raise ManifestError(process_key, found)
     return Procedure(
         key=process_key, title=title, start_label=start_label, starters=starters, needs_center="center" in needs,
-        needs_manager="current_manager" in needs,
+        needs_manager="current_manager" in needs or "appointed_manager" in needs,
+        needs_appointed_manager="appointed_manager" in needs,
         needs_license="active" if "license_in_force" in needs else "suspended" if "license_suspended" in needs else None,
         names_successor=names_successor, term_end_reason=term_end_reason,
         statuses=MappingProxyType(statuses), tasks=MappingProxyType(tasks), messages=MappingProxyType(messages),

@@ -154,3 +154,21 @@ def test_a_planned_end_edited_in_the_database_is_not_told_as_a_fact(app, runner)
     db.session.commit()
     _tick(runner, tehran_today(utcnow()))
     assert _told("term_reminder") == {}  # the records say four years: nobody is reminded of a forged end
+
+
+def test_an_interims_term_is_not_renewed_but_replaced(app, client):
+    center = found_center(app, ACTORS["applicant"])
+    officer = user("arak_officer")
+    from workflows.cases import start_case
+    from workflows.models import tehran_today, utcnow
+    retirement = start_case(db.session, process_key="manager_retirement", starter=officer, center=center)
+    complete_task(db.session, case=retirement, task_id=retirement.tasks[0].task_id, actor=officer, pin=PIN,
+                  data={"effective_date": tehran_today(utcnow()).isoformat(), "reason": "رسیدن به سن بازنشستگی."})
+    complete_task(db.session, case=retirement, task_id=retirement.tasks[0].task_id, actor=officer, pin=PIN,
+                  data={"continuity": "interim", "interim": {"full_name": "رضا قاسمی", "national_id": "0067749828",
+                                                             "mobile": "09350001122"}})
+    db.session.commit()
+    login(client, ACTORS["applicant"])
+    page = client.get(f"/centers/{center.id}").get_data(as_text=True)
+    assert 'id="start-term_renewal"' not in page and 'id="start-manager_change"' in page
+    assert client.post(f"/centers/{center.id}/cases", data={"process_key": "term_renewal"}).status_code == 409
