@@ -100,12 +100,8 @@ def center_json(center: Center, check: tuple[facts.ProvedCenter, list[facts.Fact
 
 def _license_json(license_: dict) -> dict:
     """A license as proved, its status the one it has today (a suspension past its last day is over)."""
-    status = facts.license_status(license_, tehran_today(utcnow()))
-    return {"number": license_["number"], "status": status,
-            "issued_at": parse_time(license_["issued_at"]).isoformat(),
-            "status_since": license_.get("status_since") if status != "active" else None,
-            "suspended_until": license_.get("suspended_until") if status == "suspended" else None,
-            "status_reason": license_.get("status_reason") if status != "active" else None}
+    return {"number": license_["number"], "issued_at": parse_time(license_["issued_at"]).isoformat(),
+            **facts.license_today(license_, tehran_today(utcnow()))}
 
 
 def _term_json(term: dict) -> dict:
@@ -191,10 +187,9 @@ def center(center_id: int):
         Case.center_id == center.id, Case.outcome.is_(None)))}
     license_status = facts.license_status(proved.license, tehran_today(utcnow()))
     in_office = proved.current_term
-    manager = None if in_office is None else "interim" if in_office["interim"] else "appointed"
     startable = [proc for proc in deployed().startable(with_center=True)
                  if access.may_start(current_user, proc.starters) and proc.key not in open_cases
-                 and proc.license_allows(license_status) and proc.manager_allows(manager)]
+                 and proc.license_allows(license_status) and proc.manager_allows(None if in_office is None else in_office["interim"])]
     # a procedure that names a successor is linked to the open cases that wait (or will wait) for one
     awaiting_successor = [c for c in open_cases.values() if any(
         m.sent_by == "successor" for m in procedures.of_version(db.session, c.spec_version).messages.values())

@@ -216,10 +216,8 @@ def _center_now(case: Case) -> dict | None:
     proved, problems = facts.check_centers(db.session, [case.center_id])[case.center_id]
     if problems or proved.license is None:
         return {"proved": False}
-    today = tehran_today(utcnow())
-    return {"proved": True, "license_status": facts.license_status(proved.license, today),
-            "suspended_until": proved.license.get("suspended_until")
-            if facts.license_status(proved.license, today) == "suspended" else None,
+    today = facts.license_today(proved.license, tehran_today(utcnow()))
+    return {"proved": True, "license_status": today["status"], "suspended_until": today["suspended_until"],
             "manager": proved.current_term}
 
 

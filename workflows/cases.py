@@ -116,7 +116,7 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
         if not proc.license_allows(license_status):
             raise Conflict(f"the center's license is {license_status}: {proc.key} cannot start")
         term = registry.current_manager(session, center.id)
-        if not proc.manager_allows(None if term is None else "interim" if term.interim else "appointed"):
+        if not proc.manager_allows(None if term is None else term.interim):
             raise Conflict("the center has no appointed manager" if term is not None else
                            "the center has no current manager")
         if session.scalar(select(func.count()).select_from(Case).where(

@@ -24,7 +24,7 @@ from workflows.models import Case, Center, License, ManagerTerm, Office, Record,
 from workflows.procedures import OUTCOME_ACTIONS
 
 __all__ = ["FactProblem", "ProvedCenter", "CaseProof", "case_facts", "founding_facts",
-           "appointment_facts", "license_facts", "renewal_facts", "signboard_facts", "license_status", "case_problems", "audit_cases", "audit_centers", "unproved_cases", "derive_center", "center_problems", "check_centers", "prove_case",
+           "appointment_facts", "license_facts", "renewal_facts", "signboard_facts", "license_status", "license_today", "case_problems", "audit_cases", "audit_centers", "unproved_cases", "derive_center", "center_problems", "check_centers", "prove_case",
            "prove_center", "public_view", "license_center"]
 
 
@@ -116,6 +116,16 @@ def license_status(license_: dict | None, day: date) -> str | None:
     if license_ is None:
         return None
     return registry.status_on(license_.get("status"), _date(license_.get("suspended_until")), day)
+
+
+def license_today(license_: dict, day: date) -> dict:
+    """The license's status on a day and what goes with it: since when and why (unless in force), and a
+    suspension's last day (while it holds); dates as ISO text."""
+    status = license_status(license_, day)
+    return {"status": status,
+            "status_since": license_.get("status_since") if status != "active" else None,
+            "suspended_until": license_.get("suspended_until") if status == "suspended" else None,
+            "status_reason": license_.get("status_reason") if status != "active" else None}
 
 
 def appointment_facts(term: ManagerTerm, ended: ManagerTerm | None) -> dict:
@@ -462,11 +472,10 @@ def public_view(proved: ProvedCenter) -> dict | None:
         return None
     current = proved.current_term
     license_ = proved.license
-    status = license_status(license_, tehran_today(utcnow()))
+    today = license_today(license_, tehran_today(utcnow()))
     return {"center_name": proved.center["name"], "license_number": license_["number"],
-            "license_status": status, "issued_at": parse_time(license_["issued_at"]),
-            "status_since": _date(license_.get("status_since")) if status != "active" else None,
-            "suspended_until": _date(license_.get("suspended_until")) if status == "suspended" else None,
+            "license_status": today["status"], "issued_at": parse_time(license_["issued_at"]),
+            "status_since": _date(today["status_since"]), "suspended_until": _date(today["suspended_until"]),
             "manager_name": current["full_name"] if current else None,
             "manager_interim": current["interim"] if current else False,
             "manager_since": date.fromisoformat(current["start_date"]) if current else None}

@@ -228,9 +228,10 @@ class Procedure:
         """True when one of its ends revokes or closes the center's license (its start button is set apart)."""
         return any(end.effect in ("revoke_license", "close_center") for end in self.ends.values())
 
-    def manager_allows(self, manager: str | None) -> bool:
-        """True when a center whose manager in office is ``manager`` ("appointed", "interim" or None: nobody)
-        may start it."""
+    def manager_allows(self, interim: bool | None) -> bool:
+        """True when a center whose manager in office is an interim (True), appointed (False), or who has
+        none (None) may start it."""
+        manager = None if interim is None else "interim" if interim else "appointed"
         if self.needs_appointed_manager:
             return manager == "appointed"
         return manager is not None or not self.needs_manager
@@ -629,9 +630,18 @@ def task_titles(session: Session, version: str) -> dict[str, str]:
 def newest_tables(session: Session) -> Mapping[str, Any]:
     """The data tables (terms.json, deadlines.json …) of the most recently deployed version, for what
     runs outside any case (the tick's reminders); empty when nothing is deployed."""
-    definition = session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.deployed_at.desc(),
-                                                                    ProcessDefinition.version).limit(1)).first()
-    return spec_of(definition).tables if definition is not None else {}
+    version = session.scalar(select(ProcessDefinition.version).order_by(ProcessDefinition.deployed_at.desc(),
+                                                                        ProcessDefinition.version).limit(1))
+    if version is None:
+        return {}
+    tables = _tables_by_version.get(version)
+    if tables is None:
+        tables = _tables_by_version.setdefault(version, spec_of(session.get(ProcessDefinition, version)).tables)
+    return tables
+
+
+#: the data tables of each stored version, read once per process
+_tables_by_version: dict[str, Mapping[str, Any]] = {}
 
 
 def package_keys(bpmn_dir: Path) -> tuple[str, ...]:
