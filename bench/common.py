@@ -443,20 +443,35 @@ class Driver:
         form["manager"]["national_id"] = manager_id
         return form
 
-    def to_county_review(self, applicant: str = "applicant1", county: str = "markazi-arak"):
-        """A founding case submitted and answered by every agency: waiting at county_review."""
+    def site_visit(self, case, expert: str = "arak_officer") -> None:
+        """The county schedules the case's site visit today and its expert signs a checklist that passes."""
+        from workflows import documents
+        from workflows.models import tehran_today, utcnow
+        fixtures = json.loads((SCENARIO_DIR / "center_founding" / "fixtures.json").read_text("utf-8"))
+        self.complete(case, "schedule_visit", expert, {**fixtures["visit_schedule"], "expert": expert,
+                                                      "visit_date": tehran_today(utcnow()).isoformat()})
+        photo = documents.store_document(self.session, self.app.config["STORAGE_DIR"], case=case,
+                                         user=self.user(expert), field="documents.space_photo", filename="space.bin",
+                                         content=self._uploads["manager_photo"]).sha256
+        self.complete(case, "site_visit", expert, {**fixtures["visit"], "documents": {"space_photo": photo}})
+
+    def to_county_review(self, applicant: str = "applicant1", county: str = "markazi-arak",
+                         expert: str = "arak_officer"):
+        """A founding case submitted, answered by every agency and visited: waiting at county_review."""
         case = self.start("center_founding", applicant)
         self.complete(case, "submit_application", applicant, self.application(case, applicant, county))
         self.answer_inquiries(case)
+        self.site_visit(case, expert)
         return case
 
     def found_center(self, applicant: str = "applicant1", manager_id: str | None = None,
                      county: str = "markazi-arak", county_actor: str = "arak_officer",
                      province_actor: str = "markazi_officer"):
-        """A founding case run to its license (8 signed records); returns the case."""
+        """A founding case run to its license (10 signed records); returns the case."""
         case = self.start("center_founding", applicant)
         self.complete(case, "submit_application", applicant, self.application(case, applicant, county, manager_id))
         self.answer_inquiries(case)
+        self.site_visit(case, county_actor)
         self.complete(case, "county_review", county_actor, {"decision": "approve"})
         self.complete(case, "province_review", province_actor, {"decision": "approve"})
         return case

@@ -37,7 +37,7 @@ STATUS_SQL = """CASE
   WHEN g % 100 < 60 THEN 'licensed' WHEN g % 100 < 70 THEN 'rejected' WHEN g % 100 < 76 THEN 'county_review'
   WHEN g % 100 < 80 THEN 'province_review' WHEN g % 100 < 85 THEN 'inquiries' WHEN g % 100 < 88 THEN 'correction'
   WHEN g % 100 < 90 THEN 'draft' ELSE 'licensed' END"""
-RECORDS_PER_STATUS = {"licensed": 8, "rejected": 6, "county_review": 5, "province_review": 6, "inquiries": 1,
+RECORDS_PER_STATUS = {"licensed": 10, "rejected": 8, "county_review": 7, "province_review": 8, "inquiries": 1,
                       "correction": 6, "draft": 0}
 OPEN = ("county_review", "province_review", "inquiries", "correction", "draft")
 

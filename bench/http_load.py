@@ -49,7 +49,7 @@ def prepare(site: Site, full: int, session: int, baseline: int, breakdown: int) 
                 for _ in range(count):
                     county, officer = COUNTIES[number % len(COUNTIES)]
                     number += 1
-                    case = driver.to_county_review(("applicant1", "applicant2")[number % 2], county)
+                    case = driver.to_county_review(("applicant1", "applicant2")[number % 2], county, officer)
                     task = next(t for t in case.tasks if t.name == "county_review")
                     made[kind].append((case.id, task.task_id, officer))
                     if number % 100 == 0:

@@ -34,7 +34,7 @@ from marshmallow.fields import Field
 
 from forms.errors import FormError, FormsError, UnknownFormError
 from forms.fields import (
-    Choice, Code, Email, FormField, JalaliDate, Mobile, NationalId, PostalCode, Section, SectionList, Sha256,
+    Choice, Code, Email, FormField, JalaliDate, Mobile, NationalId, Person, PostalCode, Section, SectionList, Sha256,
     StrictBool, StrictInt, Text,
 )
 from forms.messages import t
@@ -64,6 +64,7 @@ FIELD_TYPES: Mapping[str, tuple[tuple[str, Any, bool], ...]] = MappingProxyType(
     "document": (("camera", bool, False),),
     "date": (("past", bool, False), ("future", bool, False)),
     "choice": (("choices", (str, dict), True),),
+    "person": (("lane", str, True),),
     "boolean": (("must_be_true", bool, False),),
     "integer": (("min", int, True), ("max", int, True)),
     "section": (("fields", list, False), ("section", str, False), ("rules", list, False)),
@@ -160,6 +161,21 @@ class FormSpec:
         """The value at a dotted path of cleaned data (None when the optional field was left out)."""
         value = _at(cleaned, path)
         return None if value is _MISSING else value
+
+    @property
+    def people(self) -> dict[str, str]:
+        """The person fields by dotted path (outside lists): the lane whose office's people each names."""
+        found: dict[str, str] = {}
+
+        def walk(schema: Schema, path: str) -> None:
+            for name, field in schema.fields.items():
+                here = f"{path}.{name}" if path else name
+                if isinstance(field, Person):
+                    found[here] = field.lane
+                elif isinstance(field, Section):
+                    walk(field.schema, here)
+        walk(self.schema(), "")
+        return found
 
     def lookups(self) -> set[str]:
         """The names of the facts the form's variables look up."""
@@ -430,6 +446,12 @@ class _Builder:
                     offices[path] = entry["office"]
                 return Code(maximum, min_length=minimum, required=required)
             return Text(maximum, min_length=minimum, multiline=entry.get("multiline", False), required=required)
+        if kind == "person":
+            if entry["lane"] not in ("county", "province"):
+                raise ValueError("lane: the people of a case's office lane: county or province")
+            if "*" in path or any(kinds.get(p) == "list" for p in _prefixes(path)):
+                raise ValueError("a person field may not be inside a list")
+            return Person(entry["lane"], required=required)
         if kind == "integer":
             if entry["min"] > entry["max"] or max(abs(entry["min"]), abs(entry["max"])) >= 2**53:
                 raise ValueError("needs min ≤ max, both within ±2^53")

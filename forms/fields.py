@@ -126,6 +126,28 @@ class Code(Text):
         return text
 
 
+class Person(Text):
+    """A person of one of the case's offices, by username: the office of the ``lane`` the form's case
+    has there (the caller checks that such a person works there: ``FormSpec.people``)."""
+
+    form_type = "person"
+    _PATTERN = re.compile(r"[a-z0-9_.]{3,64}")
+
+    def __init__(self, lane: str, **kwargs: Any) -> None:
+        super().__init__(64, min_length=3, **kwargs)
+        self.lane = lane
+
+    def _clean(self, value: Any) -> str:
+        text = super()._clean(value)
+        if self._PATTERN.fullmatch(text) is None:
+            raise ValidationError(t("errors.person_unknown"))
+        return text
+
+    def describe(self) -> dict[str, Any]:
+        """Return the JSON-able type and the lane whose office's people it names."""
+        return {"type": self.form_type, "required": self.required, "lane": self.lane}
+
+
 class Email(Text):
     """An e-mail address of at most 254 characters."""
 

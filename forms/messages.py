@@ -66,6 +66,7 @@ FA: dict[str, str] = {
     # ------------------------------------------------------------------
     # Errors the domain raises when it checks references (web/, workflows/)
     # ------------------------------------------------------------------
+    "errors.person_unknown": "این شخص در فهرست کارکنان این اداره نیست؛ یکی از فهرست را برگزینید.",
     "errors.county_unknown": "شهرستان انتخاب‌شده در فهرست ادارات نیست.",
     "errors.office_unknown": "اداره انتخاب‌شده در فهرست ادارات نیست.",
     "errors.document_missing": "این سند بارگذاری نشده است؛ پرونده را دوباره بارگذاری کنید.",
@@ -397,6 +398,8 @@ FA: dict[str, str] = {
     "web.action.appoint_interim": "انتصاب سرپرست",
     "web.action.appoint_manager": "انتصاب مدیر",
     "web.action.renew_term": "تمدید دوره مدیریت",
+    "web.action.schedule_visit": "تعیین زمان بازدید میدانی",
+    "web.action.record_visit": "ثبت برگه بازدید میدانی",
     "web.action.approve_signboard": "تأیید تابلوی نصب‌شده",
     "web.action.suspend_license": "تعلیق مجوز",
     "web.action.lift_suspension": "رفع تعلیق مجوز",
@@ -580,6 +583,7 @@ FA: dict[str, str] = {
     "web.notify.rejected_documents": "این مدارک را دوباره بارگذاری کنید: {documents}.",
     "web.notify.message": "پیام {office} درباره پرونده {case}: {text}",
     "web.notify.this_step": "این مرحله",
+    "web.notify.visit": "بازدید میدانی از فضای کانون در پرونده {case} برای {date} برنامه‌ریزی شد؛ کارشناس: {expert}. لطفاً فضا در دسترس باشد و امام جماعت در بازدید حاضر باشد.",
     "web.monitor.title": "نظارت و ارزیابی",
     "web.monitor.csv.province": "کد استان",
     "web.monitor.csv.county": "کد شهرستان",

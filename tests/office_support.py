@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from PIL import Image
 from sqlalchemy import select
 
-from support import PIN, application_fixture, user
+from support import PIN, application_fixture, pass_visit, user
 from web.extensions import db
 from workflows import documents, inquiries
 from workflows.cases import complete_task, start_case
@@ -61,8 +61,9 @@ def founding(app, applicant: str, *, county: str, mosque: str, manager_id: str, 
     return case
 
 
-def answer(case: Case, now: datetime, result: str = "clear") -> None:
-    """Every pending inquiry of the case answered at ``now`` by the demo agencies."""
+def answer(case: Case, now: datetime, result: str = "clear", visit: bool = True) -> None:
+    """Every pending inquiry of the case answered at ``now`` by the demo agencies; when that brings the
+    case to its site visit, the county office passes it at the same time (``visit=False``: it waits)."""
     agencies = {a.agency: a for a in DEMO_ACCOUNTS if a.agency}
     pending = db.session.scalars(select(Inquiry.id).where(Inquiry.case_id == case.id, Inquiry.status == "pending")
                                  .order_by(Inquiry.id)).all()
@@ -71,6 +72,8 @@ def answer(case: Case, now: datetime, result: str = "clear") -> None:
         inquiries.answer_inquiry(db.session, inquiry_id=inquiry.id, agency_user=user(agencies[inquiry.agency].username),
                                  data={"result": result, "reference": f"R-{inquiry.id}"}, pin=PIN, now=now)
     db.session.commit()
+    if visit and any(t.name == "schedule_visit" for t in case.tasks):
+        pass_visit(case, now)
 
 
 def decide(case: Case, username: str, decision: str, now: datetime, reason: str | None = None):

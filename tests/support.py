@@ -7,16 +7,17 @@ import re
 import shutil
 from pathlib import Path
 
+from flask import current_app
 from PIL import Image
 from sqlalchemy import func, select
 
 import engine
 from web.cli import run_tick
 from web.extensions import db
-from workflows import documents, inquiries, procedures
+from workflows import access, documents, inquiries, procedures
 from workflows.cases import complete_task, deploy, start_case
 from workflows.demo import DEMO_ACCOUNTS
-from workflows.models import Case, Center, Inquiry, Record, User, utcnow
+from workflows.models import Case, Center, Inquiry, Record, User, tehran_today, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 BPMN_DIR = ROOT / "bpmn"
@@ -128,8 +129,45 @@ def add_counties_signed(runner, codes=("alborz-karaj", "alborz-nazarabad")) -> N
         assert result.exit_code == 0, result.output
 
 
-def answer_all(case: Case, results, now) -> list[Record]:
-    """The demo agencies answer every pending inquiry of the case."""
+def visit_fixture() -> tuple[dict, dict]:
+    """The site visit's schedule and a checklist that passes, as the scenarios fill them in."""
+    fixtures = json.loads((SCENARIO_DIR / "center_founding" / "fixtures.json").read_text("utf-8"))
+    return fixtures["visit_schedule"], fixtures["visit"]
+
+
+def pass_visit(case: Case, now, expert: str | None = None, pin: str = PIN, **checklist) -> None:
+    """The county office schedules the case's site visit and its expert (the office's first officer
+    unless named) signs a checklist that passes, both at ``now`` (with the expert's ``pin``);
+    ``checklist`` overrides its fields."""
+    if expert is None:
+        expert = access.office_people(db.session, case.county_office_id, "county")[0].username
+    schedule_visit(case, now, expert, expert, pin)
+    record_visit(case, now, expert, pin, **checklist)
+
+
+def schedule_visit(case: Case, now, scheduler: str, expert: str, pin: str = PIN) -> None:
+    """A county officer names today as the site visit's day and ``expert`` as its expert."""
+    db.session.refresh(case)
+    schedule = {**visit_fixture()[0], "visit_date": tehran_today(utcnow()).isoformat(), "expert": expert}
+    task = next(t for t in case.tasks if t.name == "schedule_visit")
+    complete_task(db.session, case=case, task_id=task.task_id, actor=user(scheduler), data=schedule, pin=pin, now=now)
+    db.session.commit()
+
+
+def record_visit(case: Case, now, expert: str, pin: str = PIN, **checklist) -> None:
+    """The expert signs the visit's checklist (one that passes, changed by ``checklist``) with a photo."""
+    db.session.refresh(case)
+    photo = documents.store_document(db.session, current_app.config["STORAGE_DIR"], case=case, user=user(expert),
+                                     field="documents.space_photo", filename="space.png", content=png_bytes("gray"))
+    sheet = {**visit_fixture()[1], **checklist, "documents": {"space_photo": photo.sha256}}
+    task = next(t for t in case.tasks if t.name == "site_visit")
+    complete_task(db.session, case=case, task_id=task.task_id, actor=user(expert), data=sheet, pin=pin, now=now)
+    db.session.commit()
+
+
+def answer_all(case: Case, results, now, visit: bool = True) -> list[Record]:
+    """The demo agencies answer every pending inquiry of the case; when that brings it to its site visit,
+    the county office passes the visit at the same time (``visit=False`` leaves it waiting for it)."""
     records = []
     agencies = {a.agency: a for a in DEMO_ACCOUNTS if a.agency}
     for inquiry in db.session.scalars(select(Inquiry).where(Inquiry.case_id == case.id, Inquiry.status == "pending")
@@ -139,6 +177,8 @@ def answer_all(case: Case, results, now) -> list[Record]:
                                             data={"result": result, "reference": f"REF-{inquiry.id}"},
                                             pin=agencies[inquiry.agency].pin, now=now)
     db.session.commit()
+    if visit and any(t.name == "schedule_visit" for t in case.tasks):
+        pass_visit(case, now)
     return records
 
 

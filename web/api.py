@@ -33,7 +33,7 @@ from web.openapi import (
 from web.registry import center_json, center_or_404, checked, search_visible_centers
 from web.listing import int_arg
 from web.scope import (
-    case_application, case_form, case_or_404, county_choices, county_filter_choices, deployed, latest_form_data, storage_dir,
+    case_application, case_form, case_or_404, county_choices, county_filter_choices, people_choices, deployed, latest_form_data, storage_dir,
     task_filters, timeline, verification_summary,
 )
 from web.transaction import commits
@@ -237,6 +237,7 @@ def task_form(case_id: int, task_id: str):
     form = case_form(case, task.form_key)
     return jsonify({"task": task_json(task), "form_key": task.form_key, "form": form.describe(),
                     "counties": county_choices() if "county" in form.offices.values() else None,
+                    "people": people_choices(case, form) if form.people else None,
                     "draft": load_draft(db.session, case=case, form_key=task.form_key, user=g.api_user),
                     "current": latest_form_data(case, task.form_key),
                     "lock_version": case.lock_version})
@@ -294,10 +295,11 @@ def completion_json(transition: Transition) -> dict:
 @returns("StoredDocument")
 @commits
 def upload_document(case_id: int):
-    """Upload a document (PDF, JPEG or PNG, checked by content) to the caller's own open case; answers its SHA-256."""
+    """Upload a document (PDF, JPEG or PNG, checked by content) to an open case the caller applied for or holds a
+    step of (an expert's visit photos); answers its SHA-256."""
     case = case_or_404(g.api_user, case_id)
-    if case.applicant_id != g.api_user.id:
-        raise Forbidden("only the applicant uploads documents to a case")
+    if case.applicant_id != g.api_user.id and not any(access.may_act(g.api_user, task) for task in case.tasks):
+        raise Forbidden("only the applicant, or who holds a step of the case, uploads documents to it")
     if not case.tasks:
         raise Conflict("the case is closed")
     upload = request.files.get("file")

@@ -358,6 +358,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
                          "form": _object({"key": _STR, "title": _STR, "fields": _list(_ANY_OBJECT)},
                                          "the form's fields with their Persian labels and constraints"),
                          "counties": _null(_list(_object({"value": _STR, "label": _STR}))),
+                         "people": _null({"type": "object", "additionalProperties": _list(
+                             _object({"value": _STR, "label": _STR}))}),
                          "draft": _null(_ANY_OBJECT), "current": _null(_ANY_OBJECT), "lock_version": _INT}),
     "DraftSaved": _object({"saved": {"const": True}}),
     "Case": _object(_CASE, "a case; proved: its stored facts are the ones its signed records say"),

@@ -18,7 +18,7 @@ from web.security import local_target
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
-    agency_names, application_view, case_application, case_documents, case_form, case_or_404, county_choices, deployed, desk_view,
+    agency_names, application_view, case_application, people_choices, case_documents, case_form, case_or_404, county_choices, deployed, desk_view,
     diagram_state, latest_form_data, storage_dir,
     tasks_for, timeline,
     verification_summary,
@@ -173,7 +173,8 @@ def task(case_id: int, task_id: str):
         "task.html", case=case, task=task, form=described, values=values,
         errors=errors, error_list=_error_list(form, described, errors),
         rules=procedures.of_version(db.session, case.spec_version).rules if task.lane == "applicant" else (),
-        counties=county_choices(), entries=entries, desk=desk, application=application,
+        counties=county_choices(), people=people_choices(case, form), entries=entries, desk=desk,
+        application=application,
         review={path: {**r, "label": form.label(path)} for path, r in documents.open_review(db.session, case).items()}
         if form.documents else {},
         inquiries=inquiries.case_inquiries(db.session, case), agencies=agency_names(),

@@ -16,7 +16,7 @@ from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseDocument, CaseTask, Office, Record, User, tehran_today, utcnow
 
-__all__ = ["case_application", "application_view", "case_documents", "desk_view", "signed_forms", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
+__all__ = ["case_application", "application_view", "names_in", "people_choices", "case_documents", "desk_view", "signed_forms", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
            "storage_dir", "county_choices", "by_name", "task_filters", "county_filter_choices", "deployed", "case_form"]
 
 
@@ -148,9 +148,28 @@ def application_view(case: Case) -> dict | None:
         return None
     form = case_form(case, json.loads(record.canonical)["form_key"])
     data = json.loads(record.form_data)
-    codes = [form.value(data, path) for path in form.offices]
-    offices = {o.code: o.name for o in db.session.scalars(select(Office).where(Office.code.in_(codes)))} if codes else {}
-    return {"form": form.describe(), "data": data, "offices": offices, "documents": case_documents(case)}
+    return {"form": form.describe(), "data": data, "offices": names_in(form, data), "documents": case_documents(case)}
+
+
+def names_in(form: forms.FormSpec, data: dict) -> dict[str, str]:
+    """What a signed form's codes stand for, as a page shows them: the name of each office it names by
+    its code, and the full name of each person it names by their username."""
+    codes = [code for code in (form.value(data, path) for path in form.offices) if code]
+    usernames = [name for name in (form.value(data, path) for path in form.people) if name]
+    found = {o.code: o.name for o in db.session.scalars(select(Office).where(Office.code.in_(codes)))} if codes else {}
+    if usernames:
+        found |= dict(db.session.execute(select(User.username, User.full_name).where(User.username.in_(usernames))).all())
+    return found
+
+
+def people_choices(case: Case, form: forms.FormSpec) -> dict[str, list[dict]]:
+    """The people a form's person fields may name, by lane: the active people of the case's office there."""
+    choices = {}
+    for lane in set(form.people.values()):
+        office_id = access.task_holder(case, lane)[0]
+        people = access.office_people(db.session, office_id, lane) if office_id is not None else []
+        choices[lane] = [{"value": p.username, "label": p.full_name} for p in sorted(people, key=lambda p: forms.persian_sort_key(p.full_name))]
+    return choices
 
 
 def case_documents(case: Case) -> dict[str, dict]:
@@ -192,15 +211,18 @@ def desk_view(case: Case, entries: list[dict], application: dict | None) -> dict
     decisions = [{**e, "review": [{**item, "label": labels.get(item["document"], item["document"])}
                                   for item in e["document_review"]]}
                  for e in entries if e["action"] in APPLICATION_ACTIONS or e["action"] in procedures.DECISION_ACTIONS]
-    results = next((e["rule_results"] for e in reversed(entries) if e["rule_results"]), None)
     rules = []
-    if results is not None:
+    for table in procedure.rules:
+        # each table as the latest record that gave it its facts found (the application's, the site visit's)
+        results = next((e["rule_results"] for e in reversed(entries) if e["rule_results"]
+                        and any(fact in e["rule_results"]["facts"] for fact, _ in table.facts)), None)
+        if results is None:
+            continue  # not read yet: the site visit is still to come
         broken = {v.get("rule") for v in results.get("violations") or []}
-        for table in procedure.rules:
-            rules.append({"title": table.title,
-                          "facts": [{"label": label, "value": _fact_text(procedure, results["facts"].get(fact))}
-                                    for fact, label in table.facts if fact in results["facts"]],
-                          "rules": [{"message": message, "ok": code not in broken} for code, message in table.rules]})
+        rules.append({"title": table.title,
+                      "facts": [{"label": label, "value": _fact_text(procedure, results["facts"].get(fact))}
+                                for fact, label in table.facts if fact in results["facts"]],
+                      "rules": [{"message": message, "ok": code not in broken} for code, message in table.rules]})
     return {"documents": docs, "decisions": decisions, "rules": rules, "forms": signed_forms(case),
             "center": _center_now(case),
             # a procedure that asks no agency and reads no rule table has no such sections to show
@@ -239,9 +261,7 @@ def signed_forms(case: Case) -> list[dict]:
         body = json.loads(record.canonical)
         form = case_form(case, body["form_key"])
         data = json.loads(record.form_data)
-        codes = [form.value(data, path) for path in form.offices]
-        offices = {o.code: o.name for o in db.session.scalars(select(Office).where(Office.code.in_(codes)))} \
-            if codes else {}
+        offices = names_in(form, data)
         found.append({"task_name": name, "title": titles.get(name, name), "actor": record.actor.full_name,
                       "time": body["time"],
                       "view": {"form": form.describe(), "data": data, "offices": offices, "documents": files}})

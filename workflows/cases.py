@@ -273,6 +273,12 @@ def _check_references(session: Session, case: Case, procedure: procedures.Proced
             errors[path] = [forms.t("errors.county_unknown" if kind == "county" else "errors.office_unknown")]
         elif form.case_fields.get("county") == path:
             county = office
+    for path, lane in form.people.items():
+        username = form.value(cleaned, path)
+        office_id = access.task_holder(case, lane)[0]
+        if username is not None and (office_id is None or username not in {
+                person.username for person in access.office_people(session, office_id, lane)}):
+            errors[path] = [forms.t("errors.person_unknown")]
     linked = documents.case_document_digests(session, case) if form.documents else set()
     for path in form.documents:
         digest = form.value(cleaned, path)

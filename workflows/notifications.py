@@ -10,6 +10,10 @@ that appeared, and makes:
 - ``outcome``: the license issued, the manager or interim appointed, told to the applicant;
 - ``overdue``: a deadline passed: the people who held the step (or the county office) and the applicant;
 - ``message``: an office's message to the applicant.
+- ``visit``: the county office scheduled a site visit (``schedule_visit``): its day and expert, told to the
+  applicant so that the space is open and the prayer leader present;
+- a step an office signs whose rule table found the case short (a failed site visit) is ``returned``
+  to the applicant with the table's sentences as the reason.
 
 A case an office starts for someone else tells the holder of its first step (a county office that
 starts a renewal, the center's holder). ``workflows.terms`` adds, about a center rather than a case,
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update,
@@ -42,7 +46,7 @@ __all__ = ["Notification", "OutboxMessage", "TaskSnapshot", "snapshot", "after_t
 
 CHANNELS = ("sms", "email")
 KINDS = ("task", "returned", "decision", "outcome", "overdue", "message", "term_reminder", "term_expired",
-         "interim_expired")
+         "interim_expired", "visit")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 
 
@@ -179,6 +183,14 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
         elif record.action in OUTCOME_ACTIONS:
             notify([applicant], "outcome", f"{key}:outcome", outcome=forms.t(f"web.action.{record.action}"),
                    license=forms.to_persian_digits(str(body["details"].get("license_number") or "")))
+        elif record.action == "schedule_visit":
+            expert = session.scalar(select(User).where(User.username == form_data.get("expert", "")))
+            day = form_data.get("visit_date")
+            notify([applicant], "visit", f"{key}:visit", expert=expert.full_name if expert else "",
+                   date=forms.format_jalali(date.fromisoformat(day)) if day else "")
+        elif (body.get("rule_results") or {}).get("violations") and record.actor_user_id != case.applicant_id:
+            notify([applicant], "returned", f"{key}:returned", step=step, rejected="", reason=" ".join(
+                v.get("message", "") for v in body["rule_results"]["violations"]))
         elif record.action == "applicant_message":
             author = session.get(User, record.actor_user_id)
             text = session.scalar(select(CaseNote.text).where(CaseNote.record_id == record.id)) or ""
@@ -193,7 +205,8 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
     for task in case.tasks:
         if task.task_id in previous or (starter is not None and access.may_act(starter, task)):
             continue  # waiting before, or its starter is at it
-        people = [p for p in _holders(session, case, task.lane, task.office_id, task.assignee_id) if p.id not in actors]
+        people = [p for p in _holders(session, case, task.lane, task.office_id, task.assignee_id, task.claimed_by_id)
+                  if p.id not in actors]
         notify(people, "task", f"{case.public_id}:task:{task.task_id}", step=task.title)
     made = add_all(session, planned, now, case=case)
     session.flush()

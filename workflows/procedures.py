@@ -85,6 +85,9 @@ class TaskMeaning:
     action_field: str | None = None
     #: the review that decides on the inquiries' answers (approving over unanswered ones needs a reason)
     decides_inquiries: bool = False
+    #: a dotted path into the process data whose value is the username of the person of the task's office
+    #: who holds the task when it arrives (the expert a schedule named); nobody there: the office's queue
+    holder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -359,10 +362,11 @@ def parse(process_key: str, manifest: Any) -> Procedure:
                              "digits or _)")
         else:
             text(f"tasks.{name}.action_field", field)
-        for key in sorted(set(entry) - {"status", "action", "action_field", "decides_inquiries"}):
+        for key in sorted(set(entry) - {"status", "action", "action_field", "decides_inquiries", "holder"}):
             found.append(f"tasks.{name}.{key}: not a manifest entry")
         tasks[name] = TaskMeaning(status(f"tasks.{name}.status", entry.get("status")), action, field,
-                                  flag(f"tasks.{name}.decides_inquiries", entry.get("decides_inquiries")))
+                                  flag(f"tasks.{name}.decides_inquiries", entry.get("decides_inquiries")),
+                                  text(f"tasks.{name}.holder", entry.get("holder"), required=False))
 
     messages: dict[str, MessageMeaning] = {}
     for name, value in obj("messages", manifest.get("messages", {})).items():

@@ -225,16 +225,35 @@ class Transition:
         for user_task in waiting:
             office_id, assignee_id = access.task_holder(case, user_task.lane)
             kept = previous.get(user_task.id)  # a task still waiting keeps its arrival time and its claim
+            if kept is not None:
+                claimed_by_id, claimed_at = kept.claimed_by_id, kept.claimed_at
+            else:
+                holder = self._named_holder(user_task, office_id)
+                claimed_by_id, claimed_at = (holder.id, now) if holder is not None else (None, None)
             case.tasks.append(CaseTask(task_id=user_task.id, name=user_task.name, title=user_task.title,
                                        lane=user_task.lane, form_key=user_task.form_key, office_id=office_id,
                                        assignee_id=assignee_id, due_at=due.get(user_task.name),
                                        created_at=kept.created_at if kept else now,
-                                       claimed_by_id=kept.claimed_by_id if kept else None,
-                                       claimed_at=kept.claimed_at if kept else None))
+                                       claimed_by_id=claimed_by_id, claimed_at=claimed_at))
         session.flush()
         self._counted = _recount(session, self._counted, _count_key(case))
         notifications.after_transition(session, case, previous, now, self._starter)
         self._starter = None
+
+
+    def _named_holder(self, user_task: engine.UserTask, office_id: int | None) -> User | None:
+        """The person of the task's office the process data names as its holder (``tasks.<t>.holder``), if
+        the manifest says where and that person still works there in a role of the task's lane."""
+        meaning = self.procedure.tasks.get(user_task.name)
+        if meaning is None or meaning.holder is None or office_id is None:
+            return None
+        value = self.instance.data()
+        for part in meaning.holder.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, str):
+            return None
+        return next((person for person in access.office_people(self.session, office_id, user_task.lane)
+                     if person.username == value), None)
 
 
 def _reaction(registered: dict[str, Callable], name: str) -> Callable:

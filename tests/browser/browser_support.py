@@ -96,6 +96,46 @@ def decide(page, base: str, officer: str, decision: str, reason: str = "") -> No
     page.wait_for_selector("#case-status")
 
 
+def schedule_visit(page, base: str, officer: str, expert: str, day: str) -> None:
+    """A county officer opens the visit's scheduling from their inbox and names its day and expert."""
+    sign_in(page, base, officer)
+    follow(page, "#inbox a.button")
+    page.fill("#f-visit_date", day)
+    page.fill("#f-visit_time", "۱۰ صبح")
+    page.select_option("#f-expert", expert)
+    page.fill("#pin", PIN)
+    follow(page, "#submit")
+    page.wait_for_selector("#case-status")
+
+
+def fill_visit(page, photo, *, area: int = 120, imam_present: bool = True) -> None:
+    """The expert fills in the visit's checklist on the page, the photo from the phone's camera."""
+    page.fill("#f-area_m2", str(area))
+    page.select_option("#f-placement", "outside")
+    page.fill("#f-distance_m", "۴۰")
+    for box in ("lighting_ventilation", "fire_extinguisher", "restroom"):
+        page.check(f"#f-facilities-{box}")
+    if imam_present:
+        page.check("#f-imam_present")
+    page.set_input_files("#f-documents-space_photo", str(photo))
+    page.fill("#f-findings", "فضا با درخواست می‌خواند و امام جماعت حاضر بود.")
+
+
+def visit(page, base: str, tmp_path, officer: str = "arak_officer", expert: str = "arak_officer") -> None:
+    """The county schedules the site visit for today and its expert signs a checklist that passes."""
+    from forms import jalali_iso
+    from workflows.models import tehran_today, utcnow
+    schedule_visit(page, base, officer, expert, fa(jalali_iso(tehran_today(utcnow()))))
+    photo = tmp_path / "space.png"
+    photo.write_bytes(png_bytes("gray"))
+    sign_in(page, base, expert)
+    follow(page, "#inbox a.button")
+    fill_visit(page, photo)
+    page.fill("#pin", PIN)
+    follow(page, "#submit")
+    page.wait_for_selector("#case-status")
+
+
 def diagram_markers(page) -> dict[str, list[str]]:
     """The BPMN element ids the case page's diagram highlights, once bpmn-js has drawn it."""
     page.wait_for_selector("#diagram[data-state=ready]")

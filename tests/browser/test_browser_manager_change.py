@@ -3,7 +3,7 @@ keyboard in the Jalali picker), the agencies answer the inquiries through the JS
 approve, and the center's page names the new manager."""
 from __future__ import annotations
 
-from browser_support import CHAIN_OK, attach_documents, decide, diagram_markers, follow, no_problems, sign_in
+from browser_support import CHAIN_OK, attach_documents, decide, diagram_markers, follow, no_problems, sign_in, visit
 from support import ACTORS, PIN, found_center
 
 #: the demo agencies' API tokens (workflows/demo.py)
@@ -90,6 +90,11 @@ def test_manager_change_with_inquiries_answered_through_the_api(app, browser, br
 
     references = answer_through_the_api(browser, base, "0013542419")
     page.reload()
+    assert page.inner_text("#case-status") == "در انتظار تعیین زمان بازدید میدانی"
+    case_url = page.url
+    visit(page, base, tmp_path)  # the county's site visit, scheduled and passed on the pages
+    sign_in(page, base, "applicant1")
+    page.goto(case_url)
     assert page.inner_text("#case-status") == "در بررسی اداره شهرستان"
     inquiries = page.inner_text("#inquiries")
     for reference in references:

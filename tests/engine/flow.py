@@ -53,6 +53,11 @@ CORRECT = {"center_founding": "correct_application", "manager_change": "correct_
 
 #: What the application sends when every inquiry of a round is answered.
 INQUIRIES_CLEAR = {"all_clear": True, "results": [{"kind": "criminal_record", "result": "clear", "reference": "r-1"}]}
+#: The county's schedule of a site visit, and checklists that pass and fail (site_visit_checklist).
+SCHEDULE = {"expert": "arak_officer", "visit_date": "2025-03-25"}
+VISIT_PASSES = {"facts": {"visit_area_m2": 120, "visit_distance_m": 0, "visit_lighting": True,
+                          "visit_fire_extinguisher": True, "visit_imam_present": True}}
+VISIT_FAILS = {"facts": {**VISIT_PASSES["facts"], "visit_area_m2": 79, "visit_imam_present": False}}
 #: Forms of the term-end processes.
 REQUEST = {"reason": "بازنشستگی", "effective_date": "2025-04-20"}
 ACK_INTERIM = {"continuity": "interim", "interim": {"national_id": "0012345679", "name": "سرپرست"}}
@@ -105,11 +110,19 @@ def reach_inquiries(spec: engine.ProcessSpec, now: datetime = NOW) -> Instance:
 
 
 def reach_county_review(spec: engine.ProcessSpec, now: datetime = NOW) -> Instance:
-    """An instance whose inquiries were answered at `now`: the county review waits, its deadline running."""
+    """An instance whose inquiries were answered and whose site visit was scheduled and passed at `now`:
+    the county review waits, its deadline running."""
     instance = reach_inquiries(spec, now)
     instance.send_message("inquiries_complete", INQUIRIES_CLEAR, now=now)
+    visit(instance, now)
     assert only_task(instance).name == "county_review"
     return instance
+
+
+def visit(instance: Instance, now: datetime | None = None) -> None:
+    """The county schedules the site visit and its expert passes it, both at ``now``."""
+    act(instance, "schedule_visit", SCHEDULE, now)
+    act(instance, "site_visit", VISIT_PASSES, now)
 
 
 def verdict(spec: engine.ProcessSpec, **changes: object) -> dict[str, list[dict]]:

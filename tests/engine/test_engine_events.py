@@ -18,6 +18,7 @@ from tests.engine.flow import (
     only_task,
     reach_county_review,
     reach_inquiries,
+    visit,
     start,
 )
 
@@ -42,7 +43,7 @@ def test_awaited_messages_follow_the_flow(spec):
     instance.send_message("inquiries_complete", INQUIRIES_CLEAR)
     assert instance.awaited_messages() == []
     assert instance.data()["inquiry_results"] == INQUIRIES_CLEAR
-    assert only_task(instance).name == "county_review"
+    assert only_task(instance).name == "schedule_visit"
 
 
 def test_message_not_awaited_is_refused_and_changes_nothing(spec):
@@ -56,7 +57,7 @@ def test_message_not_awaited_is_refused_and_changes_nothing(spec):
     # a second answer to the same round finds nothing waiting
     unchanged(instance, lambda: instance.send_message("inquiries_complete", INQUIRIES_CLEAR), MessageNotAwaited,
               "no event waits")
-    assert only_task(instance).name == "county_review"
+    assert only_task(instance).name == "schedule_visit"
 
 
 def test_message_after_the_inquiries_deadline_is_refused(spec):
@@ -118,6 +119,8 @@ def test_timer_waits_describe_themselves(spec):
     with pytest.raises(AttributeError):
         wait.name = "x"  # type: ignore[misc]
     instance.send_message("inquiries_complete", INQUIRIES_CLEAR, now=NOW + 2 * DAY)
+    assert instance.timers() == []  # the site visit has no deadline
+    visit(instance, now=NOW + 2 * DAY)
     [wait] = instance.timers()
     [boundary] = instance._workflow.get_tasks(spec_name="county_overdue")
     assert wait == TimerWait(task_id=str(boundary.id), name="county_overdue", fire_at=NOW + 7 * DAY,
@@ -132,6 +135,7 @@ def test_timer_fires_only_once_now_reaches_its_due_time(spec):
         assert instance.fire_due_timers(early) == []
     assert instance.serialize() == before  # a call that fires nothing changes nothing
     assert instance.fire_due_timers(due) == ["inquiries_overdue"]
+    visit(instance, now=due)
     assert only_task(instance).name == "county_review"
     again = instance.serialize()
     assert instance.fire_due_timers(due) == []
@@ -143,11 +147,12 @@ def test_timer_fires_only_once_now_reaches_its_due_time(spec):
 
 
 def test_a_late_tick_fires_what_became_due_in_one_call(spec):
-    """A tick long after both deadlines fires the inquiries' deadline; the county's, started by that
-    firing at the tick's `now`, falls due five days after it, not at once."""
+    """A tick long after both deadlines fires the inquiries' deadline; the county's, started by the visit
+    done at the tick's `now`, falls due five days after it, not at once."""
     instance = reach_inquiries(spec)
     late = NOW + 40 * DAY
     assert instance.fire_due_timers(late) == ["inquiries_overdue"]
+    visit(instance, now=late)
     assert instance.timers()[0].fire_at == late + 5 * DAY
 
 
@@ -160,7 +165,9 @@ def test_timers_that_start_already_due_fire_in_the_same_call(spec):
         b'<bpmn:timeDate xsi:type="bpmn:tFormalExpression">"2000-01-01T00:00:00+00:00"</bpmn:timeDate>')
     quick = engine.spec_from_sources("center_founding", sources)
     instance = reach_inquiries(quick)
-    assert instance.fire_due_timers(NOW + DAY) == ["inquiries_overdue", "county_overdue"]
+    assert instance.fire_due_timers(NOW + DAY) == ["inquiries_overdue"]
+    visit(instance, now=NOW + DAY)
+    assert instance.fire_due_timers(NOW + DAY) == ["county_overdue"]
     assert only_task(instance).name == "escalated_county_review"
     assert instance.fire_due_timers(NOW + DAY) == []
 
@@ -173,7 +180,8 @@ def test_overdue_timers_never_fire_by_themselves(spec):
     instance = Instance.load(spec, instance.serialize())
     # the answer comes years after the deadline: only the message's branch is taken (Spiff would take both)
     instance.send_message("inquiries_complete", INQUIRIES_CLEAR)
-    assert [task.name for task in instance.ready_user_tasks()] == ["county_review"]
+    assert [task.name for task in instance.ready_user_tasks()] == ["schedule_visit"]
+    visit(instance)
     assert "inquiries_overdue" not in instance.completed_task_names()
     [wait] = instance.timers()
     assert wait.name == "county_overdue" and wait.fire_at > datetime.now(timezone.utc)  # counted from the real clock
@@ -203,6 +211,7 @@ def test_timers_survive_serialize_load_between_start_and_firing(spec):
     assert instance.timers()[0].fire_at == NOW + 10 * DAY
     assert instance.fire_due_timers(NOW + 10 * DAY) == ["inquiries_overdue"]
     instance = Instance.load(spec, instance.serialize())
+    visit(instance, now=NOW + 10 * DAY)
     [wait] = instance.timers()
     assert (wait.name, wait.fire_at, wait.attached_to) == ("county_overdue", NOW + 15 * DAY, "county_review")
     instance = Instance.load(spec, instance.serialize())

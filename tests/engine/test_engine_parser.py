@@ -37,6 +37,10 @@ PARAMETER_ENTITY = b"""<?xml version="1.0"?>
 
 
 
+#: the resets of the founding's correction, as its diagram writes them
+RESETS_VALUE = 'value="inquiry_results visit_schedule visit visit_violations county_review province_review"'
+
+
 def real_sources() -> dict[str, bytes]:
     return engine.read_sources(BPMN_DIR, "center_founding")
 
@@ -333,14 +337,14 @@ def test_date_timer_without_offset_is_an_expression_error():
     ("a.b", "resets 'a.b', which is not a variable name"),
 ])
 def test_resets_must_name_variables(resets, message):
-    sources = edited("center_founding.bpmn", 'value="inquiry_results county_review province_review"',
+    sources = edited("center_founding.bpmn", RESETS_VALUE,
                      f'value="{resets}"')
     with pytest.raises(SpecError, match=f"user task 'correct_application' {message}"):
         spec_from_sources("center_founding", sources)
 
 
 def test_resets_may_be_separated_by_commas():
-    sources = edited("center_founding.bpmn", 'value="inquiry_results county_review province_review"',
+    sources = edited("center_founding.bpmn", RESETS_VALUE,
                      'value="inquiry_results,county_review, province_review"')
     assert spec_from_sources("center_founding", sources).user_tasks["correct_application"].resets == (
         "inquiry_results", "county_review", "province_review")

@@ -12,8 +12,11 @@ from tests.engine.flow import (
     INTERIM,
     NOW,
     REQUEST,
+    SCHEDULE,
     STEP,
     SUCCESSOR,
+    VISIT_FAILS,
+    VISIT_PASSES,
     Route,
     load_spec,
     play,
@@ -24,6 +27,20 @@ INQUIRIES_LATE = ("timer:inquiries_overdue", None)
 COUNTY_LATE = ("timer:county_overdue", None)
 SUBMIT = ("submit", {})
 CORRECT = ("correct", {})
+SCHEDULED = ("schedule_visit", SCHEDULE)
+VISITED = ("site_visit", VISIT_PASSES)
+
+
+def with_visits(routes: dict[str, Route]) -> dict[str, Route]:
+    """The routes with the county's site visit (scheduled, then passed) after every round of inquiries."""
+    for route in routes.values():
+        steps = []
+        for step, following in zip(route.steps, [*route.steps[1:], None]):
+            steps.append(step)
+            if step in (ANSWERED, INQUIRIES_LATE) and following != SCHEDULED:  # unless the route visits itself
+                steps += [SCHEDULED, VISITED]
+        route.steps = steps
+    return routes
 
 
 def review_routes(done: str) -> dict[str, Route]:
@@ -61,16 +78,18 @@ def review_routes(done: str) -> dict[str, Route]:
                                                     ("correct", {"manager_education": "below_diploma"}), CORRECT,
                                                     INQUIRIES_LATE, ("county_review", "reject")],
                                                    "rejected_by_county"),
+        "visit-fails-then-pass": Route([SUBMIT, ANSWERED, SCHEDULED, ("site_visit", VISIT_FAILS), CORRECT, ANSWERED,
+                                        ("county_review", "approve"), ("province_review", "approve")], done),
     }
 
 
-FOUNDING = {
+FOUNDING = with_visits({
     **review_routes("license_issued"),
     "center-rules-fail-then-pass": Route([("submit", {"founding_board_size": 4, "space_area_m2": 79}), CORRECT,
                                           ANSWERED, ("county_review", "approve"), ("province_review", "approve")],
                                          "license_issued"),
-}
-CHANGE = review_routes("manager_appointed")
+})
+CHANGE = with_visits(review_routes("manager_appointed"))
 
 
 def term_end_routes(first_task: str, initiator: str) -> dict[str, Route]:
@@ -131,30 +150,34 @@ def test_each_step_waits_for_what_comes_next(specs, process):
     """Deadlines count from the moment their wait began: the `now` of the call that began it."""
     played = play(specs[process], ROUTES[process]["county-overdue-escalated-approve"], reload=True)
     submit = "submit_application" if process == "center_founding" else "submit_change"
-    submitted, answered = NOW + STEP, NOW + 2 * STEP
+    submitted, visited = NOW + STEP, NOW + 4 * STEP
     assert played.waits == [
         ((submit,), (), ()),
         ((), ("inquiries_complete",), (("inquiries_overdue", submitted + timedelta(days=10), None),)),
-        (("county_review",), (), (("county_overdue", answered + timedelta(days=5), "county_review"),)),
+        (("schedule_visit",), (), ()),
+        (("site_visit",), (), ()),
+        (("county_review",), (), (("county_overdue", visited + timedelta(days=5), "county_review"),)),
         (("escalated_county_review",), (), ()),
         (("province_review",), (), ()),
     ]
 
 
+VISIT_TRACE = ("schedule_visit", "site_visit", "check_visit", "Gateway_visit")
 TRACES = {
     ("center_founding", "approve-approve"): [
         "StartEvent_application", "submit_application", "Gateway_merge", "check_center", "check_manager",
-        "Gateway_eligible", "await_inquiries", "inquiries_complete", "county_review", "Gateway_county",
+        "Gateway_eligible", "await_inquiries", "inquiries_complete", *VISIT_TRACE, "county_review", "Gateway_county",
         "province_review", "Gateway_province", "license_issued",
     ],
     ("center_founding", "county-overdue-escalated-reject"): [
         "StartEvent_application", "submit_application", "Gateway_merge", "check_center", "check_manager",
-        "Gateway_eligible", "await_inquiries", "inquiries_complete", "county_overdue", "escalated_county_review",
+        "Gateway_eligible", "await_inquiries", "inquiries_complete", *VISIT_TRACE, "county_overdue",
+        "escalated_county_review",
         "Gateway_county", "rejected_by_county",
     ],
     ("manager_change", "inquiries-overdue"): [
         "StartEvent_change", "submit_change", "Gateway_merge", "check_manager", "Gateway_eligible",
-        "await_inquiries", "inquiries_overdue", "county_review", "Gateway_county", "province_review",
+        "await_inquiries", "inquiries_overdue", *VISIT_TRACE, "county_review", "Gateway_county", "province_review",
         "Gateway_province", "manager_appointed",
     ],
     ("manager_retirement", "office-interim-now"): [
@@ -183,23 +206,37 @@ def test_traces(specs, process, name):
 @pytest.mark.parametrize("process", ["center_founding", "manager_change"])
 def test_a_correction_runs_rules_and_inquiries_again_and_clears_the_last_pass(specs, process):
     correct = "correct_application" if process == "center_founding" else "correct_change"
-    route = Route([SUBMIT, ANSWERED, ("county_review", "return"), CORRECT], "")
+    route = Route([SUBMIT, ANSWERED, SCHEDULED, VISITED, ("county_review", "return"), CORRECT], "")
     instance = play(specs[process], route, reload=True).instance
     data = instance.data()
     # the second pass waits for fresh answers; nothing of the first pass's review survives the correction
     assert instance.awaited_messages() == ["inquiries_complete"]
-    assert "inquiry_results" not in data and "county_review" not in data and "province_review" not in data
+    assert not {"inquiry_results", "visit_schedule", "visit", "visit_violations", "county_review",
+                "province_review"} & set(data)
     names = instance.completed_task_names()
     assert names.count("check_manager") == 2 and names.count("await_inquiries") == 1
     assert names.count(correct) == 1
     # this time the inquiries run late: the county reviews without any inquiry results
     played = play(specs[process], Route([*route.steps, INQUIRIES_LATE], ""), reload=True)
     assert "inquiry_results" not in played.instance.data()
-    assert [task.name for task in played.instance.ready_user_tasks()] == ["county_review"]
+    assert [task.name for task in played.instance.ready_user_tasks()] == ["schedule_visit"]
+
+
+@pytest.mark.parametrize("process", ["center_founding", "manager_change"])
+def test_a_failed_visit_returns_the_case_with_the_checklists_reasons_and_the_next_pass_starts_clean(specs, process):
+    correct = "correct_application" if process == "center_founding" else "correct_change"
+    played = play(specs[process], Route([SUBMIT, ANSWERED, SCHEDULED, ("site_visit", VISIT_FAILS)], ""),
+                  reload=True)
+    assert [task.name for task in played.instance.ready_user_tasks()] == [correct]
+    assert [v["rule"] for v in played.instance.data()["visit_violations"]] == ["visit_area", "visit_imam_absent"]
+    played = play(specs[process], ROUTES[process]["visit-fails-then-pass"], reload=True)
+    assert played.instance.data()["visit_violations"] == []
+    assert played.instance.completed_task_names().count("site_visit") == 2
 
 
 def test_answers_of_the_current_pass_are_kept(specs):
-    played = play(specs["center_founding"], Route([SUBMIT, INQUIRIES_LATE, ("county_review", "return"), CORRECT,
+    played = play(specs["center_founding"], Route([SUBMIT, INQUIRIES_LATE, SCHEDULED, VISITED,
+                                                   ("county_review", "return"), CORRECT,
                                                    ANSWERED], ""), reload=True)
     assert played.instance.data()["inquiry_results"] == INQUIRIES_CLEAR
 

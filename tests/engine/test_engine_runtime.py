@@ -77,6 +77,8 @@ SPEC_TASKS = {
     "center_founding": {
         "submit_application": ("applicant", "founding_application", "application", "ثبت درخواست تأسیس کانون"),
         "correct_application": ("applicant", "founding_application", "application", "اصلاح درخواست"),
+        "schedule_visit": ("county", "visit_schedule", "visit_schedule", "تعیین زمان بازدید میدانی و کارشناس"),
+        "site_visit": ("county", "site_visit", "visit", "بازدید میدانی از فضای کانون"),
         "county_review": ("county", "review_decision", "county_review", "بررسی اداره شهرستان"),
         "escalated_county_review": ("province", "review_decision", "county_review",
                                     "بررسی به‌جای اداره شهرستان (تأخیر)"),
@@ -85,6 +87,8 @@ SPEC_TASKS = {
     "manager_change": {
         "submit_change": ("applicant", "manager_change_application", "application", "پیشنهاد مدیر جدید"),
         "correct_change": ("applicant", "manager_change_application", "application", "اصلاح پیشنهاد"),
+        "schedule_visit": ("county", "visit_schedule", "visit_schedule", "تعیین زمان بازدید میدانی و کارشناس"),
+        "site_visit": ("county", "site_visit", "visit", "بازدید میدانی از فضای کانون"),
         "county_review": ("county", "review_decision", "county_review", "بررسی اداره شهرستان"),
         "escalated_county_review": ("province", "review_decision", "county_review",
                                     "بررسی به‌جای اداره شهرستان (تأخیر)"),
@@ -110,7 +114,7 @@ SPEC_ENDS = {
     "manager_retirement": {"interim_appointed": "انتصاب سرپرست", "successor_appointed": "انتصاب جانشین"},
     "manager_resignation": {"interim_appointed": "انتصاب سرپرست", "successor_appointed": "انتصاب جانشین"},
 }
-RESETS = ("inquiry_results", "county_review", "province_review")
+RESETS = ("inquiry_results", "visit_schedule", "visit", "visit_violations", "county_review", "province_review")
 
 
 @pytest.mark.parametrize("process", SPEC_TASKS)

@@ -143,3 +143,24 @@ def test_a_document_may_ask_for_the_phones_camera():
     assert described["front"]["camera"] is True and described["scan"]["camera"] is False
     photos["fields"][0]["camera"] = "yes"
     assert any("camera" in problem for problem in problems(photos=photos))
+
+
+def test_a_person_field_names_someone_of_a_lanes_office_by_username():
+    visit = {"title": "بازدید", "fields": [
+        {"name": "expert", "label": "کارشناس", "type": "person", "lane": "county"},
+        {"name": "team", "label": "گروه", "type": "section", "fields": [
+            {"name": "second", "label": "کارشناس دوم", "type": "person", "lane": "county", "required": False}]}]}
+    form = FormSet.build(files(visit=visit)).get("visit")
+    assert form.people == {"expert": "county", "team.second": "county"}  # the caller checks who works there
+    assert form.describe()["fields"][0] | {} == {"name": "expert", "path": "expert", "label": "کارشناس",
+                                                 "type": "person", "required": True, "lane": "county"}
+    assert form.validate({"expert": " arak_officer ", "team": {}}) == {"expert": "arak_officer", "team": {}}
+    with pytest.raises(FormError) as refused:
+        form.validate({"expert": "Robert'); DROP", "team": {}})
+    assert refused.value.errors == {"expert": ["این شخص در فهرست کارکنان این اداره نیست؛ یکی از فهرست را برگزینید."]}
+    visit["fields"][0]["lane"] = "applicant"
+    assert any("lane: the people of a case's office lane" in p for p in problems(visit=visit))
+    listed = {"title": "فهرست", "fields": [{"name": "rows", "label": "ردیف‌ها", "type": "list", "min_items": 0,
+                                            "max_items": 3, "fields": [
+                                                {"name": "who", "label": "کی", "type": "person", "lane": "county"}]}]}
+    assert any("a person field may not be inside a list" in p for p in problems(listed=listed))

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from office_support import answer, base_time, founding, national_id, tokens_for
-from support import PASSWORD, PIN, login, user
+from support import PASSWORD, PIN, login, pass_visit, user
 from web.extensions import db
 from workflows import admin
 from workflows.admin import AdminRecord
@@ -51,7 +51,8 @@ def test_an_administrator_adds_an_office_and_a_person_who_then_signs_there(app, 
     now = base_time()
     case = founding(app, "applicant1", county="markazi-shazand2", mosque="مسجد شازند نو", manager_id=national_id(701),
                     now=now)
-    answer(case, now + timedelta(hours=1))
+    answer(case, now + timedelta(hours=1), visit=False)
+    pass_visit(case, now + timedelta(hours=1), pin="2468")  # the new officer, alone in the office, visits too
     from workflows.cases import complete_task
     complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("shazand_officer"),
                   data={"decision": "approve"}, pin="2468", now=now + timedelta(hours=2))

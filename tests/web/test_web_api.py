@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from support import PASSWORD, PIN, answer_all, application_fixture, pdf_bytes, png_bytes
+from support import PASSWORD, PIN, answer_all, application_fixture, pdf_bytes, png_bytes, visit_fixture
 from workflows.demo import DEMO_ACCOUNTS
 from web.extensions import db
 from workflows.models import Case, Record, utcnow
@@ -72,10 +72,30 @@ def test_full_founding_through_the_api(client, applicant):
                              json={"data": {"result": "clear", "reference": "۱۲۳-الف"}, "pin": PIN})
         assert answer.status_code == 200, answer.json
     case = client.get(f"/api/v1/cases/{case['id']}", headers=applicant).json
-    assert case["status"] == "county_review"
+    assert case["status"] == "visit_scheduling"
     assert {i["status"] for i in case["inquiries"]} == {"answered"}
 
-    county = token_for(client, "arak_officer")
+    # the county's head schedules the site visit and names its officer as the expert (people, not usernames)
+    head, county = token_for(client, "arak_head"), token_for(client, "arak_officer")
+    form = client.get(f"/api/v1/cases/{case['id']}/tasks/{case['tasks'][0]['id']}/form", headers=head).json
+    assert {p["value"] for p in form["people"]["county"]} == {"arak_officer", "arak_head"}
+    expert = next(f for f in form["form"]["fields"] if f["name"] == "expert")
+    assert (expert["type"], expert["lane"]) == ("person", "county")
+    schedule = {"visit_date": "2099-01-01", "expert": "saveh_officer"}
+    refused = complete(client, head, case, {"data": schedule, "pin": PIN})
+    assert refused.status_code == 422 and set(refused.json["errors"]) == {"expert"}  # not of this office
+    case = complete(client, head, case, {"data": {**schedule, "expert": "arak_officer"}, "pin": PIN}).json["case"]
+    assert case["status"] == "site_visit" and [t["name"] for t in case["tasks"]] == ["site_visit"]
+    # the expert's photo from the visit, uploaded by the expert, then the signed checklist
+    photo = client.post(f"/api/v1/cases/{case['id']}/documents", headers=county,
+                        data={"file": (io.BytesIO(png_bytes("gray")), "space.png")}, content_type="multipart/form-data")
+    assert photo.status_code == 201, photo.json
+    _, sheet = visit_fixture()
+    visited = complete(client, county, case, {"data": {**sheet, "documents": {"space_photo": photo.json["sha256"]}},
+                                              "pin": PIN})
+    assert visited.status_code == 200, visited.json
+    case = visited.json["case"]
+    assert case["status"] == "county_review"
     assert [t["case_id"] for t in client.get("/api/v1/tasks", headers=county).json["tasks"]] == [case["id"]]
     reviewed = complete(client, county, case, {"data": {"decision": "approve"}, "pin": PIN}).json
     assert reviewed["case"]["status"] == "province_review" and reviewed["case"]["lock_version"] > case["lock_version"]
@@ -86,12 +106,12 @@ def test_full_founding_through_the_api(client, applicant):
     response = complete(client, province, case, {"data": {"decision": "approve"}, "pin": PIN})
     assert response.status_code == 200
     assert response.json["case"]["status"] == "licensed" and response.json["case"]["tasks"] == []
-    assert [(r["seq"], r["action"]) for r in response.json["records"]] == [(7, "approve"), (8, "issue_license")]
+    assert [(r["seq"], r["action"]) for r in response.json["records"]] == [(9, "approve"), (10, "issue_license")]
     case = client.get(f"/api/v1/cases/{case['id']}", headers=province).json
     assert case["status"] == "licensed" and case["license"]["number"]
-    assert case["verification"]["ok"] and case["verification"]["count"] == 8
+    assert case["verification"]["ok"] and case["verification"]["count"] == 10
     assert [r["action"] for r in case["records"]] == ["submit"] + ["inquiry_answer"] * 4 + [
-        "approve", "approve", "issue_license"]
+        "schedule_visit", "record_visit", "approve", "approve", "issue_license"]
 
     pdf = client.get(f"/api/v1/cases/{case['id']}/certificate.pdf", headers=applicant)
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
@@ -100,7 +120,7 @@ def test_full_founding_through_the_api(client, applicant):
     answer = verified.json
     center = answer.pop("center")
     assert answer == {"status": "licensed", "chain_ok": True, "facts_ok": True, "problems": [],
-                             "record_found": True, "is_head": True, "records": 8,
+                             "record_found": True, "is_head": True, "records": 10,
                              "license_number": case["license"]["number"]}
     assert center["license_number"] == case["license"]["number"] and center["license_status"] == "active"
 
@@ -198,7 +218,7 @@ def test_task_of_another_office_is_forbidden(client, applicant):
     assert complete(client, saveh, case, {"data": {"decision": "approve"}, "pin": PIN}).status_code == 404
     province = token_for(client, "markazi_officer")  # sees the case, but it is the county's turn
     assert complete(client, province, case, {"data": {"decision": "approve"}, "pin": PIN}).status_code == 403
-    assert db.session.query(Record).count() == 5
+    assert db.session.query(Record).count() == 7  # the application, four answers, the visit's schedule and sheet
 
 
 def test_other_applicant_sees_nothing(client, applicant):

@@ -30,7 +30,7 @@ def test_certificate_renders_license_data_and_a_qr_that_resolves(app, tmp_path):
     assert context["license_number"] == license_.number
     assert context["manager_national_id"] == application_fixture()["manager"]["national_id"]
     assert [e["action"] for e in context["entries"] if e["action"] != "inquiry_answer"] == [
-        "submit", "approve", "approve", "issue_license"]
+        "submit", "schedule_visit", "record_visit", "approve", "approve", "issue_license"]
     assert context["verification"]["ok"]
     assert context["verify_url"].endswith(f"/verify/{context['token']}")
 

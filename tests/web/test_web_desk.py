@@ -55,7 +55,8 @@ def test_the_desk_shows_everything_the_decision_is_made_from(app, client):
     # the rule tables: the facts they read and each rule, met or not
     rules = section(html, "desk-rules")
     assert "تعداد اعضای هیئت مؤسس" in rules and "سن مدیر (سال)" in rules
-    assert rules.count("برقرار است") == 7 and "برقرار نیست" not in rules
+    assert "مساحت اندازه‌گیری‌شده فضا (مترمربع)" in rules and "حضور امام جماعت در بازدید" in rules  # the visit's checklist
+    assert rules.count("برقرار است") == 12 and "برقرار نیست" not in rules
     assert "درخواست‌ها و تصمیم‌های پیشین" in html and "ثبت و امضای درخواست" in section(html, "desk-decisions")
     # the decision is signed on the same page
     assert 'id="task-form"' in html and 'name="decision"' in html and 'id="print-case"' in html

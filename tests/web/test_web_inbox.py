@@ -101,18 +101,18 @@ def test_claim_release_and_reassign_within_the_office(app, client):
 
 
 def test_a_claim_survives_other_transitions_of_the_case(app):
-    """Inquiries time out, the county takes the review, then a late answer arrives: the claim stays."""
+    """Inquiries time out, the county takes the visit's scheduling, then a late answer arrives: the claim stays."""
     now = base_time()
     case = founding(app, "applicant1", county="markazi-arak", mosque="مسجد دیرکرد", manager_id=national_id(104), now=now)
     tick(app, now + timedelta(days=11))
     case = db.session.get(Case, case.id)
-    assert case.status == "county_review"
+    assert case.status == "visit_scheduling"
     from workflows import inbox
-    inbox.claim(db.session, case.tasks[0], user("arak_officer"), now + timedelta(days=11, hours=1))
+    inbox.claim(db.session, case.tasks[0], user("arak_head"), now + timedelta(days=11, hours=1))
     db.session.commit()
-    answer(case, now + timedelta(days=11, hours=2))
+    answer(case, now + timedelta(days=11, hours=2), visit=False)
     task = _task(case.id)
-    assert task.name == "county_review" and task.claimed_by_id == user("arak_officer").id
+    assert task.name == "schedule_visit" and task.claimed_by_id == user("arak_head").id
 
 
 def _review_cases(app, now):
@@ -238,13 +238,13 @@ def test_applicant_sees_where_each_case_is(app, client):
     def item(case_id: int) -> str:
         return re.search(rf'<li data-case="{case_id}">(.*?)</li>', page, re.S).group(1)
 
-    assert "مرحله ۱ از ۴" in item(draft.id) and "شما" in item(draft.id) and "کامل و امضا" in item(draft.id)
-    assert "مرحله ۲ از ۴" in item(waiting.id) and "استعلام" in item(waiting.id)
+    assert "مرحله ۱ از ۵" in item(draft.id) and "شما" in item(draft.id) and "کامل و امضا" in item(draft.id)
+    assert "مرحله ۲ از ۵" in item(waiting.id) and "استعلام" in item(waiting.id)
     assert 'class="deadline"' in item(waiting.id)  # the inquiries' deadline
     review_item = item(review.id)
-    assert "مرحله ۳ از ۴" in review_item and "اراک" in review_item and 'class="deadline"' in review_item
+    assert "مرحله ۴ از ۵" in review_item and "اراک" in review_item and 'class="deadline"' in review_item
     assert "در دست بررسی اداره" in review_item
-    assert "مرحله ۱ از ۴" in item(returned.id) and "اصلاح" in item(returned.id)
+    assert "مرحله ۱ از ۵" in item(returned.id) and "اصلاح" in item(returned.id)
     assert "مجوز صادر شد" in item(db.session.scalar(select(License.case_id).where(License.center_id == done.id)))
     # the applicant's inbox holds exactly their two waiting forms
     tasks = client.get("/api/v1/tasks", headers=tokens_for("applicant1")["applicant1"]).json

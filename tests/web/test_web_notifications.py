@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from office_support import RecordingSender, answer, base_time, decide, founding, national_id, tokens_for
-from support import login, tick, user
+from support import login, pass_visit, record_visit, schedule_visit, tick, user
 from forms import to_persian_digits
 from web.extensions import db
 from workflows import notifications, outbox
@@ -32,9 +32,20 @@ def test_each_step_tells_the_people_concerned(app):
     now = base_time()
     case = founding(app, "applicant1", county="markazi-arak", mosque="مسجد خبر", manager_id=national_id(401), now=now)
     assert told("task", case) == {}  # waiting on the agencies: no person to tell yet
-    answer(case, now + timedelta(hours=1))
-    assert set(told("task", case)) == {"arak_officer", "arak_head"}
+    answer(case, now + timedelta(hours=1), visit=False)
+    assert set(told("task", case)) == {"arak_officer", "arak_head"}  # the visit's scheduling, for the office
     assert "منتظر اقدام شماست" in told("task", case)["arak_officer"][0]
+    schedule_visit(case, now + timedelta(hours=1), "arak_head", "arak_officer")
+    visit = told("visit", case)  # the founder learns the day and the expert, to open the space with the imam
+    assert list(visit) == ["applicant1"] and "محمد حسینی" in visit["applicant1"][0]
+    assert "امام جماعت" in visit["applicant1"][0]
+    sms = db.session.scalars(select(OutboxMessage.body).where(OutboxMessage.channel == "sms",
+                                                              OutboxMessage.body == visit["applicant1"][0])).all()
+    assert len(sms) == 1
+    # the visit itself waits on its expert alone
+    assert len(told("task", case)["arak_officer"]) == 2 and len(told("task", case)["arak_head"]) == 1
+    record_visit(case, now + timedelta(hours=1), "arak_officer")
+    assert len(told("task", case)["arak_head"]) == 2  # the review, for the office (its expert signed the visit)
 
     decide(case, "arak_officer", "return", now + timedelta(hours=2), reason="کد پستی مسجد نادرست است.")
     returned = told("returned", case)
@@ -47,8 +58,10 @@ def test_each_step_tells_the_people_concerned(app):
     complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("applicant1"), data=data,
                   pin="1405", now=now + timedelta(hours=3))
     db.session.commit()
+    before = len(told("task", case)["arak_head"])
     answer(case, now + timedelta(hours=4))
-    assert len(told("task", case)["arak_head"]) == 2  # the review came back to the office: a new task
+    # the visit's scheduling and the review came back to the office: new tasks
+    assert len(told("task", case)["arak_head"]) == before + 2
 
     decide(case, "arak_head", "approve", now + timedelta(hours=5))
     assert set(told("task", case)) >= {"markazi_officer", "markazi_head"}
@@ -99,9 +112,9 @@ def test_a_passed_deadline_is_told(app):
 def test_send_outbox_sends_each_message_once(app, runner):
     now = base_time()
     case = founding(app, "applicant1", county="markazi-arak", mosque="مسجد پیامک", manager_id=national_id(404), now=now)
-    answer(case, now + timedelta(hours=1))
+    answer(case, now + timedelta(hours=1), visit=False)
     pending = outbox.pending_count(db.session)
-    assert pending == 4  # two officers of Arak, SMS and email each
+    assert pending == 4  # the visit to schedule: two officers of Arak, SMS and email each
     first = runner.invoke(args=["send-outbox"])
     assert first.exit_code == 0, first.output
     assert f"{pending} sent, 0 failed, 0 pending." in first.output
@@ -111,6 +124,8 @@ def test_send_outbox_sends_each_message_once(app, runner):
     db.session.expire_all()
     assert {m.status for m in db.session.scalars(select(OutboxMessage))} == {"sent"}
 
+    pass_visit(case, now + timedelta(hours=1))
+    assert "sent, 0 failed, 0 pending." in runner.invoke(args=["send-outbox"]).output
     decide(case, "arak_officer", "reject", now + timedelta(hours=2), reason="فضای آموزشی کافی نیست.")
     RecordingSender.sent.clear()
     third = runner.invoke(args=["send-outbox", "--sender", "office_support:RecordingSender"])
@@ -125,7 +140,7 @@ def test_send_outbox_sends_each_message_once(app, runner):
 def test_a_failing_gateway_retries_then_gives_up_and_a_taken_message_is_not_taken_twice(app, runner):
     now = base_time()
     case = founding(app, "applicant1", county="markazi-arak", mosque="مسجد خرابی", manager_id=national_id(405), now=now)
-    answer(case, now + timedelta(hours=1))
+    answer(case, now + timedelta(hours=1), visit=False)
     for attempt in range(1, outbox.MAX_ATTEMPTS + 1):
         result = runner.invoke(args=["send-outbox", "--sender", "office_support:FailingSender"])
         assert result.exit_code == 0 and "0 sent, 4 failed" in result.output
@@ -159,19 +174,20 @@ def test_notifications_page_count_and_api(app, client):
     decide(case, "arak_officer", "return", now + timedelta(hours=2), reason="مدارک ناخواناست.")
     login(client, "applicant1")
     page = client.get("/cases").get_data(as_text=True)
-    assert 'id="nav-notifications"' in page and '<span class="badge unread">۲</span>' in page
+    # the visit's day, the return with its reason, the correction waiting on them
+    assert 'id="nav-notifications"' in page and '<span class="badge unread">۳</span>' in page
     listing = client.get("/notifications").get_data(as_text=True)
-    assert "مدارک ناخواناست." in listing and listing.count('class="unread') == 2
+    assert "مدارک ناخواناست." in listing and "بازدید میدانی" in listing and listing.count('class="unread') == 3
     first = db.session.scalars(select(Notification).where(Notification.user_id == user("applicant1").id)).first()
     response = client.post(f"/notifications/{first.id}")
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/cases/{case.id}")
-    assert '<span class="badge unread">۱</span>' in client.get("/notifications").get_data(as_text=True)
+    assert '<span class="badge unread">۲</span>' in client.get("/notifications").get_data(as_text=True)
     others = db.session.scalars(select(Notification).where(Notification.user_id == user("arak_head").id)).first()
     assert client.post(f"/notifications/{others.id}").status_code == 404
     client.post("/notifications/read")
     assert client.get("/notifications?unread=1").get_data(as_text=True).count('class="unread') == 0
     api = client.get("/api/v1/notifications", headers=tokens_for("arak_head")["arak_head"]).json
-    assert api["unread"] == 1 and api["notifications"][0]["case_id"] == case.id
+    assert api["unread"] == 2 and api["notifications"][0]["case_id"] == case.id  # the visit to schedule, the review
     assert client.get("/notifications?page=abc").status_code == 422
 
 

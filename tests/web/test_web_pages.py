@@ -85,8 +85,9 @@ def test_founding_through_the_pages_with_a_return_for_correction(client):
     case = db.session.get(Case, case_id)
     assert case.status == "licensed"
     actions = [r.action for r in db.session.scalars(select(Record).where(Record.case_id == case_id).order_by(Record.seq))]
-    assert [a for a in actions if a != "inquiry_answer"] == ["submit", "return", "resubmit", "approve", "approve",
-                                                             "issue_license"]
+    visit = ["schedule_visit", "record_visit"]  # each round of inquiries is followed by the county's site visit
+    assert [a for a in actions if a != "inquiry_answer"] == ["submit", *visit, "return", "resubmit", *visit, "approve",
+                                                             "approve", "issue_license"]
     assert actions.count("inquiry_answer") == 8
     license_ = db.session.scalars(select(License).where(License.case_id == case_id)).one()
 

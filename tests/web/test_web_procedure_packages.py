@@ -1,6 +1,6 @@
-"""Headquarters changes procedures with data files alone: the README's site-visit example
-(``examples/site_visit.patch``) adds a county site visit with its own form to the founding
-procedure, and ``examples/annual_programme/`` is a whole new small procedure. Both are deployed
+"""Headquarters changes procedures with data files alone: the README's interview example
+(``examples/manager_interview.patch``) adds the county's interview with the proposed manager, with its own
+form, to the founding procedure, and ``examples/annual_programme/`` is a whole new small procedure. Both are deployed
 from a copy of ``bpmn/`` and run through the pages and the API."""
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ EXAMPLES = ROOT / "examples"
 
 
 def changed_bpmn(tmp_path: Path) -> Path:
-    """A copy of bpmn/ with the site-visit diff applied and the annual programme package added."""
+    """A copy of bpmn/ with the interview diff applied and the annual programme package added."""
     folder = tmp_path / "bpmn"
     shutil.copytree(ROOT / "bpmn", folder)
-    subprocess.run(["git", "apply", "-p1", str(EXAMPLES / "site_visit.patch")], cwd=folder, check=True,
+    subprocess.run(["git", "apply", "-p1", str(EXAMPLES / "manager_interview.patch")], cwd=folder, check=True,
                    capture_output=True)
     shutil.copytree(EXAMPLES / "annual_programme", folder, dirs_exist_ok=True)
     return folder
@@ -66,7 +66,7 @@ def complete(client, headers, case: dict, data: dict):
                        headers=headers)
 
 
-def test_the_site_visit_diff_and_a_new_procedure_deploy_and_run_through_pages_and_api(app, client, runner, tmp_path):
+def test_the_interview_diff_and_a_new_procedure_deploy_and_run_through_pages_and_api(app, client, runner, tmp_path):
     app.config["BPMN_DIR"] = changed_bpmn(tmp_path)
     deployed = runner.invoke(args=["deploy"])
     assert deployed.exit_code == 0, deployed.output
@@ -74,7 +74,7 @@ def test_the_site_visit_diff_and_a_new_procedure_deploy_and_run_through_pages_an
     running = {row.process_key for row in db.session.query(ProcessDefinition)}
     assert {"center_founding", "annual_programme"} <= running
 
-    # --- the founding, now with a site visit, through the pages --------------------------------------
+    # --- the founding, now with an interview, through the pages ---------------------------------------
     login(client, "applicant1")
     home = client.get("/cases").get_data(as_text=True)
     assert 'id="new-center_founding"' in home
@@ -90,45 +90,49 @@ def test_the_site_visit_diff_and_a_new_procedure_deploy_and_run_through_pages_an
     client.post("/logout")
     login(client, "arak_officer")
     assert post_task(client, case_id, {"decision": "approve"}).status_code == 302
-    assert waiting(case_id)[0] == "site_visit"
+    assert waiting(case_id)[0] == "manager_interview"
     case_page = client.get(f"/cases/{case_id}").get_data(as_text=True)
-    assert "در انتظار بازدید میدانی شهرستان" in case_page  # the new status, labelled by the manifest
+    assert "در انتظار مصاحبه اداره شهرستان" in case_page  # the new status, labelled by the manifest
     county = db.session.query(Office).filter_by(code=application["mosque"]["county"]).one()
     shown = case_page.split('class="signed-form"')[1]
     assert county.name in shown and application["mosque"]["county"] not in shown  # the office by its name
-    assert "بازدید میدانی" in case_page  # the new step in the applicant's progress
+    client.post("/logout")
+    login(client, "applicant1")  # the new step in the applicant's progress
+    assert "مرحله ۵ از ۶: مصاحبه با مدیر پیشنهادی" in client.get("/cases").get_data(as_text=True)
+    client.post("/logout")
+    login(client, "arak_officer")
 
     name, task_id = waiting(case_id)
-    visit_page = client.get(f"/cases/{case_id}/tasks/{task_id}").get_data(as_text=True)
-    assert "گزارش بازدید میدانی از فضای کانون" in visit_page  # the new form's title
-    assert "مساحت مفید فضای آموزشی، آن‌گونه که در بازدید اندازه گرفته شد." in visit_page  # its help
-    assert "فضا با درخواست مطابقت دارد" in visit_page  # its choices
-    assert "مسجد" in visit_page and application["mosque"]["name"] in visit_page  # the application beside it
-    refused = post_task(client, case_id, {"visited_on": "۱۴۰۵/۰۳/۱۰", "visitor": "مهدی کریمی", "area_m2": "۱۲۰",
-                                          "result": "return"})
+    interview_page = client.get(f"/cases/{case_id}/tasks/{task_id}").get_data(as_text=True)
+    assert "گزارش مصاحبه با مدیر پیشنهادی" in interview_page  # the new form's title
+    assert "برنامه‌های فرهنگی و هنری که مدیر در مصاحبه برای سال نخست کانون برشمرد." in interview_page  # its help
+    assert "برای اداره کانون آماده است" in interview_page  # its choices
+    assert "مسجد" in interview_page and application["mosque"]["name"] in interview_page  # the application beside it
+    refused = post_task(client, case_id, {"interviewed_on": "۱۴۰۵/۰۳/۱۰", "interviewer": "مهدی کریمی",
+                                          "programme_ideas": "۶", "result": "return"})
     assert refused.status_code == 422
-    assert "برای بازگشت، یافته‌های بازدید را دست‌کم در ۵ نویسه بنویسید." in refused.get_data(as_text=True)
-    assert waiting(case_id)[0] == "site_visit"
-    done = post_task(client, case_id, {"visited_on": "۱۴۰۵/۰۳/۱۰", "visitor": "مهدی کریمی", "area_m2": "۱۲۰",
-                                       "result": "approve"})
+    assert "برای بازگشت، یافته‌های مصاحبه را دست‌کم در ۵ نویسه بنویسید." in refused.get_data(as_text=True)
+    assert waiting(case_id)[0] == "manager_interview"
+    done = post_task(client, case_id, {"interviewed_on": "۱۴۰۵/۰۳/۱۰", "interviewer": "مهدی کریمی",
+                                       "programme_ideas": "۶", "result": "approve"})
     assert done.status_code == 302
-    visit = db.session.query(Record).filter_by(case_id=case_id, task_name="site_visit").one()
-    assert visit.action == "approve"
-    assert '"area_m2":120' in visit.form_data and '"visited_on":"2026-05-31"' in visit.form_data
+    interview = db.session.query(Record).filter_by(case_id=case_id, task_name="manager_interview").one()
+    assert interview.action == "approve"
+    assert '"programme_ideas":6' in interview.form_data and '"interviewed_on":"2026-05-31"' in interview.form_data
     client.post("/logout")
     login(client, "markazi_officer")
     assert post_task(client, case_id, {"decision": "approve"}).status_code == 302
     case = db.session.get(Case, case_id)
     assert case.status == "licensed" and case.outcome == "license_issued"
     timeline = client.get(f"/cases/{case_id}").get_data(as_text=True)
-    assert "بازدید میدانی شهرستان" in timeline  # the site visit's signed record, named by its task
+    assert "مصاحبه اداره شهرستان با مدیر پیشنهادی" in timeline  # the interview's signed record, named by its task
 
     # --- the new procedure, through the API ------------------------------------------------------------
     center = db.session.get(Center, case.center_id)
     client.post("/logout")
     openapi = client.get("/api/v1/openapi.json").json
     assert "annual_programme" in openapi["components"]["schemas"]["CaseRequest"]["properties"]["process_key"]["enum"]
-    assert {"form.annual_programme", "form.site_visit_report"} <= set(openapi["components"]["schemas"])
+    assert {"form.annual_programme", "form.manager_interview_report"} <= set(openapi["components"]["schemas"])
     applicant, county = token(client, "applicant1"), token(client, "arak_officer")
     started = client.post("/api/v1/cases", json={"process_key": "annual_programme", "center_id": center.id},
                           headers=applicant)
@@ -156,14 +160,14 @@ def test_the_site_visit_diff_and_a_new_procedure_deploy_and_run_through_pages_an
     assert certificate.status_code == 200 and certificate.data.startswith(b"%PDF")
 
 
-def test_the_readme_shows_the_site_visit_diff():
+def test_the_readme_shows_the_interview_diff():
     readme = (ROOT / "README.md").read_text("utf-8")
-    patch = (EXAMPLES / "site_visit.patch").read_text("utf-8")
+    patch = (EXAMPLES / "manager_interview.patch").read_text("utf-8")
     shown = patch.split("diff -ruN a/scenarios")[0]  # the scenarios' new steps are left to the file
     assert shown.strip() in readme
 
 
-def test_running_foundings_move_onto_the_site_visit_and_say_so_on_their_timeline(app, client, runner, tmp_path):
+def test_running_foundings_move_onto_the_interview_and_say_so_on_their_timeline(app, client, runner, tmp_path):
     running = [in_county_review(app) for _ in range(2)]
     old = running[0].spec_version
     app.config["BPMN_DIR"] = changed_bpmn(tmp_path)
@@ -176,12 +180,12 @@ def test_running_foundings_move_onto_the_site_visit_and_say_so_on_their_timeline
     page = client.get(f"/cases/{running[0].id}").get_data(as_text=True)
     assert "انتقال به نسخه تازه فرایند" in page and old[:12] in page
     assert post_task(client, running[0].id, {"decision": "approve"}).status_code == 302
-    assert waiting(running[0].id)[0] == "site_visit"  # the moved case meets the new step
+    assert waiting(running[0].id)[0] == "manager_interview"  # the moved case meets the new step
 
 
 def test_deploy_refuses_a_change_its_own_scenarios_contradict_and_stores_nothing(app, runner, tmp_path):
     folder = changed_bpmn(tmp_path)
-    # the site visit without the scenarios' new step: after the county's approval they expect the province
+    # the interview without the scenarios' new step: after the county's approval they expect the province
     shutil.rmtree(folder / "scenarios" / "center_founding")
     shutil.copytree(ROOT / "bpmn" / "scenarios" / "center_founding", folder / "scenarios" / "center_founding")
     shutil.rmtree(folder / "scenarios" / "annual_programme")
@@ -190,11 +194,11 @@ def test_deploy_refuses_a_change_its_own_scenarios_contradict_and_stores_nothing
     refused = runner.invoke(args=["deploy"])
     assert refused.exit_code != 0
     assert "nothing deployed: scenarios that do not hold: " in refused.output
-    assert ("scenarios/center_founding/approve_approve.json step 3: "
-            "status: expected 'province_review', got 'site_visit'") in refused.output
+    assert ("scenarios/center_founding/approve_approve.json step 5: "
+            "status: expected 'province_review', got 'interview'") in refused.output
     assert db.session.query(ProcessDefinition).count() == before
     # a package without scenarios deploys, with a warning
-    subprocess.run(["git", "apply", "-p1", "--include=scenarios/*", str(EXAMPLES / "site_visit.patch")], cwd=folder,
+    subprocess.run(["git", "apply", "-p1", "--include=scenarios/*", str(EXAMPLES / "manager_interview.patch")], cwd=folder,
                    check=True, capture_output=True)
     deployed = runner.invoke(args=["deploy"])
     assert deployed.exit_code == 0, deployed.output

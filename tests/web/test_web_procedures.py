@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from forms import t
 from support import (
-    ACTORS, OTHER_MANAGER, PIN, csv_rows, found_center, in_county_review, login, pdf_bytes, png_bytes, submitted_founding,
+    ACTORS, OTHER_MANAGER, PIN, csv_rows, found_center, in_county_review, login, pass_visit, pdf_bytes, png_bytes, submitted_founding,
     user,
 )
 from web.extensions import db
@@ -61,6 +61,8 @@ def test_manager_change_through_the_pages_and_the_cli(app, client, runner):
     result = runner.invoke(args=["answer-inquiries", "--case", str(case_id)])
     assert result.exit_code == 0 and "4 inquiry answer(s) signed" in result.output
     db.session.expire_all()
+    assert db.session.get(Case, case_id).status == "visit_scheduling"
+    pass_visit(db.session.get(Case, case_id), utcnow())
     assert db.session.get(Case, case_id).status == "county_review"
 
     for officer in ("arak_officer", "markazi_officer"):
@@ -380,8 +382,14 @@ def test_a_cardinality_failing_at_start_answers_a_clear_error_and_makes_no_case(
 
 
 def test_a_timer_failing_in_the_tick_leaves_its_case_and_the_tick_goes_on(app, runner, tmp_path, caplog):
+    # a version whose late inquiries lead straight to the county's review, whose deadline names a missing entry:
+    # the timer that fails starts when the inquiries' deadline fires in the tick
     broken = changed_bpmn(app, tmp_path, "center_founding.bpmn", 'deadlines["county_review"]',
                           'deadlines["county_review_days"]')
+    diagram = broken / "center_founding.bpmn"
+    diagram.write_text(diagram.read_text("utf-8").replace(
+        'sourceRef="inquiries_overdue" targetRef="schedule_visit"', 'sourceRef="inquiries_overdue" targetRef="county_review"'),
+        "utf-8")
     deploy(db.session, broken, "center_founding")
     db.session.commit()
     stuck = submitted_founding(app)

@@ -101,13 +101,15 @@ def test_a_roles_file_with_an_unknown_capability_or_role_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("process_key, status, expected", [
-    ("center_founding", "draft", (1, 4, "application")),
-    ("center_founding", "correction", (1, 4, "application")),
-    ("center_founding", "inquiries", (2, 4, "inquiries")),
-    ("center_founding", "county_review", (3, 4, "county_review")),
-    ("center_founding", "province_review", (4, 4, "province_review")),
-    ("center_founding", "licensed", (4, 4, None)),
-    ("manager_change", "draft", (1, 4, "proposal")),
+    ("center_founding", "draft", (1, 5, "application")),
+    ("center_founding", "correction", (1, 5, "application")),
+    ("center_founding", "inquiries", (2, 5, "inquiries")),
+    ("center_founding", "visit_scheduling", (3, 5, "site_visit")),
+    ("center_founding", "site_visit", (3, 5, "site_visit")),
+    ("center_founding", "county_review", (4, 5, "county_review")),
+    ("center_founding", "province_review", (5, 5, "province_review")),
+    ("center_founding", "licensed", (5, 5, None)),
+    ("manager_change", "draft", (1, 5, "proposal")),
     ("manager_retirement", "acknowledgement", (2, 3, "acknowledgement")),
     ("manager_resignation", "awaiting_successor", (3, 3, "continuity")),
     ("manager_resignation", "closed", (3, 3, None)),

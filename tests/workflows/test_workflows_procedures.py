@@ -34,9 +34,9 @@ def _drop(mapping, key):
 @pytest.mark.parametrize("change, expected", [
     (lambda m: _drop(m["tasks"], "county_review"),
      ["tasks.county_review: the diagram has it, the manifest gives it no meaning"]),
-    (lambda m: m["tasks"].update(site_visit={"status": "draft", "action": "visit"}),
-     ["tasks.site_visit: the manifest names it, the diagram has no such task",
-      "tasks.site_visit.action: 'visit' has no words: give them in \"actions\""]),
+    (lambda m: m["tasks"].update(interview={"status": "draft", "action": "visit"}),
+     ["tasks.interview: the manifest names it, the diagram has no such task",
+      "tasks.interview.action: 'visit' has no words: give them in \"actions\""]),
     (lambda m: m.update(actions={"visit": ""}), ["actions.visit: must be a non-empty text"]),
     (lambda m: _drop(m["messages"], "inquiries_complete"),
      ["messages.inquiries_complete: the diagram has it, the manifest gives it no meaning"]),
@@ -134,7 +134,7 @@ def test_a_status_and_its_words_changed_in_the_manifest_reach_new_cases_only(app
 
     login(client, ACTORS["applicant"])
     page = client.get("/cases").get_data(as_text=True)
-    assert "مرحله ۲ از ۴: پاسخ دستگاه‌ها" in page and "مرحله ۲ از ۴: استعلام‌ها" in page
+    assert "مرحله ۲ از ۵: پاسخ دستگاه‌ها" in page and "مرحله ۲ از ۵: استعلام‌ها" in page
     assert client.get(f"/cases/{fresh.id}").get_data(as_text=True).count("تأسیس کانون (نسخه تازه)") >= 1
     assert "در انتظار پاسخ استعلام‌ها" in client.get(f"/cases/{running.id}").get_data(as_text=True)
     assert "نزد دستگاه‌های استعلام‌شونده" in client.get(f"/cases/{fresh.id}").get_data(as_text=True)

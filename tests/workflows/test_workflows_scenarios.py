@@ -44,4 +44,4 @@ def test_a_scenario_that_does_not_hold_is_reported_with_its_file_step_and_what_d
     scenario["steps"][-1]["expect"]["status"] = "licensed"
     path.write_text(json.dumps(scenario, ensure_ascii=False), "utf-8")
     failures = scenarios.check_packages(folder, ["center_founding"])
-    assert failures == ["scenarios/center_founding/county_reject.json step 3: status: expected 'licensed', got 'rejected'"]
+    assert failures == ["scenarios/center_founding/county_reject.json step 5: status: expected 'licensed', got 'rejected'"]
