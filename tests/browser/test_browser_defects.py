@@ -17,11 +17,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from browser_support import fa, follow, no_problems, sign_in
-from office_support import base_time, licensed, national_id
+from office_support import answer as answer_all, decide, founding as founding_case, national_id
 from support import PIN, user
 from web.extensions import db
 from workflows.cases import complete_task, start_case
-from workflows.models import Case, License, tehran_today, utcnow
+from workflows.models import Case, Center, License, tehran_today, utcnow
 
 MOSQUE = "مسجد جامع امام رضا ۲۴۳۲"
 
@@ -42,8 +42,13 @@ def retire(center, effective) -> Case:
 def test_each_defect_walked_at_phone_and_desktop_width(app, browser_page, live_server, screens, tmp_path):
     page, problems = browser_page
     base = live_server
-    center = licensed(app, "applicant1", county="markazi-arak", mosque=MOSQUE, manager_id=national_id(901),
-                      now=base_time(), county_officer="arak_officer", province_officer="markazi_officer")
+    # every step now, not hours ahead: a license issued past Tehran's midnight would start its term tomorrow
+    now = utcnow()
+    case = founding_case(app, "applicant1", county="markazi-arak", mosque=MOSQUE, manager_id=national_id(901), now=now)
+    answer_all(case, now)
+    decide(case, "arak_officer", "approve", now)
+    decide(case, "markazi_officer", "approve", now)
+    center = db.session.get(Center, case.center_id)
     number = db.session.scalars(select(License.number).where(License.center_id == center.id)).one()
     founding = db.session.scalars(select(Case).where(Case.center_id == center.id)).one()
     effective = tehran_today(utcnow()) + timedelta(days=17)
