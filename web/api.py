@@ -237,7 +237,7 @@ def task_form(case_id: int, task_id: str):
     form = case_form(case, task.form_key)
     return jsonify({"task": task_json(task), "form_key": task.form_key, "form": form.describe(),
                     "counties": county_choices() if "county" in form.offices.values() else None,
-                    "people": people_choices(case, form) if form.people else None,
+                    "people": people_choices(case, form) if form.people and access.may_act(g.api_user, task) else None,
                     "draft": load_draft(db.session, case=case, form_key=task.form_key, user=g.api_user),
                     "current": latest_form_data(case, task.form_key),
                     "lock_version": case.lock_version})
