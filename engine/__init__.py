@@ -17,7 +17,7 @@ from .errors import (
     TaskNotFound,
     TaskNotReady,
 )
-from .events import parse_duration
+from .events import WorkingCalendar, clock, parse_deadline, parse_duration, working_calendar
 from .expressions import RestrictedScriptEngine, compile_expression, evaluate
 from .parser import EngineParser, parse_xml
 from .runtime import SERIALIZER_VERSION, Instance, MoveObstacle, TimerWait, UserTask
@@ -33,6 +33,7 @@ __all__ = [
     "EngineParser",
     "ExpressionError",
     "Instance",
+    "WorkingCalendar",
     "JsonTables",
     "LaneMismatch",
     "MessageNotAwaited",
@@ -49,7 +50,10 @@ __all__ = [
     "compile_expression",
     "limits",
     "evaluate",
+    "clock",
+    "parse_deadline",
     "parse_duration",
+    "working_calendar",
     "parse_xml",
     "read_sources",
     "FORMS_FOLDER",

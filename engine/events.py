@@ -10,6 +10,12 @@ event-based gateway whose timer is also overdue, which then takes both branches)
 - a timer fires only when the engine sets its fired flag (`Instance.fire_due_timers`);
   no other call fires a timer, however late it runs.
 
+A duration timer's expression gives either an ISO 8601 duration ("P30D": calendar time) or
+working time, ``{"working_days": 5}``: the end of the fifth working day after the day the wait
+began, by the working calendar the caller sets (`working_calendar`; the engine knows no calendar
+of its own). A working-time wait keeps its start and its length, so that a calendar changed later
+(an office closed by a declaration) can move it (`Instance.reschedule_working_timers`).
+
 Parsed specs get these timer classes in place of Spiff's (`install_clocked_timers`); the
 serialized state keeps Spiff's type names, so it reads back with the same classes
 (`register_clocked_timers`).
@@ -19,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.helpers.dictionary import DictionaryConverter
@@ -33,21 +39,52 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 
 from .errors import ExpressionError
-from .limits import MAX_DURATION, MAX_DURATION_TEXT
+from .limits import MAX_DURATION, MAX_DURATION_TEXT, MAX_WORKING_DAYS
 
 __all__ = [
     "ClockedDateTimer",
     "ClockedDurationTimer",
+    "WorkingCalendar",
     "clock",
     "current_time",
     "event_definitions",
     "install_clocked_timers",
     "parse_duration",
+    "parse_deadline",
+    "working_calendar",
     "register_clocked_timers",
     "timer_definitions",
 ]
 
 _NOW: ContextVar[datetime | None] = ContextVar("engine_now", default=None)
+
+
+class WorkingCalendar(Protocol):
+    """What the engine asks of a working calendar (the caller's: workflows.working_time)."""
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """The moment (aware) the given number of working days after ``start`` ends."""
+
+
+_CALENDAR: ContextVar[WorkingCalendar | None] = ContextVar("engine_calendar", default=None)
+
+
+@contextmanager
+def working_calendar(calendar: WorkingCalendar | None) -> Iterator[None]:
+    """Run the block with the working calendar that counts working-time deadlines (None: none)."""
+    token = _CALENDAR.set(calendar)
+    try:
+        yield
+    finally:
+        _CALENDAR.reset(token)
+
+
+def working_due(start: datetime, days: int) -> datetime:
+    """The end of ``days`` working days after ``start`` by the calendar in force (ExpressionError when none is)."""
+    calendar = _CALENDAR.get()
+    if calendar is None:
+        raise ExpressionError(f"a deadline of {days} working days needs a working calendar, and none is set")
+    return calendar.add_working_days(start, days).astimezone(timezone.utc)
 
 
 def current_time() -> datetime:
@@ -58,8 +95,9 @@ def current_time() -> datetime:
 
 @contextmanager
 def clock(now: datetime | None) -> Iterator[None]:
-    """Run the block with the engine clock set to an aware `now` (None: the real clock)."""
-    token = _NOW.set(now.astimezone(timezone.utc) if now is not None else None)
+    """Run the block with the engine clock set to an aware `now` (None: the clock of the enclosing block,
+    which is the real clock when no block set one)."""
+    token = _NOW.set(now.astimezone(timezone.utc) if now is not None else _NOW.get())
     try:
         yield
     finally:
@@ -91,11 +129,20 @@ class ClockedDurationTimer(_Clocked, DurationTimerEventDefinition):
     """A duration timer (ISO 8601 duration such as "P5D") counted from the engine clock."""
 
     def due_at(self, my_task: Any) -> datetime:
-        """Return the engine clock plus the duration the timer's expression gives."""
-        value = self._value(my_task, "duration")
+        """Return the engine clock plus the duration the timer's expression gives (in working days: by the
+        working calendar, keeping the start and the length on the task)."""
+        value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        if not isinstance(value, (str, dict)):
+            raise ExpressionError(f"timer {my_task.task_spec.bpmn_id!r}: {self.expression!r} gave "
+                                  f"{type(value).__name__} {value!r}, not an ISO 8601 duration string or "
+                                  f"{{\"working_days\": N}}")
         start = current_time()
         try:
-            return start + parse_duration(value, start)
+            length = parse_deadline(value, start)
+            if isinstance(length, int):
+                my_task._set_internal_data(working_start=start.isoformat(), working_days=length)
+                return working_due(start, length)
+            return start + length
         except ExpressionError as exc:
             raise ExpressionError(f"timer {my_task.task_spec.bpmn_id!r}: {exc}") from None
 
@@ -115,6 +162,19 @@ class ClockedDateTimer(_Clocked, TimeDateEventDefinition):
             # Spiff would read it in the server's local time zone.
             raise ExpressionError(f"timer {my_task.task_spec.bpmn_id!r}: {value!r} has no UTC offset")
         return moment.astimezone(timezone.utc)
+
+
+def parse_deadline(value: Any, start: datetime | None = None) -> timedelta | int:
+    """Read a deadline: an ISO 8601 duration (its length from ``start``) or ``{"working_days": N}`` (N)."""
+    if isinstance(value, dict):
+        days = value.get("working_days")
+        if set(value) != {"working_days"} or type(days) is not int:
+            raise ExpressionError(f"{value!r} is neither an ISO 8601 duration nor {{\"working_days\": N}} "
+                                  f"with a whole number N")
+        if not 1 <= days <= MAX_WORKING_DAYS:
+            raise ExpressionError(f"{days} working days is outside 1 to {MAX_WORKING_DAYS}")
+        return days
+    return parse_duration(value, start)
 
 
 def parse_duration(value: str, start: datetime | None = None) -> timedelta:

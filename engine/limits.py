@@ -11,6 +11,7 @@ from datetime import timedelta
 __all__ = [
     "MAX_DURATION",
     "MAX_DURATION_TEXT",
+    "MAX_WORKING_DAYS",
     "MAX_ELEMENTS",
     "MAX_EXPRESSION_DEPTH",
     "MAX_EXPRESSION_LENGTH",
@@ -30,6 +31,8 @@ MAX_SUBPROCESS_DEPTH = 8
 MAX_LOOP_INSTANCES = 100
 #: Longest timer or deadline: five years (and a leap day).
 MAX_DURATION = timedelta(days=5 * 365 + 2)
+#: Longest deadline in working days (about five years of them).
+MAX_WORKING_DAYS = 1200
 #: Longest ISO 8601 duration text accepted ("P5Y2M10DT12H30M" is 15).
 MAX_DURATION_TEXT = 40
 #: Longest expression text admitted, in characters.

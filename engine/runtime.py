@@ -12,7 +12,7 @@ and a timer fires only in `fire_due_timers`, never by itself in another call (se
 import copy
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -42,7 +42,7 @@ from .errors import (
     TaskNotFound,
     TaskNotReady,
 )
-from .events import clock, event_definitions, register_clocked_timers, timer_definitions
+from .events import clock, event_definitions, register_clocked_timers, timer_definitions, working_due
 from .expressions import RestrictedScriptEngine
 from .specs import ProcessSpec
 
@@ -107,6 +107,8 @@ class TimerWait:
     fire_at: datetime
     #: BPMN id of the user task a boundary timer is attached to; None for an intermediate timer.
     attached_to: str | None
+    #: For a deadline in working days: how many (counted from when the wait began); None: calendar time.
+    working_days: int | None = None
 
 
 class Instance:
@@ -335,6 +337,26 @@ class Instance:
         self._step(run, moment)
         return fired
 
+    def reschedule_working_timers(self) -> list[tuple[TimerWait, datetime]]:
+        """Count every waiting working-time deadline again by the working calendar now in force (a day
+        declared closed after the wait began moves it); return (the wait as it now is, its former due time)
+        for each one that moved. Calendar-time timers keep their due times."""
+        self._check_usable()
+        moved: list[tuple[TimerWait, datetime]] = []
+
+        def run() -> None:
+            for wait, task in self._timer_waits():
+                if wait.working_days is None:
+                    continue
+                start = datetime.fromisoformat(task._get_internal_data("working_start"))
+                due = working_due(start, wait.working_days)
+                if due != wait.fire_at:
+                    task._set_internal_data(event_value=due.isoformat())
+                    moved.append((replace(wait, fire_at=due), wait.fire_at))
+
+        self._step(run)
+        return moved
+
     def is_completed(self) -> bool:
         """Return whether the process has ended."""
         self._check_usable()
@@ -380,7 +402,8 @@ class Instance:
                 if not isinstance(value, str):  # fixed on the first look, which every wait has had
                     raise StateError(f"timer {name!r} has no due time")
                 wait = TimerWait(task_id=str(task.id), name=name,
-                                 fire_at=TimerEventDefinition.get_datetime(value), attached_to=_host(task))
+                                 fire_at=TimerEventDefinition.get_datetime(value), attached_to=_host(task),
+                                 working_days=task._get_internal_data("working_days"))
                 waits.append((wait, task))
         return sorted(waits, key=lambda pair: (pair[0].fire_at, pair[0].name))
 

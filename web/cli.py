@@ -179,7 +179,7 @@ def init_app(app: Flask) -> None:
 def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
     """Keep CRLs current, fire due timers case by case (one transaction each; a case another tick
     holds is skipped), remind of terms near their planned end and tell of terms that ran out
-    (``workflows.terms``), then sign a log checkpoint if the log grew, and ask the configured
+    (``workflows.terms``), remind of deadlines a few working days away (``timers.remind``), then sign a log checkpoint if the log grew, and ask the configured
     witnesses that have not cosigned the newest checkpoint yet.
 
     Each step commits on its own, on purpose: a case or step that another tick won is skipped,
@@ -209,6 +209,11 @@ def run_tick(now: datetime) -> list[tuple[int, list[str]]]:
             terms.watch(db.session, now)  # reminders before a term's planned end; terms that ran out
     except (IntegrityError, OperationalError):
         pass  # another tick told them first
+    try:
+        with transaction():
+            timers.remind(db.session, now)  # deadlines a few working days away
+    except (IntegrityError, OperationalError):
+        pass  # another tick reminded them first
     with transaction():
         prune_login_attempts(now)
         prune_api_tokens(now)

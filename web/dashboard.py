@@ -108,6 +108,10 @@ def _hours(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 3600, 2)
 
 
+def _days(days: float | None) -> float | None:
+    return None if days is None else round(days, 1)
+
+
 def _rate(rate: float | None) -> float | None:
     return None if rate is None else round(rate, 4)
 
@@ -120,6 +124,7 @@ COLUMN_HEADERS = {
     "status": "web.monitor.csv.status", "status_label": "web.cases.status", "cases": "web.monitor.count",
     "step": "web.monitor.csv.step", "step_title": "web.cases.step", "n": "web.monitor.count",
     "median_hours": "web.monitor.csv.median_hours", "p90_hours": "web.monitor.csv.p90_hours",
+    "median_working_days": "web.monitor.csv.median_working_days", "p90_working_days": "web.monitor.csv.p90_working_days",
     "office": "web.monitor.csv.office", "office_name": "web.monitor.office", "kind": "web.monitor.csv.kind",
     "kind_label": "web.admin.kind", "open": "web.monitor.open", "overdue": "web.monitor.overdue",
     "oldest": "web.monitor.oldest", "decisions": "web.monitor.count",
@@ -156,8 +161,11 @@ def _table(name: str, scope: Scope) -> tuple[list[str], list[dict]]:
         rows = monitoring.step_times(db.session, filters) if name == "steps" else \
             monitoring.end_to_end_times(db.session, filters)
         columns = (["process_key", "process_title", "step", "step_title"] if name == "steps" else
-                   ["process_key", "process_title"]) + ["n", "median_hours", "p90_hours"]
-        return columns, [{**labelled(row), "median_hours": _hours(row["p50"]), "p90_hours": _hours(row["p90"])}
+                   ["process_key", "process_title"]) + ["n", "median_hours", "p90_hours"] + (
+                       ["median_working_days", "p90_working_days"] if name == "steps" else [])
+        return columns, [{**labelled(row), "median_hours": _hours(row["p50"]), "p90_hours": _hours(row["p90"]),
+                          **({"median_working_days": _days(row["working_p50"]),
+                              "p90_working_days": _days(row["working_p90"])} if name == "steps" else {})}
                          for row in rows]
     if name == "backlog":
         rows = monitoring.backlog(db.session, filters, now)

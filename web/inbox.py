@@ -16,7 +16,7 @@ from web.listing import error_messages, query_without
 from web.security import local_target
 from web.scope import case_or_404, county_filter_choices, deployed, task_filters
 from web.transaction import commits
-from workflows import access, inbox
+from workflows import access, inbox, working_time
 from workflows.cases import open_task
 from workflows.errors import InvalidInput
 from workflows.models import Case, CaseTask, Office, User, utcnow
@@ -41,10 +41,15 @@ def index():
         page = inbox.Page([], 0, 1, filters.per_page, page.counts)
     offices = {office.id: office for office in db.session.scalars(
         select(Office).where(Office.id.in_({task.case.county_office_id for task in page.items} - {None})))}
+    now = utcnow()
+    calendars = working_time.calendars_for(db.session, [offices.get(task.case.county_office_id)
+                                                        for task in page.items if task.due_at])
+    left = {task.id: calendars[task.case.county_office_id].working_days_left(now, task.due_at)
+            for task in page.items if task.due_at}
     return render_template(
         "inbox.html", page=page, filters=filters, errors=errors, messages=error_messages(errors),
         counties=county_filter_choices(current_user), steps=deployed().task_names(),
-        queues=inbox.QUEUES, sorts=inbox.SORTS, offices=offices, now=utcnow(),
+        queues=inbox.QUEUES, sorts=inbox.SORTS, offices=offices, now=now, left=left,
         colleagues={task.id: inbox.colleagues(db.session, task) for task in page.items
                     if _may_hand_over(current_user, task)},
         args=query_without(request.args, "page"),

@@ -51,7 +51,7 @@ def _require_admin(admin: User) -> None:
         raise Forbidden("administrators only")
 
 
-def _append(session: Session, admin: User, pin: str, now: datetime, action: str, data: dict,
+def append_record(session: Session, admin: User, pin: str, now: datetime, action: str, data: dict,
             details: dict) -> AdminRecord:
     """Sign the next record of the admin log with the administrator's key (``chain.append``: the key
     checked, the record a log leaf)."""
@@ -130,7 +130,7 @@ def add_office(session: Session, admin: User, *, data: dict, pin: str, now: date
     if errors:
         raise InvalidInput(errors)
     change = {"code": code, "name": name, "kind": kind, "parent": parent.code, "number": number}
-    record = _append(session, admin, pin, now, "add_office", change, {"office": code})
+    record = append_record(session, admin, pin, now, "add_office", change, {"office": code})
     office = Office(code=code, name=name, kind=kind, parent=parent, number=number)
     session.add(office)
     session.flush()
@@ -163,7 +163,7 @@ def add_user(session: Session, admin: User, *, data: dict, pin: str, now: dateti
         raise InvalidInput(errors)
     change = {"username": username, "full_name": full_name, "role": role, "office": office.code if office else None,
               "mobile": mobile, "email": email, "agency": agency}
-    record = _append(session, admin, pin, now, "add_user", change, {"username": username})
+    record = append_record(session, admin, pin, now, "add_user", change, {"username": username})
     user = create_user(session, username=username, password=password, full_name=full_name, role=role,
                        office=office, pin=None, agency=agency, mobile=mobile, email=email)
     return AdminChange(record, user)
@@ -208,7 +208,7 @@ def assign_role(session: Session, admin: User, *, user_id: int, data: dict, pin:
         raise InvalidInput(errors)
     change = {"username": user.username, "role": role, "office": office.code if office else None,
               "previous_role": user.role, "previous_office": user.office.code if user.office else None}
-    record = _append(session, admin, pin, now, "assign_role", change, {"username": user.username})
+    record = append_record(session, admin, pin, now, "assign_role", change, {"username": user.username})
     _release_claims(session, user)
     user.role, user.office = role, office
     session.flush()
@@ -231,7 +231,7 @@ def deactivate_user(session: Session, admin: User, *, user_id: int, data: dict, 
         raise InvalidInput(errors)
     if not user.active:
         raise Conflict("already inactive")
-    record = _append(session, admin, pin, now, "deactivate_user", {"username": user.username, "reason": reason},
+    record = append_record(session, admin, pin, now, "deactivate_user", {"username": user.username, "reason": reason},
                      {"username": user.username})
     _release_claims(session, user)
     user.active = False

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import engine
 import forms
 from signing import Signer
-from workflows import access, documents, inquiries, lookups, outcomes, procedures, registry, tracking, transitions  # noqa: F401
+from workflows import access, documents, inquiries, lookups, outcomes, procedures, registry, tracking, transitions, working_time  # noqa: F401
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
 from workflows.models import (
@@ -71,9 +71,12 @@ def check_tables(spec: engine.ProcessSpec) -> None:
             raise engine.SpecError(f"deadlines.json: {process_key}: must be an object of deadlines")
         for name, duration in entries.items():
             try:
-                engine.parse_duration(duration)
+                engine.parse_deadline(duration)
             except engine.ExpressionError as error:
                 raise engine.SpecError(f"deadlines.json: {process_key}.{name}: {error}") from None
+    problems = working_time.check_tables(tables)
+    if problems:
+        raise engine.SpecError("; ".join(problems))
     terms = tables.get("terms", {})
     for key, unit in (("manager_term_years", "Y"), ("interim_term_months", "M")):
         if key not in terms:
@@ -132,7 +135,8 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
     spec = procedures.spec_of(definition)
     variables = {"deadlines": dict(spec.tables.get("deadlines", {}).get(process_key, {})),
                  "initiator": "office" if access.is_office_role(starter.role) else "applicant"}
-    with transitions.engine_step():
+    with transitions.engine_step(), engine.clock(now), engine.working_calendar(
+            working_time.calendar_for(session, center.county_office if center else None)):
         instance = engine.Instance.start(spec, variables)
     case = Case(public_id=secrets.token_urlsafe(12), process_key=process_key, spec_version=definition.version,
                 serializer_version=engine.SERIALIZER_VERSION, state=instance.serialize(), status="draft",

@@ -743,3 +743,6 @@ class RecordTiming(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     #: seconds from the case's previous record (by seq), or from the case's creation for its first
     seconds: Mapped[float] = mapped_column(Float)
+    #: the same span in working days of the case's county office (``workflows.working_time``); None before
+    #: working time was kept
+    working_days: Mapped[int | None] = mapped_column(Integer)

@@ -157,12 +157,17 @@ def cases_by_status(session: Session, filters: MonitorFilters, *, by_county: boo
 
 
 def step_times(session: Session, filters: MonitorFilters) -> list[dict]:
-    """Median and 90th percentile, in seconds, of each step's time, per procedure and step."""
+    """Median and 90th percentile of each step's time, per procedure and step: in seconds (``p50``, ``p90``)
+    and in working days of the case's county office (``working_p50``, ``working_p90``)."""
     durations = (select(RecordTiming.process_key.label("process_key"), RecordTiming.task_name.label("step"),
-                        RecordTiming.seconds.label("d"))
+                        RecordTiming.seconds.label("d"), RecordTiming.working_days.label("w"))
                  .where(RecordTiming.task_name.is_not(None), *_in_range(RecordTiming.created_at, filters)))
     durations = _scoped(durations, RecordTiming.county_office_id, filters, RecordTiming.process_key).subquery()
-    return percentiles(session, durations, ["process_key", "step"])
+    working = {(row["process_key"], row["step"]): row
+               for row in percentiles(session, durations, ["process_key", "step"], value="w")}
+    return [{**row, "working_p50": working.get((row["process_key"], row["step"]), {}).get("p50"),
+             "working_p90": working.get((row["process_key"], row["step"]), {}).get("p90")}
+            for row in percentiles(session, durations, ["process_key", "step"])]
 
 
 def end_to_end_times(session: Session, filters: MonitorFilters) -> list[dict]:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 import engine
 from forms import t
-from workflows import access, procedures
+from workflows import access, procedures, working_time
 from workflows.errors import Forbidden, InvalidInput, NotFound, StalePlan
 from workflows.keys import unlock_signer
 from workflows.models import Case, ProcessDefinition, User
@@ -115,7 +115,8 @@ def _judge(session: Session, case: Case, instance: engine.Instance, target: engi
         title = target.user_tasks.get(first.element) or instance.spec.user_tasks.get(first.element)
         return refused(first.code, title.title if title else first.element)
     try:
-        moved = instance.moved_to(target)
+        with engine.working_calendar(working_time.calendar_for(session, case.county_office)):
+            moved = instance.moved_to(target)
     except engine.EngineError:
         return refused("state_unreadable")
     try:

@@ -17,7 +17,8 @@ that appeared, and makes:
 
 A case an office starts for someone else tells the holder of its first step (a county office that
 starts a renewal, the center's holder). ``workflows.terms`` adds, about a center rather than a case,
-``term_reminder`` (a term's planned end is near), ``term_expired`` and ``interim_expired``.
+``term_reminder`` (a term's planned end is near), ``term_expired`` and ``interim_expired``; and
+``workflows.timers`` ``deadline_reminder`` (a task's deadline is a few working days away).
 
 Each notification is one row per person (unique per person and event) and one outgoing
 message per channel the person has (SMS to ``User.mobile``, email to ``User.email``) in the
@@ -42,11 +43,12 @@ from workflows import documents, procedures
 from workflows.procedures import DECISION_ACTIONS, OUTCOME_ACTIONS
 
 __all__ = ["Notification", "OutboxMessage", "TaskSnapshot", "snapshot", "after_transition", "add_all", "render",
+           "case_label", "task_holders",
            "unread_count", "user_notifications", "mark_read", "CHANNELS", "KINDS"]
 
 CHANNELS = ("sms", "email")
 KINDS = ("task", "returned", "decision", "outcome", "overdue", "message", "term_reminder", "term_expired",
-         "interim_expired", "visit")
+         "interim_expired", "visit", "deadline_reminder")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 
 
@@ -127,8 +129,13 @@ def snapshot(tasks: list[CaseTask]) -> dict[str, TaskSnapshot]:
             for task in tasks}
 
 
-def _label(case: Case) -> str:
+def case_label(case: Case) -> str:
     return forms.to_persian_digits(f"{case.title or forms.t('web.cases.untitled')} #{case.id}")
+
+
+def task_holders(session: Session, case: Case, task: CaseTask) -> list[User]:
+    """The people a waiting task waits on now."""
+    return _holders(session, case, task.lane, task.office_id, task.assignee_id, task.claimed_by_id)
 
 
 def _holders(session: Session, case: Case, lane: str, office_id: int | None, assignee_id: int | None,
@@ -161,7 +168,7 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
     applicant = session.get(User, case.applicant_id)
     procedure = procedures.of_version(session, case.spec_version)
     process = procedure.title
-    base = {"case": _label(case), "process": process}
+    base = {"case": case_label(case), "process": process}
     steps = {snap.name: snap.title for snap in previous.values()}
     planned: list[tuple[User | None, str, str, dict]] = []
 

@@ -11,7 +11,9 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
   ``@today`` is the day the scenario runs and ``@uploaded`` uploads a file for a document field (or
   for each document of a section);
 - ``answer_inquiries``: the agencies answer every pending inquiry (``clear``, ``not_clear`` or per kind);
-- ``tick_days``: the deadline tick runs that many days after the scenario began;
+- ``tick_days``: the deadline tick runs that many days after the scenario began; ``tick_working_days``:
+  when the office's hours end on that many working days after the scenario's first day, by the
+  calendar of the main case's county office (``at_working_days`` times a task the same way);
 - ``start_linked``: the case's center starts a procedure linked to this case (``"case": "linked"``
   aims later steps at it);
 - ``start_refused``: the case's center cannot start this procedure now (as ``as``, the center's holder
@@ -21,6 +23,9 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
 and ``expect``s what must follow: the action signed, the records added, the status, the waiting
 tasks, the outcome, the license issued and its status, the manager in office and how many years their
 term runs, the end of the previous term (or of the last term, when no manager follows), the inquiries' results, the last action. Every case's chain must verify at the end.
+
+A scenario begins now, or at ``starts``: ``{"jalali": "12/25", "time": "10:00"}`` is the next such
+Jalali day (Tehran time) after today, so that a scenario across Nowruz stays in the future.
 
 `flask deploy` runs the scenarios of every package whose version is new, each on its own copy of a
 seeded throwaway SQLite database, and refuses the deploy when one fails (``check_packages``); the test
@@ -37,14 +42,16 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import jdatetime
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from workflows import cases, documents, inquiries, pki, procedures, registry, timers
+from forms.persian import TEHRAN
+from workflows import cases, documents, inquiries, pki, procedures, registry, timers, working_time
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
 from workflows.errors import InvalidInput, WorkflowError
 from workflows.keys import unlock_signer
@@ -149,6 +156,11 @@ class Run:
     # --- running ----------------------------------------------------------------------------------
 
     def now(self, step: dict) -> datetime:
+        working = step.get("at_working_days", step.get("tick_working_days"))
+        if working is not None:
+            main = self.cases.get("main")
+            calendar = working_time.calendar_for(self.session, main.county_office if main else None)
+            return calendar.add_working_days(self.start, working) + timedelta(seconds=1)
         return self.start + timedelta(days=step.get("at_days", step.get("tick_days", 0)), seconds=1)
 
     def setup(self, name: str, where: str) -> Center | None:
@@ -172,10 +184,14 @@ class Run:
              patch: dict | None = None) -> Case:
         """Run one scenario; its main case, or ScenarioFailed saying where and what."""
         actors = actors or ACTORS
+        if "starts" in scenario:
+            self.start = _next_day(scenario["starts"], self.start)
+            pki.refresh_crls(self.session, self.ca_passphrase, self.start)  # as the tick keeps them: covering then
         center = self.setup(scenario["setup"], where) if scenario.get("setup") else None
         starter = self.user(actors[scenario.get("start_as", "applicant")])
         try:
-            case = cases.start_case(self.session, process_key=scenario["process"], starter=starter, center=center)
+            case = cases.start_case(self.session, process_key=scenario["process"], starter=starter, center=center,
+                                    now=self.start)
         except WorkflowError as error:
             raise ScenarioFailed(f"{where}: the case cannot start ({type(error).__name__} {error.detail})") from None
         self.cases["main"] = case
@@ -198,7 +214,7 @@ class Run:
         now = self.now(step)
         if "answer_inquiries" in step:
             return self._answer(target, step["answer_inquiries"], now)
-        if "tick_days" in step:
+        if "tick_days" in step or "tick_working_days" in step:
             return self._tick(now)
         if "start_linked" in step:
             linked = cases.start_case(self.session, process_key=step["start_linked"], starter=target.applicant,
@@ -296,6 +312,19 @@ def _put(data: dict, path: str, value: Any) -> None:
 
 def _pin(user: User) -> str:
     return next(a.pin for a in DEMO_ACCOUNTS if a.username == user.username)
+
+
+def _next_day(starts: dict, after: datetime) -> datetime:
+    """The next moment after ``after`` that falls on the Jalali day ``starts["jalali"]`` (MM/DD) at
+    ``starts["time"]`` in Tehran."""
+    month, day = (int(part) for part in starts["jalali"].split("/"))
+    hour, minute = (int(part) for part in starts.get("time", "09:00").split(":"))
+    year = jdatetime.date.fromgregorian(date=after.astimezone(TEHRAN).date()).year
+    for candidate in (year, year + 1):
+        moment = datetime.combine(jdatetime.date(candidate, month, day).togregorian(), time(hour, minute), TEHRAN)
+        if moment > after:
+            return moment.astimezone(timezone.utc)
+    raise ScenarioFailed(f"starts: no {starts['jalali']} after {after:%Y-%m-%d}")
 
 
 def _check(session: Session, case: Case, records: list[Record], expect: dict, where: str) -> None:

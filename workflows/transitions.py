@@ -20,8 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import engine
-from signing import Signer, canonical_bytes
-from workflows import access, chain, documents, facts, notifications, procedures
+from signing import Signer, canonical_bytes, format_time
+from workflows import access, chain, documents, facts, notifications, procedures, working_time
 from workflows.errors import NotFound, ProcessFailed
 from workflows.models import (
     Case, CaseCount, CaseDayCount, CaseTask, ProcessDefinition, Record, RecordTiming, User, tehran_today,
@@ -125,6 +125,9 @@ class Transition:
         self._started = started
         self._starter: User | None = None
         self._moved = False
+        self._calendar: working_time.Calendar | None = None
+        #: the timers already waiting, whose deadlines earlier records signed
+        self._signed_waits = {(wait.task_id, wait.name) for wait in instance.timers()} if not started else set()
 
     @classmethod
     def begin(cls, session: Session, case: Case, now: datetime) -> Transition:
@@ -142,10 +145,18 @@ class Transition:
         change._starter = starter
         return change
 
+    @property
+    def calendar(self) -> working_time.Calendar:
+        """The working calendar of the case's county office (the country's while it has none)."""
+        if self._calendar is None:
+            self._calendar = working_time.calendar_for(self.session, self.case.county_office)
+        return self._calendar
+
     @contextmanager
     def engine(self) -> Iterator[engine.Instance]:
-        """Move the engine (``engine_step``: the definition failing is ProcessFailed); reactions follow it."""
-        with engine_step():
+        """Move the engine (``engine_step``: the definition failing is ProcessFailed) at the transition's
+        time, on the case's working calendar; reactions follow it."""
+        with engine_step(), engine.clock(self.now), engine.working_calendar(self.calendar):
             yield self.instance
         self._moved = True
 
@@ -164,7 +175,7 @@ class Transition:
                                .order_by(Record.seq.desc()).limit(1)).first()
         documents = (form_data or {}).get("documents") or {}
         status, outcome = status_after(session, case, self.instance)
-        details = {**(details or {}), "case": facts.case_facts(case, status, outcome)}
+        details = {**(details or {}), "case": facts.case_facts(case, status, outcome), **self._new_deadlines()}
         record = chain.append(
             session, last=last, chain_id=case.public_id, process_key=case.process_key,
             spec_version=case.spec_version, action=action, actor=actor, signer=signer, now=now, task_id=task_id,
@@ -183,9 +194,24 @@ class Transition:
         since = previous.created_at if previous else case.created_at
         session.add(RecordTiming(record_id=record.id, case_id=case.id, process_key=case.process_key,
                                  county_office_id=case.county_office_id, task_name=task_name, action=action,
-                                 created_at=now, seconds=(now - since).total_seconds()))
+                                 created_at=now, seconds=(now - since).total_seconds(),
+                                 working_days=self.calendar.working_days_between(since, now)))
         self.records.append(record)
         return record
+
+    def _new_deadlines(self) -> dict:
+        """The deadlines set since the last record: their due times, and the calendar that counted those in
+        working days (signed with the record)."""
+        new = [wait for wait in self.instance.timers() if (wait.task_id, wait.name) not in self._signed_waits]
+        if not new:
+            return {}
+        self._signed_waits |= {(wait.task_id, wait.name) for wait in new}
+        found: dict = {"deadlines": {wait.name: {"due": format_time(wait.fire_at), "working_days": wait.working_days}
+                                     for wait in new}}
+        if any(wait.working_days is not None for wait in new):
+            found["calendar"] = {"office": self.case.county_office.code if self.case.county_office else None,
+                                 "version": self.calendar.version}
+        return found
 
     def finish(self, signer: Signer | None = None, actor: User | None = None) -> Transition:
         """When the engine moved, let the reactions answer where it now is (what they sign is signed with

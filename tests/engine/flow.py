@@ -70,6 +70,14 @@ def load_spec(process_key: str = "center_founding", bpmn_dir: Path = BPMN_DIR) -
     return engine.spec_from_sources(process_key, engine.read_sources(bpmn_dir, process_key))
 
 
+class EveryDayCalendar:
+    """A working calendar where every day is a working day and a working day lasts 24 hours: the
+    procedures' working-day deadlines fall N days after their start, as calendar days would."""
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        return start + timedelta(days=days)
+
+
 def start(spec: engine.ProcessSpec, *, initiator: str = "applicant", now: datetime | None = NOW,
           **extra: Any) -> Instance:
     """Start as the application does: the process's deadlines from the spec's table, and who started it."""

@@ -114,7 +114,7 @@ def test_timer_waits_describe_themselves(spec):
     [wait] = instance.timers()
     gateway = [task for task in instance._workflow.get_tasks(spec_name="await_inquiries")]
     assert wait == TimerWait(task_id=str(gateway[0].id), name="inquiries_overdue", fire_at=NOW + 10 * DAY,
-                             attached_to=None)
+                             attached_to=None, working_days=10)
     assert wait.fire_at.tzinfo is not None and wait.fire_at.utcoffset() == timedelta(0)
     with pytest.raises(AttributeError):
         wait.name = "x"  # type: ignore[misc]
@@ -124,7 +124,7 @@ def test_timer_waits_describe_themselves(spec):
     [wait] = instance.timers()
     [boundary] = instance._workflow.get_tasks(spec_name="county_overdue")
     assert wait == TimerWait(task_id=str(boundary.id), name="county_overdue", fire_at=NOW + 7 * DAY,
-                             attached_to="county_review")
+                             attached_to="county_review", working_days=5)
 
 
 def test_timer_fires_only_once_now_reaches_its_due_time(spec):
@@ -280,7 +280,14 @@ def test_without_now_the_real_clock_counts(spec):
     ("P", r"'P' is not an ISO 8601 duration"),
     ("", r"'' is not an ISO 8601 duration"),
     ("P1W2D", r"is not an ISO 8601 duration"),
-    (10, r"timer 'await_inquiries': 'deadlines\[\"inquiries\"\]' gave int 10, not an ISO 8601 duration string"),
+    (10, r"timer 'await_inquiries': 'deadlines\[\"inquiries\"\]' gave int 10, not an ISO 8601 duration string "
+         r"or \{\"working_days\": N\}"),
+    ({"working_days": 0}, r"timer 'await_inquiries': 0 working days is outside 1 to 1200"),
+    ({"working_days": 1201}, r"1201 working days is outside 1 to 1200"),
+    ({"working_days": "5"}, r"is neither an ISO 8601 duration nor \{\"working_days\": N\} with a whole number N"),
+    ({"working_days": True}, r"is neither an ISO 8601 duration nor"),
+    ({"working_days": 5, "hours": 2}, r"is neither an ISO 8601 duration nor"),
+    ({"calendar_days": 5}, r"is neither an ISO 8601 duration nor"),
 ])
 def test_bad_deadline_is_an_expression_error(spec, deadline, message):
     instance = start(spec, deadlines={"county_review": "P5D", "inquiries": deadline})
@@ -307,3 +314,68 @@ def test_durations(spec, duration, expected):
     instance = start(spec, now=april, deadlines={"county_review": "P5D", "inquiries": duration})
     apply(instance, now=april)
     assert instance.timers()[0].fire_at == april + expected
+
+
+# --- working-time deadlines ----------------------------------------------------------------------------
+
+class ClosedOn:
+    """Saturday to Thursday, less the given days; a working day ends at 11:00 UTC (14:30 in Tehran)."""
+
+    def __init__(self, *closed: datetime) -> None:
+        self.closed = {moment.date() for moment in closed}
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        day, counted = start.date(), 0
+        while counted < days:
+            day += timedelta(days=1)
+            if day.weekday() != 4 and day not in self.closed:
+                counted += 1
+        return datetime(day.year, day.month, day.day, 11, tzinfo=timezone.utc)
+
+
+WEDNESDAY = datetime(2025, 4, 2, 9, tzinfo=timezone.utc)
+
+
+def test_a_working_day_deadline_is_counted_by_the_callers_calendar_and_survives_a_reload(spec):
+    with engine.working_calendar(ClosedOn(datetime(2025, 4, 5))):
+        instance = start(spec, now=WEDNESDAY, deadlines={"county_review": "P5D", "inquiries": {"working_days": 3}})
+        apply(instance, now=WEDNESDAY)
+    [wait] = instance.timers()
+    # Thursday 3rd counts, Friday 4th is the weekly day off, Saturday 5th is closed: Sunday 6th, Monday 7th
+    assert (wait.fire_at, wait.working_days) == (datetime(2025, 4, 7, 11, tzinfo=timezone.utc), 3)
+    loaded = Instance.load(spec, instance.serialize())
+    assert loaded.timers() == [wait]
+    assert loaded.fire_due_timers(datetime(2025, 4, 7, 10, 59, tzinfo=timezone.utc)) == []
+    assert loaded.fire_due_timers(datetime(2025, 4, 7, 11, tzinfo=timezone.utc)) == ["inquiries_overdue"]
+
+
+def test_a_closure_declared_later_moves_a_working_day_deadline_and_leaves_calendar_time_alone(spec):
+    with engine.working_calendar(ClosedOn()):
+        instance = start(spec, now=WEDNESDAY, deadlines={"county_review": "P5D", "inquiries": {"working_days": 3}})
+        apply(instance, now=WEDNESDAY)
+    [before] = instance.timers()
+    assert before.fire_at == datetime(2025, 4, 6, 11, tzinfo=timezone.utc)
+    with engine.working_calendar(ClosedOn()):
+        assert instance.reschedule_working_timers() == []  # the same calendar moves nothing
+    with engine.working_calendar(ClosedOn(datetime(2025, 4, 5), datetime(2025, 4, 6))):
+        [(moved, was)] = instance.reschedule_working_timers()
+    assert was == before.fire_at and moved.fire_at == datetime(2025, 4, 8, 11, tzinfo=timezone.utc)
+    assert instance.timers() == [moved]
+    assert Instance.load(spec, instance.serialize()).timers() == [moved]
+
+    calendar_time = start(spec, now=WEDNESDAY, deadlines={"county_review": "P5D", "inquiries": "P3D"})
+    apply(calendar_time, now=WEDNESDAY)
+    with engine.working_calendar(ClosedOn(datetime(2025, 4, 4), datetime(2025, 4, 5))):
+        assert calendar_time.reschedule_working_timers() == []
+    assert calendar_time.timers()[0].fire_at == WEDNESDAY + 3 * DAY
+    assert calendar_time.timers()[0].working_days is None
+
+
+def test_a_working_day_deadline_without_a_calendar_is_an_expression_error(spec):
+    with engine.working_calendar(None):
+        instance = start(spec, deadlines={"county_review": "P5D", "inquiries": {"working_days": 10}})
+        saved = instance.serialize()
+        with pytest.raises(engine.ExpressionError, match="timer 'await_inquiries': a deadline of 10 working days "
+                                                         "needs a working calendar, and none is set"):
+            apply(instance)
+    Instance.load(spec, saved)

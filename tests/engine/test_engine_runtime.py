@@ -20,7 +20,8 @@ from tests.engine.flow import (
     start,
 )
 
-START_VARIABLES = {"deadlines": {"county_review": "P5D", "inquiries": "P10D"}, "initiator": "applicant"}
+START_VARIABLES = {"deadlines": {"county_review": {"working_days": 5}, "inquiries": {"working_days": 10}},
+                   "initiator": "applicant"}
 
 
 def test_start_waits_for_the_application(spec):

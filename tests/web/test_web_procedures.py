@@ -305,18 +305,24 @@ def looped_submit(cardinality: str) -> str:
 @pytest.mark.parametrize(("filename", "old", "new", "message"), [
     ("center_founding.bpmn", SUBMIT_TASK_END, looped_submit("100000000"),
      "center_founding.bpmn: submit_application: loopCardinality '100000000' is not a whole number from 0 to 100"),
-    ("deadlines.json", '"county_review": "P5D"', '"county_review": "P999999999Y"',
+    ("deadlines.json", '"county_review": {"working_days": 5}, "inquiries"', '"county_review": "P999999999Y", "inquiries"',
      "deadlines.json: center_founding.county_review: 'P999999999Y' is longer than the longest duration allowed, "
      "1827 days"),
     ("deadlines.json", '"successor": "P30D"', '"successor": "PT0S"',
      "deadlines.json: manager_retirement.successor: 'PT0S' is no time at all"),
-    ("deadlines.json", '"inquiries": "P10D"', '"inquiries": "ten days"',
+    ("deadlines.json", '"inquiries": {"working_days": 10}}', '"inquiries": "ten days"}',
      "deadlines.json: center_founding.inquiries: 'ten days' is not an ISO 8601 duration"),
+    ("deadlines.json", '"inquiries": {"working_days": 10}}', '"inquiries": {"working_days": 10.5}}',
+     "deadlines.json: center_founding.inquiries: {'working_days': 10.5} is neither an ISO 8601 duration nor "
+     "{\"working_days\": N} with a whole number N"),
+    ("working_time.json", '"days_off": ["friday"]', '"days_off": ["friday", "jomeh"]',
+     "working_time.json: days_off: days off must be a list of weekday names"),
     ("terms.json", '"manager_term_years": 4', '"manager_term_years": 400',
      "terms.json: manager_term_years: 'P400Y' is longer than the longest duration allowed"),
     ("manager_eligibility.dmn", "&gt; 41", "&gt; 39",
      "manager_eligibility.dmn: manager_eligibility: rule Rule_manager_age_max: its message does not state 39"),
-], ids=["huge-cardinality", "billion-year-deadline", "zero-deadline", "malformed-deadline", "400-year-term",
+], ids=["huge-cardinality", "billion-year-deadline", "zero-deadline", "malformed-deadline",
+        "fractional-working-days", "unknown-weekday", "400-year-term",
         "rule-changed-without-its-words"])
 def test_deploy_refuses_sources_beyond_bounds_and_stores_nothing(app, runner, tmp_path, filename, old, new, message):
     app.config["BPMN_DIR"] = changed_bpmn(app, tmp_path, filename, old, new)

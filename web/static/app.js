@@ -115,6 +115,26 @@
   /* ---- the picker ---- */
 
   var pickerCount = 0;
+  /* the days off of the signed-in person's office (/calendar/days-off.json): read once, when a picker opens */
+  var daysOff = null, daysOffAsked = false;
+
+  function loadDaysOff(then) {
+    var url = document.body.dataset.daysOff;
+    if (daysOff || daysOffAsked || !url || !window.fetch) { return; }
+    daysOffAsked = true;
+    fetch(url, { credentials: "same-origin" }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (found) {
+      if (found) { daysOff = found; then(); }
+    }).catch(function () { daysOffAsked = false; });
+  }
+
+  function dayOffReason(jdn) {
+    if (!daysOff) { return null; }
+    var g = d2g(jdn), key = g.gy + "-" + pad(g.gm) + "-" + pad(g.gd);
+    if (daysOff.days[key]) { return daysOff.days[key]; }
+    return daysOff.weekly.indexOf(weekday(jdn)) >= 0 ? UI.weekdays[weekday(jdn)] : null;
+  }
 
   function DatePicker(input) {
     this.input = input;
@@ -162,6 +182,7 @@
     };
     document.addEventListener("mousedown", this.outside);
     this.render(true);
+    loadDaysOff(function () { if (self.panel) { self.render(false); } });
   };
 
   DatePicker.prototype.close = function (refocus) {
@@ -272,12 +293,14 @@
       var cell = document.createElement("td");
       var button = document.createElement("button");
       button.type = "button";
-      button.className = "picker-day" + (jdn === today ? " today" : "");
+      var off = dayOffReason(jdn);
+      button.className = "picker-day" + (jdn === today ? " today" : "") + (off ? " off" : "");
       button.textContent = fa(day);
       button.dataset.jdn = String(jdn);
       button.tabIndex = jdn === this.focusJdn ? 0 : -1;
       button.setAttribute("aria-label", fa(day) + " " + UI.months[this.month - 1] + " " + fa(this.year) + "، " +
-        UI.weekdays[weekday(jdn)]);
+        UI.weekdays[weekday(jdn)] + (off ? "، " + UI.dayOff + ": " + off : ""));
+      if (off) { button.title = UI.dayOff + ": " + off; }
       if (jdn === chosen) { button.setAttribute("aria-pressed", "true"); }
       cell.appendChild(button);
       row.appendChild(cell);

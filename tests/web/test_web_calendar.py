@@ -1,0 +1,100 @@
+"""The working calendar page: who reads it, what it shows with its sources, and a province head declaring a
+closure that moves the running deadlines of its county offices."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import jdatetime
+from sqlalchemy import select
+
+from support import PIN, answer_all, login, submitted_founding
+from web.extensions import db
+from workflows import working_time
+from workflows.models import AdminRecord, CaseTask, Record
+
+TEHRAN = timezone(timedelta(hours=3, minutes=30))
+
+
+def _tomorrow() -> str:
+    day = (datetime.now(timezone.utc).astimezone(TEHRAN) + timedelta(days=1)).date()
+    return jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d")
+
+
+def test_a_county_officer_reads_their_offices_year_with_its_sources_and_cannot_declare(app, client):
+    login(client, "arak_officer")
+    page = client.get("/calendar?year=1405").get_data(as_text=True)
+    assert 'id="days-off"' in page and "اراک" in page
+    assert "تقویم رسمی اعلام‌شده" in page  # 1405's source
+    assert "عاشورای حسینی" in page and "۱۴۰۵/۰۴/۰۴" in page
+    assert "تعطیلی هفتگی: جمعه" in page
+    assert 'id="declare-closure"' not in page
+    assert "استان تهران" not in page  # no other office offered
+    provisional = client.get("/calendar?year=1406").get_data(as_text=True)
+    assert "برآوردی؛ تقویم رسمی این سال هنوز در سامانه نیامده است" in provisional
+    assert client.post("/calendar/closures", data={"first_day": _tomorrow(), "reason": "x",
+                                                   "offices": "markazi-arak", "pin": PIN}).status_code == 404
+    assert db.session.scalars(select(AdminRecord).where(AdminRecord.action == "declare_closure")).first() is None
+
+
+def test_an_applicant_has_no_calendar_page(app, client):
+    login(client, "applicant1")
+    assert client.get("/calendar").status_code == 404
+
+
+def test_a_province_head_declares_a_closure_and_the_arak_deadline_moves(app, client):
+    now = datetime.now(timezone.utc)
+    case = submitted_founding(app)
+    answer_all(case, "clear", now)
+    due = db.session.scalars(select(CaseTask.due_at).where(CaseTask.case_id == case.id)).one()
+    login(client, "markazi_head")
+    page = client.get("/calendar").get_data(as_text=True)
+    assert 'id="declare-closure"' in page and "استان مرکزی" in page and "ساوه" in page
+
+    wrong = client.post("/calendar/closures", data={"first_day": _tomorrow(), "reason": "آلودگی هوا",
+                                                    "offices": "markazi-arak", "pin": "0000"})
+    assert wrong.status_code == 422 and "رمز امضا" in wrong.get_data(as_text=True)
+    missing = client.post("/calendar/closures", data={"first_day": "۱۴۰۵/۱۳/۰۱", "reason": "",
+                                                      "offices": "markazi-arak", "pin": PIN})
+    text = missing.get_data(as_text=True)
+    assert missing.status_code == 422 and "تاریخ نامعتبر است" in text and "این فیلد الزامی است" in text
+    assert db.session.scalars(select(AdminRecord).where(AdminRecord.action == "declare_closure")).first() is None
+
+    done = client.post("/calendar/closures", data={"first_day": _tomorrow(), "last_day": "", "reason": "آلودگی هوا",
+                                                   "offices": "markazi-arak", "pin": PIN})
+    assert done.status_code == 302
+    record = db.session.scalars(select(AdminRecord).where(AdminRecord.action == "declare_closure")).one()
+    assert json.loads(record.canonical)["details"]["closure"]["offices"] == ["markazi-arak"]
+    db.session.expire_all()
+    moved_to = db.session.scalars(select(CaseTask.due_at).where(CaseTask.case_id == case.id)).one()
+    office = working_time.calendar_for(db.session, case.county_office)
+    assert moved_to == office.add_working_days(now, 5)
+    tomorrow = (now.astimezone(TEHRAN) + timedelta(days=1)).date()
+    moved = db.session.scalars(select(Record).where(Record.case_id == case.id, Record.action == "deadline_moved")).all()
+    assert (len(moved) == 1 and moved_to > due) if working_time.calendar_for(db.session, None).is_working(tomorrow) \
+        else moved == []
+    shown = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "آلودگی هوا" in shown and "تعطیلی اعلام‌شده" in shown and f"#{record.seq}".translate(
+        str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")) in shown
+
+
+def test_the_inbox_shows_the_working_days_left_by_the_offices_calendar(app, client):
+    now = datetime.now(timezone.utc)
+    case = submitted_founding(app)
+    answer_all(case, "clear", now)
+    due = db.session.scalars(select(CaseTask.due_at).where(CaseTask.case_id == case.id)).one()
+    left = working_time.calendar_for(db.session, case.county_office).working_days_left(now, due)
+    assert left in (5, 6)  # five working days after today, and today while the office is open
+    login(client, "arak_officer")
+    page = client.get("/inbox").get_data(as_text=True)
+    assert f"({str(left).translate(str.maketrans('0123456789', '۰۱۲۳۴۵۶۷۸۹'))} روز کاری مانده)" in page
+
+
+def test_the_date_picker_reads_the_offices_days_off(app, client):
+    login(client, "arak_officer")
+    found = client.get("/calendar/days-off.json").get_json()
+    assert found["weekly"] == [6]  # Friday, the picker's last weekday
+    assert found["days"]["2026-06-25"] == "عاشورای حسینی"  # 1405/04/04
+    assert found["version"] == working_time.calendar_for(db.session, None).version
+    client.post("/logout")
+    assert client.get("/calendar/days-off.json").status_code in (302, 401)
