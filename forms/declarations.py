@@ -122,6 +122,18 @@ def _flatten(messages: Any, path: str, flat: dict[str, list[str]]) -> None:
 Lookup = Callable[[str, Any], Any]
 
 
+def _person_fields(schema: Schema, path: str = "") -> dict[str, str]:
+    """The person fields of a schema by dotted path (sections walked, lists not): the lane of each."""
+    found: dict[str, str] = {}
+    for name, field in schema.fields.items():
+        here = f"{path}.{name}" if path else name
+        if isinstance(field, Person):
+            found[here] = field.lane
+        elif isinstance(field, Section):
+            found.update(_person_fields(field.schema, here))
+    return found
+
+
 @dataclass(frozen=True)
 class FormSpec:
     """A form a user task shows, found by the task's form key."""
@@ -146,6 +158,8 @@ class FormSpec:
     case_fields: Mapping[str, str]
     #: The declared variables (see the module's docstring).
     variables: Mapping[str, Any] = dataclass_field(default_factory=dict)
+    #: The person fields by dotted path (outside lists): the lane whose office's people each names.
+    people: Mapping[str, str] = dataclass_field(default_factory=dict)
 
     def validate(self, data: Any) -> dict[str, Any]:
         """Return the cleaned, JSON-safe data, or raise `FormError` (dotted keys)."""
@@ -161,21 +175,6 @@ class FormSpec:
         """The value at a dotted path of cleaned data (None when the optional field was left out)."""
         value = _at(cleaned, path)
         return None if value is _MISSING else value
-
-    @property
-    def people(self) -> dict[str, str]:
-        """The person fields by dotted path (outside lists): the lane whose office's people each names."""
-        found: dict[str, str] = {}
-
-        def walk(schema: Schema, path: str) -> None:
-            for name, field in schema.fields.items():
-                here = f"{path}.{name}" if path else name
-                if isinstance(field, Person):
-                    found[here] = field.lane
-                elif isinstance(field, Section):
-                    walk(field.schema, here)
-        walk(self.schema(), "")
-        return found
 
     def lookups(self) -> set[str]:
         """The names of the facts the form's variables look up."""
@@ -364,7 +363,8 @@ class _Builder:
         return FormSpec(key=key, title=title, done=done, schema=schema, labels=MappingProxyType(labels),
                         helps=MappingProxyType(helps), documents=tuple(documents), offices=MappingProxyType(offices),
                         case_fields=MappingProxyType(dict(case_fields)),
-                        variables=MappingProxyType(variables if isinstance(variables, dict) else {}))
+                        variables=MappingProxyType(variables if isinstance(variables, dict) else {}),
+                        people=MappingProxyType(_person_fields(schema())))
 
     def _schema(self, where: str, key: str, container: dict, path: str, labels: dict, helps: dict, offices: dict,
                 documents: list, kinds: dict) -> type[Schema] | None:

@@ -2,9 +2,14 @@
 form where headquarters or a province head declares a closure (signed with their PIN; the deadlines it
 reaches move at once, each move a signed record of its case).
 
+The leave page: a person records their leave; an office head (or the province head above a county office)
+names a substitute for an absent colleague (``workflows.absences``), each signed with their PIN.
+
 Every person of an office reads the calendar of their office (headquarters: of any office); others get 404.
 """
 from __future__ import annotations
+
+from itertools import groupby
 
 import jdatetime
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -16,7 +21,7 @@ from forms import t
 from web.extensions import db
 from web.listing import error_messages
 from web.transaction import commits
-from workflows import access, timers, working_time
+from workflows import absences, access, procedures, timers, working_time
 from workflows.errors import Forbidden, InvalidInput, NotFound, WrongPin
 from workflows.keys import unlock_signer
 from workflows.models import Office, User, tehran_today, utcnow
@@ -65,14 +70,14 @@ def _page(status: int = 200, errors: dict | None = None, values: dict | None = N
     year = int(forms.normalize_digits(year)) if forms.normalize_digits(year).isdigit() and \
         int(forms.normalize_digits(year)) in years else this_year
     calendar = working_time.calendar_for(db.session, chosen)
-    days = calendar.year(year)
+    days = [(day, list(offs)) for day, offs in groupby(calendar.year(year), key=lambda off: off.day)]
     weekly = sorted(calendar.weekly_off, key=lambda day: (day + 2) % 7)  # Saturday first
     return render_template(
         "calendar.html", offices=offices, chosen=chosen, years=years, year=year, days=days, calendar=calendar,
         weekly=[working_time.WEEKDAYS[day] for day in weekly], source=calendar.year_source(year),
         closures=[c for c in calendar.closures], may_declare=_may_declare(user),
         errors=errors or {}, values=values or {}, messages=error_messages(errors or {}),
-        jalali_day=lambda day: jdatetime.date.fromgregorian(date=day)), status
+        weekdays=working_time.WEEKDAYS), status
 
 
 @bp.route("")
@@ -129,3 +134,86 @@ def days_off():
                         "version": calendar.version})
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+# --- leave and substitutes -------------------------------------------------------------------------------
+
+LEAVE_FIELDS = ("person", "first_day", "last_day")
+SUBSTITUTE_FIELDS = ("absent", "substitute", "first_day", "last_day")
+
+
+def _headed(user: User) -> list[User]:
+    """The people whose substitute this person names: a county head their office's, a province head their
+    office's and its counties'."""
+    if user.role == "county_head":
+        offices = [user.office_id]
+    elif user.role == "province_head":
+        offices = [user.office_id, *db.session.scalars(select(Office.id).where(Office.parent_id == user.office_id))]
+    else:
+        return []
+    return list(db.session.scalars(select(User).where(User.office_id.in_(offices), User.active)
+                                   .order_by(User.office_id, User.full_name)))
+
+
+def _leave_page(status: int = 200, errors: dict | None = None, values: dict | None = None, form: str | None = None):
+    user = current_user._get_current_object()
+    if user.office_id is None or not access.is_office_role(user.role):
+        raise NotFound("leave")
+    headed = _headed(user)
+    ids = {user.id} | {person.id for person in headed}
+    today = tehran_today(utcnow())
+    shown = [leave for leave in absences.leaves(db.session, user_ids=ids) if leave.last_day >= today]
+    people = {person.id: person for person in db.session.scalars(select(User).where(User.id.in_(
+        ids | {s.substitute_id for s in access.substitutions(db.session)})))}
+    substitutions = [s for s in access.substitutions(db.session) if s.last_day >= today
+                     and (s.absent_id in ids or s.substitute_id == user.id)]
+    candidates = list(db.session.scalars(select(User).where(User.active, User.office_id.in_(
+        {person.office_id for person in headed} | {person.office.parent_id for person in headed if person.office}))
+        .order_by(User.office_id, User.full_name))) if headed else []
+    return render_template(
+        "leave.html", leaves=shown, substitutions=substitutions, people=people, headed=headed,
+        candidates=[c for c in candidates if access.is_office_role(c.role)],
+        procedures=procedures.catalogue(db.session).current, errors=errors or {}, values=values or {},
+        form=form, messages=error_messages(errors or {}), today=today), status
+
+
+@bp.route("/leave")
+@login_required
+def leave():
+    return _leave_page()
+
+
+def _sign(form_name: str, fields: tuple[str, ...], change, done_key: str):
+    values = {name: request.form.get(name, "") for name in fields}
+    try:
+        result = change(values, forms.normalize_digits(request.form.get("pin", "")))
+    except InvalidInput as error:
+        db.session.rollback()
+        return _leave_page(422, error.errors, values, form_name)
+    except WrongPin:
+        db.session.rollback()
+        return _leave_page(422, {"pin": [t("web.error.wrong_pin")]}, values, form_name)
+    except Forbidden:
+        db.session.rollback()
+        raise NotFound("leave") from None
+    flash(t(done_key, seq=forms.to_persian_digits(str(result.seq))), "success")
+    return redirect(url_for("calendar.leave"))
+
+
+@bp.route("/leave", methods=["POST"])
+@login_required
+@commits
+def record_leave():
+    user = current_user._get_current_object()
+    return _sign("leave", LEAVE_FIELDS, lambda values, pin: absences.record_leave(
+        db.session, user, data=values, pin=pin, now=utcnow()), "web.leave.recorded")
+
+
+@bp.route("/substitutes", methods=["POST"])
+@login_required
+@commits
+def name_substitute():
+    user = current_user._get_current_object()
+    keys = [key for key in request.form.getlist("process_keys") if key]
+    return _sign("substitute", SUBSTITUTE_FIELDS, lambda values, pin: absences.name_substitute(
+        db.session, user, data={**values, "process_keys": keys}, pin=pin, now=utcnow()), "web.leave.named")

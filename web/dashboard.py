@@ -17,7 +17,7 @@ from web.charts import bar_chart, stacked_chart
 from web.extensions import db
 from web.listing import choice_arg, collect, csv_response, date_range, error_messages, query_without
 from web.scope import by_name, deployed
-from workflows import access, monitoring
+from workflows import absences, access, monitoring
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Office, User, tehran_today, utcnow
 from workflows.procedures import DECISION_ACTIONS
@@ -211,6 +211,9 @@ def index():
     steps = monitoring.step_times(db.session, filters)
     end_to_end = monitoring.end_to_end_times(db.session, filters)
     backlog = monitoring.backlog(db.session, filters, now)
+    office_ids = filters.office_ids if filters.office_ids is not None else db.session.scalars(
+        select(Office.id).where(Office.kind != "hq")).all()
+    unstaffed = absences.unstaffed_offices(db.session, tehran_today(now), office_ids)
     decisions = monitoring.decision_rates(db.session, filters)
     youth = monitoring.youth_profile(db.session, filters)
     charts = {
@@ -225,7 +228,7 @@ def index():
     }
     return render_template(
         "monitoring.html", scope=scope, messages=[], cases=cases, steps=steps, end_to_end=end_to_end,
-        backlog=backlog, decisions=decisions, youth=youth, charts=charts, duration=duration_text,
+        backlog=backlog, unstaffed=unstaffed, decisions=decisions, youth=youth, charts=charts, duration=duration_text,
         step_label=_step_label, band_label=_band_label, area_key=area_key, args=args,
         export_args=export_args, now=now, **_choices(current_user, scope))
 

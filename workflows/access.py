@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from workflows.models import Case, CaseTask, Office, User
+from workflows.models import AdminRecord, Case, CaseTask, Office, User, tehran_today, utcnow
+
+#: the admin-log action that names a substitute for an absent colleague (workflows.absences)
+SUBSTITUTE_ACTION = "name_substitute"
 
 __all__ = [
     "ROLES_FILE", "RoleDef", "ROLE_DEFS", "LANE_ROLES", "READ_ALL_ROLES", "OFFICE_LANES", "load_roles",
     "office_subtree_ids", "visible_cases", "can_view", "task_holder", "may_act", "lanes_of", "has_capability",
-    "is_office_role", "may_start", "office_people",
+    "is_office_role", "may_start", "office_people", "office_person", "may_act_itself", "acting_for", "Substitution", "substitutions",
+    "SUBSTITUTE_ACTION",
 ]
 
 #: the roles file shipped with the project
@@ -132,6 +137,65 @@ def task_holder(case: Case, lane: str) -> tuple[int | None, int | None]:
 
 
 def may_act(user: User, task: CaseTask) -> bool:
+    """True when the user may complete the task today: in their own right (``may_act_itself``) or standing
+    in for an absent colleague who may (``acting_for``)."""
+    return may_act_itself(user, task) or acting_for(user, task) is not None
+
+
+def acting_for(user: User, task: CaseTask, day: date | None = None) -> tuple[User, Substitution] | None:
+    """The absent person this user stands in for on this task on ``day`` (Tehran's today by default), with
+    the substitution that says so: it is in force, names them for the task's procedure, and that person may
+    act on the task in their own right (their lane and office, the person it waits on, their claim)."""
+    session = object_session(user)
+    if session is None or not user.active or not is_office_role(user.role):
+        return None
+    day = day or tehran_today(utcnow())
+    for substitution in substitutions(session, day=day, substitute_id=user.id):
+        if substitution.process_keys and task.case.process_key not in substitution.process_keys:
+            continue
+        absent = session.get(User, substitution.absent_id)
+        if absent is not None and may_act_itself(absent, task):
+            return absent, substitution
+    return None
+
+
+@dataclass(frozen=True)
+class Substitution:
+    """A substitute named by an office head for an absent colleague, as its signed record says."""
+
+    seq: int
+    absent_id: int
+    substitute_id: int
+    first_day: date
+    last_day: date
+    #: the procedures it covers (empty: every procedure)
+    process_keys: tuple[str, ...]
+    named_by: int
+
+
+def substitutions(session: Session, *, day: date | None = None, substitute_id: int | None = None,
+                  absent_id: int | None = None) -> list[Substitution]:
+    """The substitutions of the admin log (``name_substitute`` records, read from what they signed), in
+    force on ``day`` and for the people given when given."""
+    found = []
+    for canonical, seq, actor in session.execute(select(AdminRecord.canonical, AdminRecord.seq, AdminRecord.actor_user_id)
+                                                 .where(AdminRecord.action == SUBSTITUTE_ACTION)
+                                                 .order_by(AdminRecord.seq)):
+        signed = json.loads(canonical)["details"]["substitution"]
+        substitution = Substitution(seq, signed["absent_id"], signed["substitute_id"],
+                                    date.fromisoformat(signed["first_day"]), date.fromisoformat(signed["last_day"]),
+                                    tuple(signed["process_keys"]), actor)
+        if day is not None and not substitution.first_day <= day <= substitution.last_day:
+            continue
+        if substitute_id is not None and substitution.substitute_id != substitute_id:
+            continue
+        if absent_id is not None and substitution.absent_id != absent_id:
+            continue
+        found.append(substitution)
+    return found
+
+
+def may_act_itself(user: User, task: CaseTask) -> bool:
     """True when the user holds a role of the task's lane and its office (or is the person it waits
     on), and nobody else has claimed it."""
     if not user.active or user.role not in LANE_ROLES.get(task.lane, ()):
@@ -141,6 +205,13 @@ def may_act(user: User, task: CaseTask) -> bool:
     if task.assignee_id is not None:
         return task.assignee_id == user.id
     return task.office_id is not None and task.office_id == user.office_id
+
+
+def office_person(session: Session, office_id: int, lane: str, username: str) -> User | None:
+    """The active person with this username who completes tasks of this lane in this office, if any."""
+    return session.scalars(select(User).where(
+        User.office_id == office_id, User.active, User.role.in_(LANE_ROLES.get(lane, ())),
+        User.username == username)).first()
 
 
 def office_people(session: Session, office_id: int, lane: str) -> list[User]:

@@ -220,7 +220,8 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
     if lock_version is not None and lock_version != case.lock_version:
         raise Conflict("case changed since the form was loaded")
     task = open_task(session, case, task_id)
-    if not access.may_act(actor, task):
+    standing_in = None if access.may_act_itself(actor, task) else access.acting_for(actor, task, tehran_today(now))
+    if not access.may_act_itself(actor, task) and standing_in is None:
         raise Forbidden("not your task")
 
     procedure = change.procedure
@@ -234,19 +235,20 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
         signer = signer_for(session, actor, pin, signing_session)
 
     variables = form.workflow_variables(cleaned, tehran_today(now), lookups.lookup_for(session, case))
+    if county is not None:  # before the engine moves: the deadlines it sets count this office's working days
+        case.county_office = county
     try:
         with change.engine() as instance:
             instance.complete(task_id, variables, lane=task.lane)
     except (engine.TaskNotFound, engine.TaskNotReady) as error:
         raise Conflict(str(error)) from None
 
-    if county is not None:
-        case.county_office = county
     if "title" in form.case_fields:
         case.title = form.value(cleaned, form.case_fields["title"])
     change.sign(signer, actor, action=procedure.action_for(task.name, cleaned), task_id=task.task_id,
                 task_name=task.name, form_key=task.form_key, form_data=cleaned,
-                rule_results=_rule_results(change.spec, instance, variables) if "facts" in variables else None)
+                rule_results=_rule_results(change.spec, instance, variables) if "facts" in variables else None,
+                details={"acting_for": _acting_for(*standing_in)} if standing_in is not None else None)
     change.finish(signer, actor)
     session.query(Draft).filter(Draft.case_id == case.id, Draft.form_key == task.form_key,
                                 Draft.user_id == actor.id).delete()
@@ -255,6 +257,13 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+def _acting_for(absent: User, substitution: access.Substitution) -> dict:
+    """Whom a substitute signed for, and the admin record that named them (in the record's details, so that
+    the timeline and the certificate show it)."""
+    return {"username": absent.username, "full_name": absent.full_name,
+            "office": absent.office.code if absent.office else None, "substitution": substitution.seq}
+
 
 def _application_documents(session: Session, case: Case, procedure: procedures.Procedure) -> list[str]:
     """The document fields of the form the case's latest application was signed with."""
@@ -280,8 +289,8 @@ def _check_references(session: Session, case: Case, procedure: procedures.Proced
     for path, lane in form.people.items():
         username = form.value(cleaned, path)
         office_id = access.task_holder(case, lane)[0]
-        if username is not None and (office_id is None or username not in {
-                person.username for person in access.office_people(session, office_id, lane)}):
+        if username is not None and (office_id is None or access.office_person(session, office_id, lane, username)
+                                     is None):
             errors[path] = [forms.t("errors.person_unknown")]
     linked = documents.case_document_digests(session, case) if form.documents else set()
     for path in form.documents:

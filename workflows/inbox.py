@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 import forms
 from workflows import access, procedures
 from workflows.errors import Conflict, Forbidden, InvalidInput
-from workflows.models import Case, CaseTask, Center, Inquiry, License, ManagerTerm, Office, User
+from workflows.models import Case, CaseTask, Center, Inquiry, License, ManagerTerm, Office, User, tehran_today, utcnow
 
 __all__ = ["QUEUES", "SORTS", "TaskFilters", "Page", "search_tasks", "queue_counts", "claim", "release",
            "reassign", "colleagues", "CaseProgress", "case_progress", "MAX_PER_PAGE"]
@@ -71,32 +71,52 @@ class Page(Generic[T]):
         return max(1, -(-self.total // self.per_page))
 
 
-def _base(user: User) -> Select | None:
-    """Tasks waiting on this user or their office, in the lanes of their role; None for nobody.
+def _base(session: Session, user: User) -> tuple[Select | None, tuple[int, ...]]:
+    """Tasks waiting on this user or their office, in the lanes of their role, and those of the colleagues
+    they stand in for today (``access.substitutions``: their office's, and the ones waiting on them or
+    claimed by them); None for nobody. Also the ids of those colleagues, whose claims count as the user's.
 
     Only task rows: the counts and a page in deadline order come from the index on
     (office, lane, assignee, deadline, arrival) without reading the cases; filters on the case join it.
     """
     query = select(CaseTask)
     if not user.active:
-        return None
+        return None, ()
     if user.role == "applicant":
-        return query.where(CaseTask.assignee_id == user.id)
+        return query.where(CaseTask.assignee_id == user.id), ()
+    own = _holds(user)
+    standing_in = []
+    for substitution in access.substitutions(session, day=tehran_today(utcnow()), substitute_id=user.id):
+        absent = session.get(User, substitution.absent_id)
+        held = _holds(absent) if absent is not None and absent.active else None
+        if held is None:
+            continue
+        if substitution.process_keys:
+            held = held & CaseTask.case_id.in_(select(Case.id).where(Case.process_key.in_(substitution.process_keys)))
+        standing_in.append((absent.id, held))
+    if own is None and not standing_in:
+        return None, ()
+    return query.where(or_(*([own] if own is not None else []), *(held for _, held in standing_in))), \
+        tuple(absent_id for absent_id, _ in standing_in)
+
+
+def _holds(user: User):
+    """What makes a task this office person's: their office and lanes, and no applicant it waits on."""
     lanes = [lane for lane in access.lanes_of(user.role) if lane in access.OFFICE_LANES]
     if not lanes or user.office_id is None:
         return None
-    return query.where(CaseTask.office_id == user.office_id, CaseTask.lane.in_(lanes),
-                       CaseTask.assignee_id.is_(None))
+    return and_(CaseTask.office_id == user.office_id, CaseTask.lane.in_(lanes), CaseTask.assignee_id.is_(None))
 
 
-def _queue(query: Select, user: User, queue: str) -> Select:
+def _queue(query: Select, user: User, queue: str, absent_ids: tuple[int, ...] = ()) -> Select:
     if user.role == "applicant" or queue == "office":
         return query
+    mine = CaseTask.claimed_by_id.in_((user.id, *absent_ids))
     if queue == "mine":
-        return query.where(CaseTask.claimed_by_id == user.id)
+        return query.where(mine)
     if queue == "unclaimed":
         return query.where(CaseTask.claimed_by_id.is_(None))
-    return query.where(or_(CaseTask.claimed_by_id.is_(None), CaseTask.claimed_by_id == user.id))
+    return query.where(or_(CaseTask.claimed_by_id.is_(None), mine))
 
 
 def _search(query: Select, text: str) -> Select:
@@ -117,11 +137,11 @@ def _search(query: Select, text: str) -> Select:
 
 def search_tasks(session: Session, user: User, filters: TaskFilters, now: datetime) -> Page[CaseTask]:
     """One page of the user's inbox with the filters, and how many tasks each queue holds."""
-    base = _base(user)
+    base, absent_ids = _base(session, user)
     if base is None:
         return Page([], 0, filters.page, filters.per_page, {queue: 0 for queue in QUEUES})
-    counts = queue_counts(session, user, base)
-    query = _queue(base, user, filters.queue)
+    counts = queue_counts(session, user, base, absent_ids)
+    query = _queue(base, user, filters.queue, absent_ids)
     if filters.process_key or filters.county_id is not None or forms.normalize_text(filters.q)[:100]:
         query = query.join(Case, Case.id == CaseTask.case_id)
     if filters.process_key:
@@ -148,9 +168,11 @@ def search_tasks(session: Session, user: User, filters: TaskFilters, now: dateti
     return Page(items, total, filters.page, filters.per_page, counts)
 
 
-def queue_counts(session: Session, user: User, base: Select | None = None) -> dict[str, int]:
+def queue_counts(session: Session, user: User, base: Select | None = None,
+                 absent_ids: tuple[int, ...] = ()) -> dict[str, int]:
     """How many tasks each queue of the user holds (one query)."""
-    base = base if base is not None else _base(user)
+    if base is None:
+        base, absent_ids = _base(session, user)
     if base is None:
         return {queue: 0 for queue in QUEUES}
     if user.role == "applicant":
@@ -159,7 +181,7 @@ def queue_counts(session: Session, user: User, base: Select | None = None) -> di
     claimed = CaseTask.claimed_by_id
     row = session.execute(base.with_only_columns(
         func.count(CaseTask.id),
-        func.count(CaseTask.id).filter(claimed == user.id),
+        func.count(CaseTask.id).filter(claimed.in_((user.id, *absent_ids))),
         func.count(CaseTask.id).filter(claimed.is_(None)),
     )).one()
     office, mine, unclaimed = (int(n or 0) for n in row)
@@ -175,11 +197,14 @@ def _member(user: User, task: CaseTask) -> bool:
 
 
 def claim(session: Session, task: CaseTask, user: User, now: datetime) -> CaseTask:
-    """Take an office task: until released, only this person may complete it."""
-    if not _member(user, task):
+    """Take an office task: until released, only this person may complete it. A substitute takes their absent
+    colleague's tasks, claimed by that colleague or by nobody."""
+    standing_in = None if _member(user, task) else access.acting_for(user, task)
+    if not _member(user, task) and standing_in is None:
         raise Forbidden("not a task of your office")
+    takeable = (user.id,) if standing_in is None else (user.id, standing_in[0].id)
     result = session.execute(update(CaseTask).where(
-        CaseTask.id == task.id, or_(CaseTask.claimed_by_id.is_(None), CaseTask.claimed_by_id == user.id))
+        CaseTask.id == task.id, or_(CaseTask.claimed_by_id.is_(None), CaseTask.claimed_by_id.in_(takeable)))
         .values(claimed_by_id=user.id, claimed_at=now).execution_options(synchronize_session=False))
     if result.rowcount != 1:
         raise Conflict("claimed by someone else")

@@ -193,8 +193,11 @@ def after_transition(session: Session, case: Case, previous: dict[str, TaskSnaps
         elif record.action == "schedule_visit":
             expert = session.scalar(select(User).where(User.username == form_data.get("expert", "")))
             day = form_data.get("visit_date")
-            notify([applicant], "visit", f"{key}:visit", expert=expert.full_name if expert else "",
-                   date=forms.format_jalali(date.fromisoformat(day)) if day else "")
+            hour = form_data.get("visit_time")
+            notify([applicant], "visit", f"{key}:visit",
+                   expert=expert.full_name if expert else "",
+                   date=forms.format_jalali(date.fromisoformat(day)) if day else "",
+                   time=forms.t("web.notify.visit_time", time=forms.to_persian_digits(hour)) if hour else "")
         elif (body.get("rule_results") or {}).get("violations") and record.actor_user_id != case.applicant_id:
             notify([applicant], "returned", f"{key}:returned", step=step, rejected="", reason=" ".join(
                 v.get("message", "") for v in body["rule_results"]["violations"]))
@@ -273,7 +276,11 @@ def add_all(session: Session, planned: list[tuple[User | None, str, str, dict]],
 def render(notification: Notification) -> str:
     """The notification's Persian text, from the catalogue."""
     params = json.loads(notification.params)
-    text = forms.t(f"web.notify.{notification.kind}", **params)
+    kind = notification.kind
+    if kind == "visit":  # a visit told before its time was kept has none; one without an expert names none
+        params.setdefault("time", "")
+        kind = "visit" if params.get("expert") else "visit_unnamed"
+    text = forms.t(f"web.notify.{kind}", **params)
     if params.get("reason") and notification.kind in ("returned", "decision"):
         text += " " + forms.t("web.notify.reason", reason=params["reason"])
     if params.get("rejected"):

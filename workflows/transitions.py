@@ -278,8 +278,7 @@ class Transition:
             value = value.get(part) if isinstance(value, dict) else None
         if not isinstance(value, str):
             return None
-        return next((person for person in access.office_people(self.session, office_id, user_task.lane)
-                     if person.username == value), None)
+        return access.office_person(self.session, office_id, user_task.lane, value)
 
 
 def _reaction(registered: dict[str, Callable], name: str) -> Callable:

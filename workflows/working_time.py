@@ -39,7 +39,7 @@ from workflows.errors import Forbidden, InvalidInput
 from workflows.models import AdminRecord, Office, User
 
 __all__ = ["Calendar", "Closure", "DayOff", "WEEKDAYS", "calendar_for", "calendars_for", "closures", "declare_closure",
-           "library_differences", "check_tables"]
+           "library_differences", "check_tables", "read_day"]
 
 #: weekday names as the data files spell them, by Python's weekday number (Monday 0)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -286,8 +286,8 @@ def declare_closure(session: Session, user: User, *, data: Mapping[str, Any], pi
     if not isinstance(data, Mapping):
         raise InvalidInput({"_schema": [forms.t("errors.not_an_object")]})
     errors: dict[str, list[str]] = {}
-    first = _day(data, "first_day", errors)
-    last = _day(data, "last_day", errors) if data.get("last_day") not in (None, "") else first
+    first = read_day(data, "first_day", errors)
+    last = read_day(data, "last_day", errors) if data.get("last_day") not in (None, "") else first
     reason = data.get("reason")
     if not isinstance(reason, str) or not forms.normalize_text(reason):
         errors["reason"] = [forms.t("errors.required")]
@@ -316,7 +316,8 @@ def declare_closure(session: Session, user: User, *, data: Mapping[str, Any], pi
                    offices=tuple(signed["offices"]), declared_by=user.id, declared_at=now, hash=record.hash)
 
 
-def _day(data: Mapping[str, Any], name: str, errors: dict) -> date | None:
+def read_day(data: Mapping[str, Any], name: str, errors: dict) -> date | None:
+    """A day given as Jalali (``1405/09/22``, Persian digits too) or ISO (``2026-12-13``); None with the error."""
     value = data.get(name)
     if not isinstance(value, str) or not value.strip():
         errors[name] = [forms.t("errors.required")]

@@ -164,3 +164,18 @@ def test_a_person_field_names_someone_of_a_lanes_office_by_username():
                                             "max_items": 3, "fields": [
                                                 {"name": "who", "label": "کی", "type": "person", "lane": "county"}]}]}
     assert any("a person field may not be inside a list" in p for p in problems(listed=listed))
+
+
+def test_the_shipped_visit_sheet_takes_a_distance_only_for_a_space_outside_the_mosque():
+    shipped = FormSet.build(files(site_visit=json.loads((SHIPPED / "site_visit.form.json").read_text("utf-8")))
+                            ).get("site_visit")
+    sheet = {"area_m2": 120, "placement": "inside", "facilities": {"lighting_ventilation": True,
+             "fire_extinguisher": True, "restroom": True}, "imam_present": True,
+             "documents": {"space_photo": "a" * 64}, "findings": "فضا درون شبستان است."}
+    assert shipped.validate({**sheet, "distance_m": 0})["placement"] == "inside"
+    with pytest.raises(FormError) as refused:  # a distance typed for a space inside would fail the rule table
+        shipped.validate({**sheet, "distance_m": 300})
+    assert refused.value.errors == {"distance_m": ["برای فضای درون مسجد، فاصله را خالی بگذارید یا صفر بنویسید."]}
+    with pytest.raises(FormError) as missing:
+        shipped.validate({**sheet, "placement": "outside"})
+    assert list(missing.value.errors) == ["distance_m"]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from support import PIN, answer_all, login, submitted_founding
 from web.extensions import db
 from workflows import working_time
-from workflows.models import AdminRecord, CaseTask, Record
+from workflows.models import AdminRecord, CaseTask, Office, Record
 
 TEHRAN = timezone(timedelta(hours=3, minutes=30))
 
@@ -98,3 +98,59 @@ def test_the_date_picker_reads_the_offices_days_off(app, client):
     assert found["version"] == working_time.calendar_for(db.session, None).version
     client.post("/logout")
     assert client.get("/calendar/days-off.json").status_code in (302, 401)
+
+
+def test_a_head_names_a_substitute_who_decides_acting_for_the_colleague_on_the_pages(app, client):
+    now = datetime.now(timezone.utc)
+    case = submitted_founding(app)
+    answer_all(case, "clear", now)
+    today = jdatetime.date.fromgregorian(date=now.astimezone(TEHRAN).date()).strftime("%Y/%m/%d")
+    login(client, "arak_officer")
+    page = client.get("/calendar/leave").get_data(as_text=True)
+    assert 'id="record-leave"' in page and 'id="name-substitute"' not in page
+    assert client.post("/calendar/leave", data={"first_day": today, "pin": PIN}).status_code == 302
+    client.post("/logout")
+
+    login(client, "arak_head")
+    page = client.get("/calendar/leave").get_data(as_text=True)
+    assert 'id="name-substitute"' in page and "محمد حسینی" in page
+    refused = client.post("/calendar/substitutes", data={"absent": "arak_officer", "substitute": "saveh_officer",
+                                                         "first_day": today, "pin": PIN})
+    assert refused.status_code == 422 and "جانشین باید از همان اداره یا اداره بالادست باشد" in refused.get_data(as_text=True)
+    named = client.post("/calendar/substitutes", data={"absent": "arak_officer", "substitute": "markazi_officer",
+                                                       "first_day": today, "process_keys": "center_founding",
+                                                       "pin": PIN})
+    assert named.status_code == 302
+    listed = client.get("/calendar/leave").get_data(as_text=True)
+    assert "مریم احمدی (کارشناس استان مرکزی) به جانشینی از محمد حسینی (کارشناس اداره اراک)" in listed
+    client.post("/logout")
+
+    login(client, "markazi_officer")
+    inbox_page = client.get("/inbox").get_data(as_text=True)
+    assert f'data-case="{case.id}"' in inbox_page
+    task = db.session.scalars(select(CaseTask).where(CaseTask.case_id == case.id)).one()
+    done = client.post(f"/cases/{case.id}/tasks/{task.task_id}", data={"decision": "approve", "_action": "submit",
+                                                                       "pin": PIN}, content_type="multipart/form-data")
+    assert done.status_code in (302, 303), done.get_data(as_text=True)[:300]
+    shown = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "به جانشینی از محمد حسینی (کارشناس اداره اراک)" in shown
+    client.post("/logout")
+    login(client, "markazi_head")
+    monitoring_page = client.get("/monitoring").get_data(as_text=True)
+    assert "ادارات بی‌حضور امروز" not in monitoring_page  # arak_head is not on leave: the office is staffed
+
+
+def test_the_province_sees_a_county_office_whose_people_are_all_on_leave(app, client):
+    now = datetime.now(timezone.utc)
+    today = jdatetime.date.fromgregorian(date=now.astimezone(TEHRAN).date()).strftime("%Y/%m/%d")
+    for username in ("arak_officer", "arak_head"):
+        login(client, username)
+        assert client.post("/calendar/leave", data={"first_day": today, "pin": PIN}).status_code == 302
+        client.post("/logout")
+    login(client, "markazi_head")
+    page = client.get("/monitoring").get_data(as_text=True)
+    arak = db.session.scalars(select(Office).where(Office.code == "markazi-arak")).one()
+    if working_time.calendar_for(db.session, arak).is_working(now.astimezone(TEHRAN).date()):
+        assert 'id="unstaffed"' in page and "اراک" in page.split('id="unstaffed"')[1].split("</p>")[0]
+    else:
+        assert 'id="unstaffed"' not in page  # a day off: nobody is expected

@@ -65,6 +65,9 @@ ROUTES = {
     "api.open_signing_session": LIST, "api.close_signing_session": SIGNING_SESSION, "auth.lock_signing": LIST,
     "admin.assign_role": USER, "admin.deactivate": USER,
     "admin.procedure_versions": LIST, "admin.plan_moves": LIST, "admin.move_cases": LIST,
+    # the working calendar, closures, leave and substitutes: of the person's own office (and those it heads)
+    "calendar.index": LIST, "calendar.days_off": LIST, "calendar.declare": LIST, "calendar.leave": LIST,
+    "calendar.record_leave": LIST, "calendar.name_substitute": LIST,
     "audit.case": AUDIT_CASE,
 }
 #: reads that must succeed (200) on an object the user may see

@@ -38,7 +38,7 @@ def test_each_step_tells_the_people_concerned(app):
     schedule_visit(case, now + timedelta(hours=1), "arak_head", "arak_officer")
     visit = told("visit", case)  # the founder learns the day and the expert, to open the space with the imam
     assert list(visit) == ["applicant1"] and "محمد حسینی" in visit["applicant1"][0]
-    assert "امام جماعت" in visit["applicant1"][0]
+    assert "امام جماعت" in visit["applicant1"][0] and "، ساعت ۱۰ صبح" in visit["applicant1"][0]
     sms = db.session.scalars(select(OutboxMessage.body).where(OutboxMessage.channel == "sms",
                                                               OutboxMessage.body == visit["applicant1"][0])).all()
     assert len(sms) == 1

@@ -198,6 +198,11 @@ def test_the_step_that_sets_a_deadline_signs_its_due_time_and_calendar(app):
     details = json.loads(record.canonical)["details"]
     assert details["deadlines"]["county_overdue"]["working_days"] == 5
     assert details["calendar"] == {"office": "markazi-arak", "version": office.version}
+    # the application names the county: its inquiries' deadline is counted in that office's working days
+    submitted = db.session.scalars(select(Record).where(Record.case_id == case.id, Record.action == "submit")).one()
+    signed = json.loads(submitted.canonical)["details"]
+    assert signed["calendar"] == {"office": "markazi-arak", "version": office.version}
+    assert signed["deadlines"]["inquiries_overdue"]["working_days"] == 10
 
 
 def test_a_province_head_closes_its_counties_and_the_deadlines_there_move_with_a_signed_record(app):

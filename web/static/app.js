@@ -182,8 +182,22 @@
     };
     document.addEventListener("mousedown", this.outside);
     this.render(true);
-    loadDaysOff(function () { if (self.panel) { self.render(false); } });
+    loadDaysOff(function () {
+      /* mark the days in place: re-rendering would take the focus from the day the keyboard is on */
+      if (self.panel) {
+        Array.prototype.forEach.call(self.panel.querySelectorAll("button.picker-day"), function (button) {
+          markDayOff(button, +button.dataset.jdn);
+        });
+      }
+    });
   };
+
+  function markDayOff(button, jdn) {
+    var off = dayOffReason(jdn);
+    button.classList.toggle("off", !!off);
+    button.setAttribute("aria-label", button.dataset.label + (off ? "، " + UI.dayOff + ": " + off : ""));
+    if (off) { button.title = UI.dayOff + ": " + off; } else { button.removeAttribute("title"); }
+  }
 
   DatePicker.prototype.close = function (refocus) {
     if (!this.panel) { return; }
@@ -293,14 +307,13 @@
       var cell = document.createElement("td");
       var button = document.createElement("button");
       button.type = "button";
-      var off = dayOffReason(jdn);
-      button.className = "picker-day" + (jdn === today ? " today" : "") + (off ? " off" : "");
+      button.className = "picker-day" + (jdn === today ? " today" : "");
       button.textContent = fa(day);
       button.dataset.jdn = String(jdn);
       button.tabIndex = jdn === this.focusJdn ? 0 : -1;
-      button.setAttribute("aria-label", fa(day) + " " + UI.months[this.month - 1] + " " + fa(this.year) + "، " +
-        UI.weekdays[weekday(jdn)] + (off ? "، " + UI.dayOff + ": " + off : ""));
-      if (off) { button.title = UI.dayOff + ": " + off; }
+      button.dataset.label = fa(day) + " " + UI.months[this.month - 1] + " " + fa(this.year) + "، " +
+        UI.weekdays[weekday(jdn)];
+      markDayOff(button, jdn);
       if (jdn === chosen) { button.setAttribute("aria-pressed", "true"); }
       cell.appendChild(button);
       row.appendChild(cell);
