@@ -38,7 +38,7 @@ from web.scope import (
 )
 from web.transaction import commits
 from workflows.inbox import QUEUES, SORTS, search_tasks
-from workflows import access, documents, evidence, facts, inquiries, keys, log, notes
+from workflows import access, documents, evidence, facts, inquiries, keys, log, notes, procedures
 from workflows.cases import complete_task, load_draft, save_draft, start_case
 from workflows.transitions import Transition
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -298,8 +298,10 @@ def upload_document(case_id: int):
     """Upload a document (PDF, JPEG or PNG, checked by content) to an open case the caller applied for or holds a
     step of (an expert's visit photos); answers its SHA-256."""
     case = case_or_404(g.api_user, case_id)
-    if case.applicant_id != g.api_user.id and not any(access.may_act(g.api_user, task) for task in case.tasks):
-        raise Forbidden("only the applicant, or who holds a step of the case, uploads documents to it")
+    procedure = procedures.of_version(db.session, case.spec_version)
+    if case.applicant_id != g.api_user.id and not any(
+            access.may_act(g.api_user, task) and procedure.forms.get(task.form_key).documents for task in case.tasks):
+        raise Forbidden("only the applicant, or who holds a step of the case whose form takes documents, uploads")
     if not case.tasks:
         raise Conflict("the case is closed")
     upload = request.files.get("file")

@@ -21,7 +21,7 @@ from workflows import access, documents, inquiries, lookups, outcomes, procedure
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
 from workflows.models import (
-    Case, CaseTask, Center, Draft, Office, ProcessDefinition, Record, User, tehran_today, utcnow,
+    Case, CaseDocument, CaseTask, Center, Draft, Office, ProcessDefinition, Record, User, tehran_today, utcnow,
 )
 
 __all__ = ["deploy", "start_case", "save_draft", "load_draft", "complete_task", "open_task", "case_records"]
@@ -230,7 +230,7 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
         cleaned = form.validate(data)
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
-    county = _check_references(session, case, procedure, task, form, cleaned)
+    county = _check_references(session, case, procedure, task, form, cleaned, actor)
     if signer is None:
         signer = signer_for(session, actor, pin, signing_session)
 
@@ -272,9 +272,10 @@ def _application_documents(session: Session, case: Case, procedure: procedures.P
 
 
 def _check_references(session: Session, case: Case, procedure: procedures.Procedure, task: CaseTask,
-                      form: forms.FormSpec, cleaned: dict) -> Office | None:
+                      form: forms.FormSpec, cleaned: dict, actor: User) -> Office | None:
     """Checks the schema cannot make: the offices and documents the form names, the inquiries of this case.
-    Returns the county office the form gives the case, if it gives one."""
+    An office's step signs only documents its signer uploaded (a visit's photos are the expert's, not a
+    founder's file of the case). Returns the county office the form gives the case, if it gives one."""
     errors: dict[str, list[str]] = {}
     county = None
     for path, kind in form.offices.items():
@@ -293,10 +294,14 @@ def _check_references(session: Session, case: Case, procedure: procedures.Proced
                                      is None):
             errors[path] = [forms.t("errors.person_unknown")]
     linked = documents.case_document_digests(session, case) if form.documents else set()
+    uploaders = dict(session.execute(select(CaseDocument.sha256, CaseDocument.uploaded_by).where(
+        CaseDocument.case_id == case.id)).all()) if form.documents and task.lane != "applicant" else {}
     for path in form.documents:
         digest = form.value(cleaned, path)
         if digest is not None and digest not in linked:
             errors[path] = [forms.t("errors.document_missing")]
+        elif digest is not None and task.lane != "applicant" and uploaders.get(digest) != actor.id:
+            errors[path] = [forms.t("errors.document_not_yours")]
     if form.documents:
         errors.update(documents.check_replacements(session, case, cleaned, form.documents))
     if documents.REVIEW_FIELD in cleaned:

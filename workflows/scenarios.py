@@ -84,15 +84,15 @@ def scenario_files(bpmn_dir: Path, process_key: str) -> list[Path]:
     return sorted(p for p in folder.glob("*.json") if p.name != FIXTURES)
 
 
-def _png(color: str) -> bytes:
+def _png(color: str, height: int = 40) -> bytes:
     from PIL import Image  # imported here: only a run that uploads needs it
     buffer = io.BytesIO()
-    Image.new("RGB", (30, 40), color).save(buffer, "PNG")
+    Image.new("RGB", (30, height), color).save(buffer, "PNG")
     return buffer.getvalue()
 
 
-def _pdf() -> bytes:
-    return b"%PDF-1.4\n% scenario\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+def _pdf(tag: str = "scenario") -> bytes:
+    return b"%PDF-1.4\n% " + tag.encode() + b"\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 @dataclass
@@ -106,7 +106,7 @@ class Run:
     ca_passphrase: str
     start: datetime = field(default_factory=utcnow)
     cases: dict[str, Case] = field(default_factory=dict)
-    uploads: dict[tuple[int, str], str] = field(default_factory=dict)
+    uploads: dict[tuple[int, str, int], str] = field(default_factory=dict)
 
     # --- data -------------------------------------------------------------------------------------
 
@@ -125,7 +125,7 @@ class Run:
         path = Path(self.bpmn_dir) / SCENARIOS / SETUPS
         return json.loads(path.read_text("utf-8")) if path.exists() else {}
 
-    def form(self, step: dict, case: Case, task_form: str, patch: dict) -> dict:
+    def form(self, step: dict, case: Case, task_form: str, patch: dict, actor: User) -> dict:
         form = step["form"]
         form = self._fixture(case.process_key, form[1:]) if isinstance(form, str) else copy.deepcopy(form)
         form = _replace(form, TODAY, (self.start + timedelta(hours=3, minutes=30)).date().isoformat())  # Tehran's day
@@ -135,20 +135,24 @@ class Run:
                   if any(_at(form, prefix) == UPLOADED for prefix in _prefixes(path))}
         for number, path in enumerate(declared.documents):
             if path in marked or _at(form, path) == UPLOADED:
-                _put(form, path, self._upload(case, path, number))
+                _put(form, path, self._upload(case, path, number, actor))
         values = self._setups().get("values", {})
         for dotted, value in {**patch, **step.get("patch", {})}.items():
             if len(dotted.split(".")) == 1 or isinstance(_at(form, dotted.rsplit(".", 1)[0]), dict):
                 _put(form, dotted, values.get(value, value) if isinstance(value, str) else value)
         return form
 
-    def _upload(self, case: Case, path: str, number: int) -> str:
-        if (case.id, path) not in self.uploads:
+    def _upload(self, case: Case, path: str, number: int, actor: User) -> str:
+        """The file of a document field, uploaded by the step's actor (an office's step signs only its own
+        uploads), once per case, field and person."""
+        if (case.id, path, actor.id) not in self.uploads:
             content = _pdf() if number % 3 == 2 else _png(("red", "blue", "green")[number % 3])
-            link = documents.store_document(self.session, self.storage_dir, case=case, user=case.applicant,
+            if actor.id != case.applicant_id:  # not the founder's file: the office's own, so other bytes
+                content = _pdf(actor.username) if number % 3 == 2 else _png("gray", 40 + actor.id % 200)
+            link = documents.store_document(self.session, self.storage_dir, case=case, user=actor,
                                             field=path, filename=f"{path}.bin", content=content)
-            self.uploads[(case.id, path)] = link.sha256
-        return self.uploads[(case.id, path)]
+            self.uploads[(case.id, path, actor.id)] = link.sha256
+        return self.uploads[(case.id, path, actor.id)]
 
     def user(self, username: str) -> User:
         return self.session.scalars(select(User).where(User.username == username)).one()
@@ -238,7 +242,7 @@ class Run:
         if task is None:
             raise ScenarioFailed(f"{here}: {step['task']} is not waiting (waiting: {sorted(t.name for t in target.tasks)})")
         actor = self.user(actors[step["actor"]])
-        data = self.form(step, target, task.form_key, patch)
+        data = self.form(step, target, task.form_key, patch, actor)
         if "expect_error" in step:
             savepoint = self.session.begin_nested()
             try:

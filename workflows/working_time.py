@@ -130,12 +130,14 @@ class Calendar:
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
         """When the office's hours end on the ``days``-th working day after the day of ``start``."""
-        day = start.astimezone(TEHRAN).date()
+        first = day = start.astimezone(TEHRAN).date()
         counted = 0
         while counted < days:
             day += timedelta(days=1)
             if self.is_working(day):
                 counted += 1
+            elif (day - first).days > days * 7 + MAX_CLOSURE_DAYS * 12:  # a calendar with (almost) no working day
+                raise ValueError(f"{days} working days do not fit before {day.isoformat()}: too few working days")
         return datetime.combine(day, self.closes, TEHRAN)
 
     def working_days_left(self, now: datetime, due: datetime) -> int:

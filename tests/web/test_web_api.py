@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
+from sqlalchemy import select
 
-from support import PASSWORD, PIN, answer_all, application_fixture, pdf_bytes, png_bytes, visit_fixture
+from support import (
+    PASSWORD, PIN, answer_all, application_fixture, pdf_bytes, png_bytes, schedule_visit, submitted_founding,
+    visit_fixture,
+)
 from workflows.demo import DEMO_ACCOUNTS
 from web.extensions import db
 from workflows.models import Case, Record, utcnow
@@ -298,3 +303,31 @@ def test_api_tokens_expire_and_can_be_revoked(app, client):
     assert client.get("/api/v1/me", headers=second).status_code == 401  # revoked
     assert client.delete("/api/v1/auth/token", headers=second).status_code == 401
     assert client.get("/api/v1/me", headers={"Authorization": "Bearer demo-judiciary-token"}).status_code == 200
+
+
+def test_an_office_step_signs_only_files_its_signer_uploaded_and_a_step_without_files_uploads_none(app, client):
+    case = submitted_founding(app)
+    answer_all(case, "clear", utcnow(), visit=False)
+    # the county's review of the schedule takes no files: a head deciding it may not upload through the API
+    head = token_for(client, "arak_head")
+    refused = client.post(f"/api/v1/cases/{case.id}/documents", headers=head,
+                          data={"file": (io.BytesIO(png_bytes("gray")), "x.png")}, content_type="multipart/form-data")
+    assert refused.status_code == 403
+    schedule_visit(case, utcnow(), "arak_head", "arak_officer")
+    expert = token_for(client, "arak_officer")
+    task = db.session.get(Case, case.id).tasks[0]
+    founders = db.session.scalars(select(Record).where(Record.case_id == case.id, Record.action == "submit")).one()
+    photo = json.loads(founders.form_data)["documents"]["manager_photo"]  # the founder's file, not the expert's
+    sheet = {**visit_fixture()[1], "documents": {"space_photo": photo}}
+    answer = client.post(f"/api/v1/cases/{case.id}/tasks/{task.task_id}/complete", headers=expert,
+                         json={"data": sheet, "pin": PIN})
+    assert answer.status_code == 422
+    assert answer.json["errors"] == {"documents.space_photo": [
+        "این پرونده را خودتان در این مرحله بارگذاری نکرده‌اید؛ عکس یا پرونده تازه‌ای بارگذاری کنید."]}
+    uploaded = client.post(f"/api/v1/cases/{case.id}/documents", headers=expert,
+                           data={"file": (io.BytesIO(png_bytes("gray")), "space.png")},
+                           content_type="multipart/form-data")
+    assert uploaded.status_code == 201
+    done = client.post(f"/api/v1/cases/{case.id}/tasks/{task.task_id}/complete", headers=expert,
+                       json={"data": {**sheet, "documents": {"space_photo": uploaded.json["sha256"]}}, "pin": PIN})
+    assert done.status_code == 200, done.json

@@ -302,3 +302,11 @@ def test_monitoring_reports_step_times_in_working_days_beside_calendar_time(app)
     [row] = [r for r in monitoring.step_times(db.session, monitoring.MonitorFilters())
              if (r["process_key"], r["step"]) == ("center_founding", "schedule_visit")]
     assert row["working_p50"] == 0 and row["p50"] == 0  # the visit was scheduled the moment it arrived
+
+
+def test_a_calendar_without_working_days_refuses_a_deadline_instead_of_counting_forever():
+    closed = json.loads(json.dumps(TABLES))
+    closed["working_time"]["days_off"] = list(working_time.WEEKDAYS)
+    assert working_time.check_tables(closed)  # deploy refuses such a week
+    with pytest.raises(ValueError, match="5 working days do not fit"):
+        Calendar(ARAK, closed, ()).add_working_days(jalali("1405/09/15"), 5)
