@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from support import PASSWORD, PIN, png_bytes
+from workflows.demo import DEMO_ACCOUNTS
 from web.formdata import flatten
 
 #: the widths pages are looked at: a small phone and a desktop
@@ -12,14 +13,22 @@ CHAIN_OK = "همه امضاها و پیوند زنجیره درست است"
 
 
 def sign_in(page, base: str, username: str) -> None:
-    page.goto("about:blank")  # ends the page's requests in flight, which could set the session cookie again
-    page.context.clear_cookies()
-    response = page.goto(f"{base}/login")
-    assert response.status == 200 and page.url.startswith(f"{base}/login"), (response.status, page.url)
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/cases")
+    """Sign in as a demo account, and make sure the pages then speak for it: a response of the previous
+    person's page still in flight can set their session cookie again after it was cleared."""
+    full_name = next(account.full_name for account in DEMO_ACCOUNTS if account.username == username)
+    for _attempt in range(3):
+        page.goto("about:blank")  # ends the page's requests in flight, which could set the session cookie again
+        page.context.clear_cookies()
+        response = page.goto(f"{base}/login")
+        assert response.status == 200 and page.url.startswith(f"{base}/login"), (response.status, page.url)
+        page.fill("#username", username)
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/cases")
+        page.goto(f"{base}/cases")  # a second page of the session: whose it is now
+        if (page.locator(".who").first.text_content() or "").strip().startswith(full_name):
+            return
+    raise AssertionError(f"signed in as {username}, but the pages speak for someone else")
 
 
 def follow(page, selector: str) -> None:
