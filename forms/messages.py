@@ -580,7 +580,7 @@ FA: dict[str, str] = {
     "web.notify.overdue": "مهلت یکی از مراحل پرونده {case} ({process}) گذشت؛ پرونده طبق مقررات به مرحله بعد رفت.",
     "web.notify.reason": "دلیل: {reason}",
     "web.notify.subject_center": "سامانه مجوز کانون‌های مساجد: {center}",
-    "web.notify.deadline_reminder": "مهلت مرحله «{step}» پرونده {case} در {due} پایان می‌یابد ({days} روز کاری مانده).",
+    "web.notify.due_soon": "مهلت مرحله «{step}» پرونده {case} در {due} پایان می‌یابد ({days} روز کاری مانده).",
     "web.notify.term_reminder": "دوره مدیریت {manager} در {center} در {end} پایان می‌یابد ({days} روز دیگر). برای ادامه، درخواست تمدید دوره مدیریت یا معرفی مدیر تازه را پیش از آن ثبت کنید.",
     "web.notify.term_expired": "دوره مدیریت {manager} در {center} در {end} پایان یافت و نه تمدید شد و نه مدیری تازه منصوب شد؛ وضعیت مدیریت کانون را روشن کنید.",
     "web.notify.interim_expired": "دوره سرپرستی {manager} در {center} در {end} پایان یافت؛ مدیر دائم کانون را از راه فرایند تغییر مدیر معرفی کنید.",

@@ -18,7 +18,7 @@ that appeared, and makes:
 A case an office starts for someone else tells the holder of its first step (a county office that
 starts a renewal, the center's holder). ``workflows.terms`` adds, about a center rather than a case,
 ``term_reminder`` (a term's planned end is near), ``term_expired`` and ``interim_expired``; and
-``workflows.timers`` ``deadline_reminder`` (a task's deadline is a few working days away).
+``workflows.timers`` ``due_soon`` (a task's deadline is a few working days away).
 
 Each notification is one row per person (unique per person and event) and one outgoing
 message per channel the person has (SMS to ``User.mobile``, email to ``User.email``) in the
@@ -48,7 +48,7 @@ __all__ = ["Notification", "OutboxMessage", "TaskSnapshot", "snapshot", "after_t
 
 CHANNELS = ("sms", "email")
 KINDS = ("task", "returned", "decision", "outcome", "overdue", "message", "term_reminder", "term_expired",
-         "interim_expired", "visit", "deadline_reminder")
+         "interim_expired", "visit", "due_soon")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 
 

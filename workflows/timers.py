@@ -97,6 +97,6 @@ def remind(session: Session, now: datetime) -> list[notifications.Notification]:
         params = {"case": notifications.case_label(case), "step": task.title,
                   "due": forms.format_jalali(task.due_at, with_time=True), "days": forms.to_persian_digits(str(left))}
         people = notifications.task_holders(session, case, task)
-        made += notifications.add_all(session, [(person, "deadline_reminder", key, params) for person in people],
+        made += notifications.add_all(session, [(person, "due_soon", key, params) for person in people],
                                       now, case=case)
     return made

@@ -16,7 +16,7 @@ depends_on = None
 
 BEFORE = ('task', 'returned', 'decision', 'outcome', 'overdue', 'message', 'term_reminder', 'term_expired',
           'interim_expired', 'visit')
-KINDS = BEFORE + ('deadline_reminder',)
+KINDS = BEFORE + ('due_soon',)
 
 
 def upgrade() -> None:
@@ -27,8 +27,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DELETE FROM outbox_messages WHERE notification_id IN "
-               "(SELECT id FROM notifications WHERE kind = 'deadline_reminder')")
-    op.execute("DELETE FROM notifications WHERE kind = 'deadline_reminder'")
+               "(SELECT id FROM notifications WHERE kind = 'due_soon')")
+    op.execute("DELETE FROM notifications WHERE kind = 'due_soon'")
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_notifications_notification_kind'), type_='check')
         batch_op.create_check_constraint('notification_kind', f"kind IN {BEFORE}")

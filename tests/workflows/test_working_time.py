@@ -280,7 +280,7 @@ def test_the_holders_are_reminded_once_a_working_day_before_the_deadline(app):
     morning = task.due_at.astimezone(TEHRAN).replace(hour=9, minute=0)  # the last day, the office open
     tick(app, morning)  # the tick reminds
     reminded = db.session.scalars(select(Notification).where(Notification.case_id == case.id,
-                                                             Notification.kind == "deadline_reminder")).all()
+                                                             Notification.kind == "due_soon")).all()
     people = {person.id for person in access.office_people(db.session, case.county_office_id, "county")}
     assert {n.user_id for n in reminded} == people and people
     text = notifications.render(reminded[0])
@@ -310,3 +310,8 @@ def test_a_calendar_without_working_days_refuses_a_deadline_instead_of_counting_
     assert working_time.check_tables(closed)  # deploy refuses such a week
     with pytest.raises(ValueError, match="5 working days do not fit"):
         Calendar(ARAK, closed, ()).add_working_days(jalali("1405/09/15"), 5)
+
+
+def test_every_notification_kind_fits_its_column():
+    """PostgreSQL refuses a kind longer than the column (SQLite would keep it)."""
+    assert all(len(kind) <= Notification.__table__.c.kind.type.length for kind in notifications.KINDS)
