@@ -824,6 +824,8 @@ FA: dict[str, str] = {
     "web.calendar.weekday": "روز هفته",
     "web.calendar.occasion": "مناسبت",
     "web.calendar.from": "منبع",
+    "web.calendar.year_invalid": "سال در این صفحه یکی از {years} است.",
+    "web.calendar.office_invalid": "این اداره در فهرست اداره‌هایی نیست که تقویمشان را می‌بینید.",
     "web.calendar.none": "در این سال تعطیلی‌ای جز تعطیلی هفتگی نیست.",
     "web.calendar.declare": "اعلام تعطیلی ادارات",
     "web.calendar.declare_hint": "تعطیلی اعلام‌شده با رمز امضای شما در دفتر مدیریت امضا می‌شود و مهلت پرونده‌های در جریان همان ادارات به همان اندازه جابه‌جا می‌شود.",

@@ -18,7 +18,7 @@ from forms import t
 from web.extensions import db
 from web.listing import error_messages, page_args, query_without, text_arg
 from web.scope import deployed
-from web.transaction import commits
+from web.transaction import commits, refusal
 from workflows import access, admin, moves, pki, procedures
 from workflows.errors import Conflict, InvalidInput, NotFound, StalePlan, WrongPin
 from workflows.keys import active_key, issue_key
@@ -84,14 +84,9 @@ def _apply(form_name: str, fields: tuple[str, ...], change):
     """Run one signed change from a posted form (the view commits it); the page again with errors if it fails."""
     user = _admin()
     values = _form(fields)
-    try:
-        result = change(user, values, forms.normalize_digits(request.form.get("pin", "")))
-    except InvalidInput as error:
-        db.session.rollback()
-        return _page(422, error.errors, values, form_name)
-    except WrongPin:
-        db.session.rollback()
-        return _page(422, {"pin": [t("web.error.wrong_pin")]}, values, form_name)
+    result, errors = refusal(lambda: change(user, values, forms.normalize_digits(request.form.get("pin", ""))))
+    if errors:
+        return _page(422, errors, values, form_name)
     refresh_pki()
     flash(t(f"web.admin.done.{form_name.split('_')[0]}", seq=forms.to_persian_digits(str(result.record.seq))),
           "success")

@@ -19,10 +19,10 @@ from sqlalchemy import select
 import forms
 from forms import t
 from web.extensions import db
-from web.listing import error_messages
-from web.transaction import commits
+from web.listing import choice_arg, error_messages, int_arg
+from web.transaction import commits, refusal
 from workflows import absences, access, procedures, timers, working_time
-from workflows.errors import Forbidden, InvalidInput, NotFound, WrongPin
+from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.keys import unlock_signer
 from workflows.models import Office, User, tehran_today, utcnow
 from workflows.people import system_user
@@ -63,12 +63,20 @@ def _page(status: int = 200, errors: dict | None = None, values: dict | None = N
     offices = _offices(user)
     by_code = {office.code: office for office in offices}
     own = db.session.get(Office, user.office_id) if user.office_id else None
-    chosen = by_code.get(request.args.get("office", "")) or (own if own in offices else None)
     this_year = jdatetime.date.fromgregorian(date=tehran_today(utcnow())).year
     years = list(range(this_year - 1, this_year + YEARS_AROUND))
-    year = request.args.get("year", "")
-    year = int(forms.normalize_digits(year)) if forms.normalize_digits(year).isdigit() and \
-        int(forms.normalize_digits(year)) in years else this_year
+    address: list[str] = []  # a bad parameter: the person's own office and this year, with what was wrong said
+    try:
+        code = choice_arg(request.args, "office", tuple(by_code))
+    except InvalidInput:
+        code, status = None, 422
+        address.append(t("web.calendar.office_invalid"))
+    try:
+        year = int_arg(request.args, "year", this_year, minimum=years[0], maximum=years[-1])
+    except InvalidInput:
+        year, status = this_year, 422
+        address.append(t("web.calendar.year_invalid", years="، ".join(forms.to_persian_digits(str(y)) for y in years)))
+    chosen = by_code.get(code) if code else (own if own in offices else None)
     calendar = working_time.calendar_for(db.session, chosen)
     days = [(day, list(offs)) for day, offs in groupby(calendar.year(year), key=lambda off: off.day)]
     weekly = sorted(calendar.weekly_off, key=lambda day: (day + 2) % 7)  # Saturday first
@@ -76,7 +84,7 @@ def _page(status: int = 200, errors: dict | None = None, values: dict | None = N
         "calendar.html", offices=offices, chosen=chosen, years=years, year=year, days=days, calendar=calendar,
         weekly=[working_time.WEEKDAYS[day] for day in weekly], source=calendar.year_source(year),
         closures=[c for c in calendar.closures], may_declare=_may_declare(user),
-        errors=errors or {}, values=values or {}, messages=error_messages(errors or {}),
+        errors=errors or {}, values=values or {}, messages=error_messages(errors or {}), address_messages=address,
         weekdays=working_time.WEEKDAYS), status
 
 
@@ -97,21 +105,21 @@ def declare():
     values = {name: request.form.get(name, "") for name in CLOSURE_FIELDS}
     data = {**values, "offices": [code for code in request.form.getlist("offices") if code]}
     now = utcnow()
-    try:
+
+    def declare_and_move():
         closure = working_time.declare_closure(db.session, user, data=data, pin=forms.normalize_digits(
             request.form.get("pin", "")), now=now)
         system = system_user(db.session)
-        moved = timers.move_deadlines(db.session, closure, now=now, system=system,
-                                      signer=unlock_signer(db.session, system, current_app.config["SYSTEM_SIGNING_PIN"]))
-    except InvalidInput as error:
-        db.session.rollback()
-        return _page(422, error.errors, values)
-    except WrongPin:
-        db.session.rollback()
-        return _page(422, {"pin": [t("web.error.wrong_pin")]}, values)
+        return closure, timers.move_deadlines(db.session, closure, now=now, system=system, signer=unlock_signer(
+            db.session, system, current_app.config["SYSTEM_SIGNING_PIN"]))
+
+    try:
+        done, errors = refusal(declare_and_move)
     except Forbidden:
-        db.session.rollback()
         raise NotFound("calendar") from None
+    if errors:
+        return _page(422, errors, values)
+    closure, moved = done
     flash(t("web.calendar.declared", seq=forms.to_persian_digits(str(closure.seq)),
             moved=forms.to_persian_digits(str(len(moved)))), "success")
     return redirect(url_for("calendar.index", office=closure.offices[0] if closure.offices else None,
@@ -186,16 +194,11 @@ def leave():
 def _sign(form_name: str, fields: tuple[str, ...], change, done_key: str):
     values = {name: request.form.get(name, "") for name in fields}
     try:
-        result = change(values, forms.normalize_digits(request.form.get("pin", "")))
-    except InvalidInput as error:
-        db.session.rollback()
-        return _leave_page(422, error.errors, values, form_name)
-    except WrongPin:
-        db.session.rollback()
-        return _leave_page(422, {"pin": [t("web.error.wrong_pin")]}, values, form_name)
+        result, errors = refusal(lambda: change(values, forms.normalize_digits(request.form.get("pin", ""))))
     except Forbidden:
-        db.session.rollback()
         raise NotFound("leave") from None
+    if errors:
+        return _leave_page(422, errors, values, form_name)
     flash(t(done_key, seq=forms.to_persian_digits(str(result.seq))), "success")
     return redirect(url_for("calendar.leave"))
 

@@ -20,11 +20,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
+from forms import t
 from web.extensions import db
+from workflows.errors import InvalidInput, WrongPin
 
-__all__ = ["commits", "transaction"]
+__all__ = ["commits", "refusal", "transaction"]
+
+Result = TypeVar("Result")
 
 
 @contextmanager
@@ -47,3 +51,16 @@ def commits(view: Callable) -> Callable:
             return view(*args, **kwargs)
     committing.commits = True  # type: ignore[attr-defined]
     return committing
+
+
+def refusal(change: Callable[[], Result]) -> tuple[Result | None, dict[str, list[str]] | None]:
+    """Run a change signed from a posted form: its result, or (a refusal of what was sent or a wrong PIN)
+    the request's writes rolled back and the field-keyed Persian errors for the page to show again."""
+    try:
+        return change(), None
+    except InvalidInput as error:
+        db.session.rollback()
+        return None, error.errors
+    except WrongPin:
+        db.session.rollback()
+        return None, {"pin": [t("web.error.wrong_pin")]}

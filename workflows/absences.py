@@ -13,7 +13,6 @@ day (``unstaffed_offices``).
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,9 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import forms
-from workflows import access, procedures
+from workflows import access, chain, procedures
 from workflows.errors import Forbidden, InvalidInput
-from workflows.models import AdminRecord, Office, User
+from workflows.models import Office, User
 
 __all__ = ["Leave", "LEAVE_ACTION", "MAX_DAYS", "leaves", "name_substitute", "record_leave", "unstaffed_offices"]
 
@@ -46,11 +45,9 @@ def leaves(session: Session, *, day: date | None = None, user_ids: Iterable[int]
     """The leaves of the admin log, as their records signed them (on ``day`` and of these people when given)."""
     wanted = set(user_ids) if user_ids is not None else None
     found = []
-    for canonical, seq in session.execute(select(AdminRecord.canonical, AdminRecord.seq)
-                                          .where(AdminRecord.action == LEAVE_ACTION).order_by(AdminRecord.seq)):
-        signed = json.loads(canonical)["details"]["leave"]
-        leave = Leave(seq, signed["user_id"], date.fromisoformat(signed["first_day"]),
-                      date.fromisoformat(signed["last_day"]))
+    for row in chain.signed_details(session, LEAVE_ACTION, "leave"):
+        leave = Leave(row.seq, row.details["user_id"], date.fromisoformat(row.details["first_day"]),
+                      date.fromisoformat(row.details["last_day"]))
         if (day is None or leave.first_day <= day <= leave.last_day) and (wanted is None or leave.user_id in wanted):
             found.append(leave)
     return found

@@ -15,7 +15,8 @@ from pathlib import Path
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, object_session
 
-from workflows.models import AdminRecord, Case, CaseTask, Office, User, tehran_today, utcnow
+from workflows import chain
+from workflows.models import Case, CaseTask, Office, User, tehran_today, utcnow
 
 #: the admin-log action that names a substitute for an absent colleague (workflows.absences)
 SUBSTITUTE_ACTION = "name_substitute"
@@ -178,13 +179,11 @@ def substitutions(session: Session, *, day: date | None = None, substitute_id: i
     """The substitutions of the admin log (``name_substitute`` records, read from what they signed), in
     force on ``day`` and for the people given when given."""
     found = []
-    for canonical, seq, actor in session.execute(select(AdminRecord.canonical, AdminRecord.seq, AdminRecord.actor_user_id)
-                                                 .where(AdminRecord.action == SUBSTITUTE_ACTION)
-                                                 .order_by(AdminRecord.seq)):
-        signed = json.loads(canonical)["details"]["substitution"]
-        substitution = Substitution(seq, signed["absent_id"], signed["substitute_id"],
+    for row in chain.signed_details(session, SUBSTITUTE_ACTION, "substitution"):
+        signed = row.details
+        substitution = Substitution(row.seq, signed["absent_id"], signed["substitute_id"],
                                     date.fromisoformat(signed["first_day"]), date.fromisoformat(signed["last_day"]),
-                                    tuple(signed["process_keys"]), actor)
+                                    tuple(signed["process_keys"]), row.actor_id)
         if day is not None and not substitution.first_day <= day <= substitution.last_day:
             continue
         if substitute_id is not None and substitution.substitute_id != substitute_id:

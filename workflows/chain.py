@@ -4,22 +4,25 @@ Every record of every chain is written the same way: the next sequence number af
 last record, the body in the one record format (``signing.sign_record``), the key checked (the
 actor's active key, its certificate valid now), the signature, the row stored and given the next
 leaf of the global Merkle log. Callers add only what is their own: the case's facts and timing,
-the admin record's columns.
+the admin record's columns. What admin-log records signed is read back here too (``signed_details``).
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from signing import SignedRecord, Signer, digest, format_time, sign_record
 from workflows import log, pki
 from workflows.errors import Forbidden
-from workflows.models import SigningKey, User
+from workflows.models import AdminRecord, SigningKey, User
 
-__all__ = ["ChainRow", "append", "check_key"]
+__all__ = ["ChainRow", "SignedDetails", "append", "check_key", "signed_details"]
 
 
 class ChainRow(Protocol):
@@ -68,7 +71,46 @@ def append(session: Session, *, last: ChainRow | None, chain_id: str, process_ke
         "details": details or {}, "time": format_time(now), "prev_hash": last.hash if last else None,
     }
     record = row(sign_record(body, signer))
+    if isinstance(record, AdminRecord):
+        session.info.pop(_READ, None)  # what this transaction read of the admin log changes now
     session.add(record)
     session.flush()
     log.append(session, record)
     return record
+
+
+@dataclass(frozen=True)
+class SignedDetails:
+    """What one admin-log record signed under a key of its ``details`` (a closure, a leave, a
+    substitution), with the record's number, signer, time and hash."""
+
+    seq: int
+    actor_id: int
+    created_at: datetime
+    hash: str
+    details: Any
+
+
+#: ``session.info`` key of the admin-log details read in the session's current transaction
+_READ = "admin_signed_details"
+
+
+def signed_details(session: Session, action: str, key: str) -> list[SignedDetails]:
+    """``details[key]`` of every admin-log record of this action, in order, as the records signed it
+    (the admin log's audit checks the signatures). Read once per transaction: the calendar, the inbox
+    and every access check of a request ask again, and only a new admin record changes the answer."""
+    read = session.info.setdefault(_READ, {})
+    if action not in read:
+        read[action] = [(row.seq, row.actor_user_id, row.created_at, row.hash, json.loads(row.canonical)["details"])
+                        for row in session.execute(
+                            select(AdminRecord.seq, AdminRecord.actor_user_id, AdminRecord.created_at,
+                                   AdminRecord.hash, AdminRecord.canonical)
+                            .where(AdminRecord.action == action).order_by(AdminRecord.seq))]
+    return [SignedDetails(seq, actor, created_at, digest, details[key])
+            for seq, actor, created_at, digest, details in read[action]]
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_read_details(session: Session, *_: object) -> None:
+    session.info.pop(_READ, None)

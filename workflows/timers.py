@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-import engine
 from signing import Signer, format_time
 import forms
 from workflows import inquiries, notifications, outcomes, procedures, transitions, working_time  # noqa: F401
@@ -63,8 +62,8 @@ def move_deadlines(session: Session, closure: Closure, *, now: datetime, system:
     signed = []
     for case_id in session.scalars(query).all():
         change = transitions.Transition.begin(session, session.get(Case, case_id), now)
-        with transitions.engine_step(), engine.working_calendar(change.calendar):
-            moved = change.instance.reschedule_working_timers()
+        with change.engine(react=False) as instance:
+            moved = instance.reschedule_working_timers()
         if moved:
             signed.append(change.sign(signer, system, action="deadline_moved", details={
                 "closure": closure.seq,

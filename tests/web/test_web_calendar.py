@@ -37,6 +37,25 @@ def test_a_county_officer_reads_their_offices_year_with_its_sources_and_cannot_d
     assert db.session.scalars(select(AdminRecord).where(AdminRecord.action == "declare_closure")).first() is None
 
 
+def test_a_bad_year_or_office_in_the_address_is_answered_in_persian_with_the_offices_own_page(app, client):
+    login(client, "arak_officer")
+    this_year = jdatetime.date.fromgregorian(date=(datetime.now(timezone.utc).astimezone(TEHRAN)).date()).year
+    offered = "، ".join(str(year) for year in range(this_year - 1, this_year + 2)).translate(
+        str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    for year in ("1390", "abc", "99999999999999999999", "-1"):
+        answer = client.get(f"/calendar?year={year}")
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 422, year
+        assert f"سال در این صفحه یکی از {offered} است." in page and 'id="days-off"' in page and "اراک" in page
+    persian = client.get("/calendar?year=" + str(this_year).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")))
+    assert persian.status_code == 200
+    other = client.get("/calendar?office=tehran")  # a province this officer does not see
+    assert other.status_code == 422
+    page = other.get_data(as_text=True)
+    assert "این اداره در فهرست اداره‌هایی نیست که تقویمشان را می‌بینید." in page and "اراک" in page
+    assert "استان تهران" not in page
+
+
 def test_an_applicant_has_no_calendar_page(app, client):
     login(client, "applicant1")
     assert client.get("/calendar").status_code == 404
