@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--quick] [--only NAME[,NAME]] [size flags]
 
-Parts (``--only``): http, verify, certificates, growth, size. Every figure is printed beside a
+Parts (``--only``): transition, http, verify, certificates, growth, size. Every figure is printed beside a
 baseline measured in the same run, so ratios hold on a noisy machine. docs/benchmarks.md explains
 each part, the flags and the results measured on the reference machine. PostgreSQL parts start a
 throwaway server (Debian's package, as root: initdb as the postgres user) on 127.0.0.1 and a
@@ -26,7 +26,7 @@ import os  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 
-PARTS = ("http", "verify", "certificates", "growth", "size")
+PARTS = ("transition", "http", "verify", "certificates", "growth", "size")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=None, help="where databases are made (default /tmp/mosque-bench)")
     parser.add_argument("--fresh", action="store_true", help="rebuild the cached verification database")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure and detail to this JSON file")
+    g = parser.add_argument_group("0 transition")
+    g.add_argument("--transition-seconds", type=float, default=20.0,
+                   help="timed seconds of transitions and floors per database (default 20)")
     g = parser.add_argument_group("1 http")
     g.add_argument("--http-requests", type=int, default=None, help="completions per run (default 300, quick 60)")
     g.add_argument("--http-backends", default="sqlite,postgresql", help="sqlite, postgresql or both")
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if SCHEMA_MODE.get("mode") == "create_all":
         print(f"Schema: built from the models (the checkout's migrations lag them: {len(SCHEMA_MODE['drift'])} differences)")
     print(table(rows))
-    for part in ("verify", "certificates", "growth", "size"):
+    for part in ("transition", "verify", "certificates", "growth", "size"):
         extra = details.get(part, {}).get("report")
         if extra:
             print()

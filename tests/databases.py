@@ -10,8 +10,9 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-import shutil
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Protocol
 
@@ -60,8 +61,9 @@ class SqliteDatabases:
 
     def create(self, folder: Path, template: str | None = None) -> str:
         path = folder / f"db{next(self._numbers)}.sqlite"
-        if template is not None:
-            shutil.copy(make_url(template).database, path)
+        if template is not None:  # SQLite's own copy: what a write-ahead log still holds comes along
+            with closing(sqlite3.connect(make_url(template).database)) as source, closing(sqlite3.connect(path)) as copy:
+                source.backup(copy)
         return f"sqlite:///{path}"
 
     def drop(self, url: str) -> None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import (
-    CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select, update,
+    CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, insert, select, update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -152,18 +152,26 @@ def _holders(session: Session, case: Case, lane: str, office_id: int | None, ass
     return access.office_people(session, office_id, lane)
 
 
-def after_transition(session: Session, case: Case, previous: dict[str, TaskSnapshot], now: datetime,
-                     starter: User | None = None) -> list[Notification]:
-    """Notify the people concerned by what the case's new records and new tasks mean (see module doc);
-    a case just started (``starter``) tells the holders of the first tasks its starter is not at: a
-    county office that starts a renewal leaves the first step to the center's holder, a province that
-    starts a suspension to the county office."""
-    records = list(session.scalars(select(Record).where(Record.case_id == case.id, Record.seq > case.notified_seq)
-                                   .order_by(Record.seq)))
-    if not records and starter is None:
-        return []
+def unnotified(session: Session, case: Case, signed: list[Record]) -> list[Record]:
+    """The case's records nobody has been told of yet, marked told (``case.notified_seq``): those this
+    transition ``signed`` when they follow the last one told, read from the chain otherwise."""
+    records = [record for record in signed if record.seq > case.notified_seq]
+    if not records or records[0].seq != case.notified_seq + 1 or records[-1].seq != records[0].seq + len(records) - 1:
+        records = list(session.scalars(select(Record).where(Record.case_id == case.id, Record.seq > case.notified_seq)
+                                       .order_by(Record.seq)))
     if records:
         case.notified_seq = records[-1].seq
+    return records
+
+
+def after_transition(session: Session, case: Case, previous: dict[str, TaskSnapshot], now: datetime,
+                     records: list[Record], starter: User | None = None) -> list[Notification]:
+    """Notify the people concerned by what the case's new ``records`` (``unnotified``) and new tasks mean
+    (see module doc); a case just started (``starter``) tells the holders of the first tasks its starter
+    is not at: a county office that starts a renewal leaves the first step to the center's holder, a
+    province that starts a suspension to the county office."""
+    if not records and starter is None:
+        return []
     actors = {record.actor_user_id for record in records} | ({starter.id} if starter is not None else set())
     applicant = session.get(User, case.applicant_id)
     procedure = procedures.of_version(session, case.spec_version)
@@ -253,24 +261,34 @@ def add_all(session: Session, planned: list[tuple[User | None, str, str, dict]],
         select(Notification.user_id, Notification.key).where(
             Notification.user_id.in_({user_id for user_id, _ in wanted}),
             Notification.key.in_({key for _, key in wanted})))}
-    made = [(person, Notification(user_id=person.id, case_id=case.id if case is not None else None,
-                                  center_id=center_id, kind=kind, key=key, created_at=now,
-                                  params=json.dumps(params, ensure_ascii=False, sort_keys=True)))
+    made = [Notification(user_id=person.id, case_id=case.id if case is not None else None, center_id=center_id,
+                         kind=kind, key=key, created_at=now, params=json.dumps(params, ensure_ascii=False, sort_keys=True))
             for pair, (person, kind, key, params) in wanted.items() if pair not in existing]
-    session.add_all([notification for _, notification in made])
-    session.flush()
+    if not made:
+        return []
+    # one INSERT for the notifications and one for their messages, however many people (an ORM flush
+    # would write them a row at a time to hand back each id in order)
+    ids = {(user_id, key): id_ for id_, user_id, key in session.execute(
+        insert(Notification).returning(Notification.id, Notification.user_id, Notification.key),
+        [{column: getattr(n, column) for column in _NOTIFICATION_COLUMNS} for n in made])}
     messages = []
-    for person, notification in made:
+    for notification in made:
+        notification.id = ids[(notification.user_id, notification.key)]
+        person = wanted[(notification.user_id, notification.key)][0]
         text = render(notification)
         params = json.loads(notification.params)
         subject = forms.t("web.notify.subject", case=params["case"]) if "case" in params else \
             forms.t("web.notify.subject_center", center=params["center"])
-        messages += [OutboxMessage(key=f"{person.id}:{notification.key}:{channel}", notification_id=notification.id,
-                                   channel=channel, address=address, created_at=now, status="pending",
-                                   subject=subject, body=text)
+        messages += [{"key": f"{person.id}:{notification.key}:{channel}", "notification_id": notification.id,
+                      "channel": channel, "address": address, "created_at": now, "status": "pending",
+                      "attempts": 0, "subject": subject, "body": text}
                      for channel, address in (("sms", person.mobile), ("email", person.email)) if address]
-    session.add_all(messages)
-    return [notification for _, notification in made]
+    if messages:
+        session.execute(insert(OutboxMessage), messages)
+    return made
+
+
+_NOTIFICATION_COLUMNS = ("user_id", "case_id", "center_id", "kind", "key", "created_at", "params")
 
 
 def render(notification: Notification) -> str:

@@ -35,7 +35,7 @@ from workflows.models import ProcessDefinition
 
 __all__ = [
     "DRAFT", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "LICENSE_EFFECTS", "MESSAGE_SENDERS", "NEEDS", "Status", "TaskMeaning",
-    "MessageMeaning", "EndMeaning", "Step", "RuleTable", "Procedure", "rule_tables", "rule_problems", "Catalogue", "ManifestError", "parse", "problems", "spec_of",
+    "MessageMeaning", "EndMeaning", "Step", "RuleTable", "Procedure", "rule_tables", "rule_problems", "Catalogue", "ManifestError", "parse", "problems", "spec_of", "spec_of_version",
     "of_version", "catalogue", "newest_tables", "package_keys", "form_set", "task_titles", "product_names_action",
 ]
 
@@ -505,10 +505,24 @@ _by_version: dict[str, Procedure] = {}
 _without_manifest: set[str] = set()
 
 
+#: the parsed spec of each stored version (a version names its sources by their digest: it never changes)
+_specs: dict[str, engine.ProcessSpec] = {}
+
+
 def spec_of(definition: ProcessDefinition) -> engine.ProcessSpec:
     """The parsed spec of a stored version (parsed once per version, then cached)."""
-    sources = {name: text.encode("utf-8") for name, text in json.loads(definition.sources).items()}
-    return engine.spec_from_sources(definition.process_key, sources)
+    spec = _specs.get(definition.version)
+    if spec is None:
+        sources = {name: text.encode("utf-8") for name, text in json.loads(definition.sources).items()}
+        spec = _specs.setdefault(definition.version, engine.spec_from_sources(definition.process_key, sources))
+    return spec
+
+
+def spec_of_version(session: Session, version: str) -> engine.ProcessSpec:
+    """The parsed spec of a stored version by its name: the stored row (and its sources) read only the
+    first time in this process."""
+    spec = _specs.get(version)
+    return spec if spec is not None else spec_of(session.get(ProcessDefinition, version))
 
 
 def _stored(session: Session, version: str) -> Procedure | None:
@@ -626,7 +640,7 @@ def task_titles(session: Session, version: str) -> dict[str, str]:
     """The people's name of each user task of a stored version (its BPMN names), read once per version."""
     titles = _titles_by_version.get(version)
     if titles is None:
-        spec = spec_of(session.get(ProcessDefinition, version))
+        spec = spec_of_version(session, version)
         titles = _titles_by_version.setdefault(version, {name: task.title for name, task in spec.user_tasks.items()})
     return titles
 
@@ -640,7 +654,7 @@ def newest_tables(session: Session) -> Mapping[str, Any]:
         return {}
     tables = _tables_by_version.get(version)
     if tables is None:
-        tables = _tables_by_version.setdefault(version, spec_of(session.get(ProcessDefinition, version)).tables)
+        tables = _tables_by_version.setdefault(version, spec_of_version(session, version).tables)
     return tables
 
 

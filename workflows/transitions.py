@@ -24,9 +24,9 @@ from signing import Signer, canonical_bytes, format_time
 from workflows import access, chain, documents, facts, notifications, procedures, working_time
 from workflows.errors import NotFound, ProcessFailed
 from workflows.models import (
-    Case, CaseCount, CaseDayCount, CaseTask, ProcessDefinition, Record, RecordTiming, User, tehran_today,
+    Case, CaseCount, CaseDayCount, CaseTask, Record, RecordTiming, User, tehran_today,
 )
-from workflows.procedures import spec_of
+from workflows.procedures import spec_of_version
 
 __all__ = ["Transition", "on_waiting", "on_end", "load", "status_after", "status_in", "latest_application",
            "engine_step"]
@@ -51,7 +51,7 @@ def engine_step() -> Iterator[None]:
 
 def load(session: Session, case: Case) -> tuple[engine.ProcessSpec, engine.Instance]:
     """The case's spec (the version it started on) and its running instance."""
-    spec = spec_of(session.get(ProcessDefinition, case.spec_version))
+    spec = spec_of_version(session, case.spec_version)
     return spec, engine.Instance.load(spec, case.state)
 
 
@@ -153,12 +153,13 @@ class Transition:
         return self._calendar
 
     @contextmanager
-    def engine(self) -> Iterator[engine.Instance]:
+    def engine(self, *, react: bool = True) -> Iterator[engine.Instance]:
         """Move the engine (``engine_step``: the definition failing is ProcessFailed) at the transition's
-        time, on the case's working calendar; reactions follow it."""
+        time, on the case's working calendar; reactions follow it (``react=False``: a change of the
+        waits alone, such as a deadline counted again, that starts nothing new)."""
         with engine_step(), engine.clock(self.now), engine.working_calendar(self.calendar):
             yield self.instance
-        self._moved = True
+        self._moved = self._moved or react
 
     def sign(self, signer: Signer, actor: User, *, action: str, task_id: str | None = None,
              task_name: str | None = None, form_key: str | None = None, form_data: dict | None = None,
@@ -234,6 +235,7 @@ class Transition:
 
     def _save(self) -> None:
         session, case, instance, now = self.session, self.case, self.instance, self.now
+        told = notifications.unnotified(session, case, self.records)  # before the case's row is written
         case.state = instance.serialize()
         case.serializer_version = engine.SERIALIZER_VERSION  # a state loaded from an older format is saved in this one
         case.updated_at = now
@@ -263,7 +265,7 @@ class Transition:
                                        claimed_by_id=claimed_by_id, claimed_at=claimed_at))
         session.flush()
         self._counted = _recount(session, self._counted, _count_key(case))
-        notifications.after_transition(session, case, previous, now, self._starter)
+        notifications.after_transition(session, case, previous, now, told, self._starter)
         self._starter = None
 
 

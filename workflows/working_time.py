@@ -19,7 +19,6 @@ the cases of its offices (``move_deadlines``), each move a signed record of the 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -34,9 +33,9 @@ from sqlalchemy.orm import Session
 import forms
 from forms.persian import TEHRAN
 from signing import canonical_bytes
-from workflows import access, procedures
+from workflows import access, admin, chain, procedures
 from workflows.errors import Forbidden, InvalidInput
-from workflows.models import AdminRecord, Office, User
+from workflows.models import Office, User
 
 __all__ = ["Calendar", "Closure", "DayOff", "WEEKDAYS", "calendar_for", "calendars_for", "closures", "declare_closure",
            "library_differences", "check_tables", "read_day"]
@@ -45,6 +44,8 @@ __all__ = ["Calendar", "Closure", "DayOff", "WEEKDAYS", "calendar_for", "calenda
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 #: where a day off comes from
 SOURCES = ("weekly", "official", "estimated", "library", "closure")
+#: the admin-log action of a declared closure
+CLOSURE_ACTION = "declare_closure"
 #: the longest closure one declaration may cover
 MAX_CLOSURE_DAYS = 31
 
@@ -86,17 +87,16 @@ class Calendar:
 
     def __init__(self, office: Office | None, tables: Mapping[str, Any], declared: Iterable[Closure]) -> None:
         self.office = office
-        week = tables.get("working_time", {})
         province = _province(office)
-        local = week.get("provinces", {}).get(province.code, {}) if province is not None else {}
-        names = local.get("days_off", week.get("days_off", ["friday"]))
-        self.weekly_off = frozenset(WEEKDAYS.index(name) for name in names)
-        hours = week.get("hours", {"start": "07:30", "end": "14:30"})
-        self.opens, self.closes = time.fromisoformat(hours["start"]), time.fromisoformat(hours["end"])
-        self.official = tables.get("official_calendar", {}).get("years", {})
         self.closures = tuple(c for c in declared if c.covers(office))
-        self.version = _version(week, local, self.official, self.closures)
-        self._holidays: dict[int, dict[date, list[DayOff]]] = {}
+        key = (id(tables), province.code if province is not None else None, tuple(c.hash for c in self.closures))
+        known = _read.get(key)
+        if known is None or known[0] is not tables:
+            known = (tables, *_read_tables(tables, province, self.closures))
+            _read[key] = known
+            while len(_read) > _READ_SIZE:
+                _read.pop(next(iter(_read)))
+        _, self.weekly_off, self.opens, self.closes, self.official, self.version, self._holidays = known
 
     # --- days ------------------------------------------------------------------------------
 
@@ -110,7 +110,12 @@ class Calendar:
         return found
 
     def is_working(self, day: date) -> bool:
-        return not self.days_off(day)
+        """True when the office works on this day (what deadlines count, without naming the days off)."""
+        if day.weekday() in self.weekly_off:
+            return False
+        if day in self._year_holidays(jdatetime.date.fromgregorian(date=day).year):
+            return False
+        return not any(closure.first_day <= day <= closure.last_day for closure in self.closures)
 
     def year(self, jalali_year: int) -> list[DayOff]:
         """Every day off of a Jalali year but the weekly ones, in order (for the calendar page)."""
@@ -161,6 +166,23 @@ class Calendar:
             found = _official_year(jalali_year, entry) if entry is not None else _library_year(jalali_year)
             self._holidays[jalali_year] = found
         return found
+
+
+#: what calendars read from a version's tables, by (tables, province, closures): the tables are copied
+#: out and the version digested once, not for every signed record
+_read: dict[tuple, tuple] = {}
+_READ_SIZE = 256
+
+
+def _read_tables(tables: Mapping[str, Any], province: Office | None, closures: tuple[Closure, ...]) -> tuple:
+    week = tables.get("working_time", {})
+    local = week.get("provinces", {}).get(province.code, {}) if province is not None else {}
+    names = local.get("days_off", week.get("days_off", ["friday"]))
+    hours = week.get("hours", {"start": "07:30", "end": "14:30"})
+    official = tables.get("official_calendar", {}).get("years", {})
+    holidays_by_year: dict[int, dict[date, list[DayOff]]] = {}
+    return (frozenset(WEEKDAYS.index(name) for name in names), time.fromisoformat(hours["start"]),
+            time.fromisoformat(hours["end"]), official, _version(week, local, official, closures), holidays_by_year)
 
 
 def _province(office: Office | None) -> Office | None:
@@ -237,16 +259,11 @@ def _name_key(name: str) -> str:
 
 def closures(session: Session) -> list[Closure]:
     """Every declared closure, as its signed record says (the admin log's audit checks the signatures)."""
-    found = []
-    for row in session.scalars(select(AdminRecord).where(AdminRecord.action == "declare_closure")
-                               .order_by(AdminRecord.seq)):
-        body = json.loads(row.canonical)
-        signed = body["details"]["closure"]
-        found.append(Closure(seq=row.seq, first_day=date.fromisoformat(signed["first_day"]),
-                             last_day=date.fromisoformat(signed["last_day"]), reason=signed["reason"],
-                             offices=tuple(signed["offices"]), declared_by=row.actor_user_id,
-                             declared_at=row.created_at, hash=row.hash))
-    return found
+    return [Closure(seq=row.seq, first_day=date.fromisoformat(row.details["first_day"]),
+                    last_day=date.fromisoformat(row.details["last_day"]), reason=row.details["reason"],
+                    offices=tuple(row.details["offices"]), declared_by=row.actor_id, declared_at=row.created_at,
+                    hash=row.hash)
+            for row in chain.signed_details(session, CLOSURE_ACTION, "closure")]
 
 
 def calendar_for(session: Session, office: Office | int | None) -> Calendar:
@@ -283,7 +300,6 @@ def closure_scope(session: Session, user: User, codes: list[str]) -> list[Office
 def declare_closure(session: Session, user: User, *, data: Mapping[str, Any], pin: str, now: datetime) -> Closure:
     """Sign a closure of some offices (or the country) for a range of days; the deadlines it reaches move
     when the caller calls ``move_deadlines``."""
-    from workflows import admin  # the admin log's writer
 
     if not isinstance(data, Mapping):
         raise InvalidInput({"_schema": [forms.t("errors.not_an_object")]})
@@ -312,7 +328,7 @@ def declare_closure(session: Session, user: User, *, data: Mapping[str, Any], pi
     offices = closure_scope(session, user, codes)
     signed = {"first_day": first.isoformat(), "last_day": last.isoformat(),
               "reason": forms.normalize_text(reason), "offices": [office.code for office in offices]}
-    record = admin.append_record(session, user, pin, now, "declare_closure", dict(signed),
+    record = admin.append_record(session, user, pin, now, CLOSURE_ACTION, dict(signed),
                                  {"closure": signed})
     return Closure(seq=record.seq, first_day=first, last_day=last, reason=signed["reason"],
                    offices=tuple(signed["offices"]), declared_by=user.id, declared_at=now, hash=record.hash)

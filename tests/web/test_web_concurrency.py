@@ -273,3 +273,29 @@ def test_a_burst_of_wrong_passwords_has_no_more_tried_than_the_limit(app, server
     assert right == 429
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(ApiToken)) == tokens
+
+
+def test_on_sqlite_a_signature_is_committed_while_a_long_page_read_is_open(app):
+    """The embedded database keeps a write-ahead log with synchronous=NORMAL: a writer commits while a
+    reader's transaction is open, and the reader keeps its snapshot (in rollback-journal mode the
+    commit would wait for the reader, then fail with "database is locked")."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's writers never wait for readers")
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    reader = db.engine.connect()
+    try:
+        reader.exec_driver_sql("BEGIN")
+        before = reader.exec_driver_sql("SELECT full_name FROM users WHERE username = 'arak_officer'").scalar()
+        started = time.monotonic()
+        with db.engine.connect() as writer:
+            writer.exec_driver_sql("UPDATE users SET full_name = 'نام تازه' WHERE username = 'arak_officer'")
+            writer.commit()
+        assert time.monotonic() - started < 1.0
+        assert reader.exec_driver_sql("SELECT full_name FROM users WHERE username = 'arak_officer'").scalar() == before
+    finally:
+        reader.rollback()
+        reader.close()
+    with db.engine.connect() as later:
+        assert later.exec_driver_sql("SELECT full_name FROM users WHERE username = 'arak_officer'").scalar() == "نام تازه"

@@ -89,7 +89,9 @@ def test_notifications_are_made_once(app):
     before = (db.session.scalar(select(func.count()).select_from(Notification)),
               db.session.scalar(select(func.count()).select_from(OutboxMessage)))
     case.notified_seq = 0  # as if the records had not been seen: the unique keys still hold
-    assert notifications.after_transition(db.session, case, {}, now + timedelta(hours=2)) == []
+    records = notifications.unnotified(db.session, case, [])
+    assert records and case.notified_seq == records[-1].seq
+    assert notifications.after_transition(db.session, case, {}, now + timedelta(hours=2), records) == []
     db.session.commit()
     after = (db.session.scalar(select(func.count()).select_from(Notification)),
              db.session.scalar(select(func.count()).select_from(OutboxMessage)))
@@ -216,6 +218,6 @@ def test_a_transition_looks_its_notifications_up_in_one_query(app):
     before = db.session.scalar(select(func.count()).select_from(Notification))
     db.session.refresh(case)
     case.notified_seq = 0  # the same transition's notifications made again: every one exists already
-    assert notifications.after_transition(db.session, case, {}, now) == []
+    assert notifications.after_transition(db.session, case, {}, now, notifications.unnotified(db.session, case, [])) == []
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(Notification)) == before
