@@ -1,7 +1,18 @@
-"""The PDF certificate of a case: the data it shows, and its rendering."""
+"""The PDF certificate of a case: the data it shows, and its rendering.
+
+A sealed certificate is kept once made (``STORAGE_DIR/certificates``), named by the case, the head of
+its verified chain and the PDF's own digest. A download proves the case's facts against its chain every
+time (``certificate_context``); it renders and seals again only when the chain has grown since (a new
+head), so a repeated download costs the proof, not the render. A kept file whose bytes no longer match
+its digest is made again. The certificate then says when it was first issued for that head.
+"""
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from datetime import date
+from pathlib import Path
 
 from flask import Response, current_app, render_template, url_for
 from sqlalchemy import select
@@ -78,7 +89,7 @@ def certificate_context(case: Case) -> dict:
                        "end_reason": ended["end_reason"]} if ended else None,
         "county_name": county.name if county else None,
         "province_name": county.parent.name if county else None,
-        "token": token, "verify_url": verify_url,
+        "token": token, "verify_url": verify_url, "head": proof.report.head,
         "verification": verification_summary(case, proof),
         "seal_office": evidence.seal_office(db.session, case),
         "issued_now": utcnow(),
@@ -108,13 +119,47 @@ def pdf_response(case: Case, user: User) -> Response:
     """The certificate as a download; refused (409, and an audit event) when a fact it would print
     is not what the signed records say."""
     try:
-        pdf = render_certificate(certificate_context(case))
+        context = certificate_context(case)
     except UnprovedFacts as error:
         db.session.rollback()
         record_read(db.session, db.session.merge(user), "seal_refused", f"case:{case.id}",
                     {"problems": [f"{p.subject}.{p.field}: {p.code} ({p.detail})" for p in error.problems]})
         db.session.commit()  # the refusal is logged although the request fails (see web.transaction)
         raise
+    pdf = kept_certificate(case, context["head"])
+    if pdf is None:
+        pdf = keep_certificate(case, context["head"], render_certificate(context))
     name = f"certificate-{case.public_id}.pdf"
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _kept_folder() -> Path:
+    return Path(current_app.config["STORAGE_DIR"]) / "certificates"
+
+
+def kept_certificate(case: Case, head: str | None) -> bytes | None:
+    """The certificate sealed for this head of the case's chain, if one is kept and its bytes are intact."""
+    if head is None:
+        return None
+    for path in _kept_folder().glob(f"case{case.id}-{head}-*.pdf"):
+        pdf = path.read_bytes()
+        if path.stem.rsplit("-", 1)[1] == hashlib.sha256(pdf).hexdigest():
+            return pdf
+        path.unlink(missing_ok=True)  # changed on disk: made again
+    return None
+
+
+def keep_certificate(case: Case, head: str | None, pdf: bytes) -> bytes:
+    """Keep a certificate just sealed for this head, in place of those of older heads; returns it."""
+    if head is None:
+        return pdf
+    folder = _kept_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    for older in folder.glob(f"case{case.id}-*.pdf"):
+        older.unlink(missing_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
+    with os.fdopen(handle, "wb") as out:
+        out.write(pdf)
+    os.replace(temporary, folder / f"case{case.id}-{head}-{hashlib.sha256(pdf).hexdigest()}.pdf")
+    return pdf

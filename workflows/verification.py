@@ -142,13 +142,21 @@ def _log_problems(rows) -> list[ChainProblem]:
             or bytes(r.leaf_hash) != merkle.record_leaf_hash(r.hash)]
 
 
-def verify_cases_in_processes(session: Session, processes: int, chunk: int = 2000
+#: the most and fewest cases one range of ``verify_cases_in_processes`` holds, and how many ranges each
+#: worker should get at least (so that no worker waits long for the last one)
+MAX_RANGE, MIN_RANGE, RANGES_PER_WORKER = 2000, 20, 16
+
+
+def verify_cases_in_processes(session: Session, processes: int, chunk: int | None = None
                               ) -> Iterator[tuple[int, str, str, ChainReport]]:
     """verify_cases over the whole database by `processes` worker processes forked from this one,
     each with its own database connections and trust material, in id order. The cases are handed
-    out as id ranges of `chunk` cases."""
+    out as id ranges of `chunk` cases (by default small enough that every worker takes
+    ``RANGES_PER_WORKER`` of them or more: a few large ranges leave one worker with most of the work)."""
     ids = list(session.scalars(select(Case.id).order_by(Case.id)))
     session.rollback()  # no open read transaction (nor SQLite lock) carried into the workers
+    if chunk is None:
+        chunk = max(MIN_RANGE, min(MAX_RANGE, -(-len(ids) // (max(1, processes) * RANGES_PER_WORKER))))
     ranges = [(ids[i], ids[min(i + chunk, len(ids)) - 1]) for i in range(0, len(ids), chunk)]
     if not ranges:
         return

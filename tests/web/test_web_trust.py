@@ -21,7 +21,7 @@ from signing.pades import signed_attachment, validate_pdf
 from support import (ACTORS, PASSWORD, PIN, ROOT, answer_all, application_fixture, found_center, in_county_review, login,
                      upload_documents, user)
 from web.extensions import db
-from workflows import evidence, log, pki
+from workflows import evidence, log, notes, pki
 from workflows.cases import complete_task, start_case
 from workflows.errors import Forbidden, SigningLocked, WrongPin
 from workflows.keys import MAX_WRONG_PINS, active_key, issue_key, unlock_signer
@@ -407,3 +407,31 @@ def test_every_checkpoint_column_is_checked(app, licensed, column):
     db.session.commit()
     log_cert = db.session.scalars(select(Certificate).where(Certificate.purpose == "log")).one()
     assert log.verify_log(db.session, _public_pem(log_cert)), column
+
+
+def test_a_repeated_download_is_the_kept_certificate_until_the_chain_grows_and_never_unproved(app, client, licensed):
+    first = certificate_pdf(client, licensed)
+    kept = list((app.config["STORAGE_DIR"] / "certificates").glob(f"case{licensed.id}-*.pdf"))
+    assert len(kept) == 1 and kept[0].read_bytes() == first
+    assert certificate_pdf(client, licensed) == first  # not rendered and sealed again (a new seal has a new time)
+
+    kept[0].write_bytes(first.replace(b"%PDF", b"%PDX", 1))  # changed on disk: made again, and valid
+    again = certificate_pdf(client, licensed)
+    root = x.load_certificate(client.get("/pki/root.pem").get_data(as_text=True))
+    assert again != first and validate_pdf(again, root=root).ok
+    assert [p.read_bytes() for p in (app.config["STORAGE_DIR"] / "certificates").glob(f"case{licensed.id}-*.pdf")] == [again]
+
+    # a new record (an office's note) is a new head: a new certificate
+    notes.add_note(db.session, case=licensed, author=user(ACTORS["county"]), action="office_note", text="یادداشت",
+                   now=utcnow(), pin=PIN)
+    db.session.commit()
+    assert db.session.scalars(select(Record).where(Record.case_id == licensed.id)
+                              .order_by(Record.seq.desc())).first().action == "office_note"
+    grown = certificate_pdf(client, licensed)
+    assert grown != again and validate_pdf(grown, root=root).ok
+    assert len(list((app.config["STORAGE_DIR"] / "certificates").glob(f"case{licensed.id}-*.pdf"))) == 1
+
+    db.session.execute(Case.__table__.update().where(Case.id == licensed.id).values(status="rejected"))
+    db.session.commit()  # a stored fact edited: the kept certificate is not served
+    login(client, "applicant1")
+    assert client.get(f"/cases/{licensed.id}/certificate.pdf").status_code == 409
