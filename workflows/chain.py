@@ -73,9 +73,7 @@ def append(session: Session, *, last: ChainRow | None, chain_id: str, process_ke
     record = row(sign_record(body, signer))
     if isinstance(record, AdminRecord):
         session.info.pop(_READ, None)  # what this transaction read of the admin log changes now
-    session.add(record)
-    session.flush()
-    log.append(session, record)
+    log.append(session, record)  # stored with its leaf index
     return record
 
 

@@ -82,9 +82,7 @@ def case_inquiries(session: Session, case: Case) -> list[Inquiry]:
 
 def pending_in_latest_round(session: Session, case: Case) -> list[Inquiry]:
     """Inquiries of the case's latest round still without an answer."""
-    latest = session.scalar(select(func.max(Inquiry.round)).where(Inquiry.case_id == case.id))
-    if latest is None:
-        return []
+    latest = select(func.max(Inquiry.round)).where(Inquiry.case_id == case.id).scalar_subquery()
     return list(session.scalars(select(Inquiry).where(
         Inquiry.case_id == case.id, Inquiry.round == latest, Inquiry.status == "pending")))
 

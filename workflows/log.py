@@ -38,19 +38,23 @@ LOG_ID = "mosque-centers/transition-log/v1"
 
 def append(session: Session, record) -> int:
     """Give the record (a case's ``Record`` or an ``AdminRecord``) the next leaf of the log (the
-    log-state row is locked: no fork, no gap)."""
+    log-state row is locked: no fork, no gap). A record not yet stored is stored here, its leaf
+    index with it."""
     state = session.scalars(select(LogState).where(LogState.id == 1).with_for_update()).first()
     if state is None:
         state = LogState(id=1, size=0, frontier=b"")
         session.add(state)
         session.flush()
     index = state.size
+    record.log_index = index
+    if record.id is None:
+        session.add(record)
+        session.flush()
     leaf = merkle.record_leaf_hash(record.hash)
     frontier, completed = merkle.frontier_append(_split_hashes(state.frontier), index, leaf)
     owner = {"record_id": record.id} if isinstance(record, Record) else {"admin_record_id": record.id}
     session.add(LogLeaf(index=index, leaf_hash=leaf, **owner))
     session.add_all([LogNode(level=level, index=at, hash=value) for level, at, value in completed])
-    record.log_index = index
     state.size = index + 1
     state.frontier = b"".join(frontier)
     session.flush()

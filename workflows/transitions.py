@@ -17,14 +17,14 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 import engine
 from signing import Signer, canonical_bytes, format_time
 from workflows import access, chain, documents, facts, notifications, procedures, working_time
 from workflows.errors import NotFound, ProcessFailed
 from workflows.models import (
-    Case, CaseCount, CaseDayCount, CaseTask, Record, RecordTiming, User, tehran_today,
+    Case, CaseCount, CaseDayCount, CaseTask, Office, Record, RecordTiming, User, tehran_today,
 )
 from workflows.procedures import spec_of_version
 
@@ -132,7 +132,9 @@ class Transition:
     @classmethod
     def begin(cls, session: Session, case: Case, now: datetime) -> Transition:
         """Lock the case's row (SELECT … FOR UPDATE; a no-op on SQLite), re-read it and load its engine."""
-        case = session.scalars(select(Case).where(Case.id == case.id).with_for_update()
+        case = session.scalars(select(Case).where(Case.id == case.id).with_for_update(of=Case)
+                               .options(joinedload(Case.county_office).joinedload(Office.parent),
+                                        joinedload(Case.applicant))
                                .execution_options(populate_existing=True)).one()
         spec, instance = load(session, case)
         return cls(session, case, spec, instance, now, counted=_count_key(case))
@@ -172,8 +174,8 @@ class Transition:
         checked against the chain's head: move the engine first, then sign.
         """
         session, case, now = self.session, self.case, self.now
-        last = session.scalars(select(Record).where(Record.case_id == case.id)
-                               .order_by(Record.seq.desc()).limit(1)).first()
+        last = session.execute(select(Record.seq, Record.hash, Record.action, Record.created_at)  # not its text
+                               .where(Record.case_id == case.id).order_by(Record.seq.desc()).limit(1)).first()
         documents = (form_data or {}).get("documents") or {}
         status, outcome = status_after(session, case, self.instance)
         details = {**(details or {}), "case": facts.case_facts(case, status, outcome), **self._new_deadlines()}
@@ -189,8 +191,8 @@ class Transition:
                 form_data=canonical_bytes(form_data).decode("utf-8") if form_data is not None else None))
         previous = last
         if last is not None and last.action in SIDE_ACTIONS:  # a note is no step: steps count from the last step
-            previous = session.scalars(select(Record).where(Record.case_id == case.id,
-                                                            Record.action.not_in(SIDE_ACTIONS))
+            previous = session.execute(select(Record.created_at).where(Record.case_id == case.id,
+                                                                       Record.action.not_in(SIDE_ACTIONS))
                                        .order_by(Record.seq.desc()).limit(1)).first()
         since = previous.created_at if previous else case.created_at
         session.add(RecordTiming(record_id=record.id, case_id=case.id, process_key=case.process_key,
