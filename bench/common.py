@@ -34,10 +34,6 @@ VENV_BIN = ROOT / ".venv" / "bin"
 SCENARIO_DIR = ROOT / "bpmn" / "scenarios"
 PIN = "1405"
 PASSWORD = "demo1234"
-#: which demo account plays each actor of a scenario (as in tests/support.py)
-ACTORS = {"applicant": "applicant1", "county": "arak_officer", "province": "markazi_officer"}
-#: the manager of the second demo center (someone who already manages a center)
-OTHER_MANAGER = "1234567891"
 #: where throwaway databases live unless --data-dir says otherwise
 DEFAULT_DATA_DIR = Path(tempfile.gettempdir()) / "mosque-bench"
 
@@ -322,13 +318,6 @@ def national_id(n: int) -> str:
     return body + str(remainder if remainder < 2 else 11 - remainder)
 
 
-def set_path(data: dict, dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
-    for part in parents:
-        data = data[part]
-    data[last] = value
-
-
 # --- driving cases through the domain operations ------------------------------------------------
 
 class Driver:
@@ -475,71 +464,6 @@ class Driver:
         self.complete(case, "county_review", county_actor, {"decision": "approve"})
         self.complete(case, "province_review", province_actor, {"decision": "approve"})
         return case
-
-
-# --- scenario files ------------------------------------------------------------------------------------
-
-def scenario_paths() -> list[Path]:
-    return sorted(p for p in SCENARIO_DIR.glob("*/*.json") if p.name != "fixtures.json")
-
-
-def run_scenario(driver: Driver, path: Path) -> dict[str, Any]:
-    """Drive one scenario file (bpmn/scenarios) as the scenario test does; returns its cases."""
-    from web.cli import run_tick
-    from workflows.models import utcnow
-    scenario = json.loads(path.read_text("utf-8"))
-    begin = utcnow()
-    folder = "center_founding" if scenario["process"] == "center_founding" else "manager_change"
-    fixtures = scenario_fixtures(folder)
-    uploads: dict[int, dict] = {}
-    fresh_ids: dict[str, str] = {}
-    cases: dict[str, Any] = {}
-    center = None
-    if scenario.get("setup") == "licensed_center":
-        center = driver.found_center(ACTORS["applicant"]).center
-        if not getattr(driver, "_other_manager_center", False):  # once per database: OTHER_MANAGER manages it
-            driver.found_center("applicant2", manager_id=OTHER_MANAGER)
-            driver._other_manager_center = True
-    cases["main"] = driver.start(scenario["process"], ACTORS[scenario.get("start_as", "applicant")], center=center)
-
-    def form_for(step: dict, case) -> dict:
-        form = step["form"]
-        if isinstance(form, str):
-            name = form[1:]
-            form = copy.deepcopy(application_form() if name == "application" else fixtures[name])
-            if "documents" in form:
-                if case.id not in uploads:
-                    uploads[case.id] = driver.upload(case, case.applicant)
-                form["documents"] = uploads[case.id]
-            if isinstance(form.get("manager"), dict) and "national_id" in form["manager"]:
-                # scenarios share one database here: each proposes a person no center has yet
-                if name not in fresh_ids:
-                    driver._managers += 1
-                    fresh_ids[name] = national_id(driver._managers)
-                form["manager"]["national_id"] = fresh_ids[name]
-            if form.get("effective_date") == "@today":
-                form["effective_date"] = (begin + timedelta(hours=3, minutes=30)).date().isoformat()
-        form = copy.deepcopy(form)
-        for dotted, value in step.get("patch", {}).items():
-            set_path(form, dotted, OTHER_MANAGER if value == "@other_center_manager" else value)
-        return form
-
-    for step in scenario["steps"]:
-        target = cases[step.get("case", "main")]
-        now = begin + timedelta(days=step.get("at_days", step.get("tick_days", 0)), seconds=1)
-        if "answer_inquiries" in step:
-            driver.answer_inquiries(target, step["answer_inquiries"], now)
-        elif "tick_days" in step:
-            run_tick(now)
-        elif "start_linked" in step:
-            cases["linked"] = driver.start(step["start_linked"], target.applicant.username, center=target.center,
-                                           linked=target)
-        elif "check" in step or "expect_error" in step:
-            continue
-        else:
-            driver.complete(target, step["task"], ACTORS[step["actor"]], form_for(step, target), now=now)
-        driver.session.expire_all()
-    return {"scenario": scenario, "cases": cases}
 
 
 # --- processes ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Part 5: what a case costs in storage, and how much memory a process holds after many transitions.
 
-Stored bytes: every scenario file of bpmn/scenarios is driven through the domain operations on a
-throwaway PostgreSQL; for each procedure its longest path (the scenario whose case signed the
+Stored bytes: every scenario file of bpmn/scenarios is run by the project's scenario runner
+(``workflows.scenarios.run_file``), each on its own copy of one seeded database on a throwaway
+PostgreSQL; for each procedure its longest path (the scenario whose case signed the
 most records) is reported: the state (stored, i.e. after PostgreSQL's compression, and raw), the
 case row, its task rows, its signed records, their log leaves with the log subtree hashes they
 completed, and the inquiries, notifications and outgoing messages it made. Row sizes are pg_column_size of the whole row (indexes not counted).
@@ -19,9 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    Driver, Postgres, Row, create_site_app, log, make_site, rss_of, run_scenario, scenario_paths, sqlite_pragmas,
-)
+from bench.common import ROOT, Driver, Postgres, Row, create_site_app, log, make_site, rss_of, sqlite_pragmas
 
 SIZE_SQL = """
 SELECT
@@ -45,30 +44,44 @@ SELECT
 
 
 def stored_bytes(data_dir: Path) -> dict[str, Any]:
-    from sqlalchemy import text
+    """Every scenario of every procedure package, each run by the project's own runner
+    (``workflows.scenarios.run_file``: its clock, working days, uploads by the step's actor, checks) on
+    its own copy of one seeded database, and the bytes its cases hold."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session
+
+    from workflows import procedures, scenarios
+    bpmn_dir = ROOT / "bpmn"
     folder = Path(tempfile.mkdtemp(prefix="size-", dir=data_dir))
     postgres = Postgres(fast=True).start()
-    measured = []
+    measured, failed = [], []
     try:
         site = make_site(postgres.create_database("bench_size"), folder)
-        app = create_site_app(site)
-        with app.app_context():
-            from web.extensions import db
-            with Driver(app) as driver:
-                for path in scenario_paths():
-                    run = run_scenario(driver, path)
-                    for role, case in run["cases"].items():
-                        db.session.expire_all()
-                        row = db.session.execute(text(SIZE_SQL), {"id": case.id}).mappings().one()
+        paths = [path for key in procedures.package_keys(bpmn_dir) for path in scenarios.scenario_files(bpmn_dir, key)]
+        for number, path in enumerate(paths):
+            name = f"bench_size_{number}"
+            postgres.psql(f'CREATE DATABASE "{name}" OWNER bench TEMPLATE "bench_size"')
+            engine = create_engine(postgres.url(name))
+            try:
+                with Session(engine) as session:
+                    run = scenarios.run_file(session, bpmn_dir, path, folder / f"documents-{number}",
+                                             site.env["SYSTEM_SIGNING_PIN"], site.env["CA_KEY_PASSPHRASE"])
+                    for role, case in run.cases.items():
+                        row = session.execute(text(SIZE_SQL), {"id": case.id}).mappings().one()
                         measured.append({"scenario": f"{path.parent.name}/{path.stem}", "case": role,
                                          "process": case.process_key, "status": case.status, **dict(row)})
-            db.session.remove()
-            db.engine.dispose()
+            except scenarios.ScenarioFailed as failure:
+                failed.append(str(failure))
+            finally:
+                engine.dispose()
+                postgres.drop_database(name)
     finally:
         postgres.stop()
         import shutil
         shutil.rmtree(folder, ignore_errors=True)
-    return {"cases": measured}
+    if failed:
+        raise RuntimeError("scenarios failed: " + "; ".join(failed))
+    return {"cases": measured, "scenarios": len(paths)}
 
 
 def rss_run(data_dir: Path, transitions: int) -> dict[str, Any]:

@@ -9,7 +9,8 @@ the case row locked (SELECT … FOR UPDATE) and rewritten (its state text writte
 time, lock version), the task rows deleted and written again, the next record row of the case
 (a JSON body of the real record's size, no signature), a Merkle log leaf under the locked log
 state row, and the notifications and outgoing messages a county approval makes (a decision for
-the applicant, a task for each person of the province office). One commit. The case stays at
+the applicant, a task for each person of the province office: ``notifications.add_all``, as a
+transition writes them). One commit. The case stays at
 county review, so a pool of 20 cases serves any number of requests.
 
 Nothing in web/ is changed: the routes are added to the app object built here.
@@ -42,8 +43,8 @@ def build_app():
     from web.scope import case_or_404
     from workflows import access, log
     from workflows.errors import Conflict, InvalidInput
-    from workflows.models import CaseTask, Record, utcnow
-    from workflows.notifications import Notification, OutboxMessage
+    from workflows import notifications, procedures
+    from workflows.models import Case, CaseTask, Record, utcnow
 
     @authenticated
     @accepts(CompleteRequest)
@@ -53,8 +54,8 @@ def build_app():
         data = body["data"]
         if not isinstance(data, dict) or data.get("decision") not in ("approve", "return", "reject"):
             raise InvalidInput({"decision": ["required"]})
-        from workflows.transitions import lock
-        case = lock(db.session, case)
+        case = db.session.scalars(select(Case).where(Case.id == case.id).with_for_update()
+                                  .execution_options(populate_existing=True)).one()
         task = next((t for t in case.tasks if t.task_id == task_id), None)
         if task is None:
             raise Conflict("task is not waiting")
@@ -82,18 +83,10 @@ def build_app():
         case.tasks.extend(kept)
         province_id = case.county_office.parent_id if case.county_office else None
         people = [case.applicant] + (access.office_people(db.session, province_id, "province") if province_id else [])
-        for person in people:
-            key = f"{case.public_id}:baseline:{seq}"
-            notification = Notification(user_id=person.id, case_id=case.id, kind="task", key=key, created_at=now,
-                                        params=json.dumps({"case": case.title or "", "step": task.title},
-                                                          ensure_ascii=False))
-            db.session.add(notification)
-            db.session.flush()
-            for channel, address in (("sms", person.mobile), ("email", person.email)):
-                if address:
-                    db.session.add(OutboxMessage(key=f"{person.id}:{key}:{channel}", notification_id=notification.id,
-                                                 channel=channel, address=address, created_at=now, status="pending",
-                                                 subject="benchmark", body="benchmark baseline message"))
+        key = f"{case.public_id}:baseline:{seq}"
+        params = {"case": notifications.case_label(case), "step": task.title,
+                  "process": procedures.of_version(db.session, case.spec_version).title}
+        notifications.add_all(db.session, [(person, "task", key, params) for person in people], now, case=case)
         db.session.commit()
         return jsonify({"case": {"id": case.id, "status": case.status, "lock_version": case.lock_version},
                         "records": [{"seq": seq, "action": "baseline", "hash": record.hash}]})
