@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from forms import normalize_text, t, to_persian_digits
@@ -25,7 +26,7 @@ bp = Blueprint("auth", __name__)
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    user = db.session.get(User, int(user_id), options=[joinedload(User.office)]) if user_id.isdigit() else None
     return user if user is not None and user.active else None
 
 
@@ -50,7 +51,8 @@ def token_row(header: str | None) -> ApiToken | None:
     if not header or not header.startswith("Bearer "):
         return None
     token_hash = hashlib.sha256(header[7:].strip().encode()).hexdigest()
-    return db.session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash)).first()
+    return db.session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash)
+                              .options(joinedload(ApiToken.user).joinedload(User.office))).first()
 
 
 def prune_api_tokens(now: datetime | None = None) -> int:

@@ -121,7 +121,18 @@ def visible_cases(session: Session, user: User) -> Select:
 
 
 def can_view(session: Session, user: User, case: Case) -> bool:
-    """True when the case is in the user's jurisdiction."""
+    """True when the case is in the user's jurisdiction (``visible_cases``; the common answers without a
+    query: headquarters, the applicant's own case, a case of the person's own office)."""
+    if not user.active:
+        return False
+    if user.role in READ_ALL_ROLES:
+        return True
+    if user.role == "applicant":
+        return case.applicant_id == user.id
+    if user.office_id is None or not is_office_role(user.role):
+        return False
+    if case.county_office_id is not None and case.county_office_id == user.office_id:
+        return True
     return session.scalar(visible_cases(session, user).where(Case.id == case.id).with_only_columns(Case.id)) is not None
 
 

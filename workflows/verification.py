@@ -155,9 +155,7 @@ def verify_cases_in_processes(session: Session, processes: int, chunk: int | Non
     ``RANGES_PER_WORKER`` of them or more: a few large ranges leave one worker with most of the work)."""
     ids = list(session.scalars(select(Case.id).order_by(Case.id)))
     session.rollback()  # no open read transaction (nor SQLite lock) carried into the workers
-    if chunk is None:
-        chunk = max(MIN_RANGE, min(MAX_RANGE, -(-len(ids) // (max(1, processes) * RANGES_PER_WORKER))))
-    ranges = [(ids[i], ids[min(i + chunk, len(ids)) - 1]) for i in range(0, len(ids), chunk)]
+    ranges = id_ranges(ids, processes, chunk)
     if not ranges:
         return
     global _worker_engine
@@ -166,6 +164,14 @@ def verify_cases_in_processes(session: Session, processes: int, chunk: int | Non
     with context.Pool(max(1, processes), initializer=_start_worker) as pool:
         for results in pool.imap(_verify_range, ranges):
             yield from results
+
+
+def id_ranges(ids: list[int], processes: int, chunk: int | None = None) -> list[tuple[int, int]]:
+    """The (first, last) case ids of the ranges handed out, ``chunk`` cases each (by default as many
+    as gives every worker ``RANGES_PER_WORKER`` ranges, between MIN_RANGE and MAX_RANGE cases)."""
+    if chunk is None:
+        chunk = max(MIN_RANGE, min(MAX_RANGE, -(-len(ids) // (max(1, processes) * RANGES_PER_WORKER))))
+    return [(ids[i], ids[min(i + chunk, len(ids)) - 1]) for i in range(0, len(ids), chunk)]
 
 
 _worker_engine = None

@@ -41,3 +41,17 @@ def test_the_streamed_audit_leaves_the_session_writable(app):
     assert reports and all(report.ok for report in reports)
     center = found_center(app, "applicant2", manager_national_id="1234567891")
     assert center.id is not None and all(report.ok for *_, report in verify_cases(db.session))
+
+
+def test_the_cases_are_handed_out_in_ranges_small_enough_for_every_worker():
+    from workflows.verification import MAX_RANGE, MIN_RANGE, RANGES_PER_WORKER, id_ranges
+    ids = list(range(1, 2201))  # the database: 2,200 cases, once handed out as 2,000 + 200
+    ranges = id_ranges(ids, 2)
+    assert len(ranges) >= 2 * RANGES_PER_WORKER
+    sizes = [last - first + 1 for first, last in ranges]
+    assert max(sizes) <= -(-len(ids) // (2 * RANGES_PER_WORKER)) and sum(sizes) == len(ids)
+    assert ranges[0][0] == 1 and ranges[-1][1] == 2200
+    assert all(b[0] == a[1] + 1 for a, b in zip(ranges, ranges[1:]))  # no case left out or twice
+    assert id_ranges(list(range(1, 11)), 2) == [(1, 10)] and MIN_RANGE >= 10  # a few cases: one range
+    assert max(last - first + 1 for first, last in id_ranges(list(range(1, 1_000_001)), 2)) == MAX_RANGE
+    assert id_ranges([], 2) == []
