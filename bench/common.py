@@ -280,6 +280,22 @@ def make_site(url: str, folder: Path) -> Site:
     return Site(url, folder, env)
 
 
+@contextlib.contextmanager
+def backend_site(backend: str, folder: Path, name: str) -> Iterator[tuple[Site, "Postgres | None"]]:
+    """A site made by ``flask --app web init`` on a SQLite file in ``folder``, or on a throwaway
+    PostgreSQL server (stopped when the block ends); with the server, if any."""
+    postgres = None
+    try:
+        if backend == "sqlite":
+            yield make_site(f"sqlite:///{folder / 'sqlite' / 'app.db'}", folder / "sqlite"), None
+        else:
+            postgres = Postgres().start()
+            yield make_site(postgres.create_database(name), folder / "postgresql"), postgres
+    finally:
+        if postgres is not None:
+            postgres.stop()
+
+
 def create_site_app(site: Site):
     """The application on the site's database, configured as its server is."""
     from web import create_app

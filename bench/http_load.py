@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    PASSWORD, PIN, ROOT, VENV_BIN, Driver, Postgres, Row, Site, create_site_app, free_port, log, make_site, median,
-    pct, rss_of, sqlite_pragmas,
+    PASSWORD, PIN, ROOT, VENV_BIN, Driver, Row, Site, backend_site, create_site_app, free_port, log, median, pct,
+    rss_of, sqlite_pragmas,
 )
 
 #: the demo county offices with people, and their officers
@@ -332,13 +332,8 @@ def run(args, data_dir: Path) -> tuple[list[Row], dict]:
     import tempfile
     folder = Path(tempfile.mkdtemp(prefix="http-", dir=data_dir))
     for backend in backends:
-        postgres = None
-        try:
-            if backend == "sqlite":
-                site = make_site(f"sqlite:///{folder / 'sqlite' / 'app.db'}", folder / "sqlite")
-            else:
-                postgres = Postgres().start()
-                site = make_site(postgres.create_database("bench_http"), folder / "postgresql")
+        with backend_site(backend, folder, "bench_http") as (site, postgres):
+            if postgres is not None:
                 details["postgresql_version"] = postgres.version()
             if unlock_ms is None:
                 unlock_ms = median(unlock_alone(site))
@@ -346,9 +341,6 @@ def run(args, data_dir: Path) -> tuple[list[Row], dict]:
             result = run_backend(site, args)
             details[backend] = result
             rows += rows_for(backend, result, unlock_ms)
-        finally:
-            if postgres is not None:
-                postgres.stop()
     import shutil
     shutil.rmtree(folder, ignore_errors=True)
     return rows, details

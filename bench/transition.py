@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.common import Driver, Postgres, Row, create_site_app, log, make_site
+from bench.common import Driver, Row, backend_site, create_site_app, log
 from bench.http_load import COUNTIES
 
 #: cases prepared per batch, and cases timed before the clock starts
@@ -172,19 +172,10 @@ def run(args, data_dir: Path) -> tuple[list[Row], dict]:
     rows, details = [], {}
     folder = Path(tempfile.mkdtemp(prefix="transition-", dir=data_dir))
     for backend in [b.strip() for b in args.http_backends.split(",") if b.strip()]:
-        postgres = None
-        try:
-            if backend == "sqlite":
-                site = make_site(f"sqlite:///{folder / 'sqlite' / 'app.db'}", folder / "sqlite")
-            else:
-                postgres = Postgres().start()
-                site = make_site(postgres.create_database("bench_transition"), folder / "postgresql")
+        with backend_site(backend, folder, "bench_transition") as (site, _):
             result = run_backend(site, args.transition_seconds)
-            details[backend] = result
-            rows += rows_for(backend, result)
-        finally:
-            if postgres is not None:
-                postgres.stop()
+        details[backend] = result
+        rows += rows_for(backend, result)
     details["report"] = report(details)
     shutil.rmtree(folder, ignore_errors=True)
     return rows, details
