@@ -448,17 +448,20 @@ class Driver:
         form["manager"]["national_id"] = manager_id
         return form
 
-    def site_visit(self, case, expert: str = "arak_officer") -> None:
-        """The county schedules the case's site visit today and its expert signs a checklist that passes."""
+    def site_visit(self, case, expert: str = "arak_officer") -> list:
+        """The county schedules the case's site visit today and its expert signs a checklist that passes;
+        the records signed (none when the case does not wait for a visit)."""
+        if not any(t.name == "schedule_visit" for t in case.tasks):
+            return []
         from workflows import documents
         from workflows.models import tehran_today, utcnow
         fixtures = json.loads((SCENARIO_DIR / "center_founding" / "fixtures.json").read_text("utf-8"))
-        self.complete(case, "schedule_visit", expert, {**fixtures["visit_schedule"], "expert": expert,
-                                                      "visit_date": tehran_today(utcnow()).isoformat()})
+        records = self.complete(case, "schedule_visit", expert, {**fixtures["visit_schedule"], "expert": expert,
+                                                                "visit_date": tehran_today(utcnow()).isoformat()})
         photo = documents.store_document(self.session, self.app.config["STORAGE_DIR"], case=case,
                                          user=self.user(expert), field="documents.space_photo", filename="space.bin",
                                          content=png_bytes("gray")).sha256  # the expert's own photo
-        self.complete(case, "site_visit", expert, {**fixtures["visit"], "documents": {"space_photo": photo}})
+        return records + self.complete(case, "site_visit", expert, {**fixtures["visit"], "documents": {"space_photo": photo}})
 
     def to_county_review(self, applicant: str = "applicant1", county: str = "markazi-arak",
                          expert: str = "arak_officer"):

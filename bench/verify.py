@@ -45,11 +45,13 @@ def run_case(driver: Driver, n: int) -> int:
     form = driver.application(case, applicant, county)
     records = len(driver.complete(case, "submit_application", applicant, form))
     records += len(driver.answer_inquiries(case))
+    records += len(driver.site_visit(case, county_actor))
     if path == "return":
         records += len(driver.complete(case, "county_review", county_actor,
                                        {"decision": "return", "reason": "نشانی مسجد ناقص است؛ پلاک را بنویسید."}))
         records += len(driver.complete(case, "correct_application", applicant, form))
         records += len(driver.answer_inquiries(case))
+        records += len(driver.site_visit(case, county_actor))
     if path == "reject":
         records += len(driver.complete(case, "county_review", county_actor,
                                        {"decision": "reject", "reason": "مسجد امام جماعت ثابت ندارد."}))
