@@ -8,7 +8,7 @@ case row, its task rows, its signed records, their log leaves with the log subtr
 completed, and the inquiries, notifications and outgoing messages it made. Row sizes are pg_column_size of the whole row (indexes not counted).
 
 Memory: one process (as a worker would) runs ``--rss-transitions`` real transitions (founding
-cases: submit, four inquiry answers, county and province decisions) through the domain operations
+cases: submit, four inquiry answers, the site visit, county and province decisions) through the domain operations
 with pre-unlocked signers on SQLite, and its resident set size is read every 1,000 transitions.
 Part 1 also reports the gunicorn workers' RSS after its requests.
 """
@@ -104,7 +104,7 @@ def rss_run(data_dir: Path, transitions: int) -> dict[str, Any]:
                 number += 1
                 case = driver.start("center_founding", applicant)
                 driver.complete(case, "submit_application", applicant, driver.application(case, applicant, county))
-                answered = len(driver.answer_inquiries(case))
+                answered = len(driver.answer_inquiries(case)) + len(driver.site_visit(case, county_actor))
                 driver.complete(case, "county_review", county_actor, {"decision": "approve"})
                 driver.complete(case, "province_review", province_actor, {"decision": "approve"})
                 done += 3 + answered
