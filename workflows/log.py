@@ -38,8 +38,12 @@ LOG_ID = "mosque-centers/transition-log/v1"
 
 def append(session: Session, record) -> int:
     """Give the record (a case's ``Record`` or an ``AdminRecord``) the next leaf of the log (the
-    log-state row is locked: no fork, no gap). A record not yet stored is stored here, its leaf
-    index with it."""
+    log-state row is locked: no fork, no gap). A record not yet stored is stored first: on SQLite,
+    whose FOR UPDATE is a no-op, that write is what takes the database's write lock before the log's
+    size is read (two processes reading it first would both take the same index)."""
+    if record.id is None:
+        session.add(record)
+        session.flush()
     state = session.scalars(select(LogState).where(LogState.id == 1).with_for_update()).first()
     if state is None:
         state = LogState(id=1, size=0, frontier=b"")
@@ -47,9 +51,6 @@ def append(session: Session, record) -> int:
         session.flush()
     index = state.size
     record.log_index = index
-    if record.id is None:
-        session.add(record)
-        session.flush()
     leaf = merkle.record_leaf_hash(record.hash)
     frontier, completed = merkle.frontier_append(_split_hashes(state.frontier), index, leaf)
     owner = {"record_id": record.id} if isinstance(record, Record) else {"admin_record_id": record.id}
