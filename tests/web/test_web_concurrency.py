@@ -19,10 +19,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from office_support import national_id
 from support import ACTORS, PIN, ROOT, in_county_review, submitted_founding, user
 from web.extensions import db
 from workflows import log
-from workflows.keys import MAX_WRONG_PINS, active_key
+from workflows.keys import MAX_WRONG_PINS, active_key, unlock_signer
 from workflows.models import ApiToken, Case, Certificate, Inquiry, LogLeaf, Record, SigningSession, utcnow
 from workflows.people import add_token
 from workflows.verification import verify_case
@@ -299,3 +300,60 @@ def test_on_sqlite_a_signature_is_committed_while_a_long_page_read_is_open(app):
         reader.close()
     with db.engine.connect() as later:
         assert later.exec_driver_sql("SELECT full_name FROM users WHERE username = 'arak_officer'").scalar() == "نام تازه"
+
+
+def _approve_in_a_process(engine, case_ids: list[int], start, out) -> None:
+    """A worker process: approve these cases at the county office, each in its own transaction, as two
+    server processes would; waiting for the database is fine, a refused write is reported."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.orm import Session
+
+    from workflows.cases import complete_task
+    from workflows.errors import Conflict
+    from workflows.models import User
+    engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+    refused = []
+    with Session(engine) as session:
+        officer = session.scalars(select(User).where(User.username == ACTORS["county"])).one()
+        signer = unlock_signer(session, officer, PIN)
+        session.commit()
+        start.wait()
+        for case_id in case_ids:
+            for _ in range(50):
+                try:
+                    case = session.get(Case, case_id)
+                    complete_task(session, case=case, task_id=case.tasks[0].task_id, actor=officer,
+                                  data={"decision": "approve"}, signer=signer)
+                    session.commit()
+                    break
+                except (OperationalError, Conflict):  # the other process holds the database or the case: again
+                    session.rollback()
+                    time.sleep(0.05)
+                except IntegrityError as error:
+                    session.rollback()
+                    refused.append(f"case {case_id}: {error.orig}")
+                    break
+    out.put(refused)
+
+
+def test_two_processes_signing_at_once_never_take_the_same_log_leaf(app):
+    """Two writer processes on one database: every transition lands, the log whole (on SQLite, where
+    FOR UPDATE does nothing, a transition must write before it reads the log's size)."""
+    import multiprocessing
+    cases = [in_county_review(app, manager_national_id=national_id(700 + number)).id for number in range(6)]
+    db.session.commit()
+    db.session.remove()
+    context = multiprocessing.get_context("fork")
+    start, out = context.Barrier(2, timeout=60), context.Queue()
+    workers = [context.Process(target=_approve_in_a_process, args=(db.engine, cases[number::2], start, out))
+               for number in range(2)]
+    for worker in workers:
+        worker.start()
+    refused = [message for _ in workers for message in out.get(timeout=300)]
+    for worker in workers:
+        worker.join(60)
+    assert refused == []
+    for case_id in cases:
+        case = db.session.get(Case, case_id)
+        assert case.status == "province_review" and verify_case(db.session, case).ok
+    _log_is_whole()
