@@ -183,7 +183,8 @@ def replicate(site: Site, target: int, real_cases: int | None = None) -> dict[st
             template = templates[number % len(templates)]
             number += 1
             public_id = "replica-" + _secrets.token_urlsafe(9)
-            batch_cases.append({**template_rows[template.id], "id": next_case, "public_id": public_id})
+            batch_cases.append({**template_rows[template.id], "id": next_case, "public_id": public_id,
+                                "tracking_code": None})  # a case's tracking code is its own
             prev = None
             for row in records_of[template.id]:
                 body = json.loads(row.canonical)
