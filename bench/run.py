@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--transition-seconds", type=float, default=20.0,
                    help="timed seconds of transitions and floors per database (default 20)")
     g = parser.add_argument_group("1 http")
-    g.add_argument("--http-requests", type=int, default=None, help="completions per run (default 300, quick 60)")
+    g.add_argument("--http-seconds", type=float, default=None, help="seconds per run (default 20, quick 10)")
     g.add_argument("--http-backends", default="sqlite,postgresql", help="sqlite, postgresql or both")
     g.add_argument("--http-breakdown", type=int, default=None, help="in-process phase breakdown cases (default 20)")
     g = parser.add_argument_group("2 verify")
@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--rss-transitions", type=int, default=None, help="transitions before worker RSS (default 10000, quick 700)")
     args = parser.parse_args(argv)
     quick = args.quick
-    defaults = {"http_requests": (300, 60), "http_breakdown": (20, 8), "verify_records": (200_000, 20_000),
+    defaults = {"http_seconds": (20.0, 10.0), "http_breakdown": (20, 8), "verify_records": (200_000, 20_000),
                 "verify_real_records": (3000, 1000), "verify_seconds": (120.0, 30.0), "profile_cases": (150, 60),
                 "cert_count": (30, 8), "growth_sizes": ("10000,100000", "10000,30000"), "growth_repeats": (15, 7),
                 "rss_transitions": (10_000, 700)}
