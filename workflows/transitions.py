@@ -131,12 +131,12 @@ class Transition:
 
     @classmethod
     def begin(cls, session: Session, case: Case, now: datetime) -> Transition:
-        """Lock the case's row (SELECT … FOR UPDATE; a no-op on SQLite), re-read it with its county, province,
-        applicant and waiting tasks, and load its engine."""
+        """Lock the case's row (SELECT … FOR UPDATE; a no-op on SQLite), re-read it with its county, province
+        and applicant, and load its engine."""
         case = session.scalars(select(Case).where(Case.id == case.id).with_for_update(of=Case)
                                .options(joinedload(Case.county_office).joinedload(Office.parent),
-                                        joinedload(Case.applicant), joinedload(Case.tasks))
-                               .execution_options(populate_existing=True)).unique().one()
+                                        joinedload(Case.applicant))
+                               .execution_options(populate_existing=True)).one()
         spec, instance = load(session, case)
         return cls(session, case, spec, instance, now, counted=_count_key(case))
 

@@ -25,13 +25,23 @@ REPORT_CSP = """document.addEventListener("securitypolicyviolation", e =>
 
 
 def with_policy(app):
-    """The WSGI app, sending CONTENT_SECURITY_POLICY on responses that have none of their own."""
+    """The WSGI app, sending CONTENT_SECURITY_POLICY on responses that have none of their own.
+
+    Each body is read whole and its iterable closed here: werkzeug's development server closes it
+    only after draining the socket, and a browser that drops the connection first (a favicon fetch
+    cut short when the page moves on) makes that drain raise, leaving a static file open until the
+    garbage collector reports it during some later test."""
     def wrapped(environ, start_response):
         def start(status, headers, exc_info=None):
             if not any(name.lower() == "content-security-policy" for name, _ in headers):
                 headers = [*headers, ("Content-Security-Policy", CONTENT_SECURITY_POLICY)]
             return start_response(status, headers, exc_info)
-        return app(environ, start)
+        body = app(environ, start)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
     return wrapped
 
 
