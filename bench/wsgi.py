@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
 
 from flask import g, jsonify  # noqa: E402
 from sqlalchemy import select  # noqa: E402
+from sqlalchemy.orm import joinedload  # noqa: E402
 from sqlalchemy.orm.attributes import flag_modified  # noqa: E402
 
 from web import create_app  # noqa: E402
@@ -44,7 +45,7 @@ def build_app():
     from workflows import access, log
     from workflows.errors import Conflict, InvalidInput
     from workflows import notifications, procedures
-    from workflows.models import Case, CaseTask, Record, utcnow
+    from workflows.models import Case, CaseTask, Office, Record, utcnow
 
     @authenticated
     @accepts(CompleteRequest)
@@ -54,15 +55,17 @@ def build_app():
         data = body["data"]
         if not isinstance(data, dict) or data.get("decision") not in ("approve", "return", "reject"):
             raise InvalidInput({"decision": ["required"]})
-        case = db.session.scalars(select(Case).where(Case.id == case.id).with_for_update()
-                                  .execution_options(populate_existing=True)).one()
+        case = db.session.scalars(select(Case).where(Case.id == case.id).with_for_update(of=Case)
+                                  .options(joinedload(Case.county_office).joinedload(Office.parent),
+                                           joinedload(Case.applicant))
+                                  .execution_options(populate_existing=True)).one()  # loaded as a transition does
         task = next((t for t in case.tasks if t.task_id == task_id), None)
         if task is None:
             raise Conflict("task is not waiting")
         if not access.may_act(g.api_user, task):
             raise Conflict("not your task")
         now = utcnow()
-        last = db.session.scalars(select(Record).where(Record.case_id == case.id)
+        last = db.session.execute(select(Record.seq, Record.key_id).where(Record.case_id == case.id)
                                   .order_by(Record.seq.desc()).limit(1)).first()
         seq = (last.seq + 1) if last else 1
         text = json.dumps({"case_id": case.public_id, "seq": seq, "action": data["decision"], "task_id": task_id,

@@ -22,8 +22,8 @@ from .expressions import RestrictedScriptEngine, compile_expression, evaluate
 from .parser import EngineParser, parse_xml
 from .runtime import SERIALIZER_VERSION, Instance, MoveObstacle, TimerWait, UserTask
 from .specs import (
-    FORMS_FOLDER, MANIFEST_SUFFIX, EndEventDef, JsonTables, ProcessSpec, UserTaskDef, parse_table, read_sources, source_version,
-    spec_from_sources,
+    FORMS_FOLDER, MANIFEST_SUFFIX, EndEventDef, JsonTables, ProcessSpec, UserTaskDef, cached_spec, parse_table, read_sources,
+    source_version, spec_from_sources,
 )
 
 __all__ = [
@@ -61,4 +61,5 @@ __all__ = [
     "MANIFEST_SUFFIX",
     "source_version",
     "spec_from_sources",
+    "cached_spec",
 ]

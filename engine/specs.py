@@ -200,6 +200,15 @@ def spec_from_sources(process_key: str, sources: Mapping[str, bytes]) -> Process
     return spec
 
 
+def cached_spec(process_key: str, version: str) -> ProcessSpec | None:
+    """The spec of a version already parsed in this process (None: not parsed yet, or evicted)."""
+    with _lock:
+        spec = _cache.get((process_key, version))
+        if spec is not None:
+            _cache.move_to_end((process_key, version))
+        return spec
+
+
 _cache: "OrderedDict[tuple[str, str], ProcessSpec]" = OrderedDict()
 _lock = threading.Lock()
 

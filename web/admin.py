@@ -20,7 +20,7 @@ from web.listing import error_messages, page_args, query_without, text_arg
 from web.scope import deployed
 from web.transaction import commits, refusal
 from workflows import access, admin, moves, pki, procedures
-from workflows.errors import Conflict, InvalidInput, NotFound, StalePlan, WrongPin
+from workflows.errors import Conflict, InvalidInput, NotFound, StalePlan
 from workflows.keys import active_key, issue_key
 from workflows.models import Case, Office, ProcessDefinition, User, utcnow
 
@@ -235,13 +235,14 @@ def move_cases(process_key: str):
     if not chosen:
         return again(422, {"case": [t("web.moves.none_chosen")]})
     try:
-        report = moves.move_cases(db.session, user, forms.normalize_digits(request.form.get("pin", "")), process_key,
-                                  to_version, list(chosen), now=utcnow(), seen=chosen)
-    except WrongPin:
-        return again(422, {"pin": [t("web.error.wrong_pin")]})
+        report, errors = refusal(lambda: moves.move_cases(
+            db.session, user, forms.normalize_digits(request.form.get("pin", "")), process_key, to_version,
+            list(chosen), now=utcnow(), seen=chosen))
     except StalePlan as stale:
         cases = "، ".join(f"#{forms.to_persian_digits(str(i))}" for i in stale.case_ids)
         return again(409, {"plan": [t("web.moves.stale", cases=cases)]})
+    if errors:
+        return again(422, errors)
     flash(t("web.moves.done", moved=forms.to_persian_digits(str(len(report.moved))),
             stuck=forms.to_persian_digits(str(len(report.stuck)))), "success" if not report.stuck else "error")
     return _moves_page(process_key, report)

@@ -138,11 +138,16 @@ def _kept_folder() -> Path:
     return Path(current_app.config["STORAGE_DIR"]) / "certificates"
 
 
+def _kept_name(case: Case, head: str = "*", digest: str = "*") -> str:
+    """A kept certificate's file name: its case, its chain's head and its bytes' SHA-256 (``*`` patterns)."""
+    return f"case{case.id}-{head}-{digest}.pdf"
+
+
 def kept_certificate(case: Case, head: str | None) -> bytes | None:
     """The certificate sealed for this head of the case's chain, if one is kept and its bytes are intact."""
     if head is None:
         return None
-    for path in _kept_folder().glob(f"case{case.id}-{head}-*.pdf"):
+    for path in _kept_folder().glob(_kept_name(case, head)):
         pdf = path.read_bytes()
         if path.stem.rsplit("-", 1)[1] == hashlib.sha256(pdf).hexdigest():
             return pdf
@@ -156,10 +161,10 @@ def keep_certificate(case: Case, head: str | None, pdf: bytes) -> bytes:
         return pdf
     folder = _kept_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    for older in folder.glob(f"case{case.id}-*.pdf"):
+    for older in folder.glob(_kept_name(case)):
         older.unlink(missing_ok=True)
     handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
     with os.fdopen(handle, "wb") as out:
         out.write(pdf)
-    os.replace(temporary, folder / f"case{case.id}-{head}-{hashlib.sha256(pdf).hexdigest()}.pdf")
+    os.replace(temporary, folder / _kept_name(case, head, hashlib.sha256(pdf).hexdigest()))
     return pdf

@@ -18,12 +18,12 @@ from web.security import local_target
 from web.extensions import db
 from web.formdata import flatten, unflatten
 from web.scope import (
-    agency_names, application_view, case_application, people_choices, case_documents, case_form, case_or_404, county_choices, deployed, desk_view,
+    agency_names, application_view, people_choices, case_documents, case_form, case_or_404, county_choices, deployed, desk_view,
     diagram_state, latest_form_data, storage_dir,
     tasks_for, timeline,
     verification_summary,
 )
-from web.transaction import commits
+from web.transaction import commits, refusal
 from workflows import access, documents, facts, inquiries, keys, notes, procedures
 from workflows.inbox import case_progress
 from workflows.cases import complete_task, load_draft, save_draft, start_case
@@ -311,18 +311,16 @@ def _sign_from_the_case_page(sign, done: str) -> None:
     """Sign something a case page's small form asks for; its outcome told as a flash message (a refusal
     undoes the request's writes)."""
     try:
-        sign()
-        flash(done, "success")
-    except InvalidInput as error:
-        db.session.rollback()
-        flash(" ".join(m for messages in error.errors.values() for m in messages), "error")
-    except WrongPin:
-        db.session.rollback()
-        flash(t("web.error.wrong_pin"), "error")
+        _, errors = refusal(sign)
     except SigningSessionEnded:
         db.session.rollback()
         session.pop(SIGNING_SESSION, None)
         flash(t("web.error.signing_session_ended"), "error")
+        return
+    if errors:
+        flash(" ".join(m for messages in errors.values() for m in messages), "error")
+    else:
+        flash(done, "success")
 
 
 @bp.route("/cases/<int:case_id>/documents/<sha256>")

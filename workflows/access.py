@@ -104,16 +104,26 @@ def office_subtree_ids(session: Session, office_id: int) -> list[int]:
     return ids
 
 
+def _reach(user: User) -> str:
+    """How far a person sees cases, the one statement of the jurisdiction rule: "all" of them, their
+    "own" (an applicant's), their office's and those of the offices below it ("offices"), or "none"."""
+    if not user.active:
+        return "none"
+    if user.role in READ_ALL_ROLES:
+        return "all"
+    if user.role == "applicant":
+        return "own"
+    return "offices" if user.office_id is not None and is_office_role(user.role) else "none"
+
+
 def visible_cases(session: Session, user: User) -> Select:
     """A query for the cases this user may see."""
-    query = select(Case)
-    if not user.active:
-        return query.where(False)
-    if user.role in READ_ALL_ROLES:
+    query, reach = select(Case), _reach(user)
+    if reach == "all":
         return query
-    if user.role == "applicant":
+    if reach == "own":
         return query.where(Case.applicant_id == user.id)
-    if user.office_id is None or not is_office_role(user.role):
+    if reach == "none":
         return query.where(False)
     subtree = office_subtree_ids(session, user.office_id)
     return query.where(or_(Case.county_office_id.in_(subtree),
@@ -121,16 +131,13 @@ def visible_cases(session: Session, user: User) -> Select:
 
 
 def can_view(session: Session, user: User, case: Case) -> bool:
-    """True when the case is in the user's jurisdiction (``visible_cases``; the common answers without a
-    query: headquarters, the applicant's own case, a case of the person's own office)."""
-    if not user.active:
-        return False
-    if user.role in READ_ALL_ROLES:
-        return True
-    if user.role == "applicant":
+    """True when the case is in the user's jurisdiction (``visible_cases``), answered without a query for
+    headquarters, the applicant's own case and a case of the person's own office."""
+    reach = _reach(user)
+    if reach in ("all", "none"):
+        return reach == "all"
+    if reach == "own":
         return case.applicant_id == user.id
-    if user.office_id is None or not is_office_role(user.role):
-        return False
     if case.county_office_id is not None and case.county_office_id == user.office_id:
         return True
     return session.scalar(visible_cases(session, user).where(Case.id == case.id).with_only_columns(Case.id)) is not None

@@ -137,7 +137,7 @@ def plan_moves(session: Session, process_key: str, to_version: str | None = None
     moves = []
     for case in _running(session, process_key, definition.version, case_ids):
         try:
-            instance = engine.Instance.load(procedures.spec_of_version(session, case.spec_version), case.state)
+            instance = engine.Instance.load(procedures.spec_of_case(session, case), case.state)
         except engine.EngineError:
             moves.append(CaseMove(case.id, case.spec_version, definition.version, case.lock_version,
                                   code="state_unreadable", reason=_reason("state_unreadable")))

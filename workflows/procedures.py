@@ -31,11 +31,12 @@ import engine
 import forms
 from workflows.access import LANE_ROLES
 from workflows.lookups import LOOKUPS
-from workflows.models import ProcessDefinition
+from workflows.errors import ProcessFailed
+from workflows.models import Case, ProcessDefinition
 
 __all__ = [
     "DRAFT", "DECISION_ACTIONS", "OUTCOME_ACTIONS", "LICENSE_EFFECTS", "MESSAGE_SENDERS", "NEEDS", "Status", "TaskMeaning",
-    "MessageMeaning", "EndMeaning", "Step", "RuleTable", "Procedure", "rule_tables", "rule_problems", "Catalogue", "ManifestError", "parse", "problems", "spec_of", "spec_of_version",
+    "MessageMeaning", "EndMeaning", "Step", "RuleTable", "Procedure", "rule_tables", "rule_problems", "Catalogue", "ManifestError", "parse", "problems", "spec_of", "spec_of_case",
     "of_version", "catalogue", "newest_tables", "package_keys", "form_set", "task_titles", "product_names_action",
 ]
 
@@ -505,24 +506,26 @@ _by_version: dict[str, Procedure] = {}
 _without_manifest: set[str] = set()
 
 
-#: the parsed spec of each stored version (a version names its sources by their digest: it never changes)
-_specs: dict[str, engine.ProcessSpec] = {}
-
-
 def spec_of(definition: ProcessDefinition) -> engine.ProcessSpec:
-    """The parsed spec of a stored version (parsed once per version, then cached)."""
-    spec = _specs.get(definition.version)
+    """The parsed spec of a stored version (parsed once per process). A version is named by the digest of
+    its sources, so sources that no longer digest to it were changed in the database after it was
+    deployed: ProcessFailed, and nothing runs on them."""
+    spec = engine.cached_spec(definition.process_key, definition.version)
     if spec is None:
         sources = {name: text.encode("utf-8") for name, text in json.loads(definition.sources).items()}
-        spec = _specs.setdefault(definition.version, engine.spec_from_sources(definition.process_key, sources))
+        digest = engine.source_version(sources)
+        if digest != definition.version:
+            raise ProcessFailed(f"the stored sources of version {definition.version} digest to {digest}: "
+                                "they were changed after it was deployed")
+        spec = engine.spec_from_sources(definition.process_key, sources)
     return spec
 
 
-def spec_of_version(session: Session, version: str) -> engine.ProcessSpec:
-    """The parsed spec of a stored version by its name: the stored row (and its sources) read only the
-    first time in this process."""
-    spec = _specs.get(version)
-    return spec if spec is not None else spec_of(session.get(ProcessDefinition, version))
+def spec_of_case(session: Session, case: Case) -> engine.ProcessSpec:
+    """The parsed spec of the version a case runs on: its stored row is read only the first time in this
+    process."""
+    spec = engine.cached_spec(case.process_key, case.spec_version)
+    return spec if spec is not None else spec_of(session.get(ProcessDefinition, case.spec_version))
 
 
 def _stored(session: Session, version: str) -> Procedure | None:
@@ -640,7 +643,7 @@ def task_titles(session: Session, version: str) -> dict[str, str]:
     """The people's name of each user task of a stored version (its BPMN names), read once per version."""
     titles = _titles_by_version.get(version)
     if titles is None:
-        spec = spec_of_version(session, version)
+        spec = spec_of(session.get(ProcessDefinition, version))
         titles = _titles_by_version.setdefault(version, {name: task.title for name, task in spec.user_tasks.items()})
     return titles
 
@@ -654,7 +657,7 @@ def newest_tables(session: Session) -> Mapping[str, Any]:
         return {}
     tables = _tables_by_version.get(version)
     if tables is None:
-        tables = _tables_by_version.setdefault(version, spec_of_version(session, version).tables)
+        tables = _tables_by_version.setdefault(version, spec_of(session.get(ProcessDefinition, version)).tables)
     return tables
 
 

@@ -26,7 +26,7 @@ from workflows.errors import NotFound, ProcessFailed
 from workflows.models import (
     Case, CaseCount, CaseDayCount, CaseTask, Office, Record, RecordTiming, User, tehran_today,
 )
-from workflows.procedures import spec_of_version
+from workflows.procedures import spec_of_case
 
 __all__ = ["Transition", "on_waiting", "on_end", "load", "status_after", "status_in", "latest_application",
            "engine_step"]
@@ -51,7 +51,7 @@ def engine_step() -> Iterator[None]:
 
 def load(session: Session, case: Case) -> tuple[engine.ProcessSpec, engine.Instance]:
     """The case's spec (the version it started on) and its running instance."""
-    spec = spec_of_version(session, case.spec_version)
+    spec = spec_of_case(session, case)
     return spec, engine.Instance.load(spec, case.state)
 
 

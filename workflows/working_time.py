@@ -90,13 +90,14 @@ class Calendar:
         province = _province(office)
         self.closures = tuple(c for c in declared if c.covers(office))
         key = (id(tables), province.code if province is not None else None, tuple(c.hash for c in self.closures))
-        known = _read.get(key)
-        if known is None or known[0] is not tables:
-            known = (tables, *_read_tables(tables, province, self.closures))
-            _read[key] = known
-            while len(_read) > _READ_SIZE:
-                _read.pop(next(iter(_read)))
-        _, self.weekly_off, self.opens, self.closes, self.official, self.version, self._holidays = known
+        known = _readings.get(key)
+        if known is None or known[0] is not tables:  # an id is reused once its tables are gone
+            known = _readings[key] = (tables, _Reading.of(tables, province, self.closures))
+            while len(_readings) > _READINGS_SIZE:
+                _readings.pop(next(iter(_readings)))
+        reading = known[1]
+        self.weekly_off, self.opens, self.closes = reading.weekly_off, reading.opens, reading.closes
+        self.official, self.version, self._holidays = reading.official, reading.version, reading.holidays
 
     # --- days ------------------------------------------------------------------------------
 
@@ -168,21 +169,33 @@ class Calendar:
         return found
 
 
-#: what calendars read from a version's tables, by (tables, province, closures): the tables are copied
-#: out and the version digested once, not for every signed record
-_read: dict[tuple, tuple] = {}
-_READ_SIZE = 256
+@dataclass(frozen=True)
+class _Reading:
+    """What a calendar reads from a version's tables for one province and its closures."""
+
+    weekly_off: frozenset[int]
+    opens: time
+    closes: time
+    official: Mapping[str, Any]
+    version: str
+    #: each Jalali year's holidays, filled as years are asked for
+    holidays: dict[int, dict[date, list[DayOff]]]
+
+    @classmethod
+    def of(cls, tables: Mapping[str, Any], province: Office | None, closures: tuple[Closure, ...]) -> _Reading:
+        week = tables.get("working_time", {})
+        local = week.get("provinces", {}).get(province.code, {}) if province is not None else {}
+        hours = week.get("hours", {"start": "07:30", "end": "14:30"})
+        official = tables.get("official_calendar", {}).get("years", {})
+        return cls(frozenset(WEEKDAYS.index(name) for name in local.get("days_off", week.get("days_off", ["friday"]))),
+                   time.fromisoformat(hours["start"]), time.fromisoformat(hours["end"]), official,
+                   _version(week, local, official, closures), {})
 
 
-def _read_tables(tables: Mapping[str, Any], province: Office | None, closures: tuple[Closure, ...]) -> tuple:
-    week = tables.get("working_time", {})
-    local = week.get("provinces", {}).get(province.code, {}) if province is not None else {}
-    names = local.get("days_off", week.get("days_off", ["friday"]))
-    hours = week.get("hours", {"start": "07:30", "end": "14:30"})
-    official = tables.get("official_calendar", {}).get("years", {})
-    holidays_by_year: dict[int, dict[date, list[DayOff]]] = {}
-    return (frozenset(WEEKDAYS.index(name) for name in names), time.fromisoformat(hours["start"]),
-            time.fromisoformat(hours["end"]), official, _version(week, local, official, closures), holidays_by_year)
+#: readings by (tables, province, closures), so that a version's tables are read and digested once and not
+#: for every signed record; the tables themselves are kept beside, so a reused id is not taken for them
+_readings: dict[tuple, tuple[Mapping[str, Any], _Reading]] = {}
+_READINGS_SIZE = 256
 
 
 def _province(office: Office | None) -> Office | None:
@@ -300,7 +313,6 @@ def closure_scope(session: Session, user: User, codes: list[str]) -> list[Office
 def declare_closure(session: Session, user: User, *, data: Mapping[str, Any], pin: str, now: datetime) -> Closure:
     """Sign a closure of some offices (or the country) for a range of days; the deadlines it reaches move
     when the caller calls ``move_deadlines``."""
-
     if not isinstance(data, Mapping):
         raise InvalidInput({"_schema": [forms.t("errors.not_an_object")]})
     errors: dict[str, list[str]] = {}

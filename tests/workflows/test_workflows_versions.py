@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from sqlalchemy import select
 
 from support import ACTORS, PIN, application_fixture, upload_documents, user
@@ -57,3 +58,33 @@ def test_a_changed_rule_table_applies_to_new_cases_only(app, tmp_path):
     assert original.version == running.spec_version
     later = start_case(db.session, process_key="center_founding", starter=user(ACTORS["applicant"]))
     assert later.spec_version == running.spec_version
+
+
+def test_sources_edited_in_the_database_after_deploying_run_nothing(app, monkeypatch):
+    """A version is named by its sources' digest: a process that reads them again (a fresh one: nothing
+    cached) and finds another digest refuses them, and the case keeps its state."""
+    from collections import OrderedDict
+
+    import engine.specs
+    from workflows.errors import ProcessFailed
+
+    case = start_case(db.session, process_key="center_founding", starter=user(ACTORS["applicant"]))
+    db.session.commit()
+    definition = db.session.get(ProcessDefinition, case.spec_version)
+    sources = json.loads(definition.sources)
+    table = sources["manager_eligibility.dmn"]
+    assert "<text>&gt; 41</text>" in table
+    sources["manager_eligibility.dmn"] = table.replace("<text>&gt; 41</text>", "<text>&gt; 80</text>")
+    definition.sources = json.dumps(sources, ensure_ascii=False)
+    db.session.commit()
+    state, records = case.state, db.session.query(Record).filter_by(case_id=case.id).count()
+
+    monkeypatch.setattr(engine.specs, "_cache", OrderedDict())  # a process that has not parsed it yet
+    with pytest.raises(ProcessFailed) as refused:  # a 65-year-old manager, judged by nothing edited
+        submit(app, case, "1340/01/01")
+    assert case.spec_version in refused.value.detail and "changed after it was deployed" in refused.value.detail
+    db.session.rollback()
+    assert db.session.query(Record).filter_by(case_id=case.id).count() == records
+    assert db.session.get(type(case), case.id).state == state
+    with pytest.raises(ProcessFailed):
+        start_case(db.session, process_key="center_founding", starter=user(ACTORS["applicant"]))
