@@ -54,6 +54,18 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def insert_or_skip(session, table, index_elements: list[str], update_set=None):
+    """An INSERT of the session's database (SQLite or PostgreSQL) that, on a row with the same values of
+    ``index_elements``, does nothing, or (``update_set(table, excluded)``: the values) updates it."""
+    from sqlalchemy.dialects import postgresql, sqlite
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = dialect_insert(table)
+    if update_set is None:
+        return statement.on_conflict_do_nothing(index_elements=index_elements)
+    return statement.on_conflict_do_update(index_elements=index_elements,
+                                           set_=update_set(table, statement.excluded))
+
+
 def as_utc(moment: datetime) -> datetime:
     """A time made timezone-aware: one without an offset is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

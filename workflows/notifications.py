@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -38,7 +39,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 import forms
 from workflows import access
-from workflows.models import Base, Case, CaseNote, CaseTask, Record, User, UtcDateTime, utcnow
+from workflows.models import Base, Case, CaseNote, CaseTask, Record, User, UtcDateTime, insert_or_skip, utcnow
 from workflows import documents, procedures
 from workflows.procedures import DECISION_ACTIONS, OUTCOME_ACTIONS
 
@@ -249,28 +250,23 @@ def _unique(people: list[User | None]) -> list[User]:
 def add_all(session: Session, planned: list[tuple[User | None, str, str, dict]], now: datetime, *,
             case: Case | None = None, center_id: int | None = None) -> list[Notification]:
     """The notifications (and their outgoing messages) of one event about a case (a transition) or a
-    center, each (person, kind, key, params) unless its person already has its key: one query for
-    the ones that exist, one flush for the new rows."""
+    center, each (person, kind, key, params) unless its person already has its key: one INSERT for the
+    notifications (those already there skipped by the database) and one for the messages of the new ones."""
     wanted: dict[tuple[int, str], tuple[User, str, str, dict]] = {}
     for person, kind, key, params in planned:
         if person is not None and person.active:
             wanted.setdefault((person.id, key), (person, kind, key, params))
     if not wanted:
         return []
-    existing = {(user_id, key) for user_id, key in session.execute(
-        select(Notification.user_id, Notification.key).where(
-            Notification.user_id.in_({user_id for user_id, _ in wanted}),
-            Notification.key.in_({key for _, key in wanted})))}
     made = [Notification(user_id=person.id, case_id=case.id if case is not None else None, center_id=center_id,
                          kind=kind, key=key, created_at=now, params=json.dumps(params, ensure_ascii=False, sort_keys=True))
-            for pair, (person, kind, key, params) in wanted.items() if pair not in existing]
+            for person, kind, key, params in wanted.values()]
+    # an ORM flush would write them a row at a time to hand back each id in order
+    ids = {(user_id, key): id_ for id_, user_id, key in session.execute(
+        _insert_new(session), [{column: getattr(n, column) for column in _NOTIFICATION_COLUMNS} for n in made])}
+    made = [n for n in made if (n.user_id, n.key) in ids]
     if not made:
         return []
-    # one INSERT for the notifications and one for their messages, however many people (an ORM flush
-    # would write them a row at a time to hand back each id in order)
-    ids = {(user_id, key): id_ for id_, user_id, key in session.execute(
-        insert(Notification).returning(Notification.id, Notification.user_id, Notification.key),
-        [{column: getattr(n, column) for column in _NOTIFICATION_COLUMNS} for n in made])}
     messages = []
     for notification in made:
         notification.id = ids[(notification.user_id, notification.key)]
@@ -289,6 +285,17 @@ def add_all(session: Session, planned: list[tuple[User | None, str, str, dict]],
 
 
 _NOTIFICATION_COLUMNS = ("user_id", "case_id", "center_id", "kind", "key", "created_at", "params")
+#: the INSERT of notifications a person does not have yet, built once per database kind
+_inserts: dict[str, Any] = {}
+
+
+def _insert_new(session: Session):
+    dialect = session.get_bind().dialect.name
+    found = _inserts.get(dialect)
+    if found is None:
+        found = _inserts.setdefault(dialect, insert_or_skip(session, Notification.__table__, ["user_id", "key"])
+                                    .returning(Notification.id, Notification.user_id, Notification.key))
+    return found
 
 
 def render(notification: Notification) -> str:

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 import engine
@@ -24,7 +23,7 @@ from signing import Signer, canonical_bytes, format_time
 from workflows import access, chain, documents, facts, notifications, procedures, working_time
 from workflows.errors import NotFound, ProcessFailed
 from workflows.models import (
-    Case, CaseCount, CaseDayCount, CaseTask, Office, Record, RecordTiming, User, tehran_today,
+    Case, CaseCount, CaseDayCount, CaseTask, Office, Record, RecordTiming, User, insert_or_skip, tehran_today,
 )
 from workflows.procedures import spec_of_case
 
@@ -310,13 +309,22 @@ def _recount(session: Session, before: tuple | None, after: tuple | None) -> tup
     if before == after:
         return after
     deltas = sorted([(key, step) for key, step in ((before, -1), (after, 1)) if key is not None])
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for table, width in ((CaseCount.__table__, 3), (CaseDayCount.__table__, 4)):
-        names = ["county_office_id", "process_key", "status", "created_on"][:width]
-        rows = [{**dict(zip(names, key[:width])), "cases": step} for key, step in deltas]
-        statement = insert(table).values(rows)
-        session.execute(statement.on_conflict_do_update(
-            index_elements=[table.c[name] for name in names],
-            set_={"cases": table.c.cases + statement.excluded.cases}))
+    for names, statement in _count_upserts(session):
+        session.execute(statement, [{**dict(zip(names, key)), "cases": step} for key, step in deltas])
     return after
+
+
+_COUNT_KEYS = ("county_office_id", "process_key", "status", "created_on")
+#: the two counters' upserts, built once per database kind (building one costs more than running it)
+_count_statements: dict[str, tuple] = {}
+
+
+def _count_upserts(session: Session) -> tuple:
+    dialect = session.get_bind().dialect.name
+    found = _count_statements.get(dialect)
+    if found is None:
+        found = _count_statements.setdefault(dialect, tuple(
+            (names, insert_or_skip(session, table, list(names),
+                                   lambda table, excluded: {"cases": table.c.cases + excluded.cases}))
+            for table, names in ((CaseCount.__table__, _COUNT_KEYS[:3]), (CaseDayCount.__table__, _COUNT_KEYS))))
+    return found
