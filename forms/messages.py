@@ -137,6 +137,7 @@ FA: dict[str, str] = {
     "web.case.license_number": "شماره مجوز",
     "web.case.no_records": "هنوز مرحله‌ای امضا نشده است.",
     "web.case.reason": "دلیل",
+    "web.case.answer": "پاسخ",
     "web.case.rules_failed": "درخواست با ضوابط هم‌خوانی ندارد؛ موارد زیر را اصلاح کنید:",
     "web.case.square_meters": "متر مربع",
     "web.case.timeline": "مراحل امضاشده",

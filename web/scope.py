@@ -98,7 +98,8 @@ def timeline(case: Case, reader: User | None = None) -> list[dict]:
             "time": body["time"], "hash": record.hash, "key_id": record.key_id,
             "form_key": body["form_key"], "form_digest": body["form_digest"],
             "rule_results": body["rule_results"], "details": body["details"],
-            "reason": (form_data or {}).get("reason"), "attachments": body["attachments"],
+            "reason": (form_data or {}).get("reason"), "answer": (form_data or {}).get("answer"),
+            "attachments": body["attachments"],
             "document_review": (form_data or {}).get(documents.REVIEW_FIELD) or [],
         })
     return entries

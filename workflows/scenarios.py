@@ -7,7 +7,7 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
 ``start_as``, the applicant by default) and takes steps, each one of:
 
 - a user task completed by an actor (``applicant``, ``county``, ``province``) with a form, optionally
-  ``patch``-ed (dotted paths) or expected to be refused (``expect_error``: the fields); in a form,
+  ``patch``-ed (dotted paths; a number picks a list's item) or expected to be refused (``expect_error``: the fields); in a form,
   ``@today`` is the day the scenario runs and ``@uploaded`` uploads a file for a document field (or
   for each document of a section);
 - ``answer_inquiries``: the agencies answer every pending inquiry (``clear``, ``not_clear`` or per kind);
@@ -111,14 +111,18 @@ class Run:
     # --- data -------------------------------------------------------------------------------------
 
     def _fixture(self, process_key: str, name: str) -> dict:
-        folders = [Path(self.bpmn_dir) / SCENARIOS / process_key,
-                   *sorted(p for p in (Path(self.bpmn_dir) / SCENARIOS).iterdir() if p.is_dir())]
-        for folder in folders:
-            path = folder / FIXTURES
-            if path.exists():
-                found = json.loads(path.read_text("utf-8"))
-                if name in found:
-                    return copy.deepcopy(found[name])
+        """A named form: the procedure's own, or else the one other package that names it (two that
+        name it differently are refused: which one was meant cannot be told)."""
+        scenarios = Path(self.bpmn_dir) / SCENARIOS
+        own = scenarios / process_key / FIXTURES
+        if own.exists() and name in (found := json.loads(own.read_text("utf-8"))):
+            return copy.deepcopy(found[name])
+        others = {folder.name: found[name] for folder in sorted(p for p in scenarios.iterdir() if p.is_dir())
+                  if (folder / FIXTURES).exists() and name in (found := json.loads((folder / FIXTURES).read_text("utf-8")))}
+        if len({json.dumps(value, sort_keys=True) for value in others.values()}) > 1:
+            raise ScenarioFailed(f"fixture {name!r} differs in {', '.join(others)}: name it in {process_key}'s own {FIXTURES}")
+        if others:
+            return copy.deepcopy(next(iter(others.values())))
         raise ScenarioFailed(f"no fixture {name!r} in any {FIXTURES}")
 
     def _setups(self) -> dict:
@@ -300,18 +304,31 @@ def _prefixes(path: str) -> list[str]:
 
 
 def _at(data: Any, path: str) -> Any:
+    """The value at a dotted path (a number picks an item of a list: ``members.1.national_id``)."""
     for part in path.split("."):
-        data = data.get(part) if isinstance(data, dict) else None
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
     return data
 
 
 def _put(data: dict, path: str, value: Any) -> None:
+    """Set the value at a dotted path, making the dictionaries on the way (list items must exist)."""
     *parents, last = path.split(".")
     for part in parents:
-        if not isinstance(data.get(part), dict):
+        if isinstance(data, list):
+            data = data[int(part)]
+            continue
+        if not isinstance(data.get(part), (dict, list)):
             data[part] = {}
         data = data[part]
-    data[last] = value
+    if isinstance(data, list):
+        data[int(last)] = value
+    else:
+        data[last] = value
 
 
 def _pin(user: User) -> str:

@@ -18,6 +18,7 @@ DEADLINES = {
     "term_renewal": {"county_review": FIVE, "inquiries": TEN},
     "manager_retirement": {"successor": "P30D"},
     "manager_resignation": {"successor": "P30D"},
+    "service_request": {"county_answer": {"working_days": 7}},
 }
 
 

@@ -45,3 +45,16 @@ def test_a_scenario_that_does_not_hold_is_reported_with_its_file_step_and_what_d
     path.write_text(json.dumps(scenario, ensure_ascii=False), "utf-8")
     failures = scenarios.check_packages(folder, ["center_founding"])
     assert failures == ["scenarios/center_founding/county_reject.json step 5: status: expected 'licensed', got 'rejected'"]
+
+
+def test_a_form_named_differently_by_two_other_packages_is_refused_not_guessed(tmp_path):
+    """center_closure borrows license_suspension's "@report"; a package that names another "report"
+    would otherwise decide, by the order of folder names, which form the closure's scenarios sign."""
+    folder = tmp_path / "bpmn"
+    shutil.copytree(BPMN_DIR, folder)
+    fixtures = folder / "scenarios" / "activity_report" / scenarios.FIXTURES
+    named = json.loads(fixtures.read_text("utf-8"))
+    named["report"] = {"year": 1405, "season": "3"}
+    fixtures.write_text(json.dumps(named, ensure_ascii=False), "utf-8")
+    failures = scenarios.check_packages(folder, ["center_closure"])
+    assert failures and all("fixture 'report' differs in activity_report, license_suspension" in f for f in failures), failures
