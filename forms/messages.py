@@ -36,6 +36,7 @@ FA: dict[str, str] = {
     "errors.list_too_short": "دست‌کم {min} مورد لازم است.",
     "errors.list_too_long": "حداکثر {max} مورد مجاز است.",
     "errors.duplicate": "این مقدار در فهرست تکراری است.",
+    "errors.signed_before": "کانون همین را پیش‌تر در پرونده {case} فرستاده است؛ همان پرونده را دنبال کنید.",
     "errors.not_text": "مقدار باید متن باشد.",
     "errors.forbidden_character": "نویسه‌های کنترلی (مانند NUL) یا نویسه ناقص در متن مجاز نیست.",
     "errors.text_too_short": "دست‌کم {min} نویسه لازم است.",

@@ -89,6 +89,9 @@ class TaskMeaning:
     #: a dotted path into the process data whose value is the username of the person of the task's office
     #: who holds the task when it arrives (the expert a schedule named); nobody there: the office's queue
     holder: str | None = None
+    #: form fields whose values a center signs once in this procedure (a season's report: its year and
+    #: season); the same values already signed in another of the center's cases of it are refused
+    once_per_center: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -363,11 +366,13 @@ def parse(process_key: str, manifest: Any) -> Procedure:
                              "digits or _)")
         else:
             text(f"tasks.{name}.action_field", field)
-        for key in sorted(set(entry) - {"status", "action", "action_field", "decides_inquiries", "holder"}):
+        for key in sorted(set(entry) - {"status", "action", "action_field", "decides_inquiries", "holder",
+                                        "once_per_center"}):
             found.append(f"tasks.{name}.{key}: not a manifest entry")
         tasks[name] = TaskMeaning(status(f"tasks.{name}.status", entry.get("status")), action, field,
                                   flag(f"tasks.{name}.decides_inquiries", entry.get("decides_inquiries")),
-                                  text(f"tasks.{name}.holder", entry.get("holder"), required=False))
+                                  text(f"tasks.{name}.holder", entry.get("holder"), required=False),
+                                  names(f"tasks.{name}.once_per_center", entry.get("once_per_center", [])))
 
     messages: dict[str, MessageMeaning] = {}
     for name, value in obj("messages", manifest.get("messages", {})).items():

@@ -16,6 +16,8 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
   calendar of the main case's county office (``at_working_days`` times a task the same way);
 - ``start_linked``: the case's center starts a procedure linked to this case (``"case": "linked"``
   aims later steps at it);
+- ``start_next``: the case's center starts another case of a procedure, not linked to this one (the
+  next season's report; ``"case": "next"`` aims later steps at it);
 - ``start_refused``: the case's center cannot start this procedure now (as ``as``, the center's holder
   by default), as when its license is suspended;
 - ``check``: expectations only;
@@ -210,7 +212,8 @@ class Run:
             if records is None:
                 continue
             self.session.expire_all()
-            target = self.cases["linked" if "start_linked" in step else step.get("case", "main")]
+            target = self.cases["linked" if "start_linked" in step else "next" if "start_next" in step
+                                 else step.get("case", "main")]
             _check(self.session, target, records, step.get("expect", {}), here)
         for name, each in self.cases.items():
             report = verify_case(self.session, each)
@@ -228,6 +231,10 @@ class Run:
             linked = cases.start_case(self.session, process_key=step["start_linked"], starter=target.applicant,
                                       center=target.center, linked_case=target)
             self.cases["linked"] = linked
+            return []
+        if "start_next" in step:
+            self.cases["next"] = cases.start_case(self.session, process_key=step["start_next"],
+                                                  starter=target.applicant, center=target.center, now=now)
             return []
         if "start_refused" in step:
             starter = self.user(actors[step["as"]]) if "as" in step else target.applicant

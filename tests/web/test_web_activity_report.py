@@ -45,3 +45,12 @@ def test_the_holder_files_a_season_and_a_member_twice_or_a_wrong_id_is_refused_i
     assert post_task(client, case_id, {"decision": "approve"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Case, case_id).status == "acknowledged"
+
+    client.post("/logout")
+    login(client, ACTORS["applicant"])
+    again = start_from_center(client, center.id, "activity_report")
+    refused = post_task(client, again, _report([first, second]))
+    page = refused.get_data(as_text=True)
+    persian_id = str(case_id).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    assert refused.status_code == 422 and f"کانون همین را پیش‌تر در پرونده #{persian_id} فرستاده است" in page
+    assert post_task(client, again, {**_report([first, second]), "season": "4"}).status_code == 302
