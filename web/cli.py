@@ -94,10 +94,13 @@ def init_app(app: Flask) -> None:
             created = seed_demo(db.session, current_app.config["SYSTEM_SIGNING_PIN"],
                                 current_app.config["CA_KEY_PASSPHRASE"]) if demo else False
             pki.ensure(db.session, current_app.config["CA_KEY_PASSPHRASE"])
+            played = _play_demo_cases() if created else []
         click.echo(f"Database: {db.engine.url.render_as_string(hide_password=True)}")
         click.echo("Deployed: " + ", ".join(f"{k} {v[:12]}" for k, v in versions.items()))
         if demo:
             click.echo("Demo data created." if created else "Demo data kept as it was.")
+            if played:
+                click.echo("Demo cases signed: " + ", ".join(played))
             _print_accounts()
 
     @app.cli.command("backup")
@@ -248,6 +251,21 @@ def _print_accounts() -> None:
         office = offices.get(a.office, "-") if a.office else "-"
         token = f"   API token {a.token}" if a.token else ""
         click.echo(f"  {a.role:<17} {a.username:<21} {a.password} / PIN {a.pin}   {office}{token}")
+
+
+def _play_demo_cases() -> list[str]:
+    """Play the scenarios ``bpmn/scenarios/demo.json`` lists on the new demo database (a new machine's
+    demo then shows licensed centers and their reports); the names of those played."""
+    folder = Path(current_app.config["BPMN_DIR"]) / scenarios.SCENARIOS
+    listed = folder / "demo.json"
+    if not listed.exists():
+        return []
+    names = json.loads(listed.read_text("utf-8"))["scenarios"]
+    for name in names:
+        scenarios.run_file(db.session, current_app.config["BPMN_DIR"], folder / f"{name}.json",
+                           current_app.config["STORAGE_DIR"], current_app.config["SYSTEM_SIGNING_PIN"],
+                           current_app.config["CA_KEY_PASSPHRASE"])
+    return names
 
 
 def init_trust_commands(app: Flask) -> None:

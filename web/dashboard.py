@@ -16,8 +16,8 @@ from forms import jalali_iso, t, to_persian_digits
 from web.charts import bar_chart, stacked_chart
 from web.extensions import db
 from web.listing import choice_arg, collect, csv_response, date_range, error_messages, query_without
-from web.scope import by_name, deployed
-from workflows import absences, access, monitoring
+from web.scope import by_name, deployed, period_label
+from workflows import absences, access, monitoring, reporting
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Office, User, tehran_today, utcnow
 from workflows.procedures import DECISION_ACTIONS
@@ -27,7 +27,7 @@ __all__ = ["bp", "TABLES"]
 bp = Blueprint("monitoring", __name__)
 
 #: the tables of the dashboard, each exported as /monitoring/<name>.csv
-TABLES = ("cases", "steps", "end_to_end", "backlog", "decisions", "ages", "education")
+TABLES = ("cases", "steps", "end_to_end", "backlog", "decisions", "ages", "education", "reports")
 #: with neither "from" nor "to" in the query, the dashboard covers the last this many Tehran days
 #: (today included, and anything later): its percentiles read every step of the range, so the
 #: default stays bounded as history grows; an empty "from" asks for every day
@@ -132,6 +132,8 @@ COLUMN_HEADERS = {
     **{f"{a}_rate": f"web.monitor.csv.{a}_rate" for a in DECISION_ACTIONS},
     "band": "web.monitor.csv.band", "band_label": "web.monitor.age",
     "education": "web.monitor.csv.education", "education_label": "web.monitor.education",
+    "center_id": "web.reports.csv.center_id", "center": "web.reports.center", "missed": "web.reports.missed_count",
+    "missed_periods": "web.reports.missed", "flagged": "web.reports.csv.flagged",
 }
 
 
@@ -177,6 +179,12 @@ def _table(name: str, scope: Scope) -> tuple[list[str], list[dict]]:
                    *[f"{a}_rate" for a in DECISION_ACTIONS]]
         return columns, [{**labelled(row), **{f"{a}_rate": _rate(row[f"{a}_rate"]) for a in DECISION_ACTIONS}}
                          for row in rows]
+    if name == "reports":
+        return ["province_name", "county_name", "center_id", "center", "missed", "missed_periods", "flagged"], [
+            {"province_name": m.province_name, "county_name": m.county_name, "center_id": m.center_id,
+             "center": m.center_name, "missed": len(m.missed), "missed_periods": "، ".join(map(period_label, m.missed)),
+             "flagged": t("web.reports.yes") if m.flagged else t("web.reports.no")}
+            for m in _missed(scope)]
     profile = monitoring.youth_profile(db.session, filters)
     if name == "ages":
         return ["band", "band_label", "n"], [{**b, "band_label": _band_label(b["band"])} for b in profile["bands"]]
@@ -185,6 +193,11 @@ def _table(name: str, scope: Scope) -> tuple[list[str], list[dict]]:
             {**e, "education_label": known.forms.choice_label("education", e["education"]) if e["education"]
              else t("web.monitor.band_unknown")} for e in profile["education"]]
     raise NotFound("table")
+
+
+def _missed(scope: Scope) -> list:
+    """The centers in view that missed a report, flagged first (``workflows.reporting``)."""
+    return reporting.missed_reports(db.session, scope.filters.county_ids, tehran_today(utcnow()))
 
 
 @bp.route("/monitoring")
@@ -216,6 +229,7 @@ def index():
     unstaffed = absences.unstaffed_offices(db.session, tehran_today(now), office_ids)
     decisions = monitoring.decision_rates(db.session, filters)
     youth = monitoring.youth_profile(db.session, filters)
+    missed = _missed(scope)
     charts = {
         "cases": bar_chart(sorted(per_area.items(), key=lambda item: -item[1])[:20], title=t("web.monitor.cases")),
         "steps": bar_chart([(_step_label(r["process_key"], r["step"]), r["p50"] / 86400) for r in steps],
@@ -229,6 +243,7 @@ def index():
     return render_template(
         "monitoring.html", scope=scope, messages=[], cases=cases, steps=steps, end_to_end=end_to_end,
         backlog=backlog, unstaffed=unstaffed, decisions=decisions, youth=youth, charts=charts, duration=duration_text,
+        missed=missed, period_label=period_label,
         step_label=_step_label, band_label=_band_label, area_key=area_key, args=args,
         export_args=export_args, now=now, **_choices(current_user, scope))
 

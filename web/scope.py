@@ -10,14 +10,35 @@ from werkzeug.datastructures import MultiDict
 import forms
 from web.extensions import db
 from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
-from workflows import access, documents, facts, inbox, notes, procedures, transitions
+from workflows import access, documents, facts, inbox, notes, procedures, reporting, transitions
 from workflows.documents import APPLICATION_ACTIONS
 from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseDocument, CaseTask, Office, Record, User, tehran_today, utcnow
 
-__all__ = ["case_application", "application_view", "names_in", "people_choices", "case_documents", "desk_view", "signed_forms", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
+__all__ = ["period_label", "missed_reports_for", "case_application", "application_view", "names_in", "people_choices", "case_documents", "desk_view", "signed_forms", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
            "storage_dir", "county_choices", "by_name", "task_filters", "county_filter_choices", "deployed", "case_form"]
+
+
+def period_label(period: reporting.Period) -> str:
+    """A report period as people name it: «پاییز ۱۴۰۵», or «دوره ۳ ۱۴۰۵» when no choice list names it."""
+    name = deployed().forms.choice_label(period.choices, str(period.number)) if period.choices else ""
+    if not name or name == str(period.number):
+        name = forms.t("web.reports.period", number=forms.to_persian_digits(str(period.number)))
+    return f"{name} {forms.to_persian_digits(str(period.year))}"
+
+
+def missed_reports_for(user: User) -> list[reporting.MissedReports]:
+    """The centers a county's people see as missing a report (every one of their county's), and those a
+    province's people see (their counties' flagged ones); none for anyone else."""
+    office = user.office
+    if office is None or not access.is_office_role(user.role) or office.kind not in ("county", "province"):
+        return []
+    today = tehran_today(utcnow())
+    if office.kind == "county":
+        return reporting.missed_reports(db.session, [office.id], today)
+    counties = access.office_subtree_ids(db.session, office.id)
+    return [m for m in reporting.missed_reports(db.session, counties, today) if m.flagged]
 
 
 def deployed() -> procedures.Catalogue:
@@ -226,6 +247,7 @@ def desk_view(case: Case, entries: list[dict], application: dict | None) -> dict
                       "rules": [{"message": message, "ok": code not in broken} for code, message in table.rules]})
     return {"documents": docs, "decisions": decisions, "rules": rules, "forms": signed_forms(case),
             "center": _center_now(case),
+            "shared_members": reporting.shared_members(db.session, case, tehran_today(utcnow())),
             # a procedure that asks no agency and reads no rule table has no such sections to show
             "asks_inquiries": any(m.sent_by == "inquiries" for m in procedure.messages.values()),
             "has_rules": bool(procedure.rules)}
