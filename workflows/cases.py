@@ -319,16 +319,20 @@ def _check_references(session: Session, case: Case, procedure: procedures.Proced
 def _signed_before(session: Session, case: Case, procedure: procedures.Procedure, task: CaseTask,
                    cleaned: dict) -> dict[str, list[str]]:
     """The fields of a task the manifest says a center signs once (``once_per_center``) whose values
-    another of the center's cases of this procedure already signed, each with the case that did."""
+    another of the center's cases of this procedure holds (as its latest such form signed them: a
+    returned report corrected to another season no longer holds the first), with the case that does."""
     fields = procedure.tasks[task.name].once_per_center
     if not fields or case.center_id is None:
         return {}
     names = [name for name, meaning in procedure.tasks.items() if meaning.once_per_center == fields]
+    latest: dict[int, str] = {}
+    for case_id, form_data in session.execute(
+            select(Case.id, Record.form_data).join(Record, Record.case_id == Case.id).where(
+                Case.center_id == case.center_id, Case.process_key == case.process_key, Case.id != case.id,
+                Record.task_name.in_(names), Record.form_data.is_not(None)).order_by(Record.id)):
+        latest[case_id] = form_data
     wanted = [cleaned.get(field) for field in fields]
-    signed = session.execute(select(Case.id, Record.form_data).join(Record, Record.case_id == Case.id).where(
-        Case.center_id == case.center_id, Case.process_key == case.process_key, Case.id != case.id,
-        Record.task_name.in_(names), Record.form_data.is_not(None)).order_by(Record.id))
-    for case_id, form_data in signed:
+    for case_id, form_data in sorted(latest.items()):
         if [json.loads(form_data).get(field) for field in fields] == wanted:
             message = forms.t("errors.signed_before", case=f"#{forms.to_persian_digits(str(case_id))}")
             return {field: [message] for field in fields}
