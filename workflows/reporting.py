@@ -173,12 +173,17 @@ def missed_reports(session: Session, county_ids: Collection[int] | None, today: 
 
 
 def _filed(session: Session, rule: Rules, center_ids: list[int]) -> set[tuple[int, int, int]]:
-    """(center, year, period) of every report the centers' holders signed under this rule's procedure."""
+    """(center, year, period) of each report the centers' holders signed under this rule's procedure, as
+    its case's latest holder-signed form names it (a report returned and corrected to another period
+    files that one, not both)."""
+    latest: dict[int, tuple[int, str]] = {}
+    for case_id, center_id, form_data in session.execute(
+            select(Case.id, Case.center_id, Record.form_data).join(Record, Record.case_id == Case.id).where(
+                Case.process_key == rule.process_key, Case.center_id.in_(center_ids), Record.form_data.is_not(None),
+                Record.actor_user_id == Case.applicant_id).order_by(Record.id)):
+        latest[case_id] = (center_id, form_data)
     filed = set()
-    rows = session.execute(select(Case.center_id, Record.form_data).join(Record, Record.case_id == Case.id).where(
-        Case.process_key == rule.process_key, Case.center_id.in_(center_ids), Record.form_data.is_not(None),
-        Record.actor_user_id == Case.applicant_id))
-    for center_id, form_data in rows:
+    for center_id, form_data in latest.values():
         data = json.loads(form_data)
         try:
             filed.add((center_id, int(data[rule.year_field]), int(data[rule.period_field])))

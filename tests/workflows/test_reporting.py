@@ -107,3 +107,23 @@ def test_a_malformed_reporting_table_is_refused_at_deploy_with_what_is_wrong(app
     with pytest.raises(engine.SpecError) as refused:
         deploy(db.session, folder, "activity_report")
     assert problem in str(refused.value)
+
+
+def test_a_report_corrected_to_another_season_files_that_season_and_gives_the_first_back(app):
+    rule, now = _rule(), base_time()
+    center = licensed(app, "applicant1", county="markazi-arak", mosque="مسجد گزارش چهار", manager_id=national_id(704),
+                      now=now, county_officer="arak_officer", province_officer="markazi_officer")
+    p1 = _next(rule, reporting.period_containing(rule, tehran_today(now)))
+    p2 = _next(rule, p1)
+    holder = db.session.get(User, center.applicant_id)
+    bands = {f"{g}_{b}": 0 for g in ("male", "female") for b in ("under_12", "12_17", "18_35", "over_35")}
+    case = start_case(db.session, process_key="activity_report", starter=holder, center=center, now=now)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=holder,
+                  data={"year": p1.year, "season": str(p1.number), "participants": bands}, pin=PIN, now=now)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("arak_officer"),
+                  data={"decision": "return", "reason": "این گزارش فصل بعد است."}, pin=PIN, now=now)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=holder,
+                  data={"year": p2.year, "season": str(p2.number), "participants": bands}, pin=PIN, now=now)
+    db.session.commit()
+    found = {m.center_id: m for m in reporting.missed_reports(db.session, None, p2.last_day + timedelta(days=30))}
+    assert p1 in found[center.id].missed and p2 not in found[center.id].missed
