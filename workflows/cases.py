@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import engine
 import forms
 from signing import Signer
-from workflows import access, documents, inquiries, lookups, outcomes, procedures, registry, reporting, tracking, transitions, working_time  # noqa: F401
+from workflows import access, documents, evaluation, inquiries, lookups, outcomes, procedures, registry, reporting, tracking, transitions, working_time  # noqa: F401
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
 from workflows.models import (
@@ -74,7 +74,8 @@ def check_tables(spec: engine.ProcessSpec) -> None:
                 engine.parse_deadline(duration)
             except engine.ExpressionError as error:
                 raise engine.SpecError(f"deadlines.json: {process_key}.{name}: {error}") from None
-    problems = working_time.check_tables(tables) + reporting.check_tables(tables)
+    problems = working_time.check_tables(tables) + reporting.check_tables(tables) + evaluation.check_tables(
+        tables, spec.form_declarations)
     if problems:
         raise engine.SpecError("; ".join(problems))
     terms = tables.get("terms", {})
@@ -230,7 +231,7 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
         cleaned = form.validate(data)
     except forms.FormError as error:
         raise InvalidInput(error.errors) from None
-    county = _check_references(session, case, procedure, task, form, cleaned, actor)
+    county = _check_references(session, case, procedure, task, form, cleaned, actor, tehran_today(now))
     if signer is None:
         signer = signer_for(session, actor, pin, signing_session)
 
@@ -245,10 +246,14 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
 
     if "title" in form.case_fields:
         case.title = form.value(cleaned, form.case_fields["title"])
+    details = {"acting_for": _acting_for(*standing_in)} if standing_in is not None else {}
+    rubric = evaluation.rubric_for(change.spec.tables, case.process_key, task.form_key)
+    if rubric is not None:
+        details["evaluation"] = evaluation.signed_score(rubric, cleaned)
     change.sign(signer, actor, action=procedure.action_for(task.name, cleaned), task_id=task.task_id,
                 task_name=task.name, form_key=task.form_key, form_data=cleaned,
                 rule_results=_rule_results(change.spec, instance, variables) if "facts" in variables else None,
-                details={"acting_for": _acting_for(*standing_in)} if standing_in is not None else None)
+                details=details or None)
     change.finish(signer, actor)
     session.query(Draft).filter(Draft.case_id == case.id, Draft.form_key == task.form_key,
                                 Draft.user_id == actor.id).delete()
@@ -272,8 +277,9 @@ def _application_documents(session: Session, case: Case, procedure: procedures.P
 
 
 def _check_references(session: Session, case: Case, procedure: procedures.Procedure, task: CaseTask,
-                      form: forms.FormSpec, cleaned: dict, actor: User) -> Office | None:
-    """Checks the schema cannot make: the offices and documents the form names, the inquiries of this case.
+                      form: forms.FormSpec, cleaned: dict, actor: User, today: date) -> Office | None:
+    """Checks the schema cannot make: the offices and documents the form names, the inquiries of this case,
+    a field signed once per center, a score its evidence does not allow (``evaluation``).
     An office's step signs only documents its signer uploaded (a visit's photos are the expert's, not a
     founder's file of the case). Returns the county office the form gives the case, if it gives one."""
     errors: dict[str, list[str]] = {}
@@ -311,6 +317,9 @@ def _check_references(session: Session, case: Case, procedure: procedures.Proced
             and len(cleaned.get("reason", "")) < 5 and inquiries.pending_in_latest_round(session, case)):
         errors["reason"] = [forms.t("errors.pending_inquiries_reason")]
     errors.update(_signed_before(session, case, procedure, task, cleaned))
+    rubric = evaluation.rubric_for(procedures.spec_of_case(session, case).tables, case.process_key, task.form_key)
+    if rubric is not None and not errors:
+        errors.update(evaluation.evidence_problems(session, case, rubric, cleaned, today))
     if errors:
         raise InvalidInput(errors)
     return county

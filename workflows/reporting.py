@@ -24,7 +24,7 @@ from workflows import facts, procedures
 from workflows.models import Case, Center, License, Office, Record, tehran_today
 
 __all__ = ["Period", "Rules", "MissedReports", "SharedMember", "shared_members", "rules", "check_tables", "period_of", "period_containing",
-           "due_periods", "missed_reports"]
+           "due_periods", "missed_reports", "filed"]
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def missed_reports(session: Session, county_ids: Collection[int] | None, today: 
         proved = facts.check_centers(session, list(session.scalars(query.distinct())))
         counties = {office.code: office for office in session.scalars(select(Office).where(
             Office.code.in_({p.center["county"] for p, _ in proved.values() if p.center})))}
-        filed = _filed(session, rule, list(proved))
+        reported = filed(session, rule, list(proved))
         for center_id, (center, _) in proved.items():
             county = counties.get(center.center["county"]) if center.center else None
             if county is None or center.license is None or facts.license_status(center.license, today) != "active" \
@@ -164,7 +164,7 @@ def missed_reports(session: Session, county_ids: Collection[int] | None, today: 
                 continue
             licensed_on = tehran_today(parse_time(center.license["issued_at"]))
             missed = tuple(p for p in periods if p.first_day >= licensed_on
-                           and (center_id, p.year, p.number) not in filed)
+                           and (center_id, p.year, p.number) not in reported)
             if missed:
                 found.append(MissedReports(center_id, center.center["name"], county.id, county.name,
                                            county.parent.name if county.parent else "", missed,
@@ -172,7 +172,7 @@ def missed_reports(session: Session, county_ids: Collection[int] | None, today: 
     return sorted(found, key=lambda m: (not m.flagged, m.county_name, m.center_name, m.center_id))
 
 
-def _filed(session: Session, rule: Rules, center_ids: list[int]) -> set[tuple[int, int, int]]:
+def filed(session: Session, rule: Rules, center_ids: list[int]) -> set[tuple[int, int, int]]:
     """(center, year, period) of each report the centers' holders signed under this rule's procedure, as
     its case's latest holder-signed form names it (a report returned and corrected to another period
     files that one, not both)."""

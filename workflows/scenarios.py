@@ -17,14 +17,16 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
 - ``start_linked``: the case's center starts a procedure linked to this case (``"case": "linked"``
   aims later steps at it);
 - ``start_next``: the case's center starts another case of a procedure, not linked to this one (the
-  next season's report; ``"case": "next"`` aims later steps at it);
+  next season's report; as ``as``, the center's holder by default; ``"case": "next"`` aims later
+  steps at it);
 - ``start_refused``: the case's center cannot start this procedure now (as ``as``, the center's holder
   by default), as when its license is suspended;
 - ``check``: expectations only;
 
 and ``expect``s what must follow: the action signed, the records added, the status, the waiting
 tasks, the outcome, the license issued and its status, the manager in office and how many years their
-term runs, the end of the previous term (or of the last term, when no manager follows), the inquiries' results, the last action. Every case's chain must verify at the end.
+term runs, the end of the previous term (or of the last term, when no manager follows), the inquiries' results, the last action,
+the score an evaluation signed (``score``: its total in tenths and level). Every case's chain must verify at the end.
 
 A scenario begins now, or at ``starts``: ``{"jalali": "12/25", "time": "10:00"}`` is the next such
 Jalali day (Tehran time) after today, so that a scenario across Nowruz stays in the future.
@@ -233,8 +235,9 @@ class Run:
             self.cases["linked"] = linked
             return []
         if "start_next" in step:
-            self.cases["next"] = cases.start_case(self.session, process_key=step["start_next"],
-                                                  starter=target.applicant, center=target.center, now=now)
+            starter = self.user(actors[step["as"]]) if "as" in step else target.applicant
+            self.cases["next"] = cases.start_case(self.session, process_key=step["start_next"], starter=starter,
+                                                  center=target.center, now=now)
             return []
         if "start_refused" in step:
             starter = self.user(actors[step["as"]]) if "as" in step else target.applicant
@@ -374,6 +377,11 @@ def _check(session: Session, case: Case, records: list[Record], expect: dict, wh
         found = sorted(v["rule"] for v in ((body.get("rule_results") or {}).get("violations") or []))
         if found != sorted(expect["violations"]) or not (body.get("rule_results") or {}).get("rules_version"):
             fail("rule violations", sorted(expect["violations"]), found)
+    if "score" in expect:
+        body = json.loads(records[0].canonical) if records else {}
+        signed = (body.get("details") or {}).get("evaluation") or {}
+        if {key: signed.get(key) for key in expect["score"]} != expect["score"]:
+            fail("score signed", expect["score"], {key: signed.get(key) for key in expect["score"]})
     if "issued" in expect:
         license_ = session.scalars(select(License).where(License.case_id == case.id)).first()
         if (license_ is not None) != expect["issued"]:

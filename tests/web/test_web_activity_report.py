@@ -57,7 +57,7 @@ def test_the_holder_files_a_season_and_a_member_twice_or_a_wrong_id_is_refused_i
     refused = post_task(client, again, _report([first, second]))
     page = refused.get_data(as_text=True)
     persian_id = str(case_id).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
-    assert refused.status_code == 422 and f"کانون همین را پیش‌تر در پرونده #{persian_id} فرستاده است" in page
+    assert refused.status_code == 422 and f"همین برای این کانون پیش‌تر در پرونده #{persian_id} امضا شده است" in page
     assert post_task(client, again, {**_report([first, second]), "season": "4"}).status_code == 302
 
 

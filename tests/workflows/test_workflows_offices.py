@@ -120,7 +120,7 @@ def test_step_n_of_m(process_key, status, expected):
 
 
 def test_every_waiting_status_of_every_procedure_has_a_step():
-    assert package_keys(BPMN_DIR) == ("activity_report", "center_closure", "center_founding", "license_revocation",
+    assert package_keys(BPMN_DIR) == ("activity_report", "center_closure", "center_evaluation", "center_founding", "license_revocation",
                                       "license_suspension", "manager_change", "manager_resignation", "manager_retirement",
                                       "service_request", "signboard", "suspension_lift", "term_renewal")
     for key in package_keys(BPMN_DIR):
