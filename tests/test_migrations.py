@@ -138,10 +138,12 @@ def test_init_migrates_an_empty_database_and_keeps_data_on_a_second_run(empty_ap
     first = runner.invoke(args=["init"])
     assert first.exit_code == 0, first.output or repr(first.exception)
     assert "Demo data created." in first.output
-    # the demo's cases were played and signed: licensed centers with a season's report acknowledged
-    assert "Demo cases signed: activity_report/acknowledged" in first.output
+    # the demo's cases were played and signed: licensed centers, a season's report acknowledged, a year's
+    # evaluations of both centers confirmed
+    assert "Demo cases signed: center_evaluation/confirmed" in first.output
     statuses = sorted(db.session.execute(text("SELECT process_key, status FROM cases")).all())
     assert statuses == [("activity_report", "acknowledged"), ("activity_report", "county_acknowledge"),
+                        ("center_evaluation", "confirmed"), ("center_evaluation", "confirmed"),
                         ("center_founding", "licensed"), ("center_founding", "licensed")]
     head = ScriptDirectory.from_config(alembic_config(empty_app)).get_current_head()
     assert db.session.scalar(text("SELECT version_num FROM alembic_version")) == head
@@ -152,7 +154,7 @@ def test_init_migrates_an_empty_database_and_keeps_data_on_a_second_run(empty_ap
     second = runner.invoke(args=["init"])
     assert second.exit_code == 0, second.output or repr(second.exception)
     assert "Demo data kept as it was." in second.output and "Demo cases signed" not in second.output
-    assert db.session.scalar(text("SELECT count(*) FROM cases")) == 4
+    assert db.session.scalar(text("SELECT count(*) FROM cases")) == len(statuses)
     db.session.expire_all()
     assert db.session.scalars(select(User.full_name).where(User.username == "admin")).one() == \
         "changed between the runs"

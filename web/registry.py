@@ -13,10 +13,10 @@ from forms import normalize_numeric, normalize_text, parse_jalali, t
 from web.extensions import db
 from web.listing import csv_response
 from web import signboard
-from web.scope import by_name, deployed
+from web.scope import by_name, deployed, score_text
 from web.transaction import commits
 from signing import parse_time
-from workflows import access, facts, procedures, registry, terms
+from workflows import access, evaluation, facts, procedures, registry, terms
 from workflows.cases import start_case
 from workflows.errors import NotFound
 from workflows.models import Case, Center, Office, User, tehran_today, utcnow
@@ -203,7 +203,19 @@ def center(center_id: int):
     return render_template("center.html", center=center, data=center_json(center, (proved, problems), full=True),
                            county=county, on=on, manager_on=manager_on, startable=startable, open_cases=open_cases,
                            awaiting_successor=awaiting_successor, boards=signboard.sizes() if not problems else [],
-                           installed=installed)
+                           installed=installed, evaluations=_evaluations(center, county) if not problems else None)
+
+
+def _evaluations(center: Center, county: Office | None) -> list[dict] | None:
+    """The center's confirmed yearly scores, newest first, ranked within its county and province (None:
+    no procedure evaluates centers)."""
+    rubric = next(iter(evaluation.rubrics(procedures.newest_tables(db.session))), None)
+    if rubric is None or county is None:
+        return None
+    province = access.office_subtree_ids(db.session, county.parent_id) if county.parent_id else [county.id]
+    return [{"year": e.year, "total": score_text(e.total_tenths), "case_id": e.case_id, "county_rank": e.county_rank,
+             "province_rank": e.province_rank, "level": deployed().forms.choice_label(rubric.levels_choices, e.level)}
+            for e in evaluation.confirmed_evaluations(db.session, province) if e.center_id == center.id]
 
 
 @bp.route("/centers/<int:center_id>/signboard/<size>.<fmt>")

@@ -10,14 +10,14 @@ from werkzeug.datastructures import MultiDict
 import forms
 from web.extensions import db
 from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
-from workflows import access, documents, facts, inbox, notes, procedures, reporting, transitions
+from workflows import access, documents, evaluation, facts, inbox, notes, procedures, reporting, transitions
 from workflows.documents import APPLICATION_ACTIONS
 from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseDocument, CaseTask, Office, Record, User, tehran_today, utcnow
 
 __all__ = ["period_label", "missed_reports_for", "case_application", "application_view", "names_in", "people_choices", "case_documents", "desk_view", "signed_forms", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
-           "storage_dir", "county_choices", "by_name", "task_filters", "county_filter_choices", "deployed", "case_form"]
+           "storage_dir", "county_choices", "score_text", "evaluation_desk", "by_name", "task_filters", "county_filter_choices", "deployed", "case_form"]
 
 
 def period_label(period: reporting.Period) -> str:
@@ -248,9 +248,57 @@ def desk_view(case: Case, entries: list[dict], application: dict | None) -> dict
     return {"documents": docs, "decisions": decisions, "rules": rules, "forms": signed_forms(case),
             "center": _center_now(case),
             "shared_members": reporting.shared_members(db.session, case, tehran_today(utcnow())),
+            "evaluation": evaluation_desk(case),
             # a procedure that asks no agency and reads no rule table has no such sections to show
             "asks_inquiries": any(m.sent_by == "inquiries" for m in procedure.messages.values()),
             "has_rules": bool(procedure.rules)}
+
+
+def score_text(total_tenths: int) -> str:
+    """A total of 100 kept in tenths, as people read it: «۷۶» or «۷۶٫۵»."""
+    whole, tenth = divmod(total_tenths, 10)
+    return forms.to_persian_digits(f"{whole}٫{tenth}" if tenth else str(whole))
+
+
+def evaluation_desk(case: Case) -> dict | None:
+    """What an evaluation is scored and confirmed from (None: the case's procedure has no rubric): the
+    rubric's criteria with their weights and evidence, the score its latest record signed, the center's
+    reports of that year and the year before, and the center's earlier confirmed scores."""
+    spec = procedures.spec_of_case(db.session, case)
+    rubric = evaluation.rubric_for(spec.tables, case.process_key)
+    if rubric is None or case.center_id is None:
+        return None
+    form = case_form(case, rubric.form)
+    signed = None
+    for record in reversed(case_records(db.session, case)):
+        details = json.loads(record.canonical).get("details") or {}
+        if isinstance(details.get("evaluation"), dict):
+            signed = details["evaluation"]
+            break
+    year = signed["year"] if signed else evaluation.year_of(tehran_today(utcnow()))
+    rule = next((r for r in reporting.rules(spec.tables) if r.process_key == rubric.reports_from), None)
+    reports = reporting.center_reports(db.session, rule, case.center_id, (year - 1, year)) if rule else []
+    history = [e for e in evaluation.confirmed_evaluations(db.session, [case.county_office_id], None)
+               if e.center_id == case.center_id and e.case_id != case.id] if case.county_office_id else []
+    return {
+        "year": year,
+        "criteria": [{"key": c.key, "label": form.label(f"{rubric.scores_section}.{c.key}"), "weight": c.weight,
+                      "evidence": forms.t(f"web.evaluation.evidence.{c.evidence}"),
+                      "score": signed["scores"].get(c.key) if signed else None} for c in rubric.criteria],
+        "scale": rubric.scale,
+        "signed": signed and {"total": score_text(signed["total_tenths"]),
+                              "level": deployed().forms.choice_label(rubric.levels_choices, signed["level"])},
+        "reports": [{**r.__dict__, "period": period_label(reporting.period_of(rule, r.year, r.number)),
+                     "status_label": _status_label(rule.process_key, r.status)} for r in reports],
+        "history": [{"year": e.year, "total": score_text(e.total_tenths), "case_id": e.case_id,
+                     "level": deployed().forms.choice_label(rubric.levels_choices, e.level), "county_rank": e.county_rank}
+                    for e in history],
+    }
+
+
+def _status_label(process_key: str, status: str) -> str:
+    procedure = deployed().current.get(process_key)
+    return procedure.status_label(status) if procedure is not None else deployed().status_label(status)
 
 
 def _center_now(case: Case) -> dict | None:

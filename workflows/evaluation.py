@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import forms
+from signing import parse_time
 from workflows import facts, procedures, reporting
 from workflows.models import Case, Office, Record, tehran_today
 
@@ -202,11 +203,19 @@ def year_of(day: date) -> int:
 
 def evidence_problems(session: Session, case: Case, rubric: Rubric, cleaned: dict, today: date
                       ) -> dict[str, list[str]]:
-    """A score the evidence does not allow: a year not yet begun, and a criterion scored from the year's
-    reports above 0 when the center's holder signed none for that year."""
+    """A score the evidence does not allow: a year not yet begun or before the year the center's license
+    was issued (as its records signed it), and a criterion scored from the year's reports above 0 when the
+    center's holder signed none for that year."""
     year = cleaned[rubric.year_field]
     if year > year_of(today):
         return {rubric.year_field: [forms.t("errors.evaluation_future_year")]}
+    if case.center_id is not None:
+        license_ = facts.check_centers(session, [case.center_id])[case.center_id][0].license
+        licensed = year_of(tehran_today(parse_time(license_["issued_at"]))) if license_ else None
+        if licensed is not None and year < licensed:
+            return {rubric.year_field: [forms.t("errors.evaluation_before_license",
+                                                year=forms.to_persian_digits(str(year)),
+                                                licensed=forms.to_persian_digits(str(licensed)))]}
     from_reports = [c.key for c in rubric.criteria if c.evidence == "reports"
                     and cleaned[rubric.scores_section][c.key] > 0]
     rule = next((r for r in reporting.rules(procedures.newest_tables(session))

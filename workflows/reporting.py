@@ -24,7 +24,7 @@ from workflows import facts, procedures
 from workflows.models import Case, Center, License, Office, Record, tehran_today
 
 __all__ = ["Period", "Rules", "MissedReports", "SharedMember", "shared_members", "rules", "check_tables", "period_of", "period_containing",
-           "due_periods", "missed_reports", "filed"]
+           "due_periods", "missed_reports", "filed", "CenterReport", "center_reports"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class Rules:
     #: the report's list of registered members, and the field of a member that identifies them
     members_field: str = ""
     member_id_field: str = ""
+    #: the report's list of programmes and its section of participant counts (by age band and gender)
+    programmes_field: str = ""
+    participants_field: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ def rules(tables: Any) -> list[Rules]:
             continue
         found.append(Rules(key, entry["period_months"], entry["year_field"], entry["period_field"],
                            entry["due_days"], entry["look_back"], entry["flag_after"], entry.get("period_choices", ""),
-                           entry.get("members_field", ""), entry.get("member_id_field", "")))
+                           entry.get("members_field", ""), entry.get("member_id_field", ""),
+                           entry.get("programmes_field", ""), entry.get("participants_field", "")))
     return found
 
 
@@ -106,7 +110,7 @@ def problems(key: str, entry: Any) -> list[str]:
     found = []
     if entry.get("period_months") not in (1, 2, 3, 4, 6, 12):
         found.append(f"reporting.{key}.period_months: one of 1, 2, 3, 4, 6, 12")
-    for name in ("period_choices", "members_field", "member_id_field"):
+    for name in ("period_choices", "members_field", "member_id_field", "programmes_field", "participants_field"):
         if not isinstance(entry.get(name, ""), str):
             found.append(f"reporting.{key}.{name}: a name")
     for name in ("year_field", "period_field"):
@@ -229,3 +233,43 @@ def shared_members(session: Session, case: Case, today: date) -> list[SharedMemb
 def _members(rule: Rules, form_data: str | None) -> list[dict]:
     members = json.loads(form_data).get(rule.members_field) if form_data else None
     return [m for m in members if isinstance(m, dict)] if isinstance(members, list) else []
+
+
+@dataclass(frozen=True)
+class CenterReport:
+    """One report a center's holder signed, as its case's latest holder-signed form says."""
+
+    case_id: int
+    #: the case's status now (acknowledged, with the county, returned …)
+    status: str
+    year: int
+    number: int
+    programmes: int
+    #: the participants of the age-and-gender table, all bands
+    participants: int
+    members: int
+
+
+def center_reports(session: Session, rule: Rules, center_id: int, years: Collection[int]) -> list[CenterReport]:
+    """The reports of these years the center's holder signed under the rule's procedure, by year and
+    period (the evidence an evaluation of those years is scored from)."""
+    latest: dict[int, tuple[str, str]] = {}
+    for case_id, status, form_data in session.execute(
+            select(Case.id, Case.status, Record.form_data).join(Record, Record.case_id == Case.id).where(
+                Case.process_key == rule.process_key, Case.center_id == center_id, Record.form_data.is_not(None),
+                Record.actor_user_id == Case.applicant_id).order_by(Record.id)):
+        latest[case_id] = (status, form_data)
+    found = []
+    for case_id, (status, form_data) in latest.items():
+        data = json.loads(form_data)
+        try:
+            year, number = int(data[rule.year_field]), int(data[rule.period_field])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if year not in years:
+            continue
+        bands = data.get(rule.participants_field) if isinstance(data.get(rule.participants_field), dict) else {}
+        programmes = data.get(rule.programmes_field) if isinstance(data.get(rule.programmes_field), list) else []
+        found.append(CenterReport(case_id, status, year, number, len(programmes),
+                                  sum(v for v in bands.values() if type(v) is int), len(_members(rule, form_data))))
+    return sorted(found, key=lambda r: (r.year, r.number, r.case_id))

@@ -8,17 +8,17 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
 
 - a user task completed by an actor (``applicant``, ``county``, ``province``) with a form, optionally
   ``patch``-ed (dotted paths; a number picks a list's item) or expected to be refused (``expect_error``: the fields); in a form,
-  ``@today`` is the day the scenario runs and ``@uploaded`` uploads a file for a document field (or
-  for each document of a section);
+  ``@today`` is the day the scenario runs (``@this_year`` and ``@last_year`` its Jalali year and the
+  one before) and ``@uploaded`` uploads a file for a document field (or for each document of a section);
 - ``answer_inquiries``: the agencies answer every pending inquiry (``clear``, ``not_clear`` or per kind);
 - ``tick_days``: the deadline tick runs that many days after the scenario began; ``tick_working_days``:
   when the office's hours end on that many working days after the scenario's first day, by the
   calendar of the main case's county office (``at_working_days`` times a task the same way);
 - ``start_linked``: the case's center starts a procedure linked to this case (``"case": "linked"``
   aims later steps at it);
-- ``start_next``: the case's center starts another case of a procedure, not linked to this one (the
-  next season's report; as ``as``, the center's holder by default; ``"case": "next"`` aims later
-  steps at it);
+- ``start_next``: the case's center (or the setup's ``center``-th, in the order they were founded)
+  starts another case of a procedure, not linked to this one (the next season's report; as ``as``,
+  the center's holder by default; ``"case": "next"`` aims later steps at it);
 - ``start_refused``: the case's center cannot start this procedure now (as ``as``, the center's holder
   by default), as when its license is suspended;
 - ``check``: expectations only;
@@ -74,6 +74,8 @@ SCENARIOS = "scenarios"
 THROWAWAY_WORK_FACTOR = 1
 #: a value that stands for the day the scenario runs (in Tehran)
 TODAY = "@today"
+#: in a form or a patch: the Jalali year of the day the scenario runs, and the year before it
+THIS_YEAR, LAST_YEAR = "@this_year", "@last_year"
 #: a fixture's value for a document field (or the section of them): upload a file for it
 UPLOADED = "@uploaded"
 
@@ -111,6 +113,8 @@ class Run:
     start: datetime = field(default_factory=utcnow)
     cases: dict[str, Case] = field(default_factory=dict)
     uploads: dict[tuple[int, str, int], str] = field(default_factory=dict)
+    #: the centers its setup left, in the order they were founded (its setups' setups' too)
+    centers: list[Center] = field(default_factory=list)
 
     # --- data -------------------------------------------------------------------------------------
 
@@ -133,10 +137,16 @@ class Run:
         path = Path(self.bpmn_dir) / SCENARIOS / SETUPS
         return json.loads(path.read_text("utf-8")) if path.exists() else {}
 
+    def _dated(self, data: Any) -> Any:
+        """The day and the years a scenario's forms name by placeholder, as of the scenario's start in Tehran."""
+        today = (self.start + timedelta(hours=3, minutes=30)).date()
+        year = jdatetime.date.fromgregorian(date=today).year
+        return _replace(_replace(_replace(data, TODAY, today.isoformat()), THIS_YEAR, year), LAST_YEAR, year - 1)
+
     def form(self, step: dict, case: Case, task_form: str, patch: dict, actor: User) -> dict:
         form = step["form"]
         form = self._fixture(case.process_key, form[1:]) if isinstance(form, str) else copy.deepcopy(form)
-        form = _replace(form, TODAY, (self.start + timedelta(hours=3, minutes=30)).date().isoformat())  # Tehran's day
+        form = self._dated(form)
         # "@uploaded" (a document field, or the section holding them): a file is uploaded for each
         declared = procedures.of_version(self.session, case.spec_version).forms.get(task_form)
         marked = {path for path in declared.documents
@@ -147,7 +157,7 @@ class Run:
         values = self._setups().get("values", {})
         for dotted, value in {**patch, **step.get("patch", {})}.items():
             if len(dotted.split(".")) == 1 or isinstance(_at(form, dotted.rsplit(".", 1)[0]), dict):
-                _put(form, dotted, values.get(value, value) if isinstance(value, str) else value)
+                _put(form, dotted, self._dated(values.get(value, value)) if isinstance(value, str) else value)
         return form
 
     def _upload(self, case: Case, path: str, number: int, actor: User) -> str:
@@ -190,6 +200,7 @@ class Run:
             if case.center_id is None:
                 raise ScenarioFailed(f"{where}: setup {entry['scenario']} leaves no center")
             centers.append(self.session.get(Center, case.center_id))
+            self.centers += [c for c in [*inner.centers, centers[-1]] if c not in self.centers]
         return centers[0] if centers else None
 
     def play(self, scenario: dict, where: str, *, actors: dict[str, str] | None = None,
@@ -236,8 +247,11 @@ class Run:
             return []
         if "start_next" in step:
             starter = self.user(actors[step["as"]]) if "as" in step else target.applicant
+            if "center" in step and not 1 <= step["center"] <= len(self.centers):
+                raise ScenarioFailed(f"{here}: the setup left {len(self.centers)} center(s), not {step['center']}")
+            center = self.centers[step["center"] - 1] if "center" in step else target.center
             self.cases["next"] = cases.start_case(self.session, process_key=step["start_next"], starter=starter,
-                                                  center=target.center, now=now)
+                                                  center=center, now=now)
             return []
         if "start_refused" in step:
             starter = self.user(actors[step["as"]]) if "as" in step else target.applicant

@@ -10,6 +10,7 @@ import pytest
 
 import engine
 from office_support import base_time, doc_bytes, licensed, national_id
+from forms import to_persian_digits
 from support import PIN, user
 from web.extensions import db
 from workflows import documents, evaluation, procedures
@@ -163,3 +164,19 @@ def test_criteria_scored_from_reports_need_a_report_of_the_year_and_the_year_mus
                   now=now + timedelta(hours=4), data={"year": year, "season": "1", "participants": bands})
     case = _score(app, db.session.get(Center, center.id), now + timedelta(hours=5), year=year, scores=SCORES)
     assert case.status == "province_confirm"  # a report signed, even before the county acknowledged it
+
+
+def test_a_center_is_scored_once_a_year_and_not_for_a_year_before_its_license(app):
+    now = base_time()
+    center = licensed(app, "applicant1", county="markazi-arak", mosque="مسجد ارزیابی پنج", manager_id=national_id(805),
+                      now=now, county_officer="arak_officer", province_officer="markazi_officer")
+    year = evaluation.year_of(tehran_today(now))
+    visit_only = {**dict.fromkeys(SCORES, 0), "space": 3}
+    first = _score(app, center, now + timedelta(hours=4), year=year, scores=visit_only)
+    _confirm(first, "markazi_officer", now + timedelta(hours=4, minutes=30))
+    db.session.commit()
+    for asked, message in ((year, f"#{to_persian_digits(str(first.id))}"), (year - 1, "هنوز مجوز نداشت")):
+        with pytest.raises(InvalidInput) as refused:
+            _score(app, db.session.get(Center, center.id), now + timedelta(hours=5), year=asked, scores=visit_only)
+        assert list(refused.value.errors) == ["year"] and message in refused.value.errors["year"][0]
+        db.session.rollback()
