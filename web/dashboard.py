@@ -16,8 +16,8 @@ from forms import jalali_iso, t, to_persian_digits
 from web.charts import bar_chart, stacked_chart
 from web.extensions import db
 from web.listing import choice_arg, collect, csv_response, date_range, error_messages, query_without
-from web.scope import by_name, deployed, period_label
-from workflows import absences, access, monitoring, reporting
+from web.scope import by_name, deployed, period_label, score_text
+from workflows import absences, access, evaluation, monitoring, procedures, reporting
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Office, User, tehran_today, utcnow
 from workflows.procedures import DECISION_ACTIONS
@@ -27,7 +27,8 @@ __all__ = ["bp", "TABLES"]
 bp = Blueprint("monitoring", __name__)
 
 #: the tables of the dashboard, each exported as /monitoring/<name>.csv
-TABLES = ("cases", "steps", "end_to_end", "backlog", "decisions", "ages", "education", "reports")
+TABLES = ("cases", "steps", "end_to_end", "backlog", "decisions", "ages", "education", "reports", "activity", "reach",
+          "compliance", "youth_trend", "evaluations")
 #: with neither "from" nor "to" in the query, the dashboard covers the last this many Tehran days
 #: (today included, and anything later): its percentiles read every step of the range, so the
 #: default stays bounded as history grows; an empty "from" asks for every day
@@ -134,6 +135,15 @@ COLUMN_HEADERS = {
     "education": "web.monitor.csv.education", "education_label": "web.monitor.education",
     "center_id": "web.reports.csv.center_id", "center": "web.reports.center", "missed": "web.reports.missed_count",
     "missed_periods": "web.reports.missed", "flagged": "web.reports.csv.flagged",
+    "centers": "web.monitor.csv.centers", "due": "web.monitor.csv.due", "filed": "web.monitor.csv.filed",
+    "compliance_rate": "web.monitor.csv.compliance_rate", "programmes": "web.evaluation.programmes",
+    "participants": "web.evaluation.participants", "members": "web.evaluation.members",
+    "population": "web.monitor.csv.population", "members_per_1000": "web.monitor.csv.members_per_1000",
+    "participants_per_1000": "web.monitor.csv.participants_per_1000", "year": "web.evaluation.csv.year",
+    "in_office": "web.monitor.csv.in_office", "young": "web.monitor.csv.young", "young_share": "web.monitor.csv.young_share",
+    "appointed": "web.monitor.csv.appointed", "appointed_young": "web.monitor.csv.appointed_young",
+    "appointed_young_share": "web.monitor.csv.appointed_young_share", "evaluated": "web.evaluation.centers",
+    "average": "web.evaluation.average", "best": "web.evaluation.best",
 }
 
 
@@ -141,7 +151,9 @@ def table_rows(name: str, scope: Scope) -> tuple[list[tuple[str, str]], list[dic
     """The CSV columns ((key, Persian header) pairs) and rows of one dashboard table: each code
     beside its Persian label, durations in hours, rates as fractions, times in the Jalali calendar."""
     columns, rows = _table(name, scope)
-    return [(key, t(COLUMN_HEADERS[key])) for key in columns], rows
+    levels = dict(_level_labels())
+    return [(key, levels[key[len("level_"):]] if key.startswith("level_") else t(COLUMN_HEADERS[key]))
+            for key in columns], rows
 
 
 def _table(name: str, scope: Scope) -> tuple[list[str], list[dict]]:
@@ -185,6 +197,21 @@ def _table(name: str, scope: Scope) -> tuple[list[str], list[dict]]:
              "center": m.center_name, "missed": len(m.missed), "missed_periods": "، ".join(map(period_label, m.missed)),
              "flagged": t("web.reports.yes") if m.flagged else t("web.reports.no")}
             for m in _missed(scope)]
+    if name in ("activity", "reach", "compliance"):
+        columns = {"activity": ["centers", *(f"level_{code}" for code, _ in _level_labels()), "programmes"],
+                   "reach": ["centers", "members", "participants", "population", "members_per_1000",
+                             "participants_per_1000"],
+                   "compliance": ["centers", "due", "filed", "compliance_rate"]}[name]
+        return ["province_name", "county_name", *columns], [{k: row[k] for k in ["province_name", "county_name", *columns]}
+                                                            for row in _activity(scope)]
+    if name == "youth_trend":
+        return ["year", "in_office", "young", "young_share", "appointed", "appointed_young", "appointed_young_share"], \
+            _youth_trend(scope)
+    if name == "evaluations":
+        year, rows = _evaluation_averages(scope)
+        return ["year", "province_name", "county_name", "evaluated", "average", "best"], [
+            {"year": year, "province_name": r["province_name"], "county_name": r["county_name"], "evaluated": r["evaluated"],
+             "average": r["average"] / 10, "best": r["best"] / 10} for r in rows]
     profile = monitoring.youth_profile(db.session, filters)
     if name == "ages":
         return ["band", "band_label", "n"], [{**b, "band_label": _band_label(b["band"])} for b in profile["bands"]]
@@ -193,6 +220,60 @@ def _table(name: str, scope: Scope) -> tuple[list[str], list[dict]]:
             {**e, "education_label": known.forms.choice_label("education", e["education"]) if e["education"]
              else t("web.monitor.band_unknown")} for e in profile["education"]]
     raise NotFound("table")
+
+
+def _level_labels() -> list[tuple[str, str]]:
+    """The activity levels of the report procedure, highest first, with their Persian labels."""
+    tables = procedures.newest_tables(db.session)
+    for rule in reporting.rules(tables):
+        return [(code, deployed().forms.choice_label(rule.activity_levels_choices, code) if rule.activity_levels_choices
+                 else code) for code, _ in reporting.activity_levels(tables, rule.process_key)]
+    return []
+
+
+def _per_1000(count: int, population: int | None) -> float | None:
+    return None if not population else round(count * 1000 / population, 2)
+
+
+def _activity(scope: Scope) -> list[dict]:
+    """Per county in view: its licensed centers by activity level, their reports' reach per 1,000 of the
+    county's inhabitants (``bpmn/population.json``) and the share of due reports signed
+    (``workflows.reporting.county_activity``)."""
+    population = (procedures.newest_tables(db.session).get("population") or {}).get("counties") or {}
+    rows = []
+    for c in reporting.county_activity(db.session, scope.filters.county_ids, tehran_today(utcnow())):
+        people = population.get(c.county_code)
+        people = people if type(people) is int and people > 0 else None
+        rows.append({"province_name": c.province_name, "county_name": c.county_name, "centers": c.centers,
+                     **{f"level_{code}": n for code, n in c.levels.items()}, "programmes": c.programmes,
+                     "participants": c.participants, "members": c.members, "population": people,
+                     "members_per_1000": _per_1000(c.members, people),
+                     "participants_per_1000": _per_1000(c.participants, people), "due": c.due, "filed": c.filed,
+                     "compliance_rate": _rate(c.filed / c.due) if c.due else None, "levels": c.levels})
+    return rows
+
+
+def _youth_trend(scope: Scope) -> list[dict]:
+    return monitoring.youth_trend(db.session, scope.filters, tehran_today(utcnow()))
+
+
+def _evaluation_averages(scope: Scope) -> tuple[int | None, list[dict]]:
+    """The newest year with confirmed evaluations in view, and each county's centers evaluated, average and
+    best total (tenths) in it, best average first."""
+    found = evaluation.confirmed_evaluations(db.session, scope.filters.county_ids)
+    if not found:
+        return None, []
+    year = max(e.year for e in found)
+    counties: dict[int, dict] = {}
+    for e in found:
+        if e.year == year:
+            row = counties.setdefault(e.county_id, {"province_name": e.province_name, "county_name": e.county_name,
+                                                     "evaluated": 0, "sum": 0, "best": 0})
+            row["evaluated"] += 1
+            row["sum"] += e.total_tenths
+            row["best"] = max(row["best"], e.total_tenths)
+    rows = [{**r, "average": (r["sum"] * 2 + r["evaluated"]) // (2 * r["evaluated"])} for r in counties.values()]
+    return year, sorted(rows, key=lambda r: (-r["average"], r["county_name"]))
 
 
 def _missed(scope: Scope) -> list:
@@ -230,6 +311,8 @@ def index():
     decisions = monitoring.decision_rates(db.session, filters)
     youth = monitoring.youth_profile(db.session, filters)
     missed = _missed(scope)
+    activity, levels, trend = _activity(scope), _level_labels(), _youth_trend(scope)
+    evaluation_year, evaluations = _evaluation_averages(scope)
     charts = {
         "cases": bar_chart(sorted(per_area.items(), key=lambda item: -item[1])[:20], title=t("web.monitor.cases")),
         "steps": bar_chart([(_step_label(r["process_key"], r["step"]), r["p50"] / 86400) for r in steps],
@@ -239,11 +322,25 @@ def index():
                                     for r in decisions], title=t("web.monitor.decisions"),
                                    series=[t(f"web.action.{a}") for a in DECISION_ACTIONS]),
         "ages": bar_chart([(_band_label(b["band"]), b["n"]) for b in youth["bands"]], title=t("web.monitor.ages")),
+        "activity": stacked_chart([(r["county_name"], [r["levels"].get(code, 0) for code, _ in levels]) for r in activity],
+                                  title=t("web.monitor.activity"), series=[label for _, label in levels]),
+        "reach": bar_chart([(r["county_name"], r["participants_per_1000"]) for r in activity
+                            if r["participants_per_1000"] is not None], title=t("web.monitor.reach_chart")),
+        "compliance": bar_chart([(r["county_name"], round(r["compliance_rate"] * 100, 1)) for r in activity
+                                 if r["compliance_rate"] is not None], title=t("web.monitor.compliance_chart"),
+                                fmt=lambda v: to_persian_digits(f"{v:g}") + "٪"),
+        "youth_trend": bar_chart([(to_persian_digits(str(r["year"])), round(r["young_share"] * 100, 1))
+                                  for r in trend if r["young_share"] is not None],
+                                 title=t("web.monitor.youth_trend_chart"), fmt=lambda v: to_persian_digits(f"{v:g}") + "٪"),
+        "evaluations": bar_chart([(r["county_name"], r["average"] / 10) for r in evaluations[:20]],
+                                 title=t("web.evaluation.average_chart")),
     }
     return render_template(
         "monitoring.html", scope=scope, messages=[], cases=cases, steps=steps, end_to_end=end_to_end,
         backlog=backlog, unstaffed=unstaffed, decisions=decisions, youth=youth, charts=charts, duration=duration_text,
-        missed=missed, period_label=period_label,
+        missed=missed, period_label=period_label, activity=activity, levels=levels, trend=trend,
+        evaluation_year=evaluation_year, evaluations=evaluations, score_text=score_text,
+        population_source=(procedures.newest_tables(db.session).get("population") or {}).get("source", ""),
         step_label=_step_label, band_label=_band_label, area_key=area_key, args=args,
         export_args=export_args, now=now, **_choices(current_user, scope))
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import engine
 import forms
 from signing import Signer
-from workflows import access, documents, evaluation, inquiries, lookups, outcomes, procedures, registry, reporting, tracking, transitions, working_time  # noqa: F401
+from workflows import access, documents, evaluation, inquiries, lookups, monitoring, outcomes, procedures, registry, reporting, tracking, transitions, working_time  # noqa: F401
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
 from workflows.models import (
@@ -75,7 +75,7 @@ def check_tables(spec: engine.ProcessSpec) -> None:
             except engine.ExpressionError as error:
                 raise engine.SpecError(f"deadlines.json: {process_key}.{name}: {error}") from None
     problems = working_time.check_tables(tables) + reporting.check_tables(tables) + evaluation.check_tables(
-        tables, spec.form_declarations)
+        tables, spec.form_declarations) + monitoring.check_tables(tables)
     if problems:
         raise engine.SpecError("; ".join(problems))
     terms = tables.get("terms", {})

@@ -18,10 +18,11 @@ read every duration in the range: the dashboard asks for a bounded range by defa
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import jdatetime
 from sqlalchemy import ColumnElement, Float, Integer, Select, case, cast, false, func, literal, select, text
 from sqlalchemy.orm import Session, aliased
 
@@ -30,7 +31,7 @@ from workflows.models import Case, CaseCount, CaseDayCount, CaseTask, Center, Ma
 from workflows.procedures import DECISION_ACTIONS
 
 __all__ = ["MonitorFilters", "cases_by_status", "step_times", "end_to_end_times", "backlog", "decision_rates",
-           "youth_profile", "AGE_BANDS", "percentiles", "day_bounds"]
+           "youth_profile", "youth_trend", "YOUNG_BELOW", "check_tables", "AGE_BANDS", "percentiles", "day_bounds"]
 
 #: age bands of new managers, in full years on the start date (the rule table allows 20 to 41)
 AGE_BANDS = ((None, 25), (26, 30), (31, 35), (36, 41), (42, None))
@@ -268,3 +269,56 @@ def youth_profile(session: Session, filters: MonitorFilters) -> dict:
             "total": sum(bands.values()),
             "median_age": summary[0]["p50"] if summary else None,
             "p90_age": summary[0]["p90"] if summary else None}
+
+
+#: the youth policy's measure: managers younger than this
+YOUNG_BELOW = 35
+
+
+def youth_trend(session: Session, filters: MonitorFilters, today: date, years: int = 5) -> list[dict]:
+    """For each of the last ``years`` Jalali years (this one up to today): the managers in office on its
+    last day (not interims) and how many of them were younger than ``YOUNG_BELOW`` then, and the managers
+    appointed in it and how many were younger at their start; managers of unknown age are left out of
+    both. It reads three narrow columns of every non-interim term in view (the date range does not
+    apply: the years are the range), counted here rather than in five date-arithmetic queries that
+    SQLite and PostgreSQL would each need in their own dialect."""
+    query = _scoped(select(ManagerTerm.start_date, ManagerTerm.end_date, ManagerTerm.age_at_start)
+                    .select_from(ManagerTerm).join(Center, Center.id == ManagerTerm.center_id)
+                    .join(Case, Case.id == ManagerTerm.case_id)
+                    .where(ManagerTerm.interim.is_(False), ManagerTerm.age_at_start.is_not(None)),
+                    Center.county_office_id, replace(filters, date_from=None, date_to=None, process_key=None))
+    terms = session.execute(query).all()
+    this_year = jdatetime.date.fromgregorian(date=today).year
+    found = []
+    for year in range(this_year - years + 1, this_year + 1):
+        first = jdatetime.date(year, 1, 1).togregorian()
+        last = min(jdatetime.date(year + 1, 1, 1).togregorian() - timedelta(days=1), today)
+        in_office = [age + (last - start).days * 4 // 1461 for start, end, age in terms
+                     if start <= last and (end is None or end > last)]
+        appointed = [age for start, _end, age in terms if first <= start <= last]
+        found.append({"year": year, "in_office": len(in_office),
+                      "young": sum(1 for age in in_office if age < YOUNG_BELOW),
+                      "young_share": _share(sum(1 for age in in_office if age < YOUNG_BELOW), len(in_office)),
+                      "appointed": len(appointed),
+                      "appointed_young": sum(1 for age in appointed if age < YOUNG_BELOW),
+                      "appointed_young_share": _share(sum(1 for age in appointed if age < YOUNG_BELOW), len(appointed))})
+    return found
+
+
+def _share(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(part / whole, 4)
+
+
+def check_tables(tables: Any) -> list[str]:
+    """What is wrong with a version's ``population.json`` (empty: nothing, or no such table): counties by
+    office code, each a whole number of inhabitants above 0."""
+    table = tables.get("population")
+    if table is None:
+        return []
+    counties = table.get("counties") if isinstance(table, dict) else None
+    if not isinstance(counties, dict):
+        return ["population.json: counties must be an object of office codes to inhabitants"]
+    if not isinstance(table.get("source", ""), str):
+        return ["population.json: source: the figures' source, as text"]
+    return [f"population.json: counties.{code}: a whole number of inhabitants above 0"
+            for code, people in counties.items() if type(people) is not int or people < 1]

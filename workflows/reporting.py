@@ -24,7 +24,7 @@ from workflows import facts, procedures
 from workflows.models import Case, Center, License, Office, Record, tehran_today
 
 __all__ = ["Period", "Rules", "MissedReports", "SharedMember", "shared_members", "rules", "check_tables", "period_of", "period_containing",
-           "due_periods", "missed_reports", "filed", "CenterReport", "center_reports"]
+           "due_periods", "missed_reports", "filed", "CenterReport", "center_reports", "CountyActivity", "county_activity", "activity_levels"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class Rules:
     #: the report's list of programmes and its section of participant counts (by age band and gender)
     programmes_field: str = ""
     participants_field: str = ""
+    #: the choice list whose labels name the activity levels
+    activity_levels_choices: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ def rules(tables: Any) -> list[Rules]:
         found.append(Rules(key, entry["period_months"], entry["year_field"], entry["period_field"],
                            entry["due_days"], entry["look_back"], entry["flag_after"], entry.get("period_choices", ""),
                            entry.get("members_field", ""), entry.get("member_id_field", ""),
-                           entry.get("programmes_field", ""), entry.get("participants_field", "")))
+                           entry.get("programmes_field", ""), entry.get("participants_field", ""),
+                           entry.get("activity_levels_choices", "")))
     return found
 
 
@@ -110,7 +113,8 @@ def problems(key: str, entry: Any) -> list[str]:
     found = []
     if entry.get("period_months") not in (1, 2, 3, 4, 6, 12):
         found.append(f"reporting.{key}.period_months: one of 1, 2, 3, 4, 6, 12")
-    for name in ("period_choices", "members_field", "member_id_field", "programmes_field", "participants_field"):
+    for name in ("period_choices", "members_field", "member_id_field", "programmes_field", "participants_field",
+                 "activity_levels_choices"):
         if not isinstance(entry.get(name, ""), str):
             found.append(f"reporting.{key}.{name}: a name")
     for name in ("year_field", "period_field"):
@@ -119,6 +123,17 @@ def problems(key: str, entry: Any) -> list[str]:
     for name, low in (("due_days", 0), ("look_back", 1), ("flag_after", 1)):
         if type(entry.get(name)) is not int or not low <= entry[name] <= 366:
             found.append(f"reporting.{key}.{name}: a whole number from {low} to 366")
+    levels = entry.get("activity_levels", [])
+    if not isinstance(levels, list) or not all(
+            isinstance(level, dict) and isinstance(level.get("code"), str) and level["code"]
+            and type(level.get("min_programmes")) is int and level["min_programmes"] >= 0 for level in levels):
+        found.append(f"reporting.{key}.activity_levels: a list of {{code, min_programmes}}, min_programmes a whole "
+                     "number from 0")
+    elif levels and ([level["min_programmes"] for level in levels]
+                     != sorted({level["min_programmes"] for level in levels}, reverse=True)
+                     or levels[-1]["min_programmes"] != 0):
+        found.append(f"reporting.{key}.activity_levels: from the most programmes down, each fewer than the one "
+                     "before, the last 0")
     return found
 
 
@@ -147,6 +162,26 @@ def due_periods(rule: Rules, today: date) -> list[Period]:
     return found[::-1]
 
 
+def _licensed(session: Session, county_ids: Collection[int] | None, today: date
+              ) -> list[tuple[int, "facts.ProvedCenter", Office, date]]:
+    """The centers of these counties (None: every county) whose license is in force today, as their signed
+    records say: (center id, proved center, county office, the Tehran day the license was issued)."""
+    query = select(Center.id).join(License, License.center_id == Center.id)
+    if county_ids is not None:
+        query = query.where(Center.county_office_id.in_(list(county_ids)))
+    proved = facts.check_centers(session, list(session.scalars(query.distinct())))
+    counties = {office.code: office for office in session.scalars(select(Office).where(
+        Office.code.in_({p.center["county"] for p, _ in proved.values() if p.center})))}
+    found = []
+    for center_id, (center, _) in proved.items():
+        county = counties.get(center.center["county"]) if center.center else None
+        if county is None or center.license is None or facts.license_status(center.license, today) != "active" \
+                or (county_ids is not None and county.id not in county_ids):
+            continue
+        found.append((center_id, center, county, tehran_today(parse_time(center.license["issued_at"]))))
+    return found
+
+
 def missed_reports(session: Session, county_ids: Collection[int] | None, today: date) -> list[MissedReports]:
     """The licensed centers of these counties (None: every county) that missed a due period, flagged
     first, then by county and name. What is shown of a center (its name, county, license and the day
@@ -154,19 +189,9 @@ def missed_reports(session: Session, county_ids: Collection[int] | None, today: 
     found: list[MissedReports] = []
     for rule in rules(procedures.newest_tables(session)):
         periods = due_periods(rule, today)
-        query = select(Center.id).join(License, License.center_id == Center.id)
-        if county_ids is not None:
-            query = query.where(Center.county_office_id.in_(list(county_ids)))
-        proved = facts.check_centers(session, list(session.scalars(query.distinct())))
-        counties = {office.code: office for office in session.scalars(select(Office).where(
-            Office.code.in_({p.center["county"] for p, _ in proved.values() if p.center})))}
-        reported = filed(session, rule, list(proved))
-        for center_id, (center, _) in proved.items():
-            county = counties.get(center.center["county"]) if center.center else None
-            if county is None or center.license is None or facts.license_status(center.license, today) != "active" \
-                    or (county_ids is not None and county.id not in county_ids):
-                continue
-            licensed_on = tehran_today(parse_time(center.license["issued_at"]))
+        centers = _licensed(session, county_ids, today)
+        reported = filed(session, rule, [center_id for center_id, *_ in centers])
+        for center_id, center, county, licensed_on in centers:
             missed = tuple(p for p in periods if p.first_day >= licensed_on
                            and (center_id, p.year, p.number) not in reported)
             if missed:
@@ -176,24 +201,103 @@ def missed_reports(session: Session, county_ids: Collection[int] | None, today: 
     return sorted(found, key=lambda m: (not m.flagged, m.county_name, m.center_name, m.center_id))
 
 
-def filed(session: Session, rule: Rules, center_ids: list[int]) -> set[tuple[int, int, int]]:
-    """(center, year, period) of each report the centers' holders signed under this rule's procedure, as
-    its case's latest holder-signed form names it (a report returned and corrected to another period
-    files that one, not both)."""
+def _latest_forms(session: Session, rule: Rules, center_ids: list[int]) -> dict[int, tuple[int, dict]]:
+    """Each report case's latest holder-signed form under the rule's procedure, by case: (center, form)."""
     latest: dict[int, tuple[int, str]] = {}
     for case_id, center_id, form_data in session.execute(
             select(Case.id, Case.center_id, Record.form_data).join(Record, Record.case_id == Case.id).where(
                 Case.process_key == rule.process_key, Case.center_id.in_(center_ids), Record.form_data.is_not(None),
                 Record.actor_user_id == Case.applicant_id).order_by(Record.id)):
         latest[case_id] = (center_id, form_data)
-    filed = set()
-    for center_id, form_data in latest.values():
-        data = json.loads(form_data)
-        try:
-            filed.add((center_id, int(data[rule.year_field]), int(data[rule.period_field])))
-        except (KeyError, TypeError, ValueError):
-            continue  # a signed form of the procedure that names no period (none today)
-    return filed
+    return {case_id: (center_id, json.loads(form_data)) for case_id, (center_id, form_data) in latest.items()}
+
+
+def _period_named(rule: Rules, data: dict) -> tuple[int, int] | None:
+    try:
+        return int(data[rule.year_field]), int(data[rule.period_field])
+    except (KeyError, TypeError, ValueError):
+        return None  # a signed form of the procedure that names no period (none today)
+
+
+def filed(session: Session, rule: Rules, center_ids: list[int]) -> set[tuple[int, int, int]]:
+    """(center, year, period) of each report the centers' holders signed under this rule's procedure, as
+    its case's latest holder-signed form names it (a report returned and corrected to another period
+    files that one, not both)."""
+    return {(center_id, *named) for center_id, data in _latest_forms(session, rule, center_ids).values()
+            if (named := _period_named(rule, data)) is not None}
+
+
+@dataclass(frozen=True)
+class CountyActivity:
+    """A county's licensed centers over the due periods the lists look back on, from their signed reports."""
+
+    county_id: int
+    county_code: str
+    county_name: str
+    province_name: str
+    centers: int
+    #: center-periods due (those a license covered from their first day) and those a report was signed for
+    due: int
+    filed: int
+    programmes: int
+    #: the participants of the reports' age-and-gender tables
+    participants: int
+    #: distinct members (by their identifying field) of each center's latest report
+    members: int
+    #: centers by activity level code, as ``activity_levels`` names them
+    levels: dict[str, int]
+
+
+def county_activity(session: Session, county_ids: Collection[int] | None, today: date) -> list[CountyActivity]:
+    """Per county in view, over the reports of the due periods: how many were due and signed, the programmes,
+    participants and distinct members they report, and the centers by activity level (``reporting.json``'s
+    ``activity_levels``: the fewest programmes over those periods a level needs, highest first)."""
+    found: dict[int, dict] = {}
+    tables = procedures.newest_tables(session)
+    for rule in rules(tables):
+        levels = activity_levels(tables, rule.process_key)
+        periods = {(p.year, p.number): p for p in due_periods(rule, today)}
+        centers = _licensed(session, county_ids, today)
+        reports: dict[int, dict[tuple[int, int], dict]] = {}
+        for center_id, data in _latest_forms(session, rule, [center_id for center_id, *_ in centers]).values():
+            named = _period_named(rule, data)
+            if named in periods:
+                reports.setdefault(center_id, {})[named] = data
+        for center_id, _center, county, licensed_on in centers:
+            entry = found.setdefault(county.id, {
+                "county_id": county.id, "county_code": county.code, "county_name": county.name,
+                "province_name": county.parent.name if county.parent else "", "centers": 0, "due": 0, "filed": 0,
+                "programmes": 0, "participants": 0, "members": set(), "levels": {code: 0 for code, _ in levels}})
+            own = reports.get(center_id, {})
+            asked = {named for named, p in periods.items() if p.first_day >= licensed_on}
+            programmes = sum(len(_list(d, rule.programmes_field)) for d in own.values())
+            entry["centers"] += 1
+            entry["due"] += len(asked)
+            entry["filed"] += len(asked & own.keys())
+            entry["programmes"] += programmes
+            entry["participants"] += sum(v for d in own.values() for v in _counts(d, rule.participants_field))
+            if levels:
+                entry["levels"][next(code for code, low in levels if programmes >= low)] += 1
+            if own:  # the members of its latest period's report
+                entry["members"] |= {m.get(rule.member_id_field) for m in _members_of(rule, own[max(own)])} - {None}
+    return sorted((CountyActivity(**{**entry, "members": len(entry["members"])}) for entry in found.values()),
+                  key=lambda c: (c.province_name, c.county_name))
+
+
+def _list(data: dict, name: str) -> list:
+    return data.get(name) if isinstance(data.get(name), list) else []
+
+
+def _counts(data: dict, name: str) -> list[int]:
+    section = data.get(name)
+    return [v for v in section.values() if type(v) is int] if isinstance(section, dict) else []
+
+
+def activity_levels(tables: Any, process_key: str) -> list[tuple[str, int]]:
+    """A report procedure's activity levels: (code, the fewest programmes over the due periods), highest
+    first (empty: it names none)."""
+    entry = (tables.get("reporting") or {}).get(process_key) or {}
+    return [(level["code"], level["min_programmes"]) for level in entry.get("activity_levels") or []]
 
 
 def shared_members(session: Session, case: Case, today: date) -> list[SharedMember]:
@@ -231,7 +335,11 @@ def shared_members(session: Session, case: Case, today: date) -> list[SharedMemb
 
 
 def _members(rule: Rules, form_data: str | None) -> list[dict]:
-    members = json.loads(form_data).get(rule.members_field) if form_data else None
+    return _members_of(rule, json.loads(form_data)) if form_data else []
+
+
+def _members_of(rule: Rules, data: dict) -> list[dict]:
+    members = data.get(rule.members_field)
     return [m for m in members if isinstance(m, dict)] if isinstance(members, list) else []
 
 
@@ -253,23 +361,13 @@ class CenterReport:
 def center_reports(session: Session, rule: Rules, center_id: int, years: Collection[int]) -> list[CenterReport]:
     """The reports of these years the center's holder signed under the rule's procedure, by year and
     period (the evidence an evaluation of those years is scored from)."""
-    latest: dict[int, tuple[str, str]] = {}
-    for case_id, status, form_data in session.execute(
-            select(Case.id, Case.status, Record.form_data).join(Record, Record.case_id == Case.id).where(
-                Case.process_key == rule.process_key, Case.center_id == center_id, Record.form_data.is_not(None),
-                Record.actor_user_id == Case.applicant_id).order_by(Record.id)):
-        latest[case_id] = (status, form_data)
+    forms = _latest_forms(session, rule, [center_id])
+    statuses = dict(session.execute(select(Case.id, Case.status).where(Case.id.in_(list(forms)))).all()) if forms else {}
     found = []
-    for case_id, (status, form_data) in latest.items():
-        data = json.loads(form_data)
-        try:
-            year, number = int(data[rule.year_field]), int(data[rule.period_field])
-        except (KeyError, TypeError, ValueError):
+    for case_id, (_center, data) in forms.items():
+        named = _period_named(rule, data)
+        if named is None or named[0] not in years:
             continue
-        if year not in years:
-            continue
-        bands = data.get(rule.participants_field) if isinstance(data.get(rule.participants_field), dict) else {}
-        programmes = data.get(rule.programmes_field) if isinstance(data.get(rule.programmes_field), list) else []
-        found.append(CenterReport(case_id, status, year, number, len(programmes),
-                                  sum(v for v in bands.values() if type(v) is int), len(_members(rule, form_data))))
+        found.append(CenterReport(case_id, statuses[case_id], *named, len(_list(data, rule.programmes_field)),
+                                  sum(_counts(data, rule.participants_field)), len(_members_of(rule, data))))
     return sorted(found, key=lambda r: (r.year, r.number, r.case_id))

@@ -68,6 +68,7 @@ def test_main_pages_pass_axe(browser_page, live_server, waiting_case):
     violations += check(page, page.url)
     sign_in(page, base, "markazi_head")
     violations += check(page, f"{base}/monitoring")
+    violations += check(page, f"{base}/evaluations")
     sign_in(page, base, "hq_auditor")  # headquarters' read-only case view draws the diagram too
     violations += check(page, f"{base}/audit/cases/{waiting_case}")
     assert diagram_markers(page)["current"], "the audit view's diagram marks no current step"

@@ -13,9 +13,9 @@ from workflows.models import Case
 #: who opens which pages
 PAGES = {
     "applicant1": ["/cases", "/inbox", "/notifications"],
-    "arak_officer": ["/inbox", "/inbox?queue=office", "/notifications", "/cases"],
-    "markazi_head": ["/monitoring", "/inbox"],
-    "hq_auditor": ["/monitoring", "/audit", "/audit/log", "/audit/verify", "/audit/cases/{case}"],
+    "arak_officer": ["/inbox", "/inbox?queue=office", "/notifications", "/cases", "/evaluations"],
+    "markazi_head": ["/monitoring", "/inbox", "/evaluations"],
+    "hq_auditor": ["/monitoring", "/evaluations", "/audit", "/audit/log", "/audit/verify", "/audit/cases/{case}"],
     "admin": ["/admin", "/admin/log"],
 }
 
