@@ -82,12 +82,12 @@ def _embedded_database_settings(app: Flask) -> None:
 
 def _init_offices(app: Flask) -> None:
     """Inboxes, notifications, monitoring, the headquarters audit and administration."""
-    from web import admin, audit, calendar, dashboard, evaluations, inbox, notifications, office_cli
+    from web import admin, audit, calendar, dashboard, evaluations, inbox, notifications, office_cli, training
     notifications.init_app(app)
     audit.init_app(app)
     office_cli.init_app(app)
     for blueprint in (inbox.bp, inbox.api_bp, notifications.bp, notifications.api_bp, dashboard.bp, audit.bp,
-                      admin.bp, admin.account_bp, calendar.bp, evaluations.bp):
+                      admin.bp, admin.account_bp, calendar.bp, evaluations.bp, training.bp):
         app.register_blueprint(blueprint)
 
 

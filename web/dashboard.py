@@ -17,7 +17,7 @@ from web.charts import bar_chart, stacked_chart
 from web.extensions import db
 from web.listing import choice_arg, collect, csv_response, date_range, error_messages, query_without
 from web.scope import by_name, deployed, period_label, score_text
-from workflows import absences, access, evaluation, monitoring, procedures, reporting
+from workflows import absences, access, evaluation, monitoring, procedures, reporting, training
 from workflows.errors import Forbidden, InvalidInput, NotFound
 from workflows.models import Office, User, tehran_today, utcnow
 from workflows.procedures import DECISION_ACTIONS
@@ -28,7 +28,7 @@ bp = Blueprint("monitoring", __name__)
 
 #: the tables of the dashboard, each exported as /monitoring/<name>.csv
 TABLES = ("cases", "steps", "end_to_end", "backlog", "decisions", "ages", "education", "reports", "activity", "reach",
-          "compliance", "youth_trend", "evaluations")
+          "compliance", "youth_trend", "evaluations", "training")
 #: with neither "from" nor "to" in the query, the dashboard covers the last this many Tehran days
 #: (today included, and anything later): its percentiles read every step of the range, so the
 #: default stays bounded as history grows; an empty "from" asks for every day
@@ -144,6 +144,8 @@ COLUMN_HEADERS = {
     "appointed": "web.monitor.csv.appointed", "appointed_young": "web.monitor.csv.appointed_young",
     "appointed_young_share": "web.monitor.csv.appointed_young_share", "evaluated": "web.evaluation.centers",
     "average": "web.evaluation.average", "best": "web.evaluation.best",
+    "enrolled": "web.monitor.csv.enrolled", "passed": "web.monitor.csv.passed", "behind": "web.monitor.csv.behind",
+    "passed_rate": "web.monitor.csv.passed_rate",
 }
 
 
@@ -204,6 +206,8 @@ def _table(name: str, scope: Scope) -> tuple[list[str], list[dict]]:
                    "compliance": ["centers", "due", "filed", "compliance_rate"]}[name]
         return ["province_name", "county_name", *columns], [{k: row[k] for k in ["province_name", "county_name", *columns]}
                                                             for row in _activity(scope)]
+    if name == "training":
+        return ["province_name", "county_name", "enrolled", "passed", "behind", "passed_rate"], _training(scope)
     if name == "youth_trend":
         return ["year", "in_office", "young", "young_share", "appointed", "appointed_young", "appointed_young_share"], \
             _youth_trend(scope)
@@ -251,6 +255,21 @@ def _activity(scope: Scope) -> list[dict]:
                      "participants_per_1000": _per_1000(c.participants, people), "due": c.due, "filed": c.filed,
                      "compliance_rate": _rate(c.filed / c.due) if c.due else None, "levels": c.levels})
     return rows
+
+
+def _training(scope: Scope) -> list[dict]:
+    """Per county in view: the managers enrolled in a training package, how many passed it (a signed
+    completion names them) and how many are past its due day without."""
+    today = tehran_today(utcnow())
+    counties: dict[int, dict] = {}
+    for e in training.enrollments(db.session, scope.filters.county_ids, today):
+        row = counties.setdefault(e.county_id, {"province_name": e.province_name, "county_name": e.county_name,
+                                                "enrolled": 0, "passed": 0, "behind": 0})
+        row["enrolled"] += 1
+        row["passed"] += e.passed_case is not None
+        row["behind"] += e.behind(today)
+    return [{**row, "passed_rate": _rate(row["passed"] / row["enrolled"])}
+            for row in sorted(counties.values(), key=lambda r: (r["province_name"], r["county_name"]))]
 
 
 def _youth_trend(scope: Scope) -> list[dict]:
@@ -311,7 +330,7 @@ def index():
     decisions = monitoring.decision_rates(db.session, filters)
     youth = monitoring.youth_profile(db.session, filters)
     missed = _missed(scope)
-    activity, levels, trend = _activity(scope), _level_labels(), _youth_trend(scope)
+    activity, levels, trend, trained = _activity(scope), _level_labels(), _youth_trend(scope), _training(scope)
     evaluation_year, evaluations = _evaluation_averages(scope)
     charts = {
         "cases": bar_chart(sorted(per_area.items(), key=lambda item: -item[1])[:20], title=t("web.monitor.cases")),
@@ -334,12 +353,16 @@ def index():
                                  title=t("web.monitor.youth_trend_chart"), fmt=lambda v: to_persian_digits(f"{v:g}") + "٪"),
         "evaluations": bar_chart([(r["county_name"], r["average"] / 10) for r in evaluations[:20]],
                                  title=t("web.evaluation.average_chart")),
+        "training": stacked_chart([(r["county_name"], [r["passed"], r["enrolled"] - r["passed"] - r["behind"], r["behind"]])
+                                   for r in trained], title=t("web.monitor.training"),
+                                  series=[t("web.monitor.csv.passed"), t("web.monitor.training_open"),
+                                          t("web.monitor.csv.behind")]),
     }
     return render_template(
         "monitoring.html", scope=scope, messages=[], cases=cases, steps=steps, end_to_end=end_to_end,
         backlog=backlog, unstaffed=unstaffed, decisions=decisions, youth=youth, charts=charts, duration=duration_text,
         missed=missed, period_label=period_label, activity=activity, levels=levels, trend=trend,
-        evaluation_year=evaluation_year, evaluations=evaluations, score_text=score_text,
+        evaluation_year=evaluation_year, evaluations=evaluations, score_text=score_text, trained=trained,
         population_source=(procedures.newest_tables(db.session).get("population") or {}).get("source", ""),
         step_label=_step_label, band_label=_band_label, area_key=area_key, args=args,
         export_args=export_args, now=now, **_choices(current_user, scope))

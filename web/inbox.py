@@ -14,7 +14,8 @@ from web.openapi import ReassignRequest, accepts, refuses, request_body, returns
 from web.extensions import csrf, db
 from web.listing import error_messages, query_without
 from web.security import local_target
-from web.scope import case_or_404, county_filter_choices, deployed, missed_reports_for, period_label, task_filters
+from web.scope import (case_or_404, county_filter_choices, deployed, missed_reports_for, period_label, task_filters,
+                       training_behind_for)
 from web.transaction import commits
 from workflows import access, inbox, working_time
 from workflows.cases import open_task
@@ -53,6 +54,7 @@ def index():
         colleagues={task.id: inbox.colleagues(db.session, task) for task in page.items
                     if _may_hand_over(current_user, task)},
         args=query_without(request.args, "page"), missed=missed_reports_for(current_user), period_label=period_label,
+        behind=training_behind_for(current_user),
     ), (422 if errors else 200)
 
 

@@ -23,6 +23,7 @@ from web.scope import (
     tasks_for, timeline,
     verification_summary,
 )
+from web.training import training_view
 from web.transaction import commits, refusal
 from workflows import access, documents, facts, inquiries, keys, notes, procedures
 from workflows.inbox import case_progress
@@ -79,7 +80,7 @@ def case(case_id: int):
         can_resend=access.is_office_role(current_user.role) and case.outcome is None,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
         violations=_last_violations(entries), diagram=diagram_state(case), successor_procedures=_successors(case),
-        signing_until=signing_open_until() if case.outcome is None else None)
+        signing_until=signing_open_until() if case.outcome is None else None, training=training_view(case))
 
 
 def _successors(case: Case) -> list[procedures.Procedure]:
@@ -181,6 +182,7 @@ def task(case_id: int, task_id: str):
         notes=notes.case_notes(db.session, case, current_user), can_note=access.is_office_role(current_user.role),
         signing_until=signing_open_until(),
         uploaded={sha: d["name"] for sha, d in case_documents(case).items()} if form.documents else {},
+        training=training_view(case),
     ), status
 
 

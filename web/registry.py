@@ -16,7 +16,7 @@ from web import signboard
 from web.scope import by_name, deployed, score_text
 from web.transaction import commits
 from signing import parse_time
-from workflows import access, evaluation, facts, procedures, registry, terms
+from workflows import access, evaluation, facts, procedures, registry, terms, training
 from workflows.cases import start_case
 from workflows.errors import NotFound
 from workflows.models import Case, Center, Office, User, tehran_today, utcnow
@@ -203,7 +203,9 @@ def center(center_id: int):
     return render_template("center.html", center=center, data=center_json(center, (proved, problems), full=True),
                            county=county, on=on, manager_on=manager_on, startable=startable, open_cases=open_cases,
                            awaiting_successor=awaiting_successor, boards=signboard.sizes() if not problems else [],
-                           installed=installed, evaluations=_evaluations(center, county) if not problems else None)
+                           installed=installed, evaluations=_evaluations(center, county) if not problems else None,
+                           trainings=training.enrollments(db.session, None, tehran_today(utcnow()), [center.id])
+                           if not problems else [], today=tehran_today(utcnow()))
 
 
 def _evaluations(center: Center, county: Office | None) -> list[dict] | None:

@@ -10,13 +10,13 @@ from werkzeug.datastructures import MultiDict
 import forms
 from web.extensions import db
 from web.listing import bool_arg, choice_arg, collect, page_args, text_arg
-from workflows import access, documents, evaluation, facts, inbox, notes, procedures, reporting, transitions
+from workflows import access, documents, evaluation, facts, inbox, notes, procedures, reporting, training, transitions
 from workflows.documents import APPLICATION_ACTIONS
 from workflows.cases import case_records
 from workflows.errors import NotFound
 from workflows.models import Case, CaseDocument, CaseTask, Office, Record, User, tehran_today, utcnow
 
-__all__ = ["period_label", "missed_reports_for", "case_application", "application_view", "names_in", "people_choices", "case_documents", "desk_view", "signed_forms", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
+__all__ = ["period_label", "missed_reports_for", "training_behind_for", "case_application", "application_view", "names_in", "people_choices", "case_documents", "desk_view", "signed_forms", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
            "storage_dir", "county_choices", "score_text", "evaluation_desk", "by_name", "task_filters", "county_filter_choices", "deployed", "case_form"]
 
 
@@ -39,6 +39,17 @@ def missed_reports_for(user: User) -> list[reporting.MissedReports]:
         return reporting.missed_reports(db.session, [office.id], today)
     counties = access.office_subtree_ids(db.session, office.id)
     return [m for m in reporting.missed_reports(db.session, counties, today) if m.flagged]
+
+
+def training_behind_for(user: User) -> list[training.Enrollment]:
+    """The managers a county's or a province's people see as behind on their training (past its due day
+    and not passed, as the signed records say); none for anyone else."""
+    office = user.office
+    if office is None or not access.is_office_role(user.role) or office.kind not in ("county", "province"):
+        return []
+    today = tehran_today(utcnow())
+    counties = [office.id] if office.kind == "county" else access.office_subtree_ids(db.session, office.id)
+    return [e for e in training.enrollments(db.session, counties, today) if e.behind(today)]
 
 
 def deployed() -> procedures.Catalogue:

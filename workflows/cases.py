@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import engine
 import forms
 from signing import Signer
-from workflows import access, documents, evaluation, inquiries, lookups, monitoring, outcomes, procedures, registry, reporting, tracking, transitions, working_time  # noqa: F401
+from workflows import access, documents, evaluation, inquiries, lookups, monitoring, outcomes, procedures, registry, reporting, tracking, training, transitions, working_time  # noqa: F401
 from workflows.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflows.keys import signer_for
 from workflows.models import (
@@ -38,6 +38,9 @@ def deploy(session: Session, bpmn_dir: Path, process_key: str) -> ProcessDefinit
     sources = engine.read_sources(bpmn_dir, process_key)
     spec = engine.spec_from_sources(process_key, sources)
     check_tables(spec)
+    media = training.check_media(bpmn_dir, spec.tables)
+    if media:
+        raise engine.SpecError("; ".join(media))
     problems = procedures.problems(spec) + procedures.rule_problems(
         process_key, {name: body.decode("utf-8") for name, body in sources.items()})
     if problems:
@@ -75,7 +78,7 @@ def check_tables(spec: engine.ProcessSpec) -> None:
             except engine.ExpressionError as error:
                 raise engine.SpecError(f"deadlines.json: {process_key}.{name}: {error}") from None
     problems = working_time.check_tables(tables) + reporting.check_tables(tables) + evaluation.check_tables(
-        tables, spec.form_declarations) + monitoring.check_tables(tables)
+        tables, spec.form_declarations) + monitoring.check_tables(tables) + training.check_tables(tables)
     if problems:
         raise engine.SpecError("; ".join(problems))
     terms = tables.get("terms", {})
@@ -250,6 +253,9 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
     rubric = evaluation.rubric_for(change.spec.tables, case.process_key, task.form_key)
     if rubric is not None:
         details["evaluation"] = evaluation.signed_score(rubric, cleaned)
+    package = training.package_for(change.spec.tables, case.process_key)
+    if package is not None:
+        details["training"] = training.signed_completion(session, case, package)
     change.sign(signer, actor, action=procedure.action_for(task.name, cleaned), task_id=task.task_id,
                 task_name=task.name, form_key=task.form_key, form_data=cleaned,
                 rule_results=_rule_results(change.spec, instance, variables) if "facts" in variables else None,
@@ -279,7 +285,8 @@ def _application_documents(session: Session, case: Case, procedure: procedures.P
 def _check_references(session: Session, case: Case, procedure: procedures.Procedure, task: CaseTask,
                       form: forms.FormSpec, cleaned: dict, actor: User, today: date) -> Office | None:
     """Checks the schema cannot make: the offices and documents the form names, the inquiries of this case,
-    a field signed once per center, a score its evidence does not allow (``evaluation``).
+    a field signed once per center, a score its evidence does not allow (``evaluation``), a training
+    completion before every module is passed (``training``).
     An office's step signs only documents its signer uploaded (a visit's photos are the expert's, not a
     founder's file of the case). Returns the county office the form gives the case, if it gives one."""
     errors: dict[str, list[str]] = {}
@@ -317,9 +324,13 @@ def _check_references(session: Session, case: Case, procedure: procedures.Proced
             and len(cleaned.get("reason", "")) < 5 and inquiries.pending_in_latest_round(session, case)):
         errors["reason"] = [forms.t("errors.pending_inquiries_reason")]
     errors.update(_signed_before(session, case, procedure, task, cleaned))
-    rubric = evaluation.rubric_for(procedures.spec_of_case(session, case).tables, case.process_key, task.form_key)
+    tables = procedures.spec_of_case(session, case).tables
+    rubric = evaluation.rubric_for(tables, case.process_key, task.form_key)
     if rubric is not None and not errors:
         errors.update(evaluation.evidence_problems(session, case, rubric, cleaned, today))
+    package = training.package_for(tables, case.process_key)
+    if package is not None and not errors:
+        errors.update(training.completion_problems(session, case, package, next(iter(form.labels))))
     if errors:
         raise InvalidInput(errors)
     return county

@@ -32,8 +32,8 @@ __all__ = [
     "Base", "Office", "User", "SigningKey", "ApiToken", "ProcessDefinition", "Case",
     "CaseTask", "Draft", "Record", "Document", "CaseDocument", "Center", "License",
     "ManagerTerm", "Inquiry", "Certificate", "CertificateAuthority", "ServiceKey", "Crl", "LogLeaf", "LogNode", "LogState", "SigningSession",
-    "LogCheckpoint", "CaseCount", "CaseDayCount", "RecordTiming", "WebSession", "UtcDateTime", "utcnow", "as_utc",
-    "tehran_today",
+    "LogCheckpoint", "CaseCount", "CaseDayCount", "RecordTiming", "WebSession", "TrainingProgress", "UtcDateTime",
+    "utcnow", "as_utc", "tehran_today",
 ]
 
 OFFICE_KINDS = ("hq", "province", "county")
@@ -503,6 +503,25 @@ class Draft(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     #: JSON of the raw (normalized) input
     data: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class TrainingProgress(Base):
+    """A training case's progress on one module of its package: working state its taker makes by taking
+    the module's quiz (``workflows.training``); the completion record signs the results."""
+
+    __tablename__ = "training_progress"
+    __table_args__ = (UniqueConstraint("case_id", "module_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    module_key: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: the best attempt's right answers, of its questions
+    correct: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    #: when an attempt first reached the pass mark (None: not passed yet)
+    passed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

@@ -19,6 +19,7 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
 - ``start_next``: the case's center (or the setup's ``center``-th, in the order they were founded)
   starts another case of a procedure, not linked to this one (the next season's report; as ``as``,
   the center's holder by default; ``"case": "next"`` aims later steps at it);
+- ``pass_modules``: the training case's taker passes these modules' quizzes, every answer right;
 - ``start_refused``: the case's center cannot start this procedure now (as ``as``, the center's holder
   by default), as when its license is suspended;
 - ``check``: expectations only;
@@ -26,7 +27,8 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
 and ``expect``s what must follow: the action signed, the records added, the status, the waiting
 tasks, the outcome, the license issued and its status, the manager in office and how many years their
 term runs, the end of the previous term (or of the last term, when no manager follows), the inquiries' results, the last action,
-the score an evaluation signed (``score``: its total in tenths and level). Every case's chain must verify at the end.
+the score an evaluation signed (``score``: its total in tenths and level), any signed detail (``details``:
+dotted paths to values). Every case's chain must verify at the end.
 
 A scenario begins now, or at ``starts``: ``{"jalali": "12/25", "time": "10:00"}`` is the next such
 Jalali day (Tehran time) after today, so that a scenario across Nowruz stays in the future.
@@ -55,7 +57,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from forms.persian import TEHRAN
-from workflows import cases, documents, inquiries, pki, procedures, registry, timers, working_time
+from workflows import cases, documents, inquiries, pki, procedures, registry, timers, training, working_time
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
 from workflows.errors import InvalidInput, WorkflowError
 from workflows.keys import unlock_signer
@@ -253,6 +255,15 @@ class Run:
             self.cases["next"] = cases.start_case(self.session, process_key=step["start_next"], starter=starter,
                                                   center=center, now=now)
             return []
+        if "pass_modules" in step:
+            package = training.package_for(procedures.spec_of_case(self.session, target).tables, target.process_key)
+            if package is None or any(package.module(key) is None for key in step["pass_modules"]):
+                raise ScenarioFailed(f"{here}: {target.process_key} has no training package with modules "
+                                     f"{step['pass_modules']}")
+            for key in step["pass_modules"]:
+                module = package.module(key)
+                training.answer(self.session, target, module, {q.key: q.answer for q in module.questions}, now)
+            return []
         if "start_refused" in step:
             starter = self.user(actors[step["as"]]) if "as" in step else target.applicant
             savepoint = self.session.begin_nested()
@@ -391,6 +402,14 @@ def _check(session: Session, case: Case, records: list[Record], expect: dict, wh
         found = sorted(v["rule"] for v in ((body.get("rule_results") or {}).get("violations") or []))
         if found != sorted(expect["violations"]) or not (body.get("rule_results") or {}).get("rules_version"):
             fail("rule violations", sorted(expect["violations"]), found)
+    if "details" in expect:  # dotted paths into the signed details of the first record added
+        body = json.loads(records[0].canonical) if records else {}
+        for dotted, wanted in expect["details"].items():
+            got: Any = body.get("details") or {}
+            for part in dotted.split("."):
+                got = got.get(part) if isinstance(got, dict) else None
+            if got != wanted:
+                fail(f"signed details {dotted}", wanted, got)
     if "score" in expect:
         body = json.loads(records[0].canonical) if records else {}
         signed = (body.get("details") or {}).get("evaluation") or {}

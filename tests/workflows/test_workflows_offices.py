@@ -121,7 +121,7 @@ def test_step_n_of_m(process_key, status, expected):
 
 def test_every_waiting_status_of_every_procedure_has_a_step():
     assert package_keys(BPMN_DIR) == ("activity_report", "center_closure", "center_evaluation", "center_founding", "license_revocation",
-                                      "license_suspension", "manager_change", "manager_resignation", "manager_retirement",
+                                      "license_suspension", "manager_change", "manager_resignation", "manager_retirement", "manager_training",
                                       "service_request", "signboard", "suspension_lift", "term_renewal")
     for key in package_keys(BPMN_DIR):
         proc = shipped(key)

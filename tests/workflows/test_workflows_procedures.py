@@ -158,7 +158,7 @@ def test_the_shipped_procedures_mean_what_their_pages_say():
 def test_the_catalogue_names_a_shared_task_as_each_procedure_names_it(app):
     known = procedures.catalogue(db.session)
     assert list(known.current) == ["activity_report", "center_closure", "center_evaluation", "center_founding", "license_revocation",
-                                   "license_suspension", "manager_change", "manager_resignation", "manager_retirement",
+                                   "license_suspension", "manager_change", "manager_resignation", "manager_retirement", "manager_training",
                                    "service_request", "signboard", "suspension_lift", "term_renewal"]
     assert known.task_title("county_report") == "گزارش اداره شهرستان"
     assert known.task_title("province_review") == "بررسی و تصمیم استان / تأیید نهایی استان"

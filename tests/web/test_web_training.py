@@ -1,0 +1,107 @@
+"""A center's holder takes the new manager's training through the pages (``bpmn/training.json``): reads
+the modules and their media, fails and passes their quizzes, signs the completion once every module is
+passed and downloads its certificate; offices see the progress but take no quiz; the county sees a
+manager who is behind."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+from support import ACTORS, found_center, login
+from test_web_procedures import post_task, start_from_center
+from web.extensions import db
+import web.scope
+from workflows import procedures, training
+from workflows.models import Case, Record, tehran_today, utcnow
+
+
+def _package() -> training.Package:
+    return training.package_for(procedures.newest_tables(db.session), "manager_training")
+
+
+def _answers(module: training.Module, right: bool) -> dict:
+    return {f"q.{q.key}": q.answer if right else next(c for c, _ in q.choices if c != q.answer)
+            for q in module.questions}
+
+
+def test_the_holder_passes_the_modules_signs_the_completion_and_gets_the_certificate(app, client):
+    center = found_center(app, ACTORS["applicant"])
+    package = _package()
+    login(client, ACTORS["applicant"])
+    assert 'id="start-manager_training"' in client.get(f"/centers/{center.id}").get_data(as_text=True)
+    case_id = start_from_center(client, center.id, "manager_training")
+    task_page = client.get(f"/cases/{case_id}/tasks/{db.session.get(Case, case_id).tasks[0].task_id}")
+    page = task_page.get_data(as_text=True)
+    assert 'id="training-modules"' in page and all(m.title in page for m in package.modules)
+
+    refused = post_task(client, case_id, {"declaration": "taken_by_manager"})
+    assert refused.status_code == 422 and "پیش از امضای پایان دوره، آزمون این پودمان‌ها را بگذرانید" in \
+        refused.get_data(as_text=True)
+    assert db.session.query(Record).filter(Record.case_id == case_id).count() == 0
+
+    first = package.modules[0]
+    module_page = client.get(f"/cases/{case_id}/training/{first.key}").get_data(as_text=True)
+    assert first.body[0] in module_page and 'id="quiz-form"' in module_page
+    assert all(f'value="{q.answer}"' in module_page for q in first.questions)  # the choices, not which is right
+    media = client.get(f"/training/media/{first.media[0][1]}")
+    assert media.status_code == 200 and media.mimetype == "image/png"
+    assert hashlib.sha256(media.get_data()).hexdigest() == first.media[0][1]
+    assert client.get(f"/training/media/{'0' * 64}").status_code == 404
+
+    failed = client.post(f"/cases/{case_id}/training/{first.key}", data=_answers(first, right=False))
+    text = failed.get_data(as_text=True)
+    assert failed.status_code == 200 and "۰ پاسخ از ۳ درست بود" in text and 'class="question wrong"' in text
+    passed = client.post(f"/cases/{case_id}/training/{first.key}", data=_answers(first, right=True))
+    assert "این پودمان گذرانده شد" in passed.get_data(as_text=True)
+    for module in package.modules[1:]:
+        client.post(f"/cases/{case_id}/training/{module.key}", data=_answers(module, right=True))
+    progress = training.progress(db.session, db.session.get(Case, case_id))
+    assert progress[first.key].attempts == 2 and all(row.passed_at for row in progress.values())
+
+    client.post("/logout")  # an office in the county sees the progress, takes no quiz
+    login(client, "arak_officer")
+    seen = client.get(f"/cases/{case_id}/training/{first.key}").get_data(as_text=True)
+    assert 'id="quiz-closed"' in seen and 'id="quiz-form"' not in seen
+    assert client.post(f"/cases/{case_id}/training/{first.key}", data=_answers(first, True)).status_code == 403
+    client.post("/logout")
+    login(client, "kashan_officer")
+    assert client.get(f"/cases/{case_id}/training/{first.key}").status_code == 404
+    client.post("/logout")
+
+    login(client, ACTORS["applicant"])
+    assert post_task(client, case_id, {"declaration": "taken_by_manager"}).status_code == 302
+    db.session.expire_all()
+    case = db.session.get(Case, case_id)
+    assert case.outcome == "training_passed"
+    signed = json.loads(db.session.query(Record).filter(Record.case_id == case_id).one().canonical)["details"]["training"]
+    assert signed["package"] == "new_manager" and signed["version"] == package.version
+    assert signed["modules"][first.key] == {"correct": 3, "of": 3, "attempts": 2,
+                                            "passed_on": tehran_today(utcnow()).isoformat()}
+    case_page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'id="training-passed"' in case_page and signed["manager"]["full_name"] in case_page
+    certificate = client.get(f"/cases/{case_id}/certificate.pdf")
+    assert certificate.status_code == 200 and certificate.get_data().startswith(b"%PDF")
+    # passed: the quiz is closed, and the center's page and the province's monitoring count it
+    assert client.post(f"/cases/{case_id}/training/{first.key}", data=_answers(first, True)).status_code == 403
+    assert f'href="/cases/{case_id}"' in client.get(f"/centers/{center.id}").get_data(as_text=True).split(
+        'id="manager-training"')[1]
+    client.post("/logout")
+    login(client, "markazi_officer")
+    exported = client.get("/monitoring/training.csv?county=markazi-arak").get_data(as_text=True).splitlines()
+    assert exported[1].split(",")[2:] == ["1", "1", "0", "1.0"]
+
+
+def test_a_manager_behind_on_training_is_listed_for_the_county(app, client, monkeypatch):
+    center = found_center(app, ACTORS["applicant"])
+    package = _package()
+    later = tehran_today(utcnow()) + timedelta(days=package.within_days + 1)
+    monkeypatch.setattr(web.scope, "tehran_today", lambda _moment: later)
+    enrolled = {e.center_id: e for e in training.enrollments(db.session, None, later)}
+    assert enrolled[center.id].behind(later) and not enrolled[center.id].behind(later - timedelta(days=2))
+    login(client, "arak_officer")
+    inbox = client.get("/inbox").get_data(as_text=True)
+    assert 'id="training-behind"' in inbox and f'id="behind-{center.id}"' in inbox
+    client.post("/logout")
+    login(client, "saveh_officer")
+    assert f'id="behind-{center.id}"' not in client.get("/inbox").get_data(as_text=True)

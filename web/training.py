@@ -1,0 +1,87 @@
+"""The training pages: a training case's modules (text, media and quiz) for the center's holder, its
+progress for everyone who may see the case, and the modules' media files.
+
+A quiz is scored on the server (``workflows.training.answer``); the right answers never reach the page
+before an attempt, and an attempt shows which questions were wrong, not what was right.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, render_template, request
+from flask_login import current_user, login_required
+
+from forms import normalize_text, t, to_persian_digits
+from web.extensions import db
+from web.scope import case_or_404
+from web.transaction import commits
+from workflows import procedures, training
+from workflows.errors import Forbidden, NotFound
+from workflows.models import Case, utcnow
+
+__all__ = ["bp", "training_view"]
+
+bp = Blueprint("training", __name__)
+
+
+def _package(case: Case) -> training.Package | None:
+    return training.package_for(procedures.spec_of_case(db.session, case).tables, case.process_key)
+
+
+def training_view(case: Case) -> dict | None:
+    """A training case's package and progress (None: the case is no training): each module passed or not,
+    with its best result and attempts, and what the completion signed once it is signed."""
+    package = _package(case)
+    if package is None:
+        return None
+    done = training.progress(db.session, case)
+    modules = []
+    for number, module in enumerate(package.modules, 1):
+        row = done.get(module.key)
+        modules.append({"key": module.key, "title": module.title, "number": to_persian_digits(str(number)),
+                        "passed": row is not None and row.passed_at is not None,
+                        "result": t("web.training.result", correct=to_persian_digits(str(row.correct)),
+                                    total=to_persian_digits(str(row.total)),
+                                    attempts=to_persian_digits(str(row.attempts))) if row else None})
+    return {"title": package.title, "modules": modules, "all_passed": all(m["passed"] for m in modules),
+            "signed": training.passed_case_facts(db.session, case),
+            "may_take": _may_take(case)}
+
+
+def _may_take(case: Case) -> bool:
+    """Only the case's holder takes its quizzes, and only while its completion is still to be signed."""
+    return case.applicant_id == current_user.id and case.outcome is None and bool(case.tasks)
+
+
+@bp.route("/cases/<int:case_id>/training/<module_key>", methods=["GET", "POST"])
+@login_required
+@commits
+def module(case_id: int, module_key: str):
+    case = case_or_404(current_user, case_id)
+    package = _package(case)
+    found = package.module(module_key) if package is not None else None
+    if found is None:
+        raise NotFound("module")
+    attempt, chosen = None, {}
+    if request.method == "POST":
+        if not _may_take(case):
+            raise Forbidden("only the center's holder takes the quiz, while the training is open")
+        chosen = {q.key: normalize_text(request.form.get(f"q.{q.key}", "")) for q in found.questions}
+        attempt = training.answer(db.session, case, found, chosen, utcnow())
+    index = [m.key for m in package.modules].index(found.key)
+    following = package.modules[index + 1] if index + 1 < len(package.modules) else None
+    return render_template("training_module.html", case=case, package=package, module=found, attempt=attempt,
+                           chosen=chosen, following=following, view=training_view(case),
+                           number=to_persian_digits(str(index + 1)),
+                           pass_mark=to_persian_digits(str(found.pass_mark)),
+                           questions=to_persian_digits(str(len(found.questions))))
+
+
+@bp.route("/training/media/<sha256>")
+@login_required
+def media(sha256: str):
+    """A module's media file, found by the SHA-256 the current packages list it by."""
+    found = training.media_file(current_app.config["BPMN_DIR"], procedures.newest_tables(db.session), sha256)
+    if found is None:
+        raise NotFound("media")
+    content, content_type = found
+    return Response(content, mimetype=content_type,
+                    headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})

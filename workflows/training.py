@@ -1,0 +1,359 @@
+"""Training packages for the centers' managers (``bpmn/training.json``): modules of text and media, each
+with a quiz whose questions, answers and pass mark are data; the progress a center's holder makes on
+them; the signed completion; and who is enrolled and behind.
+
+A package names the procedure whose case its taker signs to complete it. A manager appointed (not as
+an interim) on or after the package's ``published_on`` day is enrolled, due ``within_days`` after the
+term starts. A module is passed when a quiz attempt has at least ``pass_mark`` right answers; the
+progress is working state (``training_progress``), not a fact: the completion is signed only when
+every module is passed, and its record signs the package's version, the manager it was taken for and
+each module's result (``signed_completion``). Whether a manager has passed is read from those signed
+records; who is enrolled from the centers' signed terms (``facts.check_centers``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import forms
+from signing import canonical_bytes
+from workflows import facts, procedures
+from workflows.models import Case, Center, Office, Record, TrainingProgress, tehran_today
+
+__all__ = ["Question", "Module", "Package", "Attempt", "Enrollment", "packages", "package_for", "check_tables",
+           "check_media", "media_file", "answer", "progress", "completion_problems", "signed_completion",
+           "enrollments", "passed_case_facts", "media_type", "MEDIA_TYPES"]
+
+#: the media a module may show, by the content type their first bytes say
+MEDIA_TYPES = {"image/png": "image", "image/jpeg": "image", "application/pdf": "pdf", "video/mp4": "video",
+               "video/webm": "video"}
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    text: str
+    #: code → Persian label, in the order shown
+    choices: tuple[tuple[str, str], ...]
+    answer: str
+
+
+@dataclass(frozen=True)
+class Module:
+    key: str
+    title: str
+    body: tuple[str, ...]
+    #: (file name, SHA-256, caption)
+    media: tuple[tuple[str, str, str], ...]
+    questions: tuple[Question, ...]
+    pass_mark: int
+
+
+@dataclass(frozen=True)
+class Package:
+    key: str
+    title: str
+    procedure: str
+    published_on: date
+    within_days: int
+    modules: tuple[Module, ...]
+    #: the SHA-256 of the package's canonical JSON: what a completion signs it passed
+    version: str
+
+    def module(self, key: str) -> Module | None:
+        return next((m for m in self.modules if m.key == key), None)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One quiz attempt, scored."""
+
+    correct: int
+    total: int
+    passed: bool
+    #: the questions answered wrongly (or not at all), by key
+    wrong: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """A manager in office enrolled in a package: appointed on or after its publication."""
+
+    package: str
+    center_id: int
+    center_name: str
+    county_id: int
+    county_name: str
+    province_name: str
+    national_id: str
+    full_name: str
+    appointed_on: date
+    due_on: date
+    #: the case that signed its completion for this manager (None: not passed)
+    passed_case: int | None
+    #: the manager's open training case, if one is open
+    open_case: int | None
+
+    def behind(self, today: date) -> bool:
+        return self.passed_case is None and self.due_on < today
+
+
+def packages(tables: Any) -> list[Package]:
+    """The packages of a version's tables (one that is not well formed is left out: the deploy's check
+    names it)."""
+    table = tables.get("training") or {}
+    found = []
+    for key, entry in (table.get("packages") or {}).items() if isinstance(table, dict) else ():
+        if _package_problems(key, entry):
+            continue
+        found.append(Package(
+            key, entry["title"], entry["procedure"], date.fromisoformat(entry["published_on"]), entry["within_days"],
+            tuple(Module(m["key"], m["title"], tuple(m["body"]),
+                         tuple((f["file"], f["sha256"], f.get("caption", "")) for f in m["media"]),
+                         tuple(Question(q["key"], q["text"], tuple(q["choices"].items()), q["answer"])
+                               for q in m["quiz"]["questions"]), m["quiz"]["pass_mark"]) for m in entry["modules"]),
+            hashlib.sha256(canonical_bytes(entry)).hexdigest()))
+    return found
+
+
+def package_for(tables: Any, process_key: str) -> Package | None:
+    return next((p for p in packages(tables) if p.procedure == process_key), None)
+
+
+def check_tables(tables: Any) -> list[str]:
+    """What is wrong with a version's ``training.json`` (empty: nothing, or no such table)."""
+    table = tables.get("training")
+    if table is None:
+        return []
+    if not isinstance(table, dict) or not isinstance(table.get("packages"), dict):
+        return ["training.json: packages must be an object of packages"]
+    found = [p for key, entry in table["packages"].items() for p in _package_problems(key, entry)]
+    procedures_named = [e.get("procedure") for e in table["packages"].values() if isinstance(e, dict)]
+    if len(set(map(str, procedures_named))) != len(procedures_named):
+        found.append("training.json: packages: one package per procedure")
+    return found
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _package_problems(key: str, entry: Any) -> list[str]:
+    where = f"training.{key}"
+    if not isinstance(entry, dict):
+        return [f"{where}: must be an object"]
+    found = [f"{where}.{name}: text" for name in ("title", "procedure") if not _text(entry.get(name))]
+    try:
+        date.fromisoformat(entry.get("published_on"))
+    except (TypeError, ValueError):
+        found.append(f"{where}.published_on: a day, YYYY-MM-DD")
+    if type(entry.get("within_days")) is not int or not 1 <= entry["within_days"] <= 3660:
+        found.append(f"{where}.within_days: a whole number from 1 to 3660")
+    modules = entry.get("modules")
+    if not isinstance(modules, list) or not modules:
+        return found + [f"{where}.modules: a list of modules, at least one"]
+    keys = [m.get("key") for m in modules if isinstance(m, dict)]
+    if len(set(map(str, keys))) != len(modules):
+        found.append(f"{where}.modules: each an object with its own key")
+    for i, module in enumerate(modules):
+        if isinstance(module, dict):
+            found += _module_problems(f"{where}.modules.{i}", module)
+    return found
+
+
+def _module_problems(where: str, module: dict) -> list[str]:
+    found = [f"{where}.{name}: text" for name in ("key", "title") if not _text(module.get(name))]
+    if not isinstance(module.get("body"), list) or not module["body"] or not all(map(_text, module["body"])):
+        found.append(f"{where}.body: a list of paragraphs, at least one")
+    media = module.get("media", [])
+    if not isinstance(media, list) or not all(
+            isinstance(f, dict) and _text(f.get("file")) and "/" not in f["file"] and "\\" not in f["file"]
+            and not f["file"].startswith(".") and isinstance(f.get("sha256"), str) and len(f["sha256"]) == 64
+            and isinstance(f.get("caption", ""), str) for f in media):
+        found.append(f"{where}.media: a list of {{file, sha256, caption}}, each file a name in the media folder")
+    quiz = module.get("quiz")
+    questions = quiz.get("questions") if isinstance(quiz, dict) else None
+    if not isinstance(questions, list) or not questions:
+        return found + [f"{where}.quiz.questions: a list of questions, at least one"]
+    for j, q in enumerate(questions):
+        if not (isinstance(q, dict) and _text(q.get("key")) and _text(q.get("text"))
+                and isinstance(q.get("choices"), dict) and len(q["choices"]) >= 2
+                and all(_text(c) and _text(label) for c, label in q["choices"].items())):
+            found.append(f"{where}.quiz.questions.{j}: a key, a text and two or more choices (code → label)")
+        elif q.get("answer") not in q["choices"]:
+            found.append(f"{where}.quiz.questions.{j}.answer: one of its choices")
+    if len({q.get("key") for q in questions if isinstance(q, dict)}) != len(questions):
+        found.append(f"{where}.quiz.questions: each with its own key")
+    if type(quiz.get("pass_mark")) is not int or not 1 <= quiz["pass_mark"] <= len(questions):
+        found.append(f"{where}.quiz.pass_mark: a whole number from 1 to the number of questions")
+    return found
+
+
+def check_media(bpmn_dir: Path, tables: Any) -> list[str]:
+    """Every module's media file is in the media folder, digests to its SHA-256 and is an image, a PDF
+    or a video."""
+    table = tables.get("training")
+    if not isinstance(table, dict):
+        return []
+    folder = Path(bpmn_dir) / str(table.get("media_folder") or "training")
+    found = []
+    for package in packages(tables):
+        for module in package.modules:
+            for name, digest, _caption in module.media:
+                path = folder / name
+                content = path.read_bytes() if path.is_file() else None
+                if content is None:
+                    found.append(f"training.{package.key}.{module.key}: media {name!r} is not in {folder.name}/")
+                elif hashlib.sha256(content).hexdigest() != digest:
+                    found.append(f"training.{package.key}.{module.key}: media {name!r} does not digest to its sha256")
+                elif media_type(content) is None:
+                    found.append(f"training.{package.key}.{module.key}: media {name!r} is not a PNG, JPEG, PDF, "
+                                 "MP4 or WebM file")
+    return found
+
+
+def media_type(content: bytes) -> str | None:
+    """The content type of a module's media file, from its first bytes (None: not one a module shows)."""
+    from workflows.documents import sniff_type  # the uploads' check: images verified, a PDF's end present
+    if content[4:8] == b"ftyp":
+        return "video/mp4"
+    if content.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm"
+    found = sniff_type(content)
+    return found if found in MEDIA_TYPES else None
+
+
+def media_file(bpmn_dir: Path, tables: Any, digest: str) -> tuple[bytes, str] | None:
+    """The bytes and content type of a media file the current packages list by this SHA-256 (None: none
+    lists it, or the file no longer digests to it)."""
+    table = tables.get("training")
+    if not isinstance(table, dict):
+        return None
+    folder = Path(bpmn_dir) / str(table.get("media_folder") or "training")
+    for package in packages(tables):
+        for module in package.modules:
+            for name, listed, _caption in module.media:
+                if listed == digest and (folder / name).is_file():
+                    content = (folder / name).read_bytes()
+                    kind = media_type(content)
+                    if hashlib.sha256(content).hexdigest() == digest and kind is not None:
+                        return content, kind
+    return None
+
+
+# --- progress ---------------------------------------------------------------------------------------
+
+def answer(session: Session, case: Case, module: Module, answers: Mapping[str, Any], now: datetime) -> Attempt:
+    """Score a quiz attempt of a training case's module and keep it in the case's progress (the best
+    result, how many attempts, when it was first passed); flushes."""
+    wrong = tuple(q.key for q in module.questions if answers.get(q.key) != q.answer)
+    correct = len(module.questions) - len(wrong)
+    passed = correct >= module.pass_mark
+    row = session.scalars(select(TrainingProgress).where(TrainingProgress.case_id == case.id,
+                                                         TrainingProgress.module_key == module.key)).first()
+    if row is None:
+        row = TrainingProgress(case_id=case.id, module_key=module.key, attempts=0, correct=0,
+                               total=len(module.questions))
+        session.add(row)
+    row.attempts += 1
+    row.total = len(module.questions)
+    row.correct = max(row.correct, correct)
+    row.updated_at = now
+    if passed and row.passed_at is None:
+        row.passed_at = now
+    session.flush()
+    return Attempt(correct, len(module.questions), passed, wrong)
+
+
+def progress(session: Session, case: Case) -> dict[str, TrainingProgress]:
+    return {row.module_key: row for row in session.scalars(
+        select(TrainingProgress).where(TrainingProgress.case_id == case.id))}
+
+
+def completion_problems(session: Session, case: Case, package: Package, field: str) -> dict[str, list[str]]:
+    """The modules still to pass before the completion may be signed (keyed by the form's field)."""
+    done = progress(session, case)
+    missing = [m.title for m in package.modules if m.key not in done or done[m.key].passed_at is None]
+    if not missing:
+        return {}
+    return {field: [forms.t("errors.training_modules_left", modules="، ".join(missing))]}
+
+
+def signed_completion(session: Session, case: Case, package: Package) -> dict:
+    """What the completion record signs: the package and its version, the manager in office it was taken
+    for (as the center's signed records say), and each module's best result and the day it was passed."""
+    proved = facts.check_centers(session, [case.center_id])[case.center_id][0] if case.center_id else None
+    term = proved.current_term if proved is not None else None
+    done = progress(session, case)
+    return {"package": package.key, "version": package.version,
+            "manager": {"term_id": term["id"], "national_id": term["national_id"], "full_name": term["full_name"]}
+            if term else None,
+            "modules": {m.key: {"correct": done[m.key].correct, "of": done[m.key].total,
+                                "attempts": done[m.key].attempts,
+                                "passed_on": tehran_today(done[m.key].passed_at).isoformat()}
+                        for m in package.modules if m.key in done}}
+
+
+# --- enrollment -------------------------------------------------------------------------------------
+
+def enrollments(session: Session, county_ids: Collection[int] | None, today: date,
+                center_ids: Collection[int] | None = None) -> list[Enrollment]:
+    """The managers in office in these counties (None: every county; or of these centers) enrolled in a
+    package, by county and center; each with the case that signed their completion, if one did (its
+    record names them)."""
+    tables = procedures.newest_tables(session)
+    found: list[Enrollment] = []
+    for package in packages(tables):
+        query = select(Center.id)
+        if county_ids is not None:
+            query = query.where(Center.county_office_id.in_(list(county_ids)))
+        if center_ids is not None:
+            query = query.where(Center.id.in_(list(center_ids)))
+        proved = facts.check_centers(session, list(session.scalars(query)))
+        counties = {office.code: office for office in session.scalars(select(Office).where(
+            Office.code.in_({p.center["county"] for p, _ in proved.values() if p.center})))}
+        passed: dict[tuple[int, str], int] = {}
+        open_cases: dict[int, int] = {}
+        for case_id, center_id, outcome, canonical in session.execute(
+                select(Case.id, Case.center_id, Case.outcome, Record.canonical).outerjoin(
+                    Record, Record.case_id == Case.id).where(Case.process_key == package.procedure,
+                                                             Case.center_id.in_(list(proved)))
+                .order_by(Record.id)):
+            if outcome is None:
+                open_cases[center_id] = case_id
+            details = (json.loads(canonical).get("details") or {}) if canonical else {}
+            signed = details.get("training") if isinstance(details.get("training"), dict) else None
+            if signed and signed.get("package") == package.key and isinstance(signed.get("manager"), dict):
+                passed[(center_id, signed["manager"].get("national_id"))] = case_id
+        for center_id, (center, _problems) in proved.items():
+            term = center.term_on(today)
+            county = counties.get(center.center["county"]) if center.center else None
+            if term is None or term.get("interim") or county is None or \
+                    (county_ids is not None and county.id not in county_ids):
+                continue
+            appointed = date.fromisoformat(term["start_date"])
+            if appointed < package.published_on:
+                continue
+            found.append(Enrollment(package.key, center_id, center.center["name"], county.id, county.name,
+                                    county.parent.name if county.parent else "", term["national_id"],
+                                    term["full_name"], appointed, appointed + timedelta(days=package.within_days),
+                                    passed.get((center_id, term["national_id"])), open_cases.get(center_id)))
+    return sorted(found, key=lambda e: (e.county_name, e.center_name, e.center_id))
+
+
+def passed_case_facts(session: Session, case: Case) -> dict | None:
+    """The training a case's records signed it completed (None: none)."""
+    for canonical in session.scalars(select(Record.canonical).where(Record.case_id == case.id)
+                                     .order_by(Record.seq.desc())):
+        details = json.loads(canonical).get("details") or {}
+        if isinstance(details.get("training"), dict):
+            return details["training"]
+    return None
