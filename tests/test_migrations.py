@@ -139,12 +139,13 @@ def test_init_migrates_an_empty_database_and_keeps_data_on_a_second_run(empty_ap
     assert first.exit_code == 0, first.output or repr(first.exception)
     assert "Demo data created." in first.output
     # the demo's cases were played and signed: licensed centers, a season's report acknowledged, a year's
-    # evaluations of both centers confirmed
-    assert "Demo cases signed: center_evaluation/confirmed" in first.output
+    # evaluations of both centers confirmed, a manager's training passed
+    assert "Demo cases signed: manager_training/passed" in first.output
     statuses = sorted(db.session.execute(text("SELECT process_key, status FROM cases")).all())
     assert statuses == [("activity_report", "acknowledged"), ("activity_report", "county_acknowledge"),
                         ("center_evaluation", "confirmed"), ("center_evaluation", "confirmed"),
-                        ("center_founding", "licensed"), ("center_founding", "licensed")]
+                        ("center_founding", "licensed"), ("center_founding", "licensed"),
+                        ("manager_training", "passed")]
     head = ScriptDirectory.from_config(alembic_config(empty_app)).get_current_head()
     assert db.session.scalar(text("SELECT version_num FROM alembic_version")) == head
 

@@ -3,8 +3,8 @@ with a quiz whose questions, answers and pass mark are data; the progress a cent
 them; the signed completion; and who is enrolled and behind.
 
 A package names the procedure whose case its taker signs to complete it. A manager appointed (not as
-an interim) on or after the package's ``published_on`` day is enrolled, due ``within_days`` after the
-term starts. A module is passed when a quiz attempt has at least ``pass_mark`` right answers; the
+an interim) or whose term was renewed on or after the package's ``published_on`` day is enrolled, due
+``within_days`` after that day; a completion signed for them from that day on passes it. A module is passed when a quiz attempt has at least ``pass_mark`` right answers; the
 progress is working state (``training_progress``), not a fact: the completion is signed only when
 every module is passed, and its record signs the package's version, the manager it was taken for and
 each module's result (``signed_completion``). Whether a manager has passed is read from those signed
@@ -95,7 +95,8 @@ class Enrollment:
     province_name: str
     national_id: str
     full_name: str
-    appointed_on: date
+    #: the day the manager's term started, or was last renewed: enrolled from then
+    since: date
     due_on: date
     #: the case that signed its completion for this manager (None: not passed)
     passed_case: int | None
@@ -320,10 +321,11 @@ def enrollments(session: Session, county_ids: Collection[int] | None, today: dat
         proved = facts.check_centers(session, list(session.scalars(query)))
         counties = {office.code: office for office in session.scalars(select(Office).where(
             Office.code.in_({p.center["county"] for p, _ in proved.values() if p.center})))}
-        passed: dict[tuple[int, str], int] = {}
+        # each center's completions (the manager they name, the day signed) and its open training case
+        passed: dict[tuple[int, str], list[tuple[date, int]]] = {}
         open_cases: dict[int, int] = {}
-        for case_id, center_id, outcome, canonical in session.execute(
-                select(Case.id, Case.center_id, Case.outcome, Record.canonical).outerjoin(
+        for case_id, center_id, outcome, canonical, signed_at in session.execute(
+                select(Case.id, Case.center_id, Case.outcome, Record.canonical, Record.created_at).outerjoin(
                     Record, Record.case_id == Case.id).where(Case.process_key == package.procedure,
                                                              Case.center_id.in_(list(proved)))
                 .order_by(Record.id)):
@@ -332,21 +334,37 @@ def enrollments(session: Session, county_ids: Collection[int] | None, today: dat
             details = (json.loads(canonical).get("details") or {}) if canonical else {}
             signed = details.get("training") if isinstance(details.get("training"), dict) else None
             if signed and signed.get("package") == package.key and isinstance(signed.get("manager"), dict):
-                passed[(center_id, signed["manager"].get("national_id"))] = case_id
+                passed.setdefault((center_id, signed["manager"].get("national_id")), []).append(
+                    (tehran_today(signed_at), case_id))
+        renewed = _renewal_days(session, list(proved))
         for center_id, (center, _problems) in proved.items():
             term = center.term_on(today)
             county = counties.get(center.center["county"]) if center.center else None
             if term is None or term.get("interim") or county is None or \
                     (county_ids is not None and county.id not in county_ids):
                 continue
-            appointed = date.fromisoformat(term["start_date"])
-            if appointed < package.published_on:
+            # enrolled on the day the term started, or was last renewed: a completion from that day on counts
+            since = max(date.fromisoformat(term["start_date"]), renewed.get(term["id"], date.min))
+            if since < package.published_on:
                 continue
+            done = [case_id for day, case_id in passed.get((center_id, term["national_id"]), []) if day >= since]
             found.append(Enrollment(package.key, center_id, center.center["name"], county.id, county.name,
                                     county.parent.name if county.parent else "", term["national_id"],
-                                    term["full_name"], appointed, appointed + timedelta(days=package.within_days),
-                                    passed.get((center_id, term["national_id"])), open_cases.get(center_id)))
+                                    term["full_name"], since, since + timedelta(days=package.within_days),
+                                    done[-1] if done else None, open_cases.get(center_id)))
     return sorted(found, key=lambda e: (e.county_name, e.center_name, e.center_id))
+
+
+def _renewal_days(session: Session, center_ids: list[int]) -> dict[int, date]:
+    """The Tehran day each term of these centers was last renewed, by term id (as the renewals signed it)."""
+    found: dict[int, date] = {}
+    for canonical, signed_at in session.execute(
+            select(Record.canonical, Record.created_at).join(Case, Case.id == Record.case_id)
+            .where(Case.center_id.in_(center_ids), Record.action == "renew_term").order_by(Record.id)):
+        renewed = (json.loads(canonical).get("details") or {}).get("renewed_term")
+        if isinstance(renewed, dict) and type(renewed.get("id")) is int:
+            found[renewed["id"]] = tehran_today(signed_at)
+    return found
 
 
 def passed_case_facts(session: Session, case: Case) -> dict | None:
