@@ -22,6 +22,7 @@ import jdatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import engine
 import forms
 from signing import parse_time
 from workflows import facts, procedures, reporting
@@ -84,7 +85,21 @@ class Evaluation:
 
 def rubrics(tables: Any) -> list[Rubric]:
     """The rubrics of a version's tables (an entry that is not well formed is left out: the deploy's
-    check names it)."""
+    check names it); read once per version's tables (a transition asks twice)."""
+    hit = _read.get(id(tables))
+    if hit is not None and hit[0] is tables:
+        return hit[1]
+    found = _rubrics(tables)
+    if isinstance(tables, engine.JsonTables):  # a version's tables never change; a plain mapping might
+        _read[id(tables)] = (tables, found)
+    return found
+
+
+#: the rubrics read from each version's tables, by the tables' identity (kept with them)
+_read: dict[int, tuple[Any, list[Rubric]]] = {}
+
+
+def _rubrics(tables: Any) -> list[Rubric]:
     found = []
     for key, entry in (tables.get("evaluation") or {}).items():
         if key.startswith("_") or _entry_problems(key, entry):

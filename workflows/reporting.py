@@ -249,19 +249,25 @@ class CountyActivity:
 
 
 def county_activity(session: Session, county_ids: Collection[int] | None, today: date) -> list[CountyActivity]:
-    """Per county in view, over the reports of the due periods: how many were due and signed, the programmes,
-    participants and distinct members they report, and the centers by activity level (``reporting.json``'s
+    """Per county in view: of the due periods, how many reports were due and signed; over the reports of
+    those periods and the ones since (up to the period running today), the programmes, participants and
+    distinct members they report, and the centers by activity level (``reporting.json``'s
     ``activity_levels``: the fewest programmes over those periods a level needs, highest first)."""
     found: dict[int, dict] = {}
     tables = procedures.newest_tables(session)
     for rule in rules(tables):
         levels = activity_levels(tables, rule.process_key)
         periods = {(p.year, p.number): p for p in due_periods(rule, today)}
+        # activity and reach read the due periods and those since, up to the one running today (a report
+        # filed before its period is due counts there, not for compliance)
+        since = min((p.first_day for p in periods.values()), default=today)
         centers = _licensed(session, county_ids, today)
         reports: dict[int, dict[tuple[int, int], dict]] = {}
         for center_id, data in _latest_forms(session, rule, [center_id for center_id, *_ in centers]).values():
             named = _period_named(rule, data)
-            if named in periods:
+            if named is None or not 1 <= named[1] <= 12 // rule.period_months:
+                continue
+            if named in periods or since <= period_of(rule, *named).first_day <= today:
                 reports.setdefault(center_id, {})[named] = data
         for center_id, _center, county, licensed_on in centers:
             entry = found.setdefault(county.id, {

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import engine
 import forms
 from signing import canonical_bytes
 from workflows import facts, procedures
@@ -109,7 +110,21 @@ class Enrollment:
 
 def packages(tables: Any) -> list[Package]:
     """The packages of a version's tables (one that is not well formed is left out: the deploy's check
-    names it)."""
+    names it); read once per version's tables (a transition asks twice)."""
+    hit = _read.get(id(tables))
+    if hit is not None and hit[0] is tables:
+        return hit[1]
+    found = _packages(tables)
+    if isinstance(tables, engine.JsonTables):  # a version's tables never change; a plain mapping might
+        _read[id(tables)] = (tables, found)
+    return found
+
+
+#: the packages read from each version's tables, by the tables' identity (kept with them)
+_read: dict[int, tuple[Any, list[Package]]] = {}
+
+
+def _packages(tables: Any) -> list[Package]:
     table = tables.get("training") or {}
     found = []
     for key, entry in (table.get("packages") or {}).items() if isinstance(table, dict) else ():

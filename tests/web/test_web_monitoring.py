@@ -156,7 +156,9 @@ def test_dashboard_pages_filters_scope_and_csv(fleet, client):
     page = client.get("/monitoring")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'dir="rtl"' in html
-    assert html.count('<svg class="chart"') == 5
+    # cases, steps, backlog, decisions, ages; the centers' activity, reach, report compliance and young managers
+    # (no evaluation confirmed and nobody enrolled in training here: those two draw none)
+    assert html.count('<svg class="chart"') == 9
     assert_nothing_inline(html, "/monitoring")  # the charts are drawn on the server, nothing inline
     assert "۱ روز و ۱۲ ساعت" in html  # the county review's median, 36 hours
     rows = csv_rows(client.get("/monitoring/steps.csv"))
@@ -169,7 +171,8 @@ def test_dashboard_pages_filters_scope_and_csv(fleet, client):
     saveh = csv_rows(client.get("/monitoring/decisions.csv?county=markazi-saveh"))
     assert [(r["کد مرحله"], r["تأیید"], r["رد"]) for r in saveh if r["کد مرحله"]] == [
         ("county_review", "1", "0"), ("province_review", "0", "1")]
-    for table in ("cases", "steps", "end_to_end", "backlog", "decisions", "ages", "education"):
+    for table in ("cases", "steps", "end_to_end", "backlog", "decisions", "ages", "education", "activity", "reach",
+                  "compliance", "youth_trend", "evaluations", "training"):
         response = client.get(f"/monitoring/{table}.csv")
         assert response.status_code == 200 and response.mimetype == "text/csv", table
         assert response.headers["Content-Type"] == "text/csv; charset=utf-8", table

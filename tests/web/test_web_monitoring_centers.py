@@ -57,6 +57,8 @@ def test_the_centers_activity_reach_compliance_and_young_managers_on_the_monitor
     shared = national_id(903)
     _report(busy, due[0].year, due[0].number, 5, [shared, national_id(904)], now + timedelta(hours=4))
     _report(busy, due[1].year, due[1].number, 4, [shared], now + timedelta(hours=5))  # 9 programmes: «فعال»; the other: none
+    running = reporting.period_containing(rule, later)  # filed before it is due: activity, not compliance
+    _report(busy, running.year, running.number, 1, [shared], now + timedelta(hours=6))
 
     login(client, "markazi_officer")
     page = client.get("/monitoring?county=markazi-arak").get_data(as_text=True)
@@ -67,11 +69,11 @@ def test_the_centers_activity_reach_compliance_and_young_managers_on_the_monitor
     activity = {row["شهرستان"]: row for row in _csv(client, "activity")}
     arak_row = activity["اراک"]
     assert arak_row["کانون‌ها"] == "2" and arak_row["فعال"] == "1" and arak_row["بی‌برنامه"] == "1"
-    assert arak_row["پرکار"] == "0" and arak_row["برنامه‌ها"] == "9"
+    assert arak_row["پرکار"] == "0" and arak_row["برنامه‌ها"] == "10"
     reach = {row["شهرستان"]: row for row in _csv(client, "reach")}["اراک"]
-    # the latest report's members (one ID), the two reports' participants (8 bands × 5 each)
-    assert (reach["اعضا"], reach["شرکت‌کنندگان"], reach["جمعیت"]) == ("1", "80", "592000")
-    assert reach["شرکت‌کنندگان در هر هزار نفر"] == str(round(80 * 1000 / 592000, 2))
+    # the latest report's members (one ID), the three reports' participants (8 bands × 5 each)
+    assert (reach["اعضا"], reach["شرکت‌کنندگان"], reach["جمعیت"]) == ("1", "120", "592000")
+    assert reach["شرکت‌کنندگان در هر هزار نفر"] == str(round(120 * 1000 / 592000, 2))
     compliance = {row["شهرستان"]: row for row in _csv(client, "compliance")}["اراک"]
     assert (compliance["گزارش‌های موعدرسیده"], compliance["گزارش‌های امضاشده"]) == (str(2 * len(due)), "2")
     assert float(compliance["نسبت گزارش‌دهی"]) == round(2 / (2 * len(due)), 4)
