@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, event, func, select
 from sqlalchemy.orm import Session
 
 from signing import ChainReport, format_time, parse_time
@@ -369,9 +369,37 @@ def check_centers(session: Session, center_ids: list[int]) -> dict[int, tuple[Pr
     """Each center's proved facts and its rows' problems, in four statements for the whole list.
 
     This compares the rows with the records' signed text; that the text is authentic (signatures,
-    chains, log) is what ``prove_center`` adds for one center and ``verify-all`` for all of them."""
+    chains, log) is what ``prove_center`` adds for one center and ``verify-all`` for all of them.
+
+    Within one transaction that writes nothing, a center is checked once: a page that shows several
+    lists of the same centers (the missed reports, the activity, the training) proves each once. The
+    memo goes with the first flush, commit or rollback, and is not used while the session holds
+    changes not yet flushed."""
     if not center_ids:
         return {}
+    if session.new or session.dirty or session.deleted:
+        return _check_centers(session, center_ids)
+    memo = session.info.setdefault(_MEMO, {})
+    wanted = sorted(set(center_ids))
+    missing = [center_id for center_id in wanted if center_id not in memo]
+    if missing:
+        memo.update(_check_centers(session, missing))
+    return {center_id: (memo[center_id][0], list(memo[center_id][1])) for center_id in wanted}
+
+
+#: where a session keeps the centers it checked since it last wrote (``check_centers``)
+_MEMO = "facts.checked_centers"
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_checked_centers(session: Session, *_args: object) -> None:
+    session.info.pop(_MEMO, None)
+
+
+def _check_centers(session: Session, center_ids: list[int]) -> dict[int, tuple[ProvedCenter, list[FactProblem]]]:
     ids = sorted(set(center_ids))
     centers = {c.id: c for c in session.scalars(select(Center).where(Center.id.in_(ids)))}
     licenses: dict[int, list[License]] = {i: [] for i in ids}

@@ -284,3 +284,31 @@ def test_a_csv_export_never_hands_a_spreadsheet_a_formula(app, client):
     login(client, "arak_officer")
     text = client.get("/centers/export.csv").get_data(as_text=True)
     assert "'" + formula.replace('"', '""') in text and '",=' not in text and ",=" not in text
+
+
+def test_centers_are_checked_once_a_read_and_again_after_anything_is_written(app):
+    center = found_center(app, ACTORS["applicant"])
+    db.session.commit()
+    statements: list[str] = []
+    engine = db.session.get_bind()
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+    from sqlalchemy import event
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = facts.check_centers(db.session, [center.id])[center.id]
+        read = len(statements)
+        again = facts.check_centers(db.session, [center.id])[center.id]
+        assert read >= 4 and len(statements) == read  # the second list of the same center reads nothing
+        assert again[0].center == first[0].center and again[1] == first[1] == []
+        again[1].append("a caller's own list")  # what a caller adds stays its own
+        assert facts.check_centers(db.session, [center.id])[center.id][1] == []
+        # a row changed in the session: checked again, and its difference found
+        db.session.get(type(center), center.id).name = "نام دیگر"
+        changed = facts.check_centers(db.session, [center.id])[center.id][1]
+        assert [(p.subject, p.field) for p in changed] == [("center", "name")]
+        db.session.rollback()
+        assert facts.check_centers(db.session, [center.id])[center.id][1] == []
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
