@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--quick] [--only NAME[,NAME]] [size flags]
 
-Parts (``--only``): transition, http, verify, certificates, growth, size. Every figure is printed beside a
+Parts (``--only``): transition, http, verify, certificates, growth, size, lists. Every figure is printed beside a
 baseline measured in the same run, so ratios hold on a noisy machine. docs/benchmarks.md explains
 each part, the flags and the results measured on the reference machine. PostgreSQL parts start a
 throwaway server (Debian's package, as root: initdb as the postgres user) on 127.0.0.1 and a
@@ -26,7 +26,7 @@ import os  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 
-PARTS = ("transition", "http", "verify", "certificates", "growth", "size")
+PARTS = ("transition", "http", "verify", "certificates", "growth", "size", "lists")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g = parser.add_argument_group("3 certificates")
     g.add_argument("--cert-count", type=int, default=None, help="certificates in the batch (default 30, quick 8)")
     g = parser.add_argument_group("4 growth")
+    g.add_argument("--lists-sizes", default=None, help="licensed centers in the county (default 100,300, quick 30,90)")
+    g.add_argument("--lists-seconds", type=float, default=None, help="seconds each page is read (default 20, quick 5)")
     g.add_argument("--growth-sizes", default=None, help="case counts (default 10000,100000; add 1000000 for the full run)")
     g.add_argument("--growth-repeats", type=int, default=None, help="timed repetitions per query (default 15)")
     g = parser.add_argument_group("5 size")
@@ -63,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = {"http_seconds": (20.0, 10.0), "http_breakdown": (20, 8), "verify_records": (200_000, 20_000),
                 "verify_real_records": (3000, 1000), "verify_seconds": (120.0, 30.0), "profile_cases": (150, 60),
                 "cert_count": (30, 8), "growth_sizes": ("10000,100000", "10000,30000"), "growth_repeats": (15, 7),
-                "rss_transitions": (10_000, 700)}
+                "rss_transitions": (10_000, 700), "lists_sizes": ("100,300", "30,90"), "lists_seconds": (20.0, 5.0)}
     for name, (full, small) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, small if quick else full)
