@@ -373,8 +373,8 @@ def check_centers(session: Session, center_ids: list[int]) -> dict[int, tuple[Pr
 
     Within one transaction that writes nothing, a center is checked once: a page that shows several
     lists of the same centers (the missed reports, the activity, the training) proves each once. The
-    memo goes with the first flush, commit or rollback, and is not used while the session holds
-    changes not yet flushed."""
+    memo goes with the first flush, commit or rollback, or a statement that is not a SELECT, and is not
+    used while the session holds changes not yet flushed."""
     if not center_ids:
         return {}
     if session.new or session.dirty or session.deleted:
@@ -397,6 +397,14 @@ _MEMO = "facts.checked_centers"
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_checked_centers(session: Session, *_args: object) -> None:
     session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_a_statement_that_may_write(state) -> None:
+    """A statement run through the session that is not a SELECT (an UPDATE, or SQL text) may change what
+    was checked."""
+    if not state.is_select:
+        state.session.info.pop(_MEMO, None)
 
 
 def _check_centers(session: Session, center_ids: list[int]) -> dict[int, tuple[ProvedCenter, list[FactProblem]]]:

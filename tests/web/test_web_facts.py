@@ -310,5 +310,10 @@ def test_centers_are_checked_once_a_read_and_again_after_anything_is_written(app
         assert [(p.subject, p.field) for p in changed] == [("center", "name")]
         db.session.rollback()
         assert facts.check_centers(db.session, [center.id])[center.id][1] == []
+        db.session.execute(text("UPDATE centers SET name = 'x' WHERE id = :id"), {"id": center.id})  # SQL text
+        db.session.expire_all()  # the loaded row is read again (the memo went with the UPDATE)
+        assert [(p.subject, p.field) for p in facts.check_centers(db.session, [center.id])[center.id][1]] == [
+            ("center", "name")]
+        db.session.rollback()
     finally:
         event.remove(engine, "before_cursor_execute", count)
