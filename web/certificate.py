@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from signing import parse_time, qr_data_uri
 from web.extensions import db
-from web.scope import case_application, case_request, timeline, verification_summary
+from web.scope import case_application, case_request, score_text, timeline, verification_summary
 from forms import t
-from workflows import evidence, facts, procedures, transitions
+from workflows import evaluation, evidence, facts, procedures, training, transitions
 from workflows.audit import record_read
 from workflows.errors import UnprovedFacts
 from workflows.models import Case, User, utcnow
@@ -93,7 +93,32 @@ def certificate_context(case: Case) -> dict:
         "verification": verification_summary(case, proof),
         "seal_office": evidence.seal_office(db.session, case),
         "issued_now": utcnow(),
+        **_signed_results(case, proof.report.bodies),
     }
+
+
+def _signed_results(case: Case, bodies: list) -> dict:
+    """What the case's verified records signed of a training completion (the package, the manager, each
+    module's result) and of an evaluation (the year, the total and level of the latest score)."""
+    trained = next((b["details"]["training"] for b in reversed(bodies) if b and isinstance(b.get("details"), dict)
+                    and isinstance(b["details"].get("training"), dict)), None)
+    scored = next((b["details"]["evaluation"] for b in reversed(bodies) if b and isinstance(b.get("details"), dict)
+                   and isinstance(b["details"].get("evaluation"), dict)), None)
+    found: dict = {"training": None, "evaluation": None}
+    spec = procedures.spec_of_case(db.session, case)
+    if trained is not None:
+        package = training.package_for(spec.tables, case.process_key)
+        titles = {m.key: m.title for m in package.modules} if package else {}
+        found["training"] = {"title": package.title if package else trained.get("package"),
+                             "manager": trained.get("manager") or {},
+                             "modules": [{"title": titles.get(key, key), **result}
+                                         for key, result in (trained.get("modules") or {}).items()]}
+    if scored is not None:
+        rubric = evaluation.rubric_for(spec.tables, case.process_key)
+        found["evaluation"] = {"year": scored["year"], "total": score_text(scored["total_tenths"]),
+                               "level": procedures.of_version(db.session, case.spec_version).forms.choice_label(
+                                   rubric.levels_choices, scored["level"]) if rubric else scored["level"]}
+    return found
 
 
 def _day(value: str | None) -> date | None:

@@ -10,6 +10,7 @@ from forms import jalali_iso, to_persian_digits
 from office_support import doc_bytes
 from support import ACTORS, found_center, login
 from test_web_procedures import post_task, start_from_center
+from web.certificate import certificate_context
 from web.extensions import db
 from workflows import evaluation
 from workflows.models import Case, Record, tehran_today, utcnow
@@ -55,6 +56,9 @@ def test_a_county_expert_scores_a_center_and_the_province_confirms_it(app, clien
     db.session.expire_all()
     assert db.session.get(Case, case_id).outcome == "evaluation_confirmed"
 
+    with app.test_request_context():
+        context = certificate_context(db.session.get(Case, case_id))
+    assert context["evaluation"] == {"year": year, "total": "۲۷", "level": "نیازمند پشتیبانی"}
     listing = client.get("/evaluations").get_data(as_text=True)
     row = listing.split(f'id="evaluation-{center.id}"')[1].split("</tr>")[0]
     assert "۲۷" in row and "نیازمند پشتیبانی" in row and 'id="county-' in listing

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from support import ACTORS, found_center, login
 from test_web_procedures import post_task, start_from_center
+from web.certificate import certificate_context
 from web.extensions import db
 import web.scope
 from workflows import procedures, training
@@ -82,6 +83,12 @@ def test_the_holder_passes_the_modules_signs_the_completion_and_gets_the_certifi
     assert 'id="training-passed"' in case_page and signed["manager"]["full_name"] in case_page
     certificate = client.get(f"/cases/{case_id}/certificate.pdf")
     assert certificate.status_code == 200 and certificate.get_data().startswith(b"%PDF")
+    with app.test_request_context():
+        context = certificate_context(db.session.get(Case, case_id))
+    assert context["title"] == "گواهی پایان دوره آموزش مدیر کانون"
+    assert context["training"]["title"] == package.title and context["training"]["manager"] == signed["manager"]
+    assert [(m["title"], m["correct"], m["of"]) for m in context["training"]["modules"]] == [
+        (m.title, len(m.questions), len(m.questions)) for m in package.modules]
     # passed: the quiz is closed, and the center's page and the province's monitoring count it
     assert client.post(f"/cases/{case_id}/training/{first.key}", data=_answers(first, True)).status_code == 403
     assert f'href="/cases/{case_id}"' in client.get(f"/centers/{center.id}").get_data(as_text=True).split(
