@@ -14,7 +14,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -127,6 +127,14 @@ class JsonTables(Mapping[str, Any]):
     def __init__(self, tables: Mapping[str, Any]) -> None:
         """Hold the parsed tables (not copied: the caller hands them over)."""
         self._tables = dict(tables)
+        self._derived: dict[Callable[[Mapping[str, Any]], Any], Any] = {}
+
+    def derived(self, read: Callable[[Mapping[str, Any]], Any]) -> Any:
+        """What ``read`` makes of these tables, made once (the tables never change): a rubric, the
+        training packages. The value is shared: it must not be changed."""
+        if read not in self._derived:
+            self._derived[read] = read(self)
+        return self._derived[read]
 
     def __getitem__(self, name: str) -> Any:
         """Return a deep copy of one table."""

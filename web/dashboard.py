@@ -214,7 +214,7 @@ def _table(name: str, scope: Scope) -> tuple[list[str], list[dict]]:
     if name == "evaluations":
         year, rows = _evaluation_averages(scope)
         return ["year", "province_name", "county_name", "evaluated", "average", "best"], [
-            {"year": year, "province_name": r["province_name"], "county_name": r["county_name"], "evaluated": r["evaluated"],
+            {"year": year, "province_name": r["province_name"], "county_name": r["county_name"], "evaluated": r["centers"],
              "average": r["average"] / 10, "best": r["best"] / 10} for r in rows]
     profile = monitoring.youth_profile(db.session, filters)
     if name == "ages":
@@ -283,16 +283,7 @@ def _evaluation_averages(scope: Scope) -> tuple[int | None, list[dict]]:
     if not found:
         return None, []
     year = max(e.year for e in found)
-    counties: dict[int, dict] = {}
-    for e in found:
-        if e.year == year:
-            row = counties.setdefault(e.county_id, {"province_name": e.province_name, "county_name": e.county_name,
-                                                     "evaluated": 0, "sum": 0, "best": 0})
-            row["evaluated"] += 1
-            row["sum"] += e.total_tenths
-            row["best"] = max(row["best"], e.total_tenths)
-    rows = [{**r, "average": (r["sum"] * 2 + r["evaluated"]) // (2 * r["evaluated"])} for r in counties.values()]
-    return year, sorted(rows, key=lambda r: (-r["average"], r["county_name"]))
+    return year, evaluation.county_averages(found, year)
 
 
 def _missed(scope: Scope) -> list:

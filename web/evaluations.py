@@ -17,8 +17,8 @@ from forms import t, to_persian_digits
 from web.charts import bar_chart
 from web.extensions import db
 from web.listing import choice_arg, csv_response, error_messages, int_arg, query_without
-from web.scope import by_name, deployed, score_text
-from workflows import access, evaluation, procedures
+from web.scope import by_name, level_label, score_text
+from workflows import access, evaluation
 from workflows.errors import Forbidden, InvalidInput
 from workflows.models import Office, User, tehran_today, utcnow
 
@@ -74,24 +74,8 @@ def _view(user: User, args) -> View:
     years = sorted({e.year for e in every}, reverse=True)
     year = asked or (years[0] if years else evaluation.year_of(tehran_today(utcnow())))
     rows = [e for e in every if e.year == year]
-    per_county: dict[int, dict] = {}
-    for e in rows:
-        entry = per_county.setdefault(e.county_id, {"county_id": e.county_id, "county_name": e.county_name,
-                                                    "province_name": e.province_name, "centers": 0, "sum": 0,
-                                                    "best": 0})
-        entry["centers"] += 1
-        entry["sum"] += e.total_tenths
-        entry["best"] = max(entry["best"], e.total_tenths)
-    summary = sorted(({**c, "average": (c["sum"] * 2 + c["centers"]) // (2 * c["centers"])}
-                      for c in per_county.values()), key=lambda c: (-c["average"], c["county_name"]))
-    for rank, entry in enumerate(summary, 1):
-        entry["rank"] = rank if rank == 1 or entry["average"] != summary[rank - 2]["average"] else summary[rank - 2]["rank"]
+    summary = evaluation.county_averages(every, year)
     return View(year, years, rows, summary, county, shown)
-
-
-def _level(code: str) -> str:
-    rubric = next(iter(evaluation.rubrics(procedures.newest_tables(db.session))), None)
-    return deployed().forms.choice_label(rubric.levels_choices, code) if rubric is not None else code
 
 
 COLUMNS = ("year", "province_name", "county_name", "center_id", "center", "total", "level", "county_rank",
@@ -100,7 +84,7 @@ COLUMNS = ("year", "province_name", "county_name", "center_id", "center", "total
 
 def _csv_rows(view: View) -> list[dict]:
     return [{"year": e.year, "province_name": e.province_name, "county_name": e.county_name, "center_id": e.center_id,
-             "center": e.center_name, "total": f"{e.total_tenths // 10}.{e.total_tenths % 10}", "level": _level(e.level),
+             "center": e.center_name, "total": f"{e.total_tenths // 10}.{e.total_tenths % 10}", "level": level_label(e.level),
              "county_rank": e.county_rank, "province_rank": e.province_rank, "confirmed_on": e.confirmed_on}
             for e in view.rows]
 
@@ -116,7 +100,7 @@ def index():
     chart = bar_chart([(c["county_name"], c["average"] / 10) for c in view.counties[:20]],
                       title=t("web.evaluation.average_chart"))
     return render_template("evaluations.html", view=view, messages=[], args=request.args, chart=chart,
-                           score_text=score_text, level=_level, export_args=query_without(request.args),
+                           score_text=score_text, level=level_label, export_args=query_without(request.args),
                            persian=lambda n: to_persian_digits(str(n)))
 
 

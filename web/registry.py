@@ -13,7 +13,7 @@ from forms import normalize_numeric, normalize_text, parse_jalali, t
 from web.extensions import db
 from web.listing import csv_response
 from web import signboard
-from web.scope import by_name, deployed, score_text
+from web.scope import by_name, deployed, level_label, score_text
 from web.transaction import commits
 from signing import parse_time
 from workflows import access, evaluation, facts, procedures, registry, terms, training
@@ -216,7 +216,7 @@ def _evaluations(center: Center, county: Office | None) -> list[dict] | None:
         return None
     province = access.office_subtree_ids(db.session, county.parent_id) if county.parent_id else [county.id]
     return [{"year": e.year, "total": score_text(e.total_tenths), "case_id": e.case_id, "county_rank": e.county_rank,
-             "province_rank": e.province_rank, "level": deployed().forms.choice_label(rubric.levels_choices, e.level)}
+             "province_rank": e.province_rank, "level": level_label(e.level, rubric)}
             for e in evaluation.confirmed_evaluations(db.session, province) if e.center_id == center.id]
 
 

@@ -17,7 +17,7 @@ from workflows.errors import NotFound
 from workflows.models import Case, CaseDocument, CaseTask, Office, Record, User, tehran_today, utcnow
 
 __all__ = ["period_label", "missed_reports_for", "training_behind_for", "case_application", "application_view", "names_in", "people_choices", "case_documents", "desk_view", "signed_forms", "agency_names", "case_request", "latest_action_data", "case_or_404", "tasks_for", "timeline", "latest_form_data", "verification_summary",
-           "storage_dir", "county_choices", "score_text", "evaluation_desk", "by_name", "task_filters", "county_filter_choices", "deployed", "case_form"]
+           "storage_dir", "county_choices", "score_text", "level_label", "evaluation_desk", "by_name", "task_filters", "county_filter_choices", "deployed", "case_form"]
 
 
 def period_label(period: reporting.Period) -> str:
@@ -265,6 +265,13 @@ def desk_view(case: Case, entries: list[dict], application: dict | None) -> dict
             "has_rules": bool(procedure.rules)}
 
 
+def level_label(code: str, rubric: evaluation.Rubric | None = None) -> str:
+    """An evaluation level's Persian label, by the rubric's choice list (the newest version's first rubric
+    when none is given; the code itself when there is none)."""
+    rubric = rubric or next(iter(evaluation.rubrics(procedures.newest_tables(db.session))), None)
+    return deployed().forms.choice_label(rubric.levels_choices, code) if rubric is not None else code
+
+
 def score_text(total_tenths: int) -> str:
     """A total of 100 kept in tenths, as people read it: «۷۶» or «۷۶٫۵»."""
     whole, tenth = divmod(total_tenths, 10)
@@ -298,11 +305,11 @@ def evaluation_desk(case: Case) -> dict | None:
                       "score": signed["scores"].get(c.key) if signed else None} for c in rubric.criteria],
         "scale": rubric.scale,
         "signed": signed and {"total": score_text(signed["total_tenths"]),
-                              "level": deployed().forms.choice_label(rubric.levels_choices, signed["level"])},
+                              "level": level_label(signed["level"], rubric)},
         "reports": [{**r.__dict__, "period": period_label(reporting.period_of(rule, r.year, r.number)),
                      "status_label": _status_label(rule.process_key, r.status)} for r in reports],
         "history": [{"year": e.year, "total": score_text(e.total_tenths), "case_id": e.case_id,
-                     "level": deployed().forms.choice_label(rubric.levels_choices, e.level), "county_rank": e.county_rank}
+                     "level": level_label(e.level, rubric), "county_rank": e.county_rank}
                     for e in history],
     }
 

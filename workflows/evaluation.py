@@ -29,7 +29,7 @@ from workflows import facts, procedures, reporting
 from workflows.models import Case, Office, Record, tehran_today
 
 __all__ = ["Criterion", "Rubric", "Evaluation", "rubrics", "rubric_for", "check_tables", "signed_score",
-           "evidence_problems", "confirmed_evaluations", "ranked", "year_of"]
+           "evidence_problems", "confirmed_evaluations", "county_averages", "ranked", "year_of"]
 
 #: the kinds of evidence a criterion is scored from
 EVIDENCE = ("reports", "visit")
@@ -85,18 +85,8 @@ class Evaluation:
 
 def rubrics(tables: Any) -> list[Rubric]:
     """The rubrics of a version's tables (an entry that is not well formed is left out: the deploy's
-    check names it); read once per version's tables (a transition asks twice)."""
-    hit = _read.get(id(tables))
-    if hit is not None and hit[0] is tables:
-        return hit[1]
-    found = _rubrics(tables)
-    if isinstance(tables, engine.JsonTables):  # a version's tables never change; a plain mapping might
-        _read[id(tables)] = (tables, found)
-    return found
-
-
-#: the rubrics read from each version's tables, by the tables' identity (kept with them)
-_read: dict[int, tuple[Any, list[Rubric]]] = {}
+    check names it), read once per version's tables."""
+    return tables.derived(_rubrics) if isinstance(tables, engine.JsonTables) else _rubrics(tables)
 
 
 def _rubrics(tables: Any) -> list[Rubric]:
@@ -233,7 +223,7 @@ def evidence_problems(session: Session, case: Case, rubric: Rubric, cleaned: dic
                                                 licensed=forms.to_persian_digits(str(licensed)))]}
     from_reports = [c.key for c in rubric.criteria if c.evidence == "reports"
                     and cleaned[rubric.scores_section][c.key] > 0]
-    rule = next((r for r in reporting.rules(procedures.newest_tables(session))
+    rule = next((r for r in reporting.rules(procedures.spec_of_case(session, case).tables)  # the case's version
                  if r.process_key == rubric.reports_from), None)
     if not from_reports or rule is None or case.center_id is None:
         return {}
@@ -285,6 +275,27 @@ def confirmed_evaluations(session: Session, county_ids: Collection[int] | None, 
                                     county.parent_id, county.parent.name if county.parent else "", score["year"],
                                     score["total_tenths"], score["level"], tehran_today(confirmed_at)))
     return ranked(found)
+
+
+def county_averages(evaluations: list[Evaluation], year: int) -> list[dict]:
+    """Each county's scores of a year: how many centers, their average total and the best (tenths, the
+    average rounded half up), best average first, with the county's rank among them (equal averages
+    share one)."""
+    counties: dict[int, dict] = {}
+    for e in evaluations:
+        if e.year != year:
+            continue
+        row = counties.setdefault(e.county_id, {"county_id": e.county_id, "county_name": e.county_name,
+                                                "province_name": e.province_name, "centers": 0, "sum": 0, "best": 0})
+        row["centers"] += 1
+        row["sum"] += e.total_tenths
+        row["best"] = max(row["best"], e.total_tenths)
+    found = sorted(({**row, "average": (row["sum"] * 2 + row["centers"]) // (2 * row["centers"])}
+                    for row in counties.values()), key=lambda row: (-row["average"], row["county_name"]))
+    for number, row in enumerate(found):
+        row["rank"] = found[number - 1]["rank"] if number and row["average"] == found[number - 1]["average"] \
+            else number + 1
+    return found
 
 
 def ranked(evaluations: list[Evaluation]) -> list[Evaluation]:

@@ -110,18 +110,8 @@ class Enrollment:
 
 def packages(tables: Any) -> list[Package]:
     """The packages of a version's tables (one that is not well formed is left out: the deploy's check
-    names it); read once per version's tables (a transition asks twice)."""
-    hit = _read.get(id(tables))
-    if hit is not None and hit[0] is tables:
-        return hit[1]
-    found = _packages(tables)
-    if isinstance(tables, engine.JsonTables):  # a version's tables never change; a plain mapping might
-        _read[id(tables)] = (tables, found)
-    return found
-
-
-#: the packages read from each version's tables, by the tables' identity (kept with them)
-_read: dict[int, tuple[Any, list[Package]]] = {}
+    names it), read once per version's tables."""
+    return tables.derived(_packages) if isinstance(tables, engine.JsonTables) else _packages(tables)
 
 
 def _packages(tables: Any) -> list[Package]:

@@ -116,3 +116,14 @@ def test_table_names_must_be_simple(name):
 def test_any_json_value_is_a_table():
     spec = spec_from_sources("center_founding", {**sources(), "limits.json": b'[1, "two", null, true]'})
     assert spec.tables["limits"] == [1, "two", None, True]
+
+
+def test_what_is_derived_from_a_versions_tables_is_made_once():
+    made = []
+
+    def read(tables):
+        made.append(1)
+        return [tables["terms"]["manager_term_years"]]
+    tables = engine.JsonTables({"terms": {"manager_term_years": 4}})
+    assert tables.derived(read) == [4] and tables.derived(read) is tables.derived(read) and len(made) == 1
+    assert engine.JsonTables({"terms": {"manager_term_years": 8}}).derived(read) == [8] and len(made) == 2  # per tables
