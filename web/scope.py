@@ -287,12 +287,7 @@ def evaluation_desk(case: Case) -> dict | None:
     if rubric is None or case.center_id is None:
         return None
     form = case_form(case, rubric.form)
-    signed = None
-    for record in reversed(case_records(db.session, case)):
-        details = json.loads(record.canonical).get("details") or {}
-        if isinstance(details.get("evaluation"), dict):
-            signed = details["evaluation"]
-            break
+    signed = facts.latest_detail(db.session, case, "evaluation")
     year = signed["year"] if signed else evaluation.year_of(tehran_today(utcnow()))
     rule = next((r for r in reporting.rules(spec.tables) if r.process_key == rubric.reports_from), None)
     reports = reporting.center_reports(db.session, rule, case.center_id, (year - 1, year)) if rule else []

@@ -13,7 +13,7 @@ from forms import normalize_text, t, to_persian_digits
 from web.extensions import db
 from web.scope import case_or_404
 from web.transaction import commits
-from workflows import procedures, training
+from workflows import facts, procedures, training
 from workflows.errors import Forbidden, NotFound
 from workflows.models import Case, utcnow
 
@@ -42,7 +42,7 @@ def training_view(case: Case) -> dict | None:
                                     total=to_persian_digits(str(row.total)),
                                     attempts=to_persian_digits(str(row.attempts))) if row else None})
     return {"title": package.title, "modules": modules, "all_passed": all(m["passed"] for m in modules),
-            "signed": training.passed_case_facts(db.session, case),
+            "signed": facts.latest_detail(db.session, case, "training"),
             "may_take": _may_take(case)}
 
 

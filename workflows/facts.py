@@ -25,7 +25,7 @@ from workflows.procedures import OUTCOME_ACTIONS
 
 __all__ = ["FactProblem", "ProvedCenter", "CaseProof", "case_facts", "founding_facts",
            "appointment_facts", "license_facts", "renewal_facts", "signboard_facts", "license_status", "license_today", "case_problems", "audit_cases", "audit_centers", "unproved_cases", "derive_center", "center_problems", "check_centers", "prove_case",
-           "prove_center", "public_view", "license_center"]
+           "prove_center", "public_view", "license_center", "latest_detail"]
 
 
 @dataclass(frozen=True)
@@ -440,6 +440,17 @@ def _check_centers(session: Session, center_ids: list[int]) -> dict[int, tuple[P
             if center is not None else [FactProblem("center", "*", "fact_unproved", "no such center row")]
         result[center_id] = (proved, problems)
     return result
+
+
+def latest_detail(session: Session, case: Case, key: str) -> dict | None:
+    """What the case's latest record that signs ``key`` in its details signed there (an evaluation's score,
+    a training's completion; None: no record does)."""
+    for canonical in session.scalars(select(Record.canonical).where(Record.case_id == case.id)
+                                     .order_by(Record.seq.desc())):
+        found = _details(canonical).get(key)
+        if isinstance(found, dict):
+            return found
+    return None
 
 
 def _body(canonical: str) -> dict:

@@ -31,7 +31,7 @@ from workflows.models import Case, Center, Office, Record, TrainingProgress, teh
 
 __all__ = ["Question", "Module", "Package", "Attempt", "Enrollment", "packages", "package_for", "check_tables",
            "check_media", "media_file", "answer", "progress", "completion_problems", "signed_completion",
-           "enrollments", "passed_case_facts", "media_type", "MEDIA_TYPES"]
+           "enrollments", "media_type", "MEDIA_TYPES"]
 
 #: the media a module may show, by the content type their first bytes say
 MEDIA_TYPES = {"image/png": "image", "image/jpeg": "image", "application/pdf": "pdf", "video/mp4": "video",
@@ -370,13 +370,3 @@ def _renewal_days(session: Session, center_ids: list[int]) -> dict[int, date]:
         if isinstance(renewed, dict) and type(renewed.get("id")) is int:
             found[renewed["id"]] = tehran_today(signed_at)
     return found
-
-
-def passed_case_facts(session: Session, case: Case) -> dict | None:
-    """The training a case's records signed it completed (None: none)."""
-    for canonical in session.scalars(select(Record.canonical).where(Record.case_id == case.id)
-                                     .order_by(Record.seq.desc())):
-        details = json.loads(canonical).get("details") or {}
-        if isinstance(details.get("training"), dict):
-            return details["training"]
-    return None
