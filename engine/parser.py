@@ -69,18 +69,19 @@ def parse_xml(source: bytes, filename: str) -> Any:
 
 
 class CollectAllEngine(DMNEngine):
-    """Spiff's DMN engine, except that COLLECT sets every output, as an empty list when no rule matches.
+    """Spiff's DMN engine, except that every output is set when no rule matches: an empty list (COLLECT),
+    None (UNIQUE, where the first row that matches decides).
 
     Spiff leaves the outputs unset when nothing matches, so a variable from an earlier pass
-    (or none at all) would reach the gateway; an empty list replaces the old value instead.
+    (or none at all) would reach the gateway; the empty value replaces the old one instead.
     """
 
     def result(self, task: Any) -> dict:
         """Return the decision's outputs for the task's data."""
         result = super().result(task)
-        if self.decision_table.hit_policy == HitPolicy.COLLECT.value:
-            for output in self.decision_table.outputs:
-                result.setdefault((output.name or output.label).split(".")[0], [])
+        empty = [] if self.decision_table.hit_policy == HitPolicy.COLLECT.value else None
+        for output in self.decision_table.outputs:
+            result.setdefault((output.name or output.label).split(".")[0], empty)
         return result
 
 

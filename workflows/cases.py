@@ -41,8 +41,9 @@ def deploy(session: Session, bpmn_dir: Path, process_key: str) -> ProcessDefinit
     media = training.check_media(bpmn_dir, spec.tables)
     if media:
         raise engine.SpecError("; ".join(media))
-    problems = procedures.problems(spec) + procedures.rule_problems(
-        process_key, {name: body.decode("utf-8") for name, body in sources.items()})
+    texts = {name: body.decode("utf-8") for name, body in sources.items()}
+    problems = procedures.problems(spec) + procedures.rule_problems(process_key, texts) + training.check_rule(
+        procedures.rule_tables(process_key, texts), spec.tables)
     if problems:
         raise engine.SpecError("; ".join(problems))
     existing = session.get(ProcessDefinition, spec.version)
@@ -115,7 +116,10 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
         raise NotFound(f"no procedure {process_key!r}")
     if not access.may_start(starter, proc.starters):
         raise Forbidden("this role does not start this procedure")
-    if proc.needs_center:
+    trains = _trains_for(session, proc, starter, linked_case)
+    if trains is not None:  # the proposed manager of an open appointing case, trained before it is confirmed
+        center = linked_case.center
+    elif proc.needs_center:
         if center is None:
             raise NotFound("center")
         _check_center_starter(session, starter, center)
@@ -131,28 +135,50 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
             raise Conflict("a case of this procedure is already open for the center")
     elif center is not None:
         raise InvalidInput({"center": [forms.t("errors.unknown_field")]})
-    if linked_case is not None and (not proc.names_successor or linked_case.center_id != center.id
-                                    or linked_case.outcome is not None):
+    if linked_case is not None and trains is None and (not proc.names_successor or center is None
+                                                       or linked_case.center_id != center.id
+                                                       or linked_case.outcome is not None):
         raise Conflict("cannot link to that case")
 
     definition = _latest_definition(session, process_key)
     spec = procedures.spec_of(definition)
     variables = {"deadlines": dict(spec.tables.get("deadlines", {}).get(process_key, {})),
                  "initiator": "office" if access.is_office_role(starter.role) else "applicant"}
+    office = trains.case.county_office if trains is not None else center.county_office if center else None
     with transitions.engine_step(), engine.clock(now), engine.working_calendar(
-            working_time.calendar_for(session, center.county_office if center else None)):
+            working_time.calendar_for(session, office)):
         instance = engine.Instance.start(spec, variables)
     case = Case(public_id=secrets.token_urlsafe(12), process_key=process_key, spec_version=definition.version,
                 serializer_version=engine.SERIALIZER_VERSION, state=instance.serialize(), status="draft",
-                applicant_id=center.applicant_id if center else starter.id,
+                applicant_id=linked_case.applicant_id if trains is not None else center.applicant_id if center
+                else starter.id,
                 center_id=center.id if center else None,
-                county_office_id=center.county_office_id if center else None,
-                title=center.name if center else None, tracking_code=tracking.new_code(session),
+                county_office_id=office.id if office else None,
+                title=linked_case.title if trains is not None else center.name if center else None,
+                tracking_code=tracking.new_code(session),
                 linked_case_id=linked_case.id if linked_case else None, created_at=now, updated_at=now)
     session.add(case)
     session.flush()
     transitions.Transition.new(session, case, spec, instance, now, starter).finish()
     return case
+
+
+def _trains_for(session: Session, proc: procedures.Procedure, starter: User,
+                linked_case: Case | None) -> training.Appointment | None:
+    """The appointment a training case is started for, when it is linked to an open case whose signed
+    training rule wants its proposed manager trained before it is confirmed (None: it is not; Conflict
+    when the link is refused: only the case's holder starts it, once while it is open)."""
+    if linked_case is None or not proc.trains_proposed:
+        return None
+    appointment = training.trains_before(session, linked_case)
+    if appointment is None:
+        return None  # refused below unless the procedure names successors
+    if starter.id != linked_case.applicant_id:
+        raise NotFound("case")
+    if session.scalar(select(func.count()).select_from(Case).where(
+            Case.linked_case_id == linked_case.id, Case.process_key == proc.key, Case.outcome.is_(None))):
+        raise Conflict("a training case is already open for this case's proposed manager")
+    return appointment
 
 
 def _check_center_starter(session: Session, starter: User, center: Center) -> None:
@@ -258,7 +284,7 @@ def complete_task(session: Session, *, case: Case, task_id: str, actor: User, da
         details["training"] = training.signed_completion(session, case, package)
     change.sign(signer, actor, action=procedure.action_for(task.name, cleaned), task_id=task.task_id,
                 task_name=task.name, form_key=task.form_key, form_data=cleaned,
-                rule_results=_rule_results(change.spec, instance, variables) if "facts" in variables else None,
+                rule_results=_rule_results(change, instance, variables) if "facts" in variables else None,
                 details=details or None)
     change.finish(signer, actor)
     session.query(Draft).filter(Draft.case_id == case.id, Draft.form_key == task.form_key,
@@ -286,7 +312,8 @@ def _check_references(session: Session, case: Case, procedure: procedures.Proced
                       form: forms.FormSpec, cleaned: dict, actor: User, today: date) -> Office | None:
     """Checks the schema cannot make: the offices and documents the form names, the inquiries of this case,
     a field signed once per center, a score its evidence does not allow (``evaluation``), a training
-    completion before every module is passed (``training``).
+    completion before every module is passed, a confirmation whose proposed manager the signed training rule
+    wants trained first and who is not (``training``).
     An office's step signs only documents its signer uploaded (a visit's photos are the expert's, not a
     founder's file of the case). Returns the county office the form gives the case, if it gives one."""
     errors: dict[str, list[str]] = {}
@@ -331,6 +358,9 @@ def _check_references(session: Session, case: Case, procedure: procedures.Proced
     package = training.package_for(tables, case.process_key)
     if package is not None and not errors:
         errors.update(training.completion_problems(session, case, package, next(iter(form.labels))))
+    meaning = procedure.tasks[task.name]
+    if meaning.confirms_manager and procedure.action_for(task.name, cleaned) == "approve" and not errors:
+        errors.update(training.before_problems(session, case, tables, meaning.action_field or next(iter(form.labels))))
     if errors:
         raise InvalidInput(errors)
     return county
@@ -363,8 +393,15 @@ def _signed_before(session: Session, case: Case, procedure: procedures.Procedure
 VIOLATIONS_SUFFIX = "_violations"
 
 
-def _rule_results(spec: engine.ProcessSpec, instance: engine.Instance, variables: dict) -> dict:
-    """What the rule tables decided on the submitted facts: every ``*_violations`` variable, in name order."""
+def _rule_results(change: transitions.Transition, instance: engine.Instance, variables: dict) -> dict:
+    """What the rule tables decided on the submitted facts: every ``*_violations`` variable, in name order,
+    and what each table that decides (not collects) set, by its variable (``decided``; none when the facts
+    broke a rule, or no row of it held)."""
     data = instance.data()
     violations = [v for name in sorted(data) if name.endswith(VIOLATIONS_SUFFIX) for v in data[name] or []]
-    return {"rules_version": spec.rules_version, "facts": variables["facts"], "violations": violations}
+    results = {"rules_version": change.spec.rules_version, "facts": variables["facts"], "violations": violations}
+    decided = {table.variable: data[table.variable] for table in change.procedure.rules
+               if not table.collects and isinstance(data.get(table.variable), dict)}
+    if decided:
+        results["decided"] = decided
+    return results

@@ -92,6 +92,9 @@ class TaskMeaning:
     #: form fields whose values a center signs once in this procedure (a season's report: its year and
     #: season); the same values already signed in another of the center's cases of it are refused
     once_per_center: tuple[str, ...] = ()
+    #: its approval confirms the proposed manager (the license, the appointment, the renewal): the training
+    #: rule the application signed (``manager_training.dmn``) is checked here, "before" needing a completion
+    confirms_manager: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,13 @@ class RuleTable:
     facts: tuple[tuple[str, str], ...]
     #: (rule code, Persian message) of each row
     rules: tuple[tuple[str, str], ...]
+    #: the process variable its outputs set (``manager_violations``, ``manager_training``)
+    variable: str = ""
+    #: True for a table of violations (COLLECT: every row that holds is a broken rule); False for a table
+    #: that decides (the first row that holds says what applies, as ``manager_training``)
+    collects: bool = True
+    #: each row's outputs by name, as written (a string's quotes stripped)
+    rows: tuple[Mapping[str, str], ...] = ()
 
     @property
     def fact_labels(self) -> dict[str, str]:
@@ -175,11 +185,12 @@ def _read_rule_tables(process_key: str, sources: Mapping[str, str]) -> tuple[tup
                 if found:
                     facts.append((found.group(1), entry.get("label") or found.group(1)))
             outputs = [e.get("name", "") for e in children if e.tag.endswith("}output")]
-            rules = []
+            rules, rows = [], []
             for row in (e for e in children if e.tag.endswith("}rule")):
                 values = ["".join(e.itertext()).strip().strip('"') for e in row
                           if isinstance(e.tag, str) and e.tag.endswith("}outputEntry")]
                 named = dict(zip((o.rsplit(".", 1)[-1] for o in outputs), values))
+                rows.append(MappingProxyType(named))
                 where = f"{name}: {decision.get('id')}: rule {row.get('id')}"
                 message = named.get("message")
                 if not message:
@@ -193,8 +204,10 @@ def _read_rule_tables(process_key: str, sources: Mapping[str, str]) -> tuple[tup
                         found_problems.append(f"{where}: its message does not state {number.lstrip('-')}, which its "
                                               f"condition compares with: «{message}»")
                 rules.append((named.get("rule", row.get("id", "")), message))
-            tables[decision.get("id")] = RuleTable(decision.get("id"), decision.get("name") or decision.get("id"),
-                                                   tuple(facts), tuple(rules))
+            tables[decision.get("id")] = RuleTable(
+                decision.get("id"), decision.get("name") or decision.get("id"), tuple(facts), tuple(rules),
+                variable=outputs[0].split(".")[0] if outputs else "", collects=table.get("hitPolicy") == "COLLECT",
+                rows=tuple(rows))
     return tuple(tables[d] for d in called if d in tables), found_problems
 
 
@@ -216,6 +229,9 @@ class Procedure:
     needs_license: str | None
     #: True when it may be started for an open case of the same center that waits for a successor
     names_successor: bool
+    #: True when it may also be started for an open case whose proposed manager must pass training before
+    #: the appointment is confirmed (``manager_training.dmn`` said "before"): it trains that person
+    trains_proposed: bool
     #: how the manager's term ends when this procedure ends it
     term_end_reason: str | None
     statuses: Mapping[str, Status]
@@ -332,7 +348,8 @@ def parse(process_key: str, manifest: Any) -> Procedure:
         found.append("start.needs: a license is either in force or suspended")
     start_label = text("start.label", start.get("label"))
     names_successor = flag("start.names_successor", start.get("names_successor"))
-    for key in sorted(set(start) - {"by", "needs", "label", "names_successor"}):
+    trains_proposed = flag("start.for_proposed_manager", start.get("for_proposed_manager"))
+    for key in sorted(set(start) - {"by", "needs", "label", "names_successor", "for_proposed_manager"}):
         found.append(f"start.{key}: not a manifest entry")
     term_end_reason = text("term_end_reason", manifest.get("term_end_reason"), required=False)
 
@@ -367,12 +384,13 @@ def parse(process_key: str, manifest: Any) -> Procedure:
         else:
             text(f"tasks.{name}.action_field", field)
         for key in sorted(set(entry) - {"status", "action", "action_field", "decides_inquiries", "holder",
-                                        "once_per_center"}):
+                                        "once_per_center", "confirms_manager"}):
             found.append(f"tasks.{name}.{key}: not a manifest entry")
         tasks[name] = TaskMeaning(status(f"tasks.{name}.status", entry.get("status")), action, field,
                                   flag(f"tasks.{name}.decides_inquiries", entry.get("decides_inquiries")),
                                   text(f"tasks.{name}.holder", entry.get("holder"), required=False),
-                                  names(f"tasks.{name}.once_per_center", entry.get("once_per_center", [])))
+                                  names(f"tasks.{name}.once_per_center", entry.get("once_per_center", [])),
+                                  flag(f"tasks.{name}.confirms_manager", entry.get("confirms_manager")))
 
     messages: dict[str, MessageMeaning] = {}
     for name, value in obj("messages", manifest.get("messages", {})).items():
@@ -430,7 +448,7 @@ def parse(process_key: str, manifest: Any) -> Procedure:
         needs_manager="current_manager" in needs or "appointed_manager" in needs,
         needs_appointed_manager="appointed_manager" in needs,
         needs_license="active" if "license_in_force" in needs else "suspended" if "license_suspended" in needs else None,
-        names_successor=names_successor, term_end_reason=term_end_reason,
+        names_successor=names_successor, trains_proposed=trains_proposed, term_end_reason=term_end_reason,
         statuses=MappingProxyType(statuses), tasks=MappingProxyType(tasks), messages=MappingProxyType(messages),
         ends=MappingProxyType(ends), steps=tuple(steps), actions=MappingProxyType(actions))
 

@@ -181,7 +181,7 @@ def test_dmn_unsupported_hit_policy():
 def test_gateway_condition_that_does_not_compile():
     sources = edited("center_founding.bpmn", "len(center_violations) + len(manager_violations) == 0",
                      "center_violations.__len__() == 0")
-    with pytest.raises(SpecError, match="Gateway_eligible: condition towards 'await_inquiries': attribute access"):
+    with pytest.raises(SpecError, match="Gateway_eligible: condition towards 'decide_training': attribute access"):
         spec_from_sources("center_founding", sources)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +14,9 @@ import engine
 from office_support import answer, decide, doc_bytes
 from support import ACTORS, PIN, SCENARIO_DIR, found_center, user
 from web.extensions import db
-from workflows import documents, procedures, training
+from workflows import documents, facts, procedures, training
 from workflows.cases import complete_task, deploy, start_case
-from workflows.errors import InvalidInput
+from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.models import Case, tehran_today, utcnow
 
 
@@ -29,6 +30,25 @@ def _renewal_form(app, case: Case, holder) -> dict:
 
 def _package() -> training.Package:
     return training.package_for(procedures.newest_tables(db.session), "manager_training")
+
+
+def _rule_rows(process_key: str = "center_founding") -> list:
+    """The rows of the training rule table the procedure's newest version calls."""
+    procedure = procedures.catalogue(db.session).current[process_key]
+    return list(next(t for t in procedure.rules if t.variable == training.RULE_VARIABLE).rows)
+
+
+def _with_rule(app, tmp_path, edit) -> "Path":
+    """A copy of the shipped folder whose training rule table is edited (``edit(text) -> text``)."""
+    folder = tmp_path / "bpmn"
+    shutil.copytree(app.config["BPMN_DIR"], folder, ignore=shutil.ignore_patterns("scenarios"))
+    source = folder / "manager_training.dmn"
+    source.write_text(edit(source.read_text("utf-8")), "utf-8")
+    return folder
+
+
+_BEFORE = (lambda text: text.replace("<text>\"within\"</text>", "<text>\"before\"</text>").replace(
+    "مدیر کانون باید تا ۶۰ روز پس از آغاز دوره مدیریت،", "مدیر پیشنهادی باید پیش از تأیید انتصاب،"))
 
 
 def test_a_quiz_keeps_the_best_result_and_the_first_time_it_passed(app):
@@ -58,10 +78,10 @@ def _completion(case: Case, holder, now) -> None:
 def test_a_manager_is_enrolled_from_the_appointment_and_again_from_a_renewal(app):
     center = found_center(app, ACTORS["applicant"])
     holder = user(ACTORS["applicant"])
-    package, today = _package(), tehran_today(utcnow())
+    today, days = tehran_today(utcnow()), int(_rule_rows()[0]["days"])
     enrolled = {e.center_id: e for e in training.enrollments(db.session, None, today)}[center.id]
-    assert (enrolled.since, enrolled.due_on, enrolled.passed_case) == (today, today + timedelta(days=package.within_days),
-                                                                        None)
+    assert (enrolled.since, enrolled.due_on, enrolled.when, enrolled.passed_case) == (
+        today, today + timedelta(days=days), "within", None)  # as the founding's application signed the rule
     assert not enrolled.behind(today) and enrolled.behind(enrolled.due_on + timedelta(days=1))
 
     trained = start_case(db.session, process_key="manager_training", starter=holder, center=center)
@@ -84,16 +104,32 @@ def test_a_manager_is_enrolled_from_the_appointment_and_again_from_a_renewal(app
     assert again.since == tehran_today(later) and again.passed_case is None
 
 
-def test_a_training_package_from_before_a_manager_was_appointed_enrolls_them_not(app, tmp_path):
-    center = found_center(app, ACTORS["applicant"])
-    folder = tmp_path / "bpmn"
-    shutil.copytree(app.config["BPMN_DIR"], folder, ignore=shutil.ignore_patterns("scenarios"))
-    table = json.loads((folder / "training.json").read_text("utf-8"))
-    table["packages"]["new_manager"]["published_on"] = (tehran_today(utcnow()) + timedelta(days=1)).isoformat()
-    (folder / "training.json").write_text(json.dumps(table, ensure_ascii=False), "utf-8")
-    deploy(db.session, folder, "manager_training")
+def test_the_days_a_manager_has_are_the_rule_tables_and_a_row_that_holds_for_none_enrolls_nobody(app, tmp_path):
+    # headquarters gives 30 days instead of 60: a center founded on the new version signs 30
+    deploy(db.session, _with_rule(app, tmp_path, lambda text: text.replace("<text>60</text>", "<text>30</text>")
+                                  .replace("تا ۶۰ روز", "تا ۳۰ روز")), "center_founding")
     db.session.commit()
-    assert center.id not in {e.center_id for e in training.enrollments(db.session, None, tehran_today(utcnow()))}
+    center = found_center(app, ACTORS["applicant"])
+    today = tehran_today(utcnow())
+    enrolled = {e.center_id: e for e in training.enrollments(db.session, None, today)}[center.id]
+    assert enrolled.due_on == today + timedelta(days=30)
+    record = documents.application_record(db.session, db.session.get(Case, _founding_case(center)))
+    assert json.loads(record.canonical)["rule_results"]["decided"]["manager_training"]["days"] == 30
+
+    # a rule only for managers over 100 holds for nobody: the next center's manager is not enrolled
+    (tmp_path / "again").mkdir()
+    deploy(db.session, _with_rule(app, tmp_path / "again", lambda text: text.replace(
+        '<inputEntry id="InputEntry_training_within_1">\n          <text>-</text>',
+        '<inputEntry id="InputEntry_training_within_1">\n          <text>&gt; 100</text>').replace(
+        "مدیر کانون باید", "مدیر بالای ۱۰۰ سال باید")), "center_founding")
+    db.session.commit()
+    other = found_center(app, "applicant2", manager_national_id="0013542419")
+    assert other.id not in {e.center_id for e in training.enrollments(db.session, None, today)}
+
+
+def _founding_case(center) -> int:
+    return db.session.scalar(db.select(Case.id).where(Case.center_id == center.id,
+                                                      Case.process_key == "center_founding"))
 
 
 def test_the_completion_is_refused_until_every_module_is_passed(app):
@@ -115,7 +151,6 @@ def test_the_completion_is_refused_until_every_module_is_passed(app):
     (lambda p: p["modules"][0]["quiz"]["questions"][0].update(answer="nowhere"),
      "training.new_manager.modules.0.quiz.questions.0.answer: one of its choices"),
     (lambda p: p["modules"][1].update(key="mission"), "training.new_manager.modules: each an object with its own key"),
-    (lambda p: p.update(published_on="1405/01/01"), "training.new_manager.published_on: a day, YYYY-MM-DD"),
     (lambda p: p["modules"][0]["media"][0].update(sha256="0" * 64),
      "training.new_manager.mission: media 'structure.png' does not digest to its sha256"),
     (lambda p: p["modules"][0]["media"][0].update(file="../terms.json"),
@@ -129,4 +164,84 @@ def test_a_training_package_that_does_not_hold_together_is_refused_at_deploy(app
     (folder / "training.json").write_text(json.dumps(table, ensure_ascii=False), "utf-8")
     with pytest.raises(engine.SpecError) as refused:
         deploy(db.session, folder, "manager_training")
+    assert problem in str(refused.value)
+
+
+def _change_form(app, case: Case, holder) -> dict:
+    fixture = json.loads((SCENARIO_DIR / "manager_change" / "fixtures.json").read_text("utf-8"))["manager_change"]
+    return {**fixture, "documents": {
+        field: documents.store_document(db.session, app.config["STORAGE_DIR"], case=case, user=holder, field=field,
+                                        filename=f"{field}.png", content=doc_bytes(i)).sha256
+        for i, field in enumerate(("manager_id_copy", "manager_photo", "manager_degree"))}}
+
+
+def test_a_rule_that_wants_training_before_holds_the_appointment_until_the_proposed_manager_passes(app, tmp_path):
+    center = found_center(app, ACTORS["applicant"])
+    holder = user(ACTORS["applicant"])
+    # headquarters edits one cell of the rule table: a new manager passes the package before the province confirms
+    deploy(db.session, _with_rule(app, tmp_path, _BEFORE), "manager_change")
+    db.session.commit()
+    now = utcnow() + timedelta(hours=1)
+    change = start_case(db.session, process_key="manager_change", starter=holder, center=center, now=now)
+    complete_task(db.session, case=change, task_id=change.tasks[0].task_id, actor=holder, pin=PIN, now=now,
+                  data=_change_form(app, change, holder))
+    db.session.commit()
+    appointment = training.trains_before(db.session, change)
+    assert (appointment.national_id, appointment.full_name, appointment.rule.when) == (
+        "0013542419", "محمدحسین صالحی", "before")
+    answer(change, now)
+    decide(change, "arak_officer", "approve", now)
+    with pytest.raises(InvalidInput) as refused:
+        decide(change, "markazi_officer", "approve", now)
+    assert "محمدحسین صالحی" in refused.value.errors["decision"][0] and _package().title in refused.value.errors[
+        "decision"][0]
+    db.session.rollback()
+    assert change.status == "province_review"  # nothing signed
+
+    # only the case's holder trains the proposed manager, once while the case is open
+    with pytest.raises(NotFound):
+        start_case(db.session, process_key="manager_training", starter=user("applicant2"), center=center,
+                   linked_case=change)
+    trained = start_case(db.session, process_key="manager_training", starter=holder, center=center,
+                         linked_case=change, now=now)
+    with pytest.raises(Conflict):
+        start_case(db.session, process_key="manager_training", starter=holder, center=center, linked_case=change)
+    _completion(trained, holder, now + timedelta(hours=1))
+    signed = facts.latest_detail(db.session, trained, "training")
+    assert signed["manager"] == {"national_id": "0013542419", "full_name": "محمدحسین صالحی",
+                                 "for_case": change.public_id}
+
+    decide(change, "markazi_officer", "approve", now + timedelta(hours=2))
+    assert change.status == "appointed"
+    enrolled = {e.center_id: e for e in training.enrollments(db.session, None, tehran_today(now))}[center.id]
+    assert (enrolled.national_id, enrolled.when, enrolled.passed_case) == ("0013542419", "before", trained.id)
+
+
+def test_a_rule_for_training_before_does_not_let_another_procedure_link_to_the_case(app, tmp_path):
+    center = found_center(app, ACTORS["applicant"])
+    holder = user(ACTORS["applicant"])
+    change = start_case(db.session, process_key="manager_change", starter=holder, center=center)
+    complete_task(db.session, case=change, task_id=change.tasks[0].task_id, actor=holder, pin=PIN,
+                  data=_change_form(app, change, holder))
+    db.session.commit()
+    assert training.trains_before(db.session, change) is None  # the shipped rule says within 60 days
+    with pytest.raises(Conflict):  # and the manager in office already has a training case of its own to start
+        start_case(db.session, process_key="manager_training", starter=holder, center=center, linked_case=change)
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda text: text.replace('<text>"new_manager"</text>', '<text>"old_manager"</text>'),
+     "manager_training: rule 1: package 'old_manager' is not a package of training.json"),
+    (lambda text: text.replace('<text>"within"</text>', '<text>"soon"</text>'),
+     "manager_training: rule 1: when must be \"before\" or \"within\", not 'soon'"),
+    (lambda text: text.replace("<text>60</text>", "<text>0</text>"),
+     "manager_training: rule 1: days must be a whole number from 1 to 3660 when within"),
+    (lambda text: text.replace("<text>60</text>", "<text>90</text>"),
+     "manager_training: rule 1: its message does not state 90, the days it gives"),
+    (lambda text: text.replace('hitPolicy="UNIQUE"', 'hitPolicy="COLLECT"'),
+     "manager_training: decides one rule: its hit policy is UNIQUE"),
+])
+def test_a_training_rule_that_does_not_hold_together_is_refused_at_deploy(app, tmp_path, edit, problem):
+    with pytest.raises(engine.SpecError) as refused:
+        deploy(db.session, _with_rule(app, tmp_path, edit), "manager_change")
     assert problem in str(refused.value)
