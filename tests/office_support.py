@@ -6,19 +6,23 @@ certificates start then) and within the CRLs' lifetime.
 from __future__ import annotations
 
 import io
+import json
+import shutil
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from PIL import Image
 from sqlalchemy import select
 
-from support import PIN, application_fixture, pass_visit, user
+from support import PIN, SCENARIO_DIR, application_fixture, pass_visit, user
 from web.extensions import db
-from workflows import documents, inquiries
+from workflows import documents, inquiries, procedures, training
 from workflows.cases import complete_task, start_case
 from workflows.demo import DEMO_ACCOUNTS
 from workflows.models import Case, Center, Inquiry, utcnow
 
-__all__ = ["national_id", "base_time", "founding", "answer", "decide", "licensed", "doc_bytes", "tokens_for"]
+__all__ = ["national_id", "base_time", "founding", "answer", "decide", "licensed", "doc_bytes", "tokens_for",
+           "with_training_rule", "TRAINING_BEFORE", "proposal", "pass_training"]
 
 
 def national_id(n: int) -> str:
@@ -124,3 +128,37 @@ class FailingSender:
 
     def send(self, message):
         raise ConnectionError("gateway unreachable")
+
+
+def with_training_rule(app, tmp_path: Path, edit) -> Path:
+    """A copy of the shipped folder whose training rule table (``manager_training.dmn``) is edited by
+    ``edit(text) -> text``, as headquarters would edit it."""
+    folder = tmp_path / "bpmn"
+    shutil.copytree(app.config["BPMN_DIR"], folder, ignore=shutil.ignore_patterns("scenarios"))
+    source = folder / "manager_training.dmn"
+    source.write_text(edit(source.read_text("utf-8")), "utf-8")
+    return folder
+
+
+#: the one edit that makes the shipped rule say "pass the package before the province confirms"
+TRAINING_BEFORE = (lambda text: text.replace("<text>\"within\"</text>", "<text>\"before\"</text>").replace(
+    "مدیر کانون باید تا ۶۰ روز پس از آغاز دوره مدیریت،", "مدیر پیشنهادی باید پیش از تأیید انتصاب،"))
+
+
+def proposal(app, case: Case, holder) -> dict:
+    """The manager change's fixture (a new manager, 0013542419), with its documents uploaded to the case."""
+    fixture = json.loads((SCENARIO_DIR / "manager_change" / "fixtures.json").read_text("utf-8"))["manager_change"]
+    return {**fixture, "documents": {
+        field: documents.store_document(db.session, app.config["STORAGE_DIR"], case=case, user=holder, field=field,
+                                        filename=f"{field}.png", content=doc_bytes(i)).sha256
+        for i, field in enumerate(("manager_id_copy", "manager_photo", "manager_degree"))}}
+
+
+def pass_training(case: Case, holder, now: datetime) -> None:
+    """Every module of the training case's package passed, and its completion signed, at ``now``."""
+    package = training.package_for(procedures.spec_of_case(db.session, case).tables, case.process_key)
+    for module in package.modules:
+        training.answer(db.session, case, module, {q.key: q.answer for q in module.questions}, now)
+    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=holder, pin=PIN, now=now,
+                  data={"declaration": "taken_by_manager"})
+    db.session.commit()

@@ -23,7 +23,7 @@ from web.scope import (
     tasks_for, timeline,
     verification_summary,
 )
-from web.training import training_view
+from web.training import rule_view, training_view
 from web.transaction import commits, refusal
 from workflows import access, documents, facts, inquiries, keys, notes, procedures
 from workflows.inbox import case_progress
@@ -80,7 +80,8 @@ def case(case_id: int):
         can_resend=access.is_office_role(current_user.role) and case.outcome is None,
         linked=db.session.get(Case, case.linked_case_id) if case.linked_case_id else None,
         violations=_last_violations(entries), diagram=diagram_state(case), successor_procedures=_successors(case),
-        signing_until=signing_open_until() if case.outcome is None else None, training=training_view(case))
+        signing_until=signing_open_until() if case.outcome is None else None, training=training_view(case),
+        training_rule=rule_view(case))
 
 
 def _successors(case: Case) -> list[procedures.Procedure]:

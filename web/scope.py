@@ -252,10 +252,14 @@ def desk_view(case: Case, entries: list[dict], application: dict | None) -> dict
         if results is None:
             continue  # not read yet: the site visit is still to come
         broken = {v.get("rule") for v in results.get("violations") or []}
+        decided = (results.get("decided") or {}).get(table.variable)
         rules.append({"title": table.title,
                       "facts": [{"label": label, "value": _fact_text(procedure, results["facts"].get(fact))}
                                 for fact, label in table.facts if fact in results["facts"]],
-                      "rules": [{"message": message, "ok": code not in broken} for code, message in table.rules]})
+                      # a table that decides shows the row that held; one of violations, each rule met or broken
+                      "decided": decided.get("message", "") if isinstance(decided, dict) else None,
+                      "rules": [] if not table.collects else
+                      [{"message": message, "ok": code not in broken} for code, message in table.rules]})
     return {"documents": docs, "decisions": decisions, "rules": rules, "forms": signed_forms(case),
             "center": _center_now(case),
             "shared_members": reporting.shared_members(db.session, case, tehran_today(utcnow())),

@@ -6,18 +6,20 @@ before an attempt, and an attempt shows which questions were wrong, not what was
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from forms import normalize_text, t, to_persian_digits
 from web.extensions import db
 from web.scope import case_or_404
 from web.transaction import commits
 from workflows import facts, procedures, training
+from workflows.cases import start_case
 from workflows.errors import Forbidden, NotFound
-from workflows.models import Case, utcnow
+from workflows.models import Case, tehran_today, utcnow
 
-__all__ = ["bp", "training_view"]
+__all__ = ["bp", "training_view", "rule_view"]
 
 bp = Blueprint("training", __name__)
 
@@ -44,6 +46,46 @@ def training_view(case: Case) -> dict | None:
     return {"title": package.title, "modules": modules, "all_passed": all(m["passed"] for m in modules),
             "signed": facts.latest_detail(db.session, case, "training"),
             "may_take": _may_take(case)}
+
+
+def rule_view(case: Case) -> dict | None:
+    """The training rule an appointing case's latest application signed, as the applicant was told it,
+    and, when it wants the proposed manager trained before the confirmation, where that training stands:
+    the case that passed it, the open training case, or whether this person may start one (None: the case
+    signed no rule)."""
+    appointment = training.appointment_of(db.session, case)
+    if appointment is None:
+        return None
+    view = {"message": appointment.rule.message, "before": appointment.rule.when == "before",
+            "name": appointment.full_name}
+    if view["before"]:
+        package = next((p for p in training.packages(procedures.newest_tables(db.session))
+                        if p.key == appointment.rule.package), None)
+        view["passed_case"] = training.passed_since(db.session, appointment.rule.package, appointment.national_id,
+                                                    tehran_today(case.created_at))
+        view["open_case"] = db.session.scalar(select(Case.id).where(
+            Case.linked_case_id == case.id, Case.process_key == (package.procedure if package else ""),
+            Case.outcome.is_(None)))
+        view["may_start"] = (package is not None and case.outcome is None and view["passed_case"] is None
+                             and view["open_case"] is None and current_user.id == case.applicant_id)
+    return view
+
+
+@bp.route("/cases/<int:case_id>/training", methods=["POST"])
+@login_required
+@commits
+def start_for(case_id: int):
+    """Start the training of an open case's proposed manager, whom the signed rule wants trained before the
+    appointment is confirmed (``workflows.cases.start_case`` refuses anyone but the case's holder)."""
+    case = case_or_404(current_user, case_id)
+    appointment = training.trains_before(db.session, case)
+    package = next((p for p in training.packages(procedures.newest_tables(db.session))
+                    if appointment is not None and p.key == appointment.rule.package), None)
+    if package is None:
+        raise NotFound("training")
+    started = start_case(db.session, process_key=package.procedure, starter=current_user, center=case.center,
+                         linked_case=case)
+    return redirect(url_for("pages.case", case_id=started.id))
 
 
 def _may_take(case: Case) -> bool:

@@ -38,7 +38,7 @@ PARAMETER_ENTITY = b"""<?xml version="1.0"?>
 
 
 #: the resets of the founding's correction, as its diagram writes them
-RESETS_VALUE = 'value="inquiry_results visit_schedule visit visit_violations county_review province_review"'
+RESETS_VALUE = 'value="manager_training inquiry_results visit_schedule visit visit_violations county_review province_review"'
 
 
 def real_sources() -> dict[str, bytes]:

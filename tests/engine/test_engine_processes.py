@@ -166,17 +166,18 @@ VISIT_TRACE = ("schedule_visit", "site_visit", "check_visit", "Gateway_visit")
 TRACES = {
     ("center_founding", "approve-approve"): [
         "StartEvent_application", "submit_application", "Gateway_merge", "check_center", "check_manager",
-        "Gateway_eligible", "await_inquiries", "inquiries_complete", *VISIT_TRACE, "county_review", "Gateway_county",
+        "Gateway_eligible", "decide_training", "await_inquiries", "inquiries_complete", *VISIT_TRACE, "county_review",
+        "Gateway_county",
         "province_review", "Gateway_province", "license_issued",
     ],
     ("center_founding", "county-overdue-escalated-reject"): [
         "StartEvent_application", "submit_application", "Gateway_merge", "check_center", "check_manager",
-        "Gateway_eligible", "await_inquiries", "inquiries_complete", *VISIT_TRACE, "county_overdue",
+        "Gateway_eligible", "decide_training", "await_inquiries", "inquiries_complete", *VISIT_TRACE, "county_overdue",
         "escalated_county_review",
         "Gateway_county", "rejected_by_county",
     ],
     ("manager_change", "inquiries-overdue"): [
-        "StartEvent_change", "submit_change", "Gateway_merge", "check_manager", "Gateway_eligible",
+        "StartEvent_change", "submit_change", "Gateway_merge", "check_manager", "Gateway_eligible", "decide_training",
         "await_inquiries", "inquiries_overdue", *VISIT_TRACE, "county_review", "Gateway_county", "province_review",
         "Gateway_province", "manager_appointed",
     ],

@@ -115,7 +115,7 @@ SPEC_ENDS = {
     "manager_retirement": {"interim_appointed": "انتصاب سرپرست", "successor_appointed": "انتصاب جانشین"},
     "manager_resignation": {"interim_appointed": "انتصاب سرپرست", "successor_appointed": "انتصاب جانشین"},
 }
-RESETS = ("inquiry_results", "visit_schedule", "visit", "visit_violations", "county_review", "province_review")
+RESETS = ("manager_training", "inquiry_results", "visit_schedule", "visit", "visit_violations", "county_review", "province_review")
 
 
 @pytest.mark.parametrize("process", SPEC_TASKS)

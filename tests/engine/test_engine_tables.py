@@ -81,8 +81,8 @@ def test_a_folder_without_tables(tmp_path):
     spec = load_spec("manager_retirement", tmp_path)
     assert dict(spec.tables) == {}
     assert sorted(engine.read_sources(tmp_path, "manager_retirement")) == [
-        "center_eligibility.dmn", "manager_eligibility.dmn", "manager_retirement.bpmn", "renewal_eligibility.dmn",
-        "site_visit_checklist.dmn"]
+        "center_eligibility.dmn", "manager_eligibility.dmn", "manager_retirement.bpmn", "manager_training.dmn",
+        "renewal_eligibility.dmn", "site_visit_checklist.dmn"]
 
 
 def test_tables_below_the_folder_are_not_read(tmp_path):

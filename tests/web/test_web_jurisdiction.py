@@ -70,12 +70,13 @@ ROUTES = {
     "calendar.index": LIST, "calendar.days_off": LIST, "calendar.declare": LIST, "calendar.leave": LIST,
     "calendar.record_leave": LIST, "calendar.name_substitute": LIST,
     "audit.case": AUDIT_CASE,
-    # a training case's module (a case of the world is no training: its own answers 404 too, a foreign one
-    # must); the modules' media are the same for everyone signed in
-    "training.module": CASE, "training.media": LIST,
+    # a training case's module, and the training of a case's proposed manager that its rule wants first (no
+    # case of the world is a training, nor signed such a rule: its own answer 404 too, a foreign one must);
+    # the modules' media are the same for everyone signed in
+    "training.module": CASE, "training.start_for": CASE, "training.media": LIST,
 }
 #: routes naming a part only some cases have: an own case without it answers 404 like a foreign one
-ONLY_SOME_CASES = {"training.module"}
+ONLY_SOME_CASES = {"training.module", "training.start_for"}
 #: reads that must succeed (200) on an object the user may see
 MUST_READ = {"pages.case", "registry.center", "api.read_case", "api.read_center", "pages.document", "audit.case"}
 #: harmless bodies that pass each API endpoint's shape check, so the answer is about the object

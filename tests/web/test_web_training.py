@@ -8,12 +8,14 @@ import hashlib
 import json
 from datetime import timedelta
 
-from support import ACTORS, found_center, login
+from office_support import TRAINING_BEFORE, answer, decide, pass_training, proposal, with_training_rule
+from support import ACTORS, PIN, found_center, login, user
 from test_web_procedures import post_task, start_from_center
 from web.certificate import certificate_context
 from web.extensions import db
 import web.scope
 from workflows import procedures, training
+from workflows.cases import complete_task, deploy
 from workflows.models import Case, Record, tehran_today, utcnow
 
 
@@ -101,8 +103,8 @@ def test_the_holder_passes_the_modules_signs_the_completion_and_gets_the_certifi
 
 def test_a_manager_behind_on_training_is_listed_for_the_county(app, client, monkeypatch):
     center = found_center(app, ACTORS["applicant"])
-    package = _package()
-    later = tehran_today(utcnow()) + timedelta(days=package.within_days + 1)
+    due = {e.center_id: e for e in training.enrollments(db.session, None, tehran_today(utcnow()))}[center.id].due_on
+    later = due + timedelta(days=1)
     monkeypatch.setattr(web.scope, "tehran_today", lambda _moment: later)
     enrolled = {e.center_id: e for e in training.enrollments(db.session, None, later)}
     assert enrolled[center.id].behind(later) and not enrolled[center.id].behind(later - timedelta(days=2))
@@ -112,3 +114,53 @@ def test_a_manager_behind_on_training_is_listed_for_the_county(app, client, monk
     client.post("/logout")
     login(client, "saveh_officer")
     assert f'id="behind-{center.id}"' not in client.get("/inbox").get_data(as_text=True)
+
+
+def test_the_case_page_says_the_training_rule_and_the_holder_trains_the_proposed_manager_before_it_is_confirmed(
+        app, client, tmp_path):
+    center = found_center(app, ACTORS["applicant"])
+    holder = user(ACTORS["applicant"])
+    deploy(db.session, with_training_rule(app, tmp_path, TRAINING_BEFORE), "manager_change")
+    db.session.commit()
+    login(client, ACTORS["applicant"])
+    case_id = start_from_center(client, center.id, "manager_change")
+    change = db.session.get(Case, case_id)
+    complete_task(db.session, case=change, task_id=change.tasks[0].task_id, actor=holder, pin=PIN,
+                  data=proposal(app, change, holder))
+    db.session.commit()
+    now = utcnow()
+    answer(change, now)
+    decide(change, "arak_officer", "approve", now)
+
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'id="training-rule"' in page and "مدیر پیشنهادی باید پیش از تأیید انتصاب" in page
+    assert 'id="training-rule-missing"' in page and 'id="start-proposed-training"' in page
+    client.post("/logout")
+    login(client, "markazi_officer")  # the province sees the rule, the row that held, and cannot confirm yet
+    desk = client.get(f"/cases/{case_id}/tasks/{change.tasks[0].task_id}").get_data(as_text=True)
+    assert 'class="rule-decided"' in desk and "مدیر پیشنهادی باید پیش از تأیید انتصاب" in desk
+    refused = post_task(client, case_id, {"decision": "approve"})
+    assert refused.status_code == 422 and "هنوز دوره «آموزش مدیران تازه‌منصوب کانون» را نگذرانده است" in \
+        refused.get_data(as_text=True)
+    assert 'id="start-proposed-training"' not in client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert client.post(f"/cases/{case_id}/training").status_code == 403  # only the holder starts it
+    client.post("/logout")
+
+    login(client, ACTORS["applicant"])
+    started = client.post(f"/cases/{case_id}/training")
+    assert started.status_code == 302
+    trained = db.session.get(Case, int(started.headers["Location"].rsplit("/", 1)[1]))
+    assert (trained.process_key, trained.linked_case_id, trained.center_id) == ("manager_training", case_id, center.id)
+    assert 'id="training-rule-open"' in client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert client.post(f"/cases/{case_id}/training").status_code == 409  # one open training for the case
+    pass_training(trained, holder, utcnow())
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert 'id="training-rule-passed"' in page and f"/cases/{trained.id}" in page
+    certificate = client.get(f"/cases/{trained.id}").get_data(as_text=True)
+    assert "دوره برای محمدحسین صالحی گذرانده و امضا شد" in certificate
+    client.post("/logout")
+
+    login(client, "markazi_officer")
+    assert post_task(client, case_id, {"decision": "approve"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Case, case_id).status == "appointed"

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 import engine
-from office_support import answer, decide, doc_bytes
+from office_support import TRAINING_BEFORE, answer, decide, doc_bytes, pass_training, proposal, with_training_rule
 from support import ACTORS, PIN, SCENARIO_DIR, found_center, user
 from web.extensions import db
 from workflows import documents, facts, procedures, training
@@ -38,19 +37,6 @@ def _rule_rows(process_key: str = "center_founding") -> list:
     return list(next(t for t in procedure.rules if t.variable == training.RULE_VARIABLE).rows)
 
 
-def _with_rule(app, tmp_path, edit) -> "Path":
-    """A copy of the shipped folder whose training rule table is edited (``edit(text) -> text``)."""
-    folder = tmp_path / "bpmn"
-    shutil.copytree(app.config["BPMN_DIR"], folder, ignore=shutil.ignore_patterns("scenarios"))
-    source = folder / "manager_training.dmn"
-    source.write_text(edit(source.read_text("utf-8")), "utf-8")
-    return folder
-
-
-_BEFORE = (lambda text: text.replace("<text>\"within\"</text>", "<text>\"before\"</text>").replace(
-    "مدیر کانون باید تا ۶۰ روز پس از آغاز دوره مدیریت،", "مدیر پیشنهادی باید پیش از تأیید انتصاب،"))
-
-
 def test_a_quiz_keeps_the_best_result_and_the_first_time_it_passed(app):
     center = found_center(app, ACTORS["applicant"])
     holder = user(ACTORS["applicant"])
@@ -67,14 +53,6 @@ def test_a_quiz_keeps_the_best_result_and_the_first_time_it_passed(app):
     assert (row.attempts, row.correct, row.passed_at) == (2, 2, now)  # the best kept, passed the first time
 
 
-def _completion(case: Case, holder, now) -> None:
-    for module in _package().modules:
-        training.answer(db.session, case, module, {q.key: q.answer for q in module.questions}, now)
-    complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=holder, pin=PIN, now=now,
-                  data={"declaration": "taken_by_manager"})
-    db.session.commit()
-
-
 def test_a_manager_is_enrolled_from_the_appointment_and_again_from_a_renewal(app):
     center = found_center(app, ACTORS["applicant"])
     holder = user(ACTORS["applicant"])
@@ -86,7 +64,7 @@ def test_a_manager_is_enrolled_from_the_appointment_and_again_from_a_renewal(app
 
     trained = start_case(db.session, process_key="manager_training", starter=holder, center=center)
     assert {e.center_id: e for e in training.enrollments(db.session, None, today)}[center.id].open_case == trained.id
-    _completion(trained, holder, utcnow() + timedelta(hours=1))
+    pass_training(trained, holder, utcnow() + timedelta(hours=1))
     passed = {e.center_id: e for e in training.enrollments(db.session, None, today)}[center.id]
     assert passed.passed_case == trained.id and passed.open_case is None
 
@@ -106,7 +84,7 @@ def test_a_manager_is_enrolled_from_the_appointment_and_again_from_a_renewal(app
 
 def test_the_days_a_manager_has_are_the_rule_tables_and_a_row_that_holds_for_none_enrolls_nobody(app, tmp_path):
     # headquarters gives 30 days instead of 60: a center founded on the new version signs 30
-    deploy(db.session, _with_rule(app, tmp_path, lambda text: text.replace("<text>60</text>", "<text>30</text>")
+    deploy(db.session, with_training_rule(app, tmp_path, lambda text: text.replace("<text>60</text>", "<text>30</text>")
                                   .replace("تا ۶۰ روز", "تا ۳۰ روز")), "center_founding")
     db.session.commit()
     center = found_center(app, ACTORS["applicant"])
@@ -118,7 +96,7 @@ def test_the_days_a_manager_has_are_the_rule_tables_and_a_row_that_holds_for_non
 
     # a rule only for managers over 100 holds for nobody: the next center's manager is not enrolled
     (tmp_path / "again").mkdir()
-    deploy(db.session, _with_rule(app, tmp_path / "again", lambda text: text.replace(
+    deploy(db.session, with_training_rule(app, tmp_path / "again", lambda text: text.replace(
         '<inputEntry id="InputEntry_training_within_1">\n          <text>-</text>',
         '<inputEntry id="InputEntry_training_within_1">\n          <text>&gt; 100</text>').replace(
         "مدیر کانون باید", "مدیر بالای ۱۰۰ سال باید")), "center_founding")
@@ -167,24 +145,16 @@ def test_a_training_package_that_does_not_hold_together_is_refused_at_deploy(app
     assert problem in str(refused.value)
 
 
-def _change_form(app, case: Case, holder) -> dict:
-    fixture = json.loads((SCENARIO_DIR / "manager_change" / "fixtures.json").read_text("utf-8"))["manager_change"]
-    return {**fixture, "documents": {
-        field: documents.store_document(db.session, app.config["STORAGE_DIR"], case=case, user=holder, field=field,
-                                        filename=f"{field}.png", content=doc_bytes(i)).sha256
-        for i, field in enumerate(("manager_id_copy", "manager_photo", "manager_degree"))}}
-
-
 def test_a_rule_that_wants_training_before_holds_the_appointment_until_the_proposed_manager_passes(app, tmp_path):
     center = found_center(app, ACTORS["applicant"])
     holder = user(ACTORS["applicant"])
     # headquarters edits one cell of the rule table: a new manager passes the package before the province confirms
-    deploy(db.session, _with_rule(app, tmp_path, _BEFORE), "manager_change")
+    deploy(db.session, with_training_rule(app, tmp_path, TRAINING_BEFORE), "manager_change")
     db.session.commit()
     now = utcnow() + timedelta(hours=1)
     change = start_case(db.session, process_key="manager_change", starter=holder, center=center, now=now)
     complete_task(db.session, case=change, task_id=change.tasks[0].task_id, actor=holder, pin=PIN, now=now,
-                  data=_change_form(app, change, holder))
+                  data=proposal(app, change, holder))
     db.session.commit()
     appointment = training.trains_before(db.session, change)
     assert (appointment.national_id, appointment.full_name, appointment.rule.when) == (
@@ -206,7 +176,7 @@ def test_a_rule_that_wants_training_before_holds_the_appointment_until_the_propo
                          linked_case=change, now=now)
     with pytest.raises(Conflict):
         start_case(db.session, process_key="manager_training", starter=holder, center=center, linked_case=change)
-    _completion(trained, holder, now + timedelta(hours=1))
+    pass_training(trained, holder, now + timedelta(hours=1))
     signed = facts.latest_detail(db.session, trained, "training")
     assert signed["manager"] == {"national_id": "0013542419", "full_name": "محمدحسین صالحی",
                                  "for_case": change.public_id}
@@ -222,7 +192,7 @@ def test_a_rule_for_training_before_does_not_let_another_procedure_link_to_the_c
     holder = user(ACTORS["applicant"])
     change = start_case(db.session, process_key="manager_change", starter=holder, center=center)
     complete_task(db.session, case=change, task_id=change.tasks[0].task_id, actor=holder, pin=PIN,
-                  data=_change_form(app, change, holder))
+                  data=proposal(app, change, holder))
     db.session.commit()
     assert training.trains_before(db.session, change) is None  # the shipped rule says within 60 days
     with pytest.raises(Conflict):  # and the manager in office already has a training case of its own to start
@@ -243,5 +213,5 @@ def test_a_rule_for_training_before_does_not_let_another_procedure_link_to_the_c
 ])
 def test_a_training_rule_that_does_not_hold_together_is_refused_at_deploy(app, tmp_path, edit, problem):
     with pytest.raises(engine.SpecError) as refused:
-        deploy(db.session, _with_rule(app, tmp_path, edit), "manager_change")
+        deploy(db.session, with_training_rule(app, tmp_path, edit), "manager_change")
     assert problem in str(refused.value)
