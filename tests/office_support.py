@@ -22,7 +22,7 @@ from workflows.demo import DEMO_ACCOUNTS
 from workflows.models import Case, Center, Inquiry, utcnow
 
 __all__ = ["national_id", "base_time", "founding", "answer", "decide", "licensed", "doc_bytes", "tokens_for",
-           "with_training_rule", "TRAINING_BEFORE", "proposal", "pass_training"]
+           "with_training_rule", "TRAINING_BEFORE", "proposal", "renewal_form", "pass_training"]
 
 
 def national_id(n: int) -> str:
@@ -147,7 +147,16 @@ TRAINING_BEFORE = (lambda text: text.replace("<text>\"within\"</text>", "<text>\
 
 def proposal(app, case: Case, holder) -> dict:
     """The manager change's fixture (a new manager, 0013542419), with its documents uploaded to the case."""
-    fixture = json.loads((SCENARIO_DIR / "manager_change" / "fixtures.json").read_text("utf-8"))["manager_change"]
+    return _application(app, case, holder, "manager_change", "manager_change")
+
+
+def renewal_form(app, case: Case, holder) -> dict:
+    """The term renewal's fixture (the founding fixture's manager), with its documents uploaded to the case."""
+    return _application(app, case, holder, "term_renewal", "renewal")
+
+
+def _application(app, case: Case, holder, scenarios: str, key: str) -> dict:
+    fixture = json.loads((SCENARIO_DIR / scenarios / "fixtures.json").read_text("utf-8"))[key]
     return {**fixture, "documents": {
         field: documents.store_document(db.session, app.config["STORAGE_DIR"], case=case, user=holder, field=field,
                                         filename=f"{field}.png", content=doc_bytes(i)).sha256

@@ -118,6 +118,8 @@ def start_case(session: Session, *, process_key: str, starter: User, center: Cen
         raise Forbidden("this role does not start this procedure")
     trains = _trains_for(session, proc, starter, linked_case)
     if trains is not None:  # the proposed manager of an open appointing case, trained before it is confirmed
+        if center is not None and center.id != linked_case.center_id:
+            raise Conflict("cannot link to that case")
         center = linked_case.center
     elif proc.needs_center:
         if center is None:

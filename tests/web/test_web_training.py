@@ -8,14 +8,15 @@ import hashlib
 import json
 from datetime import timedelta
 
-from office_support import TRAINING_BEFORE, answer, decide, pass_training, proposal, with_training_rule
+from office_support import (TRAINING_BEFORE, answer, decide, pass_training, proposal, renewal_form, tokens_for,
+                            with_training_rule)
 from support import ACTORS, PIN, found_center, login, user
 from test_web_procedures import post_task, start_from_center
 from web.certificate import certificate_context
 from web.extensions import db
 import web.scope
-from workflows import procedures, training
-from workflows.cases import complete_task, deploy
+from workflows import facts, procedures, training
+from workflows.cases import complete_task, deploy, start_case
 from workflows.models import Case, Record, tehran_today, utcnow
 
 
@@ -164,3 +165,38 @@ def test_the_case_page_says_the_training_rule_and_the_holder_trains_the_proposed
     assert post_task(client, case_id, {"decision": "approve"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Case, case_id).status == "appointed"
+
+
+def test_through_the_api_the_holder_starts_the_proposed_managers_training_and_the_province_is_refused_by_field(
+        app, client, tmp_path):
+    center = found_center(app, ACTORS["applicant"])
+    other = found_center(app, "applicant2", manager_national_id="0499370899")
+    holder = user(ACTORS["applicant"])
+    deploy(db.session, with_training_rule(app, tmp_path, TRAINING_BEFORE), "term_renewal")
+    db.session.commit()
+    now = utcnow()
+    renewal = start_case(db.session, process_key="term_renewal", starter=user("arak_officer"), center=center, now=now)
+    complete_task(db.session, case=renewal, task_id=renewal.tasks[0].task_id, actor=holder, pin=PIN, now=now,
+                  data=renewal_form(app, renewal, holder))
+    db.session.commit()
+    answer(renewal, now)
+    decide(renewal, "arak_officer", "approve", now)
+    headers = tokens_for(ACTORS["applicant"], "markazi_officer")
+
+    refused = client.post(f"/api/v1/cases/{renewal.id}/tasks/{renewal.tasks[0].task_id}/complete",
+                          json={"data": {"decision": "approve"}, "pin": PIN}, headers=headers["markazi_officer"])
+    assert refused.status_code == 422 and "نگذرانده است" in refused.get_json()["errors"]["decision"][0]
+    mismatched = client.post("/api/v1/cases", json={"process_key": "manager_training", "linked_case_id": renewal.id,
+                                                    "center_id": other.id}, headers=headers[ACTORS["applicant"]])
+    assert mismatched.status_code == 404  # another holder's center
+    started = client.post("/api/v1/cases", json={"process_key": "manager_training", "linked_case_id": renewal.id},
+                          headers=headers[ACTORS["applicant"]])
+    assert started.status_code == 201 and started.get_json()["linked_case_id"] == renewal.id
+    trained = db.session.get(Case, started.get_json()["id"])
+    pass_training(trained, holder, utcnow())
+    assert facts.latest_detail(db.session, trained, "training")["manager"]["for_case"] == renewal.public_id
+    db.session.expire_all()
+    confirmed = client.post(f"/api/v1/cases/{renewal.id}/tasks/{renewal.tasks[0].task_id}/complete",
+                            json={"data": {"decision": "approve"}, "pin": PIN}, headers=headers["markazi_officer"])
+    assert confirmed.status_code == 200, confirmed.get_json()
+    assert db.session.get(Case, renewal.id).status == "renewed"

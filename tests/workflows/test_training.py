@@ -10,21 +10,14 @@ from datetime import timedelta
 import pytest
 
 import engine
-from office_support import TRAINING_BEFORE, answer, decide, doc_bytes, pass_training, proposal, with_training_rule
-from support import ACTORS, PIN, SCENARIO_DIR, found_center, user
+from office_support import (TRAINING_BEFORE, answer, decide, pass_training, proposal, renewal_form,
+                            with_training_rule)
+from support import ACTORS, PIN, found_center, user
 from web.extensions import db
 from workflows import documents, facts, procedures, training
 from workflows.cases import complete_task, deploy, start_case
 from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.models import Case, tehran_today, utcnow
-
-
-def _renewal_form(app, case: Case, holder) -> dict:
-    fixture = json.loads((SCENARIO_DIR / "term_renewal" / "fixtures.json").read_text("utf-8"))["renewal"]
-    return {**fixture, "documents": {
-        field: documents.store_document(db.session, app.config["STORAGE_DIR"], case=case, user=holder, field=field,
-                                        filename=f"{field}.png", content=doc_bytes(i)).sha256
-        for i, field in enumerate(("manager_id_copy", "manager_photo", "manager_degree"))}}
 
 
 def _package() -> training.Package:
@@ -72,7 +65,7 @@ def test_a_manager_is_enrolled_from_the_appointment_and_again_from_a_renewal(app
     later = utcnow() + timedelta(days=3)
     renewal = start_case(db.session, process_key="term_renewal", starter=user("arak_officer"), center=center, now=later)
     complete_task(db.session, case=renewal, task_id=renewal.tasks[0].task_id, actor=holder, pin=PIN, now=later,
-                  data=_renewal_form(app, renewal, holder))
+                  data=renewal_form(app, renewal, holder))
     db.session.commit()
     answer(renewal, later)
     decide(renewal, "arak_officer", "approve", later)
