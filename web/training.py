@@ -45,6 +45,7 @@ def training_view(case: Case) -> dict | None:
                                     attempts=to_persian_digits(str(row.attempts))) if row else None})
     return {"title": package.title, "modules": modules, "all_passed": all(m["passed"] for m in modules),
             "signed": facts.latest_detail(db.session, case, "training"),
+            "trainee": training.trainee(db.session, case) if case.outcome is None else None,
             "may_take": _may_take(case)}
 
 

@@ -37,7 +37,7 @@ from workflows.models import Case, Center, Office, Record, TrainingProgress, teh
 
 __all__ = ["Question", "Module", "Package", "Attempt", "Enrollment", "Rule", "Appointment", "packages", "package_for",
            "check_tables", "check_rule", "check_media", "media_file", "answer", "progress", "completion_problems",
-           "signed_completion", "signed_rule", "appointment_of", "trains_before", "passed_since", "before_problems",
+           "signed_completion", "trainee", "signed_rule", "appointment_of", "trains_before", "passed_since", "before_problems",
            "enrollments", "media_type", "MEDIA_TYPES", "RULE_VARIABLE", "WHEN"]
 
 #: the media a module may show, by the content type their first bytes say
@@ -418,23 +418,28 @@ def completion_problems(session: Session, case: Case, package: Package, field: s
     return {field: [forms.t("errors.training_modules_left", modules="، ".join(missing))]}
 
 
+def trainee(session: Session, case: Case) -> dict | None:
+    """Whom a training case trains: the proposed manager of the appointing case it is linked to, as that
+    application signed them (with the case), else the manager in office, as the center's signed records
+    say (with the term); None when it has neither."""
+    linked = session.get(Case, case.linked_case_id) if case.linked_case_id else None
+    appointment = appointment_of(session, linked) if linked is not None else None
+    if appointment is not None:
+        return {"national_id": appointment.national_id, "full_name": appointment.full_name,
+                "for_case": linked.public_id}
+    proved = facts.check_centers(session, [case.center_id])[case.center_id][0] if case.center_id else None
+    term = proved.current_term if proved is not None else None
+    return {"term_id": term["id"], "national_id": term["national_id"], "full_name": term["full_name"]} \
+        if term else None
+
+
 def signed_completion(session: Session, case: Case, package: Package) -> dict:
     """What the completion record signs: the package and its version, the manager it was taken for (the
     proposed manager of the appointing case it is linked to, as that application signed them; else the
     manager in office, as the center's signed records say), and each module's best result and the day it
     was passed."""
-    linked = session.get(Case, case.linked_case_id) if case.linked_case_id else None
-    appointment = appointment_of(session, linked) if linked is not None else None
-    if appointment is not None:
-        manager = {"national_id": appointment.national_id, "full_name": appointment.full_name,
-                   "for_case": linked.public_id}
-    else:
-        proved = facts.check_centers(session, [case.center_id])[case.center_id][0] if case.center_id else None
-        term = proved.current_term if proved is not None else None
-        manager = {"term_id": term["id"], "national_id": term["national_id"], "full_name": term["full_name"]} \
-            if term else None
     done = progress(session, case)
-    return {"package": package.key, "version": package.version, "manager": manager,
+    return {"package": package.key, "version": package.version, "manager": trainee(session, case),
             "modules": {m.key: {"correct": done[m.key].correct, "of": done[m.key].total,
                                 "attempts": done[m.key].attempts,
                                 "passed_on": tehran_today(done[m.key].passed_at).isoformat()}

@@ -153,6 +153,7 @@ def test_the_case_page_says_the_training_rule_and_the_holder_trains_the_proposed
     trained = db.session.get(Case, int(started.headers["Location"].rsplit("/", 1)[1]))
     assert (trained.process_key, trained.linked_case_id, trained.center_id) == ("manager_training", case_id, center.id)
     assert 'id="training-rule-open"' in client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "این دوره برای محمدحسین صالحی است (مدیر پیشنهادی" in client.get(f"/cases/{trained.id}").get_data(as_text=True)
     assert client.post(f"/cases/{case_id}/training").status_code == 409  # one open training for the case
     pass_training(trained, holder, utcnow())
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)

@@ -12,7 +12,7 @@ import pytest
 import engine
 from office_support import (TRAINING_BEFORE, answer, decide, pass_training, proposal, renewal_form,
                             with_training_rule)
-from support import ACTORS, PIN, found_center, user
+from support import ACTORS, PIN, found_center, in_county_review, user
 from web.extensions import db
 from workflows import documents, facts, procedures, training
 from workflows.cases import complete_task, deploy, start_case
@@ -208,3 +208,30 @@ def test_a_training_rule_that_does_not_hold_together_is_refused_at_deploy(app, t
     with pytest.raises(engine.SpecError) as refused:
         deploy(db.session, with_training_rule(app, tmp_path, edit), "manager_change")
     assert problem in str(refused.value)
+
+
+def test_a_founder_trains_the_first_manager_before_the_license_when_the_rule_says_so(app, tmp_path):
+    deploy(db.session, with_training_rule(app, tmp_path, TRAINING_BEFORE), "center_founding")
+    db.session.commit()
+    founding = in_county_review(app)
+    founder = user(ACTORS["applicant"])
+    complete_task(db.session, case=founding, task_id=founding.tasks[0].task_id, actor=user(ACTORS["county"]),
+                  data={"decision": "approve"}, pin=PIN)
+    db.session.commit()
+    with pytest.raises(InvalidInput):
+        complete_task(db.session, case=founding, task_id=founding.tasks[0].task_id, actor=user(ACTORS["province"]),
+                      data={"decision": "approve"}, pin=PIN)
+    db.session.rollback()
+    # the founding has no center yet: the training case is the founding's, in its county, for its manager
+    trained = start_case(db.session, process_key="manager_training", starter=founder, linked_case=founding)
+    assert (trained.center_id, trained.county_office_id, trained.applicant_id) == (
+        None, founding.county_office_id, founder.id)
+    pass_training(trained, founder, utcnow())
+    appointment = training.appointment_of(db.session, founding)
+    assert facts.latest_detail(db.session, trained, "training")["manager"]["national_id"] == appointment.national_id
+    complete_task(db.session, case=founding, task_id=founding.tasks[0].task_id, actor=user(ACTORS["province"]),
+                  data={"decision": "approve"}, pin=PIN)
+    db.session.commit()
+    assert founding.status == "licensed"
+    enrolled = {e.center_id: e for e in training.enrollments(db.session, None, tehran_today(utcnow()))}
+    assert (enrolled[founding.center_id].when, enrolled[founding.center_id].passed_case) == ("before", trained.id)
