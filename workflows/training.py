@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -296,9 +296,11 @@ def passed_since(session: Session, package_key: str, national_id: str, since: da
     """The case whose signed completion of the package names this person, signed on or after ``since``
     (the latest; None: none did)."""
     found = None
+    earliest = datetime.combine(since, time.min, timezone.utc) - timedelta(days=1)  # before Tehran's day began
     for case_id, canonical, signed_at in session.execute(
             select(Record.case_id, Record.canonical, Record.created_at).join(Case, Case.id == Record.case_id)
-            .where(Case.process_key.in_(_procedures_of(session, package_key))).order_by(Record.id)):
+            .where(Case.process_key.in_(_procedures_of(session, package_key)), Record.created_at >= earliest)
+            .order_by(Record.id)):
         if _completed_for(canonical, package_key) == national_id and tehran_today(signed_at) >= since:
             found = case_id
     return found
