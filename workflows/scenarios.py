@@ -20,6 +20,10 @@ ends with a license) and the named values a ``patch`` may use. A scenario starts
   starts another case of a procedure, not linked to this one (the next season's report; as ``as``,
   the center's holder by default; ``"case": "next"`` aims later steps at it);
 - ``pass_modules``: the training case's taker passes these modules' quizzes, every answer right;
+  (a confirmation whose signed training rule wants the proposed manager trained first is preceded by
+  that training, as its holder would take it: every module passed and the package procedure's
+  ``@completion`` signed, so that an appointing procedure's scenarios hold whichever way
+  ``manager_training.dmn`` says; a step that expects the confirmation refused is not)
 - ``start_refused``: the case's center cannot start this procedure now (as ``as``, the center's holder
   by default), as when its license is suspended;
 - ``check``: expectations only;
@@ -61,7 +65,7 @@ from workflows import cases, documents, inquiries, pki, procedures, registry, ti
 from workflows.demo import DEMO_ACCOUNTS, seed_demo
 from workflows.errors import InvalidInput, WorkflowError
 from workflows.keys import unlock_signer
-from workflows.models import Base, Case, Center, Inquiry, License, ManagerTerm, Record, User, utcnow
+from workflows.models import Base, Case, CaseTask, Center, Inquiry, License, ManagerTerm, Record, User, tehran_today, utcnow
 from workflows.people import system_user
 from workflows.verification import verify_case
 
@@ -295,12 +299,33 @@ class Run:
                 return None
             savepoint.rollback()
             raise ScenarioFailed(f"{here}: accepted, expected a refusal on {sorted(step['expect_error'])}")
+        self._train_first(target, task, data, now)
         try:
             change = cases.complete_task(self.session, case=target, task_id=task.task_id, actor=actor, data=data,
                                          pin=_pin(actor), now=now)
         except InvalidInput as error:
             raise ScenarioFailed(f"{here}: {step['task']} refused the form: {error.errors}") from None
         return change.records
+
+    def _train_first(self, case: Case, task: CaseTask, data: dict, now: datetime) -> None:
+        """Before a confirmation whose signed rule wants the proposed manager trained first, the case's
+        holder trains them in a linked case: every module passed, the completion signed."""
+        procedure = procedures.of_version(self.session, case.spec_version)
+        meaning = procedure.tasks.get(task.name)
+        if meaning is None or not meaning.confirms_manager or procedure.action_for(task.name, data) != "approve":
+            return
+        appointment = training.trains_before(self.session, case)
+        if appointment is None or training.passed_since(self.session, appointment.rule.package, appointment.national_id,
+                                                        tehran_today(case.created_at)) is not None:
+            return
+        package = next(p for p in training.packages(procedures.newest_tables(self.session))
+                       if p.key == appointment.rule.package)
+        trained = cases.start_case(self.session, process_key=package.procedure, starter=case.applicant,
+                                   center=case.center, linked_case=case, now=now)
+        for module in package.modules:
+            training.answer(self.session, trained, module, {q.key: q.answer for q in module.questions}, now)
+        cases.complete_task(self.session, case=trained, task_id=trained.tasks[0].task_id, actor=case.applicant,
+                            data=self._fixture(package.procedure, "completion"), pin=_pin(case.applicant), now=now)
 
     def _answer(self, case: Case, results: Any, now: datetime) -> list[Record]:
         agencies = {a.agency: a for a in DEMO_ACCOUNTS if a.agency}

@@ -14,7 +14,7 @@ from office_support import (TRAINING_BEFORE, answer, decide, pass_training, prop
                             with_training_rule)
 from support import ACTORS, PIN, found_center, in_county_review, user
 from web.extensions import db
-from workflows import documents, facts, procedures, training
+from workflows import documents, facts, procedures, scenarios, training
 from workflows.cases import complete_task, deploy, start_case
 from workflows.errors import Conflict, InvalidInput, NotFound
 from workflows.models import Case, tehran_today, utcnow
@@ -235,3 +235,21 @@ def test_a_founder_trains_the_first_manager_before_the_license_when_the_rule_say
     assert founding.status == "licensed"
     enrolled = {e.center_id: e for e in training.enrollments(db.session, None, tehran_today(utcnow()))}
     assert (enrolled[founding.center_id].when, enrolled[founding.center_id].passed_case) == ("before", trained.id)
+
+
+def test_the_appointing_procedures_scenarios_hold_when_headquarters_makes_training_come_first(app, tmp_path):
+    folder = tmp_path / "bpmn"
+    shutil.copytree(app.config["BPMN_DIR"], folder)
+    source = folder / "manager_training.dmn"
+    source.write_text(TRAINING_BEFORE(source.read_text("utf-8")), "utf-8")
+    # flask deploy runs these: the runner trains the proposed manager before each confirmation, as a holder would
+    assert scenarios.check_packages(folder, ["manager_change", "term_renewal"]) == []
+    for key in ("center_founding", "manager_change"):
+        deploy(db.session, folder, key)
+    db.session.commit()
+    run = scenarios.run_file(db.session, folder, folder / "scenarios" / "manager_change" / "approve.json",
+                             app.config["STORAGE_DIR"], app.config["SYSTEM_SIGNING_PIN"], app.config["CA_KEY_PASSPHRASE"])
+    db.session.commit()
+    change = run.cases["main"]
+    trained = db.session.scalars(db.select(Case).where(Case.linked_case_id == change.id)).one()
+    assert (trained.process_key, trained.outcome, change.status) == ("manager_training", "training_passed", "appointed")
