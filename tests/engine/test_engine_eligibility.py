@@ -117,6 +117,24 @@ def test_collect_sets_an_empty_list_where_spiff_would_set_nothing(spec, task, ta
     assert decision_task.dmnEngine.result(data) == {output: []}
 
 
+def test_a_deciding_table_sets_its_variable_to_none_when_no_row_holds(spec, tmp_path):
+    """manager_training (UNIQUE: the first row that holds decides): the shipped row holds for any manager;
+    a table whose only row holds for nobody sets None, not nothing, so an earlier pass's rule is not kept."""
+    decision_task = spec.spec.task_specs["decide_training"]
+    data = SimpleNamespace(data={"application": {"facts": MANAGER_ELIGIBLE}},
+                           workflow=SimpleNamespace(script_engine=engine.RestrictedScriptEngine()))
+    decided = decision_task.dmnEngine.result(data)["manager_training"]
+    assert (decided["when"], decided["days"], decided["package"]) == ("within", 60, "new_manager")
+    folder = copy_bpmn_dir(tmp_path)
+    source = folder / "manager_training.dmn"
+    source.write_text(source.read_text("utf-8").replace(
+        '<inputEntry id="InputEntry_training_within_1">\n          <text>-</text>',
+        '<inputEntry id="InputEntry_training_within_1">\n          <text>&gt; 100</text>'), "utf-8")
+    edited = load_spec("center_founding", folder).spec.task_specs["decide_training"]
+    assert DMNEngine(edited.dmnEngine.decision_table).result(data) == {}  # Spiff's own: nothing set
+    assert edited.dmnEngine.result(data) == {"manager_training": None}
+
+
 @pytest.mark.parametrize("missing", ["manager_age", "manager_current_centers", "space_area_m2"])
 def test_missing_fact_is_an_expression_error(spec, missing):
     instance = start(spec)
