@@ -109,9 +109,9 @@ def test_a_visit_that_finds_the_space_short_returns_the_case_with_the_reasons(ap
     sign_in(page, base, "applicant1")
     page.goto(f"{base}/notifications")
     told = page.inner_text("main")
-    assert "۸۰ مترمربع" in told and "امام جماعت در بازدید حاضر نبود" in told
+    assert "۸۰ مترمربع" in told and "امام جماعت باید در بازدید حاضر باشد" in told
     page.goto(f"{base}/cases/{case.id}")
     follow(page, "#open-task")
     reasons = page.inner_text("#violations")
-    assert "۸۰ مترمربع" in reasons and "امام جماعت در بازدید حاضر نبود" in reasons
+    assert "۸۰ مترمربع" in reasons and "امام جماعت باید در بازدید حاضر باشد" in reasons
     no_problems(problems)

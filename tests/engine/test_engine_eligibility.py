@@ -93,7 +93,7 @@ def test_every_violation_is_collected_in_table_order_with_a_persian_message(spec
     assert "۸۰" in messages["space_area"]
     assert "۲۰۰" in messages["space_distance"]
     assert "دیپلم" in messages["manager_education"]
-    assert messages["manager_already_managing"] == "مدیر پیشنهادی هم‌اکنون مدیر کانون دیگری است."
+    assert messages["manager_already_managing"] == "مدیر پیشنهادی نباید هم‌اکنون مدیر کانون دیگری باشد."
     assert not any(re.search(r"[0-9]", message) for message in messages.values())
 
 
