@@ -293,7 +293,7 @@ def evaluation_desk(case: Case) -> dict | None:
     form = case_form(case, rubric.form)
     signed = facts.latest_detail(db.session, case, "evaluation")
     year = signed["year"] if signed else evaluation.year_of(tehran_today(utcnow()))
-    rule = next((r for r in reporting.rules(spec.tables) if r.process_key == rubric.reports_from), None)
+    rule = reporting.rule_for(spec.tables, rubric.reports_from)
     reports = reporting.center_reports(db.session, rule, case.center_id, (year - 1, year)) if rule else []
     history = [e for e in evaluation.confirmed_evaluations(db.session, [case.county_office_id], None)
                if e.center_id == case.center_id and e.case_id != case.id] if case.county_office_id else []

@@ -313,7 +313,8 @@ def _application_documents(session: Session, case: Case, procedure: procedures.P
 def _check_references(session: Session, case: Case, procedure: procedures.Procedure, task: CaseTask,
                       form: forms.FormSpec, cleaned: dict, actor: User, today: date) -> Office | None:
     """Checks the schema cannot make: the offices and documents the form names, the inquiries of this case,
-    a field signed once per center, a score its evidence does not allow (``evaluation``), a training
+    a field signed once per center, a report's participants its programmes cannot have had (``reporting``),
+    a score its evidence does not allow (``evaluation``), a training
     completion before every module is passed, a confirmation whose proposed manager the signed training rule
     wants trained first and who is not (``training``).
     An office's step signs only documents its signer uploaded (a visit's photos are the expert's, not a
@@ -357,6 +358,9 @@ def _check_references(session: Session, case: Case, procedure: procedures.Proced
     rubric = evaluation.rubric_for(tables, case.process_key, task.form_key)
     if rubric is not None and not errors:
         errors.update(evaluation.evidence_problems(session, case, rubric, cleaned, today))
+    report = reporting.rule_for(tables, case.process_key)
+    if report is not None and not errors:  # its forms without programmes count none
+        errors.update(reporting.count_problems(report, cleaned))
     package = training.package_for(tables, case.process_key)
     if package is not None and not errors:
         errors.update(training.completion_problems(session, case, package, next(iter(form.labels))))

@@ -223,8 +223,7 @@ def evidence_problems(session: Session, case: Case, rubric: Rubric, cleaned: dic
                                                 licensed=forms.to_persian_digits(str(licensed)))]}
     from_reports = [c.key for c in rubric.criteria if c.evidence == "reports"
                     and cleaned[rubric.scores_section][c.key] > 0]
-    rule = next((r for r in reporting.rules(procedures.spec_of_case(session, case).tables)  # the case's version
-                 if r.process_key == rubric.reports_from), None)
+    rule = reporting.rule_for(procedures.spec_of_case(session, case).tables, rubric.reports_from)  # the case's version
     if not from_reports or rule is None or case.center_id is None:
         return {}
     if any(center == case.center_id and filed_year == year

@@ -18,12 +18,13 @@ import jdatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import forms
 from forms.persian import TEHRAN
 from signing import parse_time
 from workflows import facts, procedures
 from workflows.models import Case, Center, License, Office, Record, tehran_today
 
-__all__ = ["Period", "Rules", "MissedReports", "SharedMember", "shared_members", "rules", "check_tables", "period_of", "period_containing",
+__all__ = ["Period", "Rules", "rule_for", "count_problems", "MissedReports", "SharedMember", "shared_members", "rules", "check_tables", "period_of", "period_containing",
            "due_periods", "missed_reports", "filed", "CenterReport", "center_reports", "CountyActivity", "county_activity", "activity_levels"]
 
 
@@ -54,6 +55,8 @@ class Rules:
     #: the report's list of programmes and its section of participant counts (by age band and gender)
     programmes_field: str = ""
     participants_field: str = ""
+    #: the field of a programme that counts its participants
+    programme_participants_field: str = ""
     #: the choice list whose labels name the activity levels
     activity_levels_choices: str = ""
 
@@ -92,7 +95,7 @@ def rules(tables: Any) -> list[Rules]:
                            entry["due_days"], entry["look_back"], entry["flag_after"], entry.get("period_choices", ""),
                            entry.get("members_field", ""), entry.get("member_id_field", ""),
                            entry.get("programmes_field", ""), entry.get("participants_field", ""),
-                           entry.get("activity_levels_choices", "")))
+                           entry.get("programme_participants_field", ""), entry.get("activity_levels_choices", "")))
     return found
 
 
@@ -114,7 +117,7 @@ def problems(key: str, entry: Any) -> list[str]:
     if entry.get("period_months") not in (1, 2, 3, 4, 6, 12):
         found.append(f"reporting.{key}.period_months: one of 1, 2, 3, 4, 6, 12")
     for name in ("period_choices", "members_field", "member_id_field", "programmes_field", "participants_field",
-                 "activity_levels_choices"):
+                 "programme_participants_field", "activity_levels_choices"):
         if not isinstance(entry.get(name, ""), str):
             found.append(f"reporting.{key}.{name}: a name")
     for name in ("year_field", "period_field"):
@@ -135,6 +138,27 @@ def problems(key: str, entry: Any) -> list[str]:
         found.append(f"reporting.{key}.activity_levels: from the most programmes down, each fewer than the one "
                      "before, the last 0")
     return found
+
+
+def rule_for(tables: Any, process_key: str) -> Rules | None:
+    return next((r for r in rules(tables) if r.process_key == process_key), None)
+
+
+def count_problems(rule: Rules, cleaned: dict) -> dict[str, list[str]]:
+    """A report whose participants by age band and gender cannot be its programmes' (keyed by the
+    section): the season's participants are at least the best-attended programme's and at most all the
+    programmes' together (one person may come to several), none without a programme."""
+    if not (rule.programmes_field and rule.participants_field and rule.programme_participants_field):
+        return {}
+    counts = [p.get(rule.programme_participants_field) for p in _list(cleaned, rule.programmes_field)]
+    counts = [c for c in counts if type(c) is int]
+    total = sum(_counts(cleaned, rule.participants_field))
+    most, together = max(counts, default=0), sum(counts)
+    if most <= total <= together:
+        return {}
+    digits = forms.to_persian_digits
+    return {rule.participants_field: [forms.t("errors.participants_bounds", total=digits(str(total)),
+                                              most=digits(str(most)), together=digits(str(together)))]}
 
 
 def period_of(rule: Rules, year: int, number: int) -> Period:
@@ -309,7 +333,7 @@ def activity_levels(tables: Any, process_key: str) -> list[tuple[str, int]]:
 def shared_members(session: Session, case: Case, today: date) -> list[SharedMember]:
     """The members of the case's latest signed report whose ID the latest report of another center, signed
     within the lists' look-back, names too (a person counted by two centers), in the report's order."""
-    rule = next((r for r in rules(procedures.newest_tables(session)) if r.process_key == case.process_key), None)
+    rule = rule_for(procedures.newest_tables(session), case.process_key)
     if rule is None or not rule.members_field or not rule.member_id_field or case.center_id is None:
         return []
     own = session.scalars(select(Record.form_data).where(

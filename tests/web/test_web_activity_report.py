@@ -18,7 +18,7 @@ from workflows.models import Case, Record, tehran_today, utcnow
 
 def _report(members: list[str]) -> dict:
     form = {"year": "۱۴۰۵", "season": "3", "programmes.0.title": "کلاس قرآن نوجوانان", "programmes.0.kind": "class",
-            "programmes.0.held_on": "1405/08/20", "programmes.0.participants": "۲۴"}
+            "programmes.0.held_on": "1405/08/20", "programmes.0.participants": "۴۰"}
     for band in ("under_12", "12_17", "18_35", "over_35"):
         form[f"participants.male_{band}"] = form[f"participants.female_{band}"] = "5"
     for number, code in enumerate(members):
@@ -37,13 +37,17 @@ def test_the_holder_files_a_season_and_a_member_twice_or_a_wrong_id_is_refused_i
     for members, message in (([first, wrong], "کد ملی نامعتبر است."), ([first, first], "این مقدار در فهرست تکراری است.")):
         refused = post_task(client, case_id, _report(members))
         assert refused.status_code == 422 and message in refused.get_data(as_text=True), members
+    # a programme of 90 in a season the age and gender table counts 40 for: the table cannot be its programmes'
+    counted = post_task(client, case_id, {**_report([first, second]), "programmes.0.participants": "۹۰"})
+    assert counted.status_code == 422 and "جمع جدول سن و جنسیت (۴۰ نفر) با برنامه‌ها نمی‌خواند" in \
+        counted.get_data(as_text=True) and "پرشمارترین برنامه (۹۰ نفر)" in counted.get_data(as_text=True)
     assert db.session.query(Record).filter(Record.case_id == case_id).count() == 0
     assert post_task(client, case_id, _report([first, second])).status_code == 302
     db.session.expire_all()
     assert db.session.get(Case, case_id).status == "county_acknowledge"
     signed = json.loads(db.session.query(Record).filter(Record.case_id == case_id).one().form_data)
     assert signed["year"] == 1405 and [m["national_id"] for m in signed["members"]] == [first, second]
-    assert signed["participants"]["female_12_17"] == 5 and signed["programmes"][0]["participants"] == 24
+    assert signed["participants"]["female_12_17"] == 5 and signed["programmes"][0]["participants"] == 40
 
     client.post("/logout")
     login(client, "arak_officer")

@@ -30,7 +30,7 @@ def _report(center: Center, year: int, season: int, programmes: int, members: li
     complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=holder, pin=PIN, now=now, data={
         "year": year, "season": str(season), "participants": bands,
         "programmes": [{"title": f"برنامه شماره {i}", "kind": "class", "held_on": tehran_today(now).isoformat(),
-                        "participants": 10} for i in range(programmes)],
+                        "participants": 40} for i in range(programmes)],
         "members": [{"full_name": f"عضو {code}", "national_id": code, "gender": "male", "birth_year": 1390}
                     for code in members]})
     complete_task(db.session, case=case, task_id=case.tasks[0].task_id, actor=user("arak_officer"), pin=PIN,
