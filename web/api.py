@@ -26,7 +26,7 @@ from web.errors import error_body
 from web.extensions import csrf, db
 from web.openapi import (
     CaseRequest, CompleteRequest, DraftRequest, InquiryAnswerRequest, InquiryResendRequest, NoteRequest,
-    SigningSessionRequest,
+    QuizRequest, SigningSessionRequest,
     PAGE, PER_PAGE, TokenRequest, accepts, accepts_upload, answers, choice, deployed_choice, flag, parameter, query, refuses,
     request_body, returns, text,
 )
@@ -36,6 +36,7 @@ from web.scope import (
     case_application, case_form, case_or_404, county_choices, county_filter_choices, people_choices, deployed, latest_form_data, storage_dir,
     task_filters, timeline, verification_summary,
 )
+from web.training import media_response, module_or_404, take_quiz, training_json
 from web.transaction import commits
 from workflows.inbox import QUEUES, SORTS, search_tasks
 from workflows import access, documents, evidence, facts, inquiries, keys, log, notes, procedures
@@ -391,6 +392,48 @@ def add_note(case_id: int):
     record = notes.add_note(db.session, case=case, author=g.api_user, action=body["kind"], text=body["text"],
                             now=utcnow(), pin=body.get("pin"), signing_session=body.get("signing_session"))
     return jsonify({"seq": record.seq, "action": record.action, "hash": record.hash}), 201
+
+
+@bp.get("/cases/<int:case_id>/training")
+@authenticated
+@returns("Training")
+def read_training(case_id: int):
+    """A training case: each module's Persian text, media (GET its url) and quiz, the pass mark, the
+    progress kept, whom it trains and, once signed, what its completion signed. The right answers are
+    never sent. Complete the training with the task's form (POST …/complete) once every module is passed."""
+    return jsonify(training_json(case_or_404(g.api_user, case_id), g.api_user))
+
+
+@bp.get("/training/media/<sha256>")
+@authenticated
+@returns(media="application/octet-stream")
+def training_media(sha256: str):
+    """A training module's media file (PNG, JPEG, PDF, MP4 or WebM, as its Content-Type says), by the
+    SHA-256 its module lists (GET …/training gives each file's url)."""
+    return media_response(sha256)
+
+
+@bp.post("/cases/<int:case_id>/training/<module_key>")
+@authenticated
+@accepts(QuizRequest)
+@refuses("an answer for a question the module does not ask, or one that is not text")
+@returns("QuizAttempt")
+@commits
+def answer_quiz(case_id: int, module_key: str):
+    """The center's holder answers a module's quiz ({"answers": {question key: choice value}}; a question
+    left out is wrong). Any number of attempts; the best result and the first pass are kept. 403 for
+    anyone else, or once the completion is signed."""
+    case = case_or_404(g.api_user, case_id)
+    _package, module = module_or_404(case, module_key)
+    answers = request_body()["answers"]
+    asked = {q.key for q in module.questions}
+    errors = {f"answers.{key}": [t("errors.unknown_field") if key not in asked else t("errors.not_text")]
+              for key, value in answers.items() if key not in asked or not isinstance(value, str)}
+    if errors:
+        raise InvalidInput(errors)
+    attempt = take_quiz(case, module, {key: forms.normalize_text(value) for key, value in answers.items()}, g.api_user)
+    return jsonify({"correct": attempt.correct, "total": attempt.total, "passed": attempt.passed,
+                    "pass_mark": module.pass_mark, "wrong": list(attempt.wrong)})
 
 
 @bp.post("/signing-sessions")

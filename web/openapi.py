@@ -150,6 +150,12 @@ class NoteRequest(SignedRequest):
     text = Text(2000, multiline=True)
 
 
+class QuizRequest(FormSchema):
+    """A quiz attempt: the choice code answered for each question, by the question's key."""
+
+    answers = JsonObject()
+
+
 class SigningSessionRequest(FormSchema):
     """Unlock the caller's key with the PIN for some minutes (default 15, at most 60)."""
 
@@ -362,6 +368,22 @@ RESPONSES: dict[str, dict[str, Any]] = {
                              _object({"value": _STR, "label": _STR}))}),
                          "draft": _null(_ANY_OBJECT), "current": _null(_ANY_OBJECT), "lock_version": _INT}),
     "DraftSaved": _object({"saved": {"const": True}}),
+    "Training": _object({
+        "case_id": _INT, "package": _object({"key": _STR, "title": _STR, "version": _HEX64}),
+        "trainee": _null(_object({"national_id": _STR, "full_name": _STR}, "whom it trains: the manager in office "
+                                 "(term_id) or the proposed manager of the linked case (for_case)")),
+        "may_take": _BOOL, "all_passed": _BOOL, "signed": _null(_ANY_OBJECT),
+        "modules": _list(_object({
+            "key": _STR, "title": _STR, "body": _list(_STR), "pass_mark": _INT,
+            "media": _list(_object({"sha256": _HEX64, "caption": _STR, "url": _STR})),
+            "questions": _list(_object({"key": _STR, "text": _STR,
+                                        "choices": _list(_object({"value": _STR, "label": _STR}))})),
+            "progress": _null(_object({"passed": _BOOL, "correct": _INT, "total": _INT, "attempts": _INT,
+                                       "passed_at": _null(_TIME)}))}))},
+        "a training case's modules with their quizzes (not the right answers) and the progress kept"),
+    "QuizAttempt": _object({"correct": _INT, "total": _INT, "passed": _BOOL, "pass_mark": _INT,
+                            "wrong": _list(_STR)},
+                           "the attempt scored: the questions answered wrongly, not what was right"),
     "Case": _object(_CASE, "a case; proved: its stored facts are the ones its signed records say"),
     "CaseList": _object({"cases": _list(_ref("Case"))}),
     "CaseDetail": _object({
@@ -427,6 +449,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
 _MEDIA_SCHEMAS: dict[str, dict[str, Any]] = {
     "application/pdf": {"type": "string", "contentMediaType": "application/pdf"},
     "text/plain": {"type": "string"},
+    "application/octet-stream": {"type": "string", "format": "binary",
+                                 "description": "a file: its Content-Type says which (an image, a PDF, a video)"},
 }
 
 

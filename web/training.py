@@ -19,7 +19,7 @@ from workflows.cases import start_case
 from workflows.errors import Forbidden, NotFound
 from workflows.models import Case, tehran_today, utcnow
 
-__all__ = ["bp", "training_view", "rule_view"]
+__all__ = ["bp", "training_view", "rule_view", "training_json", "module_or_404", "take_quiz", "media_response"]
 
 bp = Blueprint("training", __name__)
 
@@ -89,9 +89,50 @@ def start_for(case_id: int):
     return redirect(url_for("pages.case", case_id=started.id))
 
 
-def _may_take(case: Case) -> bool:
+def _may_take(case: Case, user=None) -> bool:
     """Only the case's holder takes its quizzes, and only while its completion is still to be signed."""
-    return case.applicant_id == current_user.id and case.outcome is None and bool(case.tasks)
+    return case.applicant_id == (user or current_user).id and case.outcome is None and bool(case.tasks)
+
+
+def module_or_404(case: Case, module_key: str) -> tuple[training.Package, training.Module]:
+    """A training case's package and one of its modules (404: the case is no training, or has no such module)."""
+    package = _package(case)
+    found = package.module(module_key) if package is not None else None
+    if found is None:
+        raise NotFound("module")
+    return package, found
+
+
+def take_quiz(case: Case, module: training.Module, chosen: dict, user) -> training.Attempt:
+    """Score an attempt of the holder's (403 for anyone else, or once the completion is signed)."""
+    if not _may_take(case, user):
+        raise Forbidden("only the center's holder takes the quiz, while the training is open")
+    return training.answer(db.session, case, module, chosen, utcnow())
+
+
+def training_json(case: Case, user) -> dict:
+    """A training case for the API: each module's text, media and quiz (the choices, not which is right)
+    and the progress kept, whom it trains and what its completion signed (404: no training case)."""
+    package = _package(case)
+    if package is None:
+        raise NotFound("training")
+    done = training.progress(db.session, case)
+    modules = []
+    for module in package.modules:
+        row = done.get(module.key)
+        modules.append({
+            "key": module.key, "title": module.title, "body": list(module.body), "pass_mark": module.pass_mark,
+            "media": [{"sha256": digest, "caption": caption, "url": url_for("api.training_media", sha256=digest)}
+                      for _name, digest, caption in module.media],
+            "questions": [{"key": q.key, "text": q.text, "choices": [{"value": c, "label": label} for c, label in q.choices]}
+                          for q in module.questions],
+            "progress": {"passed": row.passed_at is not None, "correct": row.correct, "total": row.total,
+                         "attempts": row.attempts, "passed_at": row.passed_at.isoformat() if row.passed_at else None}
+            if row else None})
+    return {"case_id": case.id, "package": {"key": package.key, "title": package.title, "version": package.version},
+            "trainee": training.trainee(db.session, case), "may_take": _may_take(case, user),
+            "all_passed": all(m["progress"] and m["progress"]["passed"] for m in modules),
+            "signed": facts.latest_detail(db.session, case, "training"), "modules": modules}
 
 
 @bp.route("/cases/<int:case_id>/training/<module_key>", methods=["GET", "POST"])
@@ -99,16 +140,11 @@ def _may_take(case: Case) -> bool:
 @commits
 def module(case_id: int, module_key: str):
     case = case_or_404(current_user, case_id)
-    package = _package(case)
-    found = package.module(module_key) if package is not None else None
-    if found is None:
-        raise NotFound("module")
+    package, found = module_or_404(case, module_key)
     attempt, chosen = None, {}
     if request.method == "POST":
-        if not _may_take(case):
-            raise Forbidden("only the center's holder takes the quiz, while the training is open")
         chosen = {q.key: normalize_text(request.form.get(f"q.{q.key}", "")) for q in found.questions}
-        attempt = training.answer(db.session, case, found, chosen, utcnow())
+        attempt = take_quiz(case, found, chosen, current_user)
     index = [m.key for m in package.modules].index(found.key)
     following = package.modules[index + 1] if index + 1 < len(package.modules) else None
     return render_template("training_module.html", case=case, package=package, module=found, attempt=attempt,
@@ -122,6 +158,11 @@ def module(case_id: int, module_key: str):
 @login_required
 def media(sha256: str):
     """A module's media file, found by the SHA-256 the current packages list it by."""
+    return media_response(sha256)
+
+
+def media_response(sha256: str) -> Response:
+    """The media file the current packages list by this SHA-256 (404: none), for the pages and the API."""
     found = training.media_file(current_app.config["BPMN_DIR"], procedures.newest_tables(db.session), sha256)
     if found is None:
         raise NotFound("media")

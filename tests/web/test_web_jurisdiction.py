@@ -74,9 +74,10 @@ ROUTES = {
     # case of the world is a training, nor signed such a rule: its own answer 404 too, a foreign one must);
     # the modules' media are the same for everyone signed in
     "training.module": CASE, "training.start_for": CASE, "training.media": LIST,
+    "api.read_training": CASE, "api.answer_quiz": CASE, "api.training_media": LIST,
 }
 #: routes naming a part only some cases have: an own case without it answers 404 like a foreign one
-ONLY_SOME_CASES = {"training.module", "training.start_for"}
+ONLY_SOME_CASES = {"training.module", "training.start_for", "api.read_training", "api.answer_quiz"}
 #: reads that must succeed (200) on an object the user may see
 MUST_READ = {"pages.case", "registry.center", "api.read_case", "api.read_center", "pages.document", "audit.case"}
 #: harmless bodies that pass each API endpoint's shape check, so the answer is about the object
@@ -87,6 +88,7 @@ API_BODIES = {
     "api.add_note": {"kind": "office_note", "text": "آزمون دسترسی ماتریس", "pin": "0000"},
     "api.answer_inquiry": {"data": {"result": "clear", "reference": "M-1"}, "pin": "0000"},
     "inbox_api.api_reassign": {"user_id": 0},
+    "api.answer_quiz": {"answers": {}},
 }
 
 #: role → the demo account playing it

@@ -201,3 +201,43 @@ def test_through_the_api_the_holder_starts_the_proposed_managers_training_and_th
                             json={"data": {"decision": "approve"}, "pin": PIN}, headers=headers["markazi_officer"])
     assert confirmed.status_code == 200, confirmed.get_json()
     assert db.session.get(Case, renewal.id).status == "renewed"
+
+
+def test_a_module_quiz_through_the_api_scores_on_the_server_and_never_sends_the_answers(app, client):
+    center = found_center(app, ACTORS["applicant"])
+    headers = tokens_for(ACTORS["applicant"], "arak_officer")
+    started = client.post("/api/v1/cases", json={"process_key": "manager_training", "center_id": center.id},
+                          headers=headers[ACTORS["applicant"]])
+    case_id = started.get_json()["id"]
+    read = client.get(f"/api/v1/cases/{case_id}/training", headers=headers[ACTORS["applicant"]])
+    body = read.get_json()
+    package = _package()
+    assert read.status_code == 200 and body["may_take"] and body["trainee"]["full_name"] == "فاطمه محمدی‌نیا"
+    assert [m["key"] for m in body["modules"]] == [m.key for m in package.modules]
+    assert '"answer"' not in read.get_data(as_text=True)  # the questions and choices, never which is right
+    first = package.modules[0]
+    assert client.get(body["modules"][0]["media"][0]["url"], headers=headers[ACTORS["applicant"]]).status_code == 200
+
+    url = f"/api/v1/cases/{case_id}/training/{first.key}"
+    unknown = client.post(url, json={"answers": {"nope": "x", first.questions[0].key: 3}},
+                          headers=headers[ACTORS["applicant"]])
+    assert unknown.status_code == 422 and set(unknown.get_json()["errors"]) == {"answers.nope",
+                                                                                f"answers.{first.questions[0].key}"}
+    one_right = {first.questions[0].key: first.questions[0].answer}
+    attempt = client.post(url, json={"answers": one_right}, headers=headers[ACTORS["applicant"]]).get_json()
+    assert (attempt["correct"], attempt["total"], attempt["passed"]) == (1, len(first.questions), False)
+    assert attempt["wrong"] == [q.key for q in first.questions[1:]]
+    passed = client.post(url, json={"answers": {q.key: q.answer for q in first.questions}},
+                         headers=headers[ACTORS["applicant"]]).get_json()
+    assert passed["passed"] and passed["wrong"] == []
+    progress = client.get(f"/api/v1/cases/{case_id}/training", headers=headers[ACTORS["applicant"]]).get_json()
+    assert progress["modules"][0]["progress"]["attempts"] == 2 and progress["modules"][0]["progress"]["passed"]
+
+    office = client.get(f"/api/v1/cases/{case_id}/training", headers=headers["arak_officer"]).get_json()
+    assert not office["may_take"]
+    assert client.post(url, json={"answers": one_right}, headers=headers["arak_officer"]).status_code == 403
+    assert client.post(f"/api/v1/cases/{case_id}/training/nowhere", json={"answers": {}},
+                       headers=headers[ACTORS["applicant"]]).status_code == 404
+    founding = db.session.scalar(db.select(Case.id).where(Case.center_id == center.id,
+                                                          Case.process_key == "center_founding"))
+    assert client.get(f"/api/v1/cases/{founding}/training", headers=headers[ACTORS["applicant"]]).status_code == 404
