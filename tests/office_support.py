@@ -22,7 +22,7 @@ from workflows.demo import DEMO_ACCOUNTS
 from workflows.models import Case, Center, Inquiry, utcnow
 
 __all__ = ["national_id", "base_time", "founding", "answer", "decide", "licensed", "doc_bytes", "tokens_for",
-           "with_training_rule", "TRAINING_BEFORE", "proposal", "renewal_form", "pass_training"]
+           "with_training_rule", "TRAINING_BEFORE", "proposal", "renewal_at_province", "pass_training"]
 
 
 def national_id(n: int) -> str:
@@ -150,9 +150,16 @@ def proposal(app, case: Case, holder) -> dict:
     return _application(app, case, holder, "manager_change", "manager_change")
 
 
-def renewal_form(app, case: Case, holder) -> dict:
-    """The term renewal's fixture (the founding fixture's manager), with its documents uploaded to the case."""
-    return _application(app, case, holder, "term_renewal", "renewal")
+def renewal_at_province(app, center: Center, holder, now: datetime) -> Case:
+    """A renewal of the manager in office the county started at ``now``: the holder signs the fixture
+    (with its documents), the agencies answer and the county approves; the province's review waits."""
+    renewal = start_case(db.session, process_key="term_renewal", starter=user("arak_officer"), center=center, now=now)
+    complete_task(db.session, case=renewal, task_id=renewal.tasks[0].task_id, actor=holder, pin=PIN, now=now,
+                  data=_application(app, renewal, holder, "term_renewal", "renewal"))
+    db.session.commit()
+    answer(renewal, now)
+    decide(renewal, "arak_officer", "approve", now)
+    return renewal
 
 
 def _application(app, case: Case, holder, scenarios: str, key: str) -> dict:

@@ -60,8 +60,7 @@ def rule_view(case: Case) -> dict | None:
     view = {"message": appointment.rule.message, "before": appointment.rule.when == "before",
             "name": appointment.full_name}
     if view["before"]:
-        package = next((p for p in training.packages(procedures.newest_tables(db.session))
-                        if p.key == appointment.rule.package), None)
+        package = training.package_named(procedures.newest_tables(db.session), appointment.rule.package)
         view["passed_case"] = training.passed_since(db.session, appointment.rule.package, appointment.national_id,
                                                     tehran_today(case.created_at))
         view["open_case"] = db.session.scalar(select(Case.id).where(
@@ -80,8 +79,8 @@ def start_for(case_id: int):
     appointment is confirmed (``workflows.cases.start_case`` refuses anyone but the case's holder)."""
     case = case_or_404(current_user, case_id)
     appointment = training.trains_before(db.session, case)
-    package = next((p for p in training.packages(procedures.newest_tables(db.session))
-                    if appointment is not None and p.key == appointment.rule.package), None)
+    package = training.package_named(procedures.newest_tables(db.session), appointment.rule.package) \
+        if appointment is not None else None
     if package is None:
         raise NotFound("training")
     started = start_case(db.session, process_key=package.procedure, starter=current_user, center=case.center,

@@ -318,8 +318,7 @@ class Run:
         if appointment is None or training.passed_since(self.session, appointment.rule.package, appointment.national_id,
                                                         tehran_today(case.created_at)) is not None:
             return
-        package = next(p for p in training.packages(procedures.newest_tables(self.session))
-                       if p.key == appointment.rule.package)
+        package = training.package_named(procedures.newest_tables(self.session), appointment.rule.package)
         trained = cases.start_case(self.session, process_key=package.procedure, starter=case.applicant,
                                    center=case.center, linked_case=case, now=now)
         for module in package.modules:

@@ -35,7 +35,7 @@ from signing import canonical_bytes
 from workflows import documents, facts, procedures
 from workflows.models import Case, Center, Office, Record, TrainingProgress, tehran_today
 
-__all__ = ["Question", "Module", "Package", "Attempt", "Enrollment", "Rule", "Appointment", "packages", "package_for",
+__all__ = ["Question", "Module", "Package", "Attempt", "Enrollment", "Rule", "Appointment", "packages", "package_for", "package_named",
            "check_tables", "check_rule", "check_media", "media_file", "answer", "progress", "completion_problems",
            "signed_completion", "trainee", "signed_rule", "appointment_of", "trains_before", "passed_since", "before_problems",
            "enrollments", "media_type", "MEDIA_TYPES", "RULE_VARIABLE", "WHEN"]
@@ -164,6 +164,11 @@ def _packages(tables: Any) -> list[Package]:
 
 def package_for(tables: Any, process_key: str) -> Package | None:
     return next((p for p in packages(tables) if p.procedure == process_key), None)
+
+
+def package_named(tables: Any, key: str) -> Package | None:
+    """The package a training rule names by its key."""
+    return next((p for p in packages(tables) if p.key == key), None)
 
 
 def check_tables(tables: Any) -> list[str]:
@@ -307,7 +312,8 @@ def passed_since(session: Session, package_key: str, national_id: str, since: da
 
 
 def _procedures_of(session: Session, package_key: str) -> list[str]:
-    return [p.procedure for p in packages(procedures.newest_tables(session)) if p.key == package_key]
+    package = package_named(procedures.newest_tables(session), package_key)
+    return [package.procedure] if package else []
 
 
 def _completed_for(canonical: str | None, package_key: str) -> str | None:
@@ -325,7 +331,7 @@ def before_problems(session: Session, case: Case, tables: Any, field: str) -> di
     if appointment is None or passed_since(session, appointment.rule.package, appointment.national_id,
                                            tehran_today(case.created_at)) is not None:
         return {}
-    package = next((p for p in packages(tables) if p.key == appointment.rule.package), None)
+    package = package_named(tables, appointment.rule.package)
     return {field: [forms.t("errors.training_before", name=appointment.full_name,
                             package=package.title if package else appointment.rule.package)]}
 

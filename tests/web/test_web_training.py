@@ -8,7 +8,7 @@ import hashlib
 import json
 from datetime import timedelta
 
-from office_support import (TRAINING_BEFORE, answer, decide, pass_training, proposal, renewal_form, tokens_for,
+from office_support import (TRAINING_BEFORE, answer, decide, pass_training, proposal, renewal_at_province, tokens_for,
                             with_training_rule)
 from support import ACTORS, PIN, found_center, login, user
 from test_web_procedures import post_task, start_from_center
@@ -16,7 +16,7 @@ from web.certificate import certificate_context
 from web.extensions import db
 import web.scope
 from workflows import facts, procedures, training
-from workflows.cases import complete_task, deploy, start_case
+from workflows.cases import complete_task, deploy
 from workflows.models import Case, Record, tehran_today, utcnow
 
 
@@ -176,12 +176,7 @@ def test_through_the_api_the_holder_starts_the_proposed_managers_training_and_th
     deploy(db.session, with_training_rule(app, tmp_path, TRAINING_BEFORE), "term_renewal")
     db.session.commit()
     now = utcnow()
-    renewal = start_case(db.session, process_key="term_renewal", starter=user("arak_officer"), center=center, now=now)
-    complete_task(db.session, case=renewal, task_id=renewal.tasks[0].task_id, actor=holder, pin=PIN, now=now,
-                  data=renewal_form(app, renewal, holder))
-    db.session.commit()
-    answer(renewal, now)
-    decide(renewal, "arak_officer", "approve", now)
+    renewal = renewal_at_province(app, center, holder, now)
     headers = tokens_for(ACTORS["applicant"], "markazi_officer")
 
     refused = client.post(f"/api/v1/cases/{renewal.id}/tasks/{renewal.tasks[0].task_id}/complete",
